@@ -1,0 +1,180 @@
+"""``feature_store.yaml``: parsing, ``${ENV}`` expansion and validation into :class:`RepoConfig`.
+
+Each backend's settings are a pydantic model with a ``type`` literal, living beside the backend; this
+module only knows the built-in defaults and how to pick a model by ``type``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ladle.errors import InvalidConfig
+
+__all__ = [
+    "DuckDBOfflineStoreConfig",
+    "OnlineStoreConfig",
+    "RegistryConfig",
+    "RepoConfig",
+    "SqliteOnlineStoreConfig",
+    "load_repo_config",
+]
+
+CONFIG_FILE = "feature_store.yaml"
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegistryConfig(_Strict):
+    """Where definitions are kept. ``path`` is relative to the repo unless absolute."""
+
+    path: str = "data/registry.db"
+    registry_type: Literal["file"] = "file"
+    cache_ttl_seconds: float = 60.0
+    registry_store_type: str | None = None
+
+
+class DuckDBOfflineStoreConfig(_Strict):
+    """The embedded offline store: DuckDB over parquet files (``type: duckdb`` or ``type: file``)."""
+
+    type: Literal["duckdb", "file", "dask"] = "duckdb"
+    #: DuckDB memory limit, e.g. "4GB"; None lets DuckDB choose
+    memory_limit: str | None = None
+    #: worker threads; None means one per core
+    threads: int | None = None
+
+
+class OnlineStoreConfig(_Strict):
+    """Settings shared by every online store."""
+
+    #: serve values older than the view's ttl as OUTSIDE_MAX_AGE (null) instead of as fresh
+    enforce_ttl: bool = True
+
+
+class SqliteOnlineStoreConfig(OnlineStoreConfig):
+    """The embedded online store: one SQLite file (``type: sqlite``)."""
+
+    type: Literal["sqlite"] = "sqlite"
+    path: str = "data/online_store.db"
+
+
+class MaterializationConfig(_Strict):
+    """How materialization runs (``batch_engine``)."""
+
+    type: Literal["local"] = "local"
+    #: rows per write batch
+    batch_size: int = 1_000_000
+
+
+class RepoConfig(_Strict):
+    """The whole of feature_store.yaml, validated."""
+
+    project: str
+    registry: RegistryConfig = RegistryConfig()
+    provider: Literal["local"] = "local"
+    offline_store: DuckDBOfflineStoreConfig = DuckDBOfflineStoreConfig()
+    online_store: SqliteOnlineStoreConfig = SqliteOnlineStoreConfig()
+    batch_engine: MaterializationConfig = MaterializationConfig()
+    entity_key_serialization_version: int = 3
+    coerce_tz_aware: bool = True
+    flags: dict[str, Any] | None = None
+    repo_path: Path = Path(".")
+
+    @field_validator("project")
+    @classmethod
+    def _project_name(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_]+$", v):
+            raise ValueError("project must contain only letters, digits and underscores")
+        return v
+
+    @field_validator("registry", mode="before")
+    @classmethod
+    def _registry_path(cls, v: Any) -> Any:
+        return {"path": v} if isinstance(v, str) else v
+
+    @field_validator("offline_store", mode="before")
+    @classmethod
+    def _offline(cls, v: Any) -> Any:
+        return {"type": v} if isinstance(v, str) else v
+
+    @field_validator("online_store", mode="before")
+    @classmethod
+    def _online(cls, v: Any) -> Any:
+        return {"type": v} if isinstance(v, str) else v
+
+    @field_validator("entity_key_serialization_version")
+    @classmethod
+    def _eksv(cls, v: int) -> int:
+        if v not in (1, 2, 3):
+            raise ValueError("must be 1, 2 or 3 (ladle uses its own key encoding; the value is accepted)")
+        return v
+
+    def resolve(self, path: str) -> Path:
+        """A path from the yaml, relative to the repo folder unless absolute."""
+        p = Path(path)
+        return p if p.is_absolute() else (self.repo_path / p)
+
+
+def _expand_env(value: Any, where: str, file: str) -> Any:
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise InvalidConfig(file, f"{where} uses ${{{name}}}, which is not set", f"export {name}=... or write ${{{name}:-default}}")
+
+        return _ENV.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{where}.{k}" if where else str(k), file) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{where}[{i}]", file) for i, v in enumerate(value)]
+    return value
+
+
+def _describe(error: ValidationError, file: str) -> InvalidConfig:
+    first = error.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
+    if first["type"] == "extra_forbidden":
+        return InvalidConfig(file, f"unknown key '{loc}'", "remove it or check its spelling against the docs")
+    if first["type"] == "missing":
+        return InvalidConfig(file, f"missing required key '{loc}'")
+    if first["type"] == "literal_error":
+        return InvalidConfig(file, f"'{loc}' is {first.get('input')!r}: {first['msg'].lower()}")
+    return InvalidConfig(file, f"'{loc}': {first['msg']}")
+
+
+def parse_repo_config(data: Any, repo_path: Path, file: str = CONFIG_FILE) -> RepoConfig:
+    """Validate an already-parsed yaml mapping."""
+    if not isinstance(data, dict):
+        raise InvalidConfig(file, "must be a YAML mapping with at least 'project:'")
+    data = _expand_env(data, "", file)
+    try:
+        return RepoConfig(**{**data, "repo_path": repo_path})
+    except ValidationError as exc:
+        raise _describe(exc, file) from None
+
+
+def load_repo_config(repo_path: str | Path, config_file: str | Path | None = None) -> RepoConfig:
+    """Read and validate ``feature_store.yaml`` of the repo at ``repo_path``."""
+    repo = Path(repo_path).resolve()
+    path = Path(config_file) if config_file else repo / CONFIG_FILE
+    if not path.is_absolute():
+        path = repo / path
+    if not path.exists():
+        raise InvalidConfig(str(path), "not found", "run `ladle init` or pass the repo folder with -c/--chdir")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise InvalidConfig(str(path), f"is not valid YAML: {exc}") from None
+    return parse_repo_config(data, repo, str(path))

@@ -1,0 +1,65 @@
+"""What every definition shares: name checks, tags, and JSON round-tripping helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import timedelta
+from typing import Any
+
+import orjson
+
+from ladle.errors import InvalidDefinition
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-\.]*$")
+
+
+def check_name(kind: str, name: Any) -> str:
+    """Return ``name`` if it is a usable object name, else raise naming the problem."""
+    if not isinstance(name, str) or not name:
+        raise InvalidDefinition(kind, None, f"name must be a non-empty string, got {name!r}")
+    if not _NAME.match(name):
+        raise InvalidDefinition(
+            kind, name, "name may only contain letters, digits, '_', '-' and '.', and must not start with a digit"
+        )
+    return name
+
+
+def check_tags(kind: str, name: str, tags: Any) -> dict[str, str]:
+    """Tags are a str->str mapping; ``None`` means no tags."""
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise InvalidDefinition(kind, name, f"tags must be a dict of str to str, got {tags!r}")
+    return dict(tags)
+
+
+def check_ttl(kind: str, name: str, ttl: Any) -> timedelta | None:
+    """A ttl is a non-negative timedelta; ``None`` or zero means 'no limit'."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, int | float) and not isinstance(ttl, bool):
+        ttl = timedelta(seconds=ttl)
+    if not isinstance(ttl, timedelta):
+        raise InvalidDefinition(kind, name, f"ttl must be a datetime.timedelta, got {ttl!r}", "e.g. ttl=timedelta(days=1)")
+    if ttl < timedelta(0):
+        raise InvalidDefinition(kind, name, f"ttl must not be negative, got {ttl}")
+    return ttl
+
+
+def ttl_to_seconds(ttl: timedelta | None) -> float | None:
+    return None if ttl is None else ttl.total_seconds()
+
+
+def ttl_from_seconds(seconds: float | None) -> timedelta | None:
+    return None if seconds is None else timedelta(seconds=seconds)
+
+
+def canonical_json(data: Any) -> bytes:
+    """Stable JSON bytes (sorted keys) so equal content hashes equally."""
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+def content_hash(data: Any) -> str:
+    """Short sha256 of the canonical JSON of ``data``."""
+    return hashlib.sha256(canonical_json(data)).hexdigest()[:16]

@@ -1,0 +1,127 @@
+"""Every error ladle raises on purpose.
+
+The tree::
+
+    LadleError                          root: catch this to catch everything ladle means to raise
+    ├── InvalidDefinition (ValueError)   an Entity/FeatureView/... was built with bad arguments
+    ├── InvalidConfig (ValueError)       feature_store.yaml is missing, unreadable or has a bad key
+    ├── RepoLoadError                    a repo file failed to import, or defines a name twice
+    ├── NotFound (KeyError)              a named object (view, feature, service, ...) is not registered
+    │   └── FeatureNotFound
+    ├── InvalidRequest (ValueError)      arguments to a FeatureStore call are wrong (entity df, refs, keys)
+    ├── RegistryConflict                 someone else changed the registry while we were applying
+    ├── MissingExtra (ImportError)       an optional backend's driver is not installed
+    └── BackendError                     a store failed; ``retryable`` says whether trying again may help
+        ├── BackendUnavailable           transient: unreachable, timed out (retryable)
+        └── BackendFailure               terminal: missing table, bad credentials, type mismatch
+
+Each error builds its message from the object it is about and what to do about it; the CLI prints
+``str(error)`` on one line and the HTTP server maps the class to a status code.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendError",
+    "BackendFailure",
+    "BackendUnavailable",
+    "FeatureNotFound",
+    "InvalidConfig",
+    "InvalidDefinition",
+    "InvalidRequest",
+    "LadleError",
+    "MissingExtra",
+    "NotFound",
+    "RegistryConflict",
+    "RepoLoadError",
+]
+
+
+class LadleError(Exception):
+    """Root of every error ladle raises on purpose."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its message; every ladle error reads as plain text.
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class InvalidDefinition(ValueError, LadleError):
+    """A definition (Entity, FeatureView, ...) was constructed with bad arguments."""
+
+    def __init__(self, kind: str, name: str | None, problem: str, fix: str = "") -> None:
+        self.kind, self.name, self.problem, self.fix = kind, name, problem, fix
+        label = f"{kind} '{name}'" if name else kind
+        super().__init__(f"{label}: {problem}" + (f" ({fix})" if fix else ""))
+
+
+class InvalidConfig(ValueError, LadleError):
+    """feature_store.yaml is missing or invalid."""
+
+    def __init__(self, path: str, problem: str, fix: str = "") -> None:
+        self.path, self.problem, self.fix = path, problem, fix
+        super().__init__(f"{path}: {problem}" + (f" ({fix})" if fix else ""))
+
+
+class RepoLoadError(LadleError):
+    """A repo could not be loaded: a file failed to import or two objects share a name."""
+
+
+class NotFound(KeyError, LadleError):
+    """A named object is not in the registry."""
+
+    def __init__(self, kind: str, name: str, project: str, known: list[str] | None = None) -> None:
+        self.kind, self.name, self.project = kind, name, project
+        hint = f"; known: {', '.join(sorted(known))}" if known else "; none are registered"
+        super().__init__(
+            f"{kind} '{name}' does not exist in project '{project}'{hint} (check the name, or run `ladle apply`)"
+        )
+
+
+class FeatureNotFound(NotFound):
+    """A feature reference names a view that exists but a feature it does not have."""
+
+    def __init__(self, view: str, feature: str, project: str, known: list[str]) -> None:
+        self.kind, self.name, self.project = "feature", f"{view}:{feature}", project
+        KeyError.__init__(
+            self,
+            f"feature '{feature}' is not in feature view '{view}' of project '{project}'; "
+            f"its features are: {', '.join(known)}",
+        )
+
+
+class InvalidRequest(ValueError, LadleError):
+    """The arguments of a FeatureStore call are wrong (bad refs, missing entity keys, ...)."""
+
+
+class RegistryConflict(LadleError):
+    """The registry changed underneath an apply; re-run the command."""
+
+
+class MissingExtra(ImportError, LadleError):
+    """An optional backend was configured but its driver is not installed."""
+
+    def __init__(self, backend: str, extra: str, module: str) -> None:
+        super().__init__(
+            f"{backend} needs the Python package '{module}', which is not installed "
+            f'(run: pip install "ladle[{extra}]")'
+        )
+
+
+class BackendError(LadleError):
+    """A store failed. ``retryable`` tells callers whether trying again may help."""
+
+    retryable = False
+
+    def __init__(self, store: str, message: str, fix: str = "") -> None:
+        self.store = store
+        super().__init__(f"{store}: {message}" + (f" ({fix})" if fix else ""))
+
+
+class BackendUnavailable(BackendError):
+    """The store could not be reached or timed out; retrying may succeed."""
+
+    retryable = True
+
+
+class BackendFailure(BackendError):
+    """The store answered with an error that retrying will not fix."""

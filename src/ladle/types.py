@@ -1,0 +1,257 @@
+"""Feature value types (Feast-compatible names) and their Arrow equivalents.
+
+``Int64``, ``Float32``, ``Array(String)``, ``Struct({"a": Int64})`` ... are the types written in a
+``Field``; ``ValueType`` is the older enum still used by ``Entity(value_type=...)``. Every type maps to
+exactly one Arrow type, which is what every store reads and writes.
+
+>>> from ladle.types import Array, Int64, to_arrow
+>>> str(to_arrow(Array(Int64)))
+'list<item: int64>'
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+__all__ = [
+    "Array",
+    "Bool",
+    "Bytes",
+    "ComplexFeastType",
+    "FeastType",
+    "Float32",
+    "Float64",
+    "Int32",
+    "Int64",
+    "Invalid",
+    "Json",
+    "Map",
+    "PrimitiveFeastType",
+    "String",
+    "Struct",
+    "UnixTimestamp",
+    "ValueType",
+    "dtype_from_dict",
+    "dtype_to_dict",
+    "from_arrow",
+    "from_value_type",
+    "to_arrow",
+]
+
+
+class ValueType(enum.Enum):
+    """The legacy value-type enum (same names and numbers as Feast's)."""
+
+    UNKNOWN = 0
+    BYTES = 1
+    STRING = 2
+    INT32 = 3
+    INT64 = 4
+    DOUBLE = 5
+    FLOAT = 6
+    BOOL = 7
+    UNIX_TIMESTAMP = 8
+    BYTES_LIST = 11
+    STRING_LIST = 12
+    INT32_LIST = 13
+    INT64_LIST = 14
+    DOUBLE_LIST = 15
+    FLOAT_LIST = 16
+    BOOL_LIST = 17
+    UNIX_TIMESTAMP_LIST = 18
+    NULL = 19
+    MAP = 20
+    JSON = 22
+    STRUCT = 24
+
+
+@dataclass(frozen=True)
+class PrimitiveFeastType:
+    """A scalar type such as ``Int64`` or ``String``."""
+
+    name: str
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def to_value_type(self) -> ValueType:
+        """The legacy ``ValueType`` for this type."""
+        return _PRIMITIVE_TO_VALUE_TYPE[self.name]
+
+
+@dataclass(frozen=True)
+class Array:
+    """A list of a primitive type: ``Array(Float32)``."""
+
+    base_type: PrimitiveFeastType
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.base_type, PrimitiveFeastType) or self.base_type.name in _NO_ARRAY:
+            raise TypeError(f"Array({self.base_type!r}) is not supported: use Array of a scalar type")
+
+    def __repr__(self) -> str:
+        return f"Array({self.base_type!r})"
+
+    def to_value_type(self) -> ValueType:
+        """The legacy ``ValueType`` for this type."""
+        return ValueType[self.base_type.to_value_type().name + "_LIST"]
+
+
+@dataclass(frozen=True)
+class Struct:
+    """A record with named, typed fields: ``Struct({"lat": Float64, "lon": Float64})``."""
+
+    fields: dict[str, FeastType]
+
+    def __post_init__(self) -> None:
+        if not self.fields:
+            raise TypeError("Struct needs at least one field")
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.fields.items()))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k!r}: {v!r}" for k, v in self.fields.items())
+        return f"Struct({{{inner}}})"
+
+    def to_value_type(self) -> ValueType:
+        """The legacy ``ValueType`` for this type."""
+        return ValueType.STRUCT
+
+
+ComplexFeastType = Array | Struct
+FeastType = PrimitiveFeastType | Array | Struct
+
+Invalid = PrimitiveFeastType("Invalid")
+Bytes = PrimitiveFeastType("Bytes")
+String = PrimitiveFeastType("String")
+Bool = PrimitiveFeastType("Bool")
+Int32 = PrimitiveFeastType("Int32")
+Int64 = PrimitiveFeastType("Int64")
+Float32 = PrimitiveFeastType("Float32")
+Float64 = PrimitiveFeastType("Float64")
+UnixTimestamp = PrimitiveFeastType("UnixTimestamp")
+#: string keys to string values
+Map = PrimitiveFeastType("Map")
+#: any JSON document, stored as its text
+Json = PrimitiveFeastType("Json")
+
+_PRIMITIVES = {
+    t.name: t for t in (Invalid, Bytes, String, Bool, Int32, Int64, Float32, Float64, UnixTimestamp, Map, Json)
+}
+_NO_ARRAY = {"Invalid", "Map", "Json"}
+_PRIMITIVE_TO_VALUE_TYPE = {
+    "Invalid": ValueType.UNKNOWN,
+    "Bytes": ValueType.BYTES,
+    "String": ValueType.STRING,
+    "Bool": ValueType.BOOL,
+    "Int32": ValueType.INT32,
+    "Int64": ValueType.INT64,
+    "Float32": ValueType.FLOAT,
+    "Float64": ValueType.DOUBLE,
+    "UnixTimestamp": ValueType.UNIX_TIMESTAMP,
+    "Map": ValueType.MAP,
+    "Json": ValueType.JSON,
+}
+_VALUE_TYPE_TO_PRIMITIVE = {v: _PRIMITIVES[k] for k, v in _PRIMITIVE_TO_VALUE_TYPE.items()}
+
+_ARROW = {
+    "Bytes": pa.binary(),
+    "String": pa.string(),
+    "Bool": pa.bool_(),
+    "Int32": pa.int32(),
+    "Int64": pa.int64(),
+    "Float32": pa.float32(),
+    "Float64": pa.float64(),
+    "UnixTimestamp": pa.timestamp("us", tz="UTC"),
+    "Map": pa.map_(pa.string(), pa.string()),
+    "Json": pa.string(),
+}
+
+
+def to_arrow(dtype: FeastType) -> pa.DataType:
+    """The Arrow type a value of ``dtype`` is stored as."""
+    if isinstance(dtype, Array):
+        return pa.list_(to_arrow(dtype.base_type))
+    if isinstance(dtype, Struct):
+        return pa.struct([pa.field(k, to_arrow(v)) for k, v in dtype.fields.items()])
+    if dtype.name not in _ARROW:
+        raise TypeError(f"type {dtype!r} has no storage type; declare the field with a concrete type")
+    return _ARROW[dtype.name]
+
+
+def from_arrow(arrow_type: pa.DataType) -> FeastType:
+    """The closest ladle type for an Arrow type (used to infer schemas from data)."""
+    if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+        return UnixTimestamp
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        inner = from_arrow(arrow_type.value_type)
+        if isinstance(inner, PrimitiveFeastType) and inner.name not in _NO_ARRAY:
+            return Array(inner)
+        return Invalid
+    if pa.types.is_struct(arrow_type):
+        return Struct({f.name: from_arrow(f.type) for f in arrow_type})
+    if pa.types.is_map(arrow_type):
+        return Map
+    checks = [
+        (pa.types.is_boolean, Bool),
+        (lambda t: pa.types.is_integer(t) and t.bit_width <= 32 and t != pa.uint32(), Int32),
+        (pa.types.is_integer, Int64),
+        (lambda t: pa.types.is_float32(t) or pa.types.is_float16(t), Float32),
+        (pa.types.is_floating, Float64),
+        (lambda t: pa.types.is_decimal(t), Float64),
+        (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t), String),
+        (lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t), Bytes),
+    ]
+    for check, result in checks:
+        if check(arrow_type):
+            return result
+    return Invalid
+
+
+def from_value_type(value_type: ValueType) -> FeastType:
+    """The type matching a legacy ``ValueType`` (``ValueType.INT64`` -> ``Int64``)."""
+    if value_type.name.endswith("_LIST"):
+        base = _VALUE_TYPE_TO_PRIMITIVE[ValueType[value_type.name.removesuffix("_LIST")]]
+        return Array(base)
+    if value_type in _VALUE_TYPE_TO_PRIMITIVE:
+        return _VALUE_TYPE_TO_PRIMITIVE[value_type]
+    return Invalid
+
+
+def dtype_to_dict(dtype: FeastType) -> Any:
+    """A JSON-ready description of ``dtype`` (the registry's format)."""
+    if isinstance(dtype, Array):
+        return {"array": dtype_to_dict(dtype.base_type)}
+    if isinstance(dtype, Struct):
+        return {"struct": {k: dtype_to_dict(v) for k, v in dtype.fields.items()}}
+    return dtype.name
+
+
+def dtype_from_dict(data: Any) -> FeastType:
+    """Inverse of :func:`dtype_to_dict`."""
+    if isinstance(data, str):
+        if data not in _PRIMITIVES:
+            raise TypeError(f"unknown type name '{data}'; known: {', '.join(sorted(_PRIMITIVES))}")
+        return _PRIMITIVES[data]
+    if "array" in data:
+        base = dtype_from_dict(data["array"])
+        if not isinstance(base, PrimitiveFeastType):
+            raise TypeError("Array of a non-scalar type is not supported")
+        return Array(base)
+    return Struct({k: dtype_from_dict(v) for k, v in data["struct"].items()})
+
+
+def as_feast_type(dtype: Any) -> FeastType:
+    """Accept a ladle type, a ``ValueType`` or an Arrow type and return a ladle type."""
+    if isinstance(dtype, PrimitiveFeastType | Array | Struct):
+        return dtype
+    if isinstance(dtype, ValueType):
+        return from_value_type(dtype)
+    if isinstance(dtype, pa.DataType):
+        return from_arrow(dtype)
+    raise TypeError(f"{dtype!r} is not a feature type; use one of ladle.types (Int64, Float32, String, ...)")
