@@ -1,0 +1,23 @@
+"""Choosing the offline and online store classes from feature_store.yaml's ``type:``."""
+
+from __future__ import annotations
+
+from ladle.config import RepoConfig
+from ladle.offline.base import OfflineStore
+from ladle.online.base import OnlineStore
+
+__all__ = ["make_offline_store", "make_online_store"]
+
+
+def make_offline_store(config: RepoConfig) -> OfflineStore:
+    """The offline store ``config.offline_store`` describes."""
+    from ladle.offline.duckdb import DuckDBOfflineStore
+
+    return DuckDBOfflineStore(config.offline_store, config.repo_path)
+
+
+def make_online_store(config: RepoConfig) -> OnlineStore:
+    """The online store ``config.online_store`` describes."""
+    from ladle.online.sqlite import SqliteOnlineStore
+
+    return SqliteOnlineStore(config.online_store, config.repo_path)

@@ -1,0 +1,223 @@
+"""Turn what a caller asks for ("view:feature" refs or a FeatureService) into per-view requests.
+
+Both retrieval paths (historical and online) start here, so naming, aliasing, projections, the
+features on-demand views need, and name clashes are decided in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ladle.definitions import FeatureService, FeatureView, Field, OnDemandFeatureView, RequestSource
+from ladle.errors import FeatureNotFound, InvalidRequest, NotFound
+
+__all__ = ["Catalog", "OnDemandRequest", "ResolvedFeatures", "ViewRequest", "resolve_features"]
+
+
+class Catalog(Protocol):
+    """What resolution needs from the registry."""
+
+    project: str
+
+    def get_feature_view(self, name: str) -> FeatureView: ...
+
+    def get_on_demand_feature_view(self, name: str) -> OnDemandFeatureView: ...
+
+    def get_feature_service(self, name: str) -> FeatureService: ...
+
+
+@dataclass
+class ViewRequest:
+    """Features wanted from one (possibly aliased) feature view."""
+
+    view: FeatureView
+    #: the name features are reported under (the alias, else the view name)
+    name: str
+    features: list[Field]
+    #: view join key -> column of the caller's entities
+    join_key_map: dict[str, str] = field(default_factory=dict)
+    #: features fetched only because an on-demand view needs them (not returned)
+    hidden: set[str] = field(default_factory=set)
+
+    @property
+    def entity_columns(self) -> list[str]:
+        """The caller's columns holding this view's join keys, in join-key order."""
+        return [self.join_key_map.get(k, k) for k in self.view.join_keys]
+
+    def output_name(self, feature: str, full_feature_names: bool) -> str:
+        """``feature`` or ``view__feature``."""
+        return f"{self.name}__{feature}" if full_feature_names else feature
+
+    def add_feature(self, f: Field, hidden: bool) -> None:
+        if all(x.name != f.name for x in self.features):
+            self.features.append(f)
+            if hidden:
+                self.hidden.add(f.name)
+        elif not hidden:
+            self.hidden.discard(f.name)
+
+
+@dataclass
+class OnDemandRequest:
+    """An on-demand view and which of its outputs are wanted."""
+
+    view: OnDemandFeatureView
+    features: list[Field]
+    #: the name features are reported under (a service may alias the view)
+    name: str = ""
+
+    @property
+    def request_fields(self) -> list[Field]:
+        return [f for src in self.view.request_sources for f in src.schema]
+
+
+@dataclass
+class ResolvedFeatures:
+    """Everything one retrieval call needs, in the caller's order."""
+
+    views: list[ViewRequest]
+    on_demand: list[OnDemandRequest]
+    #: (view name to use, feature name, output column) for every returned feature, in order
+    outputs: list[tuple[str, str, str]]
+    full_feature_names: bool
+
+    @property
+    def request_fields(self) -> list[Field]:
+        """Request-data fields the on-demand views read (deduplicated)."""
+        seen: dict[str, Field] = {}
+        for r in self.on_demand:
+            for f in r.request_fields:
+                seen.setdefault(f.name, f)
+        return list(seen.values())
+
+    @property
+    def entity_columns(self) -> list[str]:
+        """Every entity column any view joins on (deduplicated, in first-use order)."""
+        out: list[str] = []
+        for v in self.views:
+            out.extend(c for c in v.entity_columns if c not in out)
+        return out
+
+
+def _parse_ref(ref: str) -> tuple[str, str]:
+    if not isinstance(ref, str) or ref.count(":") != 1 or ref.startswith(":") or ref.endswith(":"):
+        raise InvalidRequest(
+            f"feature reference {ref!r} is not of the form 'feature_view:feature' "
+            "(e.g. 'driver_hourly_stats:conv_rate')"
+        )
+    view, feat = ref.split(":")
+    return view, feat
+
+
+def _pick(fields: list[Field], wanted: list[str] | None, view: str, project: str) -> list[Field]:
+    by_name = {f.name: f for f in fields}
+    if wanted is None:
+        return list(fields)
+    out = []
+    for n in wanted:
+        if n not in by_name:
+            raise FeatureNotFound(view, n, project, list(by_name))
+        out.append(by_name[n])
+    return out
+
+
+class _Builder:
+    def __init__(self, catalog: Catalog, full_feature_names: bool) -> None:
+        self.catalog = catalog
+        self.full = full_feature_names
+        self.views: dict[str, ViewRequest] = {}
+        self.on_demand: dict[str, OnDemandRequest] = {}
+        self.outputs: list[tuple[str, str, str]] = []
+
+    def lookup(self, name: str) -> FeatureView | OnDemandFeatureView:
+        try:
+            return self.catalog.get_feature_view(name)
+        except NotFound:
+            pass
+        try:
+            return self.catalog.get_on_demand_feature_view(name)
+        except NotFound:
+            raise NotFound("feature view", name, self.catalog.project) from None
+
+    def view_request(
+        self, fv: FeatureView, alias: str | None, join_key_map: dict[str, str]
+    ) -> ViewRequest:
+        name = alias or fv.name
+        req = self.views.get(name)
+        if req is None:
+            req = ViewRequest(fv, name, [], dict(join_key_map))
+            self.views[name] = req
+        return req
+
+    def add(self, view_name: str, alias: str | None, wanted: list[str] | None, jkm: dict[str, str]) -> None:
+        obj = self.lookup(view_name)
+        name = alias or view_name
+        if isinstance(obj, OnDemandFeatureView):
+            feats = _pick(obj.schema, wanted, view_name, self.catalog.project)
+            req = self.on_demand.setdefault(name, OnDemandRequest(obj, [], name))
+            for f in feats:
+                if all(x.name != f.name for x in req.features):
+                    req.features.append(f)
+                self._output(name, f.name)
+            self._add_odfv_inputs(obj)
+            return
+        feats = _pick(obj.features, wanted, view_name, self.catalog.project)
+        vreq = self.view_request(obj, alias, jkm)
+        for f in feats:
+            vreq.add_feature(f, hidden=False)
+            self._output(name, f.name)
+
+    def _add_odfv_inputs(self, odfv: OnDemandFeatureView) -> None:
+        for src in odfv.source_views:
+            vreq = self.view_request(src, src.projection.name_alias, src.projection.join_key_map)
+            for f in src.projected_features:
+                vreq.add_feature(f, hidden=True)
+
+    def _output(self, view: str, feature: str) -> None:
+        col = f"{view}__{feature}" if self.full else feature
+        if any(o[2] == col for o in self.outputs):
+            if any(o[0] == view and o[1] == feature for o in self.outputs):
+                return  # the same feature asked twice: returned once
+            other = next(o[0] for o in self.outputs if o[2] == col)
+            raise InvalidRequest(
+                f"feature name '{feature}' is requested from both '{other}' and '{view}'; "
+                "pass full_feature_names=True to get 'view__feature' column names, or alias a view with .with_name()"
+            )
+        self.outputs.append((view, feature, col))
+
+    def result(self) -> ResolvedFeatures:
+        return ResolvedFeatures(list(self.views.values()), list(self.on_demand.values()), self.outputs, self.full)
+
+
+def resolve_features(
+    catalog: Catalog, features: list[str] | FeatureService | str, full_feature_names: bool = False
+) -> ResolvedFeatures:
+    """Resolve refs or a service (or a service's name) against ``catalog``.
+
+    >>> # resolve_features(registry, ["driver_hourly_stats:conv_rate"]).outputs
+    >>> # [('driver_hourly_stats', 'conv_rate', 'conv_rate')]
+    """
+    b = _Builder(catalog, full_feature_names)
+    if isinstance(features, str):
+        features = catalog.get_feature_service(features)
+    if isinstance(features, FeatureService):
+        for p in features.projections:
+            wanted = None if p.features is None else [f.name for f in p.features]
+            b.add(p.name, p.name_alias, wanted, p.join_key_map)
+    else:
+        if not isinstance(features, list | tuple) or not features:
+            raise InvalidRequest("features must be a non-empty list of 'view:feature' strings or a FeatureService")
+        for ref in features:
+            view, feat = _parse_ref(ref)
+            b.add(view, None, [feat], {})
+    return b.result()
+
+
+def request_source_names(resolved: ResolvedFeatures) -> list[RequestSource]:
+    """Request sources used by the resolved on-demand views."""
+    out: dict[str, RequestSource] = {}
+    for r in resolved.on_demand:
+        for s in r.view.request_sources:
+            out.setdefault(s.name, s)
+    return list(out.values())

@@ -1,0 +1,107 @@
+"""``get_historical_features``: normalize the caller's entity rows, run the offline join, add on-demand
+features, and hand back a lazy :class:`~ladle.offline.retrieval_job.RetrievalJob`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from ladle.errors import InvalidRequest
+from ladle.feature_refs import ResolvedFeatures
+from ladle.offline.base import OfflineStore
+from ladle.offline.retrieval_job import RetrievalJob
+from ladle.on_demand_exec import apply_on_demand
+
+__all__ = ["DEFAULT_TIMESTAMP_COLUMN", "entity_table", "find_timestamp_column", "historical_job"]
+
+DEFAULT_TIMESTAMP_COLUMN = "event_timestamp"
+
+
+def entity_table(entity_df: Any, offline: OfflineStore) -> tuple[pa.Table, pd.DataFrame | None]:
+    """The caller's entity rows as Arrow, plus the original pandas frame when one was given."""
+    if isinstance(entity_df, pd.DataFrame):
+        if entity_df.columns.duplicated().any():
+            dup = sorted(set(entity_df.columns[entity_df.columns.duplicated()]))
+            raise InvalidRequest(f"entity_df has duplicated column names: {dup}")
+        return pa.Table.from_pandas(entity_df, preserve_index=False), entity_df
+    if isinstance(entity_df, pa.Table):
+        return entity_df, None
+    if isinstance(entity_df, str):
+        return offline.query(entity_df), None
+    if type(entity_df).__module__.startswith("polars"):
+        return entity_df.to_arrow(), None
+    raise InvalidRequest(
+        f"entity_df must be a pandas DataFrame, a pyarrow Table, a Polars DataFrame or a SQL string, "
+        f"got {type(entity_df).__name__}"
+    )
+
+
+def find_timestamp_column(table: pa.Table) -> str:
+    """``event_timestamp`` if present, else the only timestamp column."""
+    if DEFAULT_TIMESTAMP_COLUMN in table.column_names:
+        return DEFAULT_TIMESTAMP_COLUMN
+    candidates = [f.name for f in table.schema if pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise InvalidRequest(
+            "entity_df has no timestamp column; add an 'event_timestamp' column with the time of each row"
+        )
+    raise InvalidRequest(
+        f"entity_df has several timestamp columns {candidates} and none is named 'event_timestamp'; "
+        "rename the one to join on to 'event_timestamp'"
+    )
+
+
+def _check_columns(table: pa.Table, resolved: ResolvedFeatures) -> None:
+    for v in resolved.views:
+        missing = [c for c in v.entity_columns if c not in table.column_names]
+        if missing:
+            raise InvalidRequest(
+                f"entity_df lacks column(s) {missing} needed to join feature view '{v.name}' "
+                f"(join keys {v.view.join_keys}); its columns are {table.column_names}"
+            )
+    for f in resolved.request_fields:
+        if f.name not in table.column_names:
+            users = [r.view.name for r in resolved.on_demand if any(x.name == f.name for x in r.request_fields)]
+            raise InvalidRequest(
+                f"entity_df lacks request column '{f.name}' needed by on-demand view(s) {users}"
+            )
+
+
+def historical_job(
+    offline: OfflineStore,
+    resolved: ResolvedFeatures,
+    entity_df: Any,
+    filter_by_created_timestamp: bool = False,
+) -> RetrievalJob:
+    """Build the lazy training-set job (validation happens now; the join runs on first access)."""
+    table, frame = entity_table(entity_df, offline)
+    ts_col = find_timestamp_column(table)
+    _check_columns(table, resolved)
+    clash = [o[2] for o in resolved.outputs if o[2] in table.column_names]
+    if clash:
+        raise InvalidRequest(
+            f"entity_df already has column(s) {clash}, which are also feature names; "
+            "rename them or pass full_feature_names=True"
+        )
+
+    def compute() -> pa.Table:
+        joined = offline.point_in_time_join(
+            table, ts_col, resolved.views, True, filter_by_created_timestamp
+        ) if resolved.views else pa.table({})
+        columns: dict[str, Any] = {name: joined.column(name) for name in joined.column_names}
+        if resolved.on_demand:
+            columns.update({c: table.column(c) for c in table.column_names})
+            columns.update(apply_on_demand(resolved, columns, table.num_rows))
+        out = {c: table.column(c) for c in table.column_names}
+        for view, feature, col in resolved.outputs:
+            out[col] = columns[f"{view}__{feature}"]
+        return pa.table(out)
+
+    return RetrievalJob(
+        compute, frame, [o[2] for o in resolved.outputs], resolved.full_feature_names,
+        {"timestamp_column": ts_col, "features": [f"{o[0]}:{o[1]}" for o in resolved.outputs]},
+    )

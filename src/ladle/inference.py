@@ -1,0 +1,75 @@
+"""Filling in what a definition leaves out (timestamp column, feature schema) from the source's
+columns, and checking that what it declares is really there — at apply/validate time, not at query time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyarrow as pa
+
+from ladle.definitions import DataSource, FeatureView, Field, PushSource
+from ladle.errors import InvalidDefinition
+from ladle.types import from_arrow
+
+__all__ = ["infer_feature_view", "infer_source"]
+
+SchemaOf = Callable[[DataSource], pa.Schema]
+
+
+def _mapped_schema(source: DataSource, schema: pa.Schema) -> dict[str, pa.DataType]:
+    return {source.field_mapping.get(f.name, f.name): f.type for f in schema}
+
+
+def infer_source(source: DataSource, schema_of: SchemaOf) -> None:
+    """Fill ``timestamp_field`` when empty: the only timestamp column other than the created one."""
+    batch = source.batch
+    if batch.timestamp_field:
+        return
+    schema = schema_of(batch)
+    candidates = [
+        f.name for f in schema if pa.types.is_timestamp(f.type) and f.name != batch.created_timestamp_column
+    ]
+    if len(candidates) != 1:
+        found = f"found {candidates}" if candidates else "found none"
+        raise InvalidDefinition(
+            type(batch).__name__, batch.name, f"cannot infer the event timestamp column ({found})",
+            "pass timestamp_field='...'",
+        )
+    batch.timestamp_field = candidates[0]
+    if isinstance(source, PushSource):
+        source.timestamp_field = candidates[0]
+
+
+def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
+    """Check ``view`` against its source; infer features (and join-key types) left undeclared."""
+    infer_source(view.source, schema_of)
+    src = view.batch_source
+    columns = _mapped_schema(src, schema_of(src))
+    for name in (src.timestamp_field, src.created_timestamp_column):
+        if name and name not in columns:
+            raise InvalidDefinition(
+                "FeatureView", view.name,
+                f"source '{src.name}' has no column '{name}'; its columns are {sorted(columns)}",
+            )
+    for key in view.join_keys:
+        if key not in columns:
+            raise InvalidDefinition(
+                "FeatureView", view.name,
+                f"join key '{key}' is not a column of source '{src.name}'; its columns are {sorted(columns)}",
+                "fix the entity's join_keys or add field_mapping={'source_column': '" + key + "'}",
+            )
+    declared = {f.name for f in view.schema}
+    if not view.features:
+        skip = {*view.join_keys, src.timestamp_field, src.created_timestamp_column}
+        view.schema += [Field(name=c, dtype=from_arrow(t)) for c, t in columns.items() if c not in skip | declared]
+    for key in view.join_keys:
+        if key not in declared:
+            view.schema.insert(0, Field(name=key, dtype=from_arrow(columns[key])))
+    for f in view.features:
+        if f.name not in columns:
+            raise InvalidDefinition(
+                "FeatureView", view.name,
+                f"feature '{f.name}' is not a column of source '{src.name}'; its columns are {sorted(columns)}",
+                "fix the Field name or map it with field_mapping",
+            )
+    view.projection.features = None

@@ -1,0 +1,318 @@
+"""The embedded offline store: DuckDB over parquet files (``offline_store: {type: duckdb}``, or ``file``).
+
+The point-in-time join is one DuckDB query: each view's source is an ``ASOF LEFT JOIN`` on the join keys
+and the event timestamp, so every entity row gets at most one match and none are dropped or duplicated.
+When a source has a created-timestamp column, ties on the event timestamp are broken by it: both are
+packed into one 128-bit sort key, ``event_us * 2**64 + (created_us + 2**63)`` (null created = 0), and
+the entity side uses ``entity_us * 2**64 + (2**64 - 1)`` so every candidate at ``ts == entity ts``
+qualifies and the largest created wins.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import threading
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ladle.config import DuckDBOfflineStoreConfig
+from ladle.definitions import DataSource, FeatureView, FileSource
+from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest
+from ladle.feature_refs import ViewRequest
+from ladle.offline.base import OfflineStore
+from ladle.offline.columns import cast_to_declared, ensure_utc_micros
+from ladle.types import to_arrow
+
+__all__ = ["DuckDBOfflineStore"]
+
+_SHIFT = 18446744073709551616  # 2**64
+_OFFSET = 9223372036854775808  # 2**63
+_MAX_LOW = _SHIFT - 1
+_ENTITY = "__ladle_entity"
+_ROW = "__ladle_row"
+_TS = "__ladle_ts"
+
+
+def q(name: str) -> str:
+    """Quote an identifier for DuckDB."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    """Quote a string literal for DuckDB."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _epoch_us(when: datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    delta = when - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class DuckDBOfflineStore(OfflineStore):
+    """Parquet files queried in-process with DuckDB."""
+
+    type_names = ("duckdb", "file", "dask")
+
+    def __init__(self, config: DuckDBOfflineStoreConfig, repo_path: Path) -> None:
+        self.config = config
+        self.repo_path = Path(repo_path)
+        self._db: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
+
+    # --- connection --------------------------------------------------------------------------------
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._db is None:
+                db = duckdb.connect(":memory:")
+                db.execute("SET TimeZone = 'UTC'")
+                db.execute(f"SET file_search_path = {lit(str(self.repo_path))}")
+                if self.config.threads:
+                    db.execute(f"SET threads = {int(self.config.threads)}")
+                if self.config.memory_limit:
+                    db.execute(f"SET memory_limit = {lit(self.config.memory_limit)}")
+                self._db = db
+            return self._db.cursor()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    # --- sources -----------------------------------------------------------------------------------
+    def _file_source(self, source: DataSource) -> FileSource:
+        batch = source.batch
+        if not isinstance(batch, FileSource):
+            raise InvalidDefinition(
+                type(batch).__name__, batch.name, "the duckdb offline store reads FileSource (parquet) sources only"
+            )
+        return batch
+
+    def _paths(self, source: FileSource) -> list[str]:
+        path = source.path
+        if "://" in path:
+            return [path]
+        full = Path(path) if Path(path).is_absolute() else self.repo_path / path
+        if full.is_dir():
+            files = sorted(glob.glob(str(full / "**" / "*.parquet"), recursive=True))
+        elif any(c in path for c in "*?["):
+            files = sorted(glob.glob(str(full), recursive=True))
+        else:
+            files = [str(full)] if full.exists() else []
+        if not files:
+            raise BackendFailure(
+                "duckdb offline store",
+                f"FileSource '{source.name}' has no parquet data at '{path}' (resolved to {full})",
+                "check the path in the FileSource; relative paths are relative to the repo folder",
+            )
+        return files
+
+    def _relation(self, source: FileSource) -> str:
+        files = ", ".join(lit(p) for p in self._paths(source))
+        return f"read_parquet([{files}], union_by_name = true)"
+
+    def source_schema(self, source: DataSource) -> pa.Schema:
+        fs = self._file_source(source)
+        try:
+            rel = self._cursor().sql(f"SELECT * FROM {self._relation(fs)} LIMIT 0")
+            return rel.to_arrow_table().schema
+        except duckdb.Error as exc:
+            raise BackendFailure("duckdb offline store", f"cannot read FileSource '{fs.name}': {exc}") from exc
+
+    def _source_column(self, source: DataSource, name: str) -> str:
+        for src_col, mapped in source.field_mapping.items():
+            if mapped == name:
+                return src_col
+        return name
+
+    def _ts_expr(self, source: DataSource, column: str) -> str:
+        return f"epoch_us({q(column)})"
+
+    def _view_select(
+        self, view: FeatureView, features: list[str], bounds: tuple[int | None, int | None], with_keys: bool = True
+    ) -> str:
+        """SELECT of a view's source with normalized names: keys as-is, ``__ts``/``__cr`` as epoch micros."""
+        src = view.batch_source
+        fs = self._file_source(src)
+        cols = []
+        if with_keys:
+            cols += [f"{q(self._source_column(src, k))} AS {q(k)}" for k in view.join_keys]
+        cols.append(f"{self._ts_expr(src, src.timestamp_field)} AS __ts")
+        if src.created_timestamp_column:
+            cols.append(f"epoch_us({q(src.created_timestamp_column)}) AS __cr")
+        cols += [f"{q(self._source_column(src, f))} AS {q(f)}" for f in features]
+        where = [f"{q(src.timestamp_field)} IS NOT NULL"]
+        lo, hi = bounds
+        if lo is not None:
+            where.append(f"{q(src.timestamp_field)} >= make_timestamp({lo}::BIGINT)")
+        if hi is not None:
+            where.append(f"{q(src.timestamp_field)} <= make_timestamp({hi}::BIGINT)")
+        return f"SELECT {', '.join(cols)} FROM {self._relation(fs)} WHERE {' AND '.join(where)}"
+
+    def _run(self, sql: str, what: str, tables: dict[str, Any] | None = None) -> pa.Table:
+        cur = self._cursor()
+        try:
+            for name, table in (tables or {}).items():
+                cur.register(name, table)
+            return cur.sql(sql).to_arrow_table()
+        except duckdb.BinderException as exc:
+            raise BackendFailure("duckdb offline store", f"{what}: {exc}", "check the schema and field_mapping") from exc
+        except duckdb.ConversionException as exc:
+            raise InvalidRequest(f"{what}: {exc}") from exc
+        except duckdb.Error as exc:
+            raise BackendFailure("duckdb offline store", f"{what}: {exc}") from exc
+        finally:
+            cur.close()
+
+    # --- point-in-time join ------------------------------------------------------------------------
+    def point_in_time_join(
+        self,
+        entities: pa.Table,
+        timestamp_column: str,
+        views: list[ViewRequest],
+        full_feature_names: bool,
+        filter_by_created_timestamp: bool = False,
+    ) -> pa.Table:
+        n = entities.num_rows
+        ts = ensure_utc_micros(entities.column(timestamp_column), timestamp_column)
+        key_cols = sorted({c for v in views for c in v.entity_columns})
+        slim = pa.table(
+            {_ROW: pa.array(range(n), pa.int64()), _TS: ts.cast(pa.int64())}
+            | {c: entities.column(c) for c in key_cols}
+        )
+        lo_hi = (pa.compute.min(slim.column(_TS)).as_py(), pa.compute.max(slim.column(_TS)).as_py())
+        ctes = [f"e AS (SELECT *, {_TS}::HUGEINT * {_SHIFT}::HUGEINT + {_MAX_LOW}::HUGEINT AS __tsk FROM {_ENTITY})"]
+        joins: list[str] = []
+        selects: list[str] = [f"e.{_ROW}"]
+        out_names: list[str] = []
+        out_types: list[pa.DataType] = []
+        for i, req in enumerate(views):
+            view = req.view
+            ttl_us = int(view.ttl.total_seconds() * 1_000_000) if view.ttl else 0
+            lo = None if lo_hi[0] is None or not ttl_us else lo_hi[0] - ttl_us
+            feats = [f.name for f in req.features]
+            has_cr = bool(view.batch_source.created_timestamp_column)
+            alias = f"v{i}"
+            ctes.append(f"{alias}_src AS ({self._view_select(view, feats, (lo, lo_hi[1]))})")
+            key_eq = [f"e.{q(ec)} = {alias}.{q(k)}" for ec, k in zip(req.entity_columns, view.join_keys, strict=True)]
+            if filter_by_created_timestamp and has_cr:
+                ttl_cond = f" AND s.__ts >= e.{_TS} - {ttl_us}" if ttl_us else ""
+                on = " AND ".join([*(c.replace(f"{alias}.", "s.") for c in key_eq), f"s.__ts <= e.{_TS}"])
+                ctes.append(
+                    f"{alias} AS (SELECT e.{_ROW} AS __r, s.* FROM e JOIN {alias}_src s ON {on}{ttl_cond} "
+                    f"AND (s.__cr IS NULL OR s.__cr <= e.{_TS}) QUALIFY row_number() OVER "
+                    f"(PARTITION BY e.{_ROW} ORDER BY s.__ts DESC, s.__cr DESC NULLS LAST) = 1)"
+                )
+                joins.append(f"LEFT JOIN {alias} ON {alias}.__r = e.{_ROW}")
+                hit = f"{alias}.__ts IS NOT NULL"
+            else:
+                if has_cr:
+                    ctes.append(
+                        f"{alias} AS (SELECT *, __ts::HUGEINT * {_SHIFT}::HUGEINT + "
+                        f"coalesce(__cr::HUGEINT + {_OFFSET}::HUGEINT, 0::HUGEINT) AS __sk FROM {alias}_src)"
+                    )
+                    cond = f"{alias}.__sk <= e.__tsk"
+                else:
+                    ctes.append(f"{alias} AS (SELECT * FROM {alias}_src)")
+                    cond = f"{alias}.__ts <= e.{_TS}"
+                joins.append(f"ASOF LEFT JOIN {alias} ON {' AND '.join([*key_eq, cond])}")
+                hit = f"{alias}.__ts >= e.{_TS} - {ttl_us}" if ttl_us else None
+            for f in req.features:
+                expr = f"{alias}.{q(f.name)}"
+                selects.append(f"CASE WHEN {hit} THEN {expr} END" if hit else expr)
+                out_names.append(req.output_name(f.name, full_feature_names))
+                out_types.append(to_arrow(f.dtype))
+        sql = (
+            f"WITH {', '.join(ctes)} SELECT {', '.join(f'{s} AS __o{j}' for j, s in enumerate(selects))} "
+            f"FROM e {' '.join(joins)} ORDER BY e.{_ROW}"
+        )
+        result = self._run(sql, "point-in-time join", {_ENTITY: slim})
+        if result.num_rows != n:  # an invariant of ASOF LEFT JOIN; guard it anyway
+            raise BackendFailure("duckdb offline store", f"join returned {result.num_rows} rows for {n} entity rows")
+        columns = [
+            cast_to_declared(result.column(j + 1), typ, name) for j, (name, typ) in enumerate(zip(out_names, out_types, strict=True))
+        ]
+        return pa.table(dict(zip(out_names, columns, strict=True)))
+
+    # --- reads for materialization -----------------------------------------------------------------
+    def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.RecordBatchReader:
+        feats = [f.name for f in view.features]
+        inner = self._view_select(view, feats, (_epoch_us(start), _epoch_us(end)))
+        has_cr = bool(view.batch_source.created_timestamp_column)
+        order = "__ts DESC, __cr DESC NULLS LAST" if has_cr else "__ts DESC"
+        keys = ", ".join(q(k) for k in view.join_keys)
+        partition = f"PARTITION BY {keys} " if keys else ""
+        cr = "make_timestamp(__cr)" if has_cr else "NULL::TIMESTAMP"
+        cols = ", ".join([*(q(k) for k in view.join_keys), *(q(f) for f in feats)])
+        sql = (
+            f"SELECT {cols}, make_timestamp(__ts) AS event_ts, {cr} AS created_ts FROM ({inner}) "
+            f"QUALIFY row_number() OVER ({partition}ORDER BY {order}) = 1"
+        )
+        table = self._run(sql, f"reading feature view '{view.name}'")
+        declared = {f.name: to_arrow(f.dtype) for f in view.features}
+        arrays = []
+        for name in table.column_names:
+            col = table.column(name)
+            if name in declared:
+                col = cast_to_declared(col, declared[name], f"{view.name}:{name}")
+            elif name in ("event_ts", "created_ts"):
+                col = col.cast(pa.timestamp("us", tz="UTC"))
+            arrays.append(col)
+        out = pa.table(dict(zip(table.column_names, arrays, strict=True)))
+        return pa.RecordBatchReader.from_batches(out.schema, out.to_batches(max_chunksize=250_000))
+
+    def pull_all(
+        self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
+    ) -> pa.Table:
+        fs = self._file_source(source)
+        cols = ", ".join(f"{q(self._source_column(source, c))} AS {q(c)}" for c in columns) or "*"
+        where = []
+        if start is not None:
+            where.append(f"{q(fs.timestamp_field)} >= make_timestamp({_epoch_us(start)}::BIGINT)")
+        if end is not None:
+            where.append(f"{q(fs.timestamp_field)} <= make_timestamp({_epoch_us(end)}::BIGINT)")
+        sql = f"SELECT {cols} FROM {self._relation(fs)}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        return self._run(sql, f"reading source '{fs.name}'")
+
+    def query(self, sql: str) -> pa.Table:
+        return self._run(sql, "entity_df query")
+
+    # --- offline push --------------------------------------------------------------------------------
+    def append(self, source: DataSource, rows: pa.Table) -> None:
+        fs = self._file_source(source)
+        schema = self.source_schema(fs)
+        inverse = {v: k for k, v in fs.field_mapping.items()}
+        renamed = rows.rename_columns([inverse.get(c, c) for c in rows.column_names])
+        missing = [f.name for f in schema if f.name not in renamed.column_names]
+        if missing:
+            raise InvalidRequest(
+                f"cannot append to FileSource '{fs.name}': the pushed rows lack column(s) {missing}"
+            )
+        aligned = pa.table(
+            {f.name: cast_to_declared(renamed.column(f.name), f.type, f"{fs.name}.{f.name}") for f in schema}
+        )
+        path = Path(fs.path) if Path(fs.path).is_absolute() else self.repo_path / fs.path
+        if path.is_dir():
+            target = path / f"part-{uuid.uuid4().hex}.parquet"
+            tmp = path / f".{target.name}.tmp"
+            pq.write_table(aligned, tmp)
+            os.replace(tmp, target)
+            return
+        if any(c in fs.path for c in "*?["):
+            raise InvalidRequest(
+                f"cannot append to FileSource '{fs.name}': its path is a glob; point it at a folder to push offline"
+            )
+        existing = pq.read_table(path)
+        combined = pa.concat_tables([existing, aligned.cast(existing.schema)])
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        pq.write_table(combined, tmp)
+        os.replace(tmp, path)

@@ -1,0 +1,195 @@
+"""``get_online_features``: one batched read per view, statuses per value, on-demand features, the response.
+
+Statuses: ``PRESENT``; ``NOT_FOUND`` (key absent); ``NULL_VALUE`` (stored null); ``OUTSIDE_MAX_AGE``
+(older than the view's ttl at read time; the value is returned as null unless ``enforce_ttl`` is off).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ladle.errors import InvalidRequest
+from ladle.feature_refs import ResolvedFeatures
+from ladle.offline.retrieval_job import arrow_to_pandas
+from ladle.on_demand_exec import apply_on_demand
+from ladle.online.base import EVENT_TS, OnlineStore
+
+__all__ = ["FieldStatus", "OnlineResponse", "entity_columns", "read_online"]
+
+
+class FieldStatus(enum.Enum):
+    """The state of one returned value (Feast's names)."""
+
+    INVALID = 0
+    PRESENT = 1
+    NULL_VALUE = 2
+    NOT_FOUND = 3
+    OUTSIDE_MAX_AGE = 4
+
+
+_STATUS_NAMES = np.array([s.name for s in FieldStatus], dtype=object)
+
+
+class OnlineResponse:
+    """Feature values for a batch of entity rows: ``to_dict()``, ``to_df()``, ``to_arrow()``.
+
+    ``statuses[name]`` and ``event_timestamps[name]`` hold a list per returned column.
+    """
+
+    def __init__(
+        self,
+        entity_columns: dict[str, pa.Array],
+        features: dict[str, pa.Array],
+        statuses: dict[str, np.ndarray],
+        event_timestamps: dict[str, pa.Array],
+    ) -> None:
+        self._entities = entity_columns
+        self._features = features
+        self._statuses = statuses
+        self._event_ts = event_timestamps
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Entity columns then features, in response order."""
+        return [*self._entities, *self._features]
+
+    @property
+    def statuses(self) -> dict[str, list[str]]:
+        n = self.num_rows
+        out = {k: ["PRESENT"] * n for k in self._entities}
+        out.update({k: list(_STATUS_NAMES[v]) for k, v in self._statuses.items()})
+        return out
+
+    @property
+    def event_timestamps(self) -> dict[str, list[datetime | None]]:
+        return {k: v.to_pylist() for k, v in self._event_ts.items()}
+
+    @property
+    def num_rows(self) -> int:
+        first = next(iter({**self._entities, **self._features}.values()), None)
+        return 0 if first is None else len(first)
+
+    def to_arrow(self) -> pa.Table:
+        """Entity columns and features as one Arrow table."""
+        return pa.table({**self._entities, **self._features})
+
+    def to_dict(self, include_event_timestamps: bool = False) -> dict[str, list[Any]]:
+        """``{column: [value per entity row]}``, entity columns first."""
+        out = {k: v.to_pylist() for k, v in {**self._entities, **self._features}.items()}
+        if include_event_timestamps:
+            out.update({f"{k}__ts": v for k, v in self.event_timestamps.items()})
+        return out
+
+    def to_df(self, include_event_timestamps: bool = False) -> pd.DataFrame:
+        """The response as a pandas DataFrame (declared dtypes kept)."""
+        df = arrow_to_pandas(self.to_arrow())
+        if include_event_timestamps:
+            for k, v in self._event_ts.items():
+                df[f"{k}__ts"] = v.to_pandas()
+        return df
+
+
+def entity_columns(entity_rows: Any) -> dict[str, list[Any]]:
+    """``entity_rows`` (a list of dicts, or a dict of lists) as columns, checked for equal lengths."""
+    if isinstance(entity_rows, dict):
+        cols = {k: list(v) if not isinstance(v, list) else v for k, v in entity_rows.items()}
+    elif isinstance(entity_rows, list | tuple):
+        if not entity_rows:
+            return {}
+        if not all(isinstance(r, dict) for r in entity_rows):
+            raise InvalidRequest("entity_rows must be a list of dicts (one per entity) or a dict of lists")
+        keys = list(entity_rows[0])
+        for i, r in enumerate(entity_rows):
+            if list(r) != keys and set(r) != set(keys):
+                raise InvalidRequest(f"entity_rows[{i}] has keys {sorted(r)}, but entity_rows[0] has {sorted(keys)}")
+        cols = {k: [r[k] for r in entity_rows] for k in keys}
+    else:
+        raise InvalidRequest("entity_rows must be a list of dicts (one per entity) or a dict of lists")
+    lengths = {k: len(v) for k, v in cols.items()}
+    if len(set(lengths.values())) > 1:
+        raise InvalidRequest(f"entity columns have different lengths: {lengths}")
+    return cols
+
+
+def _to_array(name: str, values: list[Any], target: pa.DataType | None) -> pa.Array:
+    try:
+        arr = pa.array(values, type=target) if target is not None else pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+        expected = f" (expected {target})" if target is not None else ""
+        raise InvalidRequest(f"entity column '{name}' has a value of the wrong type{expected}: {exc}") from exc
+    return arr
+
+
+def read_online(
+    online: OnlineStore,
+    project: str,
+    resolved: ResolvedFeatures,
+    entity_rows: Any,
+    request_context: dict[str, list[Any]] | None = None,
+    enforce_ttl: bool = True,
+    now: datetime | None = None,
+    key_types: dict[str, pa.DataType] | None = None,
+) -> OnlineResponse:
+    """Read every requested feature for ``entity_rows``; see the module docstring for statuses."""
+    cols = entity_columns(entity_rows)
+    for k, v in (request_context or {}).items():
+        cols[k] = list(v)
+    n = len(next(iter(cols.values()))) if cols else 0
+    needed = resolved.entity_columns
+    missing = [c for c in needed if c not in cols]
+    if missing:
+        raise InvalidRequest(
+            f"entity_rows lack join key(s) {missing}; the requested features are keyed by {needed}"
+        )
+    request_names = {f.name for f in resolved.request_fields}
+    extra = [c for c in cols if c not in needed and c not in request_names]
+    if extra and not resolved.on_demand:
+        raise InvalidRequest(
+            f"entity_rows have column(s) {extra} that are neither join keys {needed} nor request data"
+        )
+    types = key_types or {}
+    arrays = {c: _to_array(c, cols[c], types.get(c)) for c in needed}
+    now_us = int((now or datetime.now(timezone.utc)).timestamp() * 1_000_000)
+    values: dict[str, pa.Array] = {}
+    statuses: dict[str, np.ndarray] = {}
+    stamps: dict[str, pa.Array] = {}
+    for req in resolved.views:
+        keys = pa.table({k: arrays[c] for k, c in zip(req.view.join_keys, req.entity_columns, strict=True)})
+        table = online.read(project, req.view, keys, [f.name for f in req.features])
+        ts = table.column(EVENT_TS).combine_chunks()
+        found = pc.is_valid(ts).to_numpy(zero_copy_only=False)
+        stale = np.zeros(n, dtype=bool)
+        if enforce_ttl and req.view.ttl:
+            limit = now_us - int(req.view.ttl.total_seconds() * 1_000_000)
+            stale = found & (ts.cast(pa.int64()).fill_null(limit).to_numpy(zero_copy_only=False) < limit)
+        for f in req.features:
+            col = table.column(f.name).combine_chunks()
+            status = np.full(n, FieldStatus.PRESENT.value, dtype=np.int8)
+            status[~found] = FieldStatus.NOT_FOUND.value
+            status[found & pc.is_null(col).to_numpy(zero_copy_only=False)] = FieldStatus.NULL_VALUE.value
+            if stale.any():
+                status[stale] = FieldStatus.OUTSIDE_MAX_AGE.value
+                col = pc.if_else(pa.array(stale), pa.nulls(n, col.type), col)
+            key = f"{req.name}__{f.name}"
+            values[key], statuses[key], stamps[key] = col, status, ts
+    if resolved.on_demand:
+        inputs: dict[str, Any] = dict(values)
+        for c, v in cols.items():
+            if c not in inputs:
+                inputs[c] = arrays[c] if c in arrays else pa.array(v)
+        for key, col in apply_on_demand(resolved, inputs, n).items():
+            arr = col.combine_chunks()
+            status = np.where(pc.is_null(arr).to_numpy(zero_copy_only=False), 2, 1).astype(np.int8)
+            values[key], statuses[key] = arr, status
+            stamps[key] = pa.nulls(n, pa.timestamp("us", tz="UTC"))
+    out_vals = {col: values[f"{v}__{f}"] for v, f, col in resolved.outputs}
+    out_status = {col: statuses[f"{v}__{f}"] for v, f, col in resolved.outputs}
+    out_ts = {col: stamps[f"{v}__{f}"] for v, f, col in resolved.outputs}
+    return OnlineResponse(arrays, out_vals, out_status, out_ts)

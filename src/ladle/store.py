@@ -1,0 +1,338 @@
+"""``FeatureStore``: the one object users hold. A thin facade over the registry, the stores and the
+retrieval/materialization modules; it translates arguments and delegates."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ladle.backends import make_offline_store, make_online_store
+from ladle.config import RepoConfig, load_repo_config
+from ladle.definitions import (
+    DataSource,
+    Entity,
+    FeatureService,
+    FeatureView,
+    OnDemandFeatureView,
+    Project,
+    PushSource,
+)
+from ladle.errors import InvalidRequest, NotFound
+from ladle.feature_refs import ResolvedFeatures, resolve_features
+from ladle.historical import historical_job
+from ladle.inference import infer_feature_view, infer_source
+from ladle.materialize import MaterializeResult, Progress, incremental_start, materialize_views, utc
+from ladle.offline.base import OfflineStore
+from ladle.offline.retrieval_job import RetrievalJob
+from ladle.online.base import OnlineStore
+from ladle.online_read import OnlineResponse, read_online
+from ladle.push import PushMode, as_arrow, online_rows
+from ladle.registry import Registry, RegistryDiff
+from ladle.repo import RepoContents, load_repo
+
+__all__ = ["FeatureStore"]
+
+Definition = Entity | DataSource | FeatureView | OnDemandFeatureView | FeatureService | Project
+
+
+class FeatureStore:
+    """A feature repo's registry, offline store and online store behind Feast's API.
+
+    >>> # store = FeatureStore(repo_path=".")
+    >>> # store.get_historical_features(entity_df, ["driver_hourly_stats:conv_rate"]).to_df()
+    """
+
+    def __init__(
+        self,
+        repo_path: str | Path | None = None,
+        config: RepoConfig | None = None,
+        fs_yaml_file: str | Path | None = None,
+    ) -> None:
+        path = Path(repo_path) if repo_path is not None else Path.cwd()
+        self.config = config if config is not None else load_repo_config(path, fs_yaml_file)
+        self.repo_path = self.config.repo_path.resolve()
+        self.registry = Registry(self.config)
+        self._offline: OfflineStore | None = None
+        self._online: OnlineStore | None = None
+        self._lock = threading.Lock()
+        self._resolved: dict[tuple[Any, ...], ResolvedFeatures] = {}
+        self._resolved_for: object = None
+
+    # --- components ----------------------------------------------------------------------------------
+    @property
+    def project(self) -> str:
+        """The project name from feature_store.yaml."""
+        return self.config.project
+
+    @property
+    def offline_store(self) -> OfflineStore:
+        """The configured offline store (created on first use)."""
+        with self._lock:
+            if self._offline is None:
+                self._offline = make_offline_store(self.config)
+            return self._offline
+
+    @property
+    def online_store(self) -> OnlineStore:
+        """The configured online store (created on first use)."""
+        with self._lock:
+            if self._online is None:
+                self._online = make_online_store(self.config)
+            return self._online
+
+    def close(self) -> None:
+        """Release the stores' connections."""
+        for s in (self._offline, self._online):
+            if s is not None:
+                s.close()
+
+    def refresh_registry(self) -> None:
+        """Re-read the registry now instead of waiting for its cache to expire."""
+        self.registry.refresh()
+
+    # --- registry reads (Feast names) ------------------------------------------------------------------
+    def list_entities(self, allow_cache: bool = True, tags: dict[str, str] | None = None) -> list[Entity]:
+        """Registered entities."""
+        return _tagged(self.registry.list_entities(), tags)
+
+    def list_feature_views(self, allow_cache: bool = True, tags: dict[str, str] | None = None) -> list[FeatureView]:
+        """Registered feature views."""
+        return _tagged(self.registry.list_feature_views(), tags)
+
+    def list_batch_feature_views(self, allow_cache: bool = True, tags: dict[str, str] | None = None) -> list[FeatureView]:
+        """Registered feature views (ladle has no separate batch kind)."""
+        return self.list_feature_views(allow_cache, tags)
+
+    def list_on_demand_feature_views(
+        self, allow_cache: bool = True, tags: dict[str, str] | None = None
+    ) -> list[OnDemandFeatureView]:
+        """Registered on-demand feature views."""
+        return _tagged(self.registry.list_on_demand_feature_views(), tags)
+
+    def list_feature_services(self, tags: dict[str, str] | None = None) -> list[FeatureService]:
+        """Registered feature services."""
+        return _tagged(self.registry.list_feature_services(), tags)
+
+    def list_data_sources(self, allow_cache: bool = True, tags: dict[str, str] | None = None) -> list[DataSource]:
+        """Registered data sources."""
+        return _tagged(self.registry.list_data_sources(), tags)
+
+    def get_entity(self, name: str, allow_registry_cache: bool = True) -> Entity:
+        """One entity by name (NotFound if absent)."""
+        return self.registry.get_entity(name)
+
+    def get_feature_view(self, name: str, allow_registry_cache: bool = True) -> FeatureView:
+        """One feature view by name (NotFound if absent)."""
+        return self.registry.get_feature_view(name)
+
+    def get_on_demand_feature_view(self, name: str, allow_registry_cache: bool = True) -> OnDemandFeatureView:
+        """One on-demand feature view by name (NotFound if absent)."""
+        return self.registry.get_on_demand_feature_view(name)
+
+    def get_feature_service(self, name: str, allow_cache: bool = True) -> FeatureService:
+        """One feature service by name (NotFound if absent)."""
+        return self.registry.get_feature_service(name)
+
+    def get_data_source(self, name: str) -> DataSource:
+        """One data source by name (NotFound if absent)."""
+        return self.registry.get_data_source(name)
+
+    # --- applying definitions ----------------------------------------------------------------------
+    def _infer(self, contents: RepoContents) -> RepoContents:
+        schema_of = self.offline_store.source_schema
+        for src in contents.data_sources:
+            if src.source_type in ("file", "push"):
+                infer_source(src, schema_of)
+        entities = {e.name: e for e in contents.entities}
+        for fv in contents.feature_views:
+            fv.bind_entities(entities)
+            infer_feature_view(fv, schema_of)
+        return contents
+
+    def _commit_infra(self, new_views: list[FeatureView]) -> Any:
+        old = {v.name: v for v in self.registry.list_feature_views()}
+        keep = [v for v in new_views if v.online]
+        keep_names = {v.name for v in keep}
+        delete = [v for n, v in old.items() if n not in keep_names]
+
+        def hook(*_: Any) -> None:
+            self.online_store.update(self.project, keep, delete)
+
+        return hook
+
+    def validate_repo(self) -> RepoContents:
+        """Load the repo's definitions and check them against their sources; writes nothing."""
+        contents = self._infer(load_repo(self.repo_path))
+        self.registry.plan(contents)
+        return contents
+
+    def plan_repo(self) -> RegistryDiff:
+        """What ``apply_repo`` would change (added, changed field by field, removed); writes nothing."""
+        return self.registry.plan(self._infer(load_repo(self.repo_path)))
+
+    def apply_repo(self) -> RegistryDiff:
+        """Make the registry equal to the repo's definitions, atomically, with the online tables."""
+        contents = self._infer(load_repo(self.repo_path))
+        return self._apply(contents, partial=False)
+
+    def _apply(self, contents: RepoContents, partial: bool) -> RegistryDiff:
+        if partial:
+            names = {v.name for v in contents.feature_views}
+            views = [v for v in self.registry.list_feature_views() if v.name not in names] + contents.feature_views
+        else:
+            views = contents.feature_views
+        diff = self.registry.apply(contents, partial=partial, before_commit=self._commit_infra(views))
+        self._resolved.clear()
+        return diff
+
+    def apply(self, objects: Definition | list[Definition], objects_to_delete: list[Definition] | None = None,
+              partial: bool = True) -> RegistryDiff:
+        """Register ``objects`` (added or updated; others are kept), like Feast's ``store.apply``."""
+        objs = objects if isinstance(objects, list) else [objects]
+        contents = RepoContents.from_objects(objs)
+        if not any(isinstance(o, Entity) for o in objs):
+            contents.entities = [*self.registry.list_entities()]
+        else:
+            names = {e.name for e in contents.entities}
+            contents.entities += [e for e in self.registry.list_entities() if e.name not in names]
+        diff = self._apply(self._infer(contents), partial=partial)
+        if objects_to_delete:
+            self.registry.delete_objects([(type(o).__name__, o.name) for o in objects_to_delete])
+        return diff
+
+    def teardown(self) -> None:
+        """Remove the online tables and the registry."""
+        self.online_store.teardown(self.project, self.registry.list_feature_views())
+        self.registry.teardown()
+
+    # --- retrieval -----------------------------------------------------------------------------------
+    def _resolve(self, features: Any, full_feature_names: bool) -> ResolvedFeatures:
+        marker = self.registry.state_marker()
+        if marker is not self._resolved_for:
+            self._resolved.clear()
+            self._resolved_for = marker
+        key_features = features.name if isinstance(features, FeatureService) else (
+            tuple(features) if isinstance(features, list | tuple) else features
+        )
+        key = (key_features, full_feature_names, isinstance(features, FeatureService))
+        hit = self._resolved.get(key)
+        if hit is None:
+            hit = resolve_features(self.registry, features, full_feature_names)
+            self._resolved[key] = hit
+        return hit
+
+    def get_historical_features(
+        self,
+        entity_df: Any,
+        features: list[str] | FeatureService,
+        full_feature_names: bool = False,
+        filter_by_created_timestamp: bool = False,
+    ) -> RetrievalJob:
+        """A point-in-time-correct training set: one row per entity row, features as of its timestamp."""
+        resolved = self._resolve(features, full_feature_names)
+        return historical_job(self.offline_store, resolved, entity_df, filter_by_created_timestamp)
+
+    def get_online_features(
+        self,
+        features: list[str] | FeatureService,
+        entity_rows: list[dict[str, Any]] | dict[str, list[Any]],
+        full_feature_names: bool = False,
+        request_context: dict[str, list[Any]] | None = None,
+    ) -> OnlineResponse:
+        """The latest values for ``entity_rows`` (list of dicts, or dict of lists), with statuses."""
+        resolved = self._resolve(features, full_feature_names)
+        key_types: dict[str, pa.DataType] = {}
+        for req in resolved.views:
+            for f in req.view.entity_columns:
+                col = req.join_key_map.get(f.name, f.name)
+                key_types.setdefault(col, _arrow_or_none(f))
+        return read_online(
+            self.online_store, self.project, resolved, entity_rows, request_context,
+            self.config.online_store.enforce_ttl, key_types={k: v for k, v in key_types.items() if v is not None},
+        )
+
+    # --- materialization -----------------------------------------------------------------------------
+    def _online_views(self, names: list[str] | None) -> list[FeatureView]:
+        views = self.registry.list_feature_views()
+        if names is None:
+            return [v for v in views if v.online]
+        by_name = {v.name: v for v in views}
+        out = []
+        for n in names:
+            if n not in by_name:
+                raise NotFound("feature view", n, self.project, list(by_name))
+            if not by_name[n].online:
+                raise InvalidRequest(f"feature view '{n}' has online=False; it cannot be materialized")
+            out.append(by_name[n])
+        return out
+
+    def materialize(
+        self,
+        start_date: datetime,
+        end_date: datetime,
+        feature_views: list[str] | None = None,
+        progress: Progress | None = None,
+    ) -> list[MaterializeResult]:
+        """Load the latest value per key with ``start <= ts <= end`` into the online store."""
+        start, end = utc(start_date), utc(end_date)
+        intervals = [(v, start, end) for v in self._online_views(feature_views)]
+        return materialize_views(
+            self.offline_store, self.online_store, self.registry, self.project, intervals,
+            self.config.batch_engine.batch_size, progress,
+        )
+
+    def materialize_incremental(
+        self, end_date: datetime, feature_views: list[str] | None = None, progress: Progress | None = None
+    ) -> list[MaterializeResult]:
+        """Materialize each view from where its last run ended (first run: ``end - ttl``) up to ``end``."""
+        end = utc(end_date)
+        intervals = [
+            (v, incremental_start(v, self.registry.materialized_until(v.name), end), end)
+            for v in self._online_views(feature_views)
+        ]
+        return materialize_views(
+            self.offline_store, self.online_store, self.registry, self.project, intervals,
+            self.config.batch_engine.batch_size, progress,
+        )
+
+    # --- writes from the application -----------------------------------------------------------------
+    def write_to_online_store(self, feature_view_name: str, df: Any, allow_registry_cache: bool = True) -> int:
+        """Write rows (join keys, timestamp, features) to one view's online table, newer-wins."""
+        view = self.registry.get_feature_view(feature_view_name)
+        rows = online_rows(view, as_arrow(df), f"write_to_online_store('{feature_view_name}')")
+        return self.online_store.write(self.project, view, rows)
+
+    def push(self, push_source_name: str, df: Any, allow_registry_cache: bool = True,
+             to: PushMode | str = PushMode.ONLINE) -> None:
+        """Send rows to every view fed by the push source: online, offline (appended to its data), or both."""
+        mode = PushMode.parse(to)
+        source = self.registry.get_data_source(push_source_name)
+        if not isinstance(source, PushSource):
+            raise InvalidRequest(f"data source '{push_source_name}' is a {type(source).__name__}, not a PushSource")
+        table = as_arrow(df)
+        views = [v for v in self.registry.list_feature_views() if v.source.name == push_source_name]
+        if mode in (PushMode.ONLINE, PushMode.ONLINE_AND_OFFLINE):
+            prepared = [(v, online_rows(v, table, f"push to '{push_source_name}'")) for v in views if v.online]
+            for v, rows in prepared:
+                self.online_store.write(self.project, v, rows)
+        if mode in (PushMode.OFFLINE, PushMode.ONLINE_AND_OFFLINE):
+            self.offline_store.append(source.batch_source, table)
+
+
+def _tagged(objs: list[Any], tags: dict[str, str] | None) -> list[Any]:
+    if not tags:
+        return objs
+    return [o for o in objs if all(o.tags.get(k) == v for k, v in tags.items())]
+
+
+def _arrow_or_none(field: Any) -> pa.DataType | None:
+    from ladle.types import to_arrow
+
+    try:
+        return to_arrow(field.dtype)
+    except TypeError:
+        return None
