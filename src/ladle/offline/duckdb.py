@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ladle.config import DuckDBOfflineStoreConfig
@@ -48,6 +50,16 @@ def q(name: str) -> str:
 def lit(value: str) -> str:
     """Quote a string literal for DuckDB."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def _in_row_order(result: pa.Table, n: int) -> pa.Table:
+    """Put an unordered join result back in entity-row order (``_ROW`` is a permutation of 0..n-1)."""
+    if result.num_rows != n:  # an invariant of ASOF LEFT JOIN; guard it anyway
+        raise BackendFailure("duckdb offline store", f"join returned {result.num_rows} rows for {n} entity rows")
+    rows = result.column(_ROW).to_numpy()
+    order = np.empty(n, dtype=np.int64)
+    order[rows] = np.arange(n, dtype=np.int64)
+    return result.take(pa.array(order))
 
 
 def _epoch_us(when: datetime) -> int:
@@ -186,62 +198,57 @@ class DuckDBOfflineStore(OfflineStore):
         ts = ensure_utc_micros(entities.column(timestamp_column), timestamp_column)
         key_cols = sorted({c for v in views for c in v.entity_columns})
         slim = pa.table(
-            {_ROW: pa.array(range(n), pa.int64()), _TS: ts.cast(pa.int64())}
+            {_ROW: pa.array(np.arange(n, dtype=np.int64)), _TS: ts.cast(pa.int64())}
             | {c: entities.column(c) for c in key_cols}
         )
-        lo_hi = (pa.compute.min(slim.column(_TS)).as_py(), pa.compute.max(slim.column(_TS)).as_py())
-        ctes = [f"e AS (SELECT *, {_TS}::HUGEINT * {_SHIFT}::HUGEINT + {_MAX_LOW}::HUGEINT AS __tsk FROM {_ENTITY})"]
-        joins: list[str] = []
-        selects: list[str] = [f"e.{_ROW}"]
-        out_names: list[str] = []
-        out_types: list[pa.DataType] = []
-        for i, req in enumerate(views):
-            view = req.view
-            ttl_us = int(view.ttl.total_seconds() * 1_000_000) if view.ttl else 0
-            lo = None if lo_hi[0] is None or not ttl_us else lo_hi[0] - ttl_us
-            feats = [f.name for f in req.features]
-            has_cr = bool(view.batch_source.created_timestamp_column)
-            alias = f"v{i}"
-            ctes.append(f"{alias}_src AS ({self._view_select(view, feats, (lo, lo_hi[1]))})")
-            key_eq = [f"e.{q(ec)} = {alias}.{q(k)}" for ec, k in zip(req.entity_columns, view.join_keys, strict=True)]
-            if filter_by_created_timestamp and has_cr:
-                ttl_cond = f" AND s.__ts >= e.{_TS} - {ttl_us}" if ttl_us else ""
-                on = " AND ".join([*(c.replace(f"{alias}.", "s.") for c in key_eq), f"s.__ts <= e.{_TS}"])
-                ctes.append(
-                    f"{alias} AS (SELECT e.{_ROW} AS __r, s.* FROM e JOIN {alias}_src s ON {on}{ttl_cond} "
-                    f"AND (s.__cr IS NULL OR s.__cr <= e.{_TS}) QUALIFY row_number() OVER "
-                    f"(PARTITION BY e.{_ROW} ORDER BY s.__ts DESC, s.__cr DESC NULLS LAST) = 1)"
-                )
-                joins.append(f"LEFT JOIN {alias} ON {alias}.__r = e.{_ROW}")
-                hit = f"{alias}.__ts IS NOT NULL"
-            else:
-                if has_cr:
-                    ctes.append(
-                        f"{alias} AS (SELECT *, __ts::HUGEINT * {_SHIFT}::HUGEINT + "
-                        f"coalesce(__cr::HUGEINT + {_OFFSET}::HUGEINT, 0::HUGEINT) AS __sk FROM {alias}_src)"
-                    )
-                    cond = f"{alias}.__sk <= e.__tsk"
-                else:
-                    ctes.append(f"{alias} AS (SELECT * FROM {alias}_src)")
-                    cond = f"{alias}.__ts <= e.{_TS}"
-                joins.append(f"ASOF LEFT JOIN {alias} ON {' AND '.join([*key_eq, cond])}")
-                hit = f"{alias}.__ts >= e.{_TS} - {ttl_us}" if ttl_us else None
+        bounds = (pc.min(slim.column(_TS)).as_py(), pc.max(slim.column(_TS)).as_py())
+        out: dict[str, pa.ChunkedArray] = {}
+        # One query per view: only one view's source is held in memory at a time.
+        for req in views:
+            sql = self._pit_sql(req, bounds, filter_by_created_timestamp)
+            result = _in_row_order(self._run(sql, f"point-in-time join of '{req.name}'", {_ENTITY: slim}), n)
             for f in req.features:
-                expr = f"{alias}.{q(f.name)}"
-                selects.append(f"CASE WHEN {hit} THEN {expr} END" if hit else expr)
-                out_names.append(req.output_name(f.name, full_feature_names))
-                out_types.append(to_arrow(f.dtype))
-        sql = (
-            f"WITH {', '.join(ctes)} SELECT {', '.join(f'{s} AS __o{j}' for j, s in enumerate(selects))} "
-            f"FROM e {' '.join(joins)} ORDER BY e.{_ROW}"
+                name = req.output_name(f.name, full_feature_names)
+                out[name] = cast_to_declared(result.column(f.name), to_arrow(f.dtype), f"{req.name}:{f.name}")
+        return pa.table(out) if out else pa.table({_ROW: slim.column(_ROW)}).drop([_ROW])
+
+    def _pit_sql(self, req: ViewRequest, bounds: tuple[int | None, int | None], filter_created: bool) -> str:
+        """The point-in-time join of one view: ``(row, feature...)`` for every entity row, unordered."""
+        view = req.view
+        ttl_us = int(view.ttl.total_seconds() * 1_000_000) if view.ttl else 0
+        lo = None if bounds[0] is None or not ttl_us else bounds[0] - ttl_us
+        feats = [f.name for f in req.features]
+        has_cr = bool(view.batch_source.created_timestamp_column)
+        source = self._view_select(view, feats, (lo, bounds[1]))
+        key_eq = [f"e.{q(ec)} = s.{q(k)}" for ec, k in zip(req.entity_columns, view.join_keys, strict=True)]
+        if filter_created and has_cr:
+            on = " AND ".join([*key_eq, f"s.__ts <= e.{_TS}", f"(s.__cr IS NULL OR s.__cr <= e.{_TS})"])
+            if ttl_us:
+                on += f" AND s.__ts >= e.{_TS} - {ttl_us}"
+            best = (
+                f"SELECT e.{_ROW} AS __r, s.* FROM {_ENTITY} e JOIN ({source}) s ON {on} QUALIFY row_number() "
+                f"OVER (PARTITION BY e.{_ROW} ORDER BY s.__ts DESC, s.__cr DESC NULLS LAST) = 1"
+            )
+            cols = ", ".join(f"b.{q(f)}" for f in feats)
+            return f"SELECT e.{_ROW}, {cols} FROM {_ENTITY} e LEFT JOIN ({best}) b ON b.__r = e.{_ROW}"
+        if has_cr:
+            entity = f"SELECT *, {_TS}::HUGEINT * {_SHIFT}::HUGEINT + {_MAX_LOW}::HUGEINT AS __k FROM {_ENTITY}"
+            source = (
+                f"SELECT *, __ts::HUGEINT * {_SHIFT}::HUGEINT + "
+                f"coalesce(__cr::HUGEINT + {_OFFSET}::HUGEINT, 0::HUGEINT) AS __k FROM ({source})"
+            )
+            cond = "s.__k <= e.__k"
+        else:
+            entity = f"SELECT * FROM {_ENTITY}"
+            cond = f"s.__ts <= e.{_TS}"
+        hit = f"s.__ts >= e.{_TS} - {ttl_us}" if ttl_us else None
+        cols = ", ".join(
+            f"CASE WHEN {hit} THEN s.{q(f)} END AS {q(f)}" if hit else f"s.{q(f)}" for f in feats
         )
-        result = self._run(sql, "point-in-time join", {_ENTITY: slim})
-        if result.num_rows != n:  # an invariant of ASOF LEFT JOIN; guard it anyway
-            raise BackendFailure("duckdb offline store", f"join returned {result.num_rows} rows for {n} entity rows")
-        columns = [
-            cast_to_declared(result.column(j + 1), typ, name) for j, (name, typ) in enumerate(zip(out_names, out_types, strict=True))
-        ]
-        return pa.table(dict(zip(out_names, columns, strict=True)))
+        return (
+            f"SELECT e.{_ROW}{', ' if cols else ''}{cols} FROM ({entity}) e "
+            f"ASOF LEFT JOIN ({source}) s ON {' AND '.join([*key_eq, cond])}"
+        )
 
     # --- reads for materialization -----------------------------------------------------------------
     def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.RecordBatchReader:

@@ -1,0 +1,113 @@
+"""Synthetic benchmark repo: two feature views (10M + 5M rows, 3 features each), 100k keys, 1M entity rows.
+
+Generated once into bench/.data (deterministic seed) and reused by every bench script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).parent / ".data"
+KEYS = 100_000
+DAYS = 30
+START = np.datetime64("2026-01-01T00:00:00", "us").astype("int64")
+SPAN_US = DAYS * 86_400 * 1_000_000
+
+REPO_PY = textwrap.dedent(
+    """
+    from datetime import timedelta
+
+    from ladle import Entity, FeatureView, Field, FileSource
+    from ladle.types import Float32, Float64, Int64
+
+    driver = Entity(name="driver", join_keys=["driver_id"])
+
+    driver_stats = FeatureView(
+        name="driver_stats",
+        entities=[driver],
+        ttl=timedelta(days=7),
+        schema=[Field(name="conv_rate", dtype=Float32), Field(name="acc_rate", dtype=Float64),
+                Field(name="trips", dtype=Int64)],
+        source=FileSource(name="driver_stats_src", path="data/driver_stats.parquet",
+                          timestamp_field="event_timestamp", created_timestamp_column="created"),
+    )
+
+    driver_quality = FeatureView(
+        name="driver_quality",
+        entities=[driver],
+        ttl=timedelta(days=7),
+        schema=[Field(name="rating", dtype=Float64), Field(name="complaints", dtype=Int64),
+                Field(name="tenure_days", dtype=Int64)],
+        source=FileSource(name="driver_quality_src", path="data/driver_quality.parquet",
+                          timestamp_field="event_timestamp", created_timestamp_column="created"),
+    )
+    """
+)
+
+YAML = """project: bench
+registry: data/registry.db
+provider: local
+offline_store:
+  type: duckdb
+online_store:
+  type: sqlite
+  path: data/online_store.db
+"""
+
+
+def _source(rows: int, seed: int, view: str) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    ts = START + rng.integers(0, SPAN_US, rows)
+    if view == "driver_stats":
+        features = {"conv_rate": rng.random(rows).astype(np.float32), "acc_rate": rng.random(rows),
+                    "trips": rng.integers(0, 1000, rows)}
+    else:
+        features = {"rating": rng.random(rows) * 5, "complaints": rng.integers(0, 10, rows),
+                    "tenure_days": rng.integers(0, 3000, rows)}
+    return pa.table(
+        {
+            "driver_id": rng.integers(0, KEYS, rows),
+            "event_timestamp": pa.array(ts, pa.timestamp("us", tz="UTC")),
+            "created": pa.array(ts + rng.integers(0, 3_600_000_000, rows), pa.timestamp("us", tz="UTC")),
+            **features,
+        }
+    )
+
+
+def entity_table(rows: int = 1_000_000, seed: int = 7) -> pa.Table:
+    """Entity rows: random drivers (a few absent keys) at random times inside the data's span."""
+    rng = np.random.default_rng(seed)
+    return pa.table(
+        {
+            "driver_id": rng.integers(0, int(KEYS * 1.02), rows),
+            "event_timestamp": pa.array(START + rng.integers(0, SPAN_US, rows), pa.timestamp("us", tz="UTC")),
+            "label": rng.integers(0, 2, rows),
+        }
+    )
+
+
+def ensure_repo(scale: float = 1.0) -> Path:
+    """Create (once) bench/.data/repo_<scale> with the parquet data, yaml and definitions."""
+    repo = ROOT / f"repo_{scale:g}"
+    data = repo / "data"
+    if not (data / "driver_quality.parquet").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        pq.write_table(_source(int(10_000_000 * scale), 1, "driver_stats"),
+                       data / "driver_stats.parquet", row_group_size=1_000_000)
+        pq.write_table(_source(int(5_000_000 * scale), 2, "driver_quality"),
+                       data / "driver_quality.parquet", row_group_size=1_000_000)
+    (repo / "feature_store.yaml").write_text(YAML)
+    (repo / "features.py").write_text(REPO_PY)
+    return repo
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0)
+    print(ensure_repo(parser.parse_args().scale))
