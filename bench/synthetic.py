@@ -31,7 +31,7 @@ REPO_PY = textwrap.dedent(
     driver_stats = FeatureView(
         name="driver_stats",
         entities=[driver],
-        ttl=timedelta(days=7),
+        ttl=timedelta(days=3650),
         schema=[Field(name="conv_rate", dtype=Float32), Field(name="acc_rate", dtype=Float64),
                 Field(name="trips", dtype=Int64)],
         source=FileSource(name="driver_stats_src", path="data/driver_stats.parquet",
@@ -41,7 +41,7 @@ REPO_PY = textwrap.dedent(
     driver_quality = FeatureView(
         name="driver_quality",
         entities=[driver],
-        ttl=timedelta(days=7),
+        ttl=timedelta(days=3650),
         schema=[Field(name="rating", dtype=Float64), Field(name="complaints", dtype=Int64),
                 Field(name="tenure_days", dtype=Int64)],
         source=FileSource(name="driver_quality_src", path="data/driver_quality.parquet",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from ladle.definitions import (
     Entity,
     Feature,
@@ -20,17 +23,37 @@ from ladle.types import ValueType
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "FeatureStore": ("ladle.store", "FeatureStore"),
+    "PushMode": ("ladle.push", "PushMode"),
+    "RepoConfig": ("ladle.config", "RepoConfig"),
+    "FieldStatus": ("ladle.online_read", "FieldStatus"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    # FeatureStore pulls in DuckDB and pandas; definition files that only need Entity etc. stay light.
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'ladle' has no attribute {name!r}")
+
+
 __all__ = [
     "Entity",
     "Feature",
     "FeatureService",
+    "FeatureStore",
     "FeatureView",
     "Field",
+    "FieldStatus",
     "FileSource",
     "OnDemandFeatureView",
     "ParquetFormat",
     "Project",
+    "PushMode",
     "PushSource",
+    "RepoConfig",
     "RequestSource",
     "ValueType",
     "__version__",
