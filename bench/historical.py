@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synthetic import ensure_repo  # noqa: E402
+from synthetic import ensure_repo
 
 FEATURES = [
     "driver_stats:conv_rate", "driver_stats:acc_rate", "driver_stats:trips",
@@ -54,7 +54,7 @@ def main() -> None:
     best = min(runs, key=lambda r: r["seconds"])
     print(f"ladle historical: {rows:,} entity rows x {int(15_000_000 * args.scale):,} feature rows, 6 features")
     print(f"  best of {args.repeat}: {best['seconds']:.2f} s, peak RSS {best['rss_gb']:.2f} GB "
-          f"(all: {', '.join(f'{r['seconds']:.2f}' for r in runs)} s)")
+          f"(all: {', '.join(format(r['seconds'], '.2f') for r in runs)} s)")
     try:
         import feast  # noqa: F401
     except ImportError:

@@ -10,13 +10,13 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synthetic import ensure_repo  # noqa: E402
+from synthetic import ensure_repo
 
-from ladle import FeatureStore  # noqa: E402
+from ladle import FeatureStore
 
 
 def main() -> None:
@@ -29,7 +29,7 @@ def main() -> None:
     shutil.rmtree(repo / "data" / "__pycache__", ignore_errors=True)
     subprocess.run([sys.executable, "-m", "ladle.cli", "-c", str(repo), "apply"], check=True, capture_output=True)
     store = FeatureStore(repo_path=repo)
-    start, end = datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc)
+    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
     t0 = time.perf_counter()
     results = store.materialize(start, end)
     first = time.perf_counter() - t0

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synthetic import KEYS, ensure_repo  # noqa: E402
+from synthetic import KEYS, ensure_repo
 
-from ladle import FeatureStore  # noqa: E402
+from ladle import FeatureStore
 
 FEATURES = [
     "driver_stats:conv_rate", "driver_stats:acc_rate", "driver_stats:trips",

@@ -42,7 +42,7 @@ def find_timestamp_column(table: pa.Table) -> str:
     """``event_timestamp`` if present, else the only timestamp column."""
     if DEFAULT_TIMESTAMP_COLUMN in table.column_names:
         return DEFAULT_TIMESTAMP_COLUMN
-    candidates = [f.name for f in table.schema if pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)]
+    candidates: list[str] = [f.name for f in table.schema if pa.types.is_timestamp(f.type) or pa.types.is_date(f.type)]
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:

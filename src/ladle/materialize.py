@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import pyarrow as pa
@@ -22,7 +22,7 @@ __all__ = ["MaterializeResult", "Progress", "incremental_start", "materialize_vi
 
 #: ``progress(view_name, rows_written_so_far, total_rows)``
 Progress = Callable[[str, int, int], None]
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Bookkeeping(Protocol):
@@ -45,7 +45,7 @@ def utc(when: datetime) -> datetime:
     """``when`` as an aware UTC datetime (naive means UTC)."""
     if not isinstance(when, datetime):
         raise InvalidRequest(f"expected a datetime, got {when!r}")
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def incremental_start(view: FeatureView, materialized_until: datetime | None, end: datetime) -> datetime:

@@ -7,7 +7,7 @@ Statuses: ``PRESENT``; ``NOT_FOUND`` (key absent); ``NULL_VALUE`` (stored null);
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -156,7 +156,7 @@ def read_online(
         )
     types = key_types or {}
     arrays = {c: _to_array(c, cols[c], types.get(c)) for c in needed}
-    now_us = int((now or datetime.now(timezone.utc)).timestamp() * 1_000_000)
+    now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)
     values: dict[str, pa.Array] = {}
     statuses: dict[str, np.ndarray] = {}
     stamps: dict[str, pa.Array] = {}

@@ -203,7 +203,7 @@ def from_arrow(arrow_type: pa.DataType) -> FeastType:
         (pa.types.is_integer, Int64),
         (lambda t: pa.types.is_float32(t) or pa.types.is_float16(t), Float32),
         (pa.types.is_floating, Float64),
-        (lambda t: pa.types.is_decimal(t), Float64),
+        (pa.types.is_decimal, Float64),
         (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t), String),
         (lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t), Bytes),
     ]

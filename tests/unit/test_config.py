@@ -73,5 +73,5 @@ def test_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(InvalidConfig, match="not found.*ladle init"):
+    with pytest.raises(InvalidConfig, match=r"not found.*ladle init"):
         load_repo_config(tmp_path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from ladle.errors import InvalidRequest
 from ladle.push import PushMode
 from ladle.store import FeatureStore
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 REPO = """
 from datetime import timedelta
@@ -123,7 +123,7 @@ def test_materialize_incremental_and_idempotence(store: FeatureStore) -> None:
     assert {r.view for r in first} == {"driver_stats", "driver_forever"}
     by_view = {r.view: r for r in first}
     assert by_view["driver_stats"].start == NOW - timedelta(hours=6)
-    assert by_view["driver_forever"].start == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert by_view["driver_forever"].start == datetime(1970, 1, 1, tzinfo=UTC)
     before = store.get_online_features(["driver_forever:rate"], {"driver_id": list(range(20))}).to_dict()
     second = store.materialize_incremental(NOW)
     assert all(r.start == NOW and r.rows == 0 for r in second)

@@ -6,8 +6,24 @@ import pyarrow as pa
 import pytest
 
 from ladle.types import (
-    Array, Bool, Bytes, Float32, Float64, Int32, Int64, Json, Map, String, Struct, UnixTimestamp, ValueType,
-    dtype_from_dict, dtype_to_dict, from_arrow, from_value_type, to_arrow,
+    Array,
+    Bool,
+    Bytes,
+    Float32,
+    Float64,
+    Int32,
+    Int64,
+    Json,
+    Map,
+    String,
+    Struct,
+    UnixTimestamp,
+    ValueType,
+    dtype_from_dict,
+    dtype_to_dict,
+    from_arrow,
+    from_value_type,
+    to_arrow,
 )
 
 ALL = [Int32, Int64, Float32, Float64, String, Bytes, Bool, UnixTimestamp, Map, Json,

@@ -61,6 +61,6 @@ class Field:
         return f"Field(name={self.name!r}, dtype={self.dtype!r})"
 
 
-def Feature(name: str, dtype: ValueType | FeastType, labels: dict[str, str] | None = None) -> Field:  # noqa: N802
+def Feature(name: str, dtype: ValueType | FeastType, labels: dict[str, str] | None = None) -> Field:
     """The pre-``Field`` spelling used by older Feast tutorials: ``Feature(name=..., dtype=ValueType.INT64)``."""
     return Field(name=name, dtype=dtype, tags=labels)

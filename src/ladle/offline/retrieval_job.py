@@ -21,7 +21,7 @@ _NULLABLE_INTS = {
 def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow -> pandas keeping declared types: Float32 stays float32, and integer columns with nulls stay
     integers (pandas nullable ``Int64``) instead of turning into floats."""
-    df = table.to_pandas(ignore_metadata=True)
+    df: pd.DataFrame = table.to_pandas(ignore_metadata=True)
     for f in table.schema:
         if f.type in _NULLABLE_INTS and table.column(f.name).null_count > 0:
             df[f.name] = table.column(f.name).to_pandas(types_mapper=_NULLABLE_INTS.get).array

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from ladle.definitions import FeatureView
 
-__all__ = ["EVENT_TS", "CREATED_TS", "OnlineStore"]
+__all__ = ["CREATED_TS", "EVENT_TS", "OnlineStore"]
 
 EVENT_TS = "event_ts"
 CREATED_TS = "created_ts"
