@@ -152,3 +152,31 @@ def test_reference_tie_break_example() -> None:
     spec.ttl_hours = 1
     assert reference(spec, 1, 4, False) == {None}
     check([spec], [(1, 5), (1, 4), (1, 1), (2, 5)], False)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=view_spec, window=st.tuples(st.integers(0, 12), st.integers(0, 12)))
+def test_pull_latest_matches_reference(spec: ViewSpec, window: tuple[int, int]) -> None:
+    """Materialization reads the newest row per key inside [start, end] (same tie-break as the join)."""
+    lo, hi = min(window), max(window)
+    spec.ttl_hours = None
+    with tempfile.TemporaryDirectory() as tmp:
+        view = build_view(0, spec, Path(tmp))
+        store = DuckDBOfflineStore(DuckDBOfflineStoreConfig(), Path(tmp))
+        try:
+            table = store.pull_latest(view, at(lo), at(hi)).read_all()
+        finally:
+            store.close()
+    got = {}
+    for r in table.to_pylist():
+        got[r.get("driver_id")] = (r["value"], r["event_ts"])
+    in_window = [r for r in spec.rows if lo <= r[1] <= hi]
+    keys = {r[0] for r in in_window} if spec.keyed else ({None} if in_window else set())
+    assert set(got) == keys
+    for key in keys:
+        cands = [r for r in in_window if not spec.keyed or r[0] == key]
+        created = (lambda r: MIN_CREATED if (not spec.has_created or r[2] is None) else r[2])
+        best = max((r[1], created(r)) for r in cands)
+        allowed = {r[3] for r in cands if (r[1], created(r)) == best}
+        assert got[key][0] in allowed
+        assert got[key][1] == at(best[0])
