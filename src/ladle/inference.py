@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from ladle.definitions import DataSource, FeatureView, Field, PushSource
 from ladle.errors import InvalidDefinition
-from ladle.types import from_arrow
+from ladle.types import from_arrow, to_arrow
 
 __all__ = ["infer_feature_view", "infer_source"]
 
@@ -72,4 +72,41 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
                 f"feature '{f.name}' is not a column of source '{src.name}'; its columns are {sorted(columns)}",
                 "fix the Field name or map it with field_mapping",
             )
+        _check_type(view, f, columns[f.name], src.name)
     view.projection.features = None
+
+
+def _kind(t: pa.DataType) -> str:
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "number"
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return "bytes"
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return "timestamp"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return "list"
+    if pa.types.is_struct(t):
+        return "struct"
+    if pa.types.is_map(t):
+        return "map"
+    return "null" if pa.types.is_null(t) else str(t)
+
+
+def _check_type(view: FeatureView, f: Field, source_type: pa.DataType, source_name: str) -> None:
+    """A declared type must be reachable from the source column's type (Int64 from a string is not)."""
+    try:
+        declared = to_arrow(f.dtype)
+    except TypeError:
+        return
+    want, have = _kind(declared), _kind(source_type)
+    if have == "null" or want == have or (want == "number" and have == "bool"):
+        return
+    raise InvalidDefinition(
+        "FeatureView", view.name,
+        f"feature '{f.name}' is declared {f.dtype!r}, but column '{f.name}' of source '{source_name}' holds {source_type}",
+        "change the Field's dtype to match the data, or convert the data",
+    )
