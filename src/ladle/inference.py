@@ -103,7 +103,7 @@ def _check_type(view: FeatureView, f: Field, source_type: pa.DataType, source_na
     except TypeError:
         return
     want, have = _kind(declared), _kind(source_type)
-    if have == "null" or want == have or (want == "number" and have == "bool"):
+    if have in ("null", want) or (want == "number" and have == "bool"):
         return
     raise InvalidDefinition(
         "FeatureView", view.name,
