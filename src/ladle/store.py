@@ -212,7 +212,7 @@ class FeatureStore:
     # --- retrieval -----------------------------------------------------------------------------------
     def _resolve(self, features: Any, full_feature_names: bool) -> ResolvedFeatures:
         marker = self.registry.state_marker()
-        if marker is not self._resolved_for:
+        if marker != self._resolved_for:
             self._resolved.clear()
             self._resolved_for = marker
         key_features = features.name if isinstance(features, FeatureService) else (

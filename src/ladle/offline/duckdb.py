@@ -85,14 +85,16 @@ class DuckDBOfflineStore(OfflineStore):
         with self._lock:
             if self._db is None:
                 db = duckdb.connect(":memory:")
-                db.execute("SET TimeZone = 'UTC'")
-                db.execute(f"SET file_search_path = {lit(str(self.repo_path))}")
                 if self.config.threads:
                     db.execute(f"SET threads = {int(self.config.threads)}")
                 if self.config.memory_limit:
                     db.execute(f"SET memory_limit = {lit(self.config.memory_limit)}")
                 self._db = db
-            return self._db.cursor()
+            cur = self._db.cursor()
+        # session settings are per cursor: relative paths in SQL resolve against the repo, times in UTC
+        cur.execute("SET TimeZone = 'UTC'")
+        cur.execute(f"SET file_search_path = {lit(str(self.repo_path))}")
+        return cur
 
     def close(self) -> None:
         with self._lock:

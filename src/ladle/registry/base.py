@@ -1,0 +1,64 @@
+"""The registry-store protocol: where the registry's bytes live (a local file today; SQL and S3 later).
+
+A store knows nothing about what the bytes mean. It offers whole-content reads and an atomic,
+optimistically concurrent replace: every write names the *token* of the content it was computed from,
+and the store refuses it (:class:`~ladle.errors.RegistryConflict`) when the stored content has changed
+since, so two concurrent applies can never silently overwrite each other.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+from typing import ClassVar
+
+__all__ = ["RegistryStore", "content_token"]
+
+
+def content_token(data: bytes | None) -> str | None:
+    """The token of stored content: the sha256 hex digest of the bytes, ``None`` when nothing is stored.
+
+    >>> content_token(None) is None
+    True
+    >>> content_token(b"{}")[:12]
+    '44136fa355b3'
+    """
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+class RegistryStore(abc.ABC):
+    """Holds the registry's serialized content; one instance per registry location.
+
+    Implementations must make :meth:`write` atomic (readers see the old or the new bytes, never a mix)
+    and must perform its token check and replace as one step with respect to other writers, including
+    writers in other processes.
+    """
+
+    #: the ``registry_type`` value in feature_store.yaml that selects this store
+    type_name: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def read(self) -> bytes | None:
+        """The stored bytes, or ``None`` when nothing has been written yet (or it was deleted)."""
+
+    @abc.abstractmethod
+    def write(self, data: bytes, expected_token: str | None) -> str:
+        """Atomically replace the stored bytes with ``data`` and return the new content's token.
+
+        ``expected_token`` is :meth:`token` of the content the caller read (``None``: it found nothing).
+        Raises :class:`~ladle.errors.RegistryConflict`, writing nothing, when the stored content's token
+        differs from it (someone else wrote in between).
+        """
+
+    @abc.abstractmethod
+    def delete(self) -> None:
+        """Remove the stored content (a no-op when there is none)."""
+
+    def token(self, data: bytes | None) -> str | None:
+        """The token of ``data`` as returned by :meth:`read` (sha256 of the bytes by default)."""
+        return content_token(data)
+
+    @property
+    def location(self) -> str:
+        """Where the content lives, for messages (a path or URL)."""
+        return type(self).__name__
