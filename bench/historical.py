@@ -15,6 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from synthetic import ensure_repo
 
+from ladle import FeatureStore
+
 FEATURES = [
     "driver_stats:conv_rate", "driver_stats:acc_rate", "driver_stats:trips",
     "driver_quality:rating", "driver_quality:complaints", "driver_quality:tenure_days",
@@ -48,7 +50,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     repo = ensure_repo(args.scale)
-    subprocess.run([sys.executable, "-m", "ladle.cli", "-c", str(repo), "apply"], check=True, capture_output=True)
+    FeatureStore(repo_path=repo).apply_repo()
     rows = int(1_000_000 * args.scale)
     runs = [run_ladle(repo, rows) for _ in range(args.repeat)]
     best = min(runs, key=lambda r: r["seconds"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -27,7 +26,7 @@ def main() -> None:
     for leftover in ("online_store.db", "online_store.db-wal", "online_store.db-shm", "registry.db"):
         (repo / "data" / leftover).unlink(missing_ok=True)
     shutil.rmtree(repo / "data" / "__pycache__", ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "ladle.cli", "-c", str(repo), "apply"], check=True, capture_output=True)
+    FeatureStore(repo_path=repo).apply_repo()
     store = FeatureStore(repo_path=repo)
     start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
     t0 = time.perf_counter()
