@@ -7,7 +7,7 @@ features on-demand views need, and name clashes are decided in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ladle.definitions import FeatureService, FeatureView, Field, OnDemandFeatureView, RequestSource
 from ladle.errors import FeatureNotFound, InvalidRequest, NotFound
@@ -81,6 +81,8 @@ class ResolvedFeatures:
     #: (view name to use, feature name, output column) for every returned feature, in order
     outputs: list[tuple[str, str, str]]
     full_feature_names: bool
+    #: entity column -> Arrow type, filled on first online read (see FeatureStore)
+    key_types: dict[str, Any] | None = None
 
     @property
     def request_fields(self) -> list[Field]:

@@ -164,17 +164,24 @@ def read_online(
         keys = pa.table({k: arrays[c] for k, c in zip(req.view.join_keys, req.entity_columns, strict=True)})
         table = online.read(project, req.view, keys, [f.name for f in req.features])
         ts = table.column(EVENT_TS).combine_chunks()
-        found = pc.is_valid(ts).to_numpy(zero_copy_only=False)
-        stale = np.zeros(n, dtype=bool)
-        if enforce_ttl and req.view.ttl:
+        found = ts.is_valid().to_numpy(zero_copy_only=False)
+        base = np.where(found, FieldStatus.PRESENT.value, FieldStatus.NOT_FOUND.value).astype(np.int8)
+        stale = None
+        if enforce_ttl and req.view.ttl and ts.null_count < n:
             limit = now_us - int(req.view.ttl.total_seconds() * 1_000_000)
-            stale = found & (ts.cast(pa.int64()).fill_null(limit).to_numpy(zero_copy_only=False) < limit)
+            micros = ts.cast(pa.int64()).to_numpy(zero_copy_only=False)  # nulls become NaN: never stale
+            with np.errstate(invalid="ignore"):
+                stale = found & (micros < limit)
+            if not stale.any():
+                stale = None
         for f in req.features:
             col = table.column(f.name).combine_chunks()
-            status = np.full(n, FieldStatus.PRESENT.value, dtype=np.int8)
-            status[~found] = FieldStatus.NOT_FOUND.value
-            status[found & pc.is_null(col).to_numpy(zero_copy_only=False)] = FieldStatus.NULL_VALUE.value
-            if stale.any():
+            status = base
+            if col.null_count:
+                status = base.copy()
+                status[found & col.is_null().to_numpy(zero_copy_only=False)] = FieldStatus.NULL_VALUE.value
+            if stale is not None:
+                status = status.copy()
                 status[stale] = FieldStatus.OUTSIDE_MAX_AGE.value
                 col = pc.if_else(pa.array(stale), pa.nulls(n, col.type), col)
             key = f"{req.name}__{f.name}"

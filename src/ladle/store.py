@@ -33,6 +33,7 @@ from ladle.online_read import OnlineResponse, read_online
 from ladle.push import PushMode, as_arrow, online_rows
 from ladle.registry import Registry, RegistryDiff
 from ladle.repo import RepoContents, load_repo
+from ladle.types import to_arrow
 
 __all__ = ["FeatureStore"]
 
@@ -245,14 +246,9 @@ class FeatureStore:
     ) -> OnlineResponse:
         """The latest values for ``entity_rows`` (list of dicts, or dict of lists), with statuses."""
         resolved = self._resolve(features, full_feature_names)
-        key_types: dict[str, pa.DataType] = {}
-        for req in resolved.views:
-            for f in req.view.entity_columns:
-                col = req.join_key_map.get(f.name, f.name)
-                key_types.setdefault(col, _arrow_or_none(f))
         return read_online(
             self.online_store, self.project, resolved, entity_rows, request_context,
-            self.config.online_store.enforce_ttl, key_types={k: v for k, v in key_types.items() if v is not None},
+            self.config.online_store.enforce_ttl, key_types=_key_types(resolved),
         )
 
     # --- materialization -----------------------------------------------------------------------------
@@ -329,10 +325,16 @@ def _tagged(objs: list[Any], tags: dict[str, str] | None) -> list[Any]:
     return [o for o in objs if all(o.tags.get(k) == v for k, v in tags.items())]
 
 
-def _arrow_or_none(field: Any) -> pa.DataType | None:
-    from ladle.types import to_arrow
-
-    try:
-        return to_arrow(field.dtype)
-    except TypeError:
-        return None
+def _key_types(resolved: ResolvedFeatures) -> dict[str, pa.DataType]:
+    """The Arrow type of every entity column, from the views' declared join-key fields (cached)."""
+    cached = resolved.key_types
+    if cached is None:
+        cached = {}
+        for req in resolved.views:
+            for f in req.view.entity_columns:
+                try:
+                    cached.setdefault(req.join_key_map.get(f.name, f.name), to_arrow(f.dtype))
+                except TypeError:
+                    continue
+        resolved.key_types = cached
+    return cached
