@@ -1,13 +1,29 @@
-"""Loading a feature repo: import every ``*.py`` file and collect the definitions it creates."""
+"""Loading a feature repo: import its ``*.py`` files and collect the definitions they create.
+
+Every Python file under the repo folder is imported (except hidden folders, virtualenvs,
+``__pycache__``, ``site-packages``, ``node_modules`` and what ``.ladleignore``/``.feastignore`` list),
+each as a module with a name unique to the repo, with the repo folder on ``sys.path``. Repo files may
+import each other by their plain names (``from driver_views import driver_fv``, as in the Feast
+tutorial): those imports resolve to the same module objects, so a definition imported into several
+files is still one object. ``import feast`` works too when Feast itself is not installed (see
+:mod:`ladle.feast_compat`).
+"""
 
 from __future__ import annotations
 
-import fnmatch
+import hashlib
+import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
+import os
+import re
 import sys
 import traceback
+import types
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ladle.definitions import (
@@ -17,20 +33,40 @@ from ladle.definitions import (
     FeatureView,
     OnDemandFeatureView,
     Project,
-    PushSource,
 )
-from ladle.errors import RepoLoadError
+from ladle.errors import InvalidDefinition, InvalidRequest, RepoLoadError
 from ladle.feast_compat import install_feast_aliases
 
-__all__ = ["RepoContents", "load_repo", "repo_files"]
+__all__ = ["IGNORE_FILES", "IgnoreRules", "RepoContents", "load_repo", "repo_files"]
 
-_SKIP_DIRS = {"__pycache__", "venv", ".venv", "env", "site-packages", "node_modules", "build", "dist"}
+#: files listing paths to skip, one gitignore-like glob per line
 IGNORE_FILES = (".ladleignore", ".feastignore")
+_SKIP_DIRS = frozenset({"__pycache__", "venv", ".venv", "env", "site-packages", "node_modules"})
+
+Definition = Entity | DataSource | FeatureView | OnDemandFeatureView | FeatureService | Project
+
+_PLURALS = {
+    "projects": "projects",
+    "data_sources": "data sources",
+    "entities": "entities",
+    "feature_views": "feature views",
+    "on_demand_feature_views": "on-demand feature views",
+    "feature_services": "feature services",
+}
+_CLASSES = {
+    "projects": "Project",
+    "data_sources": "DataSource",
+    "entities": "Entity",
+    "feature_views": "FeatureView",
+    "on_demand_feature_views": "OnDemandFeatureView",
+    "feature_services": "FeatureService",
+}
 
 
+# --- what a repo contains --------------------------------------------------------------------------
 @dataclass
 class RepoContents:
-    """Every definition found in a repo, by kind."""
+    """Every definition of a repo, by kind (each name once per kind)."""
 
     entities: list[Entity] = field(default_factory=list)
     data_sources: list[DataSource] = field(default_factory=list)
@@ -40,157 +76,418 @@ class RepoContents:
     projects: list[Project] = field(default_factory=list)
 
     def by_kind(self) -> dict[str, list[Any]]:
-        """The lists keyed by the registry's kind names."""
+        """The lists keyed by the registry's kind names (``entities``, ``feature_views``, ...)."""
         return {
             "projects": self.projects,
-            "entities": self.entities,
             "data_sources": self.data_sources,
+            "entities": self.entities,
             "feature_views": self.feature_views,
             "on_demand_feature_views": self.on_demand_feature_views,
             "feature_services": self.feature_services,
         }
 
+    def objects(self) -> list[Definition]:
+        """Every definition, kind by kind."""
+        return [o for objs in self.by_kind().values() for o in objs]
+
     @classmethod
-    def from_objects(cls, objects: list[Any]) -> RepoContents:
-        """Sort definition objects into kinds; sources used by views are added too."""
-        out = cls()
-        collector = _Collector()
+    def from_objects(cls, objects: Iterable[Any]) -> RepoContents:
+        """Sort definition objects into kinds (what ``FeatureStore.apply([...])`` is given).
+
+        The data sources and entities the given views use are included, as when loading a repo.
+        Raises :class:`~ladle.errors.InvalidDefinition` for two different objects with one name and
+        :class:`~ladle.errors.InvalidRequest` for something that is not a definition.
+        """
+
+        def conflict(kind: str, name: str, first: str, second: str) -> Exception:
+            return InvalidDefinition(
+                _CLASSES[kind], name, f"two different {_PLURALS[kind]} have this name", "give each a distinct name"
+            )
+
+        collector = _Collector(conflict)
         for obj in objects:
-            collector.add(obj, "<apply>")
-        collector.fill(out)
-        return out
-
-
-class _Collector:
-    """Identity-deduplicated definitions, remembering which file defined each."""
-
-    def __init__(self) -> None:
-        self.seen: dict[int, Any] = {}
-        self.where: dict[tuple[str, str], tuple[Any, str]] = {}
-
-    def add(self, obj: Any, file: str) -> None:
-        kind = _kind(obj)
-        if kind is None or id(obj) in self.seen:
-            return
-        self.seen[id(obj)] = obj
-        key = (kind, obj.name)
-        if key in self.where:
-            other, other_file = self.where[key]
-            if other.to_dict() != obj.to_dict():
-                raise RepoLoadError(
-                    f"two different {kind.rstrip('s').replace('_', ' ')}s are named '{obj.name}': "
-                    f"one in {other_file}, one in {file} (rename one of them)"
+            if _kind_of(obj) is None:
+                raise InvalidRequest(
+                    f"cannot apply {obj!r}: expected an Entity, data source, FeatureView, OnDemandFeatureView, "
+                    "FeatureService or Project"
                 )
-            return
-        self.where[key] = (obj, file)
-        if isinstance(obj, FeatureView):
-            self.add(obj.source, file)
-        if isinstance(obj, PushSource):
-            self.add(obj.batch_source, file)
-        if isinstance(obj, FeatureView):
-            for e in obj.entity_objects:
-                self.add(e, file)
-
-    def fill(self, out: RepoContents) -> None:
-        lists = out.by_kind()
-        for (kind, _name), (obj, _file) in self.where.items():
-            lists[kind].append(obj)
+            collector.add(obj, "apply")
+        return collector.contents()
 
 
-def _kind(obj: Any) -> str | None:
+def _kind_of(obj: Any) -> str | None:
     if isinstance(obj, Entity):
         return "entities"
+    if isinstance(obj, DataSource):
+        return "data_sources"
     if isinstance(obj, FeatureView):
         return "feature_views"
     if isinstance(obj, OnDemandFeatureView):
         return "on_demand_feature_views"
     if isinstance(obj, FeatureService):
         return "feature_services"
-    if isinstance(obj, DataSource) and obj.source_type != "request":
-        return "data_sources"
     if isinstance(obj, Project):
         return "projects"
     return None
 
 
-def _ignore_patterns(repo: Path) -> list[str]:
-    patterns: list[str] = []
-    for name in IGNORE_FILES:
-        f = repo / name
-        if f.exists():
-            for line in f.read_text().splitlines():
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    patterns.append(line.rstrip("/"))
-    return patterns
+def _projected(obj: Any) -> bool:
+    p = getattr(obj, "projection", None)
+    return p is not None and (p.features is not None or bool(p.name_alias) or bool(p.join_key_map))
 
 
-def _ignored(rel: Path, patterns: list[str]) -> bool:
-    text = rel.as_posix()
-    for p in patterns:
-        if fnmatch.fnmatch(text, p) or fnmatch.fnmatch(text, p + "/*") or any(
-            fnmatch.fnmatch(part, p) for part in rel.parts
-        ):
-            return True
-    return False
+class _Collector:
+    """Definitions seen so far: identity-deduplicated, one per (kind, name), remembering where each came from."""
+
+    def __init__(self, conflict: Callable[[str, str, str, str], Exception]) -> None:
+        self._conflict = conflict
+        self._seen: dict[int, Any] = {}  # id -> object (kept alive so ids stay unique)
+        self._by_key: dict[tuple[str, str], tuple[Any, str]] = {}
+
+    def add(self, obj: Any, origin: str) -> None:
+        kind = _kind_of(obj)
+        if kind is None or id(obj) in self._seen:
+            return
+        self._seen[id(obj)] = obj
+        key = (kind, obj.name)
+        if key in self._by_key:
+            other, other_origin = self._by_key[key]
+            if other.to_dict() != obj.to_dict():
+                raise self._conflict(kind, obj.name, other_origin, origin)
+            if _projected(other) and not _projected(obj):
+                self._by_key[key] = (obj, other_origin)  # keep the view itself, not a projection of it
+        else:
+            self._by_key[key] = (obj, origin)
+        self._add_used(obj, origin)
+
+    def _add_used(self, obj: Any, origin: str) -> None:
+        """What ``obj`` uses and must be registered with it: sources, push batch sources, entities."""
+        if isinstance(obj, FeatureView):
+            self.add(obj.source, origin)
+            for entity in obj.entity_objects:
+                self.add(entity, origin)
+        elif isinstance(obj, OnDemandFeatureView):
+            for request in obj.request_sources:
+                self.add(request, origin)
+        if isinstance(obj, DataSource) and obj.batch is not obj:
+            self.add(obj.batch, origin)
+
+    def contents(self) -> RepoContents:
+        out = RepoContents()
+        lists = out.by_kind()
+        for (kind, _name), (obj, _origin) in self._by_key.items():
+            lists[kind].append(obj)
+        return out
 
 
-def repo_files(repo: Path) -> list[Path]:
-    """The repo's Python files, minus ignored, hidden and virtualenv folders, in a stable order."""
-    patterns = _ignore_patterns(repo)
-    out = []
-    for path in sorted(repo.rglob("*.py")):
-        rel = path.relative_to(repo)
-        if any(part.startswith(".") or part in _SKIP_DIRS for part in rel.parts[:-1]):
-            continue
-        if _ignored(rel, patterns):
-            continue
-        out.append(path)
-    return out
+# --- which files --------------------------------------------------------------------------------------
+def _glob_regex(pattern: str) -> str:
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            body = pattern[i + 1 : end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out)
 
 
-def _import(path: Path, repo: Path) -> Any:
-    rel = path.relative_to(repo).with_suffix("")
-    module_name = ".".join(rel.parts)
-    if module_name in sys.modules and getattr(sys.modules[module_name], "__file__", None) == str(path):
-        del sys.modules[module_name]  # re-import: the file may have changed since the last load
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise RepoLoadError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
+@dataclass(frozen=True)
+class _Rule:
+    regex: re.Pattern[str]
+    negate: bool
+    dir_only: bool
+
+
+class IgnoreRules:
+    """gitignore-like path rules: ``*.py``, ``tests/``, ``/only_at_root.py``, ``**/scratch/*``, ``!keep.py``.
+
+    A pattern without ``/`` matches a name at any depth; one with ``/`` is relative to the repo root; a
+    trailing ``/`` matches folders only; the last matching rule wins; ``#`` starts a comment line.
+
+    >>> rules = IgnoreRules(["tests/", "*_draft.py", "!keep_draft.py"])
+    >>> [rules.ignores(p, is_dir) for p, is_dir in [("tests", True), ("a/b_draft.py", False), ("keep_draft.py", False)]]
+    [True, True, False]
+    """
+
+    def __init__(self, patterns: Sequence[str] = ()) -> None:
+        self.rules: list[_Rule] = []
+        for raw in patterns:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            negate = line.startswith("!")
+            line = line.removeprefix("!")
+            dir_only = line.endswith("/")
+            line = line.strip("/") if dir_only else line
+            anchored = "/" in line
+            line = line.lstrip("/")
+            if not line:
+                continue
+            body = _glob_regex(line)
+            regex = re.compile(body if anchored else f"(?:.*/)?{body}")
+            self.rules.append(_Rule(regex, negate, dir_only))
+
+    @classmethod
+    def read(cls, repo: Path) -> IgnoreRules:
+        """The rules of the repo's ``.ladleignore`` and ``.feastignore`` files (either may be absent)."""
+        lines: list[str] = []
+        for name in IGNORE_FILES:
+            path = repo / name
+            if path.is_file():
+                lines.extend(path.read_text().splitlines())
+        return cls(lines)
+
+    def ignores(self, rel_path: str, is_dir: bool) -> bool:
+        """Whether ``rel_path`` (relative to the repo, ``/``-separated) is ignored by the rules."""
+        ignored = False
+        for rule in self.rules:
+            if rule.dir_only and not is_dir:
+                continue
+            if rule.regex.fullmatch(rel_path):
+                ignored = not rule.negate
+        return ignored
+
+
+def _skipped_dir(path: Path, name: str) -> bool:
+    return name.startswith(".") or name in _SKIP_DIRS or (path / "pyvenv.cfg").exists()
+
+
+def repo_files(repo_path: Path) -> list[Path]:
+    """The repo's Python files to import, in a stable order (ignored, hidden and virtualenv folders skipped)."""
+    repo = Path(repo_path).resolve()
+    rules = IgnoreRules.read(repo)
+    out: list[Path] = []
+    for folder, dirs, files in os.walk(repo):
+        here = Path(folder)
+        rel_dir = PurePosixPath(here.relative_to(repo).as_posix())
+        dirs[:] = sorted(
+            d for d in dirs if not _skipped_dir(here / d, d) and not rules.ignores((rel_dir / d).as_posix(), True)
+        )
+        for name in sorted(files):
+            rel = (rel_dir / name).as_posix()
+            if not name.endswith(".py") or name.startswith(".") or rules.ignores(rel, False):
+                continue
+            if here == repo and name == "__init__.py":
+                continue  # the repo folder itself is not a package
+            out.append(here / name)
+    return sorted(out, key=lambda p: p.relative_to(repo).as_posix())
+
+
+# --- importing ------------------------------------------------------------------------------------------
+def _module_parts(rel: PurePosixPath) -> list[str]:
+    parts = list(rel.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return [p.replace(".", "_") for p in parts]
+
+
+class _SourceLoader(importlib.machinery.SourceFileLoader):
+    """Compiles from source every time: a repo file edited within the same second is never stale."""
+
+    def __init__(self, fullname: str, path: str, done: list[types.ModuleType]) -> None:
+        super().__init__(fullname, path)
+        self._done = done
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        source = self.get_data(self.path)
+        return self.source_to_code(source, self.path)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        super().exec_module(module)
+        self._done.append(module)  # import completion order: a file's imports finish before it
+
+
+class _AliasLoader(importlib.abc.Loader):
+    """Loads a repo file's plain name (``driver_views``) as the repo's module for that file."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._spec: Any = None
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        module = importlib.import_module(self.target)
+        self._spec = module.__spec__
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        module.__spec__ = self._spec  # importlib overwrote it with the alias spec; the module is already run
+
+
+class _RepoFinder(importlib.abc.MetaPathFinder):
+    """Finds the repo's modules under a repo-unique package name, and their plain names during loading."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self.prefix = "_ladle_repo_" + hashlib.sha256(str(repo).encode()).hexdigest()[:12]
+        self.completed: list[types.ModuleType] = []
+        self.aliases: set[str] = set()
+        #: dotted name below the prefix -> file or folder, for the files being loaded (names are sanitized)
+        self.known: dict[str, Path] = {}
+
+    def module_name(self, path: Path) -> str:
+        """The repo-unique module name of a repo file (registered so the finder can load it)."""
+        rel = PurePosixPath(path.relative_to(self.repo).as_posix())
+        parts = _module_parts(rel)
+        module = ".".join(parts)
+        self.known[module] = path
+        folders = rel.parent.parts
+        for i in range(1, len(folders) + 1):
+            if ".".join(parts[:i]) != module:
+                self.known.setdefault(".".join(parts[:i]), self.repo.joinpath(*folders[:i]))
+        return f"{self.prefix}.{module}"
+
+    def _locate(self, natural: str) -> tuple[Path, bool] | None:
+        """The file (or namespace folder) for a dotted name relative to the repo, and whether it is a package."""
+        known = self.known.get(natural)
+        if known is not None:
+            if known.is_dir():
+                init = known / "__init__.py"
+                return (init, True) if init.is_file() else (known, True)
+            return known, known.name == "__init__.py"
+        base = self.repo.joinpath(*natural.split("."))
+        if base.with_suffix(".py").is_file():
+            return base.with_suffix(".py"), False
+        if (base / "__init__.py").is_file():
+            return base / "__init__.py", True
+        if base.is_dir() and any(base.glob("**/*.py")):
+            return base, True
+        return None
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname == self.prefix:
+            spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
+            spec.submodule_search_locations = [str(self.repo)]
+            return spec
+        if fullname.startswith(self.prefix + "."):
+            return self._repo_spec(fullname, fullname[len(self.prefix) + 1 :])
+        if fullname not in sys.modules and self._locate(fullname) is not None:
+            self.aliases.add(fullname)
+            return importlib.machinery.ModuleSpec(fullname, _AliasLoader(f"{self.prefix}.{fullname}"))
+        return None
+
+    def _repo_spec(self, fullname: str, natural: str) -> importlib.machinery.ModuleSpec | None:
+        found = self._locate(natural)
+        if found is None:
+            return None
+        file, is_package = found
+        if file.is_dir():  # a folder without __init__.py: a namespace package
+            spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
+            spec.submodule_search_locations = [str(file)]
+            return spec
+        return importlib.util.spec_from_file_location(
+            fullname,
+            file,
+            loader=_SourceLoader(fullname, str(file), self.completed),
+            submodule_search_locations=[str(file.parent)] if is_package else None,
+        )
+
+    def forget_modules(self) -> None:
+        """Drop this repo's modules from ``sys.modules`` (a reload runs the files again)."""
+        for name in [n for n in sys.modules if n == self.prefix or n.startswith(self.prefix + ".")]:
+            del sys.modules[name]
+
+
+def _in_repo(filename: str, repo: Path) -> bool:
     try:
-        spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        del sys.modules[module_name]
-        raise RepoLoadError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from exc
-    except Exception as exc:
-        del sys.modules[module_name]
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
-        line = f":{frames[-1].lineno}" if frames else ""
-        raise RepoLoadError(f"{path}{line}: {type(exc).__name__}: {exc}") from exc
-    return module
+        Path(filename).resolve().relative_to(repo)
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def _load_error(exc: BaseException, file: Path, repo: Path) -> RepoLoadError:
+    """A message naming the file and line where importing ``file`` failed, and the exception."""
+    rel = file.relative_to(repo).as_posix()
+    if isinstance(exc, SyntaxError) and exc.filename and _in_repo(exc.filename, repo):
+        at, line = Path(exc.filename).resolve().relative_to(repo).as_posix(), exc.lineno
+        problem = f"SyntaxError: {exc.msg}"
+    else:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if _in_repo(f.filename, repo)]
+        at = Path(frames[-1].filename).resolve().relative_to(repo).as_posix() if frames else rel
+        line = frames[-1].lineno if frames else None
+        problem = f"{type(exc).__name__}: {exc}"
+    where = f"{at}, line {line}" if line else at
+    also = "" if at == rel else f" (while importing {rel})"
+    return RepoLoadError(
+        f"{where}: {problem}{also} — fix the file, or list it in .ladleignore to skip it"
+    )
 
 
 def load_repo(repo_path: Path) -> RepoContents:
-    """Import the repo's files (with the repo on sys.path) and collect its definitions."""
+    """Import the repo's files and collect their definitions.
+
+    Raises :class:`~ladle.errors.RepoLoadError` when a file fails to import (naming the file, the line
+    and the exception) or when two different objects of one kind share a name (naming both files).
+
+    >>> # contents = load_repo(Path("feature_repo")); [fv.name for fv in contents.feature_views]
+    """
     repo = Path(repo_path).resolve()
+    if not repo.is_dir():
+        raise RepoLoadError(f"{repo}: not a folder (pass the feature repo's folder)")
     install_feast_aliases()
-    # Repo files import each other by module name (`from driver_views import driver_fv`).
-    for stale in [m for m, mod in sys.modules.items() if str(getattr(mod, "__file__", "") or "").startswith(str(repo) + "/")]:
-        del sys.modules[stale]
-    added = str(repo) not in sys.path
-    if added:
+    finder = _RepoFinder(repo)
+    finder.forget_modules()
+    files = repo_files(repo)
+    on_path = str(repo) in sys.path
+    if not on_path:
         sys.path.insert(0, str(repo))
-    collector = _Collector()
+    sys.meta_path.insert(0, finder)
     try:
-        for path in repo_files(repo):
-            module = _import(path, repo)
-            for value in list(vars(module).values()):
-                collector.add(value, str(path.relative_to(repo)))
+        origins = _import_all(finder, files, repo)
     finally:
-        if added:
+        sys.meta_path.remove(finder)
+        for alias in finder.aliases:
+            sys.modules.pop(alias, None)  # plain names were for loading only; the repo-unique names stay
+        if not on_path:
             sys.path.remove(str(repo))
-    out = RepoContents()
-    collector.fill(out)
-    return out
+    return _collect(finder.completed, origins, repo)
+
+
+def _import_all(finder: _RepoFinder, files: list[Path], repo: Path) -> dict[str, Path]:
+    origins: dict[str, Path] = {}
+    for file in files:
+        name = finder.module_name(file)
+        origins[name] = file
+        try:
+            importlib.import_module(name)
+        except (Exception, SystemExit) as exc:
+            finder.forget_modules()
+            raise _load_error(exc, file, repo) from exc
+    return origins
+
+
+def _collect(modules: list[types.ModuleType], origins: dict[str, Path], repo: Path) -> RepoContents:
+    def conflict(kind: str, name: str, first: str, second: str) -> Exception:
+        where = f"in {first} and again in {second}" if first != second else f"twice in {first}"
+        return RepoLoadError(
+            f"two different {_PLURALS[kind]} are named '{name}': {where} "
+            "(rename one of them, or define it once and import it where it is needed)"
+        )
+
+    collector = _Collector(conflict)
+    for module in modules:  # in import-completion order, so an object is credited to the file defining it
+        file = origins.get(module.__name__)
+        if file is None:
+            continue  # an ignored file imported by another: its objects count where they are imported
+        origin = file.relative_to(repo).as_posix()
+        for value in list(vars(module).values()):
+            collector.add(value, origin)
+    return collector.contents()

@@ -58,7 +58,6 @@ class RegistryStore(abc.ABC):
         """The token of ``data`` as returned by :meth:`read` (sha256 of the bytes by default)."""
         return content_token(data)
 
-    @property
-    def location(self) -> str:
+    def describe(self) -> str:
         """Where the content lives, for messages (a path or URL)."""
         return type(self).__name__

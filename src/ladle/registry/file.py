@@ -1,70 +1,117 @@
-"""The default registry store: one local JSON file, replaced atomically under an advisory lock."""
+"""The default registry store: one local JSON file, replaced atomically under an advisory lock.
+
+Feast users write ``registry: data/registry.db``; the name is kept although the content is JSON.
+A write goes to a temporary file in the same folder, is fsync'ed, then renamed over the registry
+(``os.replace`` is atomic), so readers never see a partial file. The token check and the rename run
+while holding ``fcntl.flock`` on a sidecar ``<name>.lock`` file, so concurrent writers in other
+processes cannot both pass the check.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 from ladle.errors import RegistryConflict
-from ladle.registry.base import RegistryStore, content_token
+from ladle.registry.base import RegistryStore
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks; the token check still runs
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["FileRegistryStore"]
 
 
 class FileRegistryStore(RegistryStore):
-    """``registry: data/registry.db`` — the content is JSON whatever the file name says."""
+    """The registry as one local file.
 
-    def __init__(self, path: Path) -> None:
+    >>> import tempfile, pathlib
+    >>> store = FileRegistryStore(pathlib.Path(tempfile.mkdtemp()) / "registry.db")
+    >>> token = store.write(b"{}", expected_token=None)
+    >>> store.read(), store.token(store.read()) == token
+    (b'{}', True)
+    """
+
+    type_name: ClassVar[str] = "file"
+
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
 
+    @property
+    def lock_path(self) -> Path:
+        """The sidecar file locked around check-and-replace."""
+        return self.path.with_name(self.path.name + ".lock")
+
     def describe(self) -> str:
+        """The file's path."""
         return str(self.path)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with open(self.lock_path, "a+b") as lock:
+            if fcntl is not None:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                if fcntl is not None:
+                    fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
     def read(self) -> bytes | None:
+        """The file's bytes, or ``None`` when it does not exist."""
         try:
             return self.path.read_bytes()
         except FileNotFoundError:
             return None
 
     def write(self, data: bytes, expected_token: str | None) -> str:
+        """Replace the file with ``data`` if it still has ``expected_token`` (see :class:`RegistryStore`)."""
         with self._locked():
-            current = content_token(self.read())
+            current = self.token(self.read())
             if current != expected_token:
                 raise RegistryConflict(
-                    f"registry {self.path} was changed by another process since it was read; "
-                    "nothing was written (run the command again)"
+                    f"registry {self.path} was changed by another process after it was read; nothing was "
+                    "written (run the command again)"
                 )
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
-        token = content_token(data)
+            self._replace(data)
+        token = self.token(data)
         assert token is not None
         return token
 
+    def _replace(self, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        self._sync_folder()
+
+    def _sync_folder(self) -> None:
+        # make the rename itself durable (best effort: not every platform can open a folder)
+        with contextlib.suppress(OSError):
+            fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
     def delete(self) -> None:
+        """Remove the registry file and its lock file."""
+        if not self.path.parent.exists():
+            return
         with self._locked():
             self.path.unlink(missing_ok=True)
-        self.path.with_name(self.path.name + ".lock").unlink(missing_ok=True)
+        # a writer still waiting on the old lock fails its token check (the file is gone), never overwrites
+        self.lock_path.unlink(missing_ok=True)

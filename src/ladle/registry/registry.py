@@ -1,395 +1,443 @@
-"""``Registry``: the project's definitions and bookkeeping, read with a cache and changed atomically.
+"""``Registry``: one project's definitions and bookkeeping, read through a cache and changed atomically.
 
-The stored document is JSON::
-
-    {"format": "ladle-registry/1", "project": ..., "version": N, "last_updated": ISO,
-     "objects": {kind: {name: {"spec": to_dict(), "hash": ..., "created": ISO, "updated": ISO}}},
-     "materialization": {view: {"intervals": [[start, end], ...], "materialized_until": ISO}},
-     "history": [{"version", "time", "objects": {"kind/name": hash}, "changes": [...]}]}
-
-Every change builds the whole new document in memory and replaces the stored one in one write, guarded
-by the content token read before (so two concurrent applies cannot silently overwrite each other).
+Reads use Feast's names (``list_feature_views``, ``get_entity``, ...) and return definition objects
+rebuilt from the stored :class:`~ladle.registry.state.RegistryState`. Every change (``apply``,
+``delete_objects``, ``record_materialization``) reads the stored content and its token, builds the
+whole new state in memory, validates it, and writes it in one atomic store write guarded by that
+token, so the registry is never half-changed and a concurrent writer is never silently overwritten.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 import time
-from collections.abc import Callable
-from datetime import datetime, timezone
-from typing import Any
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-import orjson
-
-from ladle.config import RepoConfig
-from ladle.definitions import (
-    DataSource,
-    Entity,
-    FeatureService,
-    FeatureView,
-    OnDemandFeatureView,
-    Project,
-    source_from_dict,
-)
-from ladle.definitions.base import content_hash
-from ladle.errors import InvalidDefinition, NotFound, RegistryConflict
-from ladle.registry.base import RegistryStore, content_token
-from ladle.registry.diff import KIND_LABELS, ObjectChange, RegistryDiff, diff_specs
+from ladle.config import CONFIG_FILE, RepoConfig
+from ladle.definitions import DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView, Project
+from ladle.errors import InvalidConfig, InvalidDefinition, InvalidRequest, NotFound, RegistryConflict
+from ladle.registry.base import RegistryStore
+from ladle.registry.diff import RegistryDiff
 from ladle.registry.file import FileRegistryStore
+from ladle.registry.state import KIND_SINGULAR, KINDS, RegistryState, Specs
 from ladle.repo import RepoContents
 
-__all__ = ["Registry"]
+__all__ = ["BeforeCommit", "Registry", "make_registry_store"]
 
-FORMAT = "ladle-registry/1"
-KINDS = list(KIND_LABELS)
-HISTORY_LIMIT = 500
-_CLASS_KINDS = {
-    "Entity": "entities", "FeatureView": "feature_views", "OnDemandFeatureView": "on_demand_feature_views",
-    "FeatureService": "feature_services", "Project": "projects", "FileSource": "data_sources",
-    "PushSource": "data_sources", "DataSource": "data_sources",
+#: ``before_commit(diff, new_state)``: runs after validation, before the write; raising cancels the change
+BeforeCommit = Callable[[RegistryDiff, RegistryState], None]
+
+_T = TypeVar("_T")
+_MATERIALIZATION_ATTEMPTS = 5
+#: a feature view change under these paths invalidates what was materialized (rows of another shape/source)
+_RESHAPING_PATHS = ("schema", "source", "entities", "online")
+_KIND_ALIASES = {
+    "Entity": "entities",
+    "DataSource": "data_sources",
+    "FileSource": "data_sources",
+    "PushSource": "data_sources",
+    "RequestSource": "data_sources",
+    "FeatureView": "feature_views",
+    "BatchFeatureView": "feature_views",
+    "OnDemandFeatureView": "on_demand_feature_views",
+    "FeatureService": "feature_services",
+    "Project": "projects",
+}
+_LABELS = {
+    "projects": "project",
+    "data_sources": "data source",
+    "entities": "entity",
+    "feature_views": "feature view",
+    "on_demand_feature_views": "on-demand feature view",
+    "feature_services": "feature service",
+}
+_CLASS_LABELS = {
+    "projects": "Project",
+    "data_sources": "DataSource",
+    "entities": "Entity",
+    "feature_views": "FeatureView",
+    "on_demand_feature_views": "OnDemandFeatureView",
+    "feature_services": "FeatureService",
 }
 
-BeforeCommit = Callable[[RegistryDiff, dict[str, Any]], None]
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
-
-
-def _empty(project: str) -> dict[str, Any]:
-    return {
-        "format": FORMAT, "project": project, "version": 0, "last_updated": None,
-        "objects": {k: {} for k in KINDS}, "materialization": {}, "history": [],
-    }
-
-
-class _Objects:
-    """Definition objects rebuilt from one state document (cached per document)."""
-
-    def __init__(self, state: dict[str, Any]) -> None:
-        objs = state["objects"]
-        self.entities = {n: Entity.from_dict(o["spec"]) for n, o in objs["entities"].items()}
-        self.data_sources = {n: source_from_dict(o["spec"]) for n, o in objs["data_sources"].items()}
-        self.feature_views: dict[str, FeatureView] = {}
-        for n, o in objs["feature_views"].items():
-            fv = FeatureView.from_dict(o["spec"], self.entities)
-            fv.bind_entities(self.entities)
-            self.feature_views[n] = fv
-        self.on_demand = {
-            n: OnDemandFeatureView.from_dict(o["spec"], self.feature_views)
-            for n, o in objs["on_demand_feature_views"].items()
-        }
-        self.services = {n: FeatureService.from_dict(o["spec"]) for n, o in objs["feature_services"].items()}
-        self.projects = {n: Project.from_dict(o["spec"]) for n, o in objs["projects"].items()}
+def make_registry_store(config: RepoConfig) -> RegistryStore:
+    """The registry store ``config.registry`` describes (a local file for ``registry_type: file``)."""
+    path = config.registry.path
+    if "://" in path:
+        raise InvalidConfig(
+            CONFIG_FILE, f"registry path '{path}' is remote, which ladle does not support yet",
+            "use a local path such as data/registry.db",
+        )
+    return FileRegistryStore(config.resolve(path))
 
 
 class Registry:
-    """The registry of one project (Feast's read API, plus plan/apply and bookkeeping)."""
+    """The registry of one project: Feast's read API, plan/apply, and materialization bookkeeping.
+
+    State is cached in memory for ``registry.cache_ttl_seconds`` (Feast's meaning: ``0`` loads once and
+    never expires); :meth:`refresh` re-reads now. Writes always start from a fresh read.
+
+    >>> # registry = Registry(load_repo_config("feature_repo"))
+    >>> # registry.apply(load_repo(Path("feature_repo"))).describe()
+    """
 
     def __init__(self, config: RepoConfig, store: RegistryStore | None = None) -> None:
         self.config = config
         self.project = config.project
-        self.store = store if store is not None else FileRegistryStore(config.resolve(config.registry.path))
-        self._state: dict[str, Any] | None = None
+        self.store = store if store is not None else make_registry_store(config)
+        self._lock = threading.Lock()
+        self._state: RegistryState | None = None
         self._token: str | None = None
         self._loaded_at = 0.0
-        self._objects: _Objects | None = None
 
-    # --- loading -----------------------------------------------------------------------------------
-    def _load(self) -> dict[str, Any]:
-        ttl = self.config.registry.cache_ttl_seconds
-        # Feast's meaning: 0 (or less) caches forever; >0 re-reads after that many seconds.
-        fresh = self._state is not None and (ttl <= 0 or time.monotonic() - self._loaded_at < ttl)
-        if not fresh:
-            self.refresh()
-        assert self._state is not None
-        return self._state
-
-    def refresh(self) -> None:
-        """Re-read the stored registry now."""
+    # --- reading the store ---------------------------------------------------------------------------
+    def _read(self) -> tuple[RegistryState, str | None]:
+        """The stored state and its token, read now (the parsed state is reused when the bytes are unchanged)."""
         data = self.store.read()
-        token = content_token(data)
-        if self._state is None or token != self._token:
-            self._state = self._parse(data) if data is not None else _empty(self.project)
-            self._token = token
-            self._objects = None
-        self._loaded_at = time.monotonic()
+        token = self.store.token(data)
+        with self._lock:
+            if self._state is not None and token == self._token:
+                self._loaded_at = time.monotonic()
+                return self._state, token
+        state = RegistryState.empty(self.project) if data is None else self._parse(data)
+        self._remember(state, token)
+        return state, token
 
-    def _parse(self, data: bytes) -> dict[str, Any]:
-        try:
-            state: dict[str, Any] = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise RegistryConflict(
-                f"registry {self.store.describe()} is not valid JSON ({exc}); restore it or run `ladle apply` "
-                "after deleting it"
-            ) from exc
-        if state.get("format") != FORMAT:
-            raise RegistryConflict(f"registry {self.store.describe()} is not a ladle registry (format {state.get('format')!r})")
-        if state.get("project") != self.project:
-            raise RegistryConflict(
-                f"registry {self.store.describe()} belongs to project '{state.get('project')}', not '{self.project}'; "
-                "point `registry:` at another file"
+    def _parse(self, data: bytes) -> RegistryState:
+        state = RegistryState.from_json(data, self.store.describe())
+        if state.project != self.project:
+            raise InvalidConfig(
+                self.store.describe(),
+                f"holds the registry of project '{state.project}', but feature_store.yaml says project "
+                f"'{self.project}'",
+                "point `registry:` at another file, or change `project:` back",
             )
         return state
 
+    def _remember(self, state: RegistryState, token: str | None) -> None:
+        with self._lock:
+            self._state, self._token, self._loaded_at = state, token, time.monotonic()
+
+    def _current(self) -> RegistryState:
+        ttl = self.config.registry.cache_ttl_seconds
+        with self._lock:
+            state, loaded_at = self._state, self._loaded_at
+        if state is not None and (ttl <= 0 or time.monotonic() - loaded_at < ttl):
+            return state
+        return self._read()[0]
+
+    def refresh(self) -> None:
+        """Re-read the stored registry now instead of waiting for the cache to expire."""
+        self._read()
+
+    def state(self) -> RegistryState:
+        """The current state (from the cache while it is fresh). Treat it as read-only."""
+        return self._current()
+
     def state_marker(self) -> str | None:
-        """Changes whenever the stored registry changes (used to invalidate derived caches)."""
-        self._load()
-        return self._token
+        """A value that changes whenever the registry content changes (for caches derived from it)."""
+        self._current()
+        with self._lock:
+            return self._token
 
-    def _objs(self) -> _Objects:
-        state = self._load()
-        if self._objects is None:
-            self._objects = _Objects(state)
-        return self._objects
+    @property
+    def version(self) -> int:
+        """Applies so far (0 for an empty registry)."""
+        return self._current().version
 
-    # --- reads -------------------------------------------------------------------------------------
-    def _get(self, table: dict[str, Any], kind: str, name: str) -> Any:
+    def to_dict(self) -> dict[str, Any]:
+        """The whole registry document (what ``ladle registry-dump`` prints)."""
+        return copy.deepcopy(self._current().to_dict())
+
+    # --- Feast's read API ------------------------------------------------------------------------------
+    # Objects returned are shared by every caller until the registry changes: treat them as read-only.
+    def _get(self, table: dict[str, _T], kind: str, name: str) -> _T:
         if name not in table:
             raise NotFound(kind, name, self.project, list(table))
         return table[name]
 
     def list_entities(self) -> list[Entity]:
-        """Registered entities."""
-        return list(self._objs().entities.values())
+        """Registered entities, by name."""
+        return _by_name(self._current().entities())
 
     def get_entity(self, name: str) -> Entity:
-        """One entity (NotFound when absent)."""
-        result: Entity = self._get(self._objs().entities, "entity", name)
-        return result
+        """One entity (:class:`~ladle.errors.NotFound` when absent)."""
+        return self._get(self._current().entities(), "entity", name)
 
     def list_data_sources(self) -> list[DataSource]:
-        """Registered data sources."""
-        return list(self._objs().data_sources.values())
+        """Registered data sources, by name."""
+        return _by_name(self._current().data_sources())
 
     def get_data_source(self, name: str) -> DataSource:
-        """One data source (NotFound when absent)."""
-        result: DataSource = self._get(self._objs().data_sources, "data source", name)
-        return result
+        """One data source (:class:`~ladle.errors.NotFound` when absent)."""
+        return self._get(self._current().data_sources(), "data source", name)
 
     def list_feature_views(self) -> list[FeatureView]:
-        """Registered feature views."""
-        return list(self._objs().feature_views.values())
+        """Registered feature views (entities bound), by name."""
+        return _by_name(self._current().feature_views())
 
     def get_feature_view(self, name: str) -> FeatureView:
-        """One feature view (NotFound when absent)."""
-        result: FeatureView = self._get(self._objs().feature_views, "feature view", name)
-        return result
+        """One feature view (:class:`~ladle.errors.NotFound` when absent)."""
+        return self._get(self._current().feature_views(), "feature view", name)
 
     def list_on_demand_feature_views(self) -> list[OnDemandFeatureView]:
-        """Registered on-demand feature views."""
-        return list(self._objs().on_demand.values())
+        """Registered on-demand feature views, by name."""
+        return _by_name(self._current().on_demand_feature_views())
 
     def get_on_demand_feature_view(self, name: str) -> OnDemandFeatureView:
-        """One on-demand feature view (NotFound when absent)."""
-        result: OnDemandFeatureView = self._get(self._objs().on_demand, "on-demand feature view", name)
-        return result
+        """One on-demand feature view (:class:`~ladle.errors.NotFound` when absent)."""
+        return self._get(self._current().on_demand_feature_views(), "on-demand feature view", name)
 
     def list_feature_services(self) -> list[FeatureService]:
-        """Registered feature services."""
-        return list(self._objs().services.values())
+        """Registered feature services, by name."""
+        return _by_name(self._current().feature_services())
 
     def get_feature_service(self, name: str) -> FeatureService:
-        """One feature service (NotFound when absent)."""
-        result: FeatureService = self._get(self._objs().services, "feature service", name)
-        return result
+        """One feature service (:class:`~ladle.errors.NotFound` when absent)."""
+        return self._get(self._current().feature_services(), "feature service", name)
 
-    def get_project(self) -> Project | None:
-        """The Project object, if the repo defines one."""
-        return self._objs().projects.get(self.project)
+    def get_project(self) -> Project:
+        """The registered :class:`Project` object, or a plain one named after ``project:`` if none was applied."""
+        return self._current().projects().get(self.project) or Project(name=self.project)
 
-    @property
-    def version(self) -> int:
-        """Applies so far (0 for an empty registry)."""
-        return int(self._load()["version"])
-
-    def to_dict(self) -> dict[str, Any]:
-        """The whole stored document (for ``ladle registry-dump``)."""
-        return copy.deepcopy(self._load())
-
-    # --- planning and applying ------------------------------------------------------------------------
-    def _desired(self, contents: RepoContents, partial: bool, state: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        desired: dict[str, dict[str, Any]] = {}
-        for kind, objs in contents.by_kind().items():
-            specs = {o.name: o.to_dict() for o in objs}
-            if partial:
-                specs = {n: o["spec"] for n, o in state["objects"][kind].items()} | specs
-            desired[kind] = specs
-        self._validate(desired)
-        return desired
-
-    def _validate(self, desired: dict[str, dict[str, Any]]) -> None:
-        for name in desired["projects"]:
-            if name != self.project:
-                raise InvalidDefinition(
-                    "Project", name, f"does not match 'project: {self.project}' in feature_store.yaml",
-                    "use the same name in both places",
-                )
-        for name, spec in desired["feature_views"].items():
-            for e in spec["entities"]:
-                if e not in desired["entities"]:
-                    raise InvalidDefinition(
-                        "FeatureView", name, f"uses entity '{e}', which is not defined",
-                        f"define Entity(name='{e}', ...) in the repo",
-                    )
-            if name in desired["on_demand_feature_views"]:
-                raise InvalidDefinition(
-                    "FeatureView", name, "an on-demand feature view has the same name", "rename one of them"
-                )
-        for name, spec in desired["on_demand_feature_views"].items():
-            for src in spec["sources"]:
-                if "feature_view" in src and src["feature_view"] not in desired["feature_views"]:
-                    raise InvalidDefinition(
-                        "OnDemandFeatureView", name, f"reads feature view '{src['feature_view']}', which is not defined"
-                    )
-        for name, spec in desired["feature_services"].items():
-            for proj in spec["features"]:
-                self._validate_projection(name, proj, desired)
-
-    def _validate_projection(self, service: str, proj: dict[str, Any], desired: dict[str, dict[str, Any]]) -> None:
-        view = desired["feature_views"].get(proj["name"]) or desired["on_demand_feature_views"].get(proj["name"])
-        if view is None:
-            raise InvalidDefinition(
-                "FeatureService", service, f"includes feature view '{proj['name']}', which is not defined"
-            )
-        known = {f["name"] for f in view["schema"]}
-        for feat in proj["features"] or []:
-            if feat not in known:
-                raise InvalidDefinition(
-                    "FeatureService", service, f"includes feature '{proj['name']}:{feat}', which the view does not have"
-                )
-
-    def _diff(self, state: dict[str, Any], desired: dict[str, dict[str, Any]]) -> RegistryDiff:
-        changes: list[ObjectChange] = []
-        for kind in KINDS:
-            current = state["objects"][kind]
-            wanted = desired[kind]
-            for name in sorted(set(current) | set(wanted)):
-                if name not in current:
-                    changes.append(ObjectChange(kind, name, "added"))
-                elif name not in wanted:
-                    changes.append(ObjectChange(kind, name, "removed"))
-                else:
-                    fields = diff_specs(current[name]["spec"], wanted[name])
-                    if fields:
-                        changes.append(ObjectChange(kind, name, "changed", fields))
-        return RegistryDiff(changes)
-
+    # --- planning and applying -------------------------------------------------------------------------
     def plan(self, contents: RepoContents, partial: bool = False) -> RegistryDiff:
-        """What :meth:`apply` would change; writes nothing."""
-        self.refresh()
-        state = self._load()
-        return self._diff(state, self._desired(contents, partial, state))
+        """What :meth:`apply` would change (validated like an apply); writes nothing."""
+        state, _ = self._read()
+        return RegistryDiff.compute(state.specs(), self._desired(state, contents, partial))
 
     def apply(
         self, contents: RepoContents, *, partial: bool = False, before_commit: BeforeCommit | None = None
     ) -> RegistryDiff:
-        """Make the registry hold ``contents`` (``partial``: add/update only), all or nothing.
+        """Register ``contents``, all or nothing, and return what changed.
 
-        ``before_commit(diff, new_state)`` runs after validation and before the write (the store creates
-        online tables there); if it raises, nothing is written.
+        ``partial=False`` makes the registry equal to ``contents`` (objects not in it are removed, like
+        ``feast apply`` of a repo); ``partial=True`` adds or updates the given objects and keeps the others
+        (like Feast's ``store.apply([...])``). The new state is validated
+        (:class:`~ladle.errors.InvalidDefinition`), then ``before_commit(diff, new_state)`` runs (the
+        feature store creates and drops online tables there), then the state is written in one atomic
+        write. If validation or ``before_commit`` raises, nothing is written. If someone else wrote the
+        registry after it was read, :class:`~ladle.errors.RegistryConflict` is raised and nothing is
+        written. An apply that changes nothing does not write or bump the version (``before_commit``
+        still runs, so missing online tables are recreated).
         """
-        self.refresh()
-        state = self._load()
-        desired = self._desired(contents, partial, state)
-        diff = self._diff(state, desired)
+        state, token = self._read()
+        return self._commit(state, token, self._desired(state, contents, partial), before_commit)
+
+    def delete_objects(
+        self, objects: Iterable[tuple[str, str]], *, before_commit: BeforeCommit | None = None
+    ) -> RegistryDiff:
+        """Unregister ``(kind, name)`` pairs atomically; ``kind`` is a class name (``"FeatureView"``) or a kind key.
+
+        Raises :class:`~ladle.errors.NotFound` for an unknown name and
+        :class:`~ladle.errors.InvalidDefinition` when a remaining object still uses a deleted one.
+        """
+        state, token = self._read()
+        desired = state.specs()
+        for kind, name in objects:
+            key = _kind_key(kind)
+            if name not in desired[key]:
+                raise NotFound(_LABELS[key], name, self.project, list(desired[key]))
+            del desired[key][name]
+        _validate(desired, self.project)
+        return self._commit(state, token, desired, before_commit)
+
+    def _desired(self, state: RegistryState, contents: RepoContents, partial: bool) -> Specs:
+        given = _contents_specs(contents)
+        if partial:
+            desired = state.specs()
+            for key in KINDS:
+                desired[key].update(given[key])
+        else:
+            desired = given
+        _validate(desired, self.project)
+        return desired
+
+    def _commit(
+        self, state: RegistryState, token: str | None, desired: Specs, before_commit: BeforeCommit | None
+    ) -> RegistryDiff:
+        diff = RegistryDiff.compute(state.specs(), desired)
         if diff.is_empty:
             if before_commit is not None:
                 before_commit(diff, state)
             return diff
-        new = self._next_state(state, desired, diff)
+        new = state.applied(desired, diff.to_dict(), datetime.now(UTC), _views_to_rematerialize(diff))
         if before_commit is not None:
+            self._check_unchanged(token)  # fail before touching infrastructure when we already lost the race
             before_commit(diff, new)
-        self._write(new)
+        self._remember(new, self.store.write(new.to_json(), token))
         return diff
 
-    def _next_state(self, state: dict[str, Any], desired: dict[str, dict[str, Any]], diff: RegistryDiff) -> dict[str, Any]:
-        now = _now()
-        new = copy.deepcopy(state)
-        for kind in KINDS:
-            table: dict[str, Any] = {}
-            for name, spec in desired[kind].items():
-                old = state["objects"][kind].get(name)
-                h = content_hash(spec)
-                if old is not None and old["hash"] == h:
-                    table[name] = old
-                else:
-                    created = old["created"] if old else now
-                    table[name] = {"spec": spec, "hash": h, "created": created, "updated": now}
-            new["objects"][kind] = table
-        for c in diff.changes:
-            # a removed view, or one whose rows changed shape, must be materialized again from scratch
-            reshaped = any(p.startswith(("schema", "source", "entities")) for p, _, _ in c.fields)
-            if c.kind == "feature_views" and (c.change == "removed" or reshaped):
-                new["materialization"].pop(c.name, None)
-        new["version"] = state["version"] + 1
-        new["last_updated"] = now
-        new["history"] = [*state["history"], {
-            "version": new["version"],
-            "time": now,
-            "objects": {f"{k}/{n}": o["hash"] for k in KINDS for n, o in new["objects"][k].items()},
-            "changes": [c.to_dict() for c in diff.changes],
-        }][-HISTORY_LIMIT:]
-        return new
+    def _check_unchanged(self, token: str | None) -> None:
+        if self.store.token(self.store.read()) != token:
+            raise RegistryConflict(
+                f"registry {self.store.describe()} was changed by another process during this apply; nothing "
+                "was written (run the command again)"
+            )
 
-    def _write(self, new: dict[str, Any]) -> None:
-        data = orjson.dumps(new, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-        self._token = self.store.write(data, self._token)
-        self._state = new
-        self._objects = None
-        self._loaded_at = time.monotonic()
-
-    def delete_objects(self, objects: list[tuple[str, str]]) -> RegistryDiff:
-        """Remove ``(class name or kind, name)`` pairs, atomically."""
-        self.refresh()
-        state = self._load()
-        desired = {k: {n: o["spec"] for n, o in state["objects"][k].items()} for k in KINDS}
-        for cls_or_kind, name in objects:
-            kind = _CLASS_KINDS.get(cls_or_kind, cls_or_kind)
-            if kind not in desired or name not in desired[kind]:
-                raise NotFound(KIND_LABELS.get(kind, kind).replace("_", " "), name, self.project, list(desired.get(kind, {})))
-            del desired[kind][name]
-        self._validate(desired)
-        diff = self._diff(state, desired)
-        if not diff.is_empty:
-            self._write(self._next_state(state, desired, diff))
-        return diff
-
-    # --- materialization bookkeeping -------------------------------------------------------------------
+    # --- materialization bookkeeping -----------------------------------------------------------------
     def materialized_until(self, view_name: str) -> datetime | None:
-        """The end of the view's latest materialization, or None."""
-        entry = self._load()["materialization"].get(view_name)
-        return datetime.fromisoformat(entry["materialized_until"]) if entry else None
+        """Where the view's latest materialization ended (read fresh), or ``None`` if it never ran."""
+        return self._read()[0].materialized_until(view_name)
 
     def materialization_intervals(self, view_name: str) -> list[tuple[datetime, datetime]]:
-        """Every interval materialized for the view, oldest first."""
-        entry = self._load()["materialization"].get(view_name) or {"intervals": []}
-        return [(datetime.fromisoformat(s), datetime.fromisoformat(e)) for s, e in entry["intervals"]]
+        """The view's materialized intervals (merged, in time order)."""
+        return self._current().materialization_intervals(view_name)
 
     def record_materialization(self, view_name: str, start: datetime, end: datetime) -> None:
-        """Remember that ``[start, end]`` was materialized for the view (retried on a concurrent write)."""
-        for attempt in range(5):
-            self.refresh()
-            state = copy.deepcopy(self._load())
-            if view_name not in state["objects"]["feature_views"]:
-                raise NotFound("feature view", view_name, self.project, list(state["objects"]["feature_views"]))
-            entry = state["materialization"].setdefault(view_name, {"intervals": [], "materialized_until": None})
-            entry["intervals"] = [*entry["intervals"], [start.isoformat(), end.isoformat()]][-HISTORY_LIMIT:]
-            until = entry["materialized_until"]
-            if until is None or datetime.fromisoformat(until) < end:
-                entry["materialized_until"] = end.isoformat()
-            state["last_updated"] = _now()
+        """Remember that ``[start, end]`` was materialized for the view, in one atomic write.
+
+        Bookkeeping merges with whatever else was written, so a concurrent write is retried rather than
+        reported. Raises :class:`~ladle.errors.NotFound` for an unregistered view.
+        """
+        if end < start:
+            raise InvalidRequest(f"materialization of '{view_name}' ends ({end}) before it starts ({start})")
+        for attempt in range(_MATERIALIZATION_ATTEMPTS):
+            state, token = self._read()
+            if view_name not in state.objects["feature_views"]:
+                raise NotFound("feature view", view_name, self.project, list(state.objects["feature_views"]))
+            new = state.with_materialization(view_name, start, end, datetime.now(UTC))
             try:
-                self._write(state)
+                self._remember(new, self.store.write(new.to_json(), token))
                 return
             except RegistryConflict:
-                if attempt == 4:
+                if attempt == _MATERIALIZATION_ATTEMPTS - 1:
                     raise
-                time.sleep(0.05 * (attempt + 1))
+                time.sleep(0.02 * (attempt + 1))
 
     def teardown(self) -> None:
         """Delete the stored registry."""
         self.store.delete()
-        self._state = None
-        self._token = None
-        self._objects = None
+        with self._lock:
+            self._state, self._token, self._loaded_at = None, None, 0.0
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+def _by_name(table: dict[str, _T]) -> list[_T]:
+    return [table[n] for n in sorted(table)]
+
+
+def _kind_key(kind: str) -> str:
+    """``"FeatureView"``, ``"feature_view"``, ``"feature view"`` or ``"feature_views"`` -> ``"feature_views"``."""
+    names = {**_KIND_ALIASES, **{k: k for k in KINDS}, **{v: k for k, v in KIND_SINGULAR.items()}}
+    key = names.get(kind) or names.get(kind.replace(" ", "_").replace("-", "_"))
+    if key is None:
+        raise InvalidRequest(f"unknown kind of object {kind!r}; expected one of {', '.join(_KIND_ALIASES)}")
+    return key
+
+
+def _views_to_rematerialize(diff: RegistryDiff) -> list[str]:
+    return [
+        c.name
+        for c in diff.changes
+        if c.kind == "feature_view"
+        and (c.change == "removed" or any(f.path.startswith(_RESHAPING_PATHS) for f in c.fields))
+    ]
+
+
+def _used_objects(contents: RepoContents) -> dict[str, list[Any]]:
+    """What the given objects use and must be registered with them (as the repo loader collects them)."""
+    used: dict[str, list[Any]] = {"data_sources": [], "entities": []}
+    for fv in contents.feature_views:
+        used["data_sources"] += [fv.source, fv.source.batch]
+        used["entities"] += fv.entity_objects
+    for odfv in contents.on_demand_feature_views:
+        used["data_sources"] += odfv.request_sources
+    return used
+
+
+def _contents_specs(contents: RepoContents) -> Specs:
+    """The ``to_dict()`` of every object in ``contents`` (plus what they use), one per kind and name."""
+    used = _used_objects(contents)
+    specs: Specs = {k: {} for k in KINDS}
+    for key in KINDS:
+        for obj in [*getattr(contents, key), *used.get(key, [])]:
+            spec = obj.to_dict()
+            other = specs[key].setdefault(obj.name, spec)
+            if other != spec:
+                raise InvalidDefinition(
+                    _CLASS_LABELS[key], obj.name, f"two different {key.replace('_', ' ').replace('on demand', 'on-demand')} have this name",
+                    "give each a distinct name",
+                )
+    return specs
+
+
+def _validate(desired: Specs, project: str) -> None:
+    """Check that the objects about to be registered refer only to each other, raising InvalidDefinition."""
+    for name in desired["projects"]:
+        if name != project:
+            raise InvalidDefinition(
+                "Project", name, f"does not match the project '{project}' of feature_store.yaml",
+                "use the same name in both places",
+            )
+    _validate_feature_views(desired)
+    _validate_on_demand_views(desired)
+    for name, spec in desired["feature_services"].items():
+        for projection in spec["features"]:
+            _validate_projection(name, projection, desired)
+
+
+def _validate_feature_views(desired: Specs) -> None:
+    entities, sources = desired["entities"], desired["data_sources"]
+    for name, spec in desired["feature_views"].items():
+        for entity in spec["entities"]:
+            if entity not in entities:
+                raise InvalidDefinition(
+                    "FeatureView", name, f"uses entity '{entity}', which is not defined",
+                    f"define Entity(name='{entity}', ...) in the repo; defined entities: {sorted(entities) or 'none'}",
+                )
+        if name in desired["on_demand_feature_views"]:
+            raise InvalidDefinition("FeatureView", name, "an on-demand feature view has the same name", "rename one")
+        embedded = [spec["source"], spec["source"].get("batch_source")]
+        for source in (s for s in embedded if s is not None):
+            if source["name"] in sources and sources[source["name"]] != source:
+                raise InvalidDefinition(
+                    "FeatureView", name,
+                    f"was defined with a different version of data source '{source['name']}' than the one registered",
+                    "apply the feature view together with its data source",
+                )
+
+
+def _validate_on_demand_views(desired: Specs) -> None:
+    views = desired["feature_views"]
+    for name, spec in desired["on_demand_feature_views"].items():
+        for source in spec["sources"]:
+            view = source.get("feature_view")
+            if view is not None and view not in views:
+                raise InvalidDefinition(
+                    "OnDemandFeatureView", name, f"reads feature view '{view}', which is not defined",
+                    f"define or apply it too; defined feature views: {sorted(views) or 'none'}",
+                )
+
+
+def _feature_names(view: dict[str, Any], desired: Specs) -> list[str]:
+    """The feature names of a view spec: an on-demand view's schema, a view's schema minus its join keys."""
+    if view["kind"] == "on_demand_feature_view":
+        return [f["name"] for f in view["schema"]]
+    keys = set(view["entities"])
+    for entity in view["entities"]:
+        keys.update(desired["entities"].get(entity, {}).get("join_keys", []))
+    return [f["name"] for f in view["schema"] if f["name"] not in keys]
+
+
+def _validate_projection(service: str, projection: dict[str, Any], desired: Specs) -> None:
+    name = projection["name"]
+    view = desired["feature_views"].get(name) or desired["on_demand_feature_views"].get(name)
+    if view is None:
+        known = sorted([*desired["feature_views"], *desired["on_demand_feature_views"]])
+        raise InvalidDefinition(
+            "FeatureService", service, f"includes feature view '{name}', which is not defined",
+            f"define or apply it too; defined feature views: {known or 'none'}",
+        )
+    features = _feature_names(view, desired)
+    unknown = [f for f in projection["features"] or [] if f not in features]
+    if unknown:
+        raise InvalidDefinition(
+            "FeatureService", service,
+            f"includes feature(s) {', '.join(repr(f) for f in unknown)} of '{name}', which it does not have",
+            f"its features are: {', '.join(features)}",
+        )

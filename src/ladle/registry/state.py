@@ -1,0 +1,342 @@
+"""``RegistryState``: the registry's whole content as plain data, and its JSON form.
+
+A state is one project's definitions (each object's ``to_dict()`` with a content hash and timestamps),
+the materialization bookkeeping per feature view, a version counter and the history of applies. It is
+treated as immutable: every change builds a new state (:meth:`RegistryState.applied`,
+:meth:`RegistryState.with_materialization`), so a half-changed state never exists.
+
+Definition objects are rebuilt from the stored dicts on first use and cached per state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+
+from ladle.definitions import (
+    DataSource,
+    Entity,
+    FeatureService,
+    FeatureView,
+    OnDemandFeatureView,
+    Project,
+    source_from_dict,
+)
+from ladle.definitions.base import content_hash
+from ladle.errors import InvalidConfig
+
+__all__ = [
+    "FORMAT",
+    "HISTORY_LIMIT",
+    "KINDS",
+    "KIND_SINGULAR",
+    "Materialization",
+    "RegistryState",
+    "Specs",
+    "StoredObject",
+    "utc_iso",
+]
+
+#: the ``format`` marker written into every registry document
+FORMAT = "ladle-registry/1"
+#: object kinds, in dependency order (what an object refers to comes before it)
+KINDS: tuple[str, ...] = (
+    "projects",
+    "data_sources",
+    "entities",
+    "feature_views",
+    "on_demand_feature_views",
+    "feature_services",
+)
+#: kind key -> the ``kind`` value of that object's ``to_dict()``
+KIND_SINGULAR: dict[str, str] = {
+    "projects": "project",
+    "data_sources": "data_source",
+    "entities": "entity",
+    "feature_views": "feature_view",
+    "on_demand_feature_views": "on_demand_feature_view",
+    "feature_services": "feature_service",
+}
+#: applies remembered in ``history`` (older entries are dropped so the file stays small)
+HISTORY_LIMIT = 500
+
+#: kind key -> object name -> the object's ``to_dict()``
+Specs = dict[str, dict[str, dict[str, Any]]]
+
+_T = TypeVar("_T")
+
+
+def utc_iso(when: datetime) -> str:
+    """``when`` as an ISO-8601 string in UTC (naive datetimes are taken as UTC)."""
+    aware = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return aware.isoformat()
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One registered object: its ``to_dict()`` plus bookkeeping."""
+
+    spec: dict[str, Any]
+    #: :func:`ladle.definitions.base.content_hash` of ``spec``
+    hash: str
+    created_timestamp: str
+    last_updated_timestamp: str
+
+    @classmethod
+    def new(cls, spec: dict[str, Any], now: str, previous: StoredObject | None = None) -> StoredObject:
+        """``spec`` stored at ``now``; an unchanged ``previous`` is kept as it is."""
+        digest = content_hash(spec)
+        if previous is not None and previous.hash == digest:
+            return previous
+        created = previous.created_timestamp if previous is not None else now
+        return cls(spec, digest, created, now)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "spec": self.spec,
+            "hash": self.hash,
+            "created_timestamp": self.created_timestamp,
+            "last_updated_timestamp": self.last_updated_timestamp,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoredObject:
+        """Inverse of :meth:`to_dict`."""
+        return cls(data["spec"], data["hash"], data["created_timestamp"], data["last_updated_timestamp"])
+
+
+@dataclass(frozen=True)
+class Materialization:
+    """What has been materialized for one feature view: merged ``[start, end]`` intervals (ISO, UTC)."""
+
+    intervals: tuple[tuple[str, str], ...] = ()
+    #: the latest end of any run (where ``materialize_incremental`` starts next time)
+    materialized_until: str | None = None
+
+    def add(self, start: datetime, end: datetime) -> Materialization:
+        """This record with ``[start, end]`` added (overlapping or touching intervals are merged)."""
+        spans = sorted(
+            [(datetime.fromisoformat(s), datetime.fromisoformat(e)) for s, e in self.intervals]
+            + [(_utc(start), _utc(end))]
+        )
+        merged: list[tuple[datetime, datetime]] = []
+        for s, e in spans:
+            if merged and s <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+            else:
+                merged.append((s, e))
+        until = _utc(end)
+        if self.materialized_until is not None:
+            until = max(until, datetime.fromisoformat(self.materialized_until))
+        return Materialization(tuple((s.isoformat(), e.isoformat()) for s, e in merged), until.isoformat())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"intervals": [list(i) for i in self.intervals], "materialized_until": self.materialized_until}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Materialization:
+        """Inverse of :meth:`to_dict`."""
+        return cls(tuple((s, e) for s, e in data.get("intervals", [])), data.get("materialized_until"))
+
+
+def _utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+@dataclass(eq=False)
+class RegistryState:
+    """The whole registry of one project. Build new states with the methods below; never mutate one.
+
+    >>> state = RegistryState.empty("demo")
+    >>> state.version, state.specs()["entities"]
+    (0, {})
+    >>> RegistryState.from_json(state.to_json()).project
+    'demo'
+    """
+
+    project: str
+    version: int = 0
+    last_updated: str | None = None
+    objects: dict[str, dict[str, StoredObject]] = field(default_factory=lambda: {k: {} for k in KINDS})
+    materialization: dict[str, Materialization] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    _built: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    # --- construction and serialization ------------------------------------------------------------
+    @classmethod
+    def empty(cls, project: str) -> RegistryState:
+        """A registry with nothing applied yet."""
+        return cls(project=project)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready document (what ``ladle registry-dump`` prints)."""
+        return {
+            "format": FORMAT,
+            "project": self.project,
+            "version": self.version,
+            "last_updated": self.last_updated,
+            "objects": {k: {n: o.to_dict() for n, o in self.objects[k].items()} for k in KINDS},
+            "materialization": {v: m.to_dict() for v, m in self.materialization.items()},
+            "history": self.history,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "registry") -> RegistryState:
+        """Inverse of :meth:`to_dict`; ``where`` names the source in errors."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise InvalidConfig(
+                where, f"is not a ladle registry (format {found!r}, expected {FORMAT!r})",
+                "point `registry:` in feature_store.yaml at a new file and run `ladle apply`",
+            )
+        try:
+            objects = {
+                k: {n: StoredObject.from_dict(o) for n, o in (data["objects"].get(k) or {}).items()} for k in KINDS
+            }
+            return cls(
+                project=data["project"],
+                version=int(data["version"]),
+                last_updated=data.get("last_updated"),
+                objects=objects,
+                materialization={v: Materialization.from_dict(m) for v, m in data.get("materialization", {}).items()},
+                history=list(data.get("history", [])),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidConfig(where, f"is a damaged ladle registry ({type(exc).__name__}: {exc})") from exc
+
+    def to_json(self) -> bytes:
+        """The stored bytes: indented JSON with sorted keys (stable, diffable)."""
+        return orjson.dumps(
+            self.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes, where: str = "registry") -> RegistryState:
+        """Parse stored bytes (``where`` names the file in errors)."""
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidConfig(
+                where, f"is not a ladle registry: not JSON ({exc}); a Feast protobuf registry cannot be read",
+                "point `registry:` in feature_store.yaml at a new file and run `ladle apply`",
+            ) from exc
+        return cls.from_dict(parsed, where)
+
+    # --- plain-data views ----------------------------------------------------------------------------
+    def specs(self) -> Specs:
+        """Every object's ``to_dict()`` by kind and name (fresh dicts; the specs themselves are shared)."""
+        return {k: {n: o.spec for n, o in self.objects[k].items()} for k in KINDS}
+
+    def hashes(self) -> dict[str, str]:
+        """``"kind/name" -> content hash`` of every object."""
+        return {f"{KIND_SINGULAR[k]}/{n}": o.hash for k in KINDS for n, o in sorted(self.objects[k].items())}
+
+    def materialized_until(self, view_name: str) -> datetime | None:
+        """Where the view's latest materialization ended, or ``None`` if it never ran."""
+        record = self.materialization.get(view_name)
+        if record is None or record.materialized_until is None:
+            return None
+        return datetime.fromisoformat(record.materialized_until)
+
+    def materialization_intervals(self, view_name: str) -> list[tuple[datetime, datetime]]:
+        """The view's materialized intervals, merged and in time order."""
+        record = self.materialization.get(view_name) or Materialization()
+        return [(datetime.fromisoformat(s), datetime.fromisoformat(e)) for s, e in record.intervals]
+
+    # --- new states ----------------------------------------------------------------------------------
+    def applied(
+        self,
+        specs: Specs,
+        changes: list[dict[str, Any]],
+        now: datetime,
+        forget_materialization: Iterable[str] = (),
+    ) -> RegistryState:
+        """The state after an apply that makes the objects equal to ``specs``.
+
+        ``changes`` (the diff's ``to_dict()`` entries) goes into the history; the version goes up by
+        one; unchanged objects keep their timestamps; views in ``forget_materialization`` (and views no
+        longer registered) lose their materialization record.
+        """
+        stamp = utc_iso(now)
+        objects = {
+            k: {n: StoredObject.new(spec, stamp, self.objects[k].get(n)) for n, spec in sorted(specs.get(k, {}).items())}
+            for k in KINDS
+        }
+        forget = set(forget_materialization)
+        materialization = {
+            v: m for v, m in self.materialization.items() if v in objects["feature_views"] and v not in forget
+        }
+        new = RegistryState(self.project, self.version + 1, stamp, objects, materialization, [])
+        entry = {"version": new.version, "time": stamp, "objects": new.hashes(), "changes": changes}
+        new.history = [*self.history, entry][-HISTORY_LIMIT:]
+        return new
+
+    def with_materialization(self, view_name: str, start: datetime, end: datetime, now: datetime) -> RegistryState:
+        """The state after ``[start, end]`` was materialized for ``view_name`` (version unchanged)."""
+        record = self.materialization.get(view_name, Materialization()).add(start, end)
+        new = replace(self, last_updated=utc_iso(now), materialization={**self.materialization, view_name: record})
+        with self._lock:
+            new._built = dict(self._built)  # same definitions: keep the rebuilt objects
+        return new
+
+    # --- definition objects (rebuilt once per state) -------------------------------------------------
+    def _build(self, kind: str, make: Callable[[], dict[str, _T]]) -> dict[str, _T]:
+        with self._lock:
+            built = self._built.get(kind)
+        if built is None:
+            built = make()
+            with self._lock:
+                built = self._built.setdefault(kind, built)
+        return built
+
+    def entities(self) -> dict[str, Entity]:
+        """Registered entities by name."""
+        return self._build("entities", lambda: {n: Entity.from_dict(o.spec) for n, o in self.objects["entities"].items()})
+
+    def data_sources(self) -> dict[str, DataSource]:
+        """Registered data sources by name."""
+        return self._build(
+            "data_sources", lambda: {n: source_from_dict(o.spec) for n, o in self.objects["data_sources"].items()}
+        )
+
+    def feature_views(self) -> dict[str, FeatureView]:
+        """Registered feature views by name, with their entities bound."""
+
+        def make() -> dict[str, FeatureView]:
+            entities = self.entities()
+            views = {}
+            for n, o in self.objects["feature_views"].items():
+                fv = FeatureView.from_dict(o.spec, entities)
+                fv.bind_entities(entities)
+                views[n] = fv
+            return views
+
+        return self._build("feature_views", make)
+
+    def on_demand_feature_views(self) -> dict[str, OnDemandFeatureView]:
+        """Registered on-demand feature views by name (their functions rebuilt from the stored source)."""
+        return self._build(
+            "on_demand_feature_views",
+            lambda: {
+                n: OnDemandFeatureView.from_dict(o.spec, self.feature_views())
+                for n, o in self.objects["on_demand_feature_views"].items()
+            },
+        )
+
+    def feature_services(self) -> dict[str, FeatureService]:
+        """Registered feature services by name."""
+        return self._build(
+            "feature_services", lambda: {n: FeatureService.from_dict(o.spec) for n, o in self.objects["feature_services"].items()}
+        )
+
+    def projects(self) -> dict[str, Project]:
+        """Registered Project objects by name (at most one: the configured project)."""
+        return self._build("projects", lambda: {n: Project.from_dict(o.spec) for n, o in self.objects["projects"].items()})
