@@ -69,6 +69,8 @@ class RepoLoadError(LadleError):
 class NotFound(KeyError, LadleError):
     """A named object is not in the registry."""
 
+    __str__ = LadleError.__str__
+
     def __init__(self, kind: str, name: str, project: str, known: list[str] | None = None) -> None:
         self.kind, self.name, self.project = kind, name, project
         hint = f"; known: {', '.join(sorted(known))}" if known else "; none are registered"

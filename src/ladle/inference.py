@@ -77,8 +77,10 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
 
 
 def _kind(t: pa.DataType) -> str:
-    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-        return "number"
+    if pa.types.is_integer(t):
+        return "int"
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "float"
     if pa.types.is_boolean(t):
         return "bool"
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
@@ -103,7 +105,8 @@ def _check_type(view: FeatureView, f: Field, source_type: pa.DataType, source_na
     except TypeError:
         return
     want, have = _kind(declared), _kind(source_type)
-    if have in ("null", want) or (want == "number" and have == "bool"):
+    widening = {("float", "int"), ("int", "bool"), ("float", "bool")}
+    if have in ("null", want) or (want, have) in widening:
         return
     raise InvalidDefinition(
         "FeatureView", view.name,

@@ -38,6 +38,11 @@ from ladle.types import to_arrow
 __all__ = ["FeatureStore"]
 
 Definition = Entity | DataSource | FeatureView | OnDemandFeatureView | FeatureService | Project
+_KIND_OF = {
+    "Entity": "entities", "FeatureView": "feature_views", "OnDemandFeatureView": "on_demand_feature_views",
+    "FeatureService": "feature_services", "Project": "projects", "FileSource": "data_sources",
+    "PushSource": "data_sources", "RequestSource": "data_sources",
+}
 
 
 class FeatureStore:
@@ -178,32 +183,43 @@ class FeatureStore:
     def apply_repo(self) -> RegistryDiff:
         """Make the registry equal to the repo's definitions, atomically, with the online tables."""
         contents = self._infer(load_repo(self.repo_path))
-        return self._apply(contents, partial=False)
+        return self._apply(contents)
 
-    def _apply(self, contents: RepoContents, partial: bool) -> RegistryDiff:
-        if partial:
-            names = {v.name for v in contents.feature_views}
-            views = [v for v in self.registry.list_feature_views() if v.name not in names] + contents.feature_views
-        else:
-            views = contents.feature_views
-        diff = self.registry.apply(contents, partial=partial, before_commit=self._commit_infra(views))
+    def _apply(self, contents: RepoContents) -> RegistryDiff:
+        """Make the registry hold exactly ``contents``; online tables follow in the same all-or-nothing step."""
+        hook = self._commit_infra(contents.feature_views)
+        diff = self.registry.apply(contents, partial=False, before_commit=hook)
         self._resolved.clear()
         return diff
 
-    def apply(self, objects: Definition | list[Definition], objects_to_delete: list[Definition] | None = None,
-              partial: bool = True) -> RegistryDiff:
-        """Register ``objects`` (added or updated; others are kept), like Feast's ``store.apply``."""
+    def apply(
+        self,
+        objects: Definition | list[Definition],
+        objects_to_delete: list[Definition] | None = None,
+        partial: bool = True,
+    ) -> RegistryDiff:
+        """Register ``objects`` (added or updated; the rest is kept), like Feast's ``store.apply``.
+
+        ``objects_to_delete`` are removed in the same atomic write (with the online tables they own);
+        ``partial=False`` makes the registry hold exactly ``objects``.
+        """
         objs = objects if isinstance(objects, list) else [objects]
-        contents = RepoContents.from_objects(objs)
-        if not any(isinstance(o, Entity) for o in objs):
-            contents.entities = [*self.registry.list_entities()]
-        else:
-            names = {e.name for e in contents.entities}
-            contents.entities += [e for e in self.registry.list_entities() if e.name not in names]
-        diff = self._apply(self._infer(contents), partial=partial)
-        if objects_to_delete:
-            self.registry.delete_objects([(type(o).__name__, o.name) for o in objects_to_delete])
-        return diff
+        given = RepoContents.from_objects(objs)
+        if not partial:
+            return self._apply(self._infer(given))
+        state = self.registry.state()
+        current = {
+            "projects": state.projects(), "data_sources": state.data_sources(), "entities": state.entities(),
+            "feature_views": state.feature_views(), "on_demand_feature_views": state.on_demand_feature_views(),
+            "feature_services": state.feature_services(),
+        }
+        doomed = {(_KIND_OF.get(type(o).__name__, ""), o.name) for o in objects_to_delete or []}
+        merged = RepoContents()
+        for kind, new_objs in given.by_kind().items():
+            names = {o.name for o in new_objs}
+            kept = [o for n, o in current[kind].items() if n not in names and (kind, n) not in doomed]
+            merged.by_kind()[kind].extend([*kept, *new_objs])
+        return self._apply(self._infer(merged))
 
     def teardown(self) -> None:
         """Remove the online tables and the registry."""

@@ -65,8 +65,10 @@ class DataSource(abc.ABC):
         description: str,
         tags: dict[str, str] | None,
         owner: str,
+        name_from_path: bool = False,
     ) -> None:
-        self.name = check_name(kind, name)
+        # An unnamed FileSource is named after its path (as in Feast), which may hold '/' and the like.
+        self.name = name if name_from_path else check_name(kind, name)
         self.timestamp_field = timestamp_field or ""
         self.created_timestamp_column = created_timestamp_column or ""
         if field_mapping is not None and not (
@@ -161,6 +163,7 @@ class FileSource(DataSource):
             description,
             tags,
             owner,
+            name_from_path=name is None,
         )
         if not self.timestamp_field:
             # Feast infers it at apply time; we do too (see the registry's inference step).
@@ -174,7 +177,7 @@ class FileSource(DataSource):
     def from_dict(cls, data: dict[str, Any]) -> FileSource:
         """Inverse of :meth:`to_dict`."""
         return cls(
-            name=data["name"],
+            name=None if data["name"] == data["path"] else data["name"],
             path=data["path"],
             timestamp_field=data.get("timestamp_field"),
             created_timestamp_column=data.get("created_timestamp_column"),
