@@ -175,7 +175,10 @@ def test_pull_latest_matches_reference(spec: ViewSpec, window: tuple[int, int]) 
     assert set(got) == keys
     for key in keys:
         cands = [r for r in in_window if not spec.keyed or r[0] == key]
-        created = (lambda r: MIN_CREATED if (not spec.has_created or r[2] is None) else r[2])
+
+        def created(r: tuple[int, int, int | None, int | None]) -> int:
+            return MIN_CREATED if (not spec.has_created or r[2] is None) else r[2]
+
         best = max((r[1], created(r)) for r in cands)
         allowed = {r[3] for r in cands if (r[1], created(r)) == best}
         assert got[key][0] in allowed
