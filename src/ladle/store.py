@@ -208,7 +208,7 @@ class FeatureStore:
         if not partial:
             return self._apply(self._infer(given))
         state = self.registry.state()
-        current = {
+        current: dict[str, dict[str, Any]] = {
             "projects": state.projects(), "data_sources": state.data_sources(), "entities": state.entities(),
             "feature_views": state.feature_views(), "on_demand_feature_views": state.on_demand_feature_views(),
             "feature_services": state.feature_services(),

@@ -231,7 +231,8 @@ class SqliteOnlineStore(OnlineStore):
                     "sqlite online store", f"feature view '{view.name}' has no table in {self.path}", "run `ladle apply`"
                 ) from exc
             raise BackendFailure("sqlite online store", f"write to '{view.name}' failed: {exc}") from exc
-        return rows.num_rows
+        written: int = rows.num_rows
+        return written
 
     # --- reads ---------------------------------------------------------------------------------------
     def _select(self, project: str, view: FeatureView, features: tuple[str, ...], n: int) -> str:
