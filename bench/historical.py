@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full data size")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    repo = ensure_repo(args.scale)
+    repo = ensure_repo(args.scale, reset=True)
     FeatureStore(repo_path=repo).apply_repo()
     rows = int(1_000_000 * args.scale)
     runs = [run_ladle(repo, rows) for _ in range(args.repeat)]

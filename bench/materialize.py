@@ -6,7 +6,6 @@ Target (2 cores): <= 5 s. Run: python bench/materialize.py [--scale 0.1]
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from datetime import UTC, datetime
@@ -22,10 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
     args = parser.parse_args()
-    repo = ensure_repo(args.scale)
-    for leftover in ("online_store.db", "online_store.db-wal", "online_store.db-shm", "registry.db"):
-        (repo / "data" / leftover).unlink(missing_ok=True)
-    shutil.rmtree(repo / "data" / "__pycache__", ignore_errors=True)
+    repo = ensure_repo(args.scale, reset=True)
     FeatureStore(repo_path=repo).apply_repo()
     store = FeatureStore(repo_path=repo)
     start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)

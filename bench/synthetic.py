@@ -92,10 +92,16 @@ def entity_table(rows: int = 1_000_000, seed: int = 7) -> pa.Table:
     )
 
 
-def ensure_repo(scale: float = 1.0) -> Path:
-    """Create (once) bench/.data/repo_<scale> with the parquet data, yaml and definitions."""
+def ensure_repo(scale: float = 1.0, reset: bool = False) -> Path:
+    """Create (once) bench/.data/repo_<scale> with the parquet data, yaml and definitions.
+
+    ``reset`` removes the registry and online store left by an earlier run.
+    """
     repo = ROOT / f"repo_{scale:g}"
     data = repo / "data"
+    if reset:
+        for leftover in ("registry.db", "registry.db.lock", "online_store.db", "online_store.db-wal", "online_store.db-shm"):
+            (data / leftover).unlink(missing_ok=True)
     if not (data / "driver_quality.parquet").exists():
         data.mkdir(parents=True, exist_ok=True)
         pq.write_table(_source(int(10_000_000 * scale), 1, "driver_stats"),
