@@ -1,0 +1,39 @@
+# The two commands of the README. Each creates .venv (with python3 -m venv) when it is absent, so a
+# fresh clone needs nothing but Python 3.11+.
+#   make demo   init a demo repo in demo_run/ -> apply -> plan -> training set, materialize, online reads
+#   make test   ruff, mypy and the whole test suite (what CI runs, via .ci/run)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+DEMO_DIR := demo_run
+DEMO_REPO := demo_repo
+
+.PHONY: demo test venv clean
+
+# The virtualenv, created once and reused by every target.
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+venv: $(VENV)/bin/python
+
+demo: $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	rm -rf $(DEMO_DIR)
+	mkdir -p $(DEMO_DIR)
+	cd $(DEMO_DIR) && PATH="$(BIN):$$PATH" ladle init $(DEMO_REPO)
+	cd $(DEMO_DIR)/$(DEMO_REPO) && export PATH="$(BIN):$$PATH" && \
+		ladle apply && \
+		ladle plan && \
+		python test_workflow.py && \
+		ladle materialize-incremental now && \
+		ladle feature-views list
+
+test: $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(DEMO_DIR)

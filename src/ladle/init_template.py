@@ -1,0 +1,148 @@
+"""``ladle init``: create a demo feature repo (or a minimal one) from the packaged template.
+
+The demo repo is the Feast quickstart's: ``feature_store.yaml``, ``example_repo.py`` (definitions),
+``test_workflow.py`` (the demo script) and ``data/driver_stats.parquet``, hourly statistics of drivers
+1001-1005 over the last 15 days, generated here relative to the current time (no network needed).
+
+>>> # init_repo(Path("feature_repo"))          # what `ladle init feature_repo` does
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ladle.errors import InvalidRequest
+
+__all__ = [
+    "DEFAULT_REPO_NAME",
+    "DRIVER_IDS",
+    "HISTORY_HOURS",
+    "InitResult",
+    "driver_stats_table",
+    "init_repo",
+    "project_name",
+]
+
+#: the folder `ladle init` creates when no name is given
+DEFAULT_REPO_NAME = "feature_repo"
+#: the drivers of the demo data
+DRIVER_IDS = (1001, 1002, 1003, 1004, 1005)
+#: hourly rows per driver: 15 days, the last one at the start of the current hour
+HISTORY_HOURS = 15 * 24
+#: the seed of the demo data (only the timestamps depend on the current time)
+DEFAULT_SEED = 42
+
+_TEMPLATE = "demo"
+_DEMO_FILES = ("feature_store.yaml", "example_repo.py", "test_workflow.py")
+_DATA_FILE = "data/driver_stats.parquet"
+_MAX_CREATED_DELAY_S = 300
+_TS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What :func:`init_repo` created."""
+
+    path: Path
+    project: str
+    files: tuple[str, ...]
+
+
+def project_name(folder_name: str) -> str:
+    """A valid project name from a folder name: letters, digits and ``_`` only, not starting with a digit.
+
+    >>> project_name("my-repo.v2")
+    'my_repo_v2'
+    >>> project_name("2024_features")
+    '_2024_features'
+    """
+    name = re.sub(r"[^A-Za-z0-9_]", "_", folder_name)
+    if not name.strip("_"):
+        return DEFAULT_REPO_NAME
+    return f"_{name}" if name[0].isdigit() else name
+
+
+def driver_stats_table(now: datetime | None = None, seed: int = DEFAULT_SEED) -> pa.Table:
+    """The demo's driver statistics: one row per driver per hour, the last at the start of ``now``'s hour.
+
+    Columns: ``event_timestamp`` and ``created`` (``timestamp[us, UTC]``), ``driver_id`` (int64),
+    ``conv_rate`` and ``acc_rate`` (float32), ``avg_daily_trips`` (int64). Rows are ordered by time, then
+    driver. The values depend only on ``seed``; ``created`` is a few minutes after ``event_timestamp``,
+    never after ``now``.
+
+    >>> table = driver_stats_table(datetime(2024, 1, 15, 12, 30, tzinfo=UTC))
+    >>> table.num_rows, table.column("event_timestamp")[-1].as_py().isoformat()
+    (1800, '2024-01-15T12:00:00+00:00')
+    """
+    now = datetime.now(UTC) if now is None else (now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC))
+    last_hour = now.replace(minute=0, second=0, microsecond=0)
+    rng = np.random.default_rng(seed)
+    n = HISTORY_HOURS * len(DRIVER_IDS)
+    hours = np.arange(HISTORY_HOURS - 1, -1, -1, dtype="int64")  # hours before the last one, oldest first
+    last_us = np.datetime64(last_hour.replace(tzinfo=None), "us")
+    event = np.repeat(last_us - hours * np.timedelta64(3600, "s"), len(DRIVER_IDS))
+    delay_us = rng.integers(0, _MAX_CREATED_DELAY_S * 1_000_000, size=n)
+    created = np.minimum(event + delay_us.astype("timedelta64[us]"), np.datetime64(now.replace(tzinfo=None), "us"))
+    return pa.table(
+        {
+            "event_timestamp": pa.array(event, type=pa.timestamp("us")).cast(_TS),
+            "driver_id": pa.array(np.tile(np.array(DRIVER_IDS, dtype="int64"), HISTORY_HOURS)),
+            "conv_rate": pa.array(rng.random(n, dtype="float32")),
+            "acc_rate": pa.array(rng.random(n, dtype="float32")),
+            "avg_daily_trips": pa.array(rng.integers(0, 1000, size=n, dtype="int64")),
+            "created": pa.array(created, type=pa.timestamp("us")).cast(_TS),
+        }
+    )
+
+
+def _check_target(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise InvalidRequest(f"cannot create the repo in '{path}': a file with that name exists (choose another name)")
+    if path.is_dir() and any(path.iterdir()):
+        raise InvalidRequest(
+            f"cannot create the repo in '{path}': the folder already exists and is not empty "
+            "(choose another name, or remove the folder)"
+        )
+
+
+def _render(file: str, project: str) -> str:
+    text = resources.files("ladle").joinpath("templates", _TEMPLATE, file).read_text(encoding="utf-8")
+    return Template(text).substitute(project=project)
+
+
+def init_repo(
+    path: str | Path,
+    *,
+    minimal: bool = False,
+    now: datetime | None = None,
+    seed: int = DEFAULT_SEED,
+) -> InitResult:
+    """Create a feature repo in the folder ``path`` (which must not exist, or be empty).
+
+    The project is named after the folder (see :func:`project_name`). ``minimal=True`` writes only
+    ``feature_store.yaml`` and an empty ``data/`` folder. Raises :class:`~ladle.errors.InvalidRequest`
+    when the folder exists and is not empty; nothing is overwritten.
+    """
+    target = Path(path).absolute()
+    _check_target(target)
+    project = project_name(target.name)
+    files = _DEMO_FILES[:1] if minimal else _DEMO_FILES
+    rendered = {f: _render(f, project) for f in files}
+    (target / "data").mkdir(parents=True, exist_ok=True)
+    for name, text in rendered.items():
+        (target / name).write_text(text, encoding="utf-8")
+    written = list(files)
+    if not minimal:
+        pq.write_table(driver_stats_table(now, seed), target / _DATA_FILE)
+        written.append(_DATA_FILE)
+    return InitResult(target, project, tuple(written))
+
