@@ -34,6 +34,7 @@ from ladle.definitions import (
     OnDemandFeatureView,
     Project,
 )
+from ladle.definitions.kinds import KIND_CLASS_NAMES, kind_of
 from ladle.errors import InvalidDefinition, InvalidRequest, RepoLoadError
 from ladle.feast_compat import install_feast_aliases
 
@@ -52,14 +53,6 @@ _PLURALS = {
     "feature_views": "feature views",
     "on_demand_feature_views": "on-demand feature views",
     "feature_services": "feature services",
-}
-_CLASSES = {
-    "projects": "Project",
-    "data_sources": "DataSource",
-    "entities": "Entity",
-    "feature_views": "FeatureView",
-    "on_demand_feature_views": "OnDemandFeatureView",
-    "feature_services": "FeatureService",
 }
 
 
@@ -101,34 +94,18 @@ class RepoContents:
 
         def conflict(kind: str, name: str, first: str, second: str) -> Exception:
             return InvalidDefinition(
-                _CLASSES[kind], name, f"two different {_PLURALS[kind]} have this name", "give each a distinct name"
+                KIND_CLASS_NAMES[kind], name, f"two different {_PLURALS[kind]} have this name", "give each a distinct name"
             )
 
         collector = _Collector(conflict)
         for obj in objects:
-            if _kind_of(obj) is None:
+            if kind_of(obj) is None:
                 raise InvalidRequest(
                     f"cannot apply {obj!r}: expected an Entity, data source, FeatureView, OnDemandFeatureView, "
                     "FeatureService or Project"
                 )
             collector.add(obj, "apply")
         return collector.contents()
-
-
-def _kind_of(obj: Any) -> str | None:
-    if isinstance(obj, Entity):
-        return "entities"
-    if isinstance(obj, DataSource):
-        return "data_sources"
-    if isinstance(obj, FeatureView):
-        return "feature_views"
-    if isinstance(obj, OnDemandFeatureView):
-        return "on_demand_feature_views"
-    if isinstance(obj, FeatureService):
-        return "feature_services"
-    if isinstance(obj, Project):
-        return "projects"
-    return None
 
 
 def _projected(obj: Any) -> bool:
@@ -145,7 +122,7 @@ class _Collector:
         self._by_key: dict[tuple[str, str], tuple[Any, str]] = {}
 
     def add(self, obj: Any, origin: str) -> None:
-        kind = _kind_of(obj)
+        kind = kind_of(obj)
         if kind is None or id(obj) in self._seen:
             return
         self._seen[id(obj)] = obj

@@ -21,6 +21,7 @@ from ladle.definitions import (
     Project,
     PushSource,
 )
+from ladle.definitions.kinds import kind_of
 from ladle.errors import InvalidRequest, NotFound
 from ladle.feature_refs import ResolvedFeatures, resolve_features
 from ladle.historical import historical_job
@@ -38,11 +39,6 @@ from ladle.types import to_arrow
 __all__ = ["FeatureStore"]
 
 Definition = Entity | DataSource | FeatureView | OnDemandFeatureView | FeatureService | Project
-_KIND_OF = {
-    "Entity": "entities", "FeatureView": "feature_views", "OnDemandFeatureView": "on_demand_feature_views",
-    "FeatureService": "feature_services", "Project": "projects", "FileSource": "data_sources",
-    "PushSource": "data_sources", "RequestSource": "data_sources",
-}
 
 
 class FeatureStore:
@@ -213,7 +209,7 @@ class FeatureStore:
             "feature_views": state.feature_views(), "on_demand_feature_views": state.on_demand_feature_views(),
             "feature_services": state.feature_services(),
         }
-        doomed = {(_KIND_OF.get(type(o).__name__, ""), o.name) for o in objects_to_delete or []}
+        doomed = {(kind_of(o), o.name) for o in objects_to_delete or []}
         merged = RepoContents()
         for kind, new_objs in given.by_kind().items():
             names = {o.name for o in new_objs}

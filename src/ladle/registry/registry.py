@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from ladle.config import CONFIG_FILE, RepoConfig
 from ladle.definitions import DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView, Project
+from ladle.definitions.kinds import KIND_CLASS_NAMES
 from ladle.errors import InvalidConfig, InvalidDefinition, InvalidRequest, NotFound, RegistryConflict
 from ladle.registry.base import RegistryStore
 from ladle.registry.diff import RegistryDiff
@@ -53,14 +54,6 @@ _LABELS = {
     "feature_views": "feature view",
     "on_demand_feature_views": "on-demand feature view",
     "feature_services": "feature service",
-}
-_CLASS_LABELS = {
-    "projects": "Project",
-    "data_sources": "DataSource",
-    "entities": "Entity",
-    "feature_views": "FeatureView",
-    "on_demand_feature_views": "OnDemandFeatureView",
-    "feature_services": "FeatureService",
 }
 
 
@@ -360,7 +353,7 @@ def _contents_specs(contents: RepoContents) -> Specs:
             other = specs[key].setdefault(obj.name, spec)
             if other != spec:
                 raise InvalidDefinition(
-                    _CLASS_LABELS[key], obj.name, f"two different {key.replace('_', ' ').replace('on demand', 'on-demand')} have this name",
+                    KIND_CLASS_NAMES[key], obj.name, f"two different {key.replace('_', ' ').replace('on demand', 'on-demand')} have this name",
                     "give each a distinct name",
                 )
     return specs

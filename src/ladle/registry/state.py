@@ -28,6 +28,7 @@ from ladle.definitions import (
     source_from_dict,
 )
 from ladle.definitions.base import content_hash
+from ladle.definitions.kinds import KIND_SINGULAR, KINDS
 from ladle.errors import InvalidConfig
 
 __all__ = [
@@ -44,24 +45,6 @@ __all__ = [
 
 #: the ``format`` marker written into every registry document
 FORMAT = "ladle-registry/1"
-#: object kinds, in dependency order (what an object refers to comes before it)
-KINDS: tuple[str, ...] = (
-    "projects",
-    "data_sources",
-    "entities",
-    "feature_views",
-    "on_demand_feature_views",
-    "feature_services",
-)
-#: kind key -> the ``kind`` value of that object's ``to_dict()``
-KIND_SINGULAR: dict[str, str] = {
-    "projects": "project",
-    "data_sources": "data_source",
-    "entities": "entity",
-    "feature_views": "feature_view",
-    "on_demand_feature_views": "on_demand_feature_view",
-    "feature_services": "feature_service",
-}
 #: applies remembered in ``history`` (older entries are dropped so the file stays small)
 HISTORY_LIMIT = 500
 
