@@ -26,7 +26,7 @@ from ladle.config import SqliteOnlineStoreConfig
 from ladle.definitions import FeatureView, Field
 from ladle.errors import BackendFailure, InvalidRequest
 from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore
-from ladle.online.entity_key import encode_keys
+from ladle.online.entity_key import native_keys
 from ladle.online.newer_wins import latest_per_key, sql_not_older
 from ladle.types import to_arrow
 
@@ -88,20 +88,19 @@ def _json_default(value: Any) -> Any:
 
 
 def _from_sql_values(values: list[Any], kind: str, target: pa.DataType) -> pa.Array:
-    if kind == "ts":
-        return pa.array(values, pa.int64()).cast(target)
     if kind == "bool":
         return pa.array(values, pa.int64()).cast(target)
     if kind == "real":
-        if any(type(v) is str for v in values):
-            values = [math.nan if type(v) is str else v for v in values]
-        return pa.array(values, pa.float64()).cast(target)
+        try:
+            return pa.array(values, target)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # a stored 'NaN'
+            return pa.array([math.nan if type(v) is str else v for v in values], target)
     if kind == "json":
         parsed = [None if v is None else orjson.loads(v) for v in values]
         if pa.types.is_map(target):
             parsed = [None if v is None else [tuple(p) for p in v] for v in parsed]
         return pa.array(parsed, target)
-    return pa.array(values, target)
+    return pa.array(values, target)  # int, text, blob, and ts (integer micros)
 
 
 class SqliteOnlineStore(OnlineStore):
@@ -127,6 +126,8 @@ class SqliteOnlineStore(OnlineStore):
                 conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA mmap_size=1073741824")  # reads straight from the page cache
+                conn.execute("PRAGMA cache_size=-65536")
             except sqlite3.Error as exc:
                 raise BackendFailure("sqlite online store", f"cannot open {self.path}: {exc}") from exc
             self._local.conn = conn
@@ -167,7 +168,8 @@ class SqliteOnlineStore(OnlineStore):
 
     def _ensure_table(self, conn: sqlite3.Connection, project: str, view: FeatureView) -> None:
         table = self.table_name(project, view)
-        wanted = [("entity_key", "TEXT"), ("event_ts", "INTEGER"), ("created_ts", "INTEGER"), *self._columns(view)]
+        # entity_key has no declared type: integer keys stay INTEGER (faster), others are TEXT
+        wanted = [("entity_key", ""), ("event_ts", "INTEGER"), ("created_ts", "INTEGER"), *self._columns(view)]
         have = [(r[1], r[2]) for r in conn.execute(f"PRAGMA table_info({_q(table)})")]
         if have == wanted:
             return
@@ -175,7 +177,7 @@ class SqliteOnlineStore(OnlineStore):
             conn.execute(f"DROP TABLE {_q(table)}")  # the view's shape changed: its rows are stale
         cols = ", ".join(f"{_q(n)} {t}" for n, t in wanted[3:])
         conn.execute(
-            f"CREATE TABLE {_q(table)} (entity_key TEXT PRIMARY KEY, event_ts INTEGER NOT NULL, "
+            f"CREATE TABLE {_q(table)} (entity_key PRIMARY KEY, event_ts INTEGER NOT NULL, "
             f"created_ts INTEGER{', ' + cols if cols else ''}) WITHOUT ROWID"
         )
 
@@ -198,7 +200,7 @@ class SqliteOnlineStore(OnlineStore):
     def write(self, project: str, view: FeatureView, rows: pa.Table) -> int:
         if rows.num_rows == 0:
             return 0
-        keys = encode_keys(rows.select(view.join_keys))
+        keys = pa.array(native_keys(rows.select(view.join_keys)))
         if keys.null_count:
             raise InvalidRequest(f"{keys.null_count} row(s) for feature view '{view.name}' have a null join key")
         latest = latest_per_key(rows.append_column("__key", keys), keys)
@@ -245,27 +247,27 @@ class SqliteOnlineStore(OnlineStore):
         return base + "(" + ",".join("?" * n) + ")"
 
     def read(self, project: str, view: FeatureView, keys: pa.Table, features: list[str]) -> pa.Table:
-        encoded = encode_keys(keys).to_pylist()
-        wanted = list(dict.fromkeys(k for k in encoded if k is not None))
+        wanted = native_keys(keys)
+        unique = [k for k in dict.fromkeys(wanted) if k is not None]
         conn = self._conn()
-        found: dict[str, tuple[Any, ...]] = {}
+        found: dict[Any, tuple[Any, ...]] = {}
         try:
-            for start in range(0, len(wanted), _MAX_VARS):
-                part = wanted[start:start + _MAX_VARS]
-                for row in conn.execute(self._select(project, view, tuple(features), len(part)), part):
-                    found[row[0]] = row
+            for start in range(0, len(unique), _MAX_VARS):
+                part = unique[start:start + _MAX_VARS]
+                found.update((r[0], r) for r in conn.execute(self._select(project, view, tuple(features), len(part)), part))
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 raise BackendFailure(
                     "sqlite online store", f"feature view '{view.name}' has no table in {self.path}", "run `ladle apply`"
                 ) from exc
             raise BackendFailure("sqlite online store", f"read from '{view.name}' failed: {exc}") from exc
-        rows = [found.get(k) if k is not None else None for k in encoded] if found else [None] * len(encoded)
-        fields: dict[str, Field] = {f.name: f for f in view.features}
+        missing = (None,) * (len(features) + 2)
+        # one transpose in C: rows -> columns (entity_key, event_ts, feature...)
+        columns = list(zip(*[found.get(k, missing) for k in wanted], strict=True)) if wanted else [()] * len(missing)
+        fields = {f.name: f for f in view.features}
         out: dict[str, pa.Array] = {}
         for i, name in enumerate(features, start=2):
             target = to_arrow(fields[name].dtype)
-            values = [None if r is None else r[i] for r in rows]
-            out[name] = _from_sql_values(values, _column_kind(target), target)
-        out[EVENT_TS] = pa.array([None if r is None else r[1] for r in rows], pa.int64()).cast(_UTC_US)
+            out[name] = _from_sql_values(list(columns[i]), _column_kind(target), target)
+        out[EVENT_TS] = pa.array(columns[1], _UTC_US)
         return pa.table(out)
