@@ -52,7 +52,7 @@ def encode_keys(keys: pa.Table) -> pa.Array:
     parts = [_component(name, column) for name, column in zip(keys.column_names, keys.columns, strict=True)]
     out = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, _SEPARATOR)
     if isinstance(out, pa.ChunkedArray):
-        out = out.combine_chunks()
+        out = out.chunk(0) if out.num_chunks == 1 else out.combine_chunks()
     return out
 
 

@@ -1,273 +1,665 @@
-"""The embedded online store: one SQLite file (``online_store: {type: sqlite, path: ...}``).
+"""The embedded online store: one SQLite file (``online_store: {type: sqlite, path: data/online_store.db}``).
 
-One table per view, named ``{project}_{view}`` as in Feast's tutorial, one row per entity key::
+One table per view, named ``{project}_{view}`` as in Feast's tutorial, one row per entity key, one column
+per feature::
 
-    entity_key TEXT PRIMARY KEY, event_ts INTEGER, created_ts INTEGER, "<feature>" ..., ...
+    CREATE TABLE "feature_repo_driver_hourly_stats" (
+      entity_key TEXT NOT NULL PRIMARY KEY, -- key v1: driver_id
+      "conv_rate" REAL, -- Float32
+      "avg_daily_trips" INTEGER, -- Int64
+      event_ts INTEGER NOT NULL,
+      created_ts INTEGER
+    ) WITHOUT ROWID
 
-Scalars are stored natively (INTEGER, REAL, TEXT, BLOB; booleans 0/1; timestamps as UTC micros), so the
-table is readable with any SQLite tool. NaN, which SQLite would turn into NULL, is stored as the text
-``'NaN'``. Arrays, maps and structs are stored as JSON text.
+``entity_key`` is :func:`ladle.online.entity_key.encode_keys` of the join keys; ``event_ts`` and
+``created_ts`` are UTC microseconds. The comments name the join keys and each feature's declared type: the
+table text is the schema's fingerprint, so ``update`` rebuilds a table exactly when they change.
+
+How values are stored, so that each reads back exactly:
+
+* Int32, Int64 -> INTEGER; Bool -> INTEGER 0/1; UnixTimestamp -> INTEGER UTC microseconds;
+* Float32, Float64 -> REAL (inf and -inf included). SQLite keeps NaN as NULL and -0.0 as 0.0, so those
+  two are stored as an 8-byte BLOB of the IEEE-754 double, big-endian (NaN is ``x'7FF8000000000000'``);
+* String, Json -> TEXT; Bytes -> BLOB;
+* Array, Struct, Map -> TEXT holding JSON: maps as objects, bytes inside as base64 strings, timestamps
+  inside as integer microseconds, NaN/Infinity/-Infinity as those (non-standard) JSON words.
+
+Connections are kept, one per thread, in WAL mode. A read is one query: the keys, as one JSON array
+parameter, ``LEFT JOIN``-ed to the table in their order (``json_each``), so SQLite returns one row per key.
 """
 
 from __future__ import annotations
 
+import abc
+import base64
 import contextlib
-import math
+import functools
+import json
 import sqlite3
+import struct
 import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ladle.config import SqliteOnlineStoreConfig
-from ladle.definitions import FeatureView, Field
-from ladle.errors import BackendFailure, InvalidRequest
+from ladle.definitions import FeatureView
+from ladle.errors import BackendError, BackendFailure, BackendUnavailable, FeatureNotFound, InvalidRequest
 from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore
-from ladle.online.entity_key import native_keys
+from ladle.online.entity_key import encode_keys
 from ladle.online.newer_wins import latest_per_key, sql_not_older
-from ladle.types import to_arrow
+from ladle.types import FeastType, to_arrow
 
 __all__ = ["SqliteOnlineStore"]
 
+ENTITY_KEY = "entity_key"
+#: bumped when the entity-key encoding changes; part of the table text, so old tables are rebuilt
+_KEY_VERSION = "v1"
+_RESERVED = {ENTITY_KEY, EVENT_TS, CREATED_TS}
 _UTC_US = pa.timestamp("us", tz="UTC")
-_MAX_VARS = 30_000  # below SQLite's default SQLITE_MAX_VARIABLE_NUMBER (32766)
+#: rows per executemany call (one transaction for the whole write)
 _WRITE_CHUNK = 50_000
+_BUSY_TIMEOUT_S = 30.0
+#: what converting a fetched value that does not fit its declared type raises
+_DECODE_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError, OverflowError, struct.error)
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-32768",  # KiB: 32 MiB per connection
+    "PRAGMA mmap_size=268435456",
+)
 
 
 def _q(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
-def _column_kind(t: pa.DataType) -> str:
-    """How a value of Arrow type ``t`` is stored: int, real, text, blob, bool, ts or json."""
-    if pa.types.is_boolean(t):
-        return "bool"
-    if pa.types.is_integer(t):
-        return "int"
-    if pa.types.is_floating(t):
-        return "real"
-    if pa.types.is_timestamp(t):
-        return "ts"
-    if pa.types.is_string(t):
-        return "text"
-    if pa.types.is_binary(t):
-        return "blob"
-    return "json"
+# --- value codecs: Arrow column <-> DB-API values ---------------------------------------------------------
+class _Codec(abc.ABC):
+    """How one feature type is stored: its SQL column type and the conversions both ways."""
+
+    sql_type: str
+
+    def __init__(self, target: pa.DataType, fetched: pa.DataType) -> None:
+        self.target = target
+        #: the Arrow type the Python values sqlite3 returns convert to directly
+        self.fetched = fetched
+        #: whether an array of the fetched type needs :meth:`finish` to become the declared type
+        self.finishes = bool(fetched != target)
+
+    @abc.abstractmethod
+    def to_sql(self, column: pa.Array) -> list[Any]:
+        """Parameters for ``executemany`` (``column`` already has the declared type)."""
+
+    def finish(self, fetched: pa.Array) -> pa.Array:
+        """The declared-type array for an array of the ``fetched`` type."""
+        return fetched.cast(self.target) if self.finishes else fetched
+
+    def from_sql(self, values: Sequence[Any]) -> pa.Array:
+        """The declared-type array for values fetched from SQLite."""
+        return self.finish(pa.array(values, self.fetched))
 
 
-_SQL_TYPES = {"bool": "INTEGER", "int": "INTEGER", "real": "REAL", "ts": "INTEGER", "text": "TEXT",
-              "blob": "BLOB", "json": "TEXT"}
+class _Scalar(_Codec):
+    """Integers, booleans, timestamps, strings, bytes: stored natively."""
+
+    def __init__(self, target: pa.DataType, sql_type: str, stored: pa.DataType, fetched: pa.DataType) -> None:
+        super().__init__(target, fetched)
+        self.sql_type = sql_type
+        self._stored = stored  # cast to this before handing values to sqlite3
+
+    def to_sql(self, column: pa.Array) -> list[Any]:
+        values = column if self._stored == self.target else column.cast(self._stored)
+        return values.to_pylist()  # type: ignore[no-any-return]
 
 
-def _to_sql_values(column: pa.ChunkedArray, kind: str) -> list[Any]:
-    if kind == "ts":
-        return column.cast(_UTC_US).cast(pa.int64()).to_pylist()  # type: ignore[no-any-return]
-    if kind == "real":
-        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        if np.isnan(values).any():
-            nulls = column.is_null().to_numpy(zero_copy_only=False)
-            out: list[Any] = values.tolist()
-            for i in np.flatnonzero(np.isnan(values) & ~nulls):
-                out[i] = "NaN"
-            for i in np.flatnonzero(nulls):
-                out[i] = None
-            return out
-        return column.to_pylist()  # type: ignore[no-any-return]
-    if kind == "json":
-        return [None if v is None else orjson.dumps(v, default=_json_default) for v in column.to_pylist()]
-    return column.to_pylist()  # type: ignore[no-any-return]
+#: big-endian IEEE-754 double, the BLOB form of the floats REAL cannot keep
+_DOUBLE = struct.Struct(">d")
+
+
+class _Real(_Codec):
+    """Floats: REAL, except NaN and -0.0 (which SQLite would turn into NULL and 0.0), stored as BLOBs."""
+
+    sql_type = "REAL"
+
+    def __init__(self, target: pa.DataType) -> None:
+        super().__init__(target, target)  # exact for float32 too: its values were stored as their doubles
+
+    def to_sql(self, column: pa.Array) -> list[Any]:
+        doubles = column.cast(pa.float64())
+        values = doubles.fill_null(1.0).to_numpy(zero_copy_only=False)
+        special = np.isnan(values) | ((values == 0) & np.signbit(values))
+        out: list[Any] = doubles.to_pylist()
+        for i in np.flatnonzero(special):  # rare: only the NaN and -0.0 cells
+            out[i] = _DOUBLE.pack(values[i])
+        return out
+
+    def from_sql(self, values: Sequence[Any]) -> pa.Array:
+        try:
+            return pa.array(values, self.target)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return pa.array([_DOUBLE.unpack(v)[0] if type(v) is bytes else v for v in values], self.target)
+
+
+class _Json(_Codec):
+    """Arrays, structs and maps: JSON text (see the module docstring for the details)."""
+
+    sql_type = "TEXT"
+
+    def __init__(self, target: pa.DataType) -> None:
+        super().__init__(target, pa.string())
+        self.finishes = True  # the text is parsed
+        self._stored = _json_storage_type(target)
+        self._has_floats = _has_floats(target)
+        self._decode_bytes = _bytes_decoder(target)
+
+    def to_sql(self, column: pa.Array) -> list[Any]:
+        stored = column if self._stored == self.target else column.cast(self._stored)
+        values = stored.to_pylist(maps_as_pydicts="lossy")
+        if self._has_floats and not _all_finite(stored):
+            return [None if v is None else _STD_JSON.encode(v) for v in values]
+        return [None if v is None else orjson.dumps(v, default=_json_default).decode() for v in values]
+
+    def finish(self, fetched: pa.Array) -> pa.Array:
+        return self.from_sql(fetched.to_pylist())
+
+    def from_sql(self, values: Sequence[Any]) -> pa.Array:
+        try:
+            parsed = [None if v is None else orjson.loads(v) for v in values]
+        except orjson.JSONDecodeError:  # NaN / Infinity, which only the standard library reads
+            parsed = [None if v is None else json.loads(v) for v in values]
+        if self._decode_bytes is not None:
+            parsed = [self._decode_bytes(v) for v in parsed]
+        arr = pa.array(parsed, self._stored)
+        return arr if self._stored == self.target else arr.cast(self.target)
 
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, bytes):
-        return value.hex()
-    raise TypeError(f"cannot store {type(value).__name__} in the SQLite online store")
+        return base64.b64encode(value).decode()
+    raise TypeError(f"cannot store a {type(value).__name__} as JSON")
 
 
-def _from_sql_values(values: list[Any], kind: str, target: pa.DataType) -> pa.Array:
-    if kind == "bool":
-        return pa.array(values, pa.int64()).cast(target)
-    if kind == "real":
-        try:
-            return pa.array(values, target)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # a stored 'NaN'
-            return pa.array([math.nan if type(v) is str else v for v in values], target)
-    if kind == "json":
-        parsed = [None if v is None else orjson.loads(v) for v in values]
-        if pa.types.is_map(target):
-            parsed = [None if v is None else [tuple(p) for p in v] for v in parsed]
-        return pa.array(parsed, target)
-    return pa.array(values, target)  # int, text, blob, and ts (integer micros)
+_STD_JSON = json.JSONEncoder(allow_nan=True, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def _json_storage_type(t: pa.DataType) -> pa.DataType:
+    """``t`` with timestamps replaced by int64 (microseconds), the shape JSON holds."""
+    if pa.types.is_timestamp(t):
+        return pa.int64()
+    if pa.types.is_list(t):
+        return pa.list_(_json_storage_type(t.value_type))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _json_storage_type(f.type)) for f in t])
+    if pa.types.is_map(t):
+        return pa.map_(_json_storage_type(t.key_type), _json_storage_type(t.item_type))
+    return t
+
+
+def _has_floats(t: pa.DataType) -> bool:
+    if pa.types.is_floating(t):
+        return True
+    return any(_has_floats(t.field(i).type) for i in range(t.num_fields))
+
+
+def _all_finite(column: pa.Array) -> bool:
+    """Whether every float anywhere inside ``column`` (lists, structs, maps) is finite."""
+    t = column.type
+    if pa.types.is_floating(t):
+        return bool(pc.all(pc.is_finite(column)).as_py() is not False)
+    if pa.types.is_list(t):
+        return _all_finite(column.flatten())
+    if pa.types.is_map(t):
+        return _all_finite(column.keys) and _all_finite(column.items)
+    if pa.types.is_struct(t):
+        return all(_all_finite(column.field(i)) for i in range(t.num_fields))
+    return True
+
+
+def _bytes_decoder(t: pa.DataType) -> Callable[[Any], Any] | None:
+    """A function turning base64 strings back into bytes inside parsed JSON of type ``t`` (None: none inside)."""
+    if pa.types.is_binary(t):
+        return lambda v: None if v is None else base64.b64decode(v)
+    if pa.types.is_list(t):
+        inner = _bytes_decoder(t.value_type)
+        if inner is None:
+            return None
+        return lambda v: None if v is None else [inner(x) for x in v]
+    if pa.types.is_struct(t):
+        fields = {f.name: d for f in t if (d := _bytes_decoder(f.type)) is not None}
+        if not fields:
+            return None
+        return lambda v: None if v is None else {k: fields[k](x) if k in fields else x for k, x in v.items()}
+    return None
+
+
+@functools.cache
+def _codec(dtype: FeastType) -> _Codec:
+    """The codec of a declared feature type."""
+    t = to_arrow(dtype)
+    if pa.types.is_boolean(t):
+        return _Scalar(t, "INTEGER", t, pa.int8())
+    if pa.types.is_integer(t):
+        return _Scalar(t, "INTEGER", t, t)
+    if pa.types.is_timestamp(t):
+        return _Scalar(t, "INTEGER", pa.int64(), t)
+    if pa.types.is_floating(t):
+        return _Real(t)
+    if pa.types.is_string(t):
+        return _Scalar(t, "TEXT", t, t)
+    if pa.types.is_binary(t):
+        return _Scalar(t, "BLOB", t, t)
+    return _Json(t)
+
+
+def _micros(column: pa.ChunkedArray) -> pa.Array:
+    """A timestamp column as int64 UTC microseconds (naive timestamps are taken as UTC)."""
+    if pa.types.is_timestamp(column.type):
+        column = column.cast(pa.timestamp("us", tz=column.type.tz), safe=False)
+    return column.cast(pa.int64()).combine_chunks()
+
+
+# --- cached statements ---------------------------------------------------------------------------------
+@dataclass
+class _ReadPlan:
+    """The SELECTs and codecs for one (view, features) pair; ``view`` is the object they were built for."""
+
+    view: FeatureView
+    dtypes: tuple[FeastType, ...]
+    #: one row per key of a JSON array parameter, in its order (nulls where a key is not stored)
+    ordered: str
+    #: ``entity_key`` then the columns, for the keys in an ``IN`` list (ends with "IN ")
+    select_in: str
+    codecs: list[_Codec]
+    names: list[str]
+    #: a fetched row (features, then event_ts) as an Arrow struct of the codecs' fetched types
+    row_type: pa.DataType
+
+    def sql_in(self, n: int) -> str:
+        return self.select_in + _placeholders(n)
+
+    def empty(self, n: int) -> pa.Table:
+        """``n`` rows of nulls: every key missing."""
+        arrays = [pa.nulls(n, c.target) for c in self.codecs] + [pa.nulls(n, _UTC_US)]
+        return pa.Table.from_arrays(arrays, names=self.names)
+
+
+@functools.lru_cache(maxsize=64)
+def _placeholders(n: int) -> str:
+    return "(" + ",".join("?" * n) + ")"
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction, if any (after an error: a failing rollback must not hide it)."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _has_json_each(conn: sqlite3.Connection) -> bool:
+    """Whether SQLite was built with its JSON functions (built in since 3.38)."""
+    try:
+        conn.execute("SELECT count(*) FROM json_each('[1]')").fetchone()
+    except sqlite3.OperationalError:
+        return False
+    return True
 
 
 class SqliteOnlineStore(OnlineStore):
-    """Latest values per key in a local SQLite file."""
+    """Latest feature values per entity key in one local SQLite file (see the module docstring).
+
+    >>> from pathlib import Path
+    >>> store = SqliteOnlineStore(SqliteOnlineStoreConfig(path="data/online_store.db"), Path("/repo"))
+    >>> str(store.path)
+    '/repo/data/online_store.db'
+    """
 
     type_name = "sqlite"
 
     def __init__(self, config: SqliteOnlineStoreConfig, repo_path: Path) -> None:
         self.config = config
         path = Path(config.path)
+        #: the database file
         self.path = path if path.is_absolute() else Path(repo_path) / path
+        self._name = f"sqlite online store {self.path}"
         self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._sql_cache: dict[tuple[str, str, tuple[str, ...]], str] = {}
-
-    # --- connections ---------------------------------------------------------------------------------
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA mmap_size=1073741824")  # reads straight from the page cache
-                conn.execute("PRAGMA cache_size=-65536")
-            except sqlite3.Error as exc:
-                raise BackendFailure("sqlite online store", f"cannot open {self.path}: {exc}") from exc
-            self._local.conn = conn
-            with self._lock:
-                self._conns.append(conn)
-        return conn
-
-    def close(self) -> None:
-        with self._lock:
-            for c in self._conns:
-                with contextlib.suppress(sqlite3.Error):
-                    c.close()
-            self._conns.clear()
-        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._generation = 0  # bumped by close(): every thread's cached connection is then stale
+        self._json_each: bool | None = None  # whether this SQLite has json_each (known once connected)
+        self._plans: dict[tuple[str, str, tuple[str, ...]], _ReadPlan] = {}
+        self._upserts: dict[tuple[str, str, tuple[str, ...]], str] = {}
 
     @staticmethod
     def table_name(project: str, view: FeatureView) -> str:
-        """``{project}_{view}``, the table a view's rows live in."""
+        """``{project}_{view}``: the table holding a view's rows."""
         return f"{project}_{view.name}"
 
-    # --- schema --------------------------------------------------------------------------------------
-    def _columns(self, view: FeatureView) -> list[tuple[str, str]]:
-        return [(f.name, _SQL_TYPES[_column_kind(to_arrow(f.dtype))]) for f in view.features]
+    # --- connections -------------------------------------------------------------------------------------
+    def _conn(self, create: bool = False) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (``create``: the file may be created)."""
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        if conn is not None and local.generation == self._generation:
+            return conn
+        if not create and not self.path.exists():
+            raise BackendFailure(self._name, "the database file does not exist", "run `ladle apply` first")
+        conn = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False,
+                cached_statements=512,
+            )
+            for pragma in _PRAGMAS:
+                conn.execute(pragma).fetchall()
+            if self._json_each is None:
+                self._json_each = _has_json_each(conn)
+        except (sqlite3.Error, OSError) as exc:
+            if conn is not None:
+                conn.close()
+            raise self._error(exc, "opening the database") from exc
+        with self._lock:
+            self._conns.append(conn)
+            local.conn, local.generation = conn, self._generation
+        return conn
+
+    def close(self) -> None:
+        """Close every thread's connection; the next call reconnects. Not to be called while others read."""
+        with self._lock:
+            for conn in self._conns:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._conns.clear()
+            self._generation += 1
+
+    def _error(self, exc: BaseException, doing: str, view: str | None = None) -> BackendError:
+        """The ladle error for a driver error raised while ``doing`` something."""
+        message = str(exc)
+        name = getattr(exc, "sqlite_errorname", "")
+        if "no such table" in message:
+            return BackendFailure(self._name, f"feature view '{view}' has no table ({doing})", "run `ladle apply`")
+        if "no such column" in message or "has no column named" in message:
+            return BackendFailure(
+                self._name, f"the table of feature view '{view}' is older than its definition ({message})",
+                "run `ladle apply`",
+            )
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return BackendUnavailable(
+                self._name, f"{doing}: the database stayed locked for {_BUSY_TIMEOUT_S:.0f}s",
+                "retry; another process is writing to it",
+            )
+        if name == "SQLITE_NOTADB":
+            return BackendFailure(self._name, f"{doing}: the file is not a SQLite database",
+                                  "move it away or set online_store.path to another file")
+        if name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_FULL")) or isinstance(
+            exc, OSError
+        ):
+            return BackendFailure(self._name, f"{doing}: {message}",
+                                  "check that the folder exists, is writable and has free space")
+        return BackendFailure(self._name, f"{doing} failed: {message}")
+
+    # --- schema --------------------------------------------------------------------------------------------
+    def _layout(self, project: str, view: FeatureView) -> tuple[str, list[tuple[str, str]]]:
+        """The table's CREATE statement and its (column, definition line) pairs, the key's first."""
+        features = view.features
+        clash = sorted(_RESERVED & {f.name for f in features})
+        if clash:
+            raise BackendFailure(
+                self._name, f"feature view '{view.name}' has feature(s) {clash}, names the online table uses itself",
+                "rename the feature(s)",
+            )
+        key_line = f"  {ENTITY_KEY} TEXT NOT NULL PRIMARY KEY, -- key {_KEY_VERSION}: {', '.join(view.join_keys)}"
+        columns = [(ENTITY_KEY, key_line)]
+        columns += [(_q(f.name), f"  {_q(f.name)} {_codec(f.dtype).sql_type}, -- {f.dtype!r}") for f in features]
+        columns += [(EVENT_TS, f"  {EVENT_TS} INTEGER NOT NULL,"), (CREATED_TS, f"  {CREATED_TS} INTEGER")]
+        body = "\n".join(line for _, line in columns)
+        return f"CREATE TABLE {_q(self.table_name(project, view))} (\n{body}\n) WITHOUT ROWID", columns
 
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
-        conn = self._conn()
+        """Create each kept view's table, rebuild one whose join keys or features changed, drop deleted ones.
+
+        A rebuilt table keeps its rows and the columns whose name and type did not change (a new feature is
+        null until the next materialization); if the join keys changed, its rows are dropped.
+        """
+        if not keep and not self.path.exists():
+            return
+        wanted = [(self.table_name(project, v), *self._layout(project, v)) for v in keep]
+        conn = self._conn(create=True)
         try:
             conn.execute("BEGIN IMMEDIATE")
             for view in delete:
                 conn.execute(f"DROP TABLE IF EXISTS {_q(self.table_name(project, view))}")
-            for view in keep:
-                self._ensure_table(conn, project, view)
+            for table, create, columns in wanted:
+                self._sync_table(conn, table, create, columns)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise BackendFailure("sqlite online store", f"cannot update tables in {self.path}: {exc}") from exc
-        self._sql_cache.clear()
+            _rollback(conn)
+            raise self._error(exc, "updating the tables") from exc
+        finally:
+            self._plans.clear()
+            self._upserts.clear()
 
-    def _ensure_table(self, conn: sqlite3.Connection, project: str, view: FeatureView) -> None:
-        table = self.table_name(project, view)
-        # entity_key has no declared type: integer keys stay INTEGER (faster), others are TEXT
-        wanted = [("entity_key", ""), ("event_ts", "INTEGER"), ("created_ts", "INTEGER"), *self._columns(view)]
-        have = [(r[1], r[2]) for r in conn.execute(f"PRAGMA table_info({_q(table)})")]
-        if have == wanted:
+    @staticmethod
+    def _sync_table(conn: sqlite3.Connection, table: str, create: str, columns: list[tuple[str, str]]) -> None:
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        if row is not None and row[0] == create:
             return
-        if have:
-            conn.execute(f"DROP TABLE {_q(table)}")  # the view's shape changed: its rows are stale
-        cols = ", ".join(f"{_q(n)} {t}" for n, t in wanted[3:])
-        conn.execute(
-            f"CREATE TABLE {_q(table)} (entity_key PRIMARY KEY, event_ts INTEGER NOT NULL, "
-            f"created_ts INTEGER{', ' + cols if cols else ''}) WITHOUT ROWID"
-        )
+        if row is None:
+            conn.execute(create)
+            return
+        # rebuild: carry over the columns whose definition (name, type, join keys) is unchanged
+        old_lines = set(row[0].splitlines())
+        same_key = columns[0][1] in old_lines
+        carried = [name for name, line in columns if line in old_lines] if same_key else []
+        old = f"{table}__ladle_rebuild"
+        conn.execute(f"DROP TABLE IF EXISTS {_q(old)}")
+        conn.execute(f"ALTER TABLE {_q(table)} RENAME TO {_q(old)}")
+        conn.execute(create)
+        if carried:
+            cols = ", ".join(carried)
+            conn.execute(f"INSERT INTO {_q(table)} ({cols}) SELECT {cols} FROM {_q(old)}")
+        conn.execute(f"DROP TABLE {_q(old)}")
 
     def teardown(self, project: str, views: list[FeatureView]) -> None:
+        """Drop the views' tables; delete the database file (and its WAL files) once no table is left."""
         if not self.path.exists():
-            return
-        conn = self._conn()
-        try:
-            for view in views:
-                conn.execute(f"DROP TABLE IF EXISTS {_q(self.table_name(project, view))}")
-            remaining = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-        except sqlite3.Error as exc:
-            raise BackendFailure("sqlite online store", f"cannot drop tables in {self.path}: {exc}") from exc
-        if remaining == 0:
             self.close()
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(self.path) + suffix).unlink(missing_ok=True)
-
-    # --- writes --------------------------------------------------------------------------------------
-    def write(self, project: str, view: FeatureView, rows: pa.Table) -> int:
-        if rows.num_rows == 0:
-            return 0
-        keys = pa.array(native_keys(rows.select(view.join_keys)))
-        if keys.null_count:
-            raise InvalidRequest(f"{keys.null_count} row(s) for feature view '{view.name}' have a null join key")
-        latest = latest_per_key(rows.append_column("__key", keys), keys)
-        features = [f.name for f in view.features]
-        kinds = [_column_kind(to_arrow(f.dtype)) for f in view.features]
-        table = self.table_name(project, view)
-        names = ["entity_key", "event_ts", "created_ts", *features]
-        updates = ", ".join(f"{_q(n)} = excluded.{_q(n)}" for n in names[1:])
-        sql = (
-            f"INSERT INTO {_q(table)} ({', '.join(_q(n) for n in names)}) VALUES ({', '.join('?' * len(names))}) "
-            f"ON CONFLICT(entity_key) DO UPDATE SET {updates} WHERE {sql_not_older('excluded', _q(table))}"
-        )
+            return
         conn = self._conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for start in range(0, latest.num_rows, _WRITE_CHUNK):
-                chunk = latest.slice(start, _WRITE_CHUNK)
-                columns = [
-                    chunk.column("__key").to_pylist(),
-                    chunk.column(EVENT_TS).cast(_UTC_US).cast(pa.int64()).to_pylist(),
-                    chunk.column(CREATED_TS).cast(_UTC_US).cast(pa.int64()).to_pylist(),
-                    *(_to_sql_values(chunk.column(f), k) for f, k in zip(features, kinds, strict=True)),
-                ]
-                conn.executemany(sql, zip(*columns, strict=True))
+            for view in views:
+                conn.execute(f"DROP TABLE IF EXISTS {_q(self.table_name(project, view))}")
             conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            conn.execute("ROLLBACK")
-            if "no such table" in str(exc):
-                raise BackendFailure(
-                    "sqlite online store", f"feature view '{view.name}' has no table in {self.path}", "run `ladle apply`"
-                ) from exc
-            raise BackendFailure("sqlite online store", f"write to '{view.name}' failed: {exc}") from exc
-        written: int = rows.num_rows
-        return written
+            left = conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+            ).fetchone()[0]
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise self._error(exc, "dropping the tables") from exc
+        finally:
+            self._plans.clear()
+            self._upserts.clear()
+        if left == 0:
+            self.close()
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
-    # --- reads ---------------------------------------------------------------------------------------
-    def _select(self, project: str, view: FeatureView, features: tuple[str, ...], n: int) -> str:
+    # --- writes ----------------------------------------------------------------------------------------------
+    def _upsert_sql(self, project: str, view: FeatureView, features: tuple[str, ...]) -> str:
         key = (project, view.name, features)
-        base = self._sql_cache.get(key)
-        if base is None:
-            cols = ", ".join(["entity_key", "event_ts", *(_q(f) for f in features)])
-            base = f"SELECT {cols} FROM {_q(self.table_name(project, view))} WHERE entity_key IN "
-            self._sql_cache[key] = base
-        return base + "(" + ",".join("?" * n) + ")"
+        sql = self._upserts.get(key)
+        if sql is None:
+            table = _q(self.table_name(project, view))
+            names = [ENTITY_KEY, *(_q(f) for f in features), EVENT_TS, CREATED_TS]
+            sets = ", ".join(f"{n} = excluded.{n}" for n in names[1:])
+            sql = (
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES {_placeholders(len(names))} "
+                f"ON CONFLICT({ENTITY_KEY}) DO UPDATE SET {sets} WHERE {sql_not_older('excluded', table)}"
+            )
+            self._upserts[key] = sql
+        return sql
+
+    def write(self, project: str, view: FeatureView, rows: pa.Table) -> int:
+        """Upsert ``rows`` newer-wins, in one transaction; see :meth:`OnlineStore.write`."""
+        n: int = rows.num_rows
+        if n == 0:
+            return 0
+        features = view.features
+        missing = [c for c in [*view.join_keys, EVENT_TS, *(f.name for f in features)] if c not in rows.column_names]
+        if missing:
+            raise InvalidRequest(f"rows written to feature view '{view.name}' lack column(s) {missing}")
+        latest = latest_per_key(rows, view.join_keys)
+        keys = encode_keys(latest.select(view.join_keys))
+        event = _micros(latest.column(EVENT_TS))
+        if keys.null_count or event.null_count:
+            raise InvalidRequest(
+                f"rows written to feature view '{view.name}' have a null join key or a null event timestamp "
+                "(drop those rows first)"
+            )
+        created = _micros(latest.column(CREATED_TS)) if CREATED_TS in latest.column_names else pa.nulls(len(keys))
+        columns = [self._declared(view, f.name, latest.column(f.name), to_arrow(f.dtype)) for f in features]
+        codecs = [_codec(f.dtype) for f in features]
+        sql = self._upsert_sql(project, view, tuple(f.name for f in features))
+        conn = self._conn(create=True)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for start in range(0, len(keys), _WRITE_CHUNK):
+                end = start + _WRITE_CHUNK
+                params = [
+                    keys[start:end].to_pylist(),
+                    *(codec.to_sql(col[start:end]) for codec, col in zip(codecs, columns, strict=True)),
+                    event[start:end].to_pylist(),
+                    created[start:end].to_pylist(),
+                ]
+                conn.executemany(sql, zip(*params, strict=True))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise self._error(exc, f"writing {n} rows", view.name) from exc
+        return n
+
+    @staticmethod
+    def _declared(view: FeatureView, name: str, column: pa.ChunkedArray, target: pa.DataType) -> pa.Array:
+        """``column`` as one array of the feature's declared type."""
+        arr = column.combine_chunks()
+        if arr.type == target:
+            return arr
+        try:
+            return arr.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            raise InvalidRequest(
+                f"feature '{name}' of view '{view.name}' is {arr.type}, which does not convert to its declared "
+                f"type {target}: {exc}"
+            ) from exc
+
+    # --- reads -----------------------------------------------------------------------------------------------
+    def _read_plan(self, project: str, view: FeatureView, features: list[str]) -> _ReadPlan:
+        key = (project, view.name, tuple(features))
+        plan = self._plans.get(key)
+        if plan is not None and plan.view is view:
+            return plan
+        by_name = {f.name: f for f in view.features}
+        unknown = [f for f in features if f not in by_name]
+        if unknown:
+            raise FeatureNotFound(view.name, unknown[0], project, list(by_name))
+        dtypes = tuple(by_name[f].dtype for f in features)
+        if plan is not None and plan.dtypes == dtypes:
+            plan.view = view  # an equal definition reloaded from the registry
+            return plan
+        table = _q(self.table_name(project, view))
+        cols = ", ".join(f"t.{c}" for c in [*(_q(f) for f in features), EVENT_TS])
+        codecs = [_codec(d) for d in dtypes]
+        fetched = [pa.field(f, c.fetched) for f, c in zip(features, codecs, strict=True)]
+        plan = _ReadPlan(
+            view=view,
+            dtypes=dtypes,
+            ordered=f"SELECT {cols} FROM json_each(?) AS k LEFT JOIN {table} AS t "
+            f"ON t.{ENTITY_KEY} = k.value ORDER BY k.key",
+            select_in=f"SELECT t.{ENTITY_KEY}, {cols} FROM {table} AS t WHERE t.{ENTITY_KEY} IN ",
+            codecs=codecs,
+            names=[*features, EVENT_TS],
+            row_type=pa.struct([*fetched, pa.field(EVENT_TS, _UTC_US)]),
+        )
+        self._plans[key] = plan
+        return plan
 
     def read(self, project: str, view: FeatureView, keys: pa.Table, features: list[str]) -> pa.Table:
-        wanted = native_keys(keys)
-        unique = [k for k in dict.fromkeys(wanted) if k is not None]
+        """Look ``keys`` up in one query; see :meth:`OnlineStore.read`.
+
+        The keys go to SQLite as one JSON array, joined to the table in their order, so the rows come back
+        one per key, in order, duplicates and misses included. Without SQLite's JSON functions, or for a key
+        holding a NUL character (which they cut short), the keys go in an ``IN (...)`` list instead.
+        """
+        plan = self._read_plan(project, view, features)
+        n = keys.num_rows
+        if n == 0:
+            return plan.empty(0)
+        encoded = encode_keys(keys)
+        wanted = encoded.to_pylist()
         conn = self._conn()
-        found: dict[Any, tuple[Any, ...]] = {}
         try:
-            for start in range(0, len(unique), _MAX_VARS):
-                part = unique[start:start + _MAX_VARS]
-                found.update((r[0], r) for r in conn.execute(self._select(project, view, tuple(features), len(part)), part))
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
-                raise BackendFailure(
-                    "sqlite online store", f"feature view '{view.name}' has no table in {self.path}", "run `ladle apply`"
-                ) from exc
-            raise BackendFailure("sqlite online store", f"read from '{view.name}' failed: {exc}") from exc
-        missing = (None,) * (len(features) + 2)
-        # one transpose in C: rows -> columns (entity_key, event_ts, feature...)
-        columns = list(zip(*[found.get(k, missing) for k in wanted], strict=True)) if wanted else [()] * len(missing)
-        fields = {f.name: f for f in view.features}
-        out: dict[str, pa.Array] = {}
-        for i, name in enumerate(features, start=2):
-            target = to_arrow(fields[name].dtype)
-            out[name] = _from_sql_values(list(columns[i]), _column_kind(target), target)
-        out[EVENT_TS] = pa.array(columns[1], _UTC_US)
-        return pa.table(out)
+            doc = orjson.dumps(wanted).decode() if self._json_each else None
+            if doc is not None and "\\u0000" not in doc:
+                return self._rows_table(plan, conn.execute(plan.ordered, (doc,)).fetchall(), view)
+            found = self._read_in(conn, plan, wanted)
+        except sqlite3.Error as exc:
+            raise self._error(exc, f"reading {n} keys", view.name) from exc
+        if not found:
+            return plan.empty(n)
+        columns = list(zip(*found, strict=True))
+        index = pc.index_in(encoded, value_set=pa.array(columns[0], pa.string()))
+        return self._table(plan, columns[1:], view).take(index)
+
+    @staticmethod
+    def _read_in(conn: sqlite3.Connection, plan: _ReadPlan, wanted: list[str | None]) -> list[tuple[Any, ...]]:
+        """The stored rows (key first, any order) for ``wanted``, in as few ``IN`` lists as SQLite allows."""
+        limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(wanted), limit):
+            part = wanted[start : start + limit]
+            size = min(1 << (len(part) - 1).bit_length(), limit)  # few distinct statements: the cache hits
+            rows += conn.execute(plan.sql_in(size), part + [None] * (size - len(part))).fetchall()
+        return rows
+
+    def _rows_table(self, plan: _ReadPlan, rows: list[tuple[Any, ...]], view: FeatureView) -> pa.Table:
+        """Fetched rows (features then ``event_ts``) as a table of the declared types.
+
+        All columns are converted in one Arrow call (a struct of the fetched types); a NaN/-0.0 BLOB in a
+        REAL column makes that fail, and the column-by-column path decodes it.
+        """
+        try:
+            table = pa.Table.from_struct_array(pa.array(rows, plan.row_type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return self._table(plan, list(zip(*rows, strict=True)), view)
+        try:
+            for i, codec in enumerate(plan.codecs):
+                if codec.finishes:
+                    table = table.set_column(i, plan.names[i], codec.finish(table.column(i).combine_chunks()))
+        except _DECODE_ERRORS as exc:
+            raise self._mismatch(view, exc) from exc
+        return table
+
+    def _table(self, plan: _ReadPlan, columns: list[tuple[Any, ...]], view: FeatureView) -> pa.Table:
+        """Fetched columns (features then ``event_ts``) as a table of the declared types."""
+        try:
+            arrays = [codec.from_sql(col) for codec, col in zip(plan.codecs, columns[:-1], strict=True)]
+            arrays.append(pa.array(columns[-1], _UTC_US))
+        except _DECODE_ERRORS as exc:
+            raise self._mismatch(view, exc) from exc
+        return pa.Table.from_arrays(arrays, names=plan.names)
+
+    def _mismatch(self, view: FeatureView, exc: Exception) -> BackendFailure:
+        return BackendFailure(
+            self._name, f"a stored value of feature view '{view.name}' does not match its declared type: {exc}",
+            "run `ladle apply` and materialize again",
+        )
