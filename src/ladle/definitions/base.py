@@ -60,6 +60,24 @@ def canonical_json(data: Any) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
 
 
+class Named:
+    """Shared by every named definition: equal when their ``to_dict()`` is, hashed by class and name."""
+
+    name: str
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every subclass defines it
+        raise TypeError(f"{type(self).__name__} must define to_dict()")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.name))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
 def content_hash(data: Any) -> str:
     """Short sha256 of the canonical JSON of ``data``."""
     return hashlib.sha256(canonical_json(data)).hexdigest()[:16]

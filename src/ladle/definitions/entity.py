@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ladle.definitions.base import check_name, check_tags
+from ladle.definitions.base import Named, check_name, check_tags
 from ladle.errors import InvalidDefinition
 from ladle.types import ValueType
 
 __all__ = ["Entity"]
 
 
-class Entity:
+class Entity(Named):
     """A business object (driver, customer, ...) identified by one or more join-key columns.
 
     >>> driver = Entity(name="driver", join_keys=["driver_id"])
@@ -77,11 +77,6 @@ class Entity:
             owner=data.get("owner", ""),
         )
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Entity) and self.to_dict() == other.to_dict()
-
-    def __hash__(self) -> int:
-        return hash(("entity", self.name))
 
     def __repr__(self) -> str:
         return f"Entity(name={self.name!r}, join_keys={self.join_keys!r})"

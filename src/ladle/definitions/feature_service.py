@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ladle.definitions.base import check_name, check_tags
+from ladle.definitions.base import Named, check_name, check_tags
 from ladle.definitions.feature_view import FeatureView, FeatureViewProjection
 from ladle.definitions.on_demand import OnDemandFeatureView
 from ladle.errors import InvalidDefinition
@@ -12,7 +12,7 @@ from ladle.errors import InvalidDefinition
 __all__ = ["FeatureService"]
 
 
-class FeatureService:
+class FeatureService(Named):
     """Features from several views (projected and aliased as needed), retrieved together.
 
     >>> # FeatureService(name="driver_activity", features=[driver_stats_fv[["conv_rate"]], transformed])
@@ -94,12 +94,3 @@ class FeatureService:
         out.description = data.get("description", "")
         out.owner = data.get("owner", "")
         return out
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, FeatureService) and self.to_dict() == other.to_dict()
-
-    def __hash__(self) -> int:
-        return hash(("feature_service", self.name))
-
-    def __repr__(self) -> str:
-        return f"FeatureService(name={self.name!r})"

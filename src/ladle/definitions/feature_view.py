@@ -6,7 +6,7 @@ import copy
 from datetime import timedelta
 from typing import Any
 
-from ladle.definitions.base import check_name, check_tags, check_ttl, ttl_from_seconds, ttl_to_seconds
+from ladle.definitions.base import Named, check_name, check_tags, check_ttl, ttl_from_seconds, ttl_to_seconds
 from ladle.definitions.entity import Entity
 from ladle.definitions.field import Field
 from ladle.definitions.sources import DataSource, PushSource, RequestSource, source_from_dict
@@ -50,7 +50,7 @@ class FeatureViewProjection:
         return f"FeatureViewProjection({self.name_to_use!r}, {names})"
 
 
-class FeatureView:
+class FeatureView(Named):
     """Features of one or more entities, read from a batch (or push) source.
 
     ``schema`` lists the feature columns and may also list the entity join-key columns (their type is
@@ -242,11 +242,6 @@ class FeatureView:
             owner=data.get("owner", ""),
         )
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, FeatureView) and self.to_dict() == other.to_dict()
-
-    def __hash__(self) -> int:
-        return hash(("feature_view", self.name))
 
     def __repr__(self) -> str:
         return f"FeatureView(name={self.name!r}, features={[f.name for f in self.features]!r})"

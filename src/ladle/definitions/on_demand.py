@@ -10,7 +10,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from ladle.definitions.base import check_name, check_tags
+from ladle.definitions.base import Named, check_name, check_tags
 from ladle.definitions.feature_view import FeatureView, FeatureViewProjection
 from ladle.definitions.field import Field
 from ladle.definitions.sources import RequestSource, source_from_dict
@@ -69,7 +69,7 @@ def _rebuild_udf(name: str, source: str, env: dict[str, Any]) -> Callable[..., A
     return fn  # type: ignore[no-any-return]
 
 
-class OnDemandFeatureView:
+class OnDemandFeatureView(Named):
     """Features computed by a Python function from feature views and request data.
 
     ``mode="pandas"``: ``udf(df) -> df`` over the whole batch; ``mode="python"``: ``udf(dict) -> dict``
@@ -194,14 +194,7 @@ class OnDemandFeatureView:
             udf_env=data.get("udf_env", {}),
         )
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, OnDemandFeatureView) and self.to_dict() == other.to_dict()
 
-    def __hash__(self) -> int:
-        return hash(("odfv", self.name))
-
-    def __repr__(self) -> str:
-        return f"OnDemandFeatureView(name={self.name!r})"
 
 
 def on_demand_feature_view(

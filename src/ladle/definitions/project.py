@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ladle.definitions.base import check_name, check_tags
+from ladle.definitions.base import Named, check_name, check_tags
 
 __all__ = ["Project"]
 
 
-class Project:
+class Project(Named):
     """A project's own metadata (its name must match ``project:`` in feature_store.yaml)."""
 
     def __init__(self, *, name: str, description: str = "", tags: dict[str, str] | None = None, owner: str = "") -> None:
@@ -26,12 +26,3 @@ class Project:
     def from_dict(cls, data: dict[str, Any]) -> Project:
         """Inverse of :meth:`to_dict`."""
         return cls(name=data["name"], description=data.get("description", ""), tags=data.get("tags"), owner=data.get("owner", ""))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Project) and self.to_dict() == other.to_dict()
-
-    def __hash__(self) -> int:
-        return hash(("project", self.name))
-
-    def __repr__(self) -> str:
-        return f"Project(name={self.name!r})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Any, ClassVar
 
-from ladle.definitions.base import check_name, check_tags
+from ladle.definitions.base import Named, check_name, check_tags
 from ladle.definitions.field import Field
 from ladle.errors import InvalidDefinition
 
@@ -36,7 +36,7 @@ class ParquetFormat(FileFormat):
     """Parquet files (the only format FileSource reads)."""
 
 
-class DataSource(abc.ABC):
+class DataSource(Named, abc.ABC):
     """Base of every source. Subclasses set ``source_type`` and implement ``to_dict``/``from_dict``."""
 
     source_type: ClassVar[str] = ""
@@ -105,14 +105,6 @@ class DataSource(abc.ABC):
         """The source that holds this source's history (itself, or a push source's batch source)."""
         return self
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, DataSource) and self.to_dict() == other.to_dict()
-
-    def __hash__(self) -> int:
-        return hash((self.source_type, self.name))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r})"
 
 
 class FileSource(DataSource):
