@@ -38,11 +38,3 @@ def make_repo(tmp_path: Path) -> RepoFactory:
 
     return make
 
-
-def service_unavailable(reason: str) -> None:
-    """Skip a test whose service is absent — or fail it under CI (``LADLE_REQUIRE_SERVICES=1``)."""
-    import os
-
-    if os.environ.get("LADLE_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"required service unavailable: {reason}")
-    pytest.skip(reason)
