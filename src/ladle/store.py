@@ -266,6 +266,10 @@ class FeatureStore:
     # --- materialization -----------------------------------------------------------------------------
     def _online_views(self, names: list[str] | None) -> list[FeatureView]:
         views = self.registry.list_feature_views()
+        if not views:
+            raise InvalidRequest(
+                f"project '{self.project}' has no feature views registered; run `ladle apply` first"
+            )
         if names is None:
             return [v for v in views if v.online]
         by_name = {v.name: v for v in views}

@@ -69,3 +69,12 @@ def test_apply_rejects_bad_view_and_writes_nothing(store: FeatureStore) -> None:
     with pytest.raises(InvalidDefinition, match="is declared Int64, but column 'rate'"):
         store.apply(view("d", driver, schema=[Field(name="rate", dtype=Int64)]))
     assert registry_file.read_bytes() == before
+
+
+def test_materialize_before_apply_says_what_to_do(store: FeatureStore) -> None:
+    from datetime import datetime, timezone
+
+    from ladle.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest, match="no feature views registered; run `ladle apply` first"):
+        store.materialize_incremental(datetime.now(timezone.utc))
