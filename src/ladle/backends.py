@@ -17,7 +17,12 @@ def make_offline_store(config: RepoConfig) -> OfflineStore:
 
 
 def make_online_store(config: RepoConfig) -> OnlineStore:
-    """The online store ``config.online_store`` describes."""
+    """The online store ``config.online_store`` describes (its module, and driver, load only then)."""
+    settings = config.online_store
+    if settings.type == "redis":
+        from ladle.online.redis import RedisOnlineStore
+
+        return RedisOnlineStore(settings, config.repo_path)
     from ladle.online.sqlite import SqliteOnlineStore
 
-    return SqliteOnlineStore(config.online_store, config.repo_path)
+    return SqliteOnlineStore(settings, config.repo_path)

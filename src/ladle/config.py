@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ladle.errors import InvalidConfig
+from ladle.online.base import OnlineStoreConfig
+from ladle.online.redis import RedisOnlineStoreConfig
 
 __all__ = [
     "DuckDBOfflineStoreConfig",
@@ -52,13 +54,6 @@ class DuckDBOfflineStoreConfig(_Strict):
     threads: int | None = None
 
 
-class OnlineStoreConfig(_Strict):
-    """Settings shared by every online store."""
-
-    #: serve values older than the view's ttl as OUTSIDE_MAX_AGE (null) instead of as fresh
-    enforce_ttl: bool = True
-
-
 class SqliteOnlineStoreConfig(OnlineStoreConfig):
     """The embedded online store: one SQLite file (``type: sqlite``)."""
 
@@ -81,7 +76,9 @@ class RepoConfig(_Strict):
     registry: RegistryConfig = RegistryConfig()
     provider: Literal["local"] = "local"
     offline_store: DuckDBOfflineStoreConfig = DuckDBOfflineStoreConfig()
-    online_store: SqliteOnlineStoreConfig = SqliteOnlineStoreConfig()
+    online_store: Annotated[
+        SqliteOnlineStoreConfig | RedisOnlineStoreConfig, Field(discriminator="type")
+    ] = SqliteOnlineStoreConfig()
     batch_engine: MaterializationConfig = MaterializationConfig()
     entity_key_serialization_version: int = 3
     coerce_tz_aware: bool = True
@@ -108,7 +105,9 @@ class RepoConfig(_Strict):
     @field_validator("online_store", mode="before")
     @classmethod
     def _online(cls, v: Any) -> Any:
-        return {"type": v} if isinstance(v, str) else v
+        if isinstance(v, str):
+            return {"type": v}
+        return {"type": "sqlite", **v} if isinstance(v, dict) and "type" not in v else v
 
     @field_validator("entity_key_serialization_version")
     @classmethod
@@ -144,11 +143,19 @@ def _expand_env(value: Any, where: str, file: str) -> Any:
 
 def _describe(error: ValidationError, file: str) -> InvalidConfig:
     first = error.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
+    parts = [str(p) for p in first["loc"] if not str(p).startswith("function-")]
+    if len(parts) > 2 and parts[0].endswith("_store"):
+        del parts[1]  # the union member's tag (online_store.redis.x -> online_store.x)
+    loc = ".".join(parts)
     if first["type"] == "extra_forbidden":
         return InvalidConfig(file, f"unknown key '{loc}'", "remove it or check its spelling against the docs")
     if first["type"] == "missing":
         return InvalidConfig(file, f"missing required key '{loc}'")
+    if first["type"] == "union_tag_invalid":
+        ctx = first.get("ctx", {})
+        return InvalidConfig(
+            file, f"'{loc}.type' is {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+        )
     if first["type"] == "literal_error":
         return InvalidConfig(file, f"'{loc}' is {first.get('input')!r}: {first['msg'].lower()}")
     return InvalidConfig(file, f"'{loc}': {first['msg']}")

@@ -13,6 +13,7 @@ import abc
 from typing import ClassVar
 
 import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
 
 from ladle.definitions import FeatureView
 
@@ -20,6 +21,15 @@ __all__ = ["CREATED_TS", "EVENT_TS", "OnlineStore"]
 
 EVENT_TS = "event_ts"
 CREATED_TS = "created_ts"
+
+
+class OnlineStoreConfig(BaseModel):
+    """Settings shared by every online store; each store's config adds ``type`` and its own keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: serve values older than the view's ttl as OUTSIDE_MAX_AGE (null) instead of as fresh
+    enforce_ttl: bool = True
 
 
 class OnlineStore(abc.ABC):

@@ -1,0 +1,218 @@
+"""Redis online store (``online_store: {type: redis, connection_string: "host:port,password=...,ssl=true"}``).
+
+Layout: one hash per entity key per project, ``ladle:{project}:{join keys}:{encoded key}``; views that
+share an entity share the hash. A view's fields are ``{view}:{feature}`` plus ``{view}:_ts`` and
+``{view}:_cr`` (UTC micros). Values are tagged bytes (:mod:`ladle.online.value_bytes`). Writes run a Lua
+script that applies the newer-wins rule atomically per key; reads are one pipelined HMGET per key.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from ladle.definitions import FeatureView
+from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
+from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig
+from ladle.online.entity_key import encode_keys
+from ladle.online.newer_wins import latest_per_key
+from ladle.online.value_bytes import decode_column, encode_column
+from ladle.types import to_arrow
+
+try:
+    import redis as redis_lib
+except ImportError:  # pragma: no cover - exercised only without the extra
+    redis_lib = None
+
+__all__ = ["RedisOnlineStore", "RedisOnlineStoreConfig"]
+
+_UTC_US = pa.timestamp("us", tz="UTC")
+_CHUNK = 2_000
+
+# KEYS: hashes. ARGV: ts field, created field, n features, feature fields..., then per key: ts, created,
+# values... A key is written when its stored (ts, created) is absent or not newer. Empty values delete.
+_WRITE_SCRIPT = """
+local ts_field, cr_field, nf = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local base = 3 + nf
+local written = 0
+for i, key in ipairs(KEYS) do
+  local off = base + (i - 1) * (nf + 2)
+  local ts, cr = tonumber(ARGV[off + 1]), ARGV[off + 2]
+  local old = redis.call('HMGET', key, ts_field, cr_field)
+  local ok = true
+  if old[1] then
+    local ots = tonumber(old[1])
+    if ts < ots then ok = false
+    elseif ts == ots then
+      local ocr = old[2] and old[2] ~= '' and tonumber(old[2]) or nil
+      local ncr = cr ~= '' and tonumber(cr) or nil
+      if ncr == nil then ok = (ocr == nil)
+      elseif ocr ~= nil and ncr < ocr then ok = false end
+    end
+  end
+  if ok then
+    local sets = {ts_field, ARGV[off + 1], cr_field, cr}
+    local dels = {}
+    for j = 1, nf do
+      local v = ARGV[off + 2 + j]
+      if v == '' then dels[#dels + 1] = ARGV[3 + j] else
+        sets[#sets + 1] = ARGV[3 + j]; sets[#sets + 1] = v end
+    end
+    redis.call('HSET', key, unpack(sets))
+    if #dels > 0 then redis.call('HDEL', key, unpack(dels)) end
+    written = written + 1
+  end
+end
+return written
+"""
+
+
+class RedisOnlineStoreConfig(OnlineStoreConfig):
+    """``online_store: {type: redis, connection_string: "localhost:6379"}`` (Feast's keys)."""
+
+    type: Literal["redis"] = "redis"
+    redis_type: Literal["redis"] = "redis"
+    connection_string: str = "localhost:6379"
+    #: expire a key this many seconds after its last write (None: never)
+    key_ttl_seconds: int | None = None
+
+
+def _connection_kwargs(connection_string: str) -> dict[str, Any]:
+    parts = [p.strip() for p in connection_string.split(",") if p.strip()]
+    host, _, port = parts[0].rpartition(":") if ":" in parts[0] else (parts[0], "", "6379")
+    kwargs: dict[str, Any] = {"host": host or "localhost", "port": int(port or 6379)}
+    for opt in parts[1:]:
+        name, _, value = opt.partition("=")
+        if name == "ssl":
+            kwargs["ssl"] = value.lower() in ("true", "1", "yes")
+        elif name == "db":
+            kwargs["db"] = int(value)
+        elif name in ("password", "username"):
+            kwargs[name] = value
+        else:
+            raise InvalidRequest(f"redis connection_string option '{name}' is unknown (use password, username, ssl, db)")
+    return kwargs
+
+
+class RedisOnlineStore(OnlineStore):
+    """Latest values per key in Redis hashes."""
+
+    type_name = "redis"
+
+    def __init__(self, config: RedisOnlineStoreConfig, repo_path: Path) -> None:
+        if redis_lib is None:
+            raise MissingExtra("the redis online store", "redis", "redis")
+        self.config = config
+        self._kwargs = _connection_kwargs(config.connection_string)
+        self._client: Any = None
+        self._script: Any = None
+        self._lock = threading.Lock()
+
+    def _redis(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = redis_lib.Redis(**self._kwargs, socket_timeout=10, socket_connect_timeout=5)
+                self._script = self._client.register_script(_WRITE_SCRIPT)
+            return self._client
+
+    def _fail(self, exc: Exception, doing: str) -> Exception:
+        where = f"{self._kwargs['host']}:{self._kwargs['port']}"
+        if isinstance(exc, redis_lib.ConnectionError | redis_lib.TimeoutError):
+            return BackendUnavailable("redis online store", f"cannot reach Redis at {where} while {doing}: {exc}",
+                                      "start Redis or fix online_store.connection_string")
+        if isinstance(exc, redis_lib.AuthenticationError):
+            return BackendFailure("redis online store", f"Redis at {where} refused the credentials", "fix the password")
+        return BackendFailure("redis online store", f"{doing} failed: {exc}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    @staticmethod
+    def _prefix(project: str, view: FeatureView) -> str:
+        return f"ladle:{project}:{','.join(view.join_keys)}:"
+
+    def _keys(self, project: str, view: FeatureView, keys: pa.Table) -> list[str | None]:
+        prefix = self._prefix(project, view)
+        return [None if k is None else prefix + k for k in encode_keys(keys).to_pylist()]
+
+    def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
+        self._drop_fields(project, delete)
+
+    def _drop_fields(self, project: str, views: list[FeatureView]) -> None:
+        client = self._redis()
+        try:
+            for view in views:
+                fields = [f"{view.name}:{f.name}" for f in view.features] + [f"{view.name}:_ts", f"{view.name}:_cr"]
+                for key in client.scan_iter(match=self._prefix(project, view) + "*", count=1000):
+                    client.hdel(key, *fields)
+                    if not client.hlen(key):
+                        client.delete(key)
+        except redis_lib.RedisError as exc:
+            raise self._fail(exc, "dropping feature views") from exc
+
+    def teardown(self, project: str, views: list[FeatureView]) -> None:
+        self._drop_fields(project, views)
+
+    def write(self, project: str, view: FeatureView, rows: pa.Table) -> int:
+        if rows.num_rows == 0:
+            return 0
+        encoded = encode_keys(rows.select(view.join_keys))
+        if encoded.null_count:
+            raise InvalidRequest(f"{encoded.null_count} row(s) for feature view '{view.name}' have a null join key")
+        latest = latest_per_key(rows.append_column("__key", encoded), ["__key"])
+        prefix = self._prefix(project, view)
+        keys = [prefix + k for k in latest.column("__key").to_pylist()]
+        ts = latest.column(EVENT_TS).cast(_UTC_US).cast(pa.int64()).to_pylist()
+        cr = [b"" if c is None else str(c).encode() for c in latest.column(CREATED_TS).cast(_UTC_US).cast(pa.int64()).to_pylist()]
+        features = [f.name for f in view.features]
+        columns = [
+            encode_column(latest.column(f).cast(to_arrow(field.dtype)))
+            for f, field in zip(features, view.features, strict=True)
+        ]
+        head = [f"{view.name}:_ts", f"{view.name}:_cr", len(features), *(f"{view.name}:{f}" for f in features)]
+        client = self._redis()
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for start in range(0, len(keys), _CHUNK):
+                    stop = min(start + _CHUNK, len(keys))
+                    args: list[Any] = list(head)
+                    for i in range(start, stop):
+                        args += [ts[i], cr[i], *(c[i] for c in columns)]
+                    self._script(keys=keys[start:stop], args=args, client=pipe)
+                    if self.config.key_ttl_seconds:
+                        for k in keys[start:stop]:
+                            pipe.expire(k, self.config.key_ttl_seconds)
+                pipe.execute()
+        except redis_lib.RedisError as exc:
+            raise self._fail(exc, f"writing feature view '{view.name}'") from exc
+        written: int = rows.num_rows
+        return written
+
+    def read(self, project: str, view: FeatureView, keys: pa.Table, features: list[str]) -> pa.Table:
+        wanted = self._keys(project, view, keys)
+        unique = [k for k in dict.fromkeys(wanted) if k is not None]
+        fields = [f"{view.name}:_ts", *(f"{view.name}:{f}" for f in features)]
+        client = self._redis()
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for k in unique:
+                    pipe.hmget(k, fields)
+                replies = pipe.execute()
+        except redis_lib.RedisError as exc:
+            raise self._fail(exc, f"reading feature view '{view.name}'") from exc
+        found = dict(zip(unique, replies, strict=True))
+        missing = [None] * len(fields)
+        rows = [found.get(k, missing) if k is not None else missing for k in wanted]
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(fields)
+        declared = {f.name: to_arrow(f.dtype) for f in view.features}
+        out: dict[str, pa.Array] = {
+            f: decode_column(columns[i + 1], declared[f]) for i, f in enumerate(features)
+        }
+        out[EVENT_TS] = pa.array([None if v is None else int(v) for v in columns[0]], pa.int64()).cast(_UTC_US)
+        return pa.table(out)

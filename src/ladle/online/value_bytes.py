@@ -1,0 +1,101 @@
+"""Feature values as bytes, a column at a time, for key-value online stores (Redis, DynamoDB).
+
+Every stored value is one tag byte and a payload; an empty value is null. Numbers are fixed-width
+big-endian (floats as IEEE doubles, so NaN, infinities and -0.0 survive), text is UTF-8, bytes are
+raw, timestamps are UTC microseconds, and arrays, maps and structs are JSON. Encoding and decoding work
+on whole columns; per value there is only a slice or a join.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["decode_column", "encode_column"]
+
+_VALUE = b"v"
+
+
+def _kind(t: pa.DataType) -> str:
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_integer(t) or pa.types.is_timestamp(t):
+        return "int"
+    if pa.types.is_floating(t):
+        return "float"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "text"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return "bytes"
+    return "json"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"__bytes__": value.hex()}
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot store a {type(value).__name__} value")
+
+
+def _fixed(column: pa.Array, dtype: str) -> list[bytes]:
+    values = column.to_numpy(zero_copy_only=False)
+    raw = np.ascontiguousarray(values.astype(dtype)).tobytes()
+    width = np.dtype(dtype).itemsize
+    return [_VALUE + raw[i:i + width] for i in range(0, len(raw), width)]
+
+
+def encode_column(column: pa.Array | pa.ChunkedArray) -> list[bytes]:
+    """One bytes value per row (``b""`` for null)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    kind = _kind(column.type)
+    if kind == "int":
+        out = _fixed(column.cast(pa.int64()).fill_null(0), ">i8")
+    elif kind == "float":
+        out = _fixed(column.cast(pa.float64()).fill_null(0.0), ">f8")
+    elif kind == "bool":
+        out = [_VALUE + (b"\x01" if v else b"\x00") for v in column.fill_null(False).to_pylist()]
+    elif kind == "text":
+        out = [_VALUE + v.encode() for v in column.fill_null("").to_pylist()]
+    elif kind == "bytes":
+        out = [_VALUE + v for v in column.fill_null(b"").to_pylist()]
+    else:
+        out = [_VALUE + json.dumps(v, default=_json_default, allow_nan=True).encode() for v in column.to_pylist()]
+    if column.null_count:
+        valid = column.is_valid().to_numpy(zero_copy_only=False)
+        out = [v if ok else b"" for v, ok in zip(out, valid, strict=True)]
+    return out
+
+
+def _object_hook(obj: dict[str, Any]) -> Any:
+    return bytes.fromhex(obj["__bytes__"]) if set(obj) == {"__bytes__"} else obj
+
+
+def decode_column(values: Sequence[bytes | None], target: pa.DataType) -> pa.Array:
+    """Inverse of :func:`encode_column`; ``None`` (absent) and ``b""`` are null."""
+    kind = _kind(target)
+    valid = np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
+    if kind in ("int", "float"):
+        width, dtype = 8, (">i8" if kind == "int" else ">f8")
+        joined = b"".join(v[1:] if v else b"\x00" * width for v in values)
+        numbers = np.frombuffer(joined, dtype=dtype).astype(dtype[1:])
+        storage = pa.int64() if kind == "int" else pa.float64()
+        arr = pa.array(numbers, type=storage, mask=~valid)
+        return arr.cast(target)
+    payloads = [v[1:] if v else None for v in values]
+    if kind == "bool":
+        return pa.array([None if p is None else p == b"\x01" for p in payloads], target)
+    if kind == "text":
+        return pa.array([None if p is None else p.decode() for p in payloads], target)
+    if kind == "bytes":
+        return pa.array(payloads, target)
+    parsed = [None if p is None else json.loads(p, object_hook=_object_hook) for p in payloads]
+    if pa.types.is_map(target):
+        parsed = [None if v is None else list(v.items()) if isinstance(v, dict) else [tuple(x) for x in v]
+                  for v in parsed]
+    return pa.array(parsed, target)

@@ -1,0 +1,187 @@
+"""One suite for the online-store protocol, run against every online backend with the same asserted values.
+
+Backends: sqlite (a file in tmp_path) and redis (``LADLE_TEST_REDIS_URL`` or 127.0.0.1:6379; skipped when
+absent on a laptop, a failure under ``LADLE_REQUIRE_SERVICES=1``). Each test works in its own project
+namespace and checks, in the backend itself, that teardown leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from ladle.config import SqliteOnlineStoreConfig
+from ladle.definitions import Entity, FeatureView, Field, FileSource
+from ladle.online.base import OnlineStore
+from ladle.online.sqlite import SqliteOnlineStore
+from ladle.types import (
+    Array,
+    Bool,
+    Bytes,
+    Float32,
+    Float64,
+    Int32,
+    Int64,
+    Json,
+    Map,
+    String,
+    Struct,
+    UnixTimestamp,
+    to_arrow,
+)
+
+T = datetime(2026, 6, 1, tzinfo=timezone.utc)
+UTC = pa.timestamp("us", tz="UTC")
+
+
+@dataclass
+class Backend:
+    store: OnlineStore
+    project: str
+    leftovers: Callable[[], list[str]]  # what the backend still holds for the project
+
+
+def _sqlite(tmp_path: Path) -> Iterator[Backend]:
+    store = SqliteOnlineStore(SqliteOnlineStoreConfig(path="online.db"), tmp_path)
+    db = tmp_path / "online.db"
+    yield Backend(store, f"p_{uuid.uuid4().hex[:8]}", lambda: [str(db)] if db.exists() else [])
+    store.close()
+
+
+def _redis(tmp_path: Path) -> Iterator[Backend]:
+    redis = pytest.importorskip("redis")
+    from ladle.online.redis import RedisOnlineStore, RedisOnlineStoreConfig
+
+    url = os.environ.get("LADLE_TEST_REDIS_URL", "127.0.0.1:6379")
+    host, _, port = url.removeprefix("redis://").partition(":")
+    client = redis.Redis(host=host, port=int(port or 6379), socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("LADLE_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"Redis is required (LADLE_REQUIRE_SERVICES=1) but {url} is unreachable: {exc}")
+        pytest.skip(f"Redis not reachable at {url}: {exc}")
+    project = f"p_{uuid.uuid4().hex[:8]}"
+    store = RedisOnlineStore(RedisOnlineStoreConfig(connection_string=f"{host}:{port or 6379}"), tmp_path)
+
+    def leftovers() -> list[str]:
+        return [k.decode() for k in client.scan_iter(match=f"ladle:{project}:*")]
+
+    yield Backend(store, project, leftovers)
+    for key in leftovers():
+        client.delete(key)
+    store.close()
+    client.close()
+
+
+BACKENDS = {"sqlite": _sqlite, "redis": _redis}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    yield from BACKENDS[request.param](tmp_path)
+
+
+TYPES = {
+    "i32": (Int32, [2**31 - 1, None, -5]),
+    "i64": (Int64, [2**63 - 1, -(2**63), None]),
+    "f32": (Float32, [1.5, float("inf"), None]),
+    "f64": (Float64, [math.nan, -0.0, -math.inf]),
+    "s": (String, ["héllo ✓ 日本", "", None]),
+    "b": (Bytes, [b"\x00\xff", b"", None]),
+    "flag": (Bool, [True, False, None]),
+    "when": (UnixTimestamp, [T, None, T - timedelta(days=20000)]),
+    "arr": (Array(Int64), [[1, None, 3], [], None]),
+    "tags": (Array(String), [["a", "ü"], None, []]),
+    "m": (Map, [[("k", "v")], None, []]),
+    "doc": (Json, ['{"a": [1, 2]}', None, "[]"]),
+    "pt": (Struct({"x": Float64, "label": String}), [{"x": 1.0, "label": "p"}, None, {"x": None, "label": None}]),
+}
+
+
+def make_view(features: dict[str, object], keys: tuple[str, ...] = ("id",)) -> FeatureView:
+    entity = Entity(name="thing", join_keys=list(keys))
+    view = FeatureView(
+        name="things", entities=[entity], ttl=timedelta(days=1),
+        schema=[Field(name=n, dtype=d) for n, d in features.items()],
+        source=FileSource(name="src", path="x.parquet", timestamp_field="ts"),
+    )
+    view.bind_entities({"thing": entity})
+    return view
+
+
+def rows(ids: list[object], ts: list[datetime], created: list[datetime | None], **features: list[object]) -> pa.Table:
+    return pa.table({
+        "id": ids,
+        **features,
+        "event_ts": pa.array(ts, UTC),
+        "created_ts": pa.array(created, UTC),
+    })
+
+
+def same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    return a == b
+
+
+def test_every_type_round_trips(backend: Backend) -> None:
+    view = make_view({n: d for n, (d, _) in TYPES.items()})
+    backend.store.update(backend.project, [view], [])
+    data = {n: pa.array(v, to_arrow(d)) for n, (d, v) in TYPES.items()}
+    backend.store.write(backend.project, view, rows([1, 2, 3], [T] * 3, [None] * 3, **data))
+    got = backend.store.read(backend.project, view, pa.table({"id": [3, 1, 2, 9]}), list(TYPES))
+    assert got.num_rows == 4
+    for name, (dtype, values) in TYPES.items():
+        assert got.schema.field(name).type == to_arrow(dtype), name
+        column = got.column(name).to_pylist()
+        expected = [values[2], values[0], values[1], None]
+        assert all(same(g, e) for g, e in zip(column, expected, strict=True)), (name, column, expected)
+    assert got.column("event_ts").to_pylist() == [T, T, T, None]
+
+
+def test_newer_wins_across_and_within_batches(backend: Backend) -> None:
+    view = make_view({"v": Int64})
+    backend.store.update(backend.project, [view], [])
+    later = T + timedelta(hours=1)
+    backend.store.write(backend.project, view, rows([1, 2], [later, T], [None, T], v=[10, 20]))
+    # older for key 1 (ignored), same ts but newer created for key 2 (wins); within a batch the newest wins
+    backend.store.write(backend.project, view, rows(
+        [1, 2, 3, 3, 3], [T, T, T, later, T], [later, later, None, None, later], v=[11, 21, 30, 31, 32]))
+    got = backend.store.read(backend.project, view, pa.table({"id": [1, 2, 3]}), ["v"])
+    assert got.column("v").to_pylist() == [10, 21, 31]
+    # exact tie: the later write wins; a null created loses to a set one at the same ts
+    backend.store.write(backend.project, view, rows([2, 2], [T, T], [later, later], v=[22, 23]))
+    backend.store.write(backend.project, view, rows([1], [later], [None], v=[12]))
+    got = backend.store.read(backend.project, view, pa.table({"id": [2, 1]}), ["v"])
+    assert got.column("v").to_pylist() == [23, 12]
+
+
+def test_missing_duplicate_and_composite_keys(backend: Backend) -> None:
+    view = make_view({"v": String}, keys=("city", "zone"))
+    backend.store.update(backend.project, [view], [])
+    backend.store.write(backend.project, view, pa.table({
+        "city": ["Zürich", "Zürich", "a|b"], "zone": [1, 2, 1], "v": ["z1", "z2", "ab"],
+        "event_ts": pa.array([T] * 3, UTC), "created_ts": pa.array([None] * 3, UTC),
+    }))
+    keys = pa.table({"city": ["Zürich", "a|b", "Zürich", "a", "Zürich"], "zone": [2, 1, 9, 1, 2]})
+    got = backend.store.read(backend.project, view, keys, ["v"])
+    assert got.column("v").to_pylist() == ["z2", "ab", None, None, "z2"]
+    assert got.column("event_ts").null_count == 2
+
+
+def test_teardown_leaves_nothing(backend: Backend) -> None:
+    view = make_view({"v": Float64})
+    backend.store.update(backend.project, [view], [])
+    backend.store.write(backend.project, view, rows([1, 2], [T, T], [None, None], v=[1.0, 2.0]))
+    assert backend.store.read(backend.project, view, pa.table({"id": [1]}), ["v"]).column("v").to_pylist() == [1.0]
+    backend.store.teardown(backend.project, [view])
+    assert backend.leftovers() == []
