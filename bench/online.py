@@ -42,15 +42,16 @@ def measure(store: FeatureStore, batch: int, calls: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--online", choices=["sqlite", "redis"], default="sqlite", help="online store to use")
     parser.add_argument("--calls", type=int, default=2000)
     args = parser.parse_args()
-    store = FeatureStore(repo_path=ensure_repo(args.scale))
+    store = FeatureStore(repo_path=ensure_repo(args.scale, online=args.online))
     check = store.get_online_features(FEATURES, {"driver_id": [1, 2, 3]}).to_dict()
     if all(v is None for v in check["conv_rate"]):
         sys.exit("nothing materialized: run bench/materialize.py first")
     for batch in (1, 100):
         p50, p99 = measure(store, batch, args.calls)
-        print(f"ladle get_online_features sqlite, 6 features, batch {batch}: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+        print(f"ladle get_online_features {args.online}, 6 features, batch {batch}: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
     try:
         import feast  # noqa: F401
     except ImportError:

@@ -56,9 +56,12 @@ provider: local
 offline_store:
   type: duckdb
 online_store:
-  type: sqlite
-  path: data/online_store.db
+{online}
 """
+ONLINE = {
+    "sqlite": "  type: sqlite\n  path: data/online_store.db",
+    "redis": "  type: redis\n  connection_string: 127.0.0.1:6379",
+}
 
 
 def _source(rows: int, seed: int, view: str) -> pa.Table:
@@ -92,7 +95,7 @@ def entity_table(rows: int = 1_000_000, seed: int = 7) -> pa.Table:
     )
 
 
-def ensure_repo(scale: float = 1.0, reset: bool = False) -> Path:
+def ensure_repo(scale: float = 1.0, reset: bool = False, online: str = "sqlite") -> Path:
     """Create (once) bench/.data/repo_<scale> with the parquet data, yaml and definitions.
 
     ``reset`` removes the registry and online store left by an earlier run.
@@ -108,7 +111,7 @@ def ensure_repo(scale: float = 1.0, reset: bool = False) -> Path:
                        data / "driver_stats.parquet", row_group_size=1_000_000)
         pq.write_table(_source(int(5_000_000 * scale), 2, "driver_quality"),
                        data / "driver_quality.parquet", row_group_size=1_000_000)
-    (repo / "feature_store.yaml").write_text(YAML)
+    (repo / "feature_store.yaml").write_text(YAML.format(online=ONLINE[online]))
     (repo / "features.py").write_text(REPO_PY)
     return repo
 
@@ -116,4 +119,6 @@ def ensure_repo(scale: float = 1.0, reset: bool = False) -> Path:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
-    print(ensure_repo(parser.parse_args().scale))
+    parser.add_argument("--online", choices=sorted(ONLINE), default="sqlite")
+    args = parser.parse_args()
+    print(ensure_repo(args.scale, online=args.online))

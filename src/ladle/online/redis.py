@@ -70,6 +70,14 @@ return written
 """
 
 
+# KEYS: hashes; ARGV: fields. One round trip and one command for a whole batch of HMGETs.
+_READ_SCRIPT = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HMGET', key, unpack(ARGV)) end
+return out
+"""
+
+
 class RedisOnlineStoreConfig(OnlineStoreConfig):
     """``online_store: {type: redis, connection_string: "localhost:6379"}`` (Feast's keys)."""
 
@@ -109,6 +117,7 @@ class RedisOnlineStore(OnlineStore):
         self._kwargs = _connection_kwargs(config.connection_string)
         self._client: Any = None
         self._script: Any = None
+        self._read_script: Any = None
         self._lock = threading.Lock()
 
     def _redis(self) -> Any:
@@ -116,6 +125,7 @@ class RedisOnlineStore(OnlineStore):
             if self._client is None:
                 self._client = redis_lib.Redis(**self._kwargs, socket_timeout=10, socket_connect_timeout=5)
                 self._script = self._client.register_script(_WRITE_SCRIPT)
+                self._read_script = self._client.register_script(_READ_SCRIPT)
             return self._client
 
     def _fail(self, exc: Exception, doing: str) -> Exception:
@@ -198,12 +208,9 @@ class RedisOnlineStore(OnlineStore):
         wanted = self._keys(project, view, keys)
         unique = [k for k in dict.fromkeys(wanted) if k is not None]
         fields = [f"{view.name}:_ts", *(f"{view.name}:{f}" for f in features)]
-        client = self._redis()
+        self._redis()
         try:
-            with client.pipeline(transaction=False) as pipe:
-                for k in unique:
-                    pipe.hmget(k, fields)
-                replies = pipe.execute()
+            replies = self._read_script(keys=unique, args=fields) if unique else []
         except redis_lib.RedisError as exc:
             raise self._fail(exc, f"reading feature view '{view.name}'") from exc
         found = dict(zip(unique, replies, strict=True))
@@ -214,5 +221,5 @@ class RedisOnlineStore(OnlineStore):
         out: dict[str, pa.Array] = {
             f: decode_column(columns[i + 1], declared[f]) for i, f in enumerate(features)
         }
-        out[EVENT_TS] = pa.array([None if v is None else int(v) for v in columns[0]], pa.int64()).cast(_UTC_US)
+        out[EVENT_TS] = pa.array([None if v is None else int(v) for v in columns[0]], _UTC_US)
         return pa.table(out)

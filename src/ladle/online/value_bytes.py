@@ -83,10 +83,10 @@ def decode_column(values: Sequence[bytes | None], target: pa.DataType) -> pa.Arr
     if kind in ("int", "float"):
         width, dtype = 8, (">i8" if kind == "int" else ">f8")
         joined = b"".join(v[1:] if v else b"\x00" * width for v in values)
-        numbers = np.frombuffer(joined, dtype=dtype).astype(dtype[1:])
-        storage = pa.int64() if kind == "int" else pa.float64()
-        arr = pa.array(numbers, type=storage, mask=~valid)
-        return arr.cast(target)
+        numbers = np.frombuffer(joined, dtype=dtype)
+        if pa.types.is_timestamp(target):
+            return pa.array(numbers.astype(np.int64), type=target, mask=~valid)
+        return pa.array(numbers.astype(target.to_pandas_dtype()), type=target, mask=~valid)
     payloads = [v[1:] if v else None for v in values]
     if kind == "bool":
         return pa.array([None if p is None else p == b"\x01" for p in payloads], target)
