@@ -19,6 +19,10 @@ def make_offline_store(config: RepoConfig) -> OfflineStore:
 def make_online_store(config: RepoConfig) -> OnlineStore:
     """The online store ``config.online_store`` describes (its module, and driver, load only then)."""
     settings = config.online_store
+    if settings.type == "postgres":
+        from ladle.online.postgres import PostgreSQLOnlineStore
+
+        return PostgreSQLOnlineStore(settings, config.repo_path)
     if settings.type == "redis":
         from ladle.online.redis import RedisOnlineStore
 

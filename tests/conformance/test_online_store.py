@@ -1,7 +1,8 @@
 """One suite for the online-store protocol, run against every online backend with the same asserted values.
 
-Backends: sqlite (a file in tmp_path) and redis (``LADLE_TEST_REDIS_URL`` or 127.0.0.1:6379; skipped when
-absent on a laptop, a failure under ``LADLE_REQUIRE_SERVICES=1``). Each test works in its own project
+Backends: sqlite (a file in tmp_path), redis (``LADLE_TEST_REDIS_URL`` or 127.0.0.1:6379) and postgres
+(``LADLE_TEST_POSTGRES_DSN`` or 127.0.0.1:5432, a fresh schema per test); a service that is absent is a
+skip on a laptop and a failure under ``LADLE_REQUIRE_SERVICES=1``. Each test works in its own project
 namespace and checks, in the backend itself, that teardown leaves nothing behind.
 """
 
@@ -82,7 +83,31 @@ def _redis(tmp_path: Path) -> Iterator[Backend]:
     client.close()
 
 
-BACKENDS = {"sqlite": _sqlite, "redis": _redis}
+def _postgres(tmp_path: Path) -> Iterator[Backend]:
+    psycopg = pytest.importorskip("psycopg")
+    from ladle.online.postgres import PostgreSQLOnlineStore, PostgreSQLOnlineStoreConfig
+
+    dsn = os.environ.get("LADLE_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+    try:
+        admin = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        if os.environ.get("LADLE_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"PostgreSQL is required (LADLE_REQUIRE_SERVICES=1) but '{dsn}' is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at '{dsn}': {exc}")
+    schema = f"ladle_test_{uuid.uuid4().hex[:8]}"
+    store = PostgreSQLOnlineStore(PostgreSQLOnlineStoreConfig(dsn=dsn, db_schema=schema), tmp_path)
+
+    def leftovers() -> list[str]:
+        rows = admin.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,))
+        return [r[0] for r in rows.fetchall()]
+
+    yield Backend(store, "p", leftovers)
+    store.close()
+    admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    admin.close()
+
+
+BACKENDS = {"sqlite": _sqlite, "redis": _redis, "postgres": _postgres}
 
 
 @pytest.fixture(params=sorted(BACKENDS))

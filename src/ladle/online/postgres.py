@@ -1,0 +1,239 @@
+"""PostgreSQL online store (``online_store: {type: postgres, host, port, database, db_schema, user, ...}``).
+
+One table per view, ``{project}_{view}`` in ``db_schema``::
+
+    entity_key TEXT PRIMARY KEY, event_ts BIGINT NOT NULL, created_ts BIGINT, "<feature>" ..., ...
+
+Scalars are native (BIGINT, DOUBLE PRECISION — NaN, infinities and -0.0 included —, TEXT, BYTEA,
+BOOLEAN; timestamps as UTC micros); arrays, maps and structs are tagged bytes
+(:mod:`ladle.online.value_bytes`). Writes COPY the batch into a temporary table and upsert from it with
+the newer-wins condition; reads are one ``= ANY(%s)`` query. Connections come from a pool.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from ladle.definitions import FeatureView
+from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
+from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig
+from ladle.online.entity_key import encode_keys
+from ladle.online.newer_wins import latest_per_key, sql_not_older
+from ladle.online.value_bytes import decode_column, encode_column
+from ladle.types import to_arrow
+
+try:
+    import psycopg
+    from psycopg import sql
+    from psycopg_pool import ConnectionPool
+except ImportError:  # pragma: no cover - exercised only without the extra
+    psycopg = None
+
+__all__ = ["PostgreSQLOnlineStore", "PostgreSQLOnlineStoreConfig"]
+
+_UTC_US = pa.timestamp("us", tz="UTC")
+
+
+class PostgreSQLOnlineStoreConfig(OnlineStoreConfig):
+    """Feast's keys for a PostgreSQL online store; ``dsn`` overrides the separate settings."""
+
+    type: Literal["postgres"] = "postgres"
+    host: str = "localhost"
+    port: int = 5432
+    database: str = "postgres"
+    db_schema: str = "public"
+    user: str = "postgres"
+    password: str | None = None
+    sslmode: str | None = None
+    dsn: str | None = None
+    min_conn: int = 1
+    max_conn: int = 4
+
+
+def _sql_type(t: pa.DataType) -> str:
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_integer(t) or pa.types.is_timestamp(t):
+        return "BIGINT"
+    if pa.types.is_floating(t):
+        return "DOUBLE PRECISION"
+    if pa.types.is_string(t):
+        return "TEXT"
+    return "BYTEA"  # bytes raw; arrays, maps, structs as tagged bytes
+
+
+def _to_pg(column: pa.ChunkedArray, t: pa.DataType) -> list[Any]:
+    kind = _sql_type(t)
+    if kind == "BIGINT":
+        return column.cast(pa.int64()).to_pylist()  # type: ignore[no-any-return]
+    if kind == "BYTEA" and not pa.types.is_binary(t):
+        return [v or None for v in encode_column(column)]
+    return column.to_pylist()  # type: ignore[no-any-return]
+
+
+def _from_pg(values: list[Any], t: pa.DataType) -> pa.Array:
+    kind = _sql_type(t)
+    if kind == "BYTEA" and not pa.types.is_binary(t):
+        return decode_column([None if v is None else bytes(v) for v in values], t)
+    if kind == "BYTEA":
+        return pa.array([None if v is None else bytes(v) for v in values], t)
+    return pa.array(values, t)
+
+
+class PostgreSQLOnlineStore(OnlineStore):
+    """Latest values per key in PostgreSQL tables."""
+
+    type_name = "postgres"
+
+    def __init__(self, config: PostgreSQLOnlineStoreConfig, repo_path: Path) -> None:
+        if psycopg is None:
+            raise MissingExtra("the postgres online store", "postgres", "psycopg")
+        self.config = config
+        self._pool: Any = None
+        self._lock = threading.Lock()
+
+    def _conninfo(self) -> str:
+        c = self.config
+        if c.dsn:
+            return c.dsn
+        parts = {"host": c.host, "port": c.port, "dbname": c.database, "user": c.user}
+        if c.password:
+            parts["password"] = c.password
+        if c.sslmode:
+            parts["sslmode"] = c.sslmode
+        return " ".join(f"{k}={v}" for k, v in parts.items())
+
+    def _connection(self) -> Any:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ConnectionPool(
+                    self._conninfo(), min_size=self.config.min_conn, max_size=self.config.max_conn,
+                    open=False, kwargs={"autocommit": False},
+                )
+                try:
+                    self._pool.open(wait=True, timeout=10)
+                except Exception as exc:
+                    self._pool = None
+                    raise self._fail(exc, "connecting") from exc
+            return self._pool.connection()
+
+    def _fail(self, exc: Exception, doing: str) -> Exception:
+        where = f"{self.config.host}:{self.config.port}/{self.config.database}"
+        if isinstance(exc, psycopg.OperationalError) or type(exc).__name__ == "PoolTimeout":
+            return BackendUnavailable("postgres online store", f"cannot reach PostgreSQL at {where} while {doing}: {exc}",
+                                      "start PostgreSQL or fix online_store host/port/user/password")
+        return BackendFailure("postgres online store", f"{doing} failed: {exc}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+
+    def _table(self, project: str, view: FeatureView) -> Any:
+        return sql.Identifier(self.config.db_schema, f"{project}_{view.name}")
+
+    def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
+        try:
+            with self._connection() as conn:
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.config.db_schema)))
+                for view in delete:
+                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._table(project, view)))
+                for view in keep:
+                    self._ensure(conn, project, view)
+        except psycopg.Error as exc:
+            raise self._fail(exc, "updating tables") from exc
+
+    def _ensure(self, conn: Any, project: str, view: FeatureView) -> None:
+        wanted = [(f.name, _sql_type(to_arrow(f.dtype))) for f in view.features]
+        have = conn.execute(
+            "SELECT column_name, upper(data_type) FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            (self.config.db_schema, f"{project}_{view.name}"),
+        ).fetchall()
+        expected = [("entity_key", "TEXT"), ("event_ts", "BIGINT"), ("created_ts", "BIGINT"), *wanted]
+        if [tuple(r) for r in have] == expected:
+            return
+        table = self._table(project, view)
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))  # the view's shape changed
+        cols = sql.SQL("").join(
+            sql.SQL(", {} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in wanted
+        )
+        conn.execute(sql.SQL(
+            "CREATE TABLE {} (entity_key TEXT PRIMARY KEY, event_ts BIGINT NOT NULL, created_ts BIGINT{})"
+        ).format(table, cols))
+
+    def teardown(self, project: str, views: list[FeatureView]) -> None:
+        self.update(project, [], views)
+
+    def write(self, project: str, view: FeatureView, rows: pa.Table) -> int:
+        if rows.num_rows == 0:
+            return 0
+        keys = encode_keys(rows.select(view.join_keys))
+        if keys.null_count:
+            raise InvalidRequest(f"{keys.null_count} row(s) for feature view '{view.name}' have a null join key")
+        latest = latest_per_key(rows.append_column("__key", keys), ["__key"])
+        names = ["entity_key", "event_ts", "created_ts", *(f.name for f in view.features)]
+        columns = [
+            latest.column("__key").to_pylist(),
+            latest.column(EVENT_TS).cast(_UTC_US).cast(pa.int64()).to_pylist(),
+            latest.column(CREATED_TS).cast(_UTC_US).cast(pa.int64()).to_pylist(),
+            *(_to_pg(latest.column(f.name).cast(to_arrow(f.dtype)), to_arrow(f.dtype)) for f in view.features),
+        ]
+        table = self._table(project, view)
+        ident = sql.SQL(", ").join(sql.Identifier(n) for n in names)
+        updates = sql.SQL(", ").join(
+            sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in names[1:]
+        )
+        upsert = sql.SQL(
+            "INSERT INTO {t} ({cols}) SELECT {cols} FROM _ladle_batch ON CONFLICT (entity_key) DO UPDATE SET {u} "
+            "WHERE " + sql_not_older("EXCLUDED", "{t}")
+        ).format(t=table, cols=ident, u=updates)
+        try:
+            with self._connection() as conn:
+                conn.execute(sql.SQL(
+                    "CREATE TEMP TABLE _ladle_batch (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP"
+                ).format(table))
+                with conn.cursor() as cur, cur.copy(
+                    sql.SQL("COPY _ladle_batch ({}) FROM STDIN").format(ident)
+                ) as copy:
+                    for row in zip(*columns, strict=True):
+                        copy.write_row(row)
+                conn.execute(upsert)
+        except psycopg.errors.UndefinedTable as exc:
+            raise BackendFailure(
+                "postgres online store", f"feature view '{view.name}' has no table", "run `ladle apply`"
+            ) from exc
+        except psycopg.Error as exc:
+            raise self._fail(exc, f"writing feature view '{view.name}'") from exc
+        written: int = rows.num_rows
+        return written
+
+    def read(self, project: str, view: FeatureView, keys: pa.Table, features: list[str]) -> pa.Table:
+        wanted = encode_keys(keys).to_pylist()
+        unique = [k for k in dict.fromkeys(wanted) if k is not None]
+        query = sql.SQL("SELECT entity_key, event_ts{} FROM {} WHERE entity_key = ANY(%s)").format(
+            sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(f)) for f in features),
+            self._table(project, view),
+        )
+        try:
+            with self._connection() as conn:
+                found = {r[0]: r for r in conn.execute(query, (unique,)).fetchall()} if unique else {}
+        except psycopg.errors.UndefinedTable as exc:
+            raise BackendFailure(
+                "postgres online store", f"feature view '{view.name}' has no table", "run `ladle apply`"
+            ) from exc
+        except psycopg.Error as exc:
+            raise self._fail(exc, f"reading feature view '{view.name}'") from exc
+        missing = (None,) * (len(features) + 2)
+        columns = list(zip(*[found.get(k, missing) for k in wanted], strict=True)) if wanted else [()] * len(missing)
+        declared = {f.name: to_arrow(f.dtype) for f in view.features}
+        out: dict[str, pa.Array] = {
+            f: _from_pg(list(columns[i + 2]), declared[f]) for i, f in enumerate(features)
+        }
+        out[EVENT_TS] = pa.array(columns[1], _UTC_US)
+        return pa.table(out)
