@@ -61,6 +61,7 @@ online_store:
 ONLINE = {
     "sqlite": "  type: sqlite\n  path: data/online_store.db",
     "redis": "  type: redis\n  connection_string: 127.0.0.1:6379",
+    "postgres": "  type: postgres\n  host: 127.0.0.1\n  database: test\n  user: postgres\n  db_schema: ladle_bench",
 }
 
 

@@ -112,7 +112,7 @@ class PostgreSQLOnlineStore(OnlineStore):
             if self._pool is None:
                 self._pool = ConnectionPool(
                     self._conninfo(), min_size=self.config.min_conn, max_size=self.config.max_conn,
-                    open=False, kwargs={"autocommit": False},
+                    open=False, kwargs={"autocommit": True},  # reads need no BEGIN/COMMIT round trips
                 )
                 try:
                     self._pool.open(wait=True, timeout=10)
@@ -139,7 +139,7 @@ class PostgreSQLOnlineStore(OnlineStore):
 
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
         try:
-            with self._connection() as conn:
+            with self._connection() as conn, conn.transaction():
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.config.db_schema)))
                 for view in delete:
                     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._table(project, view)))
@@ -194,7 +194,7 @@ class PostgreSQLOnlineStore(OnlineStore):
             "WHERE " + sql_not_older("EXCLUDED", "{t}")
         ).format(t=table, cols=ident, u=updates)
         try:
-            with self._connection() as conn:
+            with self._connection() as conn, conn.transaction():
                 conn.execute(sql.SQL(
                     "CREATE TEMP TABLE _ladle_batch (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP"
                 ).format(table))
