@@ -19,6 +19,10 @@ def make_offline_store(config: RepoConfig) -> OfflineStore:
 def make_online_store(config: RepoConfig) -> OnlineStore:
     """The online store ``config.online_store`` describes (its module, and driver, load only then)."""
     settings = config.online_store
+    if settings.type == "dynamodb":
+        from ladle.online.dynamodb import DynamoDBOnlineStore
+
+        return DynamoDBOnlineStore(settings, config.repo_path)
     if settings.type == "postgres":
         from ladle.online.postgres import PostgreSQLOnlineStore
 

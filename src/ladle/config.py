@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ladle.errors import InvalidConfig
 from ladle.online.base import OnlineStoreConfig
+from ladle.online.dynamodb import DynamoDBOnlineStoreConfig
 from ladle.online.postgres import PostgreSQLOnlineStoreConfig
 from ladle.online.redis import RedisOnlineStoreConfig
 
@@ -78,7 +79,8 @@ class RepoConfig(_Strict):
     provider: Literal["local"] = "local"
     offline_store: DuckDBOfflineStoreConfig = DuckDBOfflineStoreConfig()
     online_store: Annotated[
-        SqliteOnlineStoreConfig | RedisOnlineStoreConfig | PostgreSQLOnlineStoreConfig, Field(discriminator="type")
+        SqliteOnlineStoreConfig | RedisOnlineStoreConfig | PostgreSQLOnlineStoreConfig | DynamoDBOnlineStoreConfig,
+        Field(discriminator="type"),
     ] = SqliteOnlineStoreConfig()
     batch_engine: MaterializationConfig = MaterializationConfig()
     entity_key_serialization_version: int = 3

@@ -1,7 +1,8 @@
 """One suite for the online-store protocol, run against every online backend with the same asserted values.
 
 Backends: sqlite (a file in tmp_path), redis (``LADLE_TEST_REDIS_URL`` or 127.0.0.1:6379) and postgres
-(``LADLE_TEST_POSTGRES_DSN`` or 127.0.0.1:5432, a fresh schema per test); a service that is absent is a
+(``LADLE_TEST_POSTGRES_DSN`` or 127.0.0.1:5432, a fresh schema per test) and dynamodb (a real moto
+server on a free loopback port, started once per session); a service that is absent is a
 skip on a laptop and a failure under ``LADLE_REQUIRE_SERVICES=1``. Each test works in its own project
 namespace and checks, in the backend itself, that teardown leaves nothing behind.
 """
@@ -107,12 +108,71 @@ def _postgres(tmp_path: Path) -> Iterator[Backend]:
     admin.close()
 
 
-BACKENDS = {"sqlite": _sqlite, "redis": _redis, "postgres": _postgres}
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real moto server (DynamoDB over HTTP) on a free loopback port, for the whole session."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    server = Path(sys.executable).parent / "moto_server"
+    if not server.exists():
+        if os.environ.get("LADLE_REQUIRE_SERVICES") == "1":
+            pytest.fail("moto_server is required (LADLE_REQUIRE_SERVICES=1): pip install 'moto[server]'")
+        pytest.skip("moto_server not installed (pip install 'moto[server]')")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("moto_server did not start within 30 s")
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    yield f"http://127.0.0.1:{port}"
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _dynamodb(tmp_path: Path, endpoint: str) -> Iterator[Backend]:
+    boto3 = pytest.importorskip("boto3")
+    from ladle.online.dynamodb import DynamoDBOnlineStore, DynamoDBOnlineStoreConfig
+
+    project = f"p{uuid.uuid4().hex[:8]}"
+    store = DynamoDBOnlineStore(DynamoDBOnlineStoreConfig(endpoint_url=endpoint, write_concurrency=4), tmp_path)
+    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+
+    def leftovers() -> list[str]:
+        return [t for t in client.list_tables()["TableNames"] if t.startswith(f"{project}.")]
+
+    yield Backend(store, project, leftovers)
+    for table in leftovers():
+        client.delete_table(TableName=table)
+    store.close()
+
+
+BACKENDS = {"sqlite": _sqlite, "redis": _redis, "postgres": _postgres, "dynamodb": _dynamodb}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    yield from BACKENDS[request.param](tmp_path)
+    if request.param == "dynamodb":
+        yield from _dynamodb(tmp_path, request.getfixturevalue("moto_endpoint"))
+    else:
+        yield from BACKENDS[request.param](tmp_path)
 
 
 TYPES = {

@@ -1,0 +1,225 @@
+"""DynamoDB online store (``online_store: {type: dynamodb, region: ..., endpoint_url: ...}``).
+
+One table per view, named by ``table_name_template`` (default ``{project}.{table_name}``, as in Feast), with
+the encoded entity key as hash key ``entity_id``. An item holds ``event_ts`` and ``created_ts`` (UTC
+micros) and one binary attribute per non-null feature (tagged bytes, :mod:`ladle.online.value_bytes`).
+Writes are conditional puts — the condition is the newer-wins rule, so DynamoDB itself refuses an older
+row — sent from a small thread pool; reads are BatchGetItem (100 keys a call, unprocessed keys retried).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from ladle.definitions import FeatureView
+from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
+from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig
+from ladle.online.entity_key import encode_keys
+from ladle.online.newer_wins import latest_per_key
+from ladle.online.value_bytes import decode_column, encode_column
+from ladle.types import to_arrow
+
+try:
+    import boto3
+    from botocore.config import Config as BotoConfig
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+except ImportError:  # pragma: no cover - exercised only without the extra
+    boto3 = None
+
+__all__ = ["DynamoDBOnlineStore", "DynamoDBOnlineStoreConfig"]
+
+_UTC_US = pa.timestamp("us", tz="UTC")
+_READ_BATCH = 100
+_RETRIES = 8
+# not older: absent, older event, or same event and (new created >= old, or both created absent)
+_CONDITION_WITH_CREATED = (
+    "attribute_not_exists(entity_id) OR event_ts < :ts OR "
+    "(event_ts = :ts AND (attribute_not_exists(created_ts) OR created_ts <= :cr))"
+)
+_CONDITION_NO_CREATED = (
+    "attribute_not_exists(entity_id) OR event_ts < :ts OR (event_ts = :ts AND attribute_not_exists(created_ts))"
+)
+
+
+class DynamoDBOnlineStoreConfig(OnlineStoreConfig):
+    """Feast's keys for DynamoDB, plus ``endpoint_url`` for local DynamoDB-compatible servers."""
+
+    type: Literal["dynamodb"] = "dynamodb"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    table_name_template: str = "{project}.{table_name}"
+    consistent_reads: bool = False
+    batch_size: int = 100
+    #: parallel conditional writes
+    write_concurrency: int = 16
+
+
+class DynamoDBOnlineStore(OnlineStore):
+    """Latest values per key in DynamoDB tables."""
+
+    type_name = "dynamodb"
+
+    def __init__(self, config: DynamoDBOnlineStoreConfig, repo_path: Path) -> None:
+        if boto3 is None:
+            raise MissingExtra("the dynamodb online store", "dynamodb", "boto3")
+        self.config = config
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _dynamodb(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = boto3.client(
+                    "dynamodb", region_name=self.config.region, endpoint_url=self.config.endpoint_url,
+                    config=BotoConfig(max_pool_connections=max(10, self.config.write_concurrency),
+                                      retries={"max_attempts": 5, "mode": "standard"}),
+                )
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            self._client = None
+
+    def table_name(self, project: str, view: FeatureView) -> str:
+        """The view's table, from ``table_name_template``."""
+        return self.config.table_name_template.format(project=project, table_name=view.name)
+
+    def _fail(self, exc: Exception, doing: str) -> Exception:
+        if isinstance(exc, EndpointConnectionError):
+            return BackendUnavailable("dynamodb online store", f"cannot reach DynamoDB while {doing}: {exc}",
+                                      "check online_store.region / endpoint_url and credentials")
+        return BackendFailure("dynamodb online store", f"{doing} failed: {exc}")
+
+    # --- tables --------------------------------------------------------------------------------------
+    def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
+        client = self._dynamodb()
+        try:
+            existing = set(self._list_tables(client))
+            for view in delete:
+                name = self.table_name(project, view)
+                if name in existing:
+                    client.delete_table(TableName=name)
+                    client.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+            for view in keep:
+                name = self.table_name(project, view)
+                if name not in existing:
+                    client.create_table(
+                        TableName=name,
+                        KeySchema=[{"AttributeName": "entity_id", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "entity_id", "AttributeType": "S"}],
+                        BillingMode="PAY_PER_REQUEST",
+                    )
+                    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(exc, "creating/deleting tables") from exc
+
+    @staticmethod
+    def _list_tables(client: Any) -> list[str]:
+        names: list[str] = []
+        for page in client.get_paginator("list_tables").paginate():
+            names.extend(page["TableNames"])
+        return names
+
+    def teardown(self, project: str, views: list[FeatureView]) -> None:
+        self.update(project, [], views)
+
+    # --- writes --------------------------------------------------------------------------------------
+    def write(self, project: str, view: FeatureView, rows: pa.Table) -> int:
+        if rows.num_rows == 0:
+            return 0
+        keys = encode_keys(rows.select(view.join_keys))
+        if keys.null_count:
+            raise InvalidRequest(f"{keys.null_count} row(s) for feature view '{view.name}' have a null join key")
+        latest = latest_per_key(rows.append_column("__key", keys), ["__key"])
+        ids = latest.column("__key").to_pylist()
+        ts = latest.column(EVENT_TS).cast(_UTC_US).cast(pa.int64()).to_pylist()
+        cr = latest.column(CREATED_TS).cast(_UTC_US).cast(pa.int64()).to_pylist()
+        names = [f.name for f in view.features]
+        values = [encode_column(latest.column(f.name).cast(to_arrow(f.dtype))) for f in view.features]
+        table = self.table_name(project, view)
+        client = self._dynamodb()
+
+        def put(i: int) -> None:
+            item: dict[str, Any] = {"entity_id": {"S": ids[i]}, "event_ts": {"N": str(ts[i])}}
+            attrs: dict[str, Any] = {":ts": {"N": str(ts[i])}}
+            if cr[i] is not None:
+                item["created_ts"] = {"N": str(cr[i])}
+                attrs[":cr"] = {"N": str(cr[i])}
+            for name, column in zip(names, values, strict=True):
+                if column[i]:
+                    item[f"f:{name}"] = {"B": column[i]}
+            try:
+                client.put_item(
+                    TableName=table, Item=item,
+                    ConditionExpression=_CONDITION_WITH_CREATED if cr[i] is not None else _CONDITION_NO_CREATED,
+                    ExpressionAttributeValues=attrs,
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise  # an older row is refused by the condition: that is the rule, not an error
+
+        try:
+            with ThreadPoolExecutor(max_workers=self.config.write_concurrency) as pool:
+                list(pool.map(put, range(len(ids))))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                raise BackendFailure(
+                    "dynamodb online store", f"table '{table}' of feature view '{view.name}' does not exist",
+                    "run `ladle apply`",
+                ) from exc
+            raise self._fail(exc, f"writing feature view '{view.name}'") from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc, f"writing feature view '{view.name}'") from exc
+        written: int = rows.num_rows
+        return written
+
+    # --- reads ---------------------------------------------------------------------------------------
+    def read(self, project: str, view: FeatureView, keys: pa.Table, features: list[str]) -> pa.Table:
+        wanted = encode_keys(keys).to_pylist()
+        unique = [k for k in dict.fromkeys(wanted) if k is not None]
+        table = self.table_name(project, view)
+        found = self._batch_get(table, unique, view.name)
+        declared = {f.name: to_arrow(f.dtype) for f in view.features}
+        items = [found.get(k) if k is not None else None for k in wanted]
+        out: dict[str, pa.Array] = {}
+        for f in features:
+            raw = [None if it is None or f"f:{f}" not in it else it[f"f:{f}"]["B"] for it in items]
+            out[f] = decode_column(raw, declared[f])
+        out[EVENT_TS] = pa.array([None if it is None else int(it["event_ts"]["N"]) for it in items], _UTC_US)
+        return pa.table(out)
+
+    def _batch_get(self, table: str, keys: list[str], view: str) -> dict[str, dict[str, Any]]:
+        client = self._dynamodb()
+        found: dict[str, dict[str, Any]] = {}
+        try:
+            for start in range(0, len(keys), _READ_BATCH):
+                request: dict[str, Any] = {table: {
+                    "Keys": [{"entity_id": {"S": k}} for k in keys[start:start + _READ_BATCH]],
+                    "ConsistentRead": self.config.consistent_reads,
+                }}
+                for attempt in range(_RETRIES):
+                    reply = client.batch_get_item(RequestItems=request)
+                    for item in reply.get("Responses", {}).get(table, []):
+                        found[item["entity_id"]["S"]] = item
+                    request = reply.get("UnprocessedKeys") or {}
+                    if not request:
+                        break
+                    time.sleep(min(0.05 * 2**attempt, 1.0))
+                else:
+                    raise BackendUnavailable("dynamodb online store", f"reading '{view}': keys stayed unprocessed")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                raise BackendFailure(
+                    "dynamodb online store", f"table '{table}' of feature view '{view}' does not exist",
+                    "run `ladle apply`",
+                ) from exc
+            raise self._fail(exc, f"reading feature view '{view}'") from exc
+        except BotoCoreError as exc:
+            raise self._fail(exc, f"reading feature view '{view}'") from exc
+        return found
