@@ -41,7 +41,8 @@ class RegistryConfig(_Strict):
     """Where definitions are kept. ``path`` is relative to the repo unless absolute."""
 
     path: str = "data/registry.db"
-    registry_type: Literal["file"] = "file"
+    #: ``file`` (a local JSON file) or ``sql`` (``path: postgresql://...`` or ``sqlite:///...``)
+    registry_type: Literal["file", "sql"] = "file"
     cache_ttl_seconds: float = 60.0
     registry_store_type: str | None = None
 

@@ -58,12 +58,16 @@ _LABELS = {
 
 
 def make_registry_store(config: RepoConfig) -> RegistryStore:
-    """The registry store ``config.registry`` describes (a local file for ``registry_type: file``)."""
+    """The registry store ``config.registry`` describes: a local file, or a SQL database for ``sql``."""
     path = config.registry.path
+    if config.registry.registry_type == "sql" or path.startswith(("postgresql://", "postgres://", "sqlite:///")):
+        from ladle.registry.sql import SqlRegistryStore
+
+        return SqlRegistryStore(path, config.project, config.repo_path)
     if "://" in path:
         raise InvalidConfig(
             CONFIG_FILE, f"registry path '{path}' is remote, which ladle does not support yet",
-            "use a local path such as data/registry.db",
+            "use a local path such as data/registry.db, or registry_type: sql with a postgresql:// or sqlite:/// path",
         )
     return FileRegistryStore(config.resolve(path))
 
