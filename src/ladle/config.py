@@ -45,6 +45,8 @@ class RegistryConfig(_Strict):
     registry_type: Literal["file", "sql"] = "file"
     cache_ttl_seconds: float = 60.0
     registry_store_type: str | None = None
+    #: for ``path: s3://...`` on an S3-compatible server other than AWS
+    s3_endpoint_url: str | None = None
 
 
 class DuckDBOfflineStoreConfig(_Strict):

@@ -108,45 +108,6 @@ def _postgres(tmp_path: Path) -> Iterator[Backend]:
     admin.close()
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A real moto server (DynamoDB over HTTP) on a free loopback port, for the whole session."""
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    server = Path(sys.executable).parent / "moto_server"
-    if not server.exists():
-        if os.environ.get("LADLE_REQUIRE_SERVICES") == "1":
-            pytest.fail("moto_server is required (LADLE_REQUIRE_SERVICES=1): pip install 'moto[server]'")
-        pytest.skip("moto_server not installed (pip install 'moto[server]')")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("moto_server did not start within 30 s")
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-    yield f"http://127.0.0.1:{port}"
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
 def _dynamodb(tmp_path: Path, endpoint: str) -> Iterator[Backend]:
     boto3 = pytest.importorskip("boto3")
     from ladle.online.dynamodb import DynamoDBOnlineStore, DynamoDBOnlineStoreConfig

@@ -1,4 +1,5 @@
-"""One suite for the registry-store protocol, run on every registry backend: file, sql (sqlite), sql (postgres).
+"""One suite for the registry-store protocol, run on every registry backend: file, sql (sqlite), sql
+(postgres) and s3 (a real moto server).
 
 The same story for each: nothing stored, a first write, a read back, a conflicting write refused without
 writing, a full Registry apply on top of it, a stale Registry's apply refused, and delete leaving nothing.
@@ -19,6 +20,7 @@ from ladle.errors import RegistryConflict
 from ladle.registry import Registry
 from ladle.registry.base import RegistryStore, content_token
 from ladle.registry.file import FileRegistryStore
+from ladle.registry.s3 import S3RegistryStore
 from ladle.registry.sql import SqlRegistryStore
 from ladle.repo import RepoContents
 
@@ -35,20 +37,36 @@ def _postgres_or_skip() -> None:
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
 
 
-@pytest.fixture(params=["file", "sql-sqlite", "sql-postgres"])
+@pytest.fixture(params=["file", "sql-sqlite", "sql-postgres", "s3"])
 def registry_path(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(registry_type, path) for a fresh registry location; the project name is unique per test."""
     if request.param == "file":
         yield "file", str(tmp_path / "registry.db")
     elif request.param == "sql-sqlite":
         yield "sql", f"sqlite:///{tmp_path / 'registry.sqlite'}"
+    elif request.param == "s3":
+        endpoint = request.getfixturevalue("moto_endpoint")
+        boto3 = pytest.importorskip("boto3")
+        bucket = f"ladle-{uuid.uuid4().hex[:12]}"
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+        yield "s3", f"s3://{bucket}/registry.json|{endpoint}"
     else:
         _postgres_or_skip()
         yield "sql", POSTGRES_URL
 
 
 def make_store(kind: str, path: str, project: str, tmp_path: Path) -> RegistryStore:
+    if kind == "s3":
+        url, _, endpoint = path.partition("|")
+        return S3RegistryStore(url.replace("registry.json", f"{project}/registry.json"), endpoint)
     return FileRegistryStore(Path(path)) if kind == "file" else SqlRegistryStore(path, project, tmp_path)
+
+
+def registry_settings(kind: str, path: str, project: str) -> dict[str, object]:
+    if kind == "s3":
+        url, _, endpoint = path.partition("|")
+        return {"path": url.replace("registry.json", f"{project}/registry.json"), "s3_endpoint_url": endpoint}
+    return {"registry_type": kind, "path": path}
 
 
 def test_store_protocol(registry_path: tuple[str, str], tmp_path: Path) -> None:
@@ -73,7 +91,7 @@ def test_store_protocol(registry_path: tuple[str, str], tmp_path: Path) -> None:
 def test_registry_apply_and_conflict(registry_path: tuple[str, str], tmp_path: Path) -> None:
     kind, path = registry_path
     project = f"p_{uuid.uuid4().hex[:8]}"
-    config = RepoConfig(project=project, registry={"registry_type": kind, "path": path, "cache_ttl_seconds": 0},
+    config = RepoConfig(project=project, registry={**registry_settings(kind, path, project), "cache_ttl_seconds": 0},
                         repo_path=tmp_path)
     first, second = Registry(config), Registry(config)
     assert second.list_entities() == []  # second has read the empty registry

@@ -64,6 +64,10 @@ def make_registry_store(config: RepoConfig) -> RegistryStore:
         from ladle.registry.sql import SqlRegistryStore
 
         return SqlRegistryStore(path, config.project, config.repo_path)
+    if path.startswith("s3://"):
+        from ladle.registry.s3 import S3RegistryStore
+
+        return S3RegistryStore(path, config.registry.s3_endpoint_url)
     if "://" in path:
         raise InvalidConfig(
             CONFIG_FILE, f"registry path '{path}' is remote, which ladle does not support yet",
