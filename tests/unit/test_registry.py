@@ -470,7 +470,19 @@ def test_a_feast_protobuf_registry_is_refused_clearly(tmp_path: Path) -> None:
         Registry(config(tmp_path)).list_entities()
 
 
-def test_remote_registry_paths_are_refused(tmp_path: Path) -> None:
-    cfg = RepoConfig(project="demo", repo_path=tmp_path, registry=RegistryConfig(path="s3://bucket/registry.db"))
+def test_unsupported_remote_registry_paths_are_refused(tmp_path: Path) -> None:
+    cfg = RepoConfig(project="demo", repo_path=tmp_path, registry=RegistryConfig(path="gs://bucket/registry.db"))
     with pytest.raises(InvalidConfig, match="is remote"):
         Registry(cfg)
+
+
+def test_registry_paths_pick_their_store(tmp_path: Path) -> None:
+    from ladle.registry.registry import make_registry_store
+    from ladle.registry.sql import SqlRegistryStore
+
+    def store_for(**registry: str) -> object:
+        return make_registry_store(RepoConfig(project="demo", repo_path=tmp_path, registry=RegistryConfig(**registry)))
+
+    assert isinstance(store_for(path="data/registry.db"), FileRegistryStore)
+    assert isinstance(store_for(path="sqlite:///data/r.sqlite"), SqlRegistryStore)
+    assert isinstance(store_for(registry_type="sql", path="postgresql://u@h/db"), SqlRegistryStore)
