@@ -11,9 +11,14 @@ __all__ = ["make_offline_store", "make_online_store"]
 
 def make_offline_store(config: RepoConfig) -> OfflineStore:
     """The offline store ``config.offline_store`` describes."""
+    settings = config.offline_store
+    if settings.type == "postgres":
+        from ladle.offline.postgres import PostgreSQLOfflineStore
+
+        return PostgreSQLOfflineStore(settings, config.repo_path)
     from ladle.offline.duckdb import DuckDBOfflineStore
 
-    return DuckDBOfflineStore(config.offline_store, config.repo_path)
+    return DuckDBOfflineStore(settings, config.repo_path)
 
 
 def make_online_store(config: RepoConfig) -> OnlineStore:

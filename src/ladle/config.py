@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ladle.errors import InvalidConfig
+from ladle.offline.postgres import PostgreSQLOfflineStoreConfig
 from ladle.online.base import OnlineStoreConfig
 from ladle.online.dynamodb import DynamoDBOnlineStoreConfig
 from ladle.online.postgres import PostgreSQLOnlineStoreConfig
@@ -80,7 +81,9 @@ class RepoConfig(_Strict):
     project: str
     registry: RegistryConfig = RegistryConfig()
     provider: Literal["local"] = "local"
-    offline_store: DuckDBOfflineStoreConfig = DuckDBOfflineStoreConfig()
+    offline_store: Annotated[
+        DuckDBOfflineStoreConfig | PostgreSQLOfflineStoreConfig, Field(discriminator="type")
+    ] = DuckDBOfflineStoreConfig()
     online_store: Annotated[
         SqliteOnlineStoreConfig | RedisOnlineStoreConfig | PostgreSQLOnlineStoreConfig | DynamoDBOnlineStoreConfig,
         Field(discriminator="type"),

@@ -147,7 +147,7 @@ class FeatureStore:
     def _infer(self, contents: RepoContents) -> RepoContents:
         schema_of = self.offline_store.source_schema
         for src in contents.data_sources:
-            if src.source_type in ("file", "push"):
+            if src.source_type != "request":
                 infer_source(src, schema_of)
         entities = {e.name: e for e in contents.entities}
         for fv in contents.feature_views:

@@ -14,6 +14,7 @@ __all__ = [
     "FileFormat",
     "FileSource",
     "ParquetFormat",
+    "PostgreSQLSource",
     "PushSource",
     "RequestSource",
     "source_from_dict",
@@ -277,6 +278,56 @@ class RequestSource(DataSource):
         return cls(
             name=data["name"],
             schema=[Field.from_dict(f) for f in data["schema"]],
+            description=data.get("description", ""),
+            tags=data.get("tags"),
+            owner=data.get("owner", ""),
+        )
+
+
+class PostgreSQLSource(DataSource):
+    """Rows of a PostgreSQL table or query (for the ``postgres`` offline store).
+
+    >>> PostgreSQLSource(name="zipcode_features", table="zipcode_features", timestamp_field="event_timestamp").table
+    'zipcode_features'
+    """
+
+    source_type = "postgres"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        query: str | None = None,
+        table: str | None = None,
+        timestamp_field: str | None = None,
+        created_timestamp_column: str | None = None,
+        field_mapping: dict[str, str] | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        owner: str = "",
+    ) -> None:
+        if (query is None) == (table is None):
+            raise InvalidDefinition("PostgreSQLSource", name, "give exactly one of table= or query=")
+        self.query = query or ""
+        self.table = table or ""
+        self._init_common(
+            "PostgreSQLSource", name, timestamp_field, created_timestamp_column, field_mapping, description, tags, owner
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready description."""
+        return {**self._common_dict(), "query": self.query, "table": self.table}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PostgreSQLSource:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            name=data["name"],
+            query=data.get("query") or None,
+            table=data.get("table") or None,
+            timestamp_field=data.get("timestamp_field"),
+            created_timestamp_column=data.get("created_timestamp_column"),
+            field_mapping=data.get("field_mapping"),
             description=data.get("description", ""),
             tags=data.get("tags"),
             owner=data.get("owner", ""),

@@ -1,0 +1,309 @@
+"""PostgreSQL offline store (``offline_store: {type: postgres, host, port, database, db_schema, user, ...}``).
+
+The point-in-time join runs inside PostgreSQL: the entity rows are COPY'd into a temporary table (dropped
+with the transaction), and each view is a ``LEFT JOIN LATERAL (... ORDER BY ts DESC, created DESC NULLS
+LAST LIMIT 1)`` — at most one match per entity row, so none is dropped or duplicated. Only the joined
+result comes back, a batch of rows at a time, and is turned into Arrow columns of the declared types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Literal
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict
+
+from ladle.definitions import DataSource, FeatureView, PostgreSQLSource
+from ladle.errors import BackendFailure, BackendUnavailable, InvalidDefinition, InvalidRequest, MissingExtra
+from ladle.feature_refs import ViewRequest
+from ladle.offline.base import OfflineStore
+from ladle.offline.columns import cast_to_declared, ensure_utc_micros
+from ladle.types import to_arrow
+
+try:
+    import psycopg
+    from psycopg import sql
+except ImportError:  # pragma: no cover - exercised only without the extra
+    psycopg = None
+
+__all__ = ["PostgreSQLOfflineStore", "PostgreSQLOfflineStoreConfig"]
+
+_UTC_US = pa.timestamp("us", tz="UTC")
+_FETCH = 50_000
+_PG_TO_ARROW = {
+    "int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64(), "float4": pa.float32(), "float8": pa.float64(),
+    "numeric": pa.float64(), "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(),
+    "bool": pa.bool_(), "bytea": pa.binary(), "timestamptz": _UTC_US, "timestamp": pa.timestamp("us"),
+    "date": pa.date32(), "json": pa.string(), "jsonb": pa.string(),
+}
+
+
+class PostgreSQLOfflineStoreConfig(BaseModel):
+    """Feast's keys for a PostgreSQL offline store; ``dsn`` overrides the separate settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["postgres"] = "postgres"
+    host: str = "localhost"
+    port: int = 5432
+    database: str = "postgres"
+    db_schema: str = "public"
+    user: str = "postgres"
+    password: str | None = None
+    sslmode: str | None = None
+    dsn: str | None = None
+
+
+def _arrow_key_type(t: pa.DataType) -> str:
+    if pa.types.is_integer(t):
+        return "BIGINT"
+    if pa.types.is_floating(t):
+        return "DOUBLE PRECISION"
+    if pa.types.is_binary(t):
+        return "BYTEA"
+    return "TEXT"
+
+
+class PostgreSQLOfflineStore(OfflineStore):
+    """History in PostgreSQL tables or queries (``PostgreSQLSource``)."""
+
+    type_names = ("postgres",)
+
+    def __init__(self, config: PostgreSQLOfflineStoreConfig, repo_path: Any = None) -> None:
+        if psycopg is None:
+            raise MissingExtra("the postgres offline store", "postgres", "psycopg")
+        self.config = config
+
+    def _conninfo(self) -> str:
+        c = self.config
+        if c.dsn:
+            return c.dsn
+        parts: dict[str, Any] = {"host": c.host, "port": c.port, "dbname": c.database, "user": c.user}
+        if c.password:
+            parts["password"] = c.password
+        if c.sslmode:
+            parts["sslmode"] = c.sslmode
+        return " ".join(f"{k}={v}" for k, v in parts.items())
+
+    @contextmanager
+    def _connect(self, doing: str) -> Iterator[Any]:
+        try:
+            with psycopg.connect(self._conninfo(), connect_timeout=10) as conn:
+                conn.execute("SET TIME ZONE 'UTC'")
+                conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self.config.db_schema)))
+                yield conn
+        except psycopg.OperationalError as exc:
+            raise BackendUnavailable(
+                "postgres offline store", f"cannot reach PostgreSQL at {self.config.host}:{self.config.port} "
+                f"while {doing}: {exc}", "check offline_store host/port/user/password",
+            ) from exc
+        except psycopg.errors.UndefinedTable as exc:
+            raise BackendFailure("postgres offline store", f"{doing}: {exc}".strip(), "check the source's table/query") from exc
+        except psycopg.errors.UndefinedColumn as exc:
+            raise BackendFailure("postgres offline store", f"{doing}: {exc}".strip(), "check the schema and field_mapping") from exc
+        except psycopg.Error as exc:
+            raise BackendFailure("postgres offline store", f"{doing}: {exc}".strip()) from exc
+
+    # --- sources -------------------------------------------------------------------------------------
+    @staticmethod
+    def _source(source: DataSource) -> PostgreSQLSource:
+        batch = source.batch
+        if not isinstance(batch, PostgreSQLSource):
+            raise InvalidDefinition(
+                type(batch).__name__, batch.name, "the postgres offline store reads PostgreSQLSource sources only"
+            )
+        return batch
+
+    def _relation(self, source: DataSource) -> Any:
+        src = self._source(source)
+        if src.table:
+            return sql.Identifier(*src.table.split("."))
+        return sql.SQL("({})").format(sql.SQL(src.query))  # the user's own query, run as written
+
+    @staticmethod
+    def _column(source: DataSource, name: str) -> Any:
+        for src_col, mapped in source.field_mapping.items():
+            if mapped == name:
+                return sql.Identifier(src_col)
+        return sql.Identifier(name)
+
+    def source_schema(self, source: DataSource) -> pa.Schema:
+        with self._connect(f"reading the columns of source '{source.batch.name}'") as conn:
+            cur = conn.execute(sql.SQL("SELECT * FROM {} AS src LIMIT 0").format(self._relation(source)))
+            fields = []
+            for col in cur.description:
+                info = conn.adapters.types.get(col.type_code)
+                fields.append(pa.field(col.name, _PG_TO_ARROW.get(info.name if info else "", pa.string())))
+            return pa.schema(fields)
+
+    def _select(self, view: FeatureView, features: list[str]) -> Any:
+        src = view.batch_source
+        cols = [sql.SQL("{} AS {}").format(self._column(src, k), sql.Identifier(k)) for k in view.join_keys]
+        cols.append(sql.SQL("{} AS __ts").format(self._column(src, src.timestamp_field)))
+        if src.created_timestamp_column:
+            cols.append(sql.SQL("{} AS __cr").format(sql.Identifier(src.created_timestamp_column)))
+        cols += [sql.SQL("{} AS {}").format(self._column(src, f), sql.Identifier(f)) for f in features]
+        return sql.SQL("SELECT {} FROM {} AS src WHERE {} IS NOT NULL").format(
+            sql.SQL(", ").join(cols), self._relation(src), self._column(src, src.timestamp_field)
+        )
+
+    @staticmethod
+    def _fetch(cur: Any, names: list[str], types: list[pa.DataType]) -> pa.Table:
+        """The cursor's remaining rows as Arrow, a batch at a time."""
+        batches = []
+        while rows := cur.fetchmany(_FETCH):
+            columns = list(zip(*rows, strict=True))
+            batches.append(pa.record_batch(
+                [pa.array(c, t) for c, t in zip(columns, types, strict=True)], names=names
+            ))
+        schema = pa.schema([pa.field(n, t) for n, t in zip(names, types, strict=True)])
+        return pa.Table.from_batches(batches, schema=schema)
+
+    # --- point-in-time join --------------------------------------------------------------------------
+    def point_in_time_join(
+        self,
+        entities: pa.Table,
+        timestamp_column: str,
+        views: list[ViewRequest],
+        full_feature_names: bool,
+        filter_by_created_timestamp: bool = False,
+    ) -> pa.Table:
+        ts = ensure_utc_micros(entities.column(timestamp_column), timestamp_column)
+        key_cols = sorted({c for v in views for c in v.entity_columns})
+        n = entities.num_rows
+        out: dict[str, pa.ChunkedArray] = {}
+        with self._connect("point-in-time join") as conn, conn.transaction():
+            cols = [("__row", "BIGINT"), ("__ts", "TIMESTAMPTZ")] + [
+                (c, _arrow_key_type(entities.schema.field(c).type)) for c in key_cols
+            ]
+            conn.execute(sql.SQL("CREATE TEMP TABLE __ladle_entity ({}) ON COMMIT DROP").format(
+                sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in cols)
+            ))
+            data = [list(range(n)), ts.to_pylist(), *(entities.column(c).to_pylist() for c in key_cols)]
+            with conn.cursor() as cur, cur.copy(sql.SQL("COPY __ladle_entity ({}) FROM STDIN").format(
+                sql.SQL(", ").join(sql.Identifier(c) for c, _ in cols)
+            )) as copy:
+                for row in zip(*data, strict=True):
+                    copy.write_row(row)
+            conn.execute("ANALYZE __ladle_entity")
+            for req in views:
+                query = self._pit_sql(req, filter_by_created_timestamp)
+                names = [f.name for f in req.features]
+                types = [to_arrow(f.dtype) for f in req.features]
+                with conn.cursor(name="ladle_pit") as cur:  # server-side: rows stream back
+                    cur.execute(query)
+                    result = self._fetch(cur, names, types)
+                for f in req.features:
+                    name = req.output_name(f.name, full_feature_names)
+                    out[name] = cast_to_declared(result.column(f.name), to_arrow(f.dtype), f"{req.name}:{f.name}")
+        return pa.table(out)
+
+    def _pit_sql(self, req: ViewRequest, filter_created: bool) -> Any:
+        view = req.view
+        has_cr = bool(view.batch_source.created_timestamp_column)
+        conds = [sql.SQL("s.{} = e.{}").format(sql.Identifier(k), sql.Identifier(c))
+                 for k, c in zip(view.join_keys, req.entity_columns, strict=True)]
+        conds.append(sql.SQL("s.__ts <= e.__ts"))
+        if view.ttl and view.ttl.total_seconds() > 0:
+            conds.append(sql.SQL("s.__ts >= e.__ts - {} * interval '1 microsecond'").format(
+                sql.Literal(int(view.ttl.total_seconds() * 1_000_000))
+            ))
+        if filter_created and has_cr:
+            conds.append(sql.SQL("(s.__cr IS NULL OR s.__cr <= e.__ts)"))
+        order = sql.SQL("s.__ts DESC, s.__cr DESC NULLS LAST" if has_cr else "s.__ts DESC")
+        features = [f.name for f in req.features]
+        picked = sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(f)) for f in features)
+        inner = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(f)) for f in features)
+        return sql.SQL(
+            "SELECT {picked} FROM __ladle_entity e LEFT JOIN LATERAL (SELECT {inner} FROM ({src}) s "
+            "WHERE {conds} ORDER BY {order} LIMIT 1) m ON true ORDER BY e.__row"
+        ).format(picked=picked, inner=inner, src=self._select(view, features),
+                 conds=sql.SQL(" AND ").join(conds), order=order)
+
+    # --- reads for materialization -------------------------------------------------------------------
+    def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.RecordBatchReader:
+        features = [f.name for f in view.features]
+        has_cr = bool(view.batch_source.created_timestamp_column)
+        keys = sql.SQL(", ").join(sql.Identifier(k) for k in view.join_keys)
+        distinct = sql.SQL("DISTINCT ON ({}) ").format(keys) if view.join_keys else sql.SQL("")
+        order_keys = sql.SQL("{}, ").format(keys) if view.join_keys else sql.SQL("")
+        cols = [*view.join_keys, *features]
+        query = sql.SQL(
+            "SELECT {distinct}{cols}, __ts, {cr} FROM ({src}) t WHERE __ts >= %s AND __ts <= %s "
+            "ORDER BY {order_keys}__ts DESC{cr_order} {limit}"
+        ).format(
+            distinct=distinct, cols=sql.SQL(", ").join(sql.Identifier(c) for c in cols),
+            cr=sql.SQL("__cr" if has_cr else "NULL::timestamptz"), src=self._select(view, features),
+            order_keys=order_keys, cr_order=sql.SQL(", __cr DESC NULLS LAST" if has_cr else ""),
+            limit=sql.SQL("" if view.join_keys else "LIMIT 1"),
+        )
+        declared = {f.name: to_arrow(f.dtype) for f in view.features}
+        with self._connect(f"reading feature view '{view.name}'") as conn:
+            key_types = {k: f.type for k, f in zip(self.source_schema(view.batch_source).names,
+                                                    self.source_schema(view.batch_source), strict=True)}
+            types = [key_types.get(k, pa.string()) if k in view.join_keys else declared[k] for k in cols]
+            with conn.cursor(name="ladle_latest") as cur:
+                cur.execute(query, (start, end))
+                table = self._fetch(cur, [*cols, "event_ts", "created_ts"], [*types, _UTC_US, _UTC_US])
+        batches = table.to_batches(max_chunksize=250_000)
+        return pa.RecordBatchReader.from_batches(table.schema, batches)
+
+    def pull_all(
+        self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
+    ) -> pa.Table:
+        src = self._source(source)
+        schema = self.source_schema(src)
+        mapped = {src.field_mapping.get(f.name, f.name): f.type for f in schema}
+        where = [sql.SQL("TRUE")]
+        params: list[Any] = []
+        for bound, op in ((start, ">="), (end, "<=")):
+            if bound is not None:
+                where.append(sql.SQL("{} {} %s").format(self._column(src, src.timestamp_field), sql.SQL(op)))
+                params.append(bound)
+        query = sql.SQL("SELECT {} FROM {} AS src WHERE {}").format(
+            sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._column(src, c), sql.Identifier(c)) for c in columns),
+            self._relation(src), sql.SQL(" AND ").join(where),
+        )
+        with self._connect(f"reading source '{src.name}'") as conn, conn.cursor() as cur:
+            cur.execute(query, params)
+            return self._fetch(cur, columns, [mapped.get(c, pa.string()) for c in columns])
+
+    def query(self, query_text: str) -> pa.Table:
+        with self._connect("running the entity_df query") as conn, conn.cursor() as cur:
+            cur.execute(query_text)
+            names = [c.name for c in cur.description]
+            types = []
+            for col in cur.description:
+                info = conn.adapters.types.get(col.type_code)
+                types.append(_PG_TO_ARROW.get(info.name if info else "", pa.string()))
+            return self._fetch(cur, names, types)
+
+    def append(self, source: DataSource, rows: pa.Table) -> None:
+        src = self._source(source)
+        if not src.table:
+            raise InvalidRequest(f"cannot push offline to PostgreSQLSource '{src.name}': it is a query, not a table")
+        inverse = {v: k for k, v in src.field_mapping.items()}
+        names = [inverse.get(c, c) for c in rows.column_names]
+        columns = []
+        for c in rows.columns:
+            if pa.types.is_timestamp(c.type):
+                c = ensure_utc_micros(c, "timestamp")
+            columns.append(c.to_pylist())
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(*src.table.split(".")), sql.SQL(", ").join(sql.Identifier(n) for n in names)
+        )
+        with (
+            self._connect(f"appending to '{src.name}'") as conn,
+            conn.transaction(),
+            conn.cursor() as cur,
+            cur.copy(statement) as copy,
+        ):
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+
+    def close(self) -> None:
+        """Connections are opened per operation; nothing to release."""
+
