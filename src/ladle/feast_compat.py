@@ -57,6 +57,9 @@ _MODULES: dict[str, dict[str, str]] = {
     "feast.infra": {},
     "feast.infra.offline_stores": {},
     "feast.infra.offline_stores.file_source": {"FileSource": _DEFS},
+    "feast.infra.offline_stores.contrib": {},
+    "feast.infra.offline_stores.contrib.postgres_offline_store": {},
+    "feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source": {"PostgreSQLSource": _DEFS},
     "feast.feature_store": {"FeatureStore": "ladle.store"},
     "feast.repo_config": {"RepoConfig": "ladle.config", "RegistryConfig": "ladle.config"},
 }
