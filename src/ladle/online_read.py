@@ -19,7 +19,7 @@ from ladle.errors import InvalidRequest
 from ladle.feature_refs import ResolvedFeatures
 from ladle.offline.retrieval_job import arrow_to_pandas
 from ladle.on_demand_exec import apply_on_demand
-from ladle.online.base import EVENT_TS, OnlineStore
+from ladle.online.base import EVENT_TS, OnlineStore, ViewRead
 
 __all__ = ["FieldStatus", "OnlineResponse", "entity_columns", "read_online"]
 
@@ -160,16 +160,23 @@ def read_online(
     values: dict[str, pa.Array] = {}
     statuses: dict[str, np.ndarray] = {}
     stamps: dict[str, pa.Array] = {}
-    for req in resolved.views:
-        keys = pa.table({k: arrays[c] for k, c in zip(req.view.join_keys, req.entity_columns, strict=True)})
-        table = online.read(project, req.view, keys, [f.name for f in req.features])
+    reads = [
+        ViewRead(
+            req.view,
+            pa.table({k: arrays[c] for k, c in zip(req.view.join_keys, req.entity_columns, strict=True)}),
+            [f.name for f in req.features],
+        )
+        for req in resolved.views
+    ]
+    tables = online.read_many(project, reads) if reads else []
+    for req, table in zip(resolved.views, tables, strict=True):
         ts = table.column(EVENT_TS).combine_chunks()
         found = ts.is_valid().to_numpy(zero_copy_only=False)
         base = np.where(found, FieldStatus.PRESENT.value, FieldStatus.NOT_FOUND.value).astype(np.int8)
         stale = None
         if enforce_ttl and req.view.ttl and ts.null_count < n:
             limit = now_us - int(req.view.ttl.total_seconds() * 1_000_000)
-            micros = ts.cast(pa.int64()).to_numpy(zero_copy_only=False)  # nulls become NaN: never stale
+            micros = ts.view(pa.int64()).to_numpy(zero_copy_only=False)  # nulls become NaN: never stale
             with np.errstate(invalid="ignore"):
                 stale = found & (micros < limit)
             if not stale.any():

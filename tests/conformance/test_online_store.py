@@ -22,7 +22,7 @@ import pytest
 
 from ladle.config import SqliteOnlineStoreConfig
 from ladle.definitions import Entity, FeatureView, Field, FileSource
-from ladle.online.base import OnlineStore
+from ladle.online.base import OnlineStore, ViewRead
 from ladle.online.sqlite import SqliteOnlineStore
 from ladle.types import (
     Array,
@@ -153,10 +153,10 @@ TYPES = {
 }
 
 
-def make_view(features: dict[str, object], keys: tuple[str, ...] = ("id",)) -> FeatureView:
+def make_view(features: dict[str, object], keys: tuple[str, ...] = ("id",), name: str = "things") -> FeatureView:
     entity = Entity(name="thing", join_keys=list(keys))
     view = FeatureView(
-        name="things", entities=[entity], ttl=timedelta(days=1),
+        name=name, entities=[entity], ttl=timedelta(days=1),
         schema=[Field(name=n, dtype=d) for n, d in features.items()],
         source=FileSource(name="src", path="x.parquet", timestamp_field="ts"),
     )
@@ -231,3 +231,28 @@ def test_teardown_leaves_nothing(backend: Backend) -> None:
     assert backend.store.read(backend.project, view, pa.table({"id": [1]}), ["v"]).column("v").to_pylist() == [1.0]
     backend.store.teardown(backend.project, [view])
     assert backend.leftovers() == []
+
+
+def test_read_many_equals_one_read_per_view(backend: Backend) -> None:
+    """Several views in one call (one round trip where the store can): same rows as separate reads.
+
+    150 keys cross the per-value/numpy decoding threshold and DynamoDB's 100-key BatchGetItem limit.
+    """
+    stats, quality = make_view({"v": Int64, "x": Float64}, name="stats"), make_view({"r": String}, name="quality")
+    backend.store.update(backend.project, [stats, quality], [])
+    ids = list(range(150))
+    backend.store.write(backend.project, stats, rows(ids, [T] * 150, [None] * 150, v=[i * 10 for i in ids],
+                                                     x=[i / 4 for i in ids]))
+    backend.store.write(backend.project, quality, rows(ids[::2], [T] * 75, [None] * 75, r=[f"q{i}" for i in ids[::2]]))
+    for wanted in ([7], [3, 3, 200, 4], [*range(149, -1, -1), 999]):
+        keys = pa.table({"id": pa.array(wanted, pa.int64())})
+        other = pa.table({"id": pa.array([w + 1 for w in wanted], pa.int64())})  # a join-key-mapped view
+        reads = [ViewRead(stats, keys, ["x", "v"]), ViewRead(quality, keys, ["r"]), ViewRead(stats, other, ["v"])]
+        got = backend.store.read_many(backend.project, reads)
+        assert [t.to_pydict() for t in got] == [backend.store.read(backend.project, r.view, r.keys, r.features).to_pydict()
+                                                for r in reads]
+        assert got[0].column("v").to_pylist() == [w * 10 if w < 150 else None for w in wanted]
+        assert got[1].column("r").to_pylist() == [f"q{w}" if w < 150 and w % 2 == 0 else None for w in wanted]
+        assert got[2].column("v").to_pylist() == [(w + 1) * 10 if w + 1 < 150 else None for w in wanted]
+        assert got[1].column("event_ts").to_pylist() == [T if w < 150 and w % 2 == 0 else None for w in wanted]
+    backend.store.teardown(backend.project, [stats, quality])

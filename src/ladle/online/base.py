@@ -10,6 +10,7 @@ holds for every write path and within one batch: a stored row is replaced only b
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import ClassVar
 
 import pyarrow as pa
@@ -17,10 +18,19 @@ from pydantic import BaseModel, ConfigDict
 
 from ladle.definitions import FeatureView
 
-__all__ = ["CREATED_TS", "EVENT_TS", "OnlineStore"]
+__all__ = ["CREATED_TS", "EVENT_TS", "OnlineStore", "ViewRead"]
 
 EVENT_TS = "event_ts"
 CREATED_TS = "created_ts"
+
+
+@dataclass(frozen=True)
+class ViewRead:
+    """One view's part of an online read: ``keys`` (join-key columns in join-key order) and ``features``."""
+
+    view: FeatureView
+    keys: pa.Table
+    features: list[str]
 
 
 class OnlineStoreConfig(BaseModel):
@@ -68,6 +78,13 @@ class OnlineStore(abc.ABC):
         feature (declared Arrow type) and ``event_ts``. A key that is not stored has a null ``event_ts``
         (and null features); a stored null feature has a non-null ``event_ts``. One round trip per call.
         """
+
+    def read_many(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
+        """:meth:`read` for several views at once, one result per item of ``reads``.
+
+        Remote stores override it to fetch every view in one round trip; this default reads them in turn.
+        """
+        return [self.read(project, r.view, r.keys, r.features) for r in reads]
 
     def close(self) -> None:  # noqa: B027 - optional hook: most stores hold connections
         """Release connections. The store may be used again afterwards (it reconnects)."""

@@ -19,8 +19,8 @@ import pyarrow as pa
 
 from ladle.definitions import FeatureView
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
-from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig
-from ladle.online.entity_key import encode_keys
+from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
+from ladle.online.entity_key import encode_key_list, encode_keys
 from ladle.online.newer_wins import latest_per_key
 from ladle.online.value_bytes import decode_column, encode_column
 from ladle.types import to_arrow
@@ -181,45 +181,56 @@ class DynamoDBOnlineStore(OnlineStore):
 
     # --- reads ---------------------------------------------------------------------------------------
     def read(self, project: str, view: FeatureView, keys: pa.Table, features: list[str]) -> pa.Table:
-        wanted = encode_keys(keys).to_pylist()
-        unique = [k for k in dict.fromkeys(wanted) if k is not None]
-        table = self.table_name(project, view)
-        found = self._batch_get(table, unique, view.name)
-        declared = {f.name: to_arrow(f.dtype) for f in view.features}
-        items = [found.get(k) if k is not None else None for k in wanted]
-        out: dict[str, pa.Array] = {}
-        for f in features:
-            raw = [None if it is None or f"f:{f}" not in it else it[f"f:{f}"]["B"] for it in items]
-            out[f] = decode_column(raw, declared[f])
-        out[EVENT_TS] = pa.array([None if it is None else int(it["event_ts"]["N"]) for it in items], _UTC_US)
-        return pa.table(out)
+        return self.read_many(project, [ViewRead(view, keys, features)])[0]
 
-    def _batch_get(self, table: str, keys: list[str], view: str) -> dict[str, dict[str, Any]]:
+    def read_many(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
+        wanted = [encode_key_list(r.keys) for r in reads]
+        tables = [self.table_name(project, r.view) for r in reads]
+        needed: dict[str, dict[str, None]] = {}
+        for table, w in zip(tables, wanted, strict=True):
+            needed.setdefault(table, {}).update(dict.fromkeys(k for k in w if k is not None))
+        found = self._batch_get({t: list(ks) for t, ks in needed.items()}, ", ".join(f"'{r.view.name}'" for r in reads))
+        out = []
+        for r, table, w in zip(reads, tables, wanted, strict=True):
+            declared = {f.name: to_arrow(f.dtype) for f in r.view.features}
+            items = [found[table].get(k) if k is not None else None for k in w]
+            columns: dict[str, pa.Array] = {}
+            for f in r.features:
+                raw = [None if it is None or f"f:{f}" not in it else it[f"f:{f}"]["B"] for it in items]
+                columns[f] = decode_column(raw, declared[f])
+            columns[EVENT_TS] = pa.array([None if it is None else int(it["event_ts"]["N"]) for it in items], _UTC_US)
+            out.append(pa.table(columns))
+        return out
+
+    def _batch_get(self, keys: dict[str, list[str]], views: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """Items by table and entity key; every table of a request in the same BatchGetItem calls."""
         client = self._dynamodb()
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in keys}
+        pairs = [(t, k) for t, ks in keys.items() for k in ks]
         try:
-            for start in range(0, len(keys), _READ_BATCH):
-                request: dict[str, Any] = {table: {
-                    "Keys": [{"entity_id": {"S": k}} for k in keys[start:start + _READ_BATCH]],
-                    "ConsistentRead": self.config.consistent_reads,
-                }}
+            for start in range(0, len(pairs), _READ_BATCH):
+                request: dict[str, Any] = {}
+                for t, k in pairs[start:start + _READ_BATCH]:
+                    request.setdefault(t, {"Keys": [], "ConsistentRead": self.config.consistent_reads})
+                    request[t]["Keys"].append({"entity_id": {"S": k}})
                 for attempt in range(_RETRIES):
                     reply = client.batch_get_item(RequestItems=request)
-                    for item in reply.get("Responses", {}).get(table, []):
-                        found[item["entity_id"]["S"]] = item
+                    for t, items in reply.get("Responses", {}).items():
+                        for item in items:
+                            found[t][item["entity_id"]["S"]] = item
                     request = reply.get("UnprocessedKeys") or {}
                     if not request:
                         break
                     time.sleep(min(0.05 * 2**attempt, 1.0))
                 else:
-                    raise BackendUnavailable("dynamodb online store", f"reading '{view}': keys stayed unprocessed")
+                    raise BackendUnavailable("dynamodb online store", f"reading {views}: keys stayed unprocessed")
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 raise BackendFailure(
-                    "dynamodb online store", f"table '{table}' of feature view '{view}' does not exist",
+                    "dynamodb online store", f"a table of feature view(s) {views} does not exist",
                     "run `ladle apply`",
                 ) from exc
-            raise self._fail(exc, f"reading feature view '{view}'") from exc
+            raise self._fail(exc, f"reading feature view(s) {views}") from exc
         except BotoCoreError as exc:
-            raise self._fail(exc, f"reading feature view '{view}'") from exc
+            raise self._fail(exc, f"reading feature view(s) {views}") from exc
         return found

@@ -34,7 +34,10 @@ import pyarrow.compute as pc
 
 from ladle.errors import InvalidRequest
 
-__all__ = ["encode_key_row", "encode_keys"]
+__all__ = ["encode_key_list", "encode_key_row", "encode_keys"]
+
+#: below this many rows, keys are encoded value by value (Arrow kernels cost more to call than to run)
+_SMALL = 32
 
 _SEPARATOR = "|"
 #: row ``b`` of this table is the two ASCII hex digits of the byte ``b``
@@ -54,6 +57,20 @@ def encode_keys(keys: pa.Table) -> pa.Array:
     if isinstance(out, pa.ChunkedArray):
         out = out.chunk(0) if out.num_chunks == 1 else out.combine_chunks()
     return out
+
+
+def encode_key_list(keys: pa.Table) -> list[str | None]:
+    """:func:`encode_keys` as a Python list, computed row by row for a handful of keys (online reads)."""
+    if keys.num_rows >= _SMALL or keys.num_columns == 0:
+        out: list[str | None] = encode_keys(keys).to_pylist()
+        return out
+    for column in keys.columns:
+        t = column.type
+        if not (pa.types.is_integer(t) or pa.types.is_string(t) or pa.types.is_large_string(t)
+                or pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_null(t)):
+            # floats (integral or not), dictionaries and unsupported types take the column-wide path and its errors
+            return list(encode_keys(keys).to_pylist())
+    return [encode_key_row(row) for row in zip(*(c.to_pylist() for c in keys.columns), strict=True)]
 
 
 def encode_key_row(values: tuple[Any, ...]) -> str | None:

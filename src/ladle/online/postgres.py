@@ -20,8 +20,8 @@ import pyarrow as pa
 
 from ladle.definitions import FeatureView
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
-from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig
-from ladle.online.entity_key import encode_keys
+from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
+from ladle.online.entity_key import encode_key_list, encode_keys
 from ladle.online.newer_wins import latest_per_key, sql_not_older
 from ladle.online.value_bytes import decode_column, encode_column
 from ladle.types import to_arrow
@@ -214,26 +214,39 @@ class PostgreSQLOnlineStore(OnlineStore):
         return written
 
     def read(self, project: str, view: FeatureView, keys: pa.Table, features: list[str]) -> pa.Table:
-        wanted = encode_keys(keys).to_pylist()
-        unique = [k for k in dict.fromkeys(wanted) if k is not None]
-        query = sql.SQL("SELECT entity_key, event_ts{} FROM {} WHERE entity_key = ANY(%s)").format(
-            sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(f)) for f in features),
-            self._table(project, view),
-        )
+        return self.read_many(project, [ViewRead(view, keys, features)])[0]
+
+    def read_many(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
+        wanted = [encode_key_list(r.keys) for r in reads]
+        unique = [[k for k in dict.fromkeys(w) if k is not None] for w in wanted]
+        queries = [
+            sql.SQL("SELECT entity_key, event_ts{} FROM {} WHERE entity_key = ANY(%s)").format(
+                sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(f)) for f in r.features),
+                self._table(project, r.view),
+            )
+            for r in reads
+        ]
+        names = ", ".join(f"'{r.view.name}'" for r in reads)
         try:
             with self._connection() as conn:
-                found = {r[0]: r for r in conn.execute(query, (unique,)).fetchall()} if unique else {}
+                with conn.pipeline():  # every view's query in one round trip
+                    cursors = [conn.execute(q, (u,)) if u else None for q, u in zip(queries, unique, strict=True)]
+                rows = [c.fetchall() if c is not None else [] for c in cursors]
         except psycopg.errors.UndefinedTable as exc:
             raise BackendFailure(
-                "postgres online store", f"feature view '{view.name}' has no table", "run `ladle apply`"
+                "postgres online store", f"a table of feature view(s) {names} is missing", "run `ladle apply`"
             ) from exc
         except psycopg.Error as exc:
-            raise self._fail(exc, f"reading feature view '{view.name}'") from exc
-        missing = (None,) * (len(features) + 2)
-        columns = list(zip(*[found.get(k, missing) for k in wanted], strict=True)) if wanted else [()] * len(missing)
-        declared = {f.name: to_arrow(f.dtype) for f in view.features}
-        out: dict[str, pa.Array] = {
-            f: _from_pg(list(columns[i + 2]), declared[f]) for i, f in enumerate(features)
-        }
-        out[EVENT_TS] = pa.array(columns[1], _UTC_US)
-        return pa.table(out)
+            raise self._fail(exc, f"reading feature view(s) {names}") from exc
+        out = []
+        for r, w, found_rows in zip(reads, wanted, rows, strict=True):
+            found = {row[0]: row for row in found_rows}
+            missing = (None,) * (len(r.features) + 2)
+            columns = list(zip(*[found.get(k, missing) for k in w], strict=True)) if w else [()] * len(missing)
+            declared = {f.name: to_arrow(f.dtype) for f in r.view.features}
+            table: dict[str, pa.Array] = {
+                f: _from_pg(list(columns[i + 2]), declared[f]) for i, f in enumerate(r.features)
+            }
+            table[EVENT_TS] = pa.array(columns[1], _UTC_US)
+            out.append(pa.table(table))
+        return out

@@ -3,7 +3,7 @@
 Layout: one hash per entity key per project, ``ladle:{project}:{join keys}:{encoded key}``; views that
 share an entity share the hash. A view's fields are ``{view}:{feature}`` plus ``{view}:_ts`` and
 ``{view}:_cr`` (UTC micros). Values are tagged bytes (:mod:`ladle.online.value_bytes`). Writes run a Lua
-script that applies the newer-wins rule atomically per key; reads are one pipelined HMGET per key.
+script that applies the newer-wins rule atomically per key; reads are one Lua call (HMGET per key) for every view of a request.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pyarrow as pa
 
 from ladle.definitions import FeatureView
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
-from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig
-from ladle.online.entity_key import encode_keys
+from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
+from ladle.online.entity_key import encode_key_list, encode_keys
 from ladle.online.newer_wins import latest_per_key
 from ladle.online.value_bytes import decode_column, encode_column
 from ladle.types import to_arrow
@@ -70,10 +70,19 @@ return written
 """
 
 
-# KEYS: hashes; ARGV: fields. One round trip and one command for a whole batch of HMGETs.
+# KEYS: the hashes of every view read, view after view. ARGV: the number of views, then per view its
+# number of keys, number of fields and the fields. One round trip and one command for a whole request.
 _READ_SCRIPT = """
-local out = {}
-for i, key in ipairs(KEYS) do out[i] = redis.call('HMGET', key, unpack(ARGV)) end
+local out, k, a = {}, 1, 2
+for _ = 1, tonumber(ARGV[1]) do
+  local nk, nf = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local fields = {unpack(ARGV, a + 2, a + 1 + nf)}
+  a = a + 2 + nf
+  for _ = 1, nk do
+    out[#out + 1] = redis.call('HMGET', KEYS[k], unpack(fields))
+    k = k + 1
+  end
+end
 return out
 """
 
@@ -149,7 +158,7 @@ class RedisOnlineStore(OnlineStore):
 
     def _keys(self, project: str, view: FeatureView, keys: pa.Table) -> list[str | None]:
         prefix = self._prefix(project, view)
-        return [None if k is None else prefix + k for k in encode_keys(keys).to_pylist()]
+        return [None if k is None else prefix + k for k in encode_key_list(keys)]
 
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
         self._drop_fields(project, delete)
@@ -205,21 +214,52 @@ class RedisOnlineStore(OnlineStore):
         return written
 
     def read(self, project: str, view: FeatureView, keys: pa.Table, features: list[str]) -> pa.Table:
-        wanted = self._keys(project, view, keys)
-        unique = [k for k in dict.fromkeys(wanted) if k is not None]
-        fields = [f"{view.name}:_ts", *(f"{view.name}:{f}" for f in features)]
+        return self.read_many(project, [ViewRead(view, keys, features)])[0]
+
+    def read_many(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
+        # Views keyed by the same entity values live in the same hashes: one HMGET per hash serves them all.
+        groups: dict[tuple[str | None, ...], list[int]] = {}
+        for i, r in enumerate(reads):
+            groups.setdefault(tuple(self._keys(project, r.view, r.keys)), []).append(i)
+        plan = []
+        args: list[Any] = [len(groups)]
+        all_keys: list[str] = []
+        for wanted, members in groups.items():
+            unique = [k for k in dict.fromkeys(wanted) if k is not None]
+            fields = list(dict.fromkeys(
+                name for i in members for name in (
+                    f"{reads[i].view.name}:_ts", *(f"{reads[i].view.name}:{f}" for f in reads[i].features)
+                )
+            ))
+            args += [len(unique), len(fields), *fields]
+            all_keys += unique
+            plan.append((wanted, members, unique, fields))
         self._redis()
         try:
-            replies = self._read_script(keys=unique, args=fields) if unique else []
+            replies = self._read_script(keys=all_keys, args=args) if all_keys else []
         except redis_lib.RedisError as exc:
-            raise self._fail(exc, f"reading feature view '{view.name}'") from exc
-        found = dict(zip(unique, replies, strict=True))
-        missing = [None] * len(fields)
-        rows = [found.get(k, missing) if k is not None else missing for k in wanted]
-        columns = list(zip(*rows, strict=True)) if rows else [()] * len(fields)
-        declared = {f.name: to_arrow(f.dtype) for f in view.features}
-        out: dict[str, pa.Array] = {
-            f: decode_column(columns[i + 1], declared[f]) for i, f in enumerate(features)
-        }
-        out[EVENT_TS] = pa.array([None if v is None else int(v) for v in columns[0]], _UTC_US)
-        return pa.table(out)
+            names = ", ".join(f"'{r.view.name}'" for r in reads)
+            raise self._fail(exc, f"reading feature view(s) {names}") from exc
+        out: list[pa.Table | None] = [None] * len(reads)
+        at = 0
+        for wanted, members, unique, fields in plan:
+            found = dict(zip(unique, replies[at:at + len(unique)], strict=True))
+            at += len(unique)
+            missing = [None] * len(fields)
+            columns = list(zip(*[found.get(k, missing) if k is not None else missing for k in wanted], strict=True))
+            if not columns:
+                columns = [()] * len(fields)
+            index = {f: j for j, f in enumerate(fields)}
+            for i in members:
+                r = reads[i]
+                picked = [columns[index[f"{r.view.name}:_ts"]], *(columns[index[f"{r.view.name}:{f}"]] for f in r.features)]
+                out[i] = _columns(r, picked)
+        return [t for t in out if t is not None]
+
+
+def _columns(read: ViewRead, columns: list[tuple[bytes | None, ...]]) -> pa.Table:
+    """The read's result table from its stored columns (first: the event timestamps, then the features)."""
+    declared = {f.name: to_arrow(f.dtype) for f in read.view.features}
+    out: dict[str, pa.Array] = {f: decode_column(columns[i + 1], declared[f]) for i, f in enumerate(read.features)}
+    out[EVENT_TS] = pa.array([None if v is None else int(v) for v in columns[0]], _UTC_US)
+    return pa.table(out)

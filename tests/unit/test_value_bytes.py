@@ -1,0 +1,45 @@
+"""Tagged-bytes values for key-value online stores: exact round trips on the per-value and the numpy paths."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+
+from ladle.online.value_bytes import decode_column, encode_column
+
+NUMBERS = {
+    pa.int64(): [0, -1, 2**63 - 1, -(2**63), None, 42],
+    pa.int32(): [0, -(2**31), 2**31 - 1, None, 7, 8],
+    pa.float64(): [0.0, -0.0, math.inf, -math.inf, math.nan, None],
+    pa.float32(): [1.5, -0.0, math.inf, None, 3.25, -2.0],
+    pa.timestamp("us", tz="UTC"): [datetime(2021, 4, 12, 7, 0, 1, 123456, tzinfo=UTC), None,
+                                   datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC), None, None, None],
+}
+
+
+def same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    return a == b
+
+
+@pytest.mark.parametrize("repeat", [1, 20], ids=["per-value", "numpy"])  # 6 and 120 values
+@pytest.mark.parametrize("arrow_type", list(NUMBERS), ids=str)
+def test_numbers_round_trip_exactly(arrow_type: pa.DataType, repeat: int) -> None:
+    values = NUMBERS[arrow_type] * repeat
+    column = pa.array(values, arrow_type)
+    back = decode_column(encode_column(column), arrow_type)
+    assert back.type == arrow_type
+    assert all(same(x, y) for x, y in zip(back.to_pylist(), column.to_pylist(), strict=True))
+    assert back.null_count == column.null_count
+
+
+@pytest.mark.parametrize("n", [3, 64])
+def test_absent_values_decode_as_null(n: int) -> None:
+    encoded = encode_column(pa.array(list(range(n)), pa.int64()))
+    encoded[1] = None  # an absent hash field
+    back = decode_column(encoded, pa.int64()).to_pylist()
+    assert back[0] == 0 and back[1] is None and back[2] == 2
