@@ -77,6 +77,8 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
 
 
 def _kind(t: pa.DataType) -> str:
+    if isinstance(t, pa.JsonType):
+        return "json"
     if pa.types.is_integer(t):
         return "int"
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
@@ -105,7 +107,9 @@ def _check_type(view: FeatureView, f: Field, source_type: pa.DataType, source_na
     except TypeError:
         return
     want, have = _kind(declared), _kind(source_type)
-    widening = {("float", "int"), ("int", "bool"), ("float", "bool")}
+    # JSON columns (PostgreSQL json/jsonb) hold Json text, maps, structs and arrays alike
+    widening = {("float", "int"), ("int", "bool"), ("float", "bool"),
+                ("string", "json"), ("map", "json"), ("struct", "json"), ("list", "json")}
     if have in ("null", want) or (want, have) in widening:
         return
     raise InvalidDefinition(

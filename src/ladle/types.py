@@ -186,6 +186,8 @@ def to_arrow(dtype: FeastType) -> pa.DataType:
 
 def from_arrow(arrow_type: pa.DataType) -> FeastType:
     """The closest ladle type for an Arrow type (used to infer schemas from data)."""
+    if isinstance(arrow_type, pa.JsonType):
+        return Json
     if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
         return UnixTimestamp
     if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):

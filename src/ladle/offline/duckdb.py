@@ -266,7 +266,12 @@ class DuckDBOfflineStore(OfflineStore):
             if has_cr else "__ts"
         )
         cr = "make_timestamp(__cr)" if has_cr else "NULL::TIMESTAMP"
-        payload = ", ".join([*(f"{lit(f)}: {q(f)}" for f in feats), "'event_ts': make_timestamp(__ts)", f"'created_ts': {cr}"])
+        declared = {f.name: to_arrow(f.dtype) for f in view.features}
+        # arg_max over a struct turns -0.0 into 0.0: carry each float's sign bit beside it and restore it below.
+        floats = [f for f in feats if pa.types.is_floating(declared[f])]
+        signs = [f"{lit('__sign_' + f)}: signbit({q(f)})" for f in floats]
+        payload = ", ".join([*(f"{lit(f)}: {q(f)}" for f in feats), *signs,
+                             "'event_ts': make_timestamp(__ts)", f"'created_ts': {cr}"])
         keys = ", ".join(q(k) for k in view.join_keys)
         group = f" GROUP BY {keys}" if keys else ""
         sql = (
@@ -274,16 +279,21 @@ class DuckDBOfflineStore(OfflineStore):
             f"FROM ({inner}){group} HAVING count(*) > 0"
         )
         table = self._run(sql, f"reading feature view '{view.name}'")
-        declared = {f.name: to_arrow(f.dtype) for f in view.features}
-        arrays = []
+        arrays, names = [], []
         for name in table.column_names:
             col = table.column(name)
+            if name.startswith("__sign_"):
+                continue
+            if name in floats:
+                negative_zero = pc.and_(pc.equal(col, 0), table.column(f"__sign_{name}"))
+                col = pc.if_else(negative_zero, pa.scalar(-0.0, col.type), col)
             if name in declared:
                 col = cast_to_declared(col, declared[name], f"{view.name}:{name}")
             elif name in ("event_ts", "created_ts"):
                 col = col.cast(pa.timestamp("us", tz="UTC"))
             arrays.append(col)
-        out = pa.table(dict(zip(table.column_names, arrays, strict=True)))
+            names.append(name)
+        out = pa.table(dict(zip(names, arrays, strict=True)))
         return pa.RecordBatchReader.from_batches(out.schema, out.to_batches(max_chunksize=250_000))
 
     def pull_all(

@@ -8,19 +8,22 @@ result comes back, a batch of rows at a time, and is turned into Arrow columns o
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from ladle.definitions import DataSource, FeatureView, PostgreSQLSource
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidDefinition, InvalidRequest, MissingExtra
 from ladle.feature_refs import ViewRequest
 from ladle.offline.base import OfflineStore
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
+from ladle.postgres_conn import PostgresSettings, open_pool
 from ladle.types import to_arrow
 
 try:
@@ -33,28 +36,47 @@ __all__ = ["PostgreSQLOfflineStore", "PostgreSQLOfflineStoreConfig"]
 
 _UTC_US = pa.timestamp("us", tz="UTC")
 _FETCH = 50_000
-_PG_TO_ARROW = {
+_SCALARS = {
     "int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64(), "float4": pa.float32(), "float8": pa.float64(),
     "numeric": pa.float64(), "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(),
     "bool": pa.bool_(), "bytea": pa.binary(), "timestamptz": _UTC_US, "timestamp": pa.timestamp("us"),
-    "date": pa.date32(), "json": pa.string(), "jsonb": pa.string(),
+    "date": pa.date32(),
+}
+#: PostgreSQL type name -> the Arrow type its values arrive as (arrays are ``_<element>``; JSON stays JSON,
+#: which a Json, Map, Struct or Array feature may hold)
+_PG_TO_ARROW: dict[str, pa.DataType] = {
+    **_SCALARS, **{f"_{name}": pa.list_(t) for name, t in _SCALARS.items()}, "json": pa.json_(), "jsonb": pa.json_(),
 }
 
 
-class PostgreSQLOfflineStoreConfig(BaseModel):
-    """Feast's keys for a PostgreSQL offline store; ``dsn`` overrides the separate settings."""
+def _column_type(conn: Any, oid: int) -> pa.DataType:
+    """The Arrow type of a result column of PostgreSQL type ``oid`` (unknown types arrive as text)."""
+    info = conn.adapters.types.get(oid)
+    if info is None:
+        return pa.string()
+    name = f"_{info.name}" if oid == info.array_oid else info.name
+    return _PG_TO_ARROW.get(name, pa.string())
+
+
+def _arrow_values(values: list[Any], target: pa.DataType) -> pa.Array:
+    """Driver values as an Arrow array of ``target``; JSON documents fit Json (text), Map and Struct features."""
+    if isinstance(target, pa.JsonType):
+        target = pa.string()  # data leaves the store as JSON text; pa.json_() only marks schemas
+    if pa.types.is_string(target):
+        values = [v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values]
+    elif pa.types.is_map(target):
+        values = [list(v.items()) if isinstance(v, dict) else v for v in values]
+    elif pa.types.is_binary(target):
+        values = [bytes(v) if isinstance(v, memoryview) else v for v in values]
+    return pa.array(values, target)
+
+
+class PostgreSQLOfflineStoreConfig(PostgresSettings):
+    """Feast's keys for a PostgreSQL offline store (see :class:`~ladle.postgres_conn.PostgresSettings`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["postgres"] = "postgres"
-    host: str = "localhost"
-    port: int = 5432
-    database: str = "postgres"
-    db_schema: str = "public"
-    user: str = "postgres"
-    password: str | None = None
-    sslmode: str | None = None
-    dsn: str | None = None
 
 
 def _arrow_key_type(t: pa.DataType) -> str:
@@ -76,36 +98,44 @@ class PostgreSQLOfflineStore(OfflineStore):
         if psycopg is None:
             raise MissingExtra("the postgres offline store", "postgres", "psycopg")
         self.config = config
+        self._pool: Any = None
+        self._lock = threading.Lock()
 
-    def _conninfo(self) -> str:
-        c = self.config
-        if c.dsn:
-            return c.dsn
-        parts: dict[str, Any] = {"host": c.host, "port": c.port, "dbname": c.database, "user": c.user}
-        if c.password:
-            parts["password"] = c.password
-        if c.sslmode:
-            parts["sslmode"] = c.sslmode
-        return " ".join(f"{k}={v}" for k, v in parts.items())
+    def _configure(self, conn: Any) -> None:
+        conn.execute("SET TIME ZONE 'UTC'")
+        conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self.config.db_schema)))
+        conn.commit()
+
+    def _unavailable(self, exc: Exception, doing: str) -> BackendUnavailable:
+        return BackendUnavailable(
+            "postgres offline store", f"cannot reach PostgreSQL at {self.config.where()} while {doing}: {exc}",
+            "start PostgreSQL or fix offline_store host/port/database/user/password (or dsn)",
+        )
 
     @contextmanager
     def _connect(self, doing: str) -> Iterator[Any]:
+        with self._lock:
+            if self._pool is None:
+                try:
+                    self._pool = open_pool(self.config, autocommit=False, configure=self._configure)
+                except Exception as exc:
+                    raise self._unavailable(exc, doing) from exc
+            pool = self._pool
         try:
-            with psycopg.connect(self._conninfo(), connect_timeout=10) as conn:
-                conn.execute("SET TIME ZONE 'UTC'")
-                conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(self.config.db_schema)))
+            with pool.connection() as conn:
                 yield conn
         except psycopg.OperationalError as exc:
-            raise BackendUnavailable(
-                "postgres offline store", f"cannot reach PostgreSQL at {self.config.host}:{self.config.port} "
-                f"while {doing}: {exc}", "check offline_store host/port/user/password",
-            ) from exc
+            raise self._unavailable(exc, doing) from exc
         except psycopg.errors.UndefinedTable as exc:
             raise BackendFailure("postgres offline store", f"{doing}: {exc}".strip(), "check the source's table/query") from exc
         except psycopg.errors.UndefinedColumn as exc:
             raise BackendFailure("postgres offline store", f"{doing}: {exc}".strip(), "check the schema and field_mapping") from exc
         except psycopg.Error as exc:
             raise BackendFailure("postgres offline store", f"{doing}: {exc}".strip()) from exc
+        except Exception as exc:
+            if type(exc).__name__ == "PoolTimeout":
+                raise self._unavailable(exc, doing) from exc
+            raise
 
     # --- sources -------------------------------------------------------------------------------------
     @staticmethod
@@ -133,11 +163,7 @@ class PostgreSQLOfflineStore(OfflineStore):
     def source_schema(self, source: DataSource) -> pa.Schema:
         with self._connect(f"reading the columns of source '{source.batch.name}'") as conn:
             cur = conn.execute(sql.SQL("SELECT * FROM {} AS src LIMIT 0").format(self._relation(source)))
-            fields = []
-            for col in cur.description:
-                info = conn.adapters.types.get(col.type_code)
-                fields.append(pa.field(col.name, _PG_TO_ARROW.get(info.name if info else "", pa.string())))
-            return pa.schema(fields)
+            return pa.schema([pa.field(col.name, _column_type(conn, col.type_code)) for col in cur.description])
 
     def _select(self, view: FeatureView, features: list[str]) -> Any:
         src = view.batch_source
@@ -157,9 +183,10 @@ class PostgreSQLOfflineStore(OfflineStore):
         while rows := cur.fetchmany(_FETCH):
             columns = list(zip(*rows, strict=True))
             batches.append(pa.record_batch(
-                [pa.array(c, t) for c, t in zip(columns, types, strict=True)], names=names
+                [_arrow_values(list(c), t) for c, t in zip(columns, types, strict=True)], names=names
             ))
-        schema = pa.schema([pa.field(n, t) for n, t in zip(names, types, strict=True)])
+        plain = [pa.string() if isinstance(t, pa.JsonType) else t for t in types]
+        schema = pa.schema([pa.field(n, t) for n, t in zip(names, plain, strict=True)])
         return pa.Table.from_batches(batches, schema=schema)
 
     # --- point-in-time join --------------------------------------------------------------------------
@@ -275,10 +302,7 @@ class PostgreSQLOfflineStore(OfflineStore):
         with self._connect("running the entity_df query") as conn, conn.cursor() as cur:
             cur.execute(query_text)
             names = [c.name for c in cur.description]
-            types = []
-            for col in cur.description:
-                info = conn.adapters.types.get(col.type_code)
-                types.append(_PG_TO_ARROW.get(info.name if info else "", pa.string()))
+            types = [_column_type(conn, col.type_code) for col in cur.description]
             return self._fetch(cur, names, types)
 
     def append(self, source: DataSource, rows: pa.Table) -> None:
@@ -305,5 +329,9 @@ class PostgreSQLOfflineStore(OfflineStore):
                 copy.write_row(row)
 
     def close(self) -> None:
-        """Connections are opened per operation; nothing to release."""
+        """Close the connection pool (it reopens on next use)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
 

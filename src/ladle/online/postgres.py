@@ -24,12 +24,12 @@ from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConf
 from ladle.online.entity_key import encode_key_list, encode_keys
 from ladle.online.newer_wins import latest_per_key, sql_not_older
 from ladle.online.value_bytes import decode_column, encode_column
+from ladle.postgres_conn import PostgresSettings, open_pool
 from ladle.types import to_arrow
 
 try:
     import psycopg
     from psycopg import sql
-    from psycopg_pool import ConnectionPool
 except ImportError:  # pragma: no cover - exercised only without the extra
     psycopg = None
 
@@ -38,20 +38,10 @@ __all__ = ["PostgreSQLOnlineStore", "PostgreSQLOnlineStoreConfig"]
 _UTC_US = pa.timestamp("us", tz="UTC")
 
 
-class PostgreSQLOnlineStoreConfig(OnlineStoreConfig):
-    """Feast's keys for a PostgreSQL online store; ``dsn`` overrides the separate settings."""
+class PostgreSQLOnlineStoreConfig(OnlineStoreConfig, PostgresSettings):
+    """Feast's keys for a PostgreSQL online store (see :class:`~ladle.postgres_conn.PostgresSettings`)."""
 
     type: Literal["postgres"] = "postgres"
-    host: str = "localhost"
-    port: int = 5432
-    database: str = "postgres"
-    db_schema: str = "public"
-    user: str = "postgres"
-    password: str | None = None
-    sslmode: str | None = None
-    dsn: str | None = None
-    min_conn: int = 1
-    max_conn: int = 4
 
 
 def _sql_type(t: pa.DataType) -> str:
@@ -96,33 +86,17 @@ class PostgreSQLOnlineStore(OnlineStore):
         self._pool: Any = None
         self._lock = threading.Lock()
 
-    def _conninfo(self) -> str:
-        c = self.config
-        if c.dsn:
-            return c.dsn
-        parts = {"host": c.host, "port": c.port, "dbname": c.database, "user": c.user}
-        if c.password:
-            parts["password"] = c.password
-        if c.sslmode:
-            parts["sslmode"] = c.sslmode
-        return " ".join(f"{k}={v}" for k, v in parts.items())
-
     def _connection(self) -> Any:
         with self._lock:
             if self._pool is None:
-                self._pool = ConnectionPool(
-                    self._conninfo(), min_size=self.config.min_conn, max_size=self.config.max_conn,
-                    open=False, kwargs={"autocommit": True},  # reads need no BEGIN/COMMIT round trips
-                )
-                try:
-                    self._pool.open(wait=True, timeout=10)
+                try:  # autocommit: reads need no BEGIN/COMMIT round trips
+                    self._pool = open_pool(self.config, autocommit=True)
                 except Exception as exc:
-                    self._pool = None
                     raise self._fail(exc, "connecting") from exc
             return self._pool.connection()
 
     def _fail(self, exc: Exception, doing: str) -> Exception:
-        where = f"{self.config.host}:{self.config.port}/{self.config.database}"
+        where = self.config.where()
         if isinstance(exc, psycopg.OperationalError) or type(exc).__name__ == "PoolTimeout":
             return BackendUnavailable("postgres online store", f"cannot reach PostgreSQL at {where} while {doing}: {exc}",
                                       "start PostgreSQL or fix online_store host/port/user/password")

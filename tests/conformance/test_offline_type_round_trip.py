@@ -1,0 +1,185 @@
+"""Every feature type round-trips exactly through every offline store: the point-in-time join and
+materialization's pull_latest return what the source holds (big ints, NaN/inf/-0.0, unicode, bytes,
+tz-aware timestamps, arrays, maps, JSON, structs, nulls), and apply-time checks accept the natural column
+types of each store while refusing a column whose type disagrees with the declared one."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ladle.config import DuckDBOfflineStoreConfig
+from ladle.definitions import DataSource, Entity, FeatureView, Field, FileSource, PostgreSQLSource
+from ladle.errors import InvalidDefinition
+from ladle.feature_refs import ViewRequest
+from ladle.inference import infer_feature_view
+from ladle.offline.base import OfflineStore
+from ladle.offline.duckdb import DuckDBOfflineStore
+from ladle.types import (
+    Array,
+    Bool,
+    Bytes,
+    Float32,
+    Float64,
+    Int32,
+    Int64,
+    Json,
+    Map,
+    String,
+    Struct,
+    UnixTimestamp,
+    to_arrow,
+)
+
+T = datetime(2026, 6, 1, tzinfo=timezone.utc)
+UTC = pa.timestamp("us", tz="UTC")
+# name -> (declared type, PostgreSQL column type, the values of drivers 1, 2 and 3)
+TYPES: dict[str, tuple[object, str, list[object]]] = {
+    "i32": (Int32, "INT4", [2**31 - 1, None, -5]),
+    "i64": (Int64, "INT8", [2**63 - 1, -(2**63), None]),
+    "f32": (Float32, "FLOAT4", [1.5, math.inf, None]),
+    "f64": (Float64, "FLOAT8", [math.nan, -0.0, -math.inf]),
+    "s": (String, "TEXT", ["héllo ✓ 日本 🚗", "", None]),
+    "b": (Bytes, "BYTEA", [b"\x00\xff", b"", None]),
+    "flag": (Bool, "BOOLEAN", [True, False, None]),
+    "when": (UnixTimestamp, "TIMESTAMPTZ", [T + timedelta(microseconds=7), None, T - timedelta(days=20000)]),
+    "arr": (Array(Int64), "INT8[]", [[1, None, 3], [], None]),
+    "tags": (Array(String), "TEXT[]", [["a", "ü"], None, []]),
+    "m": (Map, "JSONB", [[("k", "v")], None, []]),
+    "doc": (Json, "JSONB", ['{"a": [1, 2], "é": null}', None, "[]"]),
+    "pt": (Struct({"x": Float64, "label": String}), "JSONB",
+           [{"x": 1.0, "label": "p"}, None, {"x": None, "label": None}]),
+}
+MakeSource = Callable[[str, pa.Table], DataSource]
+
+
+def source_rows() -> pa.Table:
+    columns = {n: pa.array(v, to_arrow(d)) for n, (d, _, v) in TYPES.items()}
+    return pa.table({"driver_id": pa.array([1, 2, 3], pa.int64()), "ts": pa.array([T] * 3, UTC), **columns})
+
+
+def _duckdb() -> Iterator[MakeSource | OfflineStore]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+
+        def make(name: str, rows: pa.Table) -> DataSource:
+            pq.write_table(rows, folder / f"{name}.parquet")
+            return FileSource(name=name, path=f"{name}.parquet", timestamp_field="ts")
+
+        store = DuckDBOfflineStore(DuckDBOfflineStoreConfig(), folder)
+        yield store
+        yield make
+        store.close()
+
+
+def _pg_value(value: object, pg_type: str) -> object:
+    from psycopg.types.json import Jsonb
+
+    if pg_type != "JSONB" or value is None:
+        return value
+    if isinstance(value, str):
+        return Jsonb(json.loads(value))
+    if isinstance(value, list):
+        return Jsonb(dict(value))
+    return Jsonb(value)
+
+
+def _postgres() -> Iterator[MakeSource | OfflineStore]:
+    psycopg = pytest.importorskip("psycopg")
+    from ladle.offline.postgres import PostgreSQLOfflineStore, PostgreSQLOfflineStoreConfig
+
+    dsn = os.environ.get("LADLE_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+    try:
+        admin = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        if os.environ.get("LADLE_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"PostgreSQL is required (LADLE_REQUIRE_SERVICES=1) but '{dsn}' is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at '{dsn}': {exc}")
+    schema = f"ladle_types_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+
+    def make(name: str, rows: pa.Table) -> DataSource:
+        pg_types = {"driver_id": "INT8", "ts": "TIMESTAMPTZ", **{n: t for n, (_, t, _) in TYPES.items()}}
+        columns = ", ".join(f'"{c}" {pg_types[c]}' for c in rows.column_names)
+        admin.execute(f'CREATE TABLE "{schema}"."{name}" ({columns})')
+        names = ", ".join(f'"{c}"' for c in rows.column_names)
+        marks = ", ".join(["%s"] * rows.num_columns)
+        with admin.cursor() as cur:
+            cur.executemany(
+                f'INSERT INTO "{schema}"."{name}" ({names}) VALUES ({marks})',
+                [[_pg_value(v, pg_types[c]) for c, v in row.items()] for row in rows.to_pylist()],
+            )
+        return PostgreSQLSource(name=name, table=name, timestamp_field="ts")
+
+    store = PostgreSQLOfflineStore(PostgreSQLOfflineStoreConfig(dsn=dsn, db_schema=schema))
+    yield store
+    yield make
+    store.close()
+    admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    admin.close()
+
+
+BACKENDS = {"duckdb": _duckdb, "postgres": _postgres}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def offline(request: pytest.FixtureRequest) -> Iterator[tuple[OfflineStore, MakeSource]]:
+    gen = BACKENDS[request.param]()
+    store, make = next(gen), next(gen)
+    yield store, make  # type: ignore[misc]
+    next(gen, None)
+
+
+def same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, str) and isinstance(b, str) and a[:1] in ("[", "{"):
+        return json.loads(a) == json.loads(b)  # JSON text: the same document (a store may respace it)
+    return a == b
+
+
+def make_view(source: DataSource, fields: dict[str, object]) -> FeatureView:
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    view = FeatureView(name="typed", entities=[driver], source=source,
+                       schema=[Field(name=n, dtype=d) for n, d in fields.items()])  # type: ignore[arg-type]
+    view.bind_entities({"driver": driver})
+    return view
+
+
+def test_every_type_round_trips(offline: tuple[OfflineStore, MakeSource]) -> None:
+    store, make = offline
+    view = make_view(make(f"typed_{uuid.uuid4().hex[:6]}", source_rows()), {n: d for n, (d, _, _) in TYPES.items()})
+    infer_feature_view(view, store.source_schema)  # what apply/validate run: the column types are accepted
+    entities = pa.table({"driver_id": pa.array([3, 1, 2, 9], pa.int64()),
+                         "event_timestamp": pa.array([T + timedelta(hours=1)] * 4, UTC)})
+    joined = store.point_in_time_join(entities, "event_timestamp", [ViewRequest(view, "typed", list(view.features))],
+                                      False)
+    latest = store.pull_latest(view, T - timedelta(days=1), T + timedelta(days=1)).read_all().sort_by("driver_id")
+    assert latest.column("driver_id").to_pylist() == [1, 2, 3]
+    for name, (dtype, _, values) in TYPES.items():
+        assert joined.schema.field(name).type == to_arrow(dtype), name
+        got = joined.column(name).to_pylist()
+        assert all(same(g, e) for g, e in zip(got, [values[2], values[0], values[1], None], strict=True)), (name, got)
+        got = latest.column(name).to_pylist()
+        assert all(same(g, e) for g, e in zip(got, values, strict=True)), (name, got)
+
+
+def test_a_column_of_another_type_is_refused_at_apply(offline: tuple[OfflineStore, MakeSource]) -> None:
+    store, make = offline
+    source = make(f"typed_{uuid.uuid4().hex[:6]}", source_rows())
+    with pytest.raises(InvalidDefinition, match=r"feature 's' is declared Int64, but column 's' of source .* holds string"):
+        infer_feature_view(make_view(source, {"s": Int64}), store.source_schema)
+    with pytest.raises(InvalidDefinition, match=r"feature 'i64' is not a column|feature 'missing' is not a column"):
+        infer_feature_view(make_view(source, {"missing": Int64}), store.source_schema)
