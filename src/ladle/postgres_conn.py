@@ -67,7 +67,12 @@ def open_pool(
     timeout: float = 10.0,
 ) -> Any:
     """An opened ``ConnectionPool`` (raises the driver's error when the server cannot be reached)."""
+    import psycopg
     from psycopg_pool import ConnectionPool
+
+    # One plain connection first: a wrong host, port, role or password fails at once with the server's own
+    # message, instead of the pool retrying in the background until its timeout.
+    psycopg.connect(conninfo(settings), connect_timeout=int(timeout)).close()
 
     pool = ConnectionPool(
         conninfo(settings), min_size=settings.min_conn, max_size=max(settings.max_conn, settings.min_conn, 1),

@@ -108,7 +108,7 @@ class PostgreSQLOfflineStore(OfflineStore):
 
     def _unavailable(self, exc: Exception, doing: str) -> BackendUnavailable:
         return BackendUnavailable(
-            "postgres offline store", f"cannot reach PostgreSQL at {self.config.where()} while {doing}: {exc}",
+            "postgres offline store", f"cannot connect to PostgreSQL at {self.config.where()} while {doing}: {exc}",
             "start PostgreSQL or fix offline_store host/port/database/user/password (or dsn)",
         )
 

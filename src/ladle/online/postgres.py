@@ -98,7 +98,7 @@ class PostgreSQLOnlineStore(OnlineStore):
     def _fail(self, exc: Exception, doing: str) -> Exception:
         where = self.config.where()
         if isinstance(exc, psycopg.OperationalError) or type(exc).__name__ == "PoolTimeout":
-            return BackendUnavailable("postgres online store", f"cannot reach PostgreSQL at {where} while {doing}: {exc}",
+            return BackendUnavailable("postgres online store", f"cannot connect to PostgreSQL at {where} while {doing}: {exc}",
                                       "start PostgreSQL or fix online_store host/port/user/password")
         return BackendFailure("postgres online store", f"{doing} failed: {exc}")
 

@@ -139,11 +139,12 @@ class RedisOnlineStore(OnlineStore):
 
     def _fail(self, exc: Exception, doing: str) -> Exception:
         where = f"{self._kwargs['host']}:{self._kwargs['port']}"
+        if isinstance(exc, redis_lib.AuthenticationError | redis_lib.AuthenticationWrongNumberOfArgsError):
+            return BackendFailure("redis online store", f"Redis at {where} refused the credentials: {exc}",
+                                  "fix password=/username= in online_store.connection_string")
         if isinstance(exc, redis_lib.ConnectionError | redis_lib.TimeoutError):
             return BackendUnavailable("redis online store", f"cannot reach Redis at {where} while {doing}: {exc}",
                                       "start Redis or fix online_store.connection_string")
-        if isinstance(exc, redis_lib.AuthenticationError):
-            return BackendFailure("redis online store", f"Redis at {where} refused the credentials", "fix the password")
         return BackendFailure("redis online store", f"{doing} failed: {exc}")
 
     def close(self) -> None:
@@ -161,6 +162,10 @@ class RedisOnlineStore(OnlineStore):
         return [None if k is None else prefix + k for k in encode_key_list(keys)]
 
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
+        try:  # apply checks the server and the credentials now rather than at the first write
+            self._redis().ping()
+        except redis_lib.RedisError as exc:
+            raise self._fail(exc, "applying") from exc
         self._drop_fields(project, delete)
 
     def _drop_fields(self, project: str, views: list[FeatureView]) -> None:
