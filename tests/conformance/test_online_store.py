@@ -108,12 +108,12 @@ def _postgres(tmp_path: Path) -> Iterator[Backend]:
     admin.close()
 
 
-def _dynamodb(tmp_path: Path, endpoint: str) -> Iterator[Backend]:
+def _dynamodb(tmp_path: Path, endpoint: str, write_mode: str = "conditional") -> Iterator[Backend]:
     boto3 = pytest.importorskip("boto3")
     from ladle.online.dynamodb import DynamoDBOnlineStore, DynamoDBOnlineStoreConfig
 
     project = f"p{uuid.uuid4().hex[:8]}"
-    store = DynamoDBOnlineStore(DynamoDBOnlineStoreConfig(endpoint_url=endpoint, write_concurrency=4), tmp_path)
+    store = DynamoDBOnlineStore(DynamoDBOnlineStoreConfig(endpoint_url=endpoint, write_concurrency=4, write_mode=write_mode), tmp_path)
     client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
 
     def leftovers() -> list[str]:
@@ -125,13 +125,15 @@ def _dynamodb(tmp_path: Path, endpoint: str) -> Iterator[Backend]:
     store.close()
 
 
-BACKENDS = {"sqlite": _sqlite, "redis": _redis, "postgres": _postgres, "dynamodb": _dynamodb}
+BACKENDS = {"sqlite": _sqlite, "redis": _redis, "postgres": _postgres, "dynamodb": _dynamodb,
+            "dynamodb-batch": _dynamodb}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "dynamodb":
-        yield from _dynamodb(tmp_path, request.getfixturevalue("moto_endpoint"))
+    if request.param.startswith("dynamodb"):
+        mode = "batch" if request.param.endswith("batch") else "conditional"
+        yield from _dynamodb(tmp_path, request.getfixturevalue("moto_endpoint"), mode)
     else:
         yield from BACKENDS[request.param](tmp_path)
 
