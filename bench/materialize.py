@@ -20,7 +20,7 @@ from ladle import FeatureStore
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--online", choices=["sqlite", "redis", "postgres"], default="sqlite", help="online store to use")
+    parser.add_argument("--online", choices=["sqlite", "redis", "postgres", "dynamodb"], default="sqlite", help="online store to use")
     args = parser.parse_args()
     repo = ensure_repo(args.scale, reset=True, online=args.online)
     FeatureStore(repo_path=repo).apply_repo()

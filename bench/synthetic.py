@@ -62,6 +62,9 @@ ONLINE = {
     "sqlite": "  type: sqlite\n  path: data/online_store.db",
     "redis": "  type: redis\n  connection_string: 127.0.0.1:6379",
     "postgres": "  type: postgres\n  host: 127.0.0.1\n  database: test\n  user: postgres\n  db_schema: ladle_bench",
+    # a moto server (moto_server -H 127.0.0.1 -p 5001) or DynamoDB Local; AWS_* credentials from the environment
+    "dynamodb": "  type: dynamodb\n  region: us-east-1\n  endpoint_url: ${LADLE_BENCH_DYNAMODB_URL:-http://127.0.0.1:5001}\n"
+                "  write_mode: ${LADLE_BENCH_DYNAMODB_WRITE_MODE:-batch}",
 }
 
 
