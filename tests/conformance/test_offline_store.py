@@ -3,7 +3,6 @@ same brute-force reference of the point-in-time rules (see tests/property/test_p
 
 from __future__ import annotations
 
-import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from ladle.offline.base import OfflineStore
 from ladle.offline.duckdb import DuckDBOfflineStore
 from ladle.types import Int64
 from pit_reference import ViewSpec, at, entity_rows, reference, view_spec
+from services import PG_DSN, postgres_admin
 
 MakeSource = Callable[[str, pa.Table, bool], DataSource]  # (name, rows, has_created) -> source
 
@@ -42,16 +42,10 @@ def _duckdb() -> Iterator[tuple[OfflineStore, MakeSource]]:
 
 
 def _postgres() -> Iterator[tuple[OfflineStore, MakeSource]]:
-    psycopg = pytest.importorskip("psycopg")
     from ladle.offline.postgres import PostgreSQLOfflineStore, PostgreSQLOfflineStoreConfig
 
-    dsn = os.environ.get("LADLE_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
-    try:
-        admin = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        if os.environ.get("LADLE_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"PostgreSQL is required (LADLE_REQUIRE_SERVICES=1) but '{dsn}' is unreachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at '{dsn}': {exc}")
+    dsn = PG_DSN
+    admin = postgres_admin()
     schema = f"ladle_off_{uuid.uuid4().hex[:8]}"
     admin.execute(f'CREATE SCHEMA "{schema}"')
 

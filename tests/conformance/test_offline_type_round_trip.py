@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -40,6 +39,7 @@ from ladle.types import (
     UnixTimestamp,
     to_arrow,
 )
+from services import PG_DSN, postgres_admin
 
 T = datetime(2026, 6, 1, tzinfo=timezone.utc)
 UTC = pa.timestamp("us", tz="UTC")
@@ -95,16 +95,10 @@ def _pg_value(value: object, pg_type: str) -> object:
 
 
 def _postgres() -> Iterator[MakeSource | OfflineStore]:
-    psycopg = pytest.importorskip("psycopg")
     from ladle.offline.postgres import PostgreSQLOfflineStore, PostgreSQLOfflineStoreConfig
 
-    dsn = os.environ.get("LADLE_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
-    try:
-        admin = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        if os.environ.get("LADLE_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"PostgreSQL is required (LADLE_REQUIRE_SERVICES=1) but '{dsn}' is unreachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at '{dsn}': {exc}")
+    dsn = PG_DSN
+    admin = postgres_admin()
     schema = f"ladle_types_{uuid.uuid4().hex[:8]}"
     admin.execute(f'CREATE SCHEMA "{schema}"')
 

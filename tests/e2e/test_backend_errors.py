@@ -18,8 +18,7 @@ import pytest
 
 from conftest import RepoFactory
 from e2e.test_cli import fails, ok
-
-PG_DSN = os.environ.get("LADLE_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+from services import PG_DSN, postgres_admin
 
 FEATURES = """
 from datetime import timedelta
@@ -52,13 +51,7 @@ def pg_offline(schema: str, dsn: str = PG_DSN) -> str:
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        if os.environ.get("LADLE_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"PostgreSQL is required (LADLE_REQUIRE_SERVICES=1) but '{PG_DSN}' is unreachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at '{PG_DSN}': {exc}")
+    admin = postgres_admin()
     schema = f"ladle_err_{uuid.uuid4().hex[:8]}"
     admin.execute(f'CREATE SCHEMA "{schema}"')
     admin.execute(f'CREATE TABLE "{schema}".driver_stats (driver_id BIGINT, event_timestamp TIMESTAMPTZ, '

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from services import PG_DSN, postgres_admin
+
 EXAMPLE = Path(__file__).parents[2] / "examples" / "credit_scoring"
 BIN = Path(sys.executable).parent
-PG_DSN = os.environ.get("LADLE_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 
 pytestmark = pytest.mark.services
 
@@ -27,12 +28,7 @@ pytestmark = pytest.mark.services
 def example(tmp_path: Path, moto_endpoint: str) -> Iterator[tuple[Path, dict[str, str]]]:
     psycopg = pytest.importorskip("psycopg")
     pytest.importorskip("sklearn")
-    try:
-        admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        if os.environ.get("LADLE_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"PostgreSQL is required (LADLE_REQUIRE_SERVICES=1) but '{PG_DSN}' is unreachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at '{PG_DSN}': {exc}")
+    admin = postgres_admin()
     folder = tmp_path / "credit_scoring"
     shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("data", "__pycache__"))
     schema = f"ladle_credit_{uuid.uuid4().hex[:8]}"
