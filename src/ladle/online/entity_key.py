@@ -38,6 +38,7 @@ __all__ = ["encode_key_list", "encode_key_row", "encode_keys"]
 
 #: below this many rows, keys are encoded value by value (Arrow kernels cost more to call than to run)
 _SMALL = 32
+_SMALL_INTS = 4096
 
 _SEPARATOR = "|"
 #: row ``b`` of this table is the two ASCII hex digits of the byte ``b``
@@ -61,6 +62,8 @@ def encode_keys(keys: pa.Table) -> pa.Array:
 
 def encode_key_list(keys: pa.Table) -> list[str | None]:
     """:func:`encode_keys` as a Python list, computed row by row for a handful of keys (online reads)."""
+    if keys.num_columns == 1 and pa.types.is_integer(keys.column(0).type) and keys.num_rows < _SMALL_INTS:
+        return [None if v is None else str(v) for v in keys.column(0).to_pylist()]  # the common case, cheaply
     if keys.num_rows >= _SMALL or keys.num_columns == 0:
         out: list[str | None] = encode_keys(keys).to_pylist()
         return out

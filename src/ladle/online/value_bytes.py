@@ -22,6 +22,9 @@ _VALUE = b"v"
 #: below this many values, numbers are decoded one by one (numpy's per-call cost outweighs its speed)
 _SMALL = 32
 _DOUBLE = struct.Struct(">d")
+_NULL_NUMBER = bytes(9)
+_INT_RECORD = np.dtype([("tag", "u1"), ("value", ">i8")])
+_FLOAT_RECORD = np.dtype([("tag", "u1"), ("value", ">f8")])
 
 
 def _kind(t: pa.DataType) -> str:
@@ -91,14 +94,15 @@ def decode_column(values: Sequence[bytes | None], target: pa.DataType) -> pa.Arr
     kind = _kind(target)
     if kind in ("int", "float") and len(values) < _SMALL:
         return _decode_numbers(values, kind, target)
-    valid = np.fromiter((bool(v) for v in values), dtype=bool, count=len(values))
     if kind in ("int", "float"):
-        width, dtype = 8, (">i8" if kind == "int" else ">f8")
-        joined = b"".join(v[1:] if v else b"\x00" * width for v in values)
-        numbers = np.frombuffer(joined, dtype=dtype)
+        # Every stored number is 9 bytes (tag, big-endian payload): read them as one record array; a null
+        # becomes 9 zero bytes, whose tag (0) marks it.
+        records = np.frombuffer(b"".join([v or _NULL_NUMBER for v in values]), _INT_RECORD if kind == "int" else _FLOAT_RECORD)
+        mask = records["tag"] != _VALUE[0]
+        numbers = records["value"]
         if pa.types.is_timestamp(target):
-            return pa.array(numbers.astype(np.int64), type=target, mask=~valid)
-        return pa.array(numbers.astype(target.to_pandas_dtype()), type=target, mask=~valid)
+            return pa.array(numbers.astype(np.int64), type=target, mask=mask)
+        return pa.array(numbers.astype(target.to_pandas_dtype()), type=target, mask=mask)
     payloads = [v[1:] if v else None for v in values]
     if kind == "bool":
         return pa.array([None if p is None else p == b"\x01" for p in payloads], target)
