@@ -23,6 +23,7 @@ from ladle.online.redis import RedisOnlineStoreConfig
 
 __all__ = [
     "DuckDBOfflineStoreConfig",
+    "FeatureServerConfig",
     "OnlineStoreConfig",
     "RegistryConfig",
     "RepoConfig",
@@ -75,6 +76,18 @@ class MaterializationConfig(_Strict):
     batch_size: int = 1_000_000
 
 
+class FeatureServerConfig(_Strict):
+    """``ladle serve`` settings (``feature_server:``); command-line options and ``LADLE_API_KEY`` add to them."""
+
+    type: Literal["local"] = "local"
+    #: keys accepted in ``Authorization: Bearer <key>`` or ``X-API-Key``; empty means no authentication
+    api_keys: list[str] = []
+    #: seconds between background re-reads of the registry (0: read once at start)
+    registry_ttl_sec: float = Field(default=5.0, ge=0)
+    #: the largest request body accepted (bigger ones get 413)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+
+
 class RepoConfig(_Strict):
     """The whole of feature_store.yaml, validated."""
 
@@ -89,6 +102,7 @@ class RepoConfig(_Strict):
         Field(discriminator="type"),
     ] = SqliteOnlineStoreConfig()
     batch_engine: MaterializationConfig = MaterializationConfig()
+    feature_server: FeatureServerConfig = FeatureServerConfig()
     entity_key_serialization_version: int = 3
     coerce_tz_aware: bool = True
     flags: dict[str, Any] | None = None
