@@ -21,16 +21,14 @@ from pydantic import ConfigDict
 from ladle.definitions import DataSource, FeatureView, PostgreSQLSource
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidDefinition, InvalidRequest, MissingExtra
 from ladle.feature_refs import ViewRequest
+from ladle.lazy_import import lazy_attribute, lazy_module
 from ladle.offline.base import OfflineStore
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
 from ladle.postgres_conn import PostgresSettings, open_pool
 from ladle.types import to_arrow
 
-try:
-    import psycopg
-    from psycopg import sql
-except ImportError:  # pragma: no cover - exercised only without the extra
-    psycopg = None
+psycopg = lazy_module("psycopg")
+sql = lazy_attribute("psycopg", "sql")
 
 __all__ = ["PostgreSQLOfflineStore", "PostgreSQLOfflineStoreConfig"]
 

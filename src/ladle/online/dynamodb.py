@@ -19,15 +19,15 @@ import pyarrow as pa
 
 from ladle.definitions import FeatureView
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
+from ladle.lazy_import import lazy_module
 from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
 from ladle.online.entity_key import encode_key_list, encode_keys
 from ladle.online.newer_wins import is_not_older, latest_per_key
 from ladle.online.value_bytes import decode_column, encode_column
 from ladle.types import to_arrow
 
-try:
-    import boto3
-    from botocore.config import Config as BotoConfig
+boto3 = lazy_module("boto3")
+try:  # the exception classes are needed in except clauses; botocore.exceptions alone is light
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 except ImportError:  # pragma: no cover - exercised only without the extra
     boto3 = None
@@ -80,6 +80,8 @@ class DynamoDBOnlineStore(OnlineStore):
     def _dynamodb(self) -> Any:
         with self._lock:
             if self._client is None:
+                from botocore.config import Config as BotoConfig
+
                 self._client = boto3.client(
                     "dynamodb", region_name=self.config.region, endpoint_url=self.config.endpoint_url,
                     config=BotoConfig(max_pool_connections=max(10, self.config.write_concurrency),

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from ladle.definitions import FeatureView
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
+from ladle.lazy_import import lazy_attribute, lazy_module
 from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
 from ladle.online.entity_key import encode_key_list, encode_keys
 from ladle.online.newer_wins import latest_per_key, sql_not_older
@@ -27,11 +28,8 @@ from ladle.online.value_bytes import decode_column, encode_column
 from ladle.postgres_conn import PostgresSettings, open_pool
 from ladle.types import to_arrow
 
-try:
-    import psycopg
-    from psycopg import sql
-except ImportError:  # pragma: no cover - exercised only without the extra
-    psycopg = None
+psycopg = lazy_module("psycopg")
+sql = lazy_attribute("psycopg", "sql")
 
 __all__ = ["PostgreSQLOnlineStore", "PostgreSQLOnlineStoreConfig"]
 

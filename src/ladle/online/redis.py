@@ -16,16 +16,14 @@ import pyarrow as pa
 
 from ladle.definitions import FeatureView
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
+from ladle.lazy_import import lazy_module
 from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
 from ladle.online.entity_key import encode_key_list, encode_keys
 from ladle.online.newer_wins import latest_per_key
 from ladle.online.value_bytes import decode_column, encode_column
 from ladle.types import to_arrow
 
-try:
-    import redis as redis_lib
-except ImportError:  # pragma: no cover - exercised only without the extra
-    redis_lib = None
+redis_lib = lazy_module("redis")
 
 __all__ = ["RedisOnlineStore", "RedisOnlineStoreConfig"]
 
