@@ -383,6 +383,42 @@ for _kind in _kinds():
     cli.add_command(_object_group(_kind))
 
 
+# --- the feature server --------------------------------------------------------------------------------
+# Feast's `serve -h HOST`: for this command only, -h is the host and help is --help.
+@cli.command("serve", context_settings={"help_option_names": ["--help"], "max_content_width": 110})
+@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", "-p", default=6566, show_default=True, type=click.IntRange(0, 65535), help="Port.")
+@click.option("--workers", "-w", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Worker processes (each with its own connection pools).")
+@click.option("--no-access-log", is_flag=True, help="Do not log every request.")
+@click.option("--registry-ttl-sec", "--registry_ttl_sec", "-r", type=click.FloatRange(min=0), default=None,
+              help="Seconds between background registry refreshes (default: feature_server.registry_ttl_sec, 5).")
+@click.option("--api-key", envvar="LADLE_API_KEY", default=None, show_envvar=True,
+              help="Require this key (comma-separated for several) in 'Authorization: Bearer' or 'X-API-Key'.")
+@click.option("--keep-alive-timeout", default=5, show_default=True, type=click.IntRange(min=1),
+              help="Seconds an idle keep-alive connection stays open.")
+@pass_state
+def serve_command(
+    state: CliState, host: str, port: int, workers: int, no_access_log: bool, registry_ttl_sec: float | None,
+    api_key: str | None, keep_alive_timeout: int,
+) -> None:
+    """Serve online features over HTTP (Feast's feature server API) until stopped."""
+    from ladle.config import load_repo_config
+    from ladle.server.auth import parse_keys
+    from ladle.server.run import serve
+    from ladle.server.settings import ServerSettings
+
+    settings = ServerSettings(
+        repo_path=str(state.repo_path),
+        fs_yaml_file=str(state.fs_yaml_file) if state.fs_yaml_file else None,
+        api_keys=parse_keys(api_key),
+        registry_ttl_sec=registry_ttl_sec,
+    )
+    settings.resolve(load_repo_config(state.repo_path, state.fs_yaml_file))  # a bad yaml fails here, in one line
+    serve(settings, host=host, port=port, workers=workers, access_log=not no_access_log,
+          keep_alive_timeout=keep_alive_timeout)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script ``ladle``."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="ladle")

@@ -35,6 +35,8 @@ class FieldStatus(enum.Enum):
 
 
 _STATUS_NAMES = np.array([s.name for s in FieldStatus], dtype=object)
+_STATUS_TUPLE = tuple(s.name for s in FieldStatus)
+_SMALL_BATCH = 64
 
 
 class OnlineResponse:
@@ -64,12 +66,22 @@ class OnlineResponse:
     def statuses(self) -> dict[str, list[str]]:
         n = self.num_rows
         out = {k: ["PRESENT"] * n for k in self._entities}
-        out.update({k: list(_STATUS_NAMES[v]) for k, v in self._statuses.items()})
+        if n <= _SMALL_BATCH:  # a list lookup beats numpy's object indexing for a few rows
+            out.update({k: [_STATUS_TUPLE[i] for i in v.tolist()] for k, v in self._statuses.items()})
+        else:
+            out.update({k: list(_STATUS_NAMES[v]) for k, v in self._statuses.items()})
         return out
 
     @property
     def event_timestamps(self) -> dict[str, list[datetime | None]]:
-        return {k: v.to_pylist() for k, v in self._event_ts.items()}
+        converted: dict[int, list[datetime | None]] = {}  # the features of one view share one array
+        out = {}
+        for k, v in self._event_ts.items():
+            values = converted.get(id(v))
+            if values is None:
+                values = converted[id(v)] = v.to_pylist()
+            out[k] = list(values)
+        return out
 
     @property
     def num_rows(self) -> int:

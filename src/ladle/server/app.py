@@ -1,0 +1,114 @@
+"""``create_app``: the feature server as an ASGI app, wired from a repo and :class:`ServerSettings`.
+
+One app (one uvicorn worker) holds one :class:`~ladle.store.FeatureStore`, hence one connection pool per
+store. Its registry never expires on its own: a background thread re-reads it (:mod:`.refresh`), so a
+request never waits for the registry. Middleware, outermost first: metrics, API key, body limit, the
+fast path of ``POST /get-online-features`` (:mod:`.fast_path`).
+
+>>> # uvicorn "ladle.server.app:app_from_env" --factory     (what `ladle serve` runs)
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
+
+from ladle import __version__
+from ladle.config import RepoConfig, load_repo_config
+from ladle.server.auth import ApiKeyMiddleware
+from ladle.server.errors import install_handlers
+from ladle.server.fast_path import OnlineFeaturesFastPath
+from ladle.server.limits import BodyLimitMiddleware
+from ladle.server.metrics import MetricsMiddleware, ServerMetrics
+from ladle.server.refresh import RegistryRefresher
+from ladle.server.routes import ServerState, router
+from ladle.server.schemas import component_schemas
+from ladle.server.settings import ResolvedSettings, ServerSettings
+from ladle.store import FeatureStore
+
+__all__ = ["app_from_env", "create_app"]
+
+_DESCRIPTION = (
+    "Feast-compatible feature server of ladle: online features, push, writes and materialization over "
+    "HTTP. Errors are `{\"error\": {\"type\", \"message\"}}`."
+)
+
+
+# FastAPI's own OpenTelemetry hooks cost ~15 µs a request even when nothing listens; /metrics is ours.
+_NO_OTEL: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {}
+)
+
+
+def _registry_from_memory(config: RepoConfig) -> RepoConfig:
+    """``config`` whose registry cache never expires: the refresher re-reads it instead of requests."""
+    registry = config.registry.model_copy(update={"cache_ttl_seconds": 0})
+    return config.model_copy(update={"registry": registry})
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The feature server for the repo of ``settings`` (feature_store.yaml is read now)."""
+    config = load_repo_config(settings.repo_path, settings.fs_yaml_file)
+    resolved = settings.resolve(config)
+    store = FeatureStore(config=_registry_from_memory(config))
+    metrics = ServerMetrics()
+    refresher = RegistryRefresher(
+        store.refresh_registry, lambda: store.registry.version, resolved.registry_ttl_sec, metrics.refreshed
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(refresher.start)
+        try:
+            yield
+        finally:
+            refresher.stop()
+            store.close()
+
+    app = FastAPI(
+        title="ladle feature server", version=__version__, description=_DESCRIPTION, lifespan=lifespan,
+        docs_url="/docs", redoc_url=None, openapi_url="/openapi.json", **_NO_OTEL,
+    )
+    state = ServerState(store, refresher, metrics)
+    app.state.ladle = state
+    app.include_router(router)
+    install_handlers(app)
+    _use_openapi(app, resolved)
+    routes = {getattr(r, "path", "") for r in router.routes} | {"/docs", "/openapi.json"}
+    app.add_middleware(OnlineFeaturesFastPath, state=state)
+    app.add_middleware(BodyLimitMiddleware, limit=resolved.max_body_bytes)
+    if resolved.api_keys:
+        app.add_middleware(ApiKeyMiddleware, keys=resolved.api_keys)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=routes)
+    return app
+
+
+def _use_openapi(app: FastAPI, resolved: ResolvedSettings) -> None:
+    """The generated document plus the request-body schemas (and the API-key schemes when keys are set)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            doc.setdefault("components", {}).setdefault("schemas", {}).update(component_schemas())
+            if resolved.api_keys:
+                doc["components"]["securitySchemes"] = {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                }
+                doc["security"] = [{"bearer": []}, {"apiKey": []}]
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def app_from_env() -> FastAPI:
+    """The app for the settings ``ladle serve`` left in ``LADLE_SERVER_SETTINGS`` (uvicorn's factory)."""
+    return create_app(ServerSettings.from_env())

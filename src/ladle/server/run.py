@@ -1,0 +1,57 @@
+"""Starting the feature server under uvicorn (what ``ladle serve`` calls).
+
+Every worker process imports :func:`ladle.server.app.app_from_env` and builds its own app from the
+settings passed in the environment. SIGINT/SIGTERM stop accepting connections and let requests in
+flight finish (up to :data:`GRACEFUL_SHUTDOWN_S`), then the registry thread stops and the stores close.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from ladle.server.settings import ENV_VAR, ServerSettings
+
+__all__ = ["DEFAULT_PORT", "GRACEFUL_SHUTDOWN_S", "serve"]
+
+DEFAULT_PORT = 6566
+#: how long in-flight requests may take to finish once shutdown starts
+GRACEFUL_SHUTDOWN_S = 30
+_FACTORY = "ladle.server.app:app_from_env"
+
+
+def serve(
+    settings: ServerSettings,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    workers: int = 1,
+    access_log: bool = True,
+    keep_alive_timeout: int = 5,
+) -> None:
+    """Run the server until it is stopped (blocks)."""
+    import uvicorn
+
+    os.environ[ENV_VAR] = settings.to_env()
+    metrics_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # workers share their metrics through files (prometheus_client's multiprocess mode)
+        metrics_dir = tempfile.mkdtemp(prefix="ladle-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            _FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=access_log,
+            timeout_keep_alive=keep_alive_timeout,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            lifespan="on",
+            server_header=False,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
