@@ -131,8 +131,17 @@ def entity_columns(entity_rows: Any) -> dict[str, list[Any]]:
 
 
 def _to_array(name: str, values: list[Any], target: pa.DataType | None) -> pa.Array:
+    floats = False
+    if target is not None and pa.types.is_integer(target):
+        # pyarrow builds an integer array from 1.5 as 1 and from True as 1: a key that was never asked for
+        if any(isinstance(v, bool | np.bool_) for v in values):
+            raise InvalidRequest(f"entity column '{name}' has a value of the wrong type (expected {target}): a boolean")
+        floats = any(isinstance(v, float) for v in values)
     try:
-        arr = pa.array(values, type=target) if target is not None else pa.array(values)
+        if floats:  # a safe cast refuses a fractional part (2.0 is still 2)
+            arr = pa.array(values, type=pa.float64()).cast(target)
+        else:
+            arr = pa.array(values, type=target) if target is not None else pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
         expected = f" (expected {target})" if target is not None else ""
         raise InvalidRequest(f"entity column '{name}' has a value of the wrong type{expected}: {exc}") from exc

@@ -8,9 +8,19 @@ Routes parse their body with ``Model.model_validate_json`` (one pass in pydantic
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+from pydantic import Strict as _Strict
 
 __all__ = [
     "ErrorBody",
@@ -27,6 +37,11 @@ __all__ = [
 
 #: a JSON scalar an entity key may hold
 EntityValue = StrictInt | StrictStr | StrictFloat | StrictBool | None
+#: an RFC 3339 / ISO 8601 string (not a number); naive means UTC
+Timestamp = Annotated[datetime, _Strict()]
+#: "view:feature" (the pattern is documented; the store checks it, with a message naming the form)
+FeatureRef = Annotated[str, _Strict(), Field(json_schema_extra={"pattern": "^[^:]+:[^:]+$"})]
+PushTarget = Literal["online", "offline", "online_and_offline", "ONLINE", "OFFLINE", "ONLINE_AND_OFFLINE"]
 
 
 class _Body(BaseModel):
@@ -36,7 +51,7 @@ class _Body(BaseModel):
 class GetOnlineFeaturesRequest(_Body):
     """``POST /get-online-features``: features (refs or a service) for a batch of entity rows."""
 
-    features: list[StrictStr] | None = Field(
+    features: list[FeatureRef] | None = Field(
         default=None, description="Feature references 'view:feature' (give this or feature_service)."
     )
     feature_service: StrictStr | None = Field(default=None, description="A feature service name (or features).")
@@ -60,7 +75,7 @@ class PushRequest(_Body):
 
     push_source_name: StrictStr
     df: dict[str, list[Any]] = Field(description="The rows as columns: {column: [value per row]}.")
-    to: StrictStr = Field(default="online", description="online, offline or online_and_offline.")
+    to: PushTarget = Field(default="online", description="Where the rows go.")
     allow_registry_cache: StrictBool = Field(default=True, description="Accepted for Feast compatibility.")
     transform_on_write: StrictBool = Field(default=True, description="Accepted for Feast compatibility.")
 
@@ -77,8 +92,8 @@ class WriteToOnlineStoreRequest(_Body):
 class MaterializeRequest(_Body):
     """``POST /materialize``: load values with ``start_ts <= ts <= end_ts`` into the online store."""
 
-    start_ts: datetime = Field(description="ISO 8601; naive means UTC.")
-    end_ts: datetime = Field(description="ISO 8601; naive means UTC.")
+    start_ts: Timestamp = Field(description="ISO 8601; naive means UTC.")
+    end_ts: Timestamp = Field(description="ISO 8601; naive means UTC.")
     feature_views: list[StrictStr] | None = Field(default=None, description="Default: every online view.")
     disable_event_timestamp: StrictBool = Field(default=False, description="Not supported: must be false.")
 
@@ -86,7 +101,7 @@ class MaterializeRequest(_Body):
 class MaterializeIncrementalRequest(_Body):
     """``POST /materialize-incremental``: load what is new since each view's last run, up to ``end_ts``."""
 
-    end_ts: datetime = Field(description="ISO 8601; naive means UTC.")
+    end_ts: Timestamp = Field(description="ISO 8601; naive means UTC.")
     feature_views: list[StrictStr] | None = Field(default=None, description="Default: every online view.")
 
 
