@@ -2,8 +2,9 @@
 :class:`~ladle.store.FeatureStore` method and encodes the result; errors are mapped in
 :mod:`ladle.server.errors`.
 
-Online reads run on the event loop: they take well under a millisecond, less than a hop to a thread
-pool costs. Writes, materialization and the health probe run in the thread pool.
+Online reads from SQLite run on the event loop: they take well under a millisecond, less than a hop to
+a thread pool costs. Reads from a networked store (Redis, PostgreSQL, DynamoDB), writes,
+materialization and the health probe run in the thread pool, so a slow backend never stalls the loop.
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ class ServerState:
     store: FeatureStore
     refresher: RegistryRefresher
     metrics: ServerMetrics
+    #: answer online reads on the event loop (an embedded store: sub-millisecond, no network wait)
+    #: rather than in the thread pool (a networked store: a slow or dead server must not stall the loop)
+    inline_reads: bool = True
+
+    async def online_features(self, body: bytes) -> bytes:
+        """:func:`read_online_features`, on the loop or in the thread pool (see ``inline_reads``)."""
+        if self.inline_reads:
+            return read_online_features(self, body)
+        return await run_in_threadpool(read_online_features, self, body)
 
     def ready_store(self) -> FeatureStore:
         """The store, once a registry is loaded (503 before)."""
@@ -105,7 +115,7 @@ _WRITE_ERRORS = error_responses(400, 401, 404, 413, 422, 502, 503)
 )
 async def get_online_features(request: Request) -> Response:
     """Feature values (by references or a feature service) for a batch of entity rows."""
-    return Response(read_online_features(_state(request), await request.body()), media_type=_JSON)
+    return Response(await _state(request).online_features(await request.body()), media_type=_JSON)
 
 
 @router.post(

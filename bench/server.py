@@ -1,0 +1,289 @@
+"""Benchmark: the feature server (`ladle serve`) under load on loopback.
+
+1 entity x 6 features from 2 views per request, 8 connections, wrk (Debian package `wrk`) or — without
+wrk, or with --python-load — a bounded asyncio+httpx load generator (fixed number of requests).
+Target on a 2-core machine, load generator included: >= 3,000 requests/s, p99 <= 10 ms, and no
+request slower than 50 ms while the registry is being refreshed.
+
+Run: python bench/server.py [--online sqlite|redis] [--workers 1 2] [--duration 10]
+
+Phases per worker count: a steady run; then a run during which the registry changes every 0.5 s (an
+`apply` elsewhere: the registry file is replaced atomically by one of two versions) and the server,
+started with --registry-ttl-sec 0.25, re-reads it in the background.
+The repo lives in bench/.data/server_<online> (100k drivers); Redis keys `ladle:server_bench:*` are
+removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synthetic import KEYS, ONLINE, REPO_PY, ROOT, YAML, _source
+
+from ladle import FeatureStore
+
+PROJECT = "server_bench"
+FEATURES = [
+    "driver_stats:conv_rate", "driver_stats:acc_rate", "driver_stats:trips",
+    "driver_quality:rating", "driver_quality:complaints", "driver_quality:tenure_days",
+]
+LADLE = Path(sys.executable).parent / "ladle"
+EXTRA_SERVICE = '\n\nfrom ladle import FeatureService\nbench_service = FeatureService(name="bench_service", features=[driver_stats])\n'
+
+WRK_SCRIPT = textwrap.dedent(
+    """
+    wrk.method = "POST"
+    wrk.headers["Content-Type"] = "application/json"
+    local ids = {}
+    math.randomseed(42)
+    for i = 1, 4096 do ids[i] = math.random(0, %(keys)d - 1) end
+    local n = 0
+    local head = '{"features":%(features)s,"entities":{"driver_id":['
+    request = function()
+      n = n + 1
+      return wrk.format(nil, "/get-online-features", nil, head .. ids[(n %% 4096) + 1] .. ']}}')
+    end
+    """
+)
+
+
+def build_repo(online: str) -> tuple[Path, bytes, bytes]:
+    """The bench repo, applied and materialized; two registry versions (without/with an extra service)."""
+    repo = ROOT / f"server_{online}"
+    data = repo / "data"
+    if not (data / "driver_quality.parquet").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        pq.write_table(_source(2 * KEYS, 1, "driver_stats"), data / "driver_stats.parquet")
+        pq.write_table(_source(KEYS, 2, "driver_quality"), data / "driver_quality.parquet")
+    (repo / "feature_store.yaml").write_text(YAML.format(online=ONLINE[online]).replace("project: bench", f"project: {PROJECT}"))
+    registry = data / "registry.db"
+    (repo / "features.py").write_text(REPO_PY + EXTRA_SERVICE)
+    FeatureStore(repo_path=repo).apply_repo()
+    with_service = registry.read_bytes()
+    (repo / "features.py").write_text(REPO_PY)
+    store = FeatureStore(repo_path=repo)
+    store.apply_repo()
+    without = registry.read_bytes()
+    check = store.get_online_features(FEATURES, {"driver_id": [1, 2, 3]}).to_dict()
+    if all(v is None for v in check["conv_rate"]):
+        t0 = time.perf_counter()
+        store.materialize(datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+        print(f"materialized {PROJECT} into {online} in {time.perf_counter() - t0:.1f} s")
+    store.close()
+    return repo, without, with_service
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Served:
+    """`ladle serve` in a subprocess."""
+
+    def __init__(self, repo: Path, workers: int, ttl: float) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - kept open for the life of the server
+        self.proc = subprocess.Popen(
+            [str(LADLE), "serve", "-p", str(self.port), "--workers", str(workers), "--no-access-log",
+             "--registry-ttl-sec", str(ttl)],
+            cwd=repo, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        self.stop()
+        self.log.seek(0)
+        sys.exit(f"the server did not start:\n{self.log.read().decode(errors='replace')}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def refreshes(self) -> int:
+        text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        return int(sum(float(m) for m in re.findall(r'registry_refreshes_total\{outcome="ok"\} ([0-9.e+]+)', text)))
+
+
+def run_wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
+    """wrk's figures: requests/s, p50, p99, max (ms), errors."""
+    import json
+
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(WRK_SCRIPT % {"keys": KEYS, "features": json.dumps(FEATURES, separators=(",", ":"))})
+    try:
+        done = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+            capture_output=True, text=True, timeout=seconds + 60, check=True,
+        )
+    finally:
+        script.unlink()
+    out = done.stdout
+
+    def ms(text: str) -> float:
+        value, unit = re.match(r"([0-9.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    latency = re.search(r"^\s+Latency\s+(\S+)\s+(\S+)\s+(\S+)", out, re.M)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    if socket_errors:
+        print(f"  wrk socket errors: {socket_errors.group(1)}")
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50": ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
+        "p99": ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
+        "max": ms(latency.group(3)) if latency else float("nan"),
+        "errors": float(errors.group(1)) if errors else 0.0,
+        "requests": float(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
+    }
+
+
+def run_python(url: str, requests: int, connections: int) -> dict[str, float]:
+    """A bounded load generator: ``requests`` requests over ``connections`` keep-alive connections."""
+    rng = random.Random(42)
+    features = str(FEATURES).replace("'", '"')
+    bodies = [
+        f'{{"features":{features},"entities":{{"driver_id":[{rng.randrange(KEYS)}]}}}}'.encode()
+        for _ in range(4096)
+    ]
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker(client: httpx.AsyncClient, count: int, offset: int) -> None:
+        nonlocal errors
+        for i in range(count):
+            t0 = time.perf_counter()
+            response = await client.post("/get-online-features", content=bodies[(offset + i) % 4096],
+                                         headers={"content-type": "application/json"})
+            latencies.append(time.perf_counter() - t0)
+            errors += response.status_code != 200
+
+    async def main() -> float:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+            t0 = time.perf_counter()
+            per = requests // connections
+            await asyncio.gather(*(worker(client, per, k * 997) for k in range(connections)))
+            return time.perf_counter() - t0
+
+    elapsed = asyncio.run(main())
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": latencies[len(latencies) // 2] * 1e3,
+        "p99": latencies[int(len(latencies) * 0.99)] * 1e3,
+        "max": latencies[-1] * 1e3,
+        "errors": float(errors),
+        "requests": float(len(latencies)),
+    }
+
+
+class RegistryFlipper(threading.Thread):
+    """Replaces the registry file atomically with the other version every ``period`` seconds."""
+
+    def __init__(self, path: Path, versions: tuple[bytes, bytes], period: float) -> None:
+        super().__init__(daemon=True)
+        self.path, self.versions, self.period = path, versions, period
+        self.stop_event = threading.Event()
+        self.flips = 0
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.period):
+            self.flips += 1
+            tmp = self.path.with_suffix(".bench-tmp")
+            tmp.write_bytes(self.versions[self.flips % 2])
+            os.replace(tmp, self.path)
+
+
+def report(label: str, r: dict[str, float]) -> None:
+    print(f"  {label:<34} {r['rps']:>8,.0f} req/s   p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms   "
+          f"max {r['max']:7.2f} ms   ({int(r['requests']):,} requests, {int(r['errors'])} non-200)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--online", choices=["sqlite", "redis"], default="sqlite")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--requests", type=int, default=20_000, help="requests per run of the Python load generator")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--python-load", action="store_true", help="use the Python load generator even if wrk exists")
+    args = parser.parse_args()
+    use_wrk = shutil.which("wrk") is not None and not args.python_load
+    repo, without, with_service = build_repo(args.online)
+    registry = repo / "data/registry.db"
+    print(f"ladle serve, {args.online} online store, 1 entity x 6 features from 2 views, {args.connections} connections, "
+          f"load: {'wrk' if use_wrk else 'Python (asyncio + httpx)'}, {os.cpu_count()} cores")
+
+    def load(url: str) -> dict[str, float]:
+        return run_wrk(url, args.duration, args.connections) if use_wrk else run_python(url, args.requests, args.connections)
+
+    try:
+        for workers in args.workers:
+            server = Served(repo, workers, ttl=0.25)
+            try:
+                if use_wrk:
+                    run_wrk(server.url, 2, args.connections)  # warm-up
+                else:
+                    run_python(server.url, 2000, args.connections)
+                report(f"{workers} worker(s)", load(server.url))
+                before = server.refreshes()
+                flipper = RegistryFlipper(registry, (with_service, without), 0.5)
+                flipper.start()
+                try:
+                    during = load(server.url)
+                finally:
+                    flipper.stop_event.set()
+                    flipper.join()
+                    registry.write_bytes(without)
+                report(f"{workers} worker(s), registry changing", during)
+                print(f"    registry replaced {flipper.flips} times; the server re-read it "
+                      f"{server.refreshes() - before} times (metrics of the worker that answered)")
+            finally:
+                server.stop()
+    finally:
+        if args.online == "redis":
+            import redis
+
+            client = redis.Redis(host="127.0.0.1", port=6379)
+            removed = sum(client.delete(k) for k in client.scan_iter(match=f"ladle:{PROJECT}:*", count=10_000))
+            print(f"removed {removed:,} Redis keys ladle:{PROJECT}:*")
+            registry.unlink(missing_ok=True)  # the online data is gone: materialize again next time
+
+
+if __name__ == "__main__":
+    main()
