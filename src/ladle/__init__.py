@@ -18,6 +18,7 @@ from ladle.definitions import (
     Project,
     PushSource,
     RequestSource,
+    SparkSource,
     on_demand_feature_view,
 )
 from ladle.types import ValueType
@@ -57,6 +58,7 @@ __all__ = [
     "PushSource",
     "RepoConfig",
     "RequestSource",
+    "SparkSource",
     "ValueType",
     "__version__",
     "on_demand_feature_view",

@@ -16,6 +16,10 @@ def make_offline_store(config: RepoConfig) -> OfflineStore:
         from ladle.offline.postgres import PostgreSQLOfflineStore
 
         return PostgreSQLOfflineStore(settings, config.repo_path)
+    if settings.type == "spark":
+        from ladle.offline.spark import SparkOfflineStore
+
+        return SparkOfflineStore(settings, config.repo_path)
     from ladle.offline.duckdb import DuckDBOfflineStore
 
     return DuckDBOfflineStore(settings, config.repo_path)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ladle.errors import InvalidConfig
 from ladle.offline.postgres import PostgreSQLOfflineStoreConfig
+from ladle.offline.spark import SparkOfflineStoreConfig
 from ladle.online.base import OnlineStoreConfig
 from ladle.online.dynamodb import DynamoDBOnlineStoreConfig
 from ladle.online.postgres import PostgreSQLOnlineStoreConfig
@@ -71,9 +72,12 @@ class SqliteOnlineStoreConfig(OnlineStoreConfig):
 class MaterializationConfig(_Strict):
     """How materialization runs (``batch_engine``)."""
 
-    type: Literal["local"] = "local"
+    #: ``local`` (in this process) or ``spark`` (latest-per-key in Spark, written by the executors)
+    type: Literal["local", "spark"] = "local"
     #: rows per write batch
     batch_size: int = 1_000_000
+    #: spark engine: partitions (parallel writers) of the latest rows; None keeps Spark's shuffle partitions
+    partitions: int | None = Field(default=None, gt=0)
 
 
 class FeatureServerConfig(_Strict):
@@ -95,7 +99,7 @@ class RepoConfig(_Strict):
     registry: RegistryConfig = RegistryConfig()
     provider: Literal["local"] = "local"
     offline_store: Annotated[
-        DuckDBOfflineStoreConfig | PostgreSQLOfflineStoreConfig, Field(discriminator="type")
+        DuckDBOfflineStoreConfig | PostgreSQLOfflineStoreConfig | SparkOfflineStoreConfig, Field(discriminator="type")
     ] = DuckDBOfflineStoreConfig()
     online_store: Annotated[
         SqliteOnlineStoreConfig | RedisOnlineStoreConfig | PostgreSQLOnlineStoreConfig | DynamoDBOnlineStoreConfig,

@@ -60,6 +60,10 @@ _MODULES: dict[str, dict[str, str]] = {
     "feast.infra.offline_stores.contrib": {},
     "feast.infra.offline_stores.contrib.postgres_offline_store": {},
     "feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source": {"PostgreSQLSource": _DEFS},
+    "feast.infra.offline_stores.contrib.spark_offline_store": {},
+    "feast.infra.offline_stores.contrib.spark_offline_store.spark_source": {
+        "SparkSource": _DEFS, "SavedDatasetSparkStorage": _DEFS,
+    },
     "feast.feature_store": {"FeatureStore": "ladle.store"},
     "feast.repo_config": {"RepoConfig": "ladle.config", "RegistryConfig": "ladle.config"},
 }

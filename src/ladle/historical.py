@@ -3,6 +3,7 @@ features, and hand back a lazy :class:`~ladle.offline.retrieval_job.RetrievalJob
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -11,7 +12,7 @@ import pyarrow as pa
 from ladle.errors import InvalidRequest
 from ladle.feature_refs import ResolvedFeatures
 from ladle.offline.base import OfflineStore
-from ladle.offline.retrieval_job import RetrievalJob
+from ladle.offline.retrieval_job import EngineFrames, RetrievalJob
 from ladle.on_demand_exec import apply_on_demand
 
 __all__ = ["DEFAULT_TIMESTAMP_COLUMN", "entity_table", "find_timestamp_column", "historical_job"]
@@ -78,7 +79,13 @@ def historical_job(
     filter_by_created_timestamp: bool = False,
 ) -> RetrievalJob:
     """Build the lazy training-set job (validation happens now; the join runs on first access)."""
-    table, frame = entity_table(entity_df, offline)
+    engine = offline if isinstance(offline, EngineFrames) else None
+    # entity rows already in the store's engine (a Spark DataFrame, or SQL) stay there: checks use the schema
+    kept = engine.entity_schema(entity_df) if engine is not None else None
+    if engine is not None and kept is not None:
+        table, frame = kept.empty_table(), None
+    else:
+        table, frame = entity_table(entity_df, offline)
     ts_col = find_timestamp_column(table)
     _check_columns(table, resolved)
     clash = [o[2] for o in resolved.outputs if o[2] in table.column_names]
@@ -89,19 +96,33 @@ def historical_job(
         )
 
     def compute() -> pa.Table:
-        joined = offline.point_in_time_join(
-            table, ts_col, resolved.views, True, filter_by_created_timestamp
-        ) if resolved.views else pa.table({})
-        columns: dict[str, Any] = {name: joined.column(name) for name in joined.column_names}
+        rows = table
+        columns: dict[str, Any]
+        if engine is not None and kept is not None:
+            rows, columns = engine.collect_join(entity_df, ts_col, resolved.views, filter_by_created_timestamp)
+        else:
+            joined = offline.point_in_time_join(
+                table, ts_col, resolved.views, True, filter_by_created_timestamp
+            ) if resolved.views else pa.table({})
+            columns = {name: joined.column(name) for name in joined.column_names}
         if resolved.on_demand:
-            columns.update({c: table.column(c) for c in table.column_names})
-            columns.update(apply_on_demand(resolved, columns, table.num_rows))
-        out = {c: table.column(c) for c in table.column_names}
+            columns.update({c: rows.column(c) for c in rows.column_names})
+            columns.update(apply_on_demand(resolved, columns, rows.num_rows))
+        out = {c: rows.column(c) for c in rows.column_names}
         for view, feature, col in resolved.outputs:
             out[col] = columns[f"{view}__{feature}"]
         return pa.table(out)
 
+    engine_frame: Callable[[], Any] | None = None
+    if engine is not None and not resolved.on_demand:  # on-demand features are computed on the driver
+        native, entities = engine, (entity_df if kept is not None else table)
+
+        def engine_frame() -> Any:
+            return native.result_frame(entities, ts_col, resolved, filter_by_created_timestamp)
+
     return RetrievalJob(
         compute, frame, [o[2] for o in resolved.outputs], resolved.full_feature_names,
         {"timestamp_column": ts_col, "features": [f"{o[0]}:{o[1]}" for o in resolved.outputs]},
+        offline_store=type(offline).type_names[0] if type(offline).type_names else type(offline).__name__,
+        engine=engine, engine_frame=engine_frame,
     )

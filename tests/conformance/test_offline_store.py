@@ -1,4 +1,4 @@
-"""One suite for the offline-store protocol, run on duckdb (parquet) and postgres with the same data and the
+"""One suite for the offline-store protocol, run on duckdb (parquet), postgres and spark with the same data and the
 same brute-force reference of the point-in-time rules (see tests/property/test_pit_join.py)."""
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ladle.config import DuckDBOfflineStoreConfig
-from ladle.definitions import DataSource, Entity, FeatureView, Field, FileSource, PostgreSQLSource
+from ladle.definitions import DataSource, Entity, FeatureView, Field, FileSource, PostgreSQLSource, SparkSource
 from ladle.feature_refs import ViewRequest
 from ladle.offline.base import OfflineStore
 from ladle.offline.duckdb import DuckDBOfflineStore
 from ladle.types import Int64
 from pit_reference import ViewSpec, at, entity_rows, reference, view_spec
 from services import PG_DSN, postgres_admin
+from spark_support import spark_session
 
 MakeSource = Callable[[str, pa.Table, bool], DataSource]  # (name, rows, has_created) -> source
 
@@ -64,7 +65,26 @@ def _postgres() -> Iterator[tuple[OfflineStore, MakeSource]]:
     admin.close()
 
 
-BACKENDS = {"duckdb": _duckdb, "postgres": _postgres}
+def _spark() -> Iterator[tuple[OfflineStore, MakeSource]]:
+    from ladle.offline.spark import SparkOfflineStore, SparkOfflineStoreConfig
+
+    spark_session()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+
+        def make(name: str, rows: pa.Table, has_created: bool) -> DataSource:
+            pq.write_table(rows, folder / f"{name}.parquet")
+            return SparkSource(name=name, path=f"{name}.parquet", file_format="parquet", timestamp_field="ts",
+                               created_timestamp_column="created" if has_created else None)
+
+        store = SparkOfflineStore(SparkOfflineStoreConfig(), folder)
+        yield store, make
+        store.close()
+
+
+BACKENDS = {"duckdb": _duckdb, "postgres": _postgres, "spark": _spark}
+#: hypothesis examples per backend (a Spark query costs ~0.3-1 s on two cores)
+EXAMPLES = {"spark": 10}
 
 
 def build(i: int, spec: ViewSpec, make: MakeSource) -> FeatureView:
@@ -107,13 +127,16 @@ def check(backend: str, specs: list[ViewSpec], ents: list[tuple[int, int]], filt
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
-@given(specs=st.lists(view_spec, min_size=1, max_size=2), ents=entity_rows, filter_created=st.booleans())
-def test_point_in_time_join_matches_reference(backend: str, specs: list[ViewSpec], ents: list[tuple[int, int]],
-                                              filter_created: bool) -> None:
+def test_point_in_time_join_matches_reference(backend: str) -> None:
     """Every backend returns, for every entity row and view, a value the point-in-time rules allow."""
-    check(backend, specs, ents, filter_created)
+
+    @settings(max_examples=EXAMPLES.get(backend, 25), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(specs=st.lists(view_spec, min_size=1, max_size=2), ents=entity_rows, filter_created=st.booleans())
+    def run(specs: list[ViewSpec], ents: list[tuple[int, int]], filter_created: bool) -> None:
+        check(backend, specs, ents, filter_created)
+
+    run()
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))

@@ -18,6 +18,7 @@ from ladle.definitions.sources import (
     RequestSource,
     source_from_dict,
 )
+from ladle.definitions.spark_source import SavedDatasetSparkStorage, SparkSource
 
 __all__ = [
     "DataSource",
@@ -35,6 +36,8 @@ __all__ = [
     "Project",
     "PushSource",
     "RequestSource",
+    "SavedDatasetSparkStorage",
+    "SparkSource",
     "on_demand_feature_view",
     "source_from_dict",
 ]

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-__all__ = ["RetrievalJob", "arrow_to_pandas"]
+from ladle.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from ladle.feature_refs import ResolvedFeatures, ViewRequest
+
+__all__ = ["EngineFrames", "RetrievalJob", "arrow_to_pandas"]
 
 _NULLABLE_INTS = {
     pa.int8(): pd.Int8Dtype(),
@@ -28,11 +36,51 @@ def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     return df
 
 
+class EngineFrames(abc.ABC):
+    """Mixin of an offline store whose engine has DataFrames of its own (Spark), so a training set can stay there.
+
+    Entity rows given as the engine's DataFrame (or as SQL) are joined where they are instead of being
+    collected; ``RetrievalJob.to_spark_df()`` and ``persist()`` hand the result over without it passing
+    through the driver. Stores without this mixin answer those calls with a clear error.
+    """
+
+    #: the engine's name, as in ``to_<engine>_df``
+    engine: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def entity_schema(self, entity_df: Any) -> pa.Schema | None:
+        """The columns of an ``entity_df`` the engine keeps (its DataFrame, or SQL it runs); None for any other."""
+
+    @abc.abstractmethod
+    def collect_join(
+        self, entity_df: Any, timestamp_column: str, views: list[ViewRequest], filter_by_created_timestamp: bool
+    ) -> tuple[pa.Table, dict[str, pa.ChunkedArray]]:
+        """The point-in-time join of a kept ``entity_df``, collected: its rows (in order) and every feature of
+        every view as ``view__feature`` (declared types)."""
+
+    @abc.abstractmethod
+    def result_frame(
+        self, entity_df: Any, timestamp_column: str, resolved: ResolvedFeatures, filter_by_created_timestamp: bool
+    ) -> Any:
+        """The training set as an engine DataFrame (entity columns, then the output columns; no on-demand
+        features), computed by the engine. ``entity_df`` is a kept one or a pyarrow Table."""
+
+    @abc.abstractmethod
+    def frame_from_arrow(self, table: pa.Table) -> Any:
+        """An Arrow table as an engine DataFrame."""
+
+    @abc.abstractmethod
+    def persist_frame(self, frame: Any, storage: Any, allow_overwrite: bool) -> None:
+        """Write an engine DataFrame to ``storage`` (a source naming a table or path) from the engine."""
+
+
 class RetrievalJob:
     """A training set that is computed when first asked for, then kept.
 
     ``to_df()`` keeps the caller's entity columns exactly as given (for a pandas entity_df, the same
-    column objects and index) and appends the feature columns.
+    column objects and index) and appends the feature columns. With an offline store that has its own
+    engine (Spark), ``to_spark_df()`` gives the result as the engine's DataFrame and ``persist()`` writes it
+    from there.
     """
 
     def __init__(
@@ -42,6 +90,9 @@ class RetrievalJob:
         feature_columns: list[str],
         full_feature_names: bool,
         metadata: dict[str, Any] | None = None,
+        offline_store: str = "",
+        engine: EngineFrames | None = None,
+        engine_frame: Callable[[], Any] | None = None,
     ) -> None:
         self._compute = compute
         self._table: pa.Table | None = None
@@ -49,6 +100,10 @@ class RetrievalJob:
         self.feature_columns = feature_columns
         self.full_feature_names = full_feature_names
         self.metadata = metadata or {}
+        self._offline_store = offline_store or "this"
+        self._engine = engine
+        self._engine_frame = engine_frame
+        self._frame: Any = None
 
     def to_arrow(self) -> pa.Table:
         """The result as an Arrow table (entity columns, then features)."""
@@ -77,3 +132,42 @@ class RetrievalJob:
 
             raise MissingExtra("RetrievalJob.to_polars", "polars", "polars") from exc
         return pl.from_arrow(self.to_arrow())
+
+    def to_spark_df(self) -> Any:
+        """The result as a Spark DataFrame, computed in Spark (needs ``offline_store: {type: spark}``).
+
+        Rows are in entity order. On-demand features are computed on the driver, so a result that has
+        any is built from :meth:`to_arrow` and sent to Spark.
+        """
+        if self._engine is None or self._engine.engine != "spark":
+            raise InvalidRequest(
+                f"to_spark_df() needs the spark offline store (offline_store: {{type: spark}}); "
+                f"the {self._offline_store} offline store returns to_df(), to_arrow() or to_polars()"
+            )
+        if self._frame is None:
+            self._frame = (self._engine_frame() if self._engine_frame is not None
+                           else self._engine.frame_from_arrow(self.to_arrow()))
+        return self._frame
+
+    def persist(self, storage: Any, allow_overwrite: bool = False, timeout: int | None = None) -> None:
+        """Save the result to ``storage``, like Feast's ``RetrievalJob.persist``.
+
+        With the spark offline store, Spark writes it (a ``SparkSource`` / ``SavedDatasetSparkStorage``
+        table or path, or a ``FileSource`` folder) without the rows passing through the driver. Every other
+        store writes a ``FileSource`` target as one parquet file (relative paths are relative to the current
+        directory). An existing target is an error unless ``allow_overwrite``.
+        """
+        if self._engine is not None:
+            self._engine.persist_frame(self.to_spark_df(), storage, allow_overwrite)
+            return
+        path = getattr(storage, "path", None)
+        if type(storage).__name__ != "FileSource" or not path or "://" in path:
+            raise InvalidRequest(
+                f"the {self._offline_store} offline store persists to a local FileSource(path=...) only, "
+                f"got {type(storage).__name__}"
+            )
+        target = Path(path)
+        if target.exists() and not allow_overwrite:
+            raise InvalidRequest(f"cannot persist to '{path}': it already exists (pass allow_overwrite=True)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(self.to_arrow(), target)
