@@ -7,7 +7,9 @@ extra. Without them, Spark tests skip — or fail under ``LADLE_REQUIRE_SERVICES
 from __future__ import annotations
 
 import functools
+import os
 import shutil
+import sys
 from typing import Any
 
 import pytest
@@ -33,6 +35,8 @@ CONF = {
 def _session() -> Any:
     from pyspark.sql import SparkSession
 
+    # Python workers run this interpreter (the venv with ladle and pyarrow), not the first python3 on PATH
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("ladle-tests")
     for key, value in CONF.items():
         builder = builder.config(key, value)

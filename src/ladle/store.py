@@ -292,10 +292,7 @@ class FeatureStore:
         """Load the latest value per key with ``start <= ts <= end`` into the online store."""
         start, end = utc(start_date), utc(end_date)
         intervals = [(v, start, end) for v in self._online_views(feature_views)]
-        return materialize_views(
-            self.offline_store, self.online_store, self.registry, self.project, intervals,
-            self.config.batch_engine.batch_size, progress,
-        )
+        return self._materialize(intervals, progress)
 
     def materialize_incremental(
         self, end_date: datetime, feature_views: list[str] | None = None, progress: Progress | None = None
@@ -306,9 +303,22 @@ class FeatureStore:
             (v, incremental_start(v, self.registry.materialized_until(v.name), end), end)
             for v in self._online_views(feature_views)
         ]
+        return self._materialize(intervals, progress)
+
+    def _materialize(
+        self, intervals: list[tuple[FeatureView, datetime, datetime]], progress: Progress | None
+    ) -> list[MaterializeResult]:
+        """Run ``intervals`` on the configured batch engine (``local``, or ``spark``: see ladle/materialize_spark.py)."""
+        engine = self.config.batch_engine
+        if engine.type == "spark":
+            from ladle.materialize_spark import materialize_views_spark
+
+            return materialize_views_spark(
+                self.offline_store, self.online_store, self.registry, self.project, intervals,
+                engine.batch_size, progress, partitions=engine.partitions,
+            )
         return materialize_views(
-            self.offline_store, self.online_store, self.registry, self.project, intervals,
-            self.config.batch_engine.batch_size, progress,
+            self.offline_store, self.online_store, self.registry, self.project, intervals, engine.batch_size, progress,
         )
 
     # --- writes from the application -----------------------------------------------------------------

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ladle.config import DuckDBOfflineStoreConfig
-from ladle.definitions import DataSource, Entity, FeatureView, Field, FileSource, PostgreSQLSource
+from ladle.definitions import DataSource, Entity, FeatureView, Field, FileSource, PostgreSQLSource, SparkSource
 from ladle.errors import InvalidDefinition
 from ladle.feature_refs import ViewRequest
 from ladle.inference import infer_feature_view
@@ -40,6 +40,7 @@ from ladle.types import (
     to_arrow,
 )
 from services import PG_DSN, postgres_admin
+from spark_support import spark_session
 
 T = datetime(2026, 6, 1, tzinfo=timezone.utc)
 UTC = pa.timestamp("us", tz="UTC")
@@ -123,7 +124,24 @@ def _postgres() -> Iterator[MakeSource | OfflineStore]:
     admin.close()
 
 
-BACKENDS = {"duckdb": _duckdb, "postgres": _postgres}
+def _spark() -> Iterator[MakeSource | OfflineStore]:
+    from ladle.offline.spark import SparkOfflineStore, SparkOfflineStoreConfig
+
+    spark_session()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+
+        def make(name: str, rows: pa.Table) -> DataSource:
+            pq.write_table(rows, folder / f"{name}.parquet")
+            return SparkSource(name=name, path=f"{name}.parquet", file_format="parquet", timestamp_field="ts")
+
+        store = SparkOfflineStore(SparkOfflineStoreConfig(), folder)
+        yield store
+        yield make
+        store.close()
+
+
+BACKENDS = {"duckdb": _duckdb, "postgres": _postgres, "spark": _spark}
 
 
 @pytest.fixture(params=sorted(BACKENDS))

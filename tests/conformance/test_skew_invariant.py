@@ -16,13 +16,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from ladle.store import FeatureStore
+from spark_support import spark_session
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PG_DSN = os.environ.get("LADLE_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 
 DEFINITIONS = """
 from datetime import timedelta
-from ladle import Entity, FeatureView, Field, FileSource, PostgreSQLSource
+from ladle import Entity, FeatureView, Field, FileSource, PostgreSQLSource, SparkSource
 from ladle.types import Float64, Int64
 
 driver = Entity(name="driver", join_keys=["driver_id"])
@@ -68,6 +69,12 @@ def pg_schema() -> Iterator[str]:
 
 
 def _offline(kind: str, repo: Path, rows: pa.Table, schema: str | None) -> tuple[str, str]:
+    if kind == "spark":
+        spark_session()  # the store reuses the active session
+        pq.write_table(rows, repo / "data/stats.parquet")
+        return ("offline_store:\n  type: spark\n",
+                "SparkSource(name='stats_src', path='data/stats.parquet', file_format='parquet', "
+                "timestamp_field='ts', created_timestamp_column='created')")
     if kind == "duckdb":
         pq.write_table(rows, repo / "data/stats.parquet")
         return ("offline_store:\n  type: duckdb\n",
@@ -97,7 +104,7 @@ def _online(kind: str, request: pytest.FixtureRequest, schema: str | None) -> st
 
 
 @pytest.mark.parametrize("online", ["sqlite", "redis", "postgres", "dynamodb"])
-@pytest.mark.parametrize("offline", ["duckdb", "postgres"])
+@pytest.mark.parametrize("offline", ["duckdb", "postgres", "spark"])
 def test_online_equals_historical_after_materialize(
     offline: str, online: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

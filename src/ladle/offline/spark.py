@@ -15,6 +15,8 @@ have passed). Views are applied one after another to the same entity frame; a ro
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -140,8 +142,11 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
                 if active is None:
                     builder = spark_session.builder
                     conf = {**_DEFAULT_CONF, **(self.config.spark_conf or {})}
-                    if "spark.master" not in conf:
-                        conf["spark.master"] = "local[*]"
+                    conf.setdefault("spark.master", "local[*]")
+                    if conf["spark.master"].startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+                        # local Python workers run this interpreter (where ladle is), not python3 on PATH;
+                        # pyspark reads the variable when it creates the SparkContext
+                        os.environ["PYSPARK_PYTHON"] = sys.executable
                     for key, value in conf.items():
                         builder = builder.config(key, value)
                     try:
