@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 
+from ladle.errors import MissingExtra
 from ladle.server.settings import ENV_VAR, ServerSettings
 
 __all__ = ["DEFAULT_PORT", "GRACEFUL_SHUTDOWN_S", "serve"]
@@ -30,6 +31,7 @@ def serve(
     keep_alive_timeout: int = 5,
 ) -> None:
     """Run the server until it is stopped (blocks)."""
+    _require_extra()
     import uvicorn
 
     os.environ[ENV_VAR] = settings.to_env()
@@ -55,3 +57,12 @@ def serve(
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+
+def _require_extra() -> None:
+    """A missing server dependency is one line naming the extra, not an ImportError at worker start."""
+    import importlib.util
+
+    for module in ("fastapi", "uvicorn", "prometheus_client", "httpx"):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtra("the feature server (ladle serve)", "server", module)
