@@ -231,7 +231,9 @@ class FeatureStore:
         key_features = features.name if isinstance(features, FeatureService) else (
             tuple(features) if isinstance(features, list | tuple) else features
         )
-        key = (key_features, full_feature_names, isinstance(features, FeatureService))
+        # the marker is part of the key: a resolution computed while another thread swaps the registry in
+        # is never served under the new registry
+        key = (marker, key_features, full_feature_names, isinstance(features, FeatureService))
         hit = self._resolved.get(key)
         if hit is None:
             hit = resolve_features(self.registry, features, full_feature_names)
