@@ -2,7 +2,7 @@
 
 1 entity x 6 features from 2 views per request, 8 connections, wrk (Debian package `wrk`) or — without
 wrk, or with --python-load — a bounded Python load generator (asyncio streams, a fixed number of requests;
-it costs the server more CPU than wrk does, so its figures are lower).
+it takes more of the machine's CPU than wrk, so its figures are lower).
 Target on a 2-core machine, load generator included: >= 3,000 requests/s, p99 <= 10 ms, and no
 request slower than 50 ms while the registry is being refreshed.
 
