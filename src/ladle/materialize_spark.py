@@ -124,11 +124,9 @@ def materialize_views_spark(
         latest = offline.latest_frame(view, start, end)
         if partitions:
             latest = latest.repartition(partitions)
-        if progress:
-            progress(view.name, 0, 0)
         counts = latest.mapInArrow(partition_writer(_spec(online, project, view, batch_size)), "written long")
         total = int(counts.agg(F.sum("written")).collect()[0][0] or 0)
-        if progress:
+        if progress:  # executors write; the driver learns the count when the job ends
             progress(view.name, total, total)
         bookkeeping.record_materialization(view.name, start, end)
         results.append(MaterializeResult(view.name, start, end, total))
