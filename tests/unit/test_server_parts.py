@@ -221,3 +221,40 @@ def test_settings_travel_through_the_environment(monkeypatch: pytest.MonkeyPatch
     assert resolved.api_keys == ("k1", "k2")
     assert resolved.registry_ttl_sec == 2.5  # the command line wins
     assert resolved.max_body_bytes == 100
+
+
+# --- where online reads run ---------------------------------------------------------------------------
+def test_reads_move_to_the_thread_pool_while_the_store_is_in_trouble(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ladle.server import routes
+
+    threads: list[int] = []
+    trouble = {"now": "down"}
+
+    def fake_read(state: Any, body: bytes) -> bytes:
+        threads.append(threading.get_ident())
+        if trouble["now"] == "down":
+            raise BackendUnavailable("redis online store", "cannot reach Redis")
+        if trouble["now"] == "slow":
+            time.sleep(routes.SLOW_READ_S + 0.01)
+        return b"{}"
+
+    monkeypatch.setattr(routes, "read_online_features", fake_read)
+    state = routes.ServerState(store=None, refresher=None, metrics=None)  # type: ignore[arg-type]
+
+    async def scenario() -> int:
+        loop_thread = threading.get_ident()
+        with pytest.raises(BackendUnavailable):
+            await state.online_features(b"{}")  # on the loop: it fails, the next ones are pooled
+        trouble["now"] = "ok"
+        assert await state.online_features(b"{}") == b"{}"
+        assert threads[0] == loop_thread and threads[1] != loop_thread
+        state.pooled_until = 0.0  # the window is over: back on the loop
+        trouble["now"] = "slow"
+        await state.online_features(b"{}")
+        trouble["now"] = "ok"
+        await state.online_features(b"{}")
+        assert threads[2] == loop_thread and threads[3] != loop_thread  # a slow read pooled the next one
+        return loop_thread
+
+    asyncio.run(scenario())
+    assert state.pooled_until > time.monotonic() + routes.POOLED_FOR_S - 5

@@ -47,10 +47,6 @@ _NO_OTEL: dict[str, Any] = (
 )
 
 
-#: online stores read in-process (no network): their reads are answered on the event loop
-_EMBEDDED = frozenset({"sqlite"})
-
-
 def _registry_from_memory(config: RepoConfig) -> RepoConfig:
     """``config`` whose registry cache never expires: the refresher re-reads it instead of requests."""
     registry = config.registry.model_copy(update={"cache_ttl_seconds": 0})
@@ -80,7 +76,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         title="ladle feature server", version=__version__, description=_DESCRIPTION, lifespan=lifespan,
         docs_url="/docs", redoc_url=None, openapi_url="/openapi.json", **_NO_OTEL,
     )
-    state = ServerState(store, refresher, metrics, inline_reads=config.online_store.type in _EMBEDDED)
+    state = ServerState(store, refresher, metrics)
     app.state.ladle = state
     app.include_router(router)
     install_handlers(app)
