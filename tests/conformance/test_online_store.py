@@ -22,6 +22,7 @@ import pytest
 
 from ladle.config import SqliteOnlineStoreConfig
 from ladle.definitions import Entity, FeatureView, Field, FileSource
+from ladle.errors import BackendFailure
 from ladle.online.base import OnlineStore, ViewRead
 from ladle.online.sqlite import SqliteOnlineStore
 from ladle.types import (
@@ -253,3 +254,14 @@ def test_read_many_equals_one_read_per_view(backend: Backend) -> None:
         assert got[2].column("v").to_pylist() == [(w + 1) * 10 if w + 1 < 150 else None for w in wanted]
         assert got[1].column("event_ts").to_pylist() == [T if w < 150 and w % 2 == 0 else None for w in wanted]
     backend.store.teardown(backend.project, [stats, quality])
+
+
+def test_a_view_never_applied_is_a_clear_error(backend: Backend, request: pytest.FixtureRequest) -> None:
+    """Stores with a table per view say which view lacks its table and to run `ladle apply`."""
+    if "redis" in request.node.callspec.id:
+        pytest.skip("Redis keeps no per-view structure: an unapplied view simply has no values")
+    view = make_view({"v": Int64}, name="never_applied")
+    with pytest.raises(BackendFailure, match=r"never_applied.*run `ladle apply`"):
+        backend.store.read(backend.project, view, pa.table({"id": [1]}), ["v"])
+    with pytest.raises(BackendFailure, match=r"never_applied.*run `ladle apply`"):
+        backend.store.write(backend.project, view, rows([1], [T], [None], v=[1]))

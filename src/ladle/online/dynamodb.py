@@ -101,6 +101,8 @@ class DynamoDBOnlineStore(OnlineStore):
         if isinstance(exc, EndpointConnectionError):
             return BackendUnavailable("dynamodb online store", f"cannot reach DynamoDB while {doing}: {exc}",
                                       "check online_store.region / endpoint_url and credentials")
+        if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return BackendFailure("dynamodb online store", f"{doing}: its table does not exist", "run `ladle apply`")
         return BackendFailure("dynamodb online store", f"{doing} failed: {exc}")
 
     # --- tables --------------------------------------------------------------------------------------
@@ -202,15 +204,8 @@ class DynamoDBOnlineStore(OnlineStore):
                     list(pool.map(put_batch, range(0, len(ids), _WRITE_BATCH)))
                 else:
                     list(pool.map(put, range(len(ids))))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                raise BackendFailure(
-                    "dynamodb online store", f"table '{table}' of feature view '{view.name}' does not exist",
-                    "run `ladle apply`",
-                ) from exc
-            raise self._fail(exc, f"writing feature view '{view.name}'") from exc
-        except BotoCoreError as exc:
-            raise self._fail(exc, f"writing feature view '{view.name}'") from exc
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(exc, f"writing feature view '{view.name}' (table '{table}')") from exc
         written: int = rows.num_rows
         return written
 
@@ -263,13 +258,6 @@ class DynamoDBOnlineStore(OnlineStore):
                     time.sleep(min(0.05 * 2**attempt, 1.0))
                 else:
                     raise BackendUnavailable("dynamodb online store", f"reading {views}: keys stayed unprocessed")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                raise BackendFailure(
-                    "dynamodb online store", f"a table of feature view(s) {views} does not exist",
-                    "run `ladle apply`",
-                ) from exc
-            raise self._fail(exc, f"reading feature view(s) {views}") from exc
-        except BotoCoreError as exc:
+        except (BotoCoreError, ClientError) as exc:
             raise self._fail(exc, f"reading feature view(s) {views}") from exc
         return found

@@ -95,6 +95,8 @@ class PostgreSQLOnlineStore(OnlineStore):
 
     def _fail(self, exc: Exception, doing: str) -> Exception:
         where = self.config.where()
+        if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
+            return BackendFailure("postgres online store", f"{doing}: its table is missing", "run `ladle apply`")
         if isinstance(exc, psycopg.OperationalError) or type(exc).__name__ == "PoolTimeout":
             return BackendUnavailable("postgres online store", f"cannot connect to PostgreSQL at {where} while {doing}: {exc}",
                                       "start PostgreSQL or fix online_store host/port/user/password")
@@ -176,10 +178,6 @@ class PostgreSQLOnlineStore(OnlineStore):
                     for row in zip(*columns, strict=True):
                         copy.write_row(row)
                 conn.execute(upsert)
-        except psycopg.errors.UndefinedTable as exc:
-            raise BackendFailure(
-                "postgres online store", f"feature view '{view.name}' has no table", "run `ladle apply`"
-            ) from exc
         except psycopg.Error as exc:
             raise self._fail(exc, f"writing feature view '{view.name}'") from exc
         written: int = rows.num_rows
@@ -204,10 +202,6 @@ class PostgreSQLOnlineStore(OnlineStore):
                 with conn.pipeline():  # every view's query in one round trip
                     cursors = [conn.execute(q, (u,)) if u else None for q, u in zip(queries, unique, strict=True)]
                 rows = [c.fetchall() if c is not None else [] for c in cursors]
-        except psycopg.errors.UndefinedTable as exc:
-            raise BackendFailure(
-                "postgres online store", f"a table of feature view(s) {names} is missing", "run `ladle apply`"
-            ) from exc
         except psycopg.Error as exc:
             raise self._fail(exc, f"reading feature view(s) {names}") from exc
         out = []
