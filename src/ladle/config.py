@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 CONFIG_FILE = "feature_store.yaml"
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|[KMGT]i?B|bytes|%)\s*$", re.IGNORECASE)
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -59,7 +60,14 @@ class DuckDBOfflineStoreConfig(_Strict):
     #: DuckDB memory limit, e.g. "4GB"; None lets DuckDB choose
     memory_limit: str | None = None
     #: worker threads; None means one per core
-    threads: int | None = None
+    threads: int | None = Field(default=None, gt=0)
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_limit(cls, v: str | None) -> str | None:
+        if v is not None and not _MEMORY.match(v):
+            raise ValueError(f"{v!r} is not a size; write a number and a unit, e.g. 4GB, 512MB or 2GiB")
+        return v
 
 
 class SqliteOnlineStoreConfig(OnlineStoreConfig):
@@ -75,7 +83,7 @@ class MaterializationConfig(_Strict):
     #: ``local`` (in this process) or ``spark`` (latest-per-key in Spark, written by the executors)
     type: Literal["local", "spark"] = "local"
     #: rows per write batch
-    batch_size: int = 1_000_000
+    batch_size: int = Field(default=1_000_000, gt=0)
     #: spark engine: partitions (parallel writers) of the latest rows; None keeps Spark's shuffle partitions
     partitions: int | None = Field(default=None, gt=0)
 
@@ -185,7 +193,7 @@ def _describe(error: ValidationError, file: str) -> InvalidConfig:
         )
     if first["type"] == "literal_error":
         return InvalidConfig(file, f"'{loc}' is {first.get('input')!r}: {first['msg'].lower()}")
-    return InvalidConfig(file, f"'{loc}': {first['msg']}")
+    return InvalidConfig(file, f"'{loc}': {first['msg'].removeprefix('Value error, ')}")
 
 
 def parse_repo_config(data: Any, repo_path: Path, file: str = CONFIG_FILE) -> RepoConfig:

@@ -192,6 +192,21 @@ class _Builder:
         return ResolvedFeatures(list(self.views.values()), list(self.on_demand.values()), self.outputs, self.full)
 
 
+def check_features_arg(features: Any, full_feature_names: Any) -> None:
+    """Refuse a ``features=`` or ``full_feature_names=`` argument of the wrong shape, before any lookup."""
+    if not isinstance(full_feature_names, bool):
+        raise InvalidRequest(f"full_feature_names must be True or False, got {type(full_feature_names).__name__}")
+    if isinstance(features, FeatureService | str):
+        return
+    if not isinstance(features, list | tuple) or not features:
+        raise InvalidRequest("features must be a non-empty list of 'view:feature' strings or a FeatureService")
+    bad = [f for f in features if not isinstance(f, str)]
+    if bad:
+        raise InvalidRequest(
+            f"features must be 'view:feature' strings; one is a {type(bad[0]).__name__} ({str(bad[0])[:80]!r})"
+        )
+
+
 def resolve_features(
     catalog: Catalog, features: list[str] | FeatureService | str, full_feature_names: bool = False
 ) -> ResolvedFeatures:
@@ -200,6 +215,7 @@ def resolve_features(
     >>> # resolve_features(registry, ["driver_hourly_stats:conv_rate"]).outputs
     >>> # [('driver_hourly_stats', 'conv_rate', 'conv_rate')]
     """
+    check_features_arg(features, full_feature_names)
     b = _Builder(catalog, full_feature_names)
     if isinstance(features, str):
         features = catalog.get_feature_service(features)

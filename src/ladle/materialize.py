@@ -44,7 +44,7 @@ class MaterializeResult:
 def utc(when: datetime) -> datetime:
     """``when`` as an aware UTC datetime (naive means UTC)."""
     if not isinstance(when, datetime):
-        raise InvalidRequest(f"expected a datetime, got {when!r}")
+        raise InvalidRequest(f"expected a datetime, got {type(when).__name__} {str(when)[:80]!r}")
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 

@@ -108,10 +108,20 @@ class OnlineResponse:
         return df
 
 
-def entity_columns(entity_rows: Any) -> dict[str, list[Any]]:
+def entity_columns(entity_rows: Any, what: str = "entity_rows") -> dict[str, list[Any]]:
     """``entity_rows`` (a list of dicts, or a dict of lists) as columns, checked for equal lengths."""
     if isinstance(entity_rows, dict):
+        if not all(isinstance(k, str) for k in entity_rows):
+            raise InvalidRequest(f"{what}: column names must be strings")
+        bad = [k for k, v in entity_rows.items() if isinstance(v, str | bytes | dict) or not hasattr(v, "__iter__")]
+        if bad:
+            raise InvalidRequest(
+                f"{what} is a dict, so each value must be a list; {bad[0]!r} is a single "
+                f"{type(entity_rows[bad[0]]).__name__} (write {{{bad[0]!r}: [value]}})"
+            )
         cols = {k: list(v) if not isinstance(v, list) else v for k, v in entity_rows.items()}
+    elif what != "entity_rows":
+        raise InvalidRequest(f"{what} must be a dict of lists, got {type(entity_rows).__name__}")
     elif isinstance(entity_rows, list | tuple):
         if not entity_rows:
             return {}
@@ -160,8 +170,7 @@ def read_online(
 ) -> OnlineResponse:
     """Read every requested feature for ``entity_rows``; see the module docstring for statuses."""
     cols = entity_columns(entity_rows)
-    for k, v in (request_context or {}).items():
-        cols[k] = list(v)
+    cols.update(entity_columns(request_context or {}, "request_context"))
     n = len(next(iter(cols.values()))) if cols else 0
     needed = resolved.entity_columns
     missing = [c for c in needed if c not in cols]

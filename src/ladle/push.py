@@ -5,16 +5,16 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 
 from ladle.definitions import DataSource, FeatureView
 from ladle.errors import InvalidRequest
+from ladle.frames import as_arrow
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
 from ladle.online.base import CREATED_TS, EVENT_TS
 from ladle.types import to_arrow
 
-__all__ = ["PushMode", "as_arrow", "online_rows"]
+__all__ = ["PushMode", "as_arrow", "online_rows"]  # as_arrow: re-exported from ladle.frames
 
 
 class PushMode(enum.Enum):
@@ -35,22 +35,6 @@ class PushMode(enum.Enum):
             raise InvalidRequest(
                 f"push mode {value!r} is not one of online, offline, online_and_offline"
             ) from None
-
-
-def as_arrow(df: Any) -> pa.Table:
-    """A pandas/Polars frame, an Arrow table or a dict of lists as Arrow."""
-    if isinstance(df, pa.Table):
-        return df
-    if isinstance(df, pd.DataFrame):
-        return pa.Table.from_pandas(df, preserve_index=False)
-    if isinstance(df, dict):
-        try:
-            return pa.table(df)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
-            raise InvalidRequest(f"cannot read the rows as columns: {exc}") from exc
-    if type(df).__module__.startswith("polars"):
-        return df.to_arrow()
-    raise InvalidRequest(f"rows must be a pandas DataFrame, a pyarrow Table or a dict of lists, got {type(df).__name__}")
 
 
 def _mapped(source: DataSource, name: str) -> str:

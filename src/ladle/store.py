@@ -23,7 +23,7 @@ from ladle.definitions import (
 )
 from ladle.definitions.kinds import kind_of
 from ladle.errors import InvalidRequest, NotFound
-from ladle.feature_refs import ResolvedFeatures, resolve_features
+from ladle.feature_refs import ResolvedFeatures, check_features_arg, resolve_features
 from ladle.historical import historical_job
 from ladle.inference import infer_feature_view, infer_source
 from ladle.materialize import MaterializeResult, Progress, incremental_start, materialize_views, utc
@@ -224,6 +224,7 @@ class FeatureStore:
 
     # --- retrieval -----------------------------------------------------------------------------------
     def _resolve(self, features: Any, full_feature_names: bool) -> ResolvedFeatures:
+        check_features_arg(features, full_feature_names)
         marker = self.registry.state_marker()
         if marker != self._resolved_for:
             self._resolved.clear()
@@ -274,6 +275,8 @@ class FeatureStore:
             )
         if names is None:
             return [v for v in views if v.online]
+        if isinstance(names, str) or not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+            raise InvalidRequest("feature_views must be a list of feature view names (or None for every view)")
         by_name = {v.name: v for v in views}
         out = []
         for n in names:
@@ -350,6 +353,8 @@ class FeatureStore:
 def _tagged(objs: list[Any], tags: dict[str, str] | None) -> list[Any]:
     if not tags:
         return objs
+    if not isinstance(tags, dict):
+        raise InvalidRequest(f"tags must be a dict of tag name to value, got {type(tags).__name__}")
     return [o for o in objs if all(o.tags.get(k) == v for k, v in tags.items())]
 
 

@@ -180,7 +180,10 @@ class DuckDBOfflineStore(OfflineStore):
         try:
             for name, table in (tables or {}).items():
                 cur.register(name, table)
-            return cur.sql(sql).to_arrow_table()
+            relation = cur.sql(sql)
+            if relation is None:
+                raise InvalidRequest(f"{what}: the SQL returns no rows (it is not a query); write a SELECT")
+            return relation.to_arrow_table()
         except duckdb.BinderException as exc:
             raise BackendFailure("duckdb offline store", f"{what}: {exc}", "check the schema and field_mapping") from exc
         except duckdb.ConversionException as exc:

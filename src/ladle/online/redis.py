@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
+from pydantic import Field, field_validator
 
 from ladle.definitions import FeatureView
-from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
+from ladle.errors import BackendFailure, BackendUnavailable, InvalidConfig, InvalidRequest, MissingExtra
 from ladle.lazy_import import lazy_module
 from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
 from ladle.online.entity_key import encode_key_list, encode_keys
@@ -92,24 +93,43 @@ class RedisOnlineStoreConfig(OnlineStoreConfig):
     redis_type: Literal["redis"] = "redis"
     connection_string: str = "localhost:6379"
     #: expire a key this many seconds after its last write (None: never)
-    key_ttl_seconds: int | None = None
+    key_ttl_seconds: int | None = Field(default=None, gt=0)
+
+    @field_validator("connection_string")
+    @classmethod
+    def _parses(cls, v: str) -> str:
+        _connection_kwargs(v)  # a bad port, db or option is a config error at load, not at first use
+        return v
 
 
 def _connection_kwargs(connection_string: str) -> dict[str, Any]:
+    """``host:port,password=...,ssl=true,db=0`` as redis-py arguments (ValueError naming the bad part)."""
     parts = [p.strip() for p in connection_string.split(",") if p.strip()]
+    if not parts:
+        raise ValueError("is empty; write host:port, e.g. localhost:6379")
     host, _, port = parts[0].rpartition(":") if ":" in parts[0] else (parts[0], "", "6379")
-    kwargs: dict[str, Any] = {"host": host or "localhost", "port": int(port or 6379)}
+    kwargs: dict[str, Any] = {"host": host or "localhost", "port": _int_in(port or "6379", "port", 1, 65535)}
     for opt in parts[1:]:
         name, _, value = opt.partition("=")
         if name == "ssl":
             kwargs["ssl"] = value.lower() in ("true", "1", "yes")
         elif name == "db":
-            kwargs["db"] = int(value)
+            kwargs["db"] = _int_in(value, "db", 0, 1 << 31)
         elif name in ("password", "username"):
             kwargs[name] = value
         else:
-            raise InvalidRequest(f"redis connection_string option '{name}' is unknown (use password, username, ssl, db)")
+            raise ValueError(f"option '{name}' is unknown (use password, username, ssl, db)")
     return kwargs
+
+
+def _int_in(text: str, what: str, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not a number") from None
+    if not low <= value <= high:
+        raise ValueError(f"{what} {value} is out of range ({low}..{high})")
+    return value
 
 
 class RedisOnlineStore(OnlineStore):
@@ -121,7 +141,10 @@ class RedisOnlineStore(OnlineStore):
         if redis_lib is None:
             raise MissingExtra("the redis online store", "redis", "redis")
         self.config = config
-        self._kwargs = _connection_kwargs(config.connection_string)
+        try:
+            self._kwargs = _connection_kwargs(config.connection_string)
+        except ValueError as exc:
+            raise InvalidConfig("feature_store.yaml", f"online_store.connection_string {exc}") from None
         self._client: Any = None
         self._script: Any = None
         self._read_script: Any = None

@@ -157,6 +157,8 @@ class Registry:
     # --- Feast's read API ------------------------------------------------------------------------------
     # Objects returned are shared by every caller until the registry changes: treat them as read-only.
     def _get(self, table: dict[str, _T], kind: str, name: str) -> _T:
+        if not isinstance(name, str):
+            raise InvalidRequest(f"a {kind} name must be a string, got {type(name).__name__}")
         if name not in table:
             raise NotFound(kind, name, self.project, list(table))
         return table[name]

@@ -29,7 +29,7 @@ from ladle.definitions import (
 )
 from ladle.definitions.base import content_hash
 from ladle.definitions.kinds import KIND_SINGULAR, KINDS
-from ladle.errors import InvalidConfig
+from ladle.errors import InvalidConfig, LadleError
 
 __all__ = [
     "FORMAT",
@@ -129,6 +129,19 @@ class Materialization:
         return cls(tuple((s, e) for s, e in data.get("intervals", [])), data.get("materialized_until"))
 
 
+_TOP_LEVEL_KEYS = {"format", "project", "version", "last_updated", "objects", "materialization", "history"}
+
+
+def _refuse_unknown(data: dict[str, Any], known: set[str], what: str, where: str) -> None:
+    # a misspelt key would otherwise read as "nothing there": an empty registry that the next apply overwrites
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InvalidConfig(
+            where, f"is a damaged ladle registry: unknown {what} {unknown[0]!r} (known: {', '.join(sorted(known))})",
+            "restore the registry from a backup, or fix the key by hand",
+        )
+
+
 def _utc(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
@@ -180,6 +193,9 @@ class RegistryState:
                 where, f"is not a ladle registry (format {found!r}, expected {FORMAT!r})",
                 "point `registry:` in feature_store.yaml at a new file and run `ladle apply`",
             )
+        _refuse_unknown(data, _TOP_LEVEL_KEYS, "top-level key", where)
+        if isinstance(data.get("objects"), dict):
+            _refuse_unknown(data["objects"], set(KINDS), "object kind", where)
         try:
             objects = {
                 k: {n: StoredObject.from_dict(o) for n, o in (data["objects"].get(k) or {}).items()} for k in KINDS
@@ -275,7 +291,16 @@ class RegistryState:
         with self._lock:
             built = self._built.get(kind)
         if built is None:
-            built = make()
+            try:
+                built = make()
+            except LadleError:
+                raise
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # a spec that to_dict() never writes: the stored document was edited or damaged
+                raise InvalidConfig(
+                    "registry", f"holds damaged {kind.replace('_', ' ')} ({type(exc).__name__}: {exc})",
+                    "re-apply the repo with `ladle apply`, or restore the registry from a backup",
+                ) from exc
             with self._lock:
                 built = self._built.setdefault(kind, built)
         return built
