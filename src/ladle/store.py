@@ -324,28 +324,54 @@ class FeatureStore:
         )
 
     # --- writes from the application -----------------------------------------------------------------
-    def write_to_online_store(self, feature_view_name: str, df: Any, allow_registry_cache: bool = True) -> int:
-        """Write rows (join keys, timestamp, features) to one view's online table, newer-wins."""
+    def write_to_online_store(
+        self, feature_view_name: str, df: Any, allow_registry_cache: bool = True, *, write_all_null_rows: bool = False
+    ) -> int:
+        """Write rows (join keys, timestamp, features) to one view's online table, newer-wins.
+
+        Returns the number of rows handed to the online store: no rows is a no-op (0), and a row whose
+        features are all null is skipped (it would erase the stored values) unless ``write_all_null_rows``.
+        """
         view = self.registry.get_feature_view(feature_view_name)
-        rows = online_rows(view, as_arrow(df), f"write_to_online_store('{feature_view_name}')")
-        return self.online_store.write(self.project, view, rows)
+        table = as_arrow(df)
+        if table.num_rows == 0:
+            return 0
+        rows = online_rows(view, table, f"write_to_online_store('{feature_view_name}')", write_all_null_rows)
+        return self.online_store.write(self.project, view, rows) if rows.num_rows else 0
 
     def push(self, push_source_name: str, df: Any, allow_registry_cache: bool = True,
-             to: PushMode | str = PushMode.ONLINE) -> None:
-        """Send rows to every view fed by the push source: online, offline (appended to its data), or both."""
+             to: PushMode | str = PushMode.ONLINE, *, write_all_null_rows: bool = False) -> None:
+        """Send rows to every view fed by the push source: online, offline (appended to its data), or both.
+
+        Online, a row whose features are all null is skipped unless ``write_all_null_rows`` (see
+        :meth:`write_to_online_store`); offline, every row is appended.
+        """
         mode = PushMode.parse(to)
         source = self.registry.get_data_source(push_source_name)
         if not isinstance(source, PushSource):
             raise InvalidRequest(f"data source '{push_source_name}' is a {type(source).__name__}, not a PushSource")
-        table = as_arrow(df)
         views = [v for v in self.registry.list_feature_views() if v.source.name == push_source_name]
+        if not views:
+            raise InvalidRequest(
+                f"push source '{push_source_name}' is not the source of any feature view, so the rows would go "
+                "nowhere (use it as a FeatureView's source and run `ladle apply`, or push to another source)"
+            )
+        if mode is PushMode.ONLINE and not any(v.online for v in views):
+            raise InvalidRequest(
+                f"push source '{push_source_name}' feeds only views with online=False "
+                f"({', '.join(v.name for v in views)}), so an online push writes nothing (push with to='offline')"
+            )
+        table = as_arrow(df)
+        if table.num_rows == 0:
+            return
         if mode in (PushMode.ONLINE, PushMode.ONLINE_AND_OFFLINE):
-            prepared = [(v, online_rows(v, table, f"push to '{push_source_name}'")) for v in views if v.online]
+            what = f"push to '{push_source_name}'"
+            prepared = [(v, online_rows(v, table, what, write_all_null_rows)) for v in views if v.online]
             for v, rows in prepared:
-                self.online_store.write(self.project, v, rows)
+                if rows.num_rows:
+                    self.online_store.write(self.project, v, rows)
         if mode in (PushMode.OFFLINE, PushMode.ONLINE_AND_OFFLINE):
             self.offline_store.append(source.batch_source, table)
-
 
 def _tagged(objs: list[Any], tags: dict[str, str] | None) -> list[Any]:
     if not tags:
