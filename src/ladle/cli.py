@@ -318,7 +318,9 @@ def _ts(when: datetime) -> str:
 def _run_materialize(state: CliState, interval: str, run: Callable[[FeatureStore, Any], Sequence[Any]]) -> None:
     store = state.store()
     console = out.make_console()
-    console.print(f"Materializing feature views {interval} into the {store.config.online_store.type} online store.")
+    online = store.config.online_store
+    if online is not None:  # without one, materializing fails with the error that says so
+        console.print(f"Materializing feature views {interval} into the {online.type} online store.")
     with out.MaterializeProgress(console) as progress:
         results = run(store, progress)
     out.print_materialized(console, results)

@@ -86,6 +86,14 @@ class FeatureStore:
                 self._online = make_online_store(self.config)
             return self._online
 
+    def _require_online(self, call: str) -> None:
+        """Refuse an online call in a repo configured without an online store."""
+        if self.config.online_store is None:
+            raise InvalidRequest(
+                f"{call} needs an online store, but feature_store.yaml sets `online_store: null` (offline only); "
+                "configure one there, e.g. `online_store: {type: sqlite, path: data/online_store.db}`"
+            )
+
     def close(self) -> None:
         """Release the stores' connections."""
         for s in (self._offline, self._online):
@@ -162,7 +170,8 @@ class FeatureStore:
         delete = [v for n, v in old.items() if n not in keep_names]
 
         def hook(*_: Any) -> None:
-            self.online_store.update(self.project, keep, delete)
+            if self.config.online_store is not None:  # an offline-only repo has no tables to create
+                self.online_store.update(self.project, keep, delete)
 
         return hook
 
@@ -219,7 +228,8 @@ class FeatureStore:
 
     def teardown(self) -> None:
         """Remove the online tables and the registry."""
-        self.online_store.teardown(self.project, self.registry.list_feature_views())
+        if self.config.online_store is not None:
+            self.online_store.teardown(self.project, self.registry.list_feature_views())
         self.registry.teardown()
 
     # --- retrieval -----------------------------------------------------------------------------------
@@ -259,10 +269,13 @@ class FeatureStore:
         request_context: dict[str, list[Any]] | None = None,
     ) -> OnlineResponse:
         """The latest values for ``entity_rows`` (list of dicts, or dict of lists), with statuses."""
+        self._require_online("get_online_features")
+        online = self.config.online_store
+        assert online is not None
         resolved = self._resolve(features, full_feature_names)
         return read_online(
             self.online_store, self.project, resolved, entity_rows, request_context,
-            self.config.online_store.enforce_ttl, key_types=_key_types(resolved),
+            online.enforce_ttl, key_types=_key_types(resolved),
         )
 
     # --- materialization -----------------------------------------------------------------------------
@@ -292,6 +305,7 @@ class FeatureStore:
         progress: Progress | None = None,
     ) -> list[MaterializeResult]:
         """Load the latest value per key with ``start <= ts <= end`` into the online store."""
+        self._require_online("materialize")
         start, end = utc(start_date), utc(end_date)
         intervals = [(v, start, end) for v in self._online_views(feature_views)]
         return self._materialize(intervals, progress)
@@ -300,6 +314,7 @@ class FeatureStore:
         self, end_date: datetime, feature_views: list[str] | None = None, progress: Progress | None = None
     ) -> list[MaterializeResult]:
         """Materialize each view from where its last run ended (first run: ``end - ttl``) up to ``end``."""
+        self._require_online("materialize_incremental")
         end = utc(end_date)
         intervals = [
             (v, incremental_start(v, self.registry.materialized_until(v.name), end), end)
@@ -332,6 +347,7 @@ class FeatureStore:
         Returns the number of rows handed to the online store: no rows is a no-op (0), and a row whose
         features are all null is skipped (it would erase the stored values) unless ``write_all_null_rows``.
         """
+        self._require_online("write_to_online_store")
         view = self.registry.get_feature_view(feature_view_name)
         table = as_arrow(df)
         if table.num_rows == 0:
@@ -347,6 +363,8 @@ class FeatureStore:
         :meth:`write_to_online_store`); offline, every row is appended.
         """
         mode = PushMode.parse(to)
+        if mode is not PushMode.OFFLINE:
+            self._require_online(f"push(to={mode.name})")
         source = self.registry.get_data_source(push_source_name)
         if not isinstance(source, PushSource):
             raise InvalidRequest(f"data source '{push_source_name}' is a {type(source).__name__}, not a PushSource")

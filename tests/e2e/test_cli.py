@@ -275,3 +275,16 @@ def test_verbose_shows_the_traceback(tmp_path: Path) -> None:
     done = ladle("-v", "apply", cwd=tmp_path)
     assert done.returncode == 1
     assert "Traceback" in done.stderr and "feature_store.yaml" in done.stderr.strip().splitlines()[-1]
+
+
+def test_a_repo_without_online_store_applies_and_refuses_to_materialize(tmp_path: Path) -> None:
+    ok("init", "offline_only", cwd=tmp_path)
+    repo = tmp_path / "offline_only"
+    yaml = (repo / "feature_store.yaml").read_text()
+    start = yaml.index("online_store:")
+    end = yaml.index("offline_store:")
+    (repo / "feature_store.yaml").write_text(yaml[:start] + "online_store: null\n" + yaml[end:])
+    assert "feature view" in ok("apply", cwd=repo)
+    assert not (repo / "data/online_store.db").exists()
+    err = fails("materialize-incremental", "now", cwd=repo)
+    assert "materialize_incremental needs an online store, but feature_store.yaml sets `online_store: null`" in err

@@ -104,7 +104,8 @@ class Registry:
             if self._state is not None and token == self._token:
                 self._loaded_at = time.monotonic()
                 return self._state, token
-        state = RegistryState.empty(self.project) if data is None else self._parse(data)
+        # a 0-byte file (e.g. created by `touch` or a tool that reserves the path) is a new, empty registry
+        state = RegistryState.empty(self.project) if not data else self._parse(data)
         self._remember(state, token)
         return state, token
 
