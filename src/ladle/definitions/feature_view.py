@@ -229,10 +229,13 @@ class FeatureView(Named):
     def from_dict(cls, data: dict[str, Any], entities: dict[str, Entity] | None = None) -> FeatureView:
         """Inverse of :meth:`to_dict`; ``entities`` resolves entity names to objects."""
         resolved: list[Entity | str] = [(entities or {}).get(n, n) for n in data["entities"]]
+        # identical repeated fields: what ladle 0.1.0 stored for a view keyed by two entities with
+        # one join key; read them once, so such a registry can still be loaded and repaired by an apply
+        schema = [f for i, f in enumerate(data["schema"]) if f not in data["schema"][:i]]
         return cls(
             name=data["name"],
             entities=resolved,
-            schema=[Field.from_dict(f) for f in data["schema"]],
+            schema=[Field.from_dict(f) for f in schema],
             source=source_from_dict(data["source"]),
             ttl=ttl_from_seconds(data.get("ttl_seconds")),
             online=data.get("online", True),
