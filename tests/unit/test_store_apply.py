@@ -136,3 +136,27 @@ def test_apply_repairs_a_registry_with_two_entities_on_one_join_key(store: Featu
     assert [e.name for e in fresh.list_entities()] == ["driver"]
     assert fresh.get_feature_view("a").join_keys == ["driver_id"]
     assert fresh.list_feature_views()[0].to_dict()["entities"] == ["driver"]
+
+
+def test_projecting_a_view_whose_schema_is_inferred_is_checked_at_apply(store: FeatureStore) -> None:
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from ladle import FeatureService
+
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    inferred = view("inferred", driver)  # no schema: features come from the source at apply
+    service = FeatureService(name="svc", features=[inferred[["trips"]]])
+    store.apply([driver, inferred, service])
+    assert [f.name for f in store.get_feature_view("inferred").features] == ["rate", "trips"]
+    df = store.get_historical_features(
+        pd.DataFrame({"driver_id": [1], "event_timestamp": [datetime(1970, 1, 1, 1, tzinfo=UTC)]}),
+        store.get_feature_service("svc"),
+    ).to_df()
+    assert list(df.columns) == ["driver_id", "event_timestamp", "trips"] and df["trips"].tolist() == [3]
+    typo = FeatureService(name="typo", features=[view("inferred", driver)[["trips", "tripz"]]])
+    with pytest.raises(InvalidDefinition, match=r"FeatureService 'typo'.*'tripz' of 'inferred'.*rate, trips"):
+        store.apply([driver, view("inferred", driver), typo])
+    with pytest.raises(InvalidDefinition, match=r"cannot project unknown feature\(s\) \['nope'\]"):
+        store.get_feature_view("inferred")[["nope"]]  # a view with a known schema still checks at once

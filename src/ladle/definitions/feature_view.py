@@ -11,6 +11,7 @@ from ladle.definitions.entity import Entity
 from ladle.definitions.field import Field
 from ladle.definitions.sources import DataSource, PushSource, RequestSource, source_from_dict
 from ladle.errors import InvalidDefinition
+from ladle.types import Invalid
 
 __all__ = ["FeatureView", "FeatureViewProjection"]
 
@@ -148,7 +149,10 @@ class FeatureView(Named):
     @property
     def projected_features(self) -> list[Field]:
         """The features this (possibly projected) view returns."""
-        return self.features if self.projection.features is None else self.projection.features
+        if self.projection.features is None:
+            return self.features
+        by_name = {f.name: f for f in self.features}  # a projection made before inference learns its types
+        return [by_name.get(f.name, f) for f in self.projection.features]
 
     def bind_entities(self, entities: dict[str, Entity]) -> None:
         """Resolve entity names to the registered Entity objects (done by the registry at apply/load)."""
@@ -173,10 +177,15 @@ class FeatureView(Named):
 
     # --- projections -------------------------------------------------------------------------------
     def __getitem__(self, names: list[str]) -> FeatureView:
-        """``fv[["a", "b"]]``: the same view, projected to some of its features."""
+        """``fv[["a", "b"]]``: the same view, projected to some of its features.
+
+        On a view whose features are inferred at apply (no schema yet), the names are checked then.
+        """
         if isinstance(names, str):
             names = [names]
         by_name = {f.name: f for f in self.features}
+        if not by_name:
+            by_name = {n: Field(name=n, dtype=Invalid) for n in names}
         unknown = [n for n in names if n not in by_name]
         if unknown:
             raise InvalidDefinition(
