@@ -25,7 +25,7 @@ from ladle.definitions.kinds import kind_of
 from ladle.errors import InvalidRequest, NotFound
 from ladle.feature_refs import ResolvedFeatures, resolve_features
 from ladle.historical import historical_job
-from ladle.inference import infer_feature_view, infer_source
+from ladle.inference import check_feature_view, infer_source
 from ladle.materialize import MaterializeResult, Progress, incremental_start, materialize_views, utc
 from ladle.offline.base import OfflineStore
 from ladle.offline.retrieval_job import RetrievalJob
@@ -152,7 +152,10 @@ class FeatureStore:
         return self.registry.get_data_source(name)
 
     # --- applying definitions ----------------------------------------------------------------------
-    def _infer(self, contents: RepoContents) -> RepoContents:
+    def _infer(
+        self, contents: RepoContents, skip_source_validation: bool = False, missing_data_ok: bool = True
+    ) -> RepoContents:
+        """Fill in and check the definitions against their sources (see :func:`ladle.inference.check_feature_view`)."""
         schema_of = self.offline_store.source_schema
         for src in contents.data_sources:
             if src.source_type != "request":
@@ -160,7 +163,7 @@ class FeatureStore:
         entities = {e.name: e for e in contents.entities}
         for fv in contents.feature_views:
             fv.bind_entities(entities)
-            infer_feature_view(fv, schema_of)
+            check_feature_view(fv, schema_of, skip_source_validation, missing_data_ok)
         return contents
 
     def _commit_infra(self, new_views: list[FeatureView]) -> Any:
@@ -176,18 +179,23 @@ class FeatureStore:
         return hook
 
     def validate_repo(self) -> RepoContents:
-        """Load the repo's definitions and check them against their sources; writes nothing."""
-        contents = self._infer(load_repo(self.repo_path))
+        """Load the repo's definitions and check them against their sources (all must be readable); writes nothing."""
+        contents = self._infer(load_repo(self.repo_path), missing_data_ok=False)
         self.registry.plan(contents)
         return contents
 
-    def plan_repo(self) -> RegistryDiff:
+    def plan_repo(self, skip_source_validation: bool = False) -> RegistryDiff:
         """What ``apply_repo`` would change (added, changed field by field, removed); writes nothing."""
-        return self.registry.plan(self._infer(load_repo(self.repo_path)))
+        return self.registry.plan(self._infer(load_repo(self.repo_path), skip_source_validation))
 
-    def apply_repo(self) -> RegistryDiff:
-        """Make the registry equal to the repo's definitions, atomically, with the online tables."""
-        contents = self._infer(load_repo(self.repo_path))
+    def apply_repo(self, skip_source_validation: bool = False) -> RegistryDiff:
+        """Make the registry equal to the repo's definitions, atomically, with the online tables.
+
+        A fully declared view (timestamp field, features and join-key types given) whose source cannot be
+        read yet is registered with a :class:`~ladle.errors.LadleWarning`; ``skip_source_validation`` does
+        not read such sources at all (views that need their source for inference still read it).
+        """
+        contents = self._infer(load_repo(self.repo_path), skip_source_validation)
         return self._apply(contents)
 
     def _apply(self, contents: RepoContents) -> RegistryDiff:
