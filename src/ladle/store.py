@@ -29,6 +29,7 @@ from ladle.inference import check_feature_view, infer_source
 from ladle.materialize import MaterializeResult, Progress, incremental_start, materialize_views, utc
 from ladle.offline.base import OfflineStore
 from ladle.offline.retrieval_job import RetrievalJob
+from ladle.on_demand_check import dry_run_on_demand
 from ladle.online.base import OnlineStore
 from ladle.online_read import OnlineResponse, read_online
 from ladle.push import PushMode, as_arrow, online_rows
@@ -164,6 +165,8 @@ class FeatureStore:
         for fv in contents.feature_views:
             fv.bind_entities(entities)
             check_feature_view(fv, schema_of, skip_source_validation, missing_data_ok)
+        for odfv in contents.on_demand_feature_views:
+            dry_run_on_demand(odfv)
         return contents
 
     def _commit_infra(self, new_views: list[FeatureView]) -> Any:
