@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ladle.config import RepoConfig
+from ladle.errors import InvalidRequest
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 
@@ -28,6 +29,11 @@ def make_offline_store(config: RepoConfig) -> OfflineStore:
 def make_online_store(config: RepoConfig) -> OnlineStore:
     """The online store ``config.online_store`` describes (its module, and driver, load only then)."""
     settings = config.online_store
+    if settings is None:
+        raise InvalidRequest(
+            "this repo has no online store (`online_store: null` in feature_store.yaml); "
+            "configure one, e.g. `online_store: {type: sqlite}`"
+        )
     if settings.type == "dynamodb":
         from ladle.online.dynamodb import DynamoDBOnlineStore
 

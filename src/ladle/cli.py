@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ import click
 
 from ladle import __version__
 from ladle import cli_output as out
-from ladle.errors import LadleError
+from ladle.errors import LadleError, LadleWarning
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -65,9 +66,18 @@ class _LadleGroup(click.Group):
     """The root group: turns ladle's errors into one line and exit code 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", LadleWarning)
+            try:
+                return self._invoke(ctx, caught)
+            finally:
+                _print_warnings(caught)
+
+    def _invoke(self, ctx: click.Context, caught: list[warnings.WarningMessage]) -> Any:
         try:
             return super().invoke(ctx)
         except LadleError as exc:
+            _print_warnings(caught)
             _fail(str(exc), exc, _verbose(ctx))
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
@@ -78,6 +88,16 @@ class _LadleGroup(click.Group):
                 exc,
                 _verbose(ctx),
             )
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """ladle's warnings as one ``Warning:`` line each on stderr; any other warning as Python shows it."""
+    while caught:
+        w = caught.pop(0)
+        if issubclass(w.category, LadleWarning):
+            click.echo(f"{click.style('Warning:', fg='yellow', bold=True)} {' '.join(str(w.message).split())}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def _verbose(ctx: click.Context) -> bool:
@@ -197,11 +217,12 @@ def init_command(state: CliState, project_directory: str, minimal: bool, templat
 
 # --- registry commands ---------------------------------------------------------------------------------
 @cli.command("plan")
-@click.option("--skip-source-validation", is_flag=True, hidden=True, help="Accepted for Feast compatibility.")
+@click.option("--skip-source-validation", is_flag=True,
+              help="Do not read the sources of fully declared views (timestamp field, features, join-key types).")
 @pass_state
 def plan_command(state: CliState, skip_source_validation: bool) -> None:
     """Show what `ladle apply` would change in the registry (writes nothing)."""
-    diff = state.store().plan_repo()
+    diff = state.store().plan_repo(skip_source_validation)
     console = out.make_console()
     if diff.is_empty:
         console.print("No changes.")
@@ -211,12 +232,13 @@ def plan_command(state: CliState, skip_source_validation: bool) -> None:
 
 
 @cli.command("apply")
-@click.option("--skip-source-validation", is_flag=True, hidden=True, help="Accepted for Feast compatibility.")
+@click.option("--skip-source-validation", is_flag=True,
+              help="Do not read the sources of fully declared views (timestamp field, features, join-key types).")
 @pass_state
 def apply_command(state: CliState, skip_source_validation: bool) -> None:
     """Register the repo's definitions and create or drop online tables, atomically."""
     store = state.store()
-    diff = store.apply_repo()
+    diff = store.apply_repo(skip_source_validation)
     console = out.make_console()
     if diff.is_empty:
         console.print(f"No changes: the registry already matches the repo (version {store.registry.version}).")
@@ -318,7 +340,9 @@ def _ts(when: datetime) -> str:
 def _run_materialize(state: CliState, interval: str, run: Callable[[FeatureStore, Any], Sequence[Any]]) -> None:
     store = state.store()
     console = out.make_console()
-    console.print(f"Materializing feature views {interval} into the {store.config.online_store.type} online store.")
+    online = store.config.online_store
+    if online is not None:  # without one, materializing fails with the error that says so
+        console.print(f"Materializing feature views {interval} into the {online.type} online store.")
     with out.MaterializeProgress(console) as progress:
         results = run(store, progress)
     out.print_materialized(console, results)

@@ -109,10 +109,14 @@ class RepoConfig(_Strict):
     offline_store: Annotated[
         DuckDBOfflineStoreConfig | PostgreSQLOfflineStoreConfig | SparkOfflineStoreConfig, Field(discriminator="type")
     ] = DuckDBOfflineStoreConfig()
-    online_store: Annotated[
-        SqliteOnlineStoreConfig | RedisOnlineStoreConfig | PostgreSQLOnlineStoreConfig | DynamoDBOnlineStoreConfig,
-        Field(discriminator="type"),
-    ] = SqliteOnlineStoreConfig()
+    #: ``online_store: null`` means no online store: an offline-only repo (online calls are refused)
+    online_store: (
+        Annotated[
+            SqliteOnlineStoreConfig | RedisOnlineStoreConfig | PostgreSQLOnlineStoreConfig | DynamoDBOnlineStoreConfig,
+            Field(discriminator="type"),
+        ]
+        | None
+    ) = SqliteOnlineStoreConfig()
     batch_engine: MaterializationConfig = MaterializationConfig()
     feature_server: FeatureServerConfig = FeatureServerConfig()
     entity_key_serialization_version: int = 3

@@ -14,6 +14,10 @@ The tree::
     └── BackendError                     a store failed; ``retryable`` says whether trying again may help
         ├── BackendUnavailable           transient: unreachable, timed out (retryable)
         └── BackendFailure               terminal: missing table, bad credentials, type mismatch
+            └── SourceNotFound           a source's data (file, table) does not exist (yet)
+
+    LadleWarning (UserWarning)          something worth knowing that does not stop the call (the CLI
+                                        prints it as one ``Warning:`` line)
 
 Each error builds its message from the object it is about and what to do about it; the CLI prints
 ``str(error)`` on one line and the HTTP server maps the class to a status code.
@@ -30,10 +34,12 @@ __all__ = [
     "InvalidDefinition",
     "InvalidRequest",
     "LadleError",
+    "LadleWarning",
     "MissingExtra",
     "NotFound",
     "RegistryConflict",
     "RepoLoadError",
+    "SourceNotFound",
 ]
 
 
@@ -127,3 +133,11 @@ class BackendUnavailable(BackendError):
 
 class BackendFailure(BackendError):
     """The store answered with an error that retrying will not fix."""
+
+
+class SourceNotFound(BackendFailure):
+    """A source's data (parquet files, a table) does not exist; it may simply not have been written yet."""
+
+
+class LadleWarning(UserWarning):
+    """A problem that does not stop the call, e.g. a source not readable yet at apply."""

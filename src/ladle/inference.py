@@ -3,15 +3,16 @@ columns, and checking that what it declares is really there — at apply/validat
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import pyarrow as pa
 
 from ladle.definitions import DataSource, FeatureView, Field, PushSource
-from ladle.errors import InvalidDefinition
-from ladle.types import from_arrow, to_arrow
+from ladle.errors import InvalidDefinition, LadleWarning, SourceNotFound
+from ladle.types import ValueType, from_arrow, from_value_type, to_arrow
 
-__all__ = ["infer_feature_view", "infer_source"]
+__all__ = ["check_feature_view", "infer_feature_view", "infer_source"]
 
 SchemaOf = Callable[[DataSource], pa.Schema]
 
@@ -73,6 +74,50 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
                 "fix the Field name or map it with field_mapping",
             )
         _check_type(view, f, columns[f.name], src.name)
+    view.projection.features = None
+
+
+def _declared_key_types(view: FeatureView) -> dict[str, Field] | None:
+    """Fields for the join keys the schema leaves out, from their entities' ``value_type``; ``None`` when the
+    view is not fully declared (no timestamp field, no features, or a join key of unknown type)."""
+    if not view.batch_source.timestamp_field or not view.features:
+        return None
+    declared = {f.name for f in view.schema}
+    fields: dict[str, Field] = {}
+    for entity in view.entity_objects:
+        for key in entity.join_keys:
+            if key in declared:
+                continue
+            if entity.value_type is ValueType.UNKNOWN:
+                return None
+            fields[key] = Field(name=key, dtype=from_value_type(entity.value_type))
+    return fields
+
+
+def check_feature_view(
+    view: FeatureView, schema_of: SchemaOf, skip_source_validation: bool = False, missing_data_ok: bool = True
+) -> None:
+    """:func:`infer_feature_view`, except for a *fully declared* view (timestamp field, features, and the type
+    of every join key, in the schema or as the entity's ``value_type``): its source is not read when
+    ``skip_source_validation``, and a source whose data does not exist yet (:class:`SourceNotFound`) is a :class:`LadleWarning` rather
+    than an error when ``missing_data_ok``."""
+    keys = _declared_key_types(view)
+    if keys is None:
+        infer_feature_view(view, schema_of)
+        return
+    if not skip_source_validation:
+        try:
+            infer_feature_view(view, schema_of)
+            return
+        except SourceNotFound as exc:
+            if not missing_data_ok:
+                raise
+            warnings.warn(
+                f"feature view '{view.name}': its source has no data yet ({exc}); it is registered from its "
+                "declared schema, unchecked", LadleWarning, stacklevel=2,
+            )
+    for field in reversed(keys.values()):
+        view.schema.insert(0, field)
     view.projection.features = None
 
 

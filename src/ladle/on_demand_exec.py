@@ -17,7 +17,7 @@ from ladle.feature_refs import OnDemandRequest, ResolvedFeatures
 from ladle.offline.columns import cast_to_declared
 from ladle.types import to_arrow
 
-__all__ = ["apply_on_demand", "on_demand_inputs"]
+__all__ = ["apply_on_demand", "on_demand_inputs", "run_on_demand"]
 
 
 def on_demand_inputs(
@@ -67,6 +67,21 @@ def _run_python(request: OnDemandRequest, inputs: dict[str, Any]) -> dict[str, A
     return result
 
 
+def run_on_demand(request: OnDemandRequest, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Call the view's function on ``inputs`` in its mode; returns what it produced, by column name.
+
+    Raises :class:`~ladle.errors.InvalidRequest` naming the view when the function raises or returns
+    something other than a DataFrame (pandas mode) or a dict (python mode).
+    """
+    run = _run_pandas if request.view.mode == "pandas" else _run_python
+    try:
+        return run(request, inputs)
+    except InvalidRequest:
+        raise
+    except Exception as exc:
+        raise InvalidRequest(f"on-demand view '{request.view.name}' raised {type(exc).__name__}: {exc}") from exc
+
+
 def apply_on_demand(
     resolved: ResolvedFeatures, columns: dict[str, pa.ChunkedArray | pa.Array], num_rows: int
 ) -> dict[str, pa.ChunkedArray]:
@@ -76,16 +91,7 @@ def apply_on_demand(
     """
     out: dict[str, pa.ChunkedArray] = {}
     for request in resolved.on_demand:
-        inputs = on_demand_inputs(resolved, request, columns)
-        run = _run_pandas if request.view.mode == "pandas" else _run_python
-        try:
-            produced = run(request, inputs)
-        except InvalidRequest:
-            raise
-        except Exception as exc:
-            raise InvalidRequest(
-                f"on-demand view '{request.view.name}' raised {type(exc).__name__}: {exc}"
-            ) from exc
+        produced = run_on_demand(request, on_demand_inputs(resolved, request, columns))
         for f in request.features:
             if f.name not in produced:
                 raise InvalidRequest(

@@ -158,6 +158,14 @@ def _to_array(name: str, values: list[Any], target: pa.DataType | None) -> pa.Ar
     return arr
 
 
+def _key_table(columns: dict[str, pa.Array], num_rows: int) -> pa.Table:
+    """A view's key columns as a table; a view without entities gets ``num_rows`` rows and no columns
+    (every entity row then reads the view's single stored value)."""
+    if columns:
+        return pa.table(columns)
+    return pa.table({"_": pa.nulls(num_rows)}).drop_columns(["_"])
+
+
 def read_online(
     online: OnlineStore,
     project: str,
@@ -171,7 +179,7 @@ def read_online(
     """Read every requested feature for ``entity_rows``; see the module docstring for statuses."""
     cols = entity_columns(entity_rows)
     cols.update(entity_columns(request_context or {}, "request_context"))
-    n = len(next(iter(cols.values()))) if cols else 0
+    n = len(next(iter(cols.values()))) if cols else (len(entity_rows) if isinstance(entity_rows, list | tuple) else 0)
     needed = resolved.entity_columns
     missing = [c for c in needed if c not in cols]
     if missing:
@@ -193,7 +201,7 @@ def read_online(
     reads = [
         ViewRead(
             req.view,
-            pa.table({k: arrays[c] for k, c in zip(req.view.join_keys, req.entity_columns, strict=True)}),
+            _key_table({k: arrays[c] for k, c in zip(req.view.join_keys, req.entity_columns, strict=True)}, n),
             [f.name for f in req.features],
         )
         for req in resolved.views

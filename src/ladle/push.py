@@ -6,6 +6,7 @@ import enum
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ladle.definitions import DataSource, FeatureView
 from ladle.errors import InvalidRequest
@@ -41,10 +42,12 @@ def _mapped(source: DataSource, name: str) -> str:
     return source.field_mapping.get(name, name)
 
 
-def online_rows(view: FeatureView, rows: pa.Table, what: str) -> pa.Table:
+def online_rows(view: FeatureView, rows: pa.Table, what: str, write_all_null_rows: bool = False) -> pa.Table:
     """``rows`` (source column names) as the online store's write format for ``view``.
 
-    Every join key, the source's timestamp column and every feature must be present.
+    Every join key, the source's timestamp column and every feature must be present. A row whose
+    features are all null is dropped unless ``write_all_null_rows``: it would otherwise replace every
+    stored value of its key with nulls. A row with some nulls is kept (null is then the value).
     """
     src = view.batch_source
     renamed = rows.rename_columns([_mapped(src, c) for c in rows.column_names])
@@ -67,4 +70,15 @@ def online_rows(view: FeatureView, rows: pa.Table, what: str) -> pa.Table:
         out[CREATED_TS] = pa.chunked_array([pa.nulls(rows.num_rows, pa.timestamp("us", tz="UTC"))])
     if out[EVENT_TS].null_count:
         raise InvalidRequest(f"{what}: {out[EVENT_TS].null_count} row(s) have no value in timestamp column '{ts_name}'")
-    return pa.table(out)
+    table = pa.table(out)
+    if write_all_null_rows or not view.features:
+        return table
+    return table.filter(_has_a_value(table, [f.name for f in view.features]))
+
+
+def _has_a_value(table: pa.Table, features: list[str]) -> pa.ChunkedArray | pa.Array:
+    """Per row: is at least one of ``features`` not null."""
+    mask = pc.is_valid(table.column(features[0]))
+    for name in features[1:]:
+        mask = pc.or_(mask, pc.is_valid(table.column(name)))
+    return mask

@@ -25,10 +25,11 @@ from ladle.definitions.kinds import kind_of
 from ladle.errors import InvalidRequest, NotFound
 from ladle.feature_refs import ResolvedFeatures, check_features_arg, resolve_features
 from ladle.historical import historical_job
-from ladle.inference import infer_feature_view, infer_source
+from ladle.inference import check_feature_view, infer_source
 from ladle.materialize import MaterializeResult, Progress, incremental_start, materialize_views, utc
 from ladle.offline.base import OfflineStore
 from ladle.offline.retrieval_job import RetrievalJob
+from ladle.on_demand_check import dry_run_on_demand
 from ladle.online.base import OnlineStore
 from ladle.online_read import OnlineResponse, read_online
 from ladle.push import PushMode, as_arrow, online_rows
@@ -85,6 +86,14 @@ class FeatureStore:
             if self._online is None:
                 self._online = make_online_store(self.config)
             return self._online
+
+    def _require_online(self, call: str) -> None:
+        """Refuse an online call in a repo configured without an online store."""
+        if self.config.online_store is None:
+            raise InvalidRequest(
+                f"{call} needs an online store, but feature_store.yaml sets `online_store: null` (offline only); "
+                "configure one there, e.g. `online_store: {type: sqlite, path: data/online_store.db}`"
+            )
 
     def close(self) -> None:
         """Release the stores' connections."""
@@ -144,7 +153,10 @@ class FeatureStore:
         return self.registry.get_data_source(name)
 
     # --- applying definitions ----------------------------------------------------------------------
-    def _infer(self, contents: RepoContents) -> RepoContents:
+    def _infer(
+        self, contents: RepoContents, skip_source_validation: bool = False, missing_data_ok: bool = True
+    ) -> RepoContents:
+        """Fill in and check the definitions against their sources (see :func:`ladle.inference.check_feature_view`)."""
         schema_of = self.offline_store.source_schema
         for src in contents.data_sources:
             if src.source_type != "request":
@@ -152,7 +164,9 @@ class FeatureStore:
         entities = {e.name: e for e in contents.entities}
         for fv in contents.feature_views:
             fv.bind_entities(entities)
-            infer_feature_view(fv, schema_of)
+            check_feature_view(fv, schema_of, skip_source_validation, missing_data_ok)
+        for odfv in contents.on_demand_feature_views:
+            dry_run_on_demand(odfv)
         return contents
 
     def _commit_infra(self, new_views: list[FeatureView]) -> Any:
@@ -162,23 +176,29 @@ class FeatureStore:
         delete = [v for n, v in old.items() if n not in keep_names]
 
         def hook(*_: Any) -> None:
-            self.online_store.update(self.project, keep, delete)
+            if self.config.online_store is not None:  # an offline-only repo has no tables to create
+                self.online_store.update(self.project, keep, delete)
 
         return hook
 
     def validate_repo(self) -> RepoContents:
-        """Load the repo's definitions and check them against their sources; writes nothing."""
-        contents = self._infer(load_repo(self.repo_path))
+        """Load the repo's definitions and check them against their sources (all must be readable); writes nothing."""
+        contents = self._infer(load_repo(self.repo_path), missing_data_ok=False)
         self.registry.plan(contents)
         return contents
 
-    def plan_repo(self) -> RegistryDiff:
+    def plan_repo(self, skip_source_validation: bool = False) -> RegistryDiff:
         """What ``apply_repo`` would change (added, changed field by field, removed); writes nothing."""
-        return self.registry.plan(self._infer(load_repo(self.repo_path)))
+        return self.registry.plan(self._infer(load_repo(self.repo_path), skip_source_validation))
 
-    def apply_repo(self) -> RegistryDiff:
-        """Make the registry equal to the repo's definitions, atomically, with the online tables."""
-        contents = self._infer(load_repo(self.repo_path))
+    def apply_repo(self, skip_source_validation: bool = False) -> RegistryDiff:
+        """Make the registry equal to the repo's definitions, atomically, with the online tables.
+
+        A fully declared view (timestamp field, features and join-key types given) whose source cannot be
+        read yet is registered with a :class:`~ladle.errors.LadleWarning`; ``skip_source_validation`` does
+        not read such sources at all (views that need their source for inference still read it).
+        """
+        contents = self._infer(load_repo(self.repo_path), skip_source_validation)
         return self._apply(contents)
 
     def _apply(self, contents: RepoContents) -> RegistryDiff:
@@ -219,7 +239,8 @@ class FeatureStore:
 
     def teardown(self) -> None:
         """Remove the online tables and the registry."""
-        self.online_store.teardown(self.project, self.registry.list_feature_views())
+        if self.config.online_store is not None:
+            self.online_store.teardown(self.project, self.registry.list_feature_views())
         self.registry.teardown()
 
     # --- retrieval -----------------------------------------------------------------------------------
@@ -260,10 +281,13 @@ class FeatureStore:
         request_context: dict[str, list[Any]] | None = None,
     ) -> OnlineResponse:
         """The latest values for ``entity_rows`` (list of dicts, or dict of lists), with statuses."""
+        self._require_online("get_online_features")
+        online = self.config.online_store
+        assert online is not None
         resolved = self._resolve(features, full_feature_names)
         return read_online(
             self.online_store, self.project, resolved, entity_rows, request_context,
-            self.config.online_store.enforce_ttl, key_types=_key_types(resolved),
+            online.enforce_ttl, key_types=_key_types(resolved),
         )
 
     # --- materialization -----------------------------------------------------------------------------
@@ -295,6 +319,7 @@ class FeatureStore:
         progress: Progress | None = None,
     ) -> list[MaterializeResult]:
         """Load the latest value per key with ``start <= ts <= end`` into the online store."""
+        self._require_online("materialize")
         start, end = utc(start_date), utc(end_date)
         intervals = [(v, start, end) for v in self._online_views(feature_views)]
         return self._materialize(intervals, progress)
@@ -303,6 +328,7 @@ class FeatureStore:
         self, end_date: datetime, feature_views: list[str] | None = None, progress: Progress | None = None
     ) -> list[MaterializeResult]:
         """Materialize each view from where its last run ended (first run: ``end - ttl``) up to ``end``."""
+        self._require_online("materialize_incremental")
         end = utc(end_date)
         intervals = [
             (v, incremental_start(v, self.registry.materialized_until(v.name), end), end)
@@ -327,28 +353,57 @@ class FeatureStore:
         )
 
     # --- writes from the application -----------------------------------------------------------------
-    def write_to_online_store(self, feature_view_name: str, df: Any, allow_registry_cache: bool = True) -> int:
-        """Write rows (join keys, timestamp, features) to one view's online table, newer-wins."""
+    def write_to_online_store(
+        self, feature_view_name: str, df: Any, allow_registry_cache: bool = True, *, write_all_null_rows: bool = False
+    ) -> int:
+        """Write rows (join keys, timestamp, features) to one view's online table, newer-wins.
+
+        Returns the number of rows handed to the online store: no rows is a no-op (0), and a row whose
+        features are all null is skipped (it would erase the stored values) unless ``write_all_null_rows``.
+        """
+        self._require_online("write_to_online_store")
         view = self.registry.get_feature_view(feature_view_name)
-        rows = online_rows(view, as_arrow(df), f"write_to_online_store('{feature_view_name}')")
-        return self.online_store.write(self.project, view, rows)
+        table = as_arrow(df)
+        if table.num_rows == 0:
+            return 0
+        rows = online_rows(view, table, f"write_to_online_store('{feature_view_name}')", write_all_null_rows)
+        return self.online_store.write(self.project, view, rows) if rows.num_rows else 0
 
     def push(self, push_source_name: str, df: Any, allow_registry_cache: bool = True,
-             to: PushMode | str = PushMode.ONLINE) -> None:
-        """Send rows to every view fed by the push source: online, offline (appended to its data), or both."""
+             to: PushMode | str = PushMode.ONLINE, *, write_all_null_rows: bool = False) -> None:
+        """Send rows to every view fed by the push source: online, offline (appended to its data), or both.
+
+        Online, a row whose features are all null is skipped unless ``write_all_null_rows`` (see
+        :meth:`write_to_online_store`); offline, every row is appended.
+        """
         mode = PushMode.parse(to)
+        if mode is not PushMode.OFFLINE:
+            self._require_online(f"push(to={mode.name})")
         source = self.registry.get_data_source(push_source_name)
         if not isinstance(source, PushSource):
             raise InvalidRequest(f"data source '{push_source_name}' is a {type(source).__name__}, not a PushSource")
-        table = as_arrow(df)
         views = [v for v in self.registry.list_feature_views() if v.source.name == push_source_name]
+        if not views:
+            raise InvalidRequest(
+                f"push source '{push_source_name}' is not the source of any feature view, so the rows would go "
+                "nowhere (use it as a FeatureView's source and run `ladle apply`, or push to another source)"
+            )
+        if mode is PushMode.ONLINE and not any(v.online for v in views):
+            raise InvalidRequest(
+                f"push source '{push_source_name}' feeds only views with online=False "
+                f"({', '.join(v.name for v in views)}), so an online push writes nothing (push with to='offline')"
+            )
+        table = as_arrow(df)
+        if table.num_rows == 0:
+            return
         if mode in (PushMode.ONLINE, PushMode.ONLINE_AND_OFFLINE):
-            prepared = [(v, online_rows(v, table, f"push to '{push_source_name}'")) for v in views if v.online]
+            what = f"push to '{push_source_name}'"
+            prepared = [(v, online_rows(v, table, what, write_all_null_rows)) for v in views if v.online]
             for v, rows in prepared:
-                self.online_store.write(self.project, v, rows)
+                if rows.num_rows:
+                    self.online_store.write(self.project, v, rows)
         if mode in (PushMode.OFFLINE, PushMode.ONLINE_AND_OFFLINE):
             self.offline_store.append(source.batch_source, table)
-
 
 def _tagged(objs: list[Any], tags: dict[str, str] | None) -> list[Any]:
     if not tags:

@@ -25,6 +25,7 @@ from ladle.definitions import Entity, FeatureView, Field, FileSource
 from ladle.errors import BackendFailure
 from ladle.online.base import OnlineStore, ViewRead
 from ladle.online.sqlite import SqliteOnlineStore
+from ladle.push import online_rows
 from ladle.types import (
     Array,
     Bool,
@@ -267,3 +268,57 @@ def test_a_view_never_applied_is_a_clear_error(backend: Backend, request: pytest
         backend.store.read(backend.project, view, pa.table({"id": [1]}), ["v"])
     with pytest.raises(BackendFailure, match=r"never_applied.*run `ladle apply`"):
         backend.store.write(backend.project, view, rows([1], [T], [None], v=[1]))
+
+
+def entityless_view(name: str = "totals") -> FeatureView:
+    """A view with ``entities=[]``: one value for the whole project (Feast keys it by a dummy entity)."""
+    view = FeatureView(
+        name=name, entities=[], ttl=timedelta(days=1), schema=[Field(name="v", dtype=Int64), Field(name="s", dtype=String)],
+        source=FileSource(name="src", path="x.parquet", timestamp_field="ts"),
+    )
+    view.bind_entities({})
+    return view
+
+
+def no_keys(n: int) -> pa.Table:
+    """A key table for an entity-less view: ``n`` rows and no columns."""
+    return pa.table({"_": pa.nulls(n)}).drop_columns(["_"])
+
+
+def test_a_view_without_entities_serves_its_one_value_to_every_row(backend: Backend) -> None:
+    view = entityless_view()
+    backend.store.update(backend.project, [view], [])
+    stamp = {"event_ts": pa.array([T, T + timedelta(hours=1)], UTC), "created_ts": pa.array([None, None], UTC)}
+    assert backend.store.write(backend.project, view, pa.table({"v": [1, 2], "s": ["a", "b"], **stamp})) == 2
+    # an older row written later loses, as for any key
+    backend.store.write(backend.project, view, pa.table({
+        "v": [0], "s": ["old"], "event_ts": pa.array([T], UTC), "created_ts": pa.array([None], UTC)}))
+    got = backend.store.read(backend.project, view, no_keys(3), ["s", "v"])
+    assert got.to_pydict() == {"s": ["b"] * 3, "v": [2] * 3, "event_ts": [T + timedelta(hours=1)] * 3}
+    assert backend.store.read_many(backend.project, [ViewRead(view, no_keys(2), ["v"])])[0].column("v").to_pylist() == [2, 2]
+    assert backend.store.read(backend.project, view, no_keys(0), ["v"]).num_rows == 0
+    backend.store.teardown(backend.project, [view])
+    assert backend.leftovers() == []
+
+
+def test_all_null_rows_keep_stored_values_and_no_rows_write_nothing(backend: Backend) -> None:
+    """The write rule of push/write_to_online_store (the shared step ``online_rows``), on every store: a newer
+    row whose features are all null is skipped unless asked for; a partly null row writes its nulls."""
+    view = make_view({"v": Int64, "s": String})
+    backend.store.update(backend.project, [view], [])
+    p = backend.project
+    utc_ts = pa.array([T, T], UTC)
+    backend.store.write(p, view, online_rows(view, pa.table({"id": [1, 2], "ts": utc_ts, "v": [1, 2], "s": ["a", "b"]}), "t"))
+    later = pa.array([T + timedelta(hours=1)] * 2, UTC)
+    newer = pa.table({"id": [1, 2], "ts": later, "v": pa.array([None, None], pa.int64()), "s": [None, "b2"]})
+    prepared = online_rows(view, newer, "t")
+    assert prepared.column("id").to_pylist() == [2]
+    assert backend.store.write(p, view, prepared) == 1
+    got = backend.store.read(p, view, pa.table({"id": [1, 2]}), ["v", "s"])
+    assert got.to_pydict() == {"v": [1, None], "s": ["a", "b2"], "event_ts": [T, T + timedelta(hours=1)]}
+    backend.store.write(p, view, online_rows(view, newer, "t", write_all_null_rows=True))
+    assert backend.store.read(p, view, pa.table({"id": [1]}), ["v", "s"]).to_pydict() == {
+        "v": [None], "s": [None], "event_ts": [T + timedelta(hours=1)]}
+    empty = rows([], [], [], v=pa.array([], pa.int64()), s=pa.array([], pa.string()))
+    assert backend.store.write(p, view, empty) == 0
+    backend.store.teardown(p, [view])

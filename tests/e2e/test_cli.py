@@ -275,3 +275,39 @@ def test_verbose_shows_the_traceback(tmp_path: Path) -> None:
     done = ladle("-v", "apply", cwd=tmp_path)
     assert done.returncode == 1
     assert "Traceback" in done.stderr and "feature_store.yaml" in done.stderr.strip().splitlines()[-1]
+
+
+def test_a_repo_without_online_store_applies_and_refuses_to_materialize(tmp_path: Path) -> None:
+    ok("init", "offline_only", cwd=tmp_path)
+    repo = tmp_path / "offline_only"
+    yaml = (repo / "feature_store.yaml").read_text()
+    start = yaml.index("online_store:")
+    end = yaml.index("offline_store:")
+    (repo / "feature_store.yaml").write_text(yaml[:start] + "online_store: null\n" + yaml[end:])
+    assert "feature view" in ok("apply", cwd=repo)
+    assert not (repo / "data/online_store.db").exists()
+    err = fails("materialize-incremental", "now", cwd=repo)
+    assert "materialize_incremental needs an online store, but feature_store.yaml sets `online_store: null`" in err
+
+
+def test_apply_registers_a_declared_view_whose_data_does_not_exist_yet(tmp_path: Path) -> None:
+    ok("init", "future", "--minimal", cwd=tmp_path)
+    repo = tmp_path / "future"
+    (repo / "future_views.py").write_text(textwrap.dedent("""
+        from datetime import timedelta
+        from ladle import Entity, FeatureView, Field, FileSource
+        from ladle.types import Float64, Int64
+
+        courier = Entity(name="courier", join_keys=["courier_id"])
+        future = FeatureView(name="future", entities=[courier], ttl=timedelta(days=1),
+                             schema=[Field(name="courier_id", dtype=Int64), Field(name="speed", dtype=Float64)],
+                             source=FileSource(name="future_src", path="data/not_yet.parquet", timestamp_field="ts"))
+    """))
+    done = ladle("apply", "--skip-source-validation", cwd=repo)
+    assert done.returncode == 0 and "future" in done.stdout and "Warning" not in done.stderr, done.stderr
+    (repo / "future_views.py").write_text((repo / "future_views.py").read_text().replace("speed", "pace"))
+    done = ladle("apply", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    warning = [line for line in done.stderr.splitlines() if line.startswith("Warning: ")]
+    assert len(warning) == 1 and "feature view 'future'" in warning[0] and "not_yet.parquet" in warning[0]
+    assert "pace" in ok("feature-views", "describe", "future", cwd=repo)

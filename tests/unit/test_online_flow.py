@@ -190,3 +190,56 @@ def test_online_table_is_readable_like_feast(store: FeatureStore) -> None:
     finally:
         con.close()
     assert "rate" in cols and "trips" in cols
+
+
+def test_push_to_a_source_no_view_reads_is_an_error(store: FeatureStore) -> None:
+    from ladle import FileSource, PushSource
+
+    orphan = PushSource(name="orphan_push", batch_source=FileSource(name="orphan_src", path="data/stats",
+                                                                    timestamp_field="ts"))
+    store.apply([orphan])
+    for mode in ("online", "offline", "online_and_offline"):
+        with pytest.raises(InvalidRequest, match="push source 'orphan_push' is not the source of any feature view"):
+            store.push("orphan_push", pd.DataFrame({"driver_id": [1], "ts": [NOW], "rate": [1.0]}), to=mode)
+    from ladle import Entity, FeatureView
+
+    offline_only = FeatureView(name="offline_only", entities=[Entity(name="driver", join_keys=["driver_id"])],
+                               source=orphan, online=False)
+    store.apply([offline_only])
+    with pytest.raises(InvalidRequest, match=r"feeds only views with online=False \(offline_only\)"):
+        store.push("orphan_push", pd.DataFrame({"driver_id": [1], "ts": [NOW], "rate": [1.0]}))
+    store.push("orphan_push", pd.DataFrame({"driver_id": [1], "ts": [NOW], "created": [NOW], "rate": [1.0],
+                                            "trips": [1]}), to="offline")
+
+
+def test_write_of_no_rows_is_a_no_op(store: FeatureStore) -> None:
+    assert store.write_to_online_store("driver_stats", pd.DataFrame()) == 0
+    assert store.write_to_online_store("driver_stats", pd.DataFrame({"driver_id": [], "ts": [], "rate": [],
+                                                                     "trips": []})) == 0
+    store.push("stats_push", pd.DataFrame(), to="online")
+    assert store.get_online_features(["driver_stats:rate"], {"driver_id": [1]}).statuses["rate"] == ["NOT_FOUND"]
+
+
+def test_a_newer_row_of_only_nulls_keeps_the_stored_values(store: FeatureStore) -> None:
+    later = NOW + timedelta(minutes=1)
+    store.write_to_online_store("driver_stats", pd.DataFrame({
+        "driver_id": [1, 2], "ts": [NOW, NOW], "created": [NOW, NOW], "rate": [0.5, 0.6], "trips": [5, 6]}))
+    written = store.write_to_online_store("driver_stats", pd.DataFrame({
+        "driver_id": [1, 2], "ts": [later, later], "created": [later, later], "rate": [None, None],
+        "trips": pd.array([None, 7], dtype="Int64")}))
+    assert written == 1  # key 1's row is all null: skipped; key 2's partial null is a value
+    got = store.get_online_features(["driver_stats:rate", "driver_stats:trips"], {"driver_id": [1, 2]})
+    assert got.to_dict() == {"driver_id": [1, 2], "rate": [0.5, None], "trips": [5, 7]}
+    store.push("stats_push", pd.DataFrame({"driver_id": [2], "ts": [later], "created": [later + timedelta(seconds=1)],
+                                           "rate": [None], "trips": pd.array([None], dtype="Int64")}))
+    assert store.get_online_features(["driver_stats:trips"], {"driver_id": [2]}).to_dict()["trips"] == [7]
+    # asked for: the nulls are written
+    store.push("stats_push", pd.DataFrame({"driver_id": [2], "ts": [later], "created": [later + timedelta(seconds=1)],
+                                           "rate": [None], "trips": pd.array([None], dtype="Int64")}),
+               write_all_null_rows=True)
+    store.write_to_online_store("driver_stats", pd.DataFrame({
+        "driver_id": [1], "ts": [later], "created": [later], "rate": [None], "trips": pd.array([None], dtype="Int64")}),
+        write_all_null_rows=True)
+    got = store.get_online_features(["driver_stats:rate", "driver_stats:trips"], {"driver_id": [1, 2]})
+    assert got.to_dict() == {"driver_id": [1, 2], "rate": [None, None], "trips": [None, None]}
+    assert got.statuses["trips"] == ["NULL_VALUE", "NULL_VALUE"]

@@ -78,3 +78,85 @@ def test_materialize_before_apply_says_what_to_do(store: FeatureStore) -> None:
 
     with pytest.raises(InvalidRequest, match="no feature views registered; run `ladle apply` first"):
         store.materialize_incremental(datetime.now(timezone.utc))
+
+
+def test_two_entities_of_one_view_sharing_a_join_key_are_rejected(store: FeatureStore) -> None:
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    rider = Entity(name="rider", join_keys=["driver_id"])
+    both = FeatureView(name="both", entities=[driver, rider], ttl=timedelta(days=1),
+                       source=FileSource(path="data/stats.parquet", timestamp_field="ts"))
+    with pytest.raises(InvalidDefinition, match=r"FeatureView 'both'.*entities 'driver' and 'rider' both have join key 'driver_id'"):
+        store.apply([driver, rider, both])
+    assert store.registry.version == 0
+    # apply still works, and each entity alone is fine
+    store.apply([view("a", driver), view("b", rider)])
+    assert [v.name for v in store.list_feature_views()] == ["a", "b"]
+
+
+def test_an_entity_value_type_contradicting_its_join_key_field_is_rejected(store: FeatureStore) -> None:
+    from ladle.types import String, ValueType
+
+    named = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.STRING)
+    with pytest.raises(InvalidDefinition, match=r"FeatureView 'inferred'.*entity 'driver' has value_type STRING.*"
+                                                r"join key 'driver_id' is Int64"):
+        store.apply([named, view("inferred", named)])  # the key's type is inferred from the source: int64
+    with pytest.raises(InvalidDefinition, match=r"entity 'driver' has value_type STRING.*'driver_id' is Int64"):
+        store.apply([named, view("declared", named, schema=[Field(name="driver_id", dtype=Int64)])])
+    assert store.registry.version == 0
+    wide = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT32)  # a width is no contradiction
+    store.apply([wide, view("ok", wide, schema=[Field(name="driver_id", dtype=Int64), Field(name="rate", dtype=Float64)])])
+    assert store.get_feature_view("ok").join_keys == ["driver_id"]
+    with pytest.raises(InvalidDefinition, match=r"entity 'driver' has value_type INT32.*'driver_id' is String"):
+        store.apply([wide, view("ok", wide, schema=[Field(name="driver_id", dtype=String)])])
+
+
+def test_apply_repairs_a_registry_with_two_entities_on_one_join_key(store: FeatureStore) -> None:
+    """A registry an earlier version wrote (a view keyed by two entities with one join key, so its schema
+    holds the key twice) can still be read and repaired by an apply that removes one entity."""
+    import json
+
+    from ladle.definitions.base import content_hash
+
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    store.apply([driver, view("a", driver)])
+    path = store.repo_path / "data/registry.db"
+    doc = json.loads(path.read_text())
+    entity = doc["objects"]["entities"]["driver"]
+    doc["objects"]["entities"]["rider"] = {**entity, "spec": {**entity["spec"], "name": "rider"}}
+    spec = doc["objects"]["feature_views"]["a"]["spec"]
+    spec["entities"] = ["driver", "rider"]
+    spec["schema"].insert(0, dict(spec["schema"][0]))
+    assert [f["name"] for f in spec["schema"]].count("driver_id") == 2
+    for stored in (doc["objects"]["entities"]["rider"], doc["objects"]["feature_views"]["a"]):
+        stored["hash"] = content_hash(stored["spec"])
+    path.write_text(json.dumps(doc))
+    fresh = FeatureStore(repo_path=store.repo_path)
+    assert fresh.get_feature_view("a").join_keys == ["driver_id", "driver_id"]
+    fresh.apply([driver, view("a", driver)], partial=False)
+    assert [e.name for e in fresh.list_entities()] == ["driver"]
+    assert fresh.get_feature_view("a").join_keys == ["driver_id"]
+    assert fresh.list_feature_views()[0].to_dict()["entities"] == ["driver"]
+
+
+def test_projecting_a_view_whose_schema_is_inferred_is_checked_at_apply(store: FeatureStore) -> None:
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from ladle import FeatureService
+
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    inferred = view("inferred", driver)  # no schema: features come from the source at apply
+    service = FeatureService(name="svc", features=[inferred[["trips"]]])
+    store.apply([driver, inferred, service])
+    assert [f.name for f in store.get_feature_view("inferred").features] == ["rate", "trips"]
+    df = store.get_historical_features(
+        pd.DataFrame({"driver_id": [1], "event_timestamp": [datetime(1970, 1, 1, 1, tzinfo=UTC)]}),
+        store.get_feature_service("svc"),
+    ).to_df()
+    assert list(df.columns) == ["driver_id", "event_timestamp", "trips"] and df["trips"].tolist() == [3]
+    typo = FeatureService(name="typo", features=[view("inferred", driver)[["trips", "tripz"]]])
+    with pytest.raises(InvalidDefinition, match=r"FeatureService 'typo'.*'tripz' of 'inferred'.*rate, trips"):
+        store.apply([driver, view("inferred", driver), typo])
+    with pytest.raises(InvalidDefinition, match=r"cannot project unknown feature\(s\) \['nope'\]"):
+        store.get_feature_view("inferred")[["nope"]]  # a view with a known schema still checks at once

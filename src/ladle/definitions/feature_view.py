@@ -11,6 +11,7 @@ from ladle.definitions.entity import Entity
 from ladle.definitions.field import Field
 from ladle.definitions.sources import DataSource, PushSource, RequestSource, source_from_dict
 from ladle.errors import InvalidDefinition
+from ladle.types import Invalid
 
 __all__ = ["FeatureView", "FeatureViewProjection"]
 
@@ -148,7 +149,10 @@ class FeatureView(Named):
     @property
     def projected_features(self) -> list[Field]:
         """The features this (possibly projected) view returns."""
-        return self.features if self.projection.features is None else self.projection.features
+        if self.projection.features is None:
+            return self.features
+        by_name = {f.name: f for f in self.features}  # a projection made before inference learns its types
+        return [by_name.get(f.name, f) for f in self.projection.features]
 
     def bind_entities(self, entities: dict[str, Entity]) -> None:
         """Resolve entity names to the registered Entity objects (done by the registry at apply/load)."""
@@ -173,10 +177,15 @@ class FeatureView(Named):
 
     # --- projections -------------------------------------------------------------------------------
     def __getitem__(self, names: list[str]) -> FeatureView:
-        """``fv[["a", "b"]]``: the same view, projected to some of its features."""
+        """``fv[["a", "b"]]``: the same view, projected to some of its features.
+
+        On a view whose features are inferred at apply (no schema yet), the names are checked then.
+        """
         if isinstance(names, str):
             names = [names]
         by_name = {f.name: f for f in self.features}
+        if not by_name:
+            by_name = {n: Field(name=n, dtype=Invalid) for n in names}
         unknown = [n for n in names if n not in by_name]
         if unknown:
             raise InvalidDefinition(
@@ -229,10 +238,13 @@ class FeatureView(Named):
     def from_dict(cls, data: dict[str, Any], entities: dict[str, Entity] | None = None) -> FeatureView:
         """Inverse of :meth:`to_dict`; ``entities`` resolves entity names to objects."""
         resolved: list[Entity | str] = [(entities or {}).get(n, n) for n in data["entities"]]
+        # identical repeated fields: what ladle 0.1.0 stored for a view keyed by two entities with
+        # one join key; read them once, so such a registry can still be loaded and repaired by an apply
+        schema = [f for i, f in enumerate(data["schema"]) if f not in data["schema"][:i]]
         return cls(
             name=data["name"],
             entities=resolved,
-            schema=[Field.from_dict(f) for f in data["schema"]],
+            schema=[Field.from_dict(f) for f in schema],
             source=source_from_dict(data["source"]),
             ttl=ttl_from_seconds(data.get("ttl_seconds")),
             online=data.get("online", True),

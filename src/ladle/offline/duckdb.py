@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from ladle.config import DuckDBOfflineStoreConfig
 from ladle.definitions import DataSource, FeatureView, FileSource
-from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest
+from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest, SourceNotFound
 from ladle.feature_refs import ViewRequest
 from ladle.offline.base import OfflineStore
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
@@ -126,7 +126,7 @@ class DuckDBOfflineStore(OfflineStore):
         else:
             files = [str(full)] if full.exists() else []
         if not files:
-            raise BackendFailure(
+            raise SourceNotFound(
                 "duckdb offline store",
                 f"FileSource '{source.name}' has no parquet data at '{path}' (resolved to {full})",
                 "check the path in the FileSource; relative paths are relative to the repo folder",

@@ -19,7 +19,14 @@ import pyarrow as pa
 from pydantic import ConfigDict
 
 from ladle.definitions import DataSource, FeatureView, PostgreSQLSource
-from ladle.errors import BackendFailure, BackendUnavailable, InvalidDefinition, InvalidRequest, MissingExtra
+from ladle.errors import (
+    BackendFailure,
+    BackendUnavailable,
+    InvalidDefinition,
+    InvalidRequest,
+    MissingExtra,
+    SourceNotFound,
+)
 from ladle.feature_refs import ViewRequest
 from ladle.lazy_import import lazy_attribute, lazy_module
 from ladle.offline.base import OfflineStore
@@ -125,7 +132,7 @@ class PostgreSQLOfflineStore(OfflineStore):
         except psycopg.OperationalError as exc:
             raise self._unavailable(exc, doing) from exc
         except psycopg.errors.UndefinedTable as exc:
-            raise BackendFailure("postgres offline store", f"{doing}: {exc}".strip(), "check the source's table/query") from exc
+            raise SourceNotFound("postgres offline store", f"{doing}: {exc}".strip(), "check the source's table/query") from exc
         except psycopg.errors.UndefinedColumn as exc:
             raise BackendFailure("postgres offline store", f"{doing}: {exc}".strip(), "check the schema and field_mapping") from exc
         except psycopg.Error as exc:

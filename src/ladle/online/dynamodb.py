@@ -1,7 +1,7 @@
 """DynamoDB online store (``online_store: {type: dynamodb, region: ..., endpoint_url: ...}``).
 
 One table per view, named by ``table_name_template`` (default ``{project}.{table_name}``, as in Feast), with
-the encoded entity key as hash key ``entity_id``. An item holds ``event_ts`` and ``created_ts`` (UTC
+the encoded entity key as hash key ``entity_id`` (``__dummy`` for a view without entities). An item holds ``event_ts`` and ``created_ts`` (UTC
 micros) and one binary attribute per non-null feature (tagged bytes, :mod:`ladle.online.value_bytes`).
 Writes are conditional puts — the condition is the newer-wins rule, so DynamoDB itself refuses an older
 row — sent from a small thread pool; reads are BatchGetItem (100 keys a call, unprocessed keys retried).
@@ -146,7 +146,7 @@ class DynamoDBOnlineStore(OnlineStore):
         if keys.null_count:
             raise InvalidRequest(f"{keys.null_count} row(s) for feature view '{view.name}' have a null join key")
         latest = latest_per_key(rows.append_column("__key", keys), ["__key"])
-        ids = latest.column("__key").to_pylist()
+        ids = [_item_id(k) for k in latest.column("__key").to_pylist()]
         ts = latest.column(EVENT_TS).cast(_UTC_US).cast(pa.int64()).to_pylist()
         cr = latest.column(CREATED_TS).cast(_UTC_US).cast(pa.int64()).to_pylist()
         names = [f.name for f in view.features]
@@ -214,7 +214,7 @@ class DynamoDBOnlineStore(OnlineStore):
         return self.read_many(project, [ViewRead(view, keys, features)])[0]
 
     def read_many(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
-        wanted = [encode_key_list(r.keys) for r in reads]
+        wanted = [[None if k is None else _item_id(k) for k in encode_key_list(r.keys)] for r in reads]
         tables = [self.table_name(project, r.view) for r in reads]
         needed: dict[str, dict[str, None]] = {}
         for table, w in zip(tables, wanted, strict=True):
@@ -261,3 +261,9 @@ class DynamoDBOnlineStore(OnlineStore):
         except (BotoCoreError, ClientError) as exc:
             raise self._fail(exc, f"reading feature view(s) {views}") from exc
         return found
+
+
+def _item_id(encoded_key: str) -> str:
+    """The ``entity_id`` of an encoded key. DynamoDB refuses an empty key, the encoding of every row of a view
+    without entities; ``__dummy`` (Feast's dummy entity) cannot collide with an encoded key (see entity_key.py)."""
+    return encoded_key or "__dummy"

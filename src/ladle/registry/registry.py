@@ -25,6 +25,7 @@ from ladle.registry.diff import RegistryDiff
 from ladle.registry.file import FileRegistryStore
 from ladle.registry.state import KIND_SINGULAR, KINDS, RegistryState, Specs
 from ladle.repo import RepoContents
+from ladle.types import ValueType, dtype_from_dict
 
 __all__ = ["BeforeCommit", "Registry", "make_registry_store"]
 
@@ -104,7 +105,8 @@ class Registry:
             if self._state is not None and token == self._token:
                 self._loaded_at = time.monotonic()
                 return self._state, token
-        state = RegistryState.empty(self.project) if data is None else self._parse(data)
+        # a 0-byte file (e.g. created by `touch` or a tool that reserves the path) is a new, empty registry
+        state = RegistryState.empty(self.project) if not data else self._parse(data)
         self._remember(state, token)
         return state, token
 
@@ -269,6 +271,7 @@ class Registry:
                 before_commit(diff, state)
             return diff
         new = state.applied(desired, diff.to_dict(), datetime.now(UTC), _views_to_rematerialize(diff))
+        _check_readable(new)
         if before_commit is not None:
             self._check_unchanged(token)  # fail before touching infrastructure when we already lost the race
             before_commit(diff, new)
@@ -393,6 +396,7 @@ def _validate_feature_views(desired: Specs) -> None:
                     "FeatureView", name, f"uses entity '{entity}', which is not defined",
                     f"define Entity(name='{entity}', ...) in the repo; defined entities: {sorted(entities) or 'none'}",
                 )
+        _validate_join_keys(name, spec, entities)
         if name in desired["on_demand_feature_views"]:
             raise InvalidDefinition("FeatureView", name, "an on-demand feature view has the same name", "rename one")
         embedded = [spec["source"], spec["source"].get("batch_source")]
@@ -403,6 +407,51 @@ def _validate_feature_views(desired: Specs) -> None:
                     f"was defined with a different version of data source '{source['name']}' than the one registered",
                     "apply the feature view together with its data source",
                 )
+
+
+def _check_readable(state: RegistryState) -> None:
+    """Rebuild the new state's definitions before it is written, so a registry every later read (and apply)
+    fails on is never stored. On-demand views are left out: rebuilding them runs their stored code."""
+    state.entities()
+    state.data_sources()
+    state.feature_views()
+    state.feature_services()
+
+
+def _validate_join_keys(name: str, spec: dict[str, Any], entities: dict[str, dict[str, Any]]) -> None:
+    """A view's entities have distinct join keys, each of a type its entity's ``value_type`` allows."""
+    owner: dict[str, str] = {}
+    fields = {f["name"]: f["dtype"] for f in spec["schema"]}
+    for entity_name in spec["entities"]:
+        entity = entities[entity_name]
+        for key in entity["join_keys"]:
+            if key in owner:
+                raise InvalidDefinition(
+                    "FeatureView", name,
+                    f"entities '{owner[key]}' and '{entity_name}' both have join key '{key}'",
+                    "key the view by one of them, or give one entity another join key",
+                )
+            owner[key] = entity_name
+            declared = ValueType[entity.get("value_type", "UNKNOWN")]
+            if key in fields and not _value_type_allows(declared, fields[key]):
+                raise InvalidDefinition(
+                    "FeatureView", name,
+                    f"entity '{entity_name}' has value_type {declared.name}, but the view's join key '{key}' is "
+                    f"{dtype_from_dict(fields[key])!r}",
+                    f"make Entity '{entity_name}''s value_type and the '{key}' column agree",
+                )
+
+
+def _value_type_allows(declared: ValueType, dtype: Any) -> bool:
+    """Whether a join-key field of ``dtype`` (registry form) fits an entity's ``value_type``; widths may differ."""
+    if declared is ValueType.UNKNOWN:
+        return True
+    try:
+        actual = dtype_from_dict(dtype).to_value_type()
+    except (TypeError, KeyError):
+        return True
+    family = {ValueType.INT32: "int", ValueType.INT64: "int", ValueType.FLOAT: "float", ValueType.DOUBLE: "float"}
+    return actual is ValueType.UNKNOWN or family.get(actual, actual.name) == family.get(declared, declared.name)
 
 
 def _validate_on_demand_views(desired: Specs) -> None:

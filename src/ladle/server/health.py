@@ -31,9 +31,14 @@ def _probe_key(dtype: pa.DataType) -> pa.Array:
     return pa.nulls(1, dtype)
 
 
+def _online_type(store: FeatureStore) -> str | None:
+    online = store.config.online_store
+    return None if online is None else online.type
+
+
 def probe_online_store(store: FeatureStore) -> dict[str, Any]:
     """Read one absent key from the online store: ``{"ok", "type", "error"?}``."""
-    info: dict[str, Any] = {"type": store.config.online_store.type}
+    info: dict[str, Any] = {"type": _online_type(store)}
     views = [v for v in store.registry.list_feature_views() if v.online and v.features]
     if not views:
         info.update(ok=True, probe="no online feature view to read")
@@ -55,7 +60,7 @@ def health_report(store: FeatureStore, refresher: RegistryRefresher) -> tuple[in
     registry = refresher.status()
     registry["project"] = store.project
     if not refresher.loaded:
-        online: dict[str, Any] = {"type": store.config.online_store.type, "ok": False,
+        online: dict[str, Any] = {"type": _online_type(store), "ok": False,
                                   "error": "not probed: no registry loaded yet"}
     else:
         online = probe_online_store(store)
