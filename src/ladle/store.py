@@ -32,7 +32,8 @@ from ladle.offline.retrieval_job import RetrievalJob
 from ladle.online.base import OnlineStore
 from ladle.online_read import OnlineResponse, read_online
 from ladle.push import PushMode, as_arrow, online_rows
-from ladle.registry import Registry, RegistryDiff
+from ladle.registry import Registry, RegistryDiff, RegistryState
+from ladle.registry.registry import MaterializationBookkeeping
 from ladle.repo import RepoContents, load_repo
 from ladle.types import to_arrow
 
@@ -155,16 +156,14 @@ class FeatureStore:
             infer_feature_view(fv, schema_of)
         return contents
 
-    def _commit_infra(self, new_views: list[FeatureView]) -> Any:
-        old = {v.name: v for v in self.registry.list_feature_views()}
-        keep = [v for v in new_views if v.online]
-        keep_names = {v.name for v in keep}
-        delete = [v for n, v in old.items() if n not in keep_names]
+    def _apply_infra(self, state: RegistryState, dropped: list[FeatureView]) -> None:
+        """Make the online store match the committed ``state`` (see :meth:`Registry.settle_infra`)."""
+        keep = [v for v in state.feature_views().values() if v.online]
+        self.online_store.update(self.project, keep, dropped)
 
-        def hook(*_: Any) -> None:
-            self.online_store.update(self.project, keep, delete)
-
-        return hook
+    def _settle_infra(self) -> None:
+        """Finish online-store work a crashed or interrupted apply left pending in the registry."""
+        self.registry.settle_infra(self._apply_infra)
 
     def validate_repo(self) -> RepoContents:
         """Load the repo's definitions and check them against their sources; writes nothing."""
@@ -183,8 +182,7 @@ class FeatureStore:
 
     def _apply(self, contents: RepoContents) -> RegistryDiff:
         """Make the registry hold exactly ``contents``; online tables follow in the same all-or-nothing step."""
-        hook = self._commit_infra(contents.feature_views)
-        diff = self.registry.apply(contents, partial=False, before_commit=hook)
+        diff = self.registry.apply(contents, partial=False, apply_infra=self._apply_infra)
         self._resolved.clear()
         return diff
 
@@ -266,14 +264,18 @@ class FeatureStore:
         )
 
     # --- materialization -----------------------------------------------------------------------------
-    def _online_views(self, names: list[str] | None) -> list[FeatureView]:
-        views = self.registry.list_feature_views()
+    def _online_views(self, names: list[str] | None) -> tuple[list[FeatureView], MaterializationBookkeeping]:
+        """The views to materialize, and bookkeeping that records them only while they stay as they are now."""
+        self._settle_infra()
+        state = self.registry.state()
+        bookkeeping = MaterializationBookkeeping.of(self.registry, state)
+        views = [state.feature_views()[n] for n in sorted(state.feature_views())]
         if not views:
             raise InvalidRequest(
                 f"project '{self.project}' has no feature views registered; run `ladle apply` first"
             )
         if names is None:
-            return [v for v in views if v.online]
+            return [v for v in views if v.online], bookkeeping
         by_name = {v.name: v for v in views}
         out = []
         for n in names:
@@ -282,7 +284,7 @@ class FeatureStore:
             if not by_name[n].online:
                 raise InvalidRequest(f"feature view '{n}' has online=False; it cannot be materialized")
             out.append(by_name[n])
-        return out
+        return out, bookkeeping
 
     def materialize(
         self,
@@ -293,22 +295,21 @@ class FeatureStore:
     ) -> list[MaterializeResult]:
         """Load the latest value per key with ``start <= ts <= end`` into the online store."""
         start, end = utc(start_date), utc(end_date)
-        intervals = [(v, start, end) for v in self._online_views(feature_views)]
-        return self._materialize(intervals, progress)
+        views, bookkeeping = self._online_views(feature_views)
+        return self._materialize([(v, start, end) for v in views], bookkeeping, progress)
 
     def materialize_incremental(
         self, end_date: datetime, feature_views: list[str] | None = None, progress: Progress | None = None
     ) -> list[MaterializeResult]:
         """Materialize each view from where its last run ended (first run: ``end - ttl``) up to ``end``."""
         end = utc(end_date)
-        intervals = [
-            (v, incremental_start(v, self.registry.materialized_until(v.name), end), end)
-            for v in self._online_views(feature_views)
-        ]
-        return self._materialize(intervals, progress)
+        views, bookkeeping = self._online_views(feature_views)
+        intervals = [(v, incremental_start(v, self.registry.materialized_until(v.name), end), end) for v in views]
+        return self._materialize(intervals, bookkeeping, progress)
 
     def _materialize(
-        self, intervals: list[tuple[FeatureView, datetime, datetime]], progress: Progress | None
+        self, intervals: list[tuple[FeatureView, datetime, datetime]], bookkeeping: MaterializationBookkeeping,
+        progress: Progress | None,
     ) -> list[MaterializeResult]:
         """Run ``intervals`` on the configured batch engine (``local``, or ``spark``: see ladle/materialize_spark.py)."""
         engine = self.config.batch_engine
@@ -316,16 +317,17 @@ class FeatureStore:
             from ladle.materialize_spark import materialize_views_spark
 
             return materialize_views_spark(
-                self.offline_store, self.online_store, self.registry, self.project, intervals,
+                self.offline_store, self.online_store, bookkeeping, self.project, intervals,
                 engine.batch_size, progress, partitions=engine.partitions,
             )
         return materialize_views(
-            self.offline_store, self.online_store, self.registry, self.project, intervals, engine.batch_size, progress,
+            self.offline_store, self.online_store, bookkeeping, self.project, intervals, engine.batch_size, progress,
         )
 
     # --- writes from the application -----------------------------------------------------------------
     def write_to_online_store(self, feature_view_name: str, df: Any, allow_registry_cache: bool = True) -> int:
         """Write rows (join keys, timestamp, features) to one view's online table, newer-wins."""
+        self._settle_infra()
         view = self.registry.get_feature_view(feature_view_name)
         rows = online_rows(view, as_arrow(df), f"write_to_online_store('{feature_view_name}')")
         return self.online_store.write(self.project, view, rows)
@@ -334,6 +336,7 @@ class FeatureStore:
              to: PushMode | str = PushMode.ONLINE) -> None:
         """Send rows to every view fed by the push source: online, offline (appended to its data), or both."""
         mode = PushMode.parse(to)
+        self._settle_infra()
         source = self.registry.get_data_source(push_source_name)
         if not isinstance(source, PushSource):
             raise InvalidRequest(f"data source '{push_source_name}' is a {type(source).__name__}, not a PushSource")
