@@ -23,6 +23,7 @@ from ladle.errors import InvalidConfig, InvalidDefinition, InvalidRequest, NotFo
 from ladle.registry.base import RegistryStore
 from ladle.registry.diff import RegistryDiff
 from ladle.registry.file import FileRegistryStore
+from ladle.registry.signing import sign, verify
 from ladle.registry.state import KIND_SINGULAR, KINDS, RegistryState, Specs
 from ladle.repo import RepoContents
 
@@ -109,7 +110,16 @@ class Registry:
         self._remember(state, token)
         return state, token
 
+    def _write(self, state: RegistryState, token: str | None) -> str:
+        """Write ``state`` guarded by ``token`` (signed when ``registry.signing_key`` is set); the new token."""
+        data = state.to_json()
+        key = self.config.registry.signing_key
+        return self.store.write(sign(data, key) if key else data, token)
+
     def _parse(self, data: bytes) -> RegistryState:
+        key = self.config.registry.signing_key
+        if key:  # before anything in the document is used (on-demand views carry code)
+            verify(data, key, self.store.describe())
         state = RegistryState.from_json(data, self.store.describe())
         if state.project != self.project:
             raise InvalidConfig(
@@ -267,7 +277,7 @@ class Registry:
         diff = RegistryDiff.compute(state.specs(), desired)
         if not diff.is_empty:
             new = state.applied(desired, diff.to_dict(), datetime.now(UTC), _views_to_rematerialize(state, diff))
-            self._remember(new, self.store.write(new.to_json(), token))
+            self._remember(new, self._write(new, token))
         if apply_infra is not None:
             self.settle_infra(apply_infra, always=True)
         return diff
@@ -294,7 +304,7 @@ class Registry:
                     return True
                 done = state.infra_done()
                 try:
-                    self._remember(done, self.store.write(done.to_json(), token))
+                    self._remember(done, self._write(done, token))
                     return True
                 except RegistryConflict:  # bookkeeping was written meanwhile: redo (harmless) and clear again
                     if attempt == _MATERIALIZATION_ATTEMPTS - 1:
@@ -331,7 +341,7 @@ class Registry:
                 return False
             new = state.with_materialization(view_name, start, end, datetime.now(UTC))
             try:
-                self._remember(new, self.store.write(new.to_json(), token))
+                self._remember(new, self._write(new, token))
                 return True
             except RegistryConflict:
                 if attempt == _MATERIALIZATION_ATTEMPTS - 1:
