@@ -212,11 +212,12 @@ def test_on_demand_view_round_trip_rebuilds_a_working_function() -> None:
     rebuilt = OnDemandFeatureView.from_dict(data, {"driver_stats": stats})
     assert rebuilt.to_dict() == data
     assert rebuilt.udf is not scaled.udf
-    assert rebuilt.udf.__globals__ is not globals()  # rebuilt in its own namespace ...
-    assert rebuilt.udf.__globals__["SCALE"] == 2.5  # ... holding what the function reads
     inputs = pd.DataFrame({"conv_rate": [1.0, 2.0], "bonus": [0.5, 0.0]})
-    out = rebuilt(inputs)
+    out = rebuilt(inputs)  # compiled from its source on this first call
     assert out["scaled_rate"].tolist() == [3.0, 5.0]
+    compiled = rebuilt.udf._fn
+    assert compiled.__globals__ is not globals()  # rebuilt in its own namespace ...
+    assert compiled.__globals__["SCALE"] == 2.5  # ... holding what the function reads
     assert [v.name for v in rebuilt.source_views] == ["driver_stats"]
     assert [r.name for r in rebuilt.request_sources] == ["vals"]
 

@@ -72,7 +72,7 @@ def test_a_tampered_signed_registry_is_refused_before_its_code_runs(
     marker = tmp_path / "pwned"
     tamper(repo, marker)
     store = FeatureStore(repo_path=repo)
-    with pytest.raises(InvalidConfig, match="signature that does not match its content.*refusing to load it"):
+    with pytest.raises(InvalidConfig, match=r"signature that does not match its content.*refusing to load it"):
         store.get_online_features(["doubled:x2"], {"x": [1.0]})
     with pytest.raises(InvalidConfig, match="refusing to load it"):
         store.list_on_demand_feature_views()
@@ -84,7 +84,7 @@ def test_an_unsigned_registry_or_a_wrong_key_is_refused(make_repo, monkeypatch: 
     FeatureStore(repo_path=repo).apply_repo()
     (repo / "feature_store.yaml").write_text(SIGNED)
     monkeypatch.setenv("LADLE_TEST_REGISTRY_KEY", "s3cret")
-    with pytest.raises(InvalidConfig, match="is not signed, but registry.signing_key is set"):
+    with pytest.raises(InvalidConfig, match=r"is not signed, but registry\.signing_key is set"):
         FeatureStore(repo_path=repo).list_feature_views()
     signed = make_repo({"features.py": FEATURES}, yaml=SIGNED, name="signed")
     FeatureStore(repo_path=signed).apply_repo()
