@@ -230,3 +230,14 @@ def test_on_demand_view_round_trip_keeps_a_projected_source() -> None:
     rebuilt = OnDemandFeatureView.from_dict(pct.to_dict(), {"driver_stats": stats})
     assert [f.name for f in rebuilt.source_views[0].projected_features] == ["conv_rate"]
     assert rebuilt({"conv_rate": [0.5]}) == {"pct": [50.0]}
+
+
+@pytest.mark.parametrize("bad", ["driver_id\n, injected INTEGER", "a\tb", "nul\x00", "del\x7f"])
+def test_control_characters_never_reach_ddl(bad: str, tmp_path) -> None:
+    """A join key or feature name with a control character is refused where it is defined; the SQLite table
+    it would have produced (a newline ends the ``-- key`` comment) is never built."""
+    with pytest.raises(InvalidDefinition, match="contains a control character"):
+        Entity(name="driver", join_keys=[bad])
+    with pytest.raises(InvalidDefinition, match="contains a control character"):
+        Field(name=bad, dtype=Float64)
+    assert Field(name="odd name; -- but printable", dtype=Float64).name == "odd name; -- but printable"
