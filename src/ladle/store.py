@@ -31,7 +31,7 @@ from ladle.offline.base import OfflineStore
 from ladle.offline.retrieval_job import RetrievalJob
 from ladle.online.base import OnlineStore
 from ladle.online_read import OnlineResponse, read_online
-from ladle.push import PushMode, as_arrow, online_rows
+from ladle.push import PushMode, as_arrow, check_offline_rows, online_rows
 from ladle.registry import Registry, RegistryDiff, RegistryState
 from ladle.registry.registry import MaterializationBookkeeping
 from ladle.repo import RepoContents, load_repo
@@ -342,8 +342,12 @@ class FeatureStore:
             raise InvalidRequest(f"data source '{push_source_name}' is a {type(source).__name__}, not a PushSource")
         table = as_arrow(df)
         views = [v for v in self.registry.list_feature_views() if v.source.name == push_source_name]
+        what = f"push to '{push_source_name}'"
+        prepared = [(v, online_rows(v, table, what)) for v in views if v.online] if mode != PushMode.OFFLINE else []
+        if mode == PushMode.ONLINE_AND_OFFLINE:  # everything is checked before anything is written
+            batch = source.batch_source
+            check_offline_rows(batch, self.offline_store.source_schema(batch), table, what)
         if mode in (PushMode.ONLINE, PushMode.ONLINE_AND_OFFLINE):
-            prepared = [(v, online_rows(v, table, f"push to '{push_source_name}'")) for v in views if v.online]
             for v, rows in prepared:
                 self.online_store.write(self.project, v, rows)
         if mode in (PushMode.OFFLINE, PushMode.ONLINE_AND_OFFLINE):

@@ -161,6 +161,20 @@ def test_push_offline_reaches_training_data(store: FeatureStore) -> None:
     assert store.get_online_features(["driver_stats:rate"], {"driver_id": [5]}).to_dict()["rate"] == [9.5]
 
 
+def test_push_online_and_offline_checks_everything_before_writing(store: FeatureStore) -> None:
+    """A frame the offline source cannot take (here: no 'created' column, which online does not need) is
+    refused before the online write, so online and offline never disagree."""
+    t = NOW + timedelta(minutes=7)
+    before = store.get_online_features(["driver_stats:rate"], {"driver_id": [6]}).to_dict()["rate"]
+    with pytest.raises(InvalidRequest, match=r"lack column\(s\) \['created'\] of the offline source"):
+        store.push("stats_push", pd.DataFrame({"driver_id": [6], "ts": [t], "rate": [7.25], "trips": [70]}),
+                   to=PushMode.ONLINE_AND_OFFLINE)
+    assert store.get_online_features(["driver_stats:rate"], {"driver_id": [6]}).to_dict()["rate"] == before
+    hist = store.get_historical_features(
+        pd.DataFrame({"driver_id": [6], "event_timestamp": [t]}), ["driver_stats:rate"]).to_df()
+    assert hist["rate"].tolist() != [7.25]
+
+
 def test_on_demand_online_with_request_data(store: FeatureStore) -> None:
     store.write_to_online_store("driver_stats", pd.DataFrame({
         "driver_id": [1, 2], "ts": [NOW, NOW], "created": [NOW, NOW], "rate": [0.5, None], "trips": [1, 2]}))
