@@ -26,7 +26,7 @@ from ladle.errors import InvalidRequest, NotFound
 from ladle.feature_refs import ResolvedFeatures, resolve_features
 from ladle.historical import historical_job
 from ladle.inference import infer_feature_view, infer_source
-from ladle.materialize import MaterializeResult, Progress, incremental_start, materialize_views, utc
+from ladle.materialize import MaterializeResult, Progress, check_end, incremental_start, materialize_views, utc
 from ladle.offline.base import OfflineStore
 from ladle.offline.retrieval_job import RetrievalJob
 from ladle.online.base import OnlineStore
@@ -247,7 +247,7 @@ class FeatureStore:
     ) -> RetrievalJob:
         """A point-in-time-correct training set: one row per entity row, features as of its timestamp."""
         resolved = self._resolve(features, full_feature_names)
-        return historical_job(self.offline_store, resolved, entity_df, filter_by_created_timestamp)
+        return historical_job(self.offline_store, resolved, entity_df, filter_by_created_timestamp, _key_types(resolved))
 
     def get_online_features(
         self,
@@ -294,7 +294,7 @@ class FeatureStore:
         progress: Progress | None = None,
     ) -> list[MaterializeResult]:
         """Load the latest value per key with ``start <= ts <= end`` into the online store."""
-        start, end = utc(start_date), utc(end_date)
+        start, end = utc(start_date), check_end(end_date)
         views, bookkeeping = self._online_views(feature_views)
         return self._materialize([(v, start, end) for v in views], bookkeeping, progress)
 
@@ -302,7 +302,7 @@ class FeatureStore:
         self, end_date: datetime, feature_views: list[str] | None = None, progress: Progress | None = None
     ) -> list[MaterializeResult]:
         """Materialize each view from where its last run ended (first run: ``end - ttl``) up to ``end``."""
-        end = utc(end_date)
+        end = check_end(end_date)
         views, bookkeeping = self._online_views(feature_views)
         intervals = [(v, incremental_start(v, self.registry.materialized_until(v.name), end), end) for v in views]
         return self._materialize(intervals, bookkeeping, progress)

@@ -204,3 +204,25 @@ def test_online_table_is_readable_like_feast(store: FeatureStore) -> None:
     finally:
         con.close()
     assert "rate" in cols and "trips" in cols
+
+
+def test_materialize_refuses_an_end_in_the_future(store: FeatureStore) -> None:
+    """An end far ahead would be recorded as where the next incremental run starts, skipping real data."""
+    from datetime import datetime as dt
+
+    with pytest.raises(InvalidRequest, match="is in the future"):
+        store.materialize(NOW - timedelta(days=1), dt(9999, 12, 31))
+    with pytest.raises(InvalidRequest, match="is in the future"):
+        store.materialize_incremental(dt.now(UTC) + timedelta(hours=1))
+    assert store.registry.materialized_until("driver_stats") is None or \
+        store.registry.materialized_until("driver_stats") <= dt.now(UTC)
+    store.materialize_incremental(dt.now(UTC) + timedelta(minutes=1))  # within the clock-skew allowance
+
+
+@pytest.mark.parametrize("keys", [[True, False], ["1", "2"]])
+def test_historical_keys_follow_the_online_typing_rule(store: FeatureStore, keys: list[object]) -> None:
+    with pytest.raises(InvalidRequest, match="entity column 'driver_id' has a value of the wrong type"):
+        store.get_online_features(["driver_stats:rate"], {"driver_id": keys})
+    entity_df = pd.DataFrame({"driver_id": keys, "event_timestamp": [NOW, NOW]})
+    with pytest.raises(InvalidRequest, match="entity column 'driver_id' has a value of the wrong type"):
+        store.get_historical_features(entity_df, ["driver_stats:rate"])
