@@ -51,6 +51,9 @@ class RegistryConfig(_Strict):
     registry_store_type: str | None = None
     #: for ``path: s3://...`` on an S3-compatible server other than AWS
     s3_endpoint_url: str | None = None
+    #: HMAC key (write ``${ENV_VAR}``): sign the registry on write, refuse a registry without a valid
+    #: signature on read (see docs/reliability.md, "Trust model")
+    signing_key: str | None = None
 
 
 class DuckDBOfflineStoreConfig(_Strict):

@@ -73,13 +73,38 @@ def _check_columns(table: pa.Table, resolved: ResolvedFeatures) -> None:
             )
 
 
+def _check_key_types(table: pa.Table, key_types: dict[str, pa.DataType]) -> None:
+    """The online rule for entity keys: integer keys take integers (integral floats too), never booleans or
+    strings; string and bytes keys take only their kind. ``True`` or ``"1"`` is never silently key 1."""
+    for name, target in key_types.items():
+        if name not in table.column_names:
+            continue
+        t = table.schema.field(name).type
+        if pa.types.is_integer(target):
+            ok = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)
+        elif pa.types.is_string(target) or pa.types.is_large_string(target):
+            ok = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
+        elif pa.types.is_binary(target) or pa.types.is_large_binary(target):
+            ok = pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_null(t)
+        else:
+            continue
+        if not ok:
+            raise InvalidRequest(
+                f"entity column '{name}' has a value of the wrong type (expected {target}): entity_df holds {t}"
+            )
+
+
 def historical_job(
     offline: OfflineStore,
     resolved: ResolvedFeatures,
     entity_df: Any,
     filter_by_created_timestamp: bool = False,
+    key_types: dict[str, pa.DataType] | None = None,
 ) -> RetrievalJob:
-    """Build the lazy training-set job (validation happens now; the join runs on first access)."""
+    """Build the lazy training-set job (validation happens now; the join runs on first access).
+
+    ``key_types`` (entity column -> declared Arrow type) applies the online key-typing rule to entity_df.
+    """
     engine = offline if isinstance(offline, EngineFrames) else None
     # entity rows already in the store's engine (a Spark DataFrame, or SQL) stay there: checks use the schema
     kept = engine.entity_schema(entity_df) if engine is not None else None
@@ -89,6 +114,7 @@ def historical_job(
         table, frame = entity_table(entity_df, offline)
     ts_col = find_timestamp_column(table)
     _check_columns(table, resolved)
+    _check_key_types(table, key_types or {})
     clash = [o[2] for o in resolved.outputs if o[2] in table.column_names]
     if clash:
         raise InvalidRequest(

@@ -18,11 +18,13 @@ from ladle.errors import InvalidRequest
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 
-__all__ = ["MaterializeResult", "Progress", "incremental_start", "materialize_views", "utc"]
+__all__ = ["CLOCK_SKEW", "MaterializeResult", "Progress", "check_end", "incremental_start", "materialize_views", "utc"]
 
 #: ``progress(view_name, rows_written_so_far, total_rows)``
 Progress = Callable[[str, int, int], None]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: how far in the future a materialization may end (clocks of machines disagree a little)
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class Bookkeeping(Protocol):
@@ -46,6 +48,22 @@ def utc(when: datetime) -> datetime:
     if not isinstance(when, datetime):
         raise InvalidRequest(f"expected a datetime, got {type(when).__name__} {str(when)[:80]!r}")
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def check_end(end: datetime, now: datetime | None = None) -> datetime:
+    """``end`` as UTC, refused when it lies more than :data:`CLOCK_SKEW` in the future.
+
+    The end is recorded as where the next incremental run starts, so a future end would make every later
+    run skip the data in between.
+    """
+    end = utc(end)
+    limit = (now or datetime.now(UTC)) + CLOCK_SKEW
+    if end > limit:
+        raise InvalidRequest(
+            f"materialization end {end.isoformat()} is in the future (later than now + {CLOCK_SKEW}); the next "
+            "incremental run would start there and skip everything before it. Use the current time"
+        )
+    return end
 
 
 def incremental_start(view: FeatureView, materialized_until: datetime | None, end: datetime) -> datetime:

@@ -26,14 +26,15 @@ from ladle.errors import InvalidRequest, NotFound
 from ladle.feature_refs import ResolvedFeatures, check_features_arg, resolve_features
 from ladle.historical import historical_job
 from ladle.inference import check_feature_view, infer_source
-from ladle.materialize import MaterializeResult, Progress, incremental_start, materialize_views, utc
+from ladle.materialize import MaterializeResult, Progress, check_end, incremental_start, materialize_views, utc
 from ladle.offline.base import OfflineStore
 from ladle.offline.retrieval_job import RetrievalJob
 from ladle.on_demand_check import dry_run_on_demand
 from ladle.online.base import OnlineStore
 from ladle.online_read import OnlineResponse, read_online
-from ladle.push import PushMode, as_arrow, online_rows
-from ladle.registry import Registry, RegistryDiff
+from ladle.push import PushMode, as_arrow, check_offline_rows, online_rows
+from ladle.registry import Registry, RegistryDiff, RegistryState
+from ladle.registry.registry import MaterializationBookkeeping
 from ladle.repo import RepoContents, load_repo
 from ladle.types import to_arrow
 
@@ -169,17 +170,16 @@ class FeatureStore:
             dry_run_on_demand(odfv)
         return contents
 
-    def _commit_infra(self, new_views: list[FeatureView]) -> Any:
-        old = {v.name: v for v in self.registry.list_feature_views()}
-        keep = [v for v in new_views if v.online]
-        keep_names = {v.name for v in keep}
-        delete = [v for n, v in old.items() if n not in keep_names]
+    def _apply_infra(self, state: RegistryState, dropped: list[FeatureView]) -> None:
+        """Make the online store match the committed ``state`` (see :meth:`Registry.settle_infra`)."""
+        if self.config.online_store is None:  # an offline-only repo has no tables to create
+            return
+        keep = [v for v in state.feature_views().values() if v.online]
+        self.online_store.update(self.project, keep, dropped)
 
-        def hook(*_: Any) -> None:
-            if self.config.online_store is not None:  # an offline-only repo has no tables to create
-                self.online_store.update(self.project, keep, delete)
-
-        return hook
+    def _settle_infra(self) -> None:
+        """Finish online-store work a crashed or interrupted apply left pending in the registry."""
+        self.registry.settle_infra(self._apply_infra)
 
     def validate_repo(self) -> RepoContents:
         """Load the repo's definitions and check them against their sources (all must be readable); writes nothing."""
@@ -203,8 +203,7 @@ class FeatureStore:
 
     def _apply(self, contents: RepoContents) -> RegistryDiff:
         """Make the registry hold exactly ``contents``; online tables follow in the same all-or-nothing step."""
-        hook = self._commit_infra(contents.feature_views)
-        diff = self.registry.apply(contents, partial=False, before_commit=hook)
+        diff = self.registry.apply(contents, partial=False, apply_infra=self._apply_infra)
         self._resolved.clear()
         return diff
 
@@ -271,7 +270,7 @@ class FeatureStore:
     ) -> RetrievalJob:
         """A point-in-time-correct training set: one row per entity row, features as of its timestamp."""
         resolved = self._resolve(features, full_feature_names)
-        return historical_job(self.offline_store, resolved, entity_df, filter_by_created_timestamp)
+        return historical_job(self.offline_store, resolved, entity_df, filter_by_created_timestamp, _key_types(resolved))
 
     def get_online_features(
         self,
@@ -291,14 +290,18 @@ class FeatureStore:
         )
 
     # --- materialization -----------------------------------------------------------------------------
-    def _online_views(self, names: list[str] | None) -> list[FeatureView]:
-        views = self.registry.list_feature_views()
+    def _online_views(self, names: list[str] | None) -> tuple[list[FeatureView], MaterializationBookkeeping]:
+        """The views to materialize, and bookkeeping that records them only while they stay as they are now."""
+        self._settle_infra()
+        state = self.registry.state()
+        bookkeeping = MaterializationBookkeeping.of(self.registry, state)
+        views = [state.feature_views()[n] for n in sorted(state.feature_views())]
         if not views:
             raise InvalidRequest(
                 f"project '{self.project}' has no feature views registered; run `ladle apply` first"
             )
         if names is None:
-            return [v for v in views if v.online]
+            return [v for v in views if v.online], bookkeeping
         if isinstance(names, str) or not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
             raise InvalidRequest("feature_views must be a list of feature view names (or None for every view)")
         by_name = {v.name: v for v in views}
@@ -309,7 +312,7 @@ class FeatureStore:
             if not by_name[n].online:
                 raise InvalidRequest(f"feature view '{n}' has online=False; it cannot be materialized")
             out.append(by_name[n])
-        return out
+        return out, bookkeeping
 
     def materialize(
         self,
@@ -320,24 +323,23 @@ class FeatureStore:
     ) -> list[MaterializeResult]:
         """Load the latest value per key with ``start <= ts <= end`` into the online store."""
         self._require_online("materialize")
-        start, end = utc(start_date), utc(end_date)
-        intervals = [(v, start, end) for v in self._online_views(feature_views)]
-        return self._materialize(intervals, progress)
+        start, end = utc(start_date), check_end(end_date)
+        views, bookkeeping = self._online_views(feature_views)
+        return self._materialize([(v, start, end) for v in views], bookkeeping, progress)
 
     def materialize_incremental(
         self, end_date: datetime, feature_views: list[str] | None = None, progress: Progress | None = None
     ) -> list[MaterializeResult]:
         """Materialize each view from where its last run ended (first run: ``end - ttl``) up to ``end``."""
         self._require_online("materialize_incremental")
-        end = utc(end_date)
-        intervals = [
-            (v, incremental_start(v, self.registry.materialized_until(v.name), end), end)
-            for v in self._online_views(feature_views)
-        ]
-        return self._materialize(intervals, progress)
+        end = check_end(end_date)
+        views, bookkeeping = self._online_views(feature_views)
+        intervals = [(v, incremental_start(v, self.registry.materialized_until(v.name), end), end) for v in views]
+        return self._materialize(intervals, bookkeeping, progress)
 
     def _materialize(
-        self, intervals: list[tuple[FeatureView, datetime, datetime]], progress: Progress | None
+        self, intervals: list[tuple[FeatureView, datetime, datetime]], bookkeeping: MaterializationBookkeeping,
+        progress: Progress | None,
     ) -> list[MaterializeResult]:
         """Run ``intervals`` on the configured batch engine (``local``, or ``spark``: see ladle/materialize_spark.py)."""
         engine = self.config.batch_engine
@@ -345,11 +347,11 @@ class FeatureStore:
             from ladle.materialize_spark import materialize_views_spark
 
             return materialize_views_spark(
-                self.offline_store, self.online_store, self.registry, self.project, intervals,
+                self.offline_store, self.online_store, bookkeeping, self.project, intervals,
                 engine.batch_size, progress, partitions=engine.partitions,
             )
         return materialize_views(
-            self.offline_store, self.online_store, self.registry, self.project, intervals, engine.batch_size, progress,
+            self.offline_store, self.online_store, bookkeeping, self.project, intervals, engine.batch_size, progress,
         )
 
     # --- writes from the application -----------------------------------------------------------------
@@ -362,6 +364,7 @@ class FeatureStore:
         features are all null is skipped (it would erase the stored values) unless ``write_all_null_rows``.
         """
         self._require_online("write_to_online_store")
+        self._settle_infra()
         view = self.registry.get_feature_view(feature_view_name)
         table = as_arrow(df)
         if table.num_rows == 0:
@@ -379,6 +382,7 @@ class FeatureStore:
         mode = PushMode.parse(to)
         if mode is not PushMode.OFFLINE:
             self._require_online(f"push(to={mode.name})")
+        self._settle_infra()
         source = self.registry.get_data_source(push_source_name)
         if not isinstance(source, PushSource):
             raise InvalidRequest(f"data source '{push_source_name}' is a {type(source).__name__}, not a PushSource")
@@ -396,9 +400,15 @@ class FeatureStore:
         table = as_arrow(df)
         if table.num_rows == 0:
             return
+        what = f"push to '{push_source_name}'"
+        prepared = (
+            [(v, online_rows(v, table, what, write_all_null_rows)) for v in views if v.online]
+            if mode != PushMode.OFFLINE else []
+        )
+        if mode == PushMode.ONLINE_AND_OFFLINE:  # everything is checked before anything is written
+            batch = source.batch_source
+            check_offline_rows(batch, self.offline_store.source_schema(batch), table, what)
         if mode in (PushMode.ONLINE, PushMode.ONLINE_AND_OFFLINE):
-            what = f"push to '{push_source_name}'"
-            prepared = [(v, online_rows(v, table, what, write_all_null_rows)) for v in views if v.online]
             for v, rows in prepared:
                 if rows.num_rows:
                     self.online_store.write(self.project, v, rows)

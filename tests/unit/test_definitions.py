@@ -212,11 +212,12 @@ def test_on_demand_view_round_trip_rebuilds_a_working_function() -> None:
     rebuilt = OnDemandFeatureView.from_dict(data, {"driver_stats": stats})
     assert rebuilt.to_dict() == data
     assert rebuilt.udf is not scaled.udf
-    assert rebuilt.udf.__globals__ is not globals()  # rebuilt in its own namespace ...
-    assert rebuilt.udf.__globals__["SCALE"] == 2.5  # ... holding what the function reads
     inputs = pd.DataFrame({"conv_rate": [1.0, 2.0], "bonus": [0.5, 0.0]})
-    out = rebuilt(inputs)
+    out = rebuilt(inputs)  # compiled from its source on this first call
     assert out["scaled_rate"].tolist() == [3.0, 5.0]
+    compiled = rebuilt.udf._fn
+    assert compiled.__globals__ is not globals()  # rebuilt in its own namespace ...
+    assert compiled.__globals__["SCALE"] == 2.5  # ... holding what the function reads
     assert [v.name for v in rebuilt.source_views] == ["driver_stats"]
     assert [r.name for r in rebuilt.request_sources] == ["vals"]
 
@@ -229,3 +230,14 @@ def test_on_demand_view_round_trip_keeps_a_projected_source() -> None:
     rebuilt = OnDemandFeatureView.from_dict(pct.to_dict(), {"driver_stats": stats})
     assert [f.name for f in rebuilt.source_views[0].projected_features] == ["conv_rate"]
     assert rebuilt({"conv_rate": [0.5]}) == {"pct": [50.0]}
+
+
+@pytest.mark.parametrize("bad", ["driver_id\n, injected INTEGER", "a\tb", "nul\x00", "del\x7f"])
+def test_control_characters_never_reach_ddl(bad: str, tmp_path) -> None:
+    """A join key or feature name with a control character is refused where it is defined; the SQLite table
+    it would have produced (a newline ends the ``-- key`` comment) is never built."""
+    with pytest.raises(InvalidDefinition, match="contains a control character"):
+        Entity(name="driver", join_keys=[bad])
+    with pytest.raises(InvalidDefinition, match="contains a control character"):
+        Field(name=bad, dtype=Float64)
+    assert Field(name="odd name; -- but printable", dtype=Float64).name == "odd name; -- but printable"

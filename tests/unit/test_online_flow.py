@@ -161,6 +161,20 @@ def test_push_offline_reaches_training_data(store: FeatureStore) -> None:
     assert store.get_online_features(["driver_stats:rate"], {"driver_id": [5]}).to_dict()["rate"] == [9.5]
 
 
+def test_push_online_and_offline_checks_everything_before_writing(store: FeatureStore) -> None:
+    """A frame the offline source cannot take (here: no 'created' column, which online does not need) is
+    refused before the online write, so online and offline never disagree."""
+    t = NOW + timedelta(minutes=7)
+    before = store.get_online_features(["driver_stats:rate"], {"driver_id": [6]}).to_dict()["rate"]
+    with pytest.raises(InvalidRequest, match=r"lack column\(s\) \['created'\] of the offline source"):
+        store.push("stats_push", pd.DataFrame({"driver_id": [6], "ts": [t], "rate": [7.25], "trips": [70]}),
+                   to=PushMode.ONLINE_AND_OFFLINE)
+    assert store.get_online_features(["driver_stats:rate"], {"driver_id": [6]}).to_dict()["rate"] == before
+    hist = store.get_historical_features(
+        pd.DataFrame({"driver_id": [6], "event_timestamp": [t]}), ["driver_stats:rate"]).to_df()
+    assert hist["rate"].tolist() != [7.25]
+
+
 def test_on_demand_online_with_request_data(store: FeatureStore) -> None:
     store.write_to_online_store("driver_stats", pd.DataFrame({
         "driver_id": [1, 2], "ts": [NOW, NOW], "created": [NOW, NOW], "rate": [0.5, None], "trips": [1, 2]}))
@@ -243,3 +257,23 @@ def test_a_newer_row_of_only_nulls_keeps_the_stored_values(store: FeatureStore) 
     got = store.get_online_features(["driver_stats:rate", "driver_stats:trips"], {"driver_id": [1, 2]})
     assert got.to_dict() == {"driver_id": [1, 2], "rate": [None, None], "trips": [None, None]}
     assert got.statuses["trips"] == ["NULL_VALUE", "NULL_VALUE"]
+def test_materialize_refuses_an_end_in_the_future(store: FeatureStore) -> None:
+    """An end far ahead would be recorded as where the next incremental run starts, skipping real data."""
+    from datetime import datetime as dt
+
+    with pytest.raises(InvalidRequest, match="is in the future"):
+        store.materialize(NOW - timedelta(days=1), dt(9999, 12, 31))
+    with pytest.raises(InvalidRequest, match="is in the future"):
+        store.materialize_incremental(dt.now(UTC) + timedelta(hours=1))
+    assert store.registry.materialized_until("driver_stats") is None or \
+        store.registry.materialized_until("driver_stats") <= dt.now(UTC)
+    store.materialize_incremental(dt.now(UTC) + timedelta(minutes=1))  # within the clock-skew allowance
+
+
+@pytest.mark.parametrize("keys", [[True, False], ["1", "2"]])
+def test_historical_keys_follow_the_online_typing_rule(store: FeatureStore, keys: list[object]) -> None:
+    with pytest.raises(InvalidRequest, match="entity column 'driver_id' has a value of the wrong type"):
+        store.get_online_features(["driver_stats:rate"], {"driver_id": keys})
+    entity_df = pd.DataFrame({"driver_id": keys, "event_timestamp": [NOW, NOW]})
+    with pytest.raises(InvalidRequest, match="entity column 'driver_id' has a value of the wrong type"):
+        store.get_historical_features(entity_df, ["driver_stats:rate"])

@@ -18,6 +18,7 @@ from ladle.definitions import (
     FeatureView,
     Field,
     FileSource,
+    OnDemandFeatureView,
     Project,
     PushSource,
     RequestSource,
@@ -100,6 +101,12 @@ def test_first_apply_registers_everything(registry: Registry, tmp_path: Path) ->
 def test_registry_file_layout(registry: Registry) -> None:
     registry.apply(contents())
     doc = orjson.loads(registry_bytes(registry))
+    # without an online store to change, the apply's online work stays pending in the document
+    assert set(doc) == {
+        "format", "project", "version", "last_updated", "objects", "materialization", "history", "pending_infra",
+    }
+    registry.settle_infra(lambda state, dropped: None)
+    doc = orjson.loads(registry_bytes(registry))
     assert set(doc) == {"format", "project", "version", "last_updated", "objects", "materialization", "history"}
     assert doc["format"] == "ladle-registry/1" and doc["project"] == "demo" and doc["version"] == 1
     assert set(doc["objects"]) == {
@@ -143,12 +150,15 @@ def test_diff_matches_named_list_entries_by_name() -> None:
 def test_apply_with_no_changes_does_not_write_or_bump_the_version(registry: Registry) -> None:
     registry.apply(contents())
     before = registry_bytes(registry)
-    calls: list[RegistryDiff] = []
-    diff = registry.apply(contents(), before_commit=lambda d, s: calls.append(d))
+    calls: list[RegistryState] = []
+    diff = registry.apply(contents(), apply_infra=lambda s, dropped: calls.append(s))
     assert diff.is_empty and diff.describe() == ["No changes: the registry already matches the repo."]
-    assert registry_bytes(registry) == before
     assert registry.version == 1
-    assert len(calls) == 1  # infrastructure is still ensured
+    assert len(calls) == 1  # infrastructure is still ensured (and the first apply's pending work cleared)
+    after = registry_bytes(registry)
+    registry.apply(contents(), apply_infra=lambda s, dropped: calls.append(s))
+    assert registry_bytes(registry) == after and len(calls) == 2
+    assert before != after and orjson.loads(after).get("pending_infra") is None
 
 
 def test_full_apply_removes_what_the_repo_no_longer_defines(registry: Registry) -> None:
@@ -171,25 +181,39 @@ def test_partial_apply_adds_and_updates_and_keeps_the_rest(registry: Registry) -
     assert len(registry.list_entities()) == 2
 
 
-def test_failed_before_commit_leaves_the_file_byte_identical(registry: Registry) -> None:
-    registry.apply(contents())
-    before = registry_bytes(registry)
+def test_failed_online_change_stays_pending_and_is_redone(registry: Registry) -> None:
+    """The registry is committed first; online work that fails stays recorded until someone finishes it."""
+    registry.apply(contents(), apply_infra=lambda s, d: None)
 
-    def fail(diff: RegistryDiff, new_state: RegistryState) -> None:
-        assert new_state.version == 2 and not diff.is_empty
+    def fail(state: RegistryState, dropped: list[FeatureView]) -> None:
+        assert state.version == 2
         raise RuntimeError("cannot create online table")
 
     with pytest.raises(RuntimeError, match="cannot create online table"):
-        registry.apply(contents(*objects(ttl_hours=5)), before_commit=fail)
-    assert registry_bytes(registry) == before
-    assert registry.version == 1
-    assert registry.get_feature_view("driver_stats").ttl == timedelta(hours=24)
+        registry.apply(contents(*objects(ttl_hours=5)), apply_infra=fail)
+    assert registry.version == 2
+    assert registry.get_feature_view("driver_stats").ttl == timedelta(hours=5)
+    assert registry.state().pending_infra is not None
+    seen: list[int] = []
+    assert registry.settle_infra(lambda s, d: seen.append(s.version)) is True
+    assert seen == [2] and registry.state().pending_infra is None
+    assert registry.settle_infra(lambda s, d: seen.append(s.version)) is False
 
 
-def test_failed_first_apply_creates_no_file(registry: Registry, tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError):
-        registry.apply(contents(), before_commit=lambda d, s: (_ for _ in ()).throw(RuntimeError("no")))
-    assert not (tmp_path / "data/registry.db").exists()
+def test_removed_view_is_dropped_only_after_the_commit(registry: Registry) -> None:
+    registry.apply(contents(), apply_infra=lambda s, d: None)
+    registry.record_materialization("driver_stats", datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
+    calls: list[tuple[list[str], list[str]]] = []
+
+    def record(state: RegistryState, dropped: list[FeatureView]) -> None:
+        # the committed registry no longer references what is dropped, nor claims it materialized
+        assert "driver_stats" not in state.objects["feature_views"]
+        assert state.materialized_until("driver_stats") is None
+        calls.append((sorted(state.objects["feature_views"]), [v.name for v in dropped]))
+
+    kept = [o for o in objects(service=False) if not isinstance(o, FeatureView | OnDemandFeatureView)]
+    registry.apply(contents(*kept), apply_infra=record)
+    assert calls == [([], ["driver_stats"])]
 
 
 # --- validation --------------------------------------------------------------------------------------------
@@ -272,16 +296,22 @@ def test_partial_apply_of_a_changed_source_needs_its_views(registry: Registry) -
 
 
 # --- concurrency ---------------------------------------------------------------------------------------------
-def test_concurrent_applies_from_the_same_version_conflict(tmp_path: Path) -> None:
+def test_concurrent_applies_from_the_same_version_conflict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first, second = Registry(config(tmp_path)), Registry(config(tmp_path))
     first.apply(contents())
     second.refresh()
+    touched: list[str] = []
+    write = first.store.write
 
-    def other_process_applies(diff: RegistryDiff, state: RegistryState) -> None:
+    def other_process_applies_first(data: bytes, token: str | None) -> str:
         second.apply(contents(Entity(name="rider")), partial=True)
+        return write(data, token)
 
+    monkeypatch.setattr(first.store, "write", other_process_applies_first)
     with pytest.raises(RegistryConflict, match="changed by another process"):
-        first.apply(contents(*objects(ttl_hours=3)), before_commit=other_process_applies)
+        first.apply(contents(*objects(ttl_hours=3)), apply_infra=lambda s, d: touched.append("online"))
+    assert touched == []  # the loser changed no online table
+    monkeypatch.undo()
     doc = RegistryState.from_json(registry_bytes(first))  # still a valid registry: the second apply's
     assert doc.version == 2 and "rider" in doc.objects["entities"]
     assert doc.objects["feature_views"]["driver_stats"].spec["ttl_seconds"] == 86400

@@ -25,6 +25,23 @@ def check_name(kind: str, name: Any) -> str:
     return name
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_column(kind: str, name: str | None, column: Any, what: str = "column name") -> str:
+    """Return ``column`` if it can name a column in every store's DDL, else raise naming the problem.
+
+    Any printable text is allowed (stores quote it); control characters are not: a newline in a join key
+    once ended the SQLite table's ``-- key`` comment and added a column.
+    """
+    if not isinstance(column, str) or not column:
+        raise InvalidDefinition(kind, name, f"{what} must be a non-empty string, got {column!r}")
+    if _CONTROL.search(column):
+        raise InvalidDefinition(kind, name, f"{what} {column!r} contains a control character (newline, tab, NUL...)",
+                                "remove it from the name")
+    return column
+
+
 def check_tags(kind: str, name: str, tags: Any) -> dict[str, str]:
     """Tags are a str->str mapping; ``None`` means no tags."""
     if tags is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ladle.definitions.base import Named, check_name, check_tags
+from ladle.definitions.base import Named, check_column, check_name, check_tags
 from ladle.errors import InvalidDefinition
 from ladle.types import ValueType
 
@@ -38,6 +38,8 @@ class Entity(Named):
             raise InvalidDefinition("Entity", name, f"join_keys must be a non-empty list of column names, got {keys!r}")
         if len(set(keys)) != len(keys):
             raise InvalidDefinition("Entity", name, f"join_keys has a repeated column: {keys!r}")
+        for key in keys:
+            check_column("Entity", name, key, "join key")
         self.join_keys: list[str] = keys
         if value_type is not None and not isinstance(value_type, ValueType):
             raise InvalidDefinition(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ladle.definitions.base import check_tags
+from ladle.definitions.base import check_column, check_tags
 from ladle.errors import InvalidDefinition
 from ladle.types import FeastType, ValueType, as_feast_type, dtype_from_dict, dtype_to_dict
 
@@ -22,9 +22,7 @@ class Field:
     def __init__(
         self, *, name: str, dtype: Any, description: str = "", tags: dict[str, str] | None = None
     ) -> None:
-        if not isinstance(name, str) or not name:
-            raise InvalidDefinition("Field", None, f"name must be a non-empty string, got {name!r}")
-        self.name = name
+        self.name = check_column("Field", None, name, "name")
         try:
             self.dtype: FeastType = as_feast_type(dtype)
         except TypeError as exc:

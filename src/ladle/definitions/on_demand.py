@@ -69,6 +69,24 @@ def _rebuild_udf(name: str, source: str, env: dict[str, Any]) -> Callable[..., A
     return fn  # type: ignore[no-any-return]
 
 
+class _StoredUdf:
+    """A function kept as its stored source: compiled (and its ``udf_env`` modules imported) on first call.
+
+    Loading a registry, listing and describing its on-demand views therefore run none of their code; only
+    computing features does (after the registry's signature was checked, when signing is configured).
+    """
+
+    def __init__(self, name: str, source: str, env: dict[str, Any]) -> None:
+        self.__name__ = name
+        self._source, self._env = source, env
+        self._fn: Callable[..., Any] | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._fn is None:
+            self._fn = _rebuild_udf(self.__name__, self._source, self._env)
+        return self._fn(*args, **kwargs)
+
+
 class OnDemandFeatureView(Named):
     """Features computed by a Python function from feature views and request data.
 
@@ -163,7 +181,8 @@ class OnDemandFeatureView(Named):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], views: dict[str, FeatureView]) -> OnDemandFeatureView:
-        """Inverse of :meth:`to_dict`; ``views`` resolves source view names; the function is rebuilt."""
+        """Inverse of :meth:`to_dict`; ``views`` resolves source view names; the function is rebuilt from its
+        source on first call (not here: reading a registry runs none of its code)."""
         sources: list[FeatureView | RequestSource | FeatureViewProjection] = []
         for s in data["sources"]:
             if "feature_view" in s:
@@ -180,7 +199,7 @@ class OnDemandFeatureView(Named):
                 src = source_from_dict(s["request_source"])
                 assert isinstance(src, RequestSource)
                 sources.append(src)
-        udf = _rebuild_udf(data["udf_name"], data["udf_source"], data.get("udf_env", {}))
+        udf = _StoredUdf(data["udf_name"], data["udf_source"], data.get("udf_env", {}))
         return cls(
             name=data["name"],
             sources=sources,

@@ -8,11 +8,20 @@ Scalars are native (BIGINT, DOUBLE PRECISION — NaN, infinities and -0.0 includ
 BOOLEAN; timestamps as UTC micros); arrays, maps and structs are tagged bytes
 (:mod:`ladle.online.value_bytes`). Writes COPY the batch into a temporary table and upsert from it with
 the newer-wins condition; reads are one ``= ANY(%s)`` query. Connections come from a pool.
+
+Concurrent writers (two materializations, a push and a materialization) lock rows in the same order —
+each batch is upserted in ``entity_key`` order — so they cannot deadlock each other; a deadlock or
+serialization failure caused by anything else is retried a few times with backoff, then reported as a
+retryable :class:`~ladle.errors.BackendUnavailable`. PostgreSQL truncates identifiers at 63 bytes, so a
+table name longer than that is shortened with a hash suffix (:func:`table_name`) and never shared.
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
 import threading
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,15 +40,41 @@ from ladle.types import to_arrow
 psycopg = lazy_module("psycopg")
 sql = lazy_attribute("psycopg", "sql")
 
-__all__ = ["PostgreSQLOnlineStore", "PostgreSQLOnlineStoreConfig"]
+__all__ = ["PostgreSQLOnlineStore", "PostgreSQLOnlineStoreConfig", "table_name"]
 
 _UTC_US = pa.timestamp("us", tz="UTC")
+#: PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes
+_MAX_IDENTIFIER = 63
+#: attempts of one write when PostgreSQL aborts it for a deadlock or a serialization failure
+_WRITE_ATTEMPTS = 5
+
+
+def table_name(project: str, view: str) -> str:
+    """``{project}_{view}``, or for a name over 63 bytes its first bytes plus ``_`` and 12 hex of its sha256.
+
+    >>> table_name("demo", "stats")
+    'demo_stats'
+    >>> len(table_name("p", "v" * 80).encode()), table_name("p", "v" * 80)[-13:-12]
+    (63, '_')
+    """
+    name = f"{project}_{view}"
+    if len(name.encode()) <= _MAX_IDENTIFIER:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+    head = name.encode()[: _MAX_IDENTIFIER - len(digest) - 1].decode(errors="ignore")
+    return f"{head}_{digest}"
 
 
 class PostgreSQLOnlineStoreConfig(OnlineStoreConfig, PostgresSettings):
     """Feast's keys for a PostgreSQL online store (see :class:`~ladle.postgres_conn.PostgresSettings`)."""
 
     type: Literal["postgres"] = "postgres"
+
+
+def _rolled_back(exc: Exception) -> bool:
+    """Whether PostgreSQL aborted the transaction for a concurrency reason (SQLSTATE class 40: deadlock,
+    serialization failure), so that running it again may succeed."""
+    return str(getattr(exc, "sqlstate", "") or "").startswith("40")
 
 
 def _sql_type(t: pa.DataType) -> str:
@@ -95,6 +130,10 @@ class PostgreSQLOnlineStore(OnlineStore):
 
     def _fail(self, exc: Exception, doing: str) -> Exception:
         where = self.config.where()
+        if _rolled_back(exc):  # deadlock, serialization failure: not an outage
+            return BackendUnavailable("postgres online store",
+                                      f"{doing} conflicted with a concurrent write ({type(exc).__name__}: {exc})",
+                                      "retry; the write was rolled back")
         if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
             return BackendFailure("postgres online store", f"{doing}: its table is missing", "run `ladle apply`")
         if isinstance(exc, psycopg.OperationalError) or type(exc).__name__ == "PoolTimeout":
@@ -109,7 +148,7 @@ class PostgreSQLOnlineStore(OnlineStore):
                 self._pool = None
 
     def _table(self, project: str, view: FeatureView) -> Any:
-        return sql.Identifier(self.config.db_schema, f"{project}_{view.name}")
+        return sql.Identifier(self.config.db_schema, table_name(project, view.name))
 
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
         try:
@@ -127,7 +166,7 @@ class PostgreSQLOnlineStore(OnlineStore):
         have = conn.execute(
             "SELECT column_name, upper(data_type) FROM information_schema.columns "
             "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-            (self.config.db_schema, f"{project}_{view.name}"),
+            (self.config.db_schema, table_name(project, view.name)),
         ).fetchall()
         expected = [("entity_key", "TEXT"), ("event_ts", "BIGINT"), ("created_ts", "BIGINT"), *wanted]
         if [tuple(r) for r in have] == expected:
@@ -150,7 +189,8 @@ class PostgreSQLOnlineStore(OnlineStore):
         keys = encode_keys(rows.select(view.join_keys))
         if keys.null_count:
             raise InvalidRequest(f"{keys.null_count} row(s) for feature view '{view.name}' have a null join key")
-        latest = latest_per_key(rows.append_column("__key", keys), ["__key"])
+        # one lock order for every writer: rows are upserted by entity_key
+        latest = latest_per_key(rows.append_column("__key", keys), ["__key"]).sort_by("__key")
         names = ["entity_key", "event_ts", "created_ts", *(f.name for f in view.features)]
         columns = [
             latest.column("__key").to_pylist(),
@@ -164,22 +204,26 @@ class PostgreSQLOnlineStore(OnlineStore):
             sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in names[1:]
         )
         upsert = sql.SQL(
-            "INSERT INTO {t} ({cols}) SELECT {cols} FROM _ladle_batch ON CONFLICT (entity_key) DO UPDATE SET {u} "
+            "INSERT INTO {t} ({cols}) SELECT {cols} FROM _ladle_batch ORDER BY entity_key ON CONFLICT (entity_key) DO UPDATE SET {u} "
             "WHERE " + sql_not_older("EXCLUDED", "{t}")
         ).format(t=table, cols=ident, u=updates)
-        try:
-            with self._connection() as conn, conn.transaction():
-                conn.execute(sql.SQL(
-                    "CREATE TEMP TABLE _ladle_batch (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP"
-                ).format(table))
-                with conn.cursor() as cur, cur.copy(
-                    sql.SQL("COPY _ladle_batch ({}) FROM STDIN").format(ident)
-                ) as copy:
-                    for row in zip(*columns, strict=True):
-                        copy.write_row(row)
-                conn.execute(upsert)
-        except psycopg.Error as exc:
-            raise self._fail(exc, f"writing feature view '{view.name}'") from exc
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                with self._connection() as conn, conn.transaction():
+                    conn.execute(sql.SQL(
+                        "CREATE TEMP TABLE _ladle_batch (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP"
+                    ).format(table))
+                    with conn.cursor() as cur, cur.copy(
+                        sql.SQL("COPY _ladle_batch ({}) FROM STDIN").format(ident)
+                    ) as copy:
+                        for row in zip(*columns, strict=True):
+                            copy.write_row(row)
+                    conn.execute(upsert)
+                break
+            except psycopg.Error as exc:
+                if not _rolled_back(exc) or attempt == _WRITE_ATTEMPTS - 1:
+                    raise self._fail(exc, f"writing feature view '{view.name}'") from exc
+                time.sleep(0.05 * 2**attempt * (1 + random.random()))  # rolled back whole: the retry is safe
         written: int = rows.num_rows
         return written
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from ladle.registry.base import RegistryStore, content_token
 from ladle.registry.diff import FieldChange, ObjectChange, RegistryDiff, diff_specs
 from ladle.registry.file import FileRegistryStore
-from ladle.registry.registry import BeforeCommit, Registry, make_registry_store
+from ladle.registry.registry import ApplyInfra, Registry, make_registry_store
 from ladle.registry.state import RegistryState
 
 __all__ = [
-    "BeforeCommit",
+    "ApplyInfra",
     "FieldChange",
     "FileRegistryStore",
     "ObjectChange",

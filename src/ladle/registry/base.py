@@ -9,6 +9,7 @@ since, so two concurrent applies can never silently overwrite each other.
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
 from typing import ClassVar
 
@@ -53,6 +54,14 @@ class RegistryStore(abc.ABC):
     @abc.abstractmethod
     def delete(self) -> None:
         """Remove the stored content (a no-op when there is none)."""
+
+    def infra_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Held while the online store is changed to match the registry (one process at a time).
+
+        Stores that can lock across processes override it (a file lock, a database advisory lock); the
+        default does not lock, and a concurrent apply's online change may then race (see docs/reliability.md).
+        """
+        return contextlib.nullcontext()
 
     def token(self, data: bytes | None) -> str | None:
         """The token of ``data`` as returned by :meth:`read` (sha256 of the bytes by default)."""

@@ -24,7 +24,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: no advisory locks; the token check still runs
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FileRegistryStore"]
+__all__ = ["FileRegistryStore", "file_lock"]
 
 
 class FileRegistryStore(RegistryStore):
@@ -51,17 +51,17 @@ class FileRegistryStore(RegistryStore):
         """The file's path."""
         return str(self.path)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "a+b") as lock:
-            if fcntl is not None:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                if fcntl is not None:
-                    fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    @property
+    def infra_lock_path(self) -> Path:
+        """The sidecar file locked while the online store is changed to match the registry."""
+        return self.path.with_name(self.path.name + ".infra.lock")
+
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.lock_path)
+
+    def infra_lock(self) -> contextlib.AbstractContextManager[None]:
+        """An exclusive ``flock`` on ``<name>.infra.lock`` (separate from the write lock)."""
+        return file_lock(self.infra_lock_path)
 
     def read(self) -> bytes | None:
         """The file's bytes, or ``None`` when it does not exist."""
@@ -92,6 +92,7 @@ class FileRegistryStore(RegistryStore):
         return token
 
     def _replace(self, data: bytes) -> None:
+        self._remove_orphans()
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:
             with os.fdopen(fd, "wb") as f:
@@ -104,6 +105,11 @@ class FileRegistryStore(RegistryStore):
                 os.unlink(tmp)
             raise
         self._sync_folder()
+
+    def _remove_orphans(self) -> None:
+        # temp files are only written under the lock, which we hold: any left is a killed writer's
+        for orphan in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            orphan.unlink(missing_ok=True)
 
     def _sync_folder(self) -> None:
         # make the rename itself durable (best effort: not every platform can open a folder)
@@ -122,3 +128,17 @@ class FileRegistryStore(RegistryStore):
             self.path.unlink(missing_ok=True)
         # a writer still waiting on the old lock fails its token check (the file is gone), never overwrites
         self.lock_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock (``flock``) on ``path``, created if needed, across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)

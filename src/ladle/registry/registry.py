@@ -23,14 +23,16 @@ from ladle.errors import InvalidConfig, InvalidDefinition, InvalidRequest, NotFo
 from ladle.registry.base import RegistryStore
 from ladle.registry.diff import RegistryDiff
 from ladle.registry.file import FileRegistryStore
+from ladle.registry.signing import sign, verify
 from ladle.registry.state import KIND_SINGULAR, KINDS, RegistryState, Specs
 from ladle.repo import RepoContents
 from ladle.types import ValueType, dtype_from_dict
 
-__all__ = ["BeforeCommit", "Registry", "make_registry_store"]
+__all__ = ["ApplyInfra", "MaterializationBookkeeping", "Registry", "make_registry_store"]
 
-#: ``before_commit(diff, new_state)``: runs after validation, before the write; raising cancels the change
-BeforeCommit = Callable[[RegistryDiff, RegistryState], None]
+#: ``apply_infra(state, dropped)``: make the online store hold storage for ``state``'s online views and none
+#: for ``dropped``; idempotent (see :meth:`Registry.settle_infra`)
+ApplyInfra = Callable[[RegistryState, list[FeatureView]], None]
 
 _T = TypeVar("_T")
 _MATERIALIZATION_ATTEMPTS = 5
@@ -110,7 +112,16 @@ class Registry:
         self._remember(state, token)
         return state, token
 
+    def _write(self, state: RegistryState, token: str | None) -> str:
+        """Write ``state`` guarded by ``token`` (signed when ``registry.signing_key`` is set); the new token."""
+        data = state.to_json()
+        key = self.config.registry.signing_key
+        return self.store.write(sign(data, key) if key else data, token)
+
     def _parse(self, data: bytes) -> RegistryState:
+        key = self.config.registry.signing_key
+        if key:  # before anything in the document is used (on-demand views carry code)
+            verify(data, key, self.store.describe())
         state = RegistryState.from_json(data, self.store.describe())
         if state.project != self.project:
             raise InvalidConfig(
@@ -216,25 +227,27 @@ class Registry:
         return RegistryDiff.compute(state.specs(), self._desired(state, contents, partial))
 
     def apply(
-        self, contents: RepoContents, *, partial: bool = False, before_commit: BeforeCommit | None = None
+        self, contents: RepoContents, *, partial: bool = False, apply_infra: ApplyInfra | None = None
     ) -> RegistryDiff:
-        """Register ``contents``, all or nothing, and return what changed.
+        """Register ``contents``, all or nothing, then bring the online store in line; return what changed.
 
         ``partial=False`` makes the registry equal to ``contents`` (objects not in it are removed, like
         ``feast apply`` of a repo); ``partial=True`` adds or updates the given objects and keeps the others
         (like Feast's ``store.apply([...])``). The new state is validated
-        (:class:`~ladle.errors.InvalidDefinition`), then ``before_commit(diff, new_state)`` runs (the
-        feature store creates and drops online tables there), then the state is written in one atomic
-        write. If validation or ``before_commit`` raises, nothing is written. If someone else wrote the
-        registry after it was read, :class:`~ladle.errors.RegistryConflict` is raised and nothing is
-        written. An apply that changes nothing does not write or bump the version (``before_commit``
-        still runs, so missing online tables are recreated).
+        (:class:`~ladle.errors.InvalidDefinition`) and written in one atomic write guarded by the token
+        of the state it was computed from: if someone else wrote the registry in between,
+        :class:`~ladle.errors.RegistryConflict` is raised and nothing was written *or touched*. The
+        written state records the online-store work still to do (its ``pending_infra``) with the
+        materialization bookkeeping of dropped or reshaped views already forgotten; ``apply_infra`` then
+        does that work (see :meth:`settle_infra`). A crash after the write leaves the work pending for the
+        next apply, materialization or write. An apply that changes nothing does not write or bump the
+        version (``apply_infra`` still runs, so missing online tables are recreated).
         """
         state, token = self._read()
-        return self._commit(state, token, self._desired(state, contents, partial), before_commit)
+        return self._commit(state, token, self._desired(state, contents, partial), apply_infra)
 
     def delete_objects(
-        self, objects: Iterable[tuple[str, str]], *, before_commit: BeforeCommit | None = None
+        self, objects: Iterable[tuple[str, str]], *, apply_infra: ApplyInfra | None = None
     ) -> RegistryDiff:
         """Unregister ``(kind, name)`` pairs atomically; ``kind`` is a class name (``"FeatureView"``) or a kind key.
 
@@ -249,7 +262,7 @@ class Registry:
                 raise NotFound(_LABELS[key], name, self.project, list(desired[key]))
             del desired[key][name]
         _validate(desired, self.project)
-        return self._commit(state, token, desired, before_commit)
+        return self._commit(state, token, desired, apply_infra)
 
     def _desired(self, state: RegistryState, contents: RepoContents, partial: bool) -> Specs:
         given = _contents_specs(contents)
@@ -263,27 +276,45 @@ class Registry:
         return desired
 
     def _commit(
-        self, state: RegistryState, token: str | None, desired: Specs, before_commit: BeforeCommit | None
+        self, state: RegistryState, token: str | None, desired: Specs, apply_infra: ApplyInfra | None
     ) -> RegistryDiff:
         diff = RegistryDiff.compute(state.specs(), desired)
-        if diff.is_empty:
-            if before_commit is not None:
-                before_commit(diff, state)
-            return diff
-        new = state.applied(desired, diff.to_dict(), datetime.now(UTC), _views_to_rematerialize(diff))
-        _check_readable(new)
-        if before_commit is not None:
-            self._check_unchanged(token)  # fail before touching infrastructure when we already lost the race
-            before_commit(diff, new)
-        self._remember(new, self.store.write(new.to_json(), token))
+        if not diff.is_empty:
+            new = state.applied(desired, diff.to_dict(), datetime.now(UTC), _views_to_rematerialize(state, diff))
+            _check_readable(new)
+            self._remember(new, self._write(new, token))
+        if apply_infra is not None:
+            self.settle_infra(apply_infra, always=True)
         return diff
 
-    def _check_unchanged(self, token: str | None) -> None:
-        if self.store.token(self.store.read()) != token:
-            raise RegistryConflict(
-                f"registry {self.store.describe()} was changed by another process during this apply; nothing "
-                "was written (run the command again)"
-            )
+    def settle_infra(self, apply_infra: ApplyInfra, *, always: bool = False) -> bool:
+        """Do the online-store work the registry has pending, then mark it done; ``True`` if it ran.
+
+        Runs under the store's infra lock, against the registry as it is *now* (never an older state):
+        ``apply_infra(state, dropped)`` must make the online storage of ``state``'s online views match
+        them and remove the storage of ``dropped`` (views no longer registered online), idempotently.
+        ``always`` runs it even when nothing is pending (``apply`` re-creates missing tables that way).
+        """
+        if not always and self._current().pending_infra is None:
+            return False
+        with self.store.infra_lock():
+            for attempt in range(_MATERIALIZATION_ATTEMPTS):
+                state, token = self._read()
+                if state.pending_infra is None and not always:
+                    return False
+                pending = state.pending_infra
+                dropped = pending.dropped_views(state.objects["feature_views"]) if pending is not None else []
+                apply_infra(state, dropped)
+                if pending is None:
+                    return True
+                done = state.infra_done()
+                try:
+                    self._remember(done, self._write(done, token))
+                    return True
+                except RegistryConflict:  # bookkeeping was written meanwhile: redo (harmless) and clear again
+                    if attempt == _MATERIALIZATION_ATTEMPTS - 1:
+                        raise
+        return True
 
     # --- materialization bookkeeping -----------------------------------------------------------------
     def materialized_until(self, view_name: str) -> datetime | None:
@@ -294,32 +325,56 @@ class Registry:
         """The view's materialized intervals (merged, in time order)."""
         return self._current().materialization_intervals(view_name)
 
-    def record_materialization(self, view_name: str, start: datetime, end: datetime) -> None:
+    def record_materialization(
+        self, view_name: str, start: datetime, end: datetime, view_hash: str | None = None
+    ) -> bool:
         """Remember that ``[start, end]`` was materialized for the view, in one atomic write.
 
         Bookkeeping merges with whatever else was written, so a concurrent write is retried rather than
-        reported. Raises :class:`~ladle.errors.NotFound` for an unregistered view.
+        reported. Raises :class:`~ladle.errors.NotFound` for an unregistered view. With ``view_hash`` (the
+        view's content hash when the run started), nothing is recorded and ``False`` is returned if the
+        view was changed meanwhile: its rows may have gone with a reshaped table, so the interval stays due.
         """
         if end < start:
             raise InvalidRequest(f"materialization of '{view_name}' ends ({end}) before it starts ({start})")
         for attempt in range(_MATERIALIZATION_ATTEMPTS):
             state, token = self._read()
-            if view_name not in state.objects["feature_views"]:
+            stored = state.objects["feature_views"].get(view_name)
+            if stored is None:
                 raise NotFound("feature view", view_name, self.project, list(state.objects["feature_views"]))
+            if view_hash is not None and stored.hash != view_hash:
+                return False
             new = state.with_materialization(view_name, start, end, datetime.now(UTC))
             try:
-                self._remember(new, self.store.write(new.to_json(), token))
-                return
+                self._remember(new, self._write(new, token))
+                return True
             except RegistryConflict:
                 if attempt == _MATERIALIZATION_ATTEMPTS - 1:
                     raise
                 time.sleep(0.02 * (attempt + 1))
+        return False
 
     def teardown(self) -> None:
         """Delete the stored registry."""
         self.store.delete()
         with self._lock:
             self._state, self._token, self._loaded_at = None, None, 0.0
+
+
+class MaterializationBookkeeping:
+    """Records materialized intervals for the views as they were when a run started (see ``view_hash``)."""
+
+    def __init__(self, registry: Registry, hashes: dict[str, str]) -> None:
+        self._registry, self._hashes = registry, hashes
+
+    @classmethod
+    def of(cls, registry: Registry, state: RegistryState) -> MaterializationBookkeeping:
+        """Bookkeeping for the views as ``state`` has them."""
+        return cls(registry, {n: o.hash for n, o in state.objects["feature_views"].items()})
+
+    def record_materialization(self, view_name: str, start: datetime, end: datetime) -> None:
+        """Record ``[start, end]`` unless the view changed since the run started."""
+        self._registry.record_materialization(view_name, start, end, self._hashes.get(view_name))
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
@@ -336,12 +391,16 @@ def _kind_key(kind: str) -> str:
     return key
 
 
-def _views_to_rematerialize(diff: RegistryDiff) -> list[str]:
+def _views_to_rematerialize(state: RegistryState, diff: RegistryDiff) -> list[str]:
+    """Views whose online rows may be dropped by this change: removed or reshaped, or keyed by a changed entity."""
+    entities = {c.name for c in diff.changes if c.kind == "entity" and c.change == "changed"}
     return [
         c.name
         for c in diff.changes
         if c.kind == "feature_view"
         and (c.change == "removed" or any(f.path.startswith(_RESHAPING_PATHS) for f in c.fields))
+    ] + [
+        name for name, o in state.objects["feature_views"].items() if entities & set(o.spec.get("entities", []))
     ]
 
 

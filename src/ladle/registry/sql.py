@@ -8,14 +8,17 @@ conditional statement — ``INSERT ... ON CONFLICT DO NOTHING`` for a first writ
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ladle.errors import BackendFailure, BackendUnavailable, MissingExtra, RegistryConflict
 from ladle.registry.base import RegistryStore, content_token
+from ladle.registry.file import file_lock
 
 __all__ = ["SqlRegistryStore"]
 
@@ -77,6 +80,30 @@ class SqlRegistryStore(RegistryStore):
                                      "check the registry path (host, port, user, password)") from exc
         except psycopg.Error as exc:
             raise BackendFailure("sql registry", f"{self.describe()}: {exc}") from exc
+
+    def infra_lock(self) -> contextlib.AbstractContextManager[None]:
+        return self._infra_lock()
+
+    @contextlib.contextmanager
+    def _infra_lock(self) -> Iterator[None]:
+        """PostgreSQL: a session advisory lock per project; SQLite: ``flock`` on ``<db>.infra.lock``."""
+        if self._dialect == "sqlite":
+            with file_lock(self._sqlite_path.with_name(self._sqlite_path.name + ".infra.lock")):
+                yield
+            return
+        key = int.from_bytes(hashlib.sha256(f"ladle-infra:{self.project}".encode()).digest()[:8], "big", signed=True)
+        import psycopg
+
+        try:
+            conn = psycopg.connect(self.url, connect_timeout=10, autocommit=True)
+        except psycopg.Error as exc:
+            raise BackendUnavailable("sql registry", f"cannot reach {self.describe()}: {exc}",
+                                     "check the registry path (host, port, user, password)") from exc
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            yield
+        finally:
+            conn.close()  # ends the session, which releases the lock
 
     def read(self) -> bytes | None:
         def work(cur: Any, p: str) -> bytes | None:

@@ -37,6 +37,7 @@ __all__ = [
     "KINDS",
     "KIND_SINGULAR",
     "Materialization",
+    "PendingInfra",
     "RegistryState",
     "Specs",
     "StoredObject",
@@ -129,7 +130,9 @@ class Materialization:
         return cls(tuple((s, e) for s, e in data.get("intervals", [])), data.get("materialized_until"))
 
 
-_TOP_LEVEL_KEYS = {"format", "project", "version", "last_updated", "objects", "materialization", "history"}
+_TOP_LEVEL_KEYS = {
+    "format", "project", "version", "last_updated", "objects", "materialization", "history", "pending_infra", "signature",
+}
 
 
 def _refuse_unknown(data: dict[str, Any], known: set[str], what: str, where: str) -> None:
@@ -144,6 +147,54 @@ def _refuse_unknown(data: dict[str, Any], known: set[str], what: str, where: str
 
 def _utc(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class PendingInfra:
+    """Online-store work an apply committed to the registry before doing it (so a crash cannot lose it).
+
+    ``drop`` holds the specs of the feature views whose online storage must go (removed, or no longer
+    ``online``) and ``entities`` the entity specs they need to be rebuilt. Creating and reshaping the
+    storage of the registered online views is implied: whoever finds a pending record makes the online
+    store match the registry, then clears the record. Doing it twice is harmless.
+    """
+
+    drop: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entities: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def dropping(cls, old: RegistryState, objects: dict[str, dict[str, StoredObject]]) -> PendingInfra:
+        """The record for going from ``old`` to ``objects``, merged with what ``old`` still had pending."""
+        before = old.pending_infra or cls()
+        drop = dict(before.drop)
+        entities = dict(before.entities)
+        drop.update({n: o.spec for n, o in old.objects["feature_views"].items() if o.spec.get("online", True)})
+        entities.update({n: o.spec for n, o in old.objects["entities"].items()})
+        kept = {n for n, o in objects["feature_views"].items() if o.spec.get("online", True)}
+        drop = {n: s for n, s in sorted(drop.items()) if n not in kept}
+        used = {e for s in drop.values() for e in s.get("entities", [])}
+        return cls(drop, {n: s for n, s in sorted(entities.items()) if n in used})
+
+    def dropped_views(self, registered: Iterable[str]) -> list[FeatureView]:
+        """The views to drop, rebuilt, except those ``registered`` again (their data is never destroyed)."""
+        entities = {n: Entity.from_dict(s) for n, s in self.entities.items()}
+        out = []
+        for name, spec in self.drop.items():
+            if name in set(registered):
+                continue
+            fv = FeatureView.from_dict(spec, entities)
+            fv.bind_entities(entities)
+            out.append(fv)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"drop": self.drop, "entities": self.entities}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PendingInfra:
+        """Inverse of :meth:`to_dict`."""
+        return cls(dict(data.get("drop") or {}), dict(data.get("entities") or {}))
 
 
 @dataclass(eq=False)
@@ -163,6 +214,8 @@ class RegistryState:
     objects: dict[str, dict[str, StoredObject]] = field(default_factory=lambda: {k: {} for k in KINDS})
     materialization: dict[str, Materialization] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: online-store work committed but maybe not done yet (see :class:`PendingInfra`); ``None``: none
+    pending_infra: PendingInfra | None = None
     _built: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -182,6 +235,7 @@ class RegistryState:
             "objects": {k: {n: o.to_dict() for n, o in self.objects[k].items()} for k in KINDS},
             "materialization": {v: m.to_dict() for v, m in self.materialization.items()},
             "history": self.history,
+            **({"pending_infra": self.pending_infra.to_dict()} if self.pending_infra is not None else {}),
         }
 
     @classmethod
@@ -207,6 +261,7 @@ class RegistryState:
                 objects=objects,
                 materialization={v: Materialization.from_dict(m) for v, m in data.get("materialization", {}).items()},
                 history=list(data.get("history", [])),
+                pending_infra=PendingInfra.from_dict(data["pending_infra"]) if data.get("pending_infra") else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidConfig(where, f"is a damaged ladle registry ({type(exc).__name__}: {exc})") from exc
@@ -262,7 +317,9 @@ class RegistryState:
 
         ``changes`` (the diff's ``to_dict()`` entries) goes into the history; the version goes up by
         one; unchanged objects keep their timestamps; views in ``forget_materialization`` (and views no
-        longer registered) lose their materialization record.
+        longer registered) lose their materialization record. The new state carries a
+        :class:`PendingInfra` (merged with one still pending here) naming the views whose online
+        storage goes: the online store is changed only after this state is committed.
         """
         stamp = utc_iso(now)
         objects = {
@@ -273,7 +330,8 @@ class RegistryState:
         materialization = {
             v: m for v, m in self.materialization.items() if v in objects["feature_views"] and v not in forget
         }
-        new = RegistryState(self.project, self.version + 1, stamp, objects, materialization, [])
+        pending = PendingInfra.dropping(self, objects) if changes else self.pending_infra
+        new = RegistryState(self.project, self.version + 1, stamp, objects, materialization, [], pending)
         entry = {"version": new.version, "time": stamp, "objects": new.hashes(), "changes": changes}
         new.history = [*self.history, entry][-HISTORY_LIMIT:]
         return new
@@ -281,7 +339,14 @@ class RegistryState:
     def with_materialization(self, view_name: str, start: datetime, end: datetime, now: datetime) -> RegistryState:
         """The state after ``[start, end]`` was materialized for ``view_name`` (version unchanged)."""
         record = self.materialization.get(view_name, Materialization()).add(start, end)
-        new = replace(self, last_updated=utc_iso(now), materialization={**self.materialization, view_name: record})
+        return self._same_objects(last_updated=utc_iso(now), materialization={**self.materialization, view_name: record})
+
+    def infra_done(self) -> RegistryState:
+        """This state with its pending online-store work marked as done."""
+        return self._same_objects(pending_infra=None)
+
+    def _same_objects(self, **changes: Any) -> RegistryState:
+        new = replace(self, **changes)
         with self._lock:
             new._built = dict(self._built)  # same definitions: keep the rebuilt objects
         return new
