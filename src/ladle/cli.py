@@ -16,7 +16,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -417,6 +417,57 @@ def serve_command(
     settings.resolve(load_repo_config(state.repo_path, state.fs_yaml_file))  # a bad yaml fails here, in one line
     serve(settings, host=host, port=port, workers=workers, access_log=not no_access_log,
           keep_alive_timeout=keep_alive_timeout)
+
+
+# --- global options after the subcommand ---------------------------------------------------------------
+# Feast tutorials write `feast apply --verbose`: the root group's options are accepted after any command too
+# (a short name a command already uses keeps its meaning there, e.g. `materialize -v VIEW`).
+def _set_state(field: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None or value is False:
+            return
+        state = ctx.find_object(CliState)
+        if state is None:
+            return
+        if isinstance(value, Path):
+            value = value.absolute()
+        new = replace(state, **{field: value})
+        node: click.Context | None = ctx
+        while node is not None:  # the root group reads `verbose` when it reports an error
+            if node.obj is state:
+                node.obj = new
+            node = node.parent
+
+    return callback
+
+
+def _global_options() -> list[click.Option]:
+    return [
+        click.Option(["--chdir", "-c"], type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     expose_value=False, is_eager=True, hidden=True, callback=_set_state("repo_path")),
+        click.Option(["--feature-store-yaml", "-f"], type=click.Path(dir_okay=False, path_type=Path),
+                     expose_value=False, hidden=True, callback=_set_state("fs_yaml_file")),
+        click.Option(["--verbose", "-v"], is_flag=True, expose_value=False, is_eager=True, hidden=True,
+                     callback=_set_state("verbose")),
+    ]
+
+
+def _accept_global_options(command: click.Command) -> None:
+    """Add the root options to ``command`` (and its subcommands), minus names the command already uses."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_global_options(sub)
+        return
+    taken = {name for p in command.params for name in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])}
+    for option in _global_options():
+        free = [o for o in option.opts if o not in taken]
+        if any(o.startswith("--") for o in free):
+            option.opts = free
+            command.params.append(option)
+
+
+for _command in cli.commands.values():
+    _accept_global_options(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -275,3 +275,27 @@ def test_verbose_shows_the_traceback(tmp_path: Path) -> None:
     done = ladle("-v", "apply", cwd=tmp_path)
     assert done.returncode == 1
     assert "Traceback" in done.stderr and "feature_store.yaml" in done.stderr.strip().splitlines()[-1]
+
+
+def test_global_options_after_the_subcommand(tmp_path: Path) -> None:
+    """Feast tutorials write `feast apply --verbose`; -c/--chdir and -f also work after the command."""
+    done = ladle("apply", "--verbose", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr and "feature_store.yaml" in done.stderr.strip().splitlines()[-1]
+
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "other.yaml").write_text("project: after_opts\nregistry: data/registry.db\n")
+    yaml_file = repo / "other.yaml"  # -f is relative to the current folder, as before the command
+    (repo / "entities.py").write_text("from feast import Entity\ndriver = Entity(name='driver', join_keys=['id'])\n")
+    assert "+ entity 'driver'" in ok("apply", "--chdir", str(repo), "-f", str(yaml_file), cwd=tmp_path)
+    assert (repo / "data" / "registry.db").exists()
+    assert "No changes." in ok("plan", "-c", str(repo), "--feature-store-yaml", str(repo / "other.yaml"), cwd=tmp_path)
+    assert "after_opts" in ok("registry-dump", "-c", str(repo), "-f", str(yaml_file), cwd=tmp_path)
+    # an option after the command wins over the same one before it
+    assert "after_opts" in ok("-c", str(tmp_path), "registry-dump", "-c", str(repo), "-f", str(yaml_file), cwd=tmp_path)
+    # in `materialize`, -v stays Feast's --views; --verbose is the long form
+    done = ladle("materialize", "-v", "nope", "--verbose", "2024-01-01", "2024-01-02", "-c", str(repo),
+                 "-f", str(yaml_file), cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" in done.stderr
+    assert "has no feature views registered" in done.stderr.strip().splitlines()[-1]
