@@ -334,7 +334,11 @@ class FeatureStore:
              to: PushMode | str = PushMode.ONLINE) -> None:
         """Send rows to every view fed by the push source: online, offline (appended to its data), or both."""
         mode = PushMode.parse(to)
-        source = self.registry.get_data_source(push_source_name)
+        sources = self.registry.list_data_sources()
+        source = next((s for s in sources if s.name == push_source_name), None)
+        if source is None:
+            pushable = [s.name for s in sources if isinstance(s, PushSource)]
+            raise NotFound("push source", push_source_name, self.project, pushable)
         if not isinstance(source, PushSource):
             raise InvalidRequest(f"data source '{push_source_name}' is a {type(source).__name__}, not a PushSource")
         table = as_arrow(df)
