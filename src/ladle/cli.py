@@ -228,7 +228,7 @@ def apply_command(state: CliState, skip_source_validation: bool) -> None:
 @cli.command("validate")
 @pass_state
 def validate_command(state: CliState) -> None:
-    """Load the repo's definitions and check them against their sources (writes nothing)."""
+    """Check what `ladle apply` checks, writing nothing: definitions, sources, registry, online store."""
     contents = state.store().validate_repo()
     counts = [
         (len(contents.entities), "entity", "entities"),

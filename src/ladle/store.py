@@ -167,9 +167,11 @@ class FeatureStore:
         return hook
 
     def validate_repo(self) -> RepoContents:
-        """Load the repo's definitions and check them against their sources; writes nothing."""
+        """Check what ``apply_repo`` checks, writing nothing: the definitions against their sources (offline
+        store), the registry (read) and the online store (connection and credentials)."""
         contents = self._infer(load_repo(self.repo_path))
         self.registry.plan(contents)
+        self.online_store.check()
         return contents
 
     def plan_repo(self) -> RegistryDiff:
