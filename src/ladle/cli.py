@@ -177,7 +177,7 @@ def version_command() -> None:
 
 
 @cli.command("init")
-@click.argument("project_directory", required=False, default="feature_repo")
+@click.argument("project_directory", required=False, default="my_project")
 @click.option("--minimal", "-m", is_flag=True, help="Only feature_store.yaml and an empty data/ folder.")
 @click.option(
     "--template", "-t", type=click.Choice(["local"]), default="local", show_default=True,
@@ -185,11 +185,14 @@ def version_command() -> None:
 )
 @pass_state
 def init_command(state: CliState, project_directory: str, minimal: bool, template: str) -> None:
-    """Create a new feature repo in PROJECT_DIRECTORY (default: feature_repo) with demo data."""
+    """Create PROJECT_DIRECTORY (default: my_project) with a demo feature repo in PROJECT_DIRECTORY/feature_repo.
+
+    The name is the project's: letters, digits and underscores, not starting with an underscore.
+    """
     from ladle.init_template import init_repo
 
     result = init_repo(state.repo_path / project_directory, minimal=minimal)
-    click.echo(f"Creating a new ladle repository in {click.style(str(result.path), bold=True)} (project '{result.project}').")
+    click.echo(f"Creating a new ladle repository in {click.style(str(result.root), bold=True)} (project '{result.project}').")
     for name in result.files:
         click.echo(f"  {name}")
     click.echo(f"\nNext: cd {os.path.relpath(result.path)} && ladle apply")
