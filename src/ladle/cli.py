@@ -244,6 +244,15 @@ def validate_command(state: CliState) -> None:
     click.echo(f"The repo is valid: {found}.")
 
 
+@cli.command("configuration")
+@pass_state
+def configuration_command(state: CliState) -> None:
+    """Print the resolved configuration (feature_store.yaml with defaults) as YAML, secrets masked."""
+    from ladle.config import load_repo_config, masked
+
+    click.echo(out.format_document(masked(load_repo_config(state.repo_path, state.fs_yaml_file)), "yaml"))
+
+
 @cli.command("teardown")
 @pass_state
 def teardown_command(state: CliState) -> None:
@@ -273,6 +282,9 @@ _VIEWS_OPTION = click.option(
 @click.option("--start-ts", "start_option", type=TIMESTAMP, help="Same as START_TS.")
 @click.option("--end-ts", "end_option", type=TIMESTAMP, help="Same as END_TS.")
 @_VIEWS_OPTION
+@click.option("--disable-event-timestamp", is_flag=True,
+              help="Write the values with the current time as their event timestamp; START_TS and END_TS "
+                   "then default to the epoch and now (all the data).")
 @pass_state
 def materialize_command(
     state: CliState,
@@ -281,16 +293,22 @@ def materialize_command(
     start_option: datetime | None,
     end_option: datetime | None,
     views: tuple[str, ...],
+    disable_event_timestamp: bool,
 ) -> None:
     """Load the latest values with START_TS <= timestamp <= END_TS into the online store.
 
     Timestamps are ISO 8601 (naive means UTC) or 'now'.
     """
+    if disable_event_timestamp:
+        from ladle.materialize import EPOCH
+
+        start_ts, end_ts = start_ts or start_option or EPOCH, end_ts or end_option or datetime.now(UTC)
     start, end = _pick(start_ts, start_option, "START_TS"), _pick(end_ts, end_option, "END_TS")
     _run_materialize(
         state,
-        f"from {_ts(start)} to {_ts(end)}",
-        lambda store, progress: store.materialize(start, end, feature_views=_view_names(views), progress=progress),
+        f"from {_ts(start)} to {_ts(end)}" + (" (written as of now)" if disable_event_timestamp else ""),
+        lambda store, progress: store.materialize(start, end, feature_views=_view_names(views), progress=progress,
+                                                  disable_event_timestamp=disable_event_timestamp),
     )
 
 

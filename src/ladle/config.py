@@ -30,9 +30,12 @@ __all__ = [
     "RepoConfig",
     "SqliteOnlineStoreConfig",
     "load_repo_config",
+    "masked",
 ]
 
 CONFIG_FILE = "feature_store.yaml"
+#: environment variables naming the configuration file, first set wins (Feast reads the second)
+YAML_PATH_ENV_VARS = ("LADLE_FS_YAML_FILE_PATH", "FEAST_FS_YAML_FILE_PATH")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -149,6 +152,34 @@ class RepoConfig(_Strict):
         return p if p.is_absolute() else (self.repo_path / p)
 
 
+MASK = "********"
+_SECRET_KEY = re.compile(r"password|secret|token|api_keys?$|access_key|private_key|credential", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+_PASSWORD_PARAM = re.compile(r"((?:^|[\s,;&?])password\s*=\s*)[^\s,;&]+", re.IGNORECASE)
+
+
+def masked(config: RepoConfig) -> dict[str, Any]:
+    """The resolved configuration as plain data with secrets hidden (what ``ladle configuration`` prints).
+
+    Values of keys naming a secret (password, token, api_keys, ...) become ``********``, and so do passwords
+    inside URLs (``postgresql://user:********@host``) and ``password=`` parameters of connection strings.
+    """
+    data = config.model_dump(mode="json", exclude={"repo_path"})
+    return {"repo_path": str(config.repo_path), **_mask(data)}
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, key) for v in value]
+    if isinstance(value, str):
+        if _SECRET_KEY.search(key):
+            return MASK
+        return _PASSWORD_PARAM.sub(lambda m: m.group(1) + MASK, _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", value))
+    return value
+
+
 def _expand_env(value: Any, where: str, file: str) -> Any:
     if isinstance(value, str):
 
@@ -199,9 +230,22 @@ def parse_repo_config(data: Any, repo_path: Path, file: str = CONFIG_FILE) -> Re
         raise _describe(exc, file) from None
 
 
+def config_file_from_env() -> Path | None:
+    """``LADLE_FS_YAML_FILE_PATH`` or Feast's ``FEAST_FS_YAML_FILE_PATH`` (relative to the current folder)."""
+    for name in YAML_PATH_ENV_VARS:
+        if os.environ.get(name):
+            return Path(os.environ[name]).absolute()
+    return None
+
+
 def load_repo_config(repo_path: str | Path, config_file: str | Path | None = None) -> RepoConfig:
-    """Read and validate ``feature_store.yaml`` of the repo at ``repo_path``."""
+    """Read and validate ``feature_store.yaml`` of the repo at ``repo_path``.
+
+    Without ``config_file``, the file named by ``LADLE_FS_YAML_FILE_PATH`` (or ``FEAST_FS_YAML_FILE_PATH``) is
+    read when set, else ``feature_store.yaml`` in the repo.
+    """
     repo = Path(repo_path).resolve()
+    config_file = config_file or config_file_from_env()
     path = Path(config_file) if config_file else repo / CONFIG_FILE
     if not path.is_absolute():
         path = repo / path

@@ -4,7 +4,7 @@ retrieval/materialization modules; it translates arguments and delegates."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -292,11 +292,16 @@ class FeatureStore:
         end_date: datetime,
         feature_views: list[str] | None = None,
         progress: Progress | None = None,
+        disable_event_timestamp: bool = False,
     ) -> list[MaterializeResult]:
-        """Load the latest value per key with ``start <= ts <= end`` into the online store."""
+        """Load the latest value per key with ``start <= ts <= end`` into the online store.
+
+        ``disable_event_timestamp=True`` (Feast's flag, for sources whose timestamps do not mean event time)
+        writes those values with the current time as their event timestamp, so they replace what is stored.
+        """
         start, end = utc(start_date), utc(end_date)
         intervals = [(v, start, end) for v in self._online_views(feature_views)]
-        return self._materialize(intervals, progress)
+        return self._materialize(intervals, progress, datetime.now(UTC) if disable_event_timestamp else None)
 
     def materialize_incremental(
         self, end_date: datetime, feature_views: list[str] | None = None, progress: Progress | None = None
@@ -310,7 +315,10 @@ class FeatureStore:
         return self._materialize(intervals, progress)
 
     def _materialize(
-        self, intervals: list[tuple[FeatureView, datetime, datetime]], progress: Progress | None
+        self,
+        intervals: list[tuple[FeatureView, datetime, datetime]],
+        progress: Progress | None,
+        event_timestamp: datetime | None = None,
     ) -> list[MaterializeResult]:
         """Run ``intervals`` on the configured batch engine (``local``, or ``spark``: see ladle/materialize_spark.py)."""
         engine = self.config.batch_engine
@@ -319,10 +327,11 @@ class FeatureStore:
 
             return materialize_views_spark(
                 self.offline_store, self.online_store, self.registry, self.project, intervals,
-                engine.batch_size, progress, partitions=engine.partitions,
+                engine.batch_size, progress, partitions=engine.partitions, event_timestamp=event_timestamp,
             )
         return materialize_views(
             self.offline_store, self.online_store, self.registry, self.project, intervals, engine.batch_size, progress,
+            event_timestamp,
         )
 
     # --- writes from the application -----------------------------------------------------------------
