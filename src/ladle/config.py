@@ -219,15 +219,51 @@ def _describe(error: ValidationError, file: str) -> InvalidConfig:
     return InvalidConfig(file, f"'{loc}': {first['msg']}")
 
 
+#: built-in store classes (``module.Class``) and their config classes, for plugins that subclass them
+_BUILTIN_CONFIGS: dict[str, type[BaseModel]] = {
+    "ladle.online.sqlite.SqliteOnlineStore": SqliteOnlineStoreConfig,
+    "ladle.online.redis.RedisOnlineStore": RedisOnlineStoreConfig,
+    "ladle.online.postgres.PostgreSQLOnlineStore": PostgreSQLOnlineStoreConfig,
+    "ladle.online.dynamodb.DynamoDBOnlineStore": DynamoDBOnlineStoreConfig,
+    "ladle.offline.duckdb.DuckDBOfflineStore": DuckDBOfflineStoreConfig,
+    "ladle.offline.postgres.PostgreSQLOfflineStore": PostgreSQLOfflineStoreConfig,
+    "ladle.offline.spark.SparkOfflineStore": SparkOfflineStoreConfig,
+}
+
+
+def _plugin_sections(data: dict[str, Any], repo_path: Path, file: str) -> dict[str, BaseModel]:
+    """Take the store sections whose ``type`` is a class path out of ``data``; return their validated configs."""
+    from ladle.offline.base import OfflineStore
+    from ladle.online.base import OnlineStore
+    from ladle.plugins import is_class_path, load_plugin, plugin_config
+    from ladle.registry.base import RegistryStore
+
+    plugins: dict[str, BaseModel] = {}
+    for key, base in (("online_store", OnlineStore), ("offline_store", OfflineStore)):
+        section = data.get(key)
+        if isinstance(section, str):
+            section = {"type": section}
+        if isinstance(section, dict) and is_class_path(section.get("type")):
+            cls = load_plugin(section["type"], base, f"{key}.type", file, repo_path)
+            plugins[key] = plugin_config(cls, section, _BUILTIN_CONFIGS, key, file)
+            del data[key]
+    registry = data.get("registry")
+    if isinstance(registry, dict) and is_class_path(registry.get("registry_store_type")):
+        load_plugin(registry["registry_store_type"], RegistryStore, "registry.registry_store_type", file, repo_path)
+    return plugins
+
+
 def parse_repo_config(data: Any, repo_path: Path, file: str = CONFIG_FILE) -> RepoConfig:
-    """Validate an already-parsed yaml mapping."""
+    """Validate an already-parsed yaml mapping (store ``type``s may be class paths: see :mod:`ladle.plugins`)."""
     if not isinstance(data, dict):
         raise InvalidConfig(file, "must be a YAML mapping with at least 'project:'")
     data = _expand_env(data, "", file)
+    plugins = _plugin_sections(data, repo_path, file)
     try:
-        return RepoConfig(**{**data, "repo_path": repo_path})
+        config = RepoConfig(**{**data, "repo_path": repo_path})
     except ValidationError as exc:
         raise _describe(exc, file) from None
+    return config.model_copy(update=plugins) if plugins else config
 
 
 def config_file_from_env() -> Path | None:
