@@ -22,7 +22,7 @@ demo: $(VENV)/bin/python
 	rm -rf $(DEMO_DIR)
 	mkdir -p $(DEMO_DIR)
 	cd $(DEMO_DIR) && PATH="$(BIN):$$PATH" ladle init $(DEMO_REPO)
-	cd $(DEMO_DIR)/$(DEMO_REPO) && export PATH="$(BIN):$$PATH" && \
+	cd $(DEMO_DIR)/$(DEMO_REPO)/feature_repo && export PATH="$(BIN):$$PATH" && \
 		ladle apply && \
 		ladle plan && \
 		python test_workflow.py && \

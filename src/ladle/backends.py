@@ -6,13 +6,26 @@ from ladle.config import RepoConfig
 from ladle.errors import InvalidRequest
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
+from ladle.plugins import is_class_path
 
 __all__ = ["make_offline_store", "make_online_store"]
 
 
+def _plugin(class_path: str, base: type, key: str, config: RepoConfig) -> type:
+    from ladle.config import CONFIG_FILE
+    from ladle.plugins import load_plugin
+
+    return load_plugin(class_path, base, key, CONFIG_FILE, config.repo_path)
+
+
 def make_offline_store(config: RepoConfig) -> OfflineStore:
-    """The offline store ``config.offline_store`` describes."""
+    """The offline store ``config.offline_store`` describes (a built-in ``type``, or a class path)."""
     settings = config.offline_store
+    if is_class_path(settings.type):
+        store: OfflineStore = _plugin(settings.type, OfflineStore, "offline_store.type", config)(
+            settings, config.repo_path
+        )
+        return store
     if settings.type == "postgres":
         from ladle.offline.postgres import PostgreSQLOfflineStore
 
@@ -27,13 +40,16 @@ def make_offline_store(config: RepoConfig) -> OfflineStore:
 
 
 def make_online_store(config: RepoConfig) -> OnlineStore:
-    """The online store ``config.online_store`` describes (its module, and driver, load only then)."""
+    """The online store ``config.online_store`` describes (its module, and driver, load only then; or a class path)."""
     settings = config.online_store
     if settings is None:
         raise InvalidRequest(
             "this repo has no online store (`online_store: null` in feature_store.yaml); "
             "configure one, e.g. `online_store: {type: sqlite}`"
         )
+    if is_class_path(settings.type):
+        store: OnlineStore = _plugin(settings.type, OnlineStore, "online_store.type", config)(settings, config.repo_path)
+        return store
     if settings.type == "dynamodb":
         from ladle.online.dynamodb import DynamoDBOnlineStore
 

@@ -17,7 +17,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -197,7 +197,7 @@ def version_command() -> None:
 
 
 @cli.command("init")
-@click.argument("project_directory", required=False, default="feature_repo")
+@click.argument("project_directory", required=False, default="my_project")
 @click.option("--minimal", "-m", is_flag=True, help="Only feature_store.yaml and an empty data/ folder.")
 @click.option(
     "--template", "-t", type=click.Choice(["local"]), default="local", show_default=True,
@@ -205,11 +205,14 @@ def version_command() -> None:
 )
 @pass_state
 def init_command(state: CliState, project_directory: str, minimal: bool, template: str) -> None:
-    """Create a new feature repo in PROJECT_DIRECTORY (default: feature_repo) with demo data."""
+    """Create PROJECT_DIRECTORY (default: my_project) with a demo feature repo in PROJECT_DIRECTORY/feature_repo.
+
+    The name is the project's: letters, digits and underscores, not starting with an underscore.
+    """
     from ladle.init_template import init_repo
 
     result = init_repo(state.repo_path / project_directory, minimal=minimal)
-    click.echo(f"Creating a new ladle repository in {click.style(str(result.path), bold=True)} (project '{result.project}').")
+    click.echo(f"Creating a new ladle repository in {click.style(str(result.root), bold=True)} (project '{result.project}').")
     for name in result.files:
         click.echo(f"  {name}")
     click.echo(f"\nNext: cd {os.path.relpath(result.path)} && ladle apply")
@@ -250,7 +253,7 @@ def apply_command(state: CliState, skip_source_validation: bool) -> None:
 @cli.command("validate")
 @pass_state
 def validate_command(state: CliState) -> None:
-    """Load the repo's definitions and check them against their sources (writes nothing)."""
+    """Check what `ladle apply` checks, writing nothing: definitions, sources, registry, online store."""
     contents = state.store().validate_repo()
     counts = [
         (len(contents.entities), "entity", "entities"),
@@ -261,6 +264,15 @@ def validate_command(state: CliState) -> None:
     ]
     found = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts)
     click.echo(f"The repo is valid: {found}.")
+
+
+@cli.command("configuration")
+@pass_state
+def configuration_command(state: CliState) -> None:
+    """Print the resolved configuration (feature_store.yaml with defaults) as YAML, secrets masked."""
+    from ladle.config import load_repo_config, masked
+
+    click.echo(out.format_document(masked(load_repo_config(state.repo_path, state.fs_yaml_file)), "yaml"))
 
 
 @cli.command("teardown")
@@ -292,6 +304,9 @@ _VIEWS_OPTION = click.option(
 @click.option("--start-ts", "start_option", type=TIMESTAMP, help="Same as START_TS.")
 @click.option("--end-ts", "end_option", type=TIMESTAMP, help="Same as END_TS.")
 @_VIEWS_OPTION
+@click.option("--disable-event-timestamp", is_flag=True,
+              help="Write the values with the current time as their event timestamp; START_TS and END_TS "
+                   "then default to the epoch and now (all the data).")
 @pass_state
 def materialize_command(
     state: CliState,
@@ -300,16 +315,22 @@ def materialize_command(
     start_option: datetime | None,
     end_option: datetime | None,
     views: tuple[str, ...],
+    disable_event_timestamp: bool,
 ) -> None:
     """Load the latest values with START_TS <= timestamp <= END_TS into the online store.
 
     Timestamps are ISO 8601 (naive means UTC) or 'now'.
     """
+    if disable_event_timestamp:
+        from ladle.materialize import EPOCH
+
+        start_ts, end_ts = start_ts or start_option or EPOCH, end_ts or end_option or datetime.now(UTC)
     start, end = _pick(start_ts, start_option, "START_TS"), _pick(end_ts, end_option, "END_TS")
     _run_materialize(
         state,
-        f"from {_ts(start)} to {_ts(end)}",
-        lambda store, progress: store.materialize(start, end, feature_views=_view_names(views), progress=progress),
+        f"from {_ts(start)} to {_ts(end)}" + (" (written as of now)" if disable_event_timestamp else ""),
+        lambda store, progress: store.materialize(start, end, feature_views=_view_names(views), progress=progress,
+                                                  disable_event_timestamp=disable_event_timestamp),
     )
 
 
@@ -441,6 +462,57 @@ def serve_command(
     settings.resolve(load_repo_config(state.repo_path, state.fs_yaml_file))  # a bad yaml fails here, in one line
     serve(settings, host=host, port=port, workers=workers, access_log=not no_access_log,
           keep_alive_timeout=keep_alive_timeout)
+
+
+# --- global options after the subcommand ---------------------------------------------------------------
+# Feast tutorials write `feast apply --verbose`: the root group's options are accepted after any command too
+# (a short name a command already uses keeps its meaning there, e.g. `materialize -v VIEW`).
+def _set_state(field: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None or value is False:
+            return
+        state = ctx.find_object(CliState)
+        if state is None:
+            return
+        if isinstance(value, Path):
+            value = value.absolute()
+        new = replace(state, **{field: value})
+        node: click.Context | None = ctx
+        while node is not None:  # the root group reads `verbose` when it reports an error
+            if node.obj is state:
+                node.obj = new
+            node = node.parent
+
+    return callback
+
+
+def _global_options() -> list[click.Option]:
+    return [
+        click.Option(["--chdir", "-c"], type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     expose_value=False, is_eager=True, hidden=True, callback=_set_state("repo_path")),
+        click.Option(["--feature-store-yaml", "-f"], type=click.Path(dir_okay=False, path_type=Path),
+                     expose_value=False, hidden=True, callback=_set_state("fs_yaml_file")),
+        click.Option(["--verbose", "-v"], is_flag=True, expose_value=False, is_eager=True, hidden=True,
+                     callback=_set_state("verbose")),
+    ]
+
+
+def _accept_global_options(command: click.Command) -> None:
+    """Add the root options to ``command`` (and its subcommands), minus names the command already uses."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _accept_global_options(sub)
+        return
+    taken = {name for p in command.params for name in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])}
+    for option in _global_options():
+        free = [o for o in option.opts if o not in taken]
+        if any(o.startswith("--") for o in free):
+            option.opts = free
+            command.params.append(option)
+
+
+for _command in cli.commands.values():
+    _accept_global_options(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -30,10 +30,13 @@ __all__ = [
     "RepoConfig",
     "SqliteOnlineStoreConfig",
     "load_repo_config",
+    "masked",
 ]
 
 CONFIG_FILE = "feature_store.yaml"
 _MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|[KMGT]i?B|bytes|%)\s*$", re.IGNORECASE)
+#: environment variables naming the configuration file, first set wins (Feast reads the second)
+YAML_PATH_ENV_VARS = ("LADLE_FS_YAML_FILE_PATH", "FEAST_FS_YAML_FILE_PATH")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -164,6 +167,34 @@ class RepoConfig(_Strict):
         return p if p.is_absolute() else (self.repo_path / p)
 
 
+MASK = "********"
+_SECRET_KEY = re.compile(r"password|secret|token|api_keys?$|access_key|private_key|credential", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+_PASSWORD_PARAM = re.compile(r"((?:^|[\s,;&?])password\s*=\s*)[^\s,;&]+", re.IGNORECASE)
+
+
+def masked(config: RepoConfig) -> dict[str, Any]:
+    """The resolved configuration as plain data with secrets hidden (what ``ladle configuration`` prints).
+
+    Values of keys naming a secret (password, token, api_keys, ...) become ``********``, and so do passwords
+    inside URLs (``postgresql://user:********@host``) and ``password=`` parameters of connection strings.
+    """
+    data = config.model_dump(mode="json", exclude={"repo_path"})
+    return {"repo_path": str(config.repo_path), **_mask(data)}
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, key) for v in value]
+    if isinstance(value, str):
+        if _SECRET_KEY.search(key):
+            return MASK
+        return _PASSWORD_PARAM.sub(lambda m: m.group(1) + MASK, _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", value))
+    return value
+
+
 def _expand_env(value: Any, where: str, file: str) -> Any:
     if isinstance(value, str):
 
@@ -203,20 +234,69 @@ def _describe(error: ValidationError, file: str) -> InvalidConfig:
     return InvalidConfig(file, f"'{loc}': {first['msg'].removeprefix('Value error, ')}")
 
 
+#: built-in store classes (``module.Class``) and their config classes, for plugins that subclass them
+_BUILTIN_CONFIGS: dict[str, type[BaseModel]] = {
+    "ladle.online.sqlite.SqliteOnlineStore": SqliteOnlineStoreConfig,
+    "ladle.online.redis.RedisOnlineStore": RedisOnlineStoreConfig,
+    "ladle.online.postgres.PostgreSQLOnlineStore": PostgreSQLOnlineStoreConfig,
+    "ladle.online.dynamodb.DynamoDBOnlineStore": DynamoDBOnlineStoreConfig,
+    "ladle.offline.duckdb.DuckDBOfflineStore": DuckDBOfflineStoreConfig,
+    "ladle.offline.postgres.PostgreSQLOfflineStore": PostgreSQLOfflineStoreConfig,
+    "ladle.offline.spark.SparkOfflineStore": SparkOfflineStoreConfig,
+}
+
+
+def _plugin_sections(data: dict[str, Any], repo_path: Path, file: str) -> dict[str, BaseModel]:
+    """Take the store sections whose ``type`` is a class path out of ``data``; return their validated configs."""
+    from ladle.offline.base import OfflineStore
+    from ladle.online.base import OnlineStore
+    from ladle.plugins import is_class_path, load_plugin, plugin_config
+    from ladle.registry.base import RegistryStore
+
+    plugins: dict[str, BaseModel] = {}
+    for key, base in (("online_store", OnlineStore), ("offline_store", OfflineStore)):
+        section = data.get(key)
+        if isinstance(section, str):
+            section = {"type": section}
+        if isinstance(section, dict) and is_class_path(section.get("type")):
+            cls = load_plugin(section["type"], base, f"{key}.type", file, repo_path)
+            plugins[key] = plugin_config(cls, section, _BUILTIN_CONFIGS, key, file)
+            del data[key]
+    registry = data.get("registry")
+    if isinstance(registry, dict) and is_class_path(registry.get("registry_store_type")):
+        load_plugin(registry["registry_store_type"], RegistryStore, "registry.registry_store_type", file, repo_path)
+    return plugins
+
+
 def parse_repo_config(data: Any, repo_path: Path, file: str = CONFIG_FILE) -> RepoConfig:
-    """Validate an already-parsed yaml mapping."""
+    """Validate an already-parsed yaml mapping (store ``type``s may be class paths: see :mod:`ladle.plugins`)."""
     if not isinstance(data, dict):
         raise InvalidConfig(file, "must be a YAML mapping with at least 'project:'")
     data = _expand_env(data, "", file)
+    plugins = _plugin_sections(data, repo_path, file)
     try:
-        return RepoConfig(**{**data, "repo_path": repo_path})
+        config = RepoConfig(**{**data, "repo_path": repo_path})
     except ValidationError as exc:
         raise _describe(exc, file) from None
+    return config.model_copy(update=plugins) if plugins else config
+
+
+def config_file_from_env() -> Path | None:
+    """``LADLE_FS_YAML_FILE_PATH`` or Feast's ``FEAST_FS_YAML_FILE_PATH`` (relative to the current folder)."""
+    for name in YAML_PATH_ENV_VARS:
+        if os.environ.get(name):
+            return Path(os.environ[name]).absolute()
+    return None
 
 
 def load_repo_config(repo_path: str | Path, config_file: str | Path | None = None) -> RepoConfig:
-    """Read and validate ``feature_store.yaml`` of the repo at ``repo_path``."""
+    """Read and validate ``feature_store.yaml`` of the repo at ``repo_path``.
+
+    Without ``config_file``, the file named by ``LADLE_FS_YAML_FILE_PATH`` (or ``FEAST_FS_YAML_FILE_PATH``) is
+    read when set, else ``feature_store.yaml`` in the repo.
+    """
     repo = Path(repo_path).resolve()
+    config_file = config_file or config_file_from_env()
     path = Path(config_file) if config_file else repo / CONFIG_FILE
     if not path.is_absolute():
         path = repo / path

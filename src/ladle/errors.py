@@ -25,6 +25,9 @@ Each error builds its message from the object it is about and what to do about i
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 __all__ = [
     "BackendError",
     "BackendFailure",
@@ -40,6 +43,7 @@ __all__ = [
     "RegistryConflict",
     "RepoLoadError",
     "SourceNotFound",
+    "did_you_mean",
 ]
 
 
@@ -72,28 +76,69 @@ class RepoLoadError(LadleError):
     """A repo could not be loaded: a file failed to import or two objects share a name."""
 
 
+#: at most this many registered names are listed in a NotFound message
+MAX_LISTED_NAMES = 12
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str | None:
+    """The registered name closest to a mistyped ``name`` (difflib), or ``None`` when none is close.
+
+    >>> did_you_mean("driver_hourly_stat", ["driver_hourly_stats", "customer_profile"])
+    'driver_hourly_stats'
+    """
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    lowered = {k.lower(): k for k in known}  # a change of case only scores low in difflib
+    return lowered.get(name.lower())
+
+
+def listed(names: Iterable[str]) -> str:
+    """``a, b, c`` (sorted), cut after :data:`MAX_LISTED_NAMES` with ``(+N more)``."""
+    ordered = sorted(set(names))
+    shown = ", ".join(ordered[:MAX_LISTED_NAMES])
+    return shown + (f" (+{len(ordered) - MAX_LISTED_NAMES} more)" if len(ordered) > MAX_LISTED_NAMES else "")
+
+
+def _plural(kind: str) -> str:
+    return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+
+
 class NotFound(KeyError, LadleError):
-    """A named object is not in the registry."""
+    """A named object is not in the registry.
+
+    The message names the closest registered name and lists the registered ones (bounded), e.g.
+    ``unknown feature view 'driver_hourly_stat' in 'driver_hourly_stat:conv_rate' of project 'demo'; did you
+    mean 'driver_hourly_stats'? registered feature views: customer_profile, driver_hourly_stats``.
+    """
 
     __str__ = LadleError.__str__
 
-    def __init__(self, kind: str, name: str, project: str, known: list[str] | None = None) -> None:
+    def __init__(
+        self, kind: str, name: str, project: str, known: Iterable[str] | None = None, ref: str | None = None
+    ) -> None:
         self.kind, self.name, self.project = kind, name, project
-        hint = f"; known: {', '.join(sorted(known))}" if known else "; none are registered"
-        super().__init__(
-            f"{kind} '{name}' does not exist in project '{project}'{hint} (check the name, or run `ladle apply`)"
-        )
+        self.known = sorted(set(known or ()))
+        where = f" in '{ref}'" if ref and ref != name else ""
+        if self.known:
+            guess = did_you_mean(name, self.known)
+            hint = (f"; did you mean '{guess}'?" if guess else ";") + f" registered {_plural(kind)}: {listed(self.known)}"
+            fix = "check the name, or run `ladle apply`"
+        else:
+            hint, fix = f"; no {_plural(kind)} are registered", "run `ladle apply`"
+        super().__init__(f"unknown {kind} '{name}'{where} of project '{project}'{hint} ({fix})")
 
 
 class FeatureNotFound(NotFound):
     """A feature reference names a view that exists but a feature it does not have."""
 
-    def __init__(self, view: str, feature: str, project: str, known: list[str]) -> None:
-        self.kind, self.name, self.project = "feature", f"{view}:{feature}", project
+    def __init__(self, view: str, feature: str, project: str, known: list[str], ref: str | None = None) -> None:
+        self.kind, self.name, self.project, self.known = "feature", f"{view}:{feature}", project, list(known)
+        guess = did_you_mean(feature, known)
         KeyError.__init__(
             self,
-            f"feature '{feature}' is not in feature view '{view}' of project '{project}'; "
-            f"its features are: {', '.join(known)}",
+            f"unknown feature '{feature}' in '{ref or self.name}': feature view '{view}' of project '{project}' "
+            f"has no such feature;" + (f" did you mean '{guess}'?" if guess else "") + f" its features are: {listed(known)}",
         )
 
 

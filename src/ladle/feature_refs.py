@@ -112,14 +112,14 @@ def _parse_ref(ref: str) -> tuple[str, str]:
     return view, feat
 
 
-def _pick(fields: list[Field], wanted: list[str] | None, view: str, project: str) -> list[Field]:
+def _pick(fields: list[Field], wanted: list[str] | None, view: str, project: str, ref: str | None) -> list[Field]:
     by_name = {f.name: f for f in fields}
     if wanted is None:
         return list(fields)
     out = []
     for n in wanted:
         if n not in by_name:
-            raise FeatureNotFound(view, n, project, list(by_name))
+            raise FeatureNotFound(view, n, project, list(by_name), ref)
         out.append(by_name[n])
     return out
 
@@ -132,15 +132,15 @@ class _Builder:
         self.on_demand: dict[str, OnDemandRequest] = {}
         self.outputs: list[tuple[str, str, str]] = []
 
-    def lookup(self, name: str) -> FeatureView | OnDemandFeatureView:
+    def lookup(self, name: str, ref: str | None) -> FeatureView | OnDemandFeatureView:
         try:
             return self.catalog.get_feature_view(name)
-        except NotFound:
-            pass
+        except NotFound as exc:
+            views = exc.known
         try:
             return self.catalog.get_on_demand_feature_view(name)
-        except NotFound:
-            raise NotFound("feature view", name, self.catalog.project) from None
+        except NotFound as exc:
+            raise NotFound("feature view", name, self.catalog.project, [*views, *exc.known], ref) from None
 
     def view_request(
         self, fv: FeatureView, alias: str | None, join_key_map: dict[str, str]
@@ -152,11 +152,14 @@ class _Builder:
             self.views[name] = req
         return req
 
-    def add(self, view_name: str, alias: str | None, wanted: list[str] | None, jkm: dict[str, str]) -> None:
-        obj = self.lookup(view_name)
+    def add(
+        self, view_name: str, alias: str | None, wanted: list[str] | None, jkm: dict[str, str], ref: str | None = None
+    ) -> None:
+        """Request ``wanted`` features (all when ``None``) of a view; ``ref`` is the caller's text, for errors."""
+        obj = self.lookup(view_name, ref)
         name = alias or view_name
         if isinstance(obj, OnDemandFeatureView):
-            feats = _pick(obj.schema, wanted, view_name, self.catalog.project)
+            feats = _pick(obj.schema, wanted, view_name, self.catalog.project, ref)
             req = self.on_demand.setdefault(name, OnDemandRequest(obj, [], name))
             for f in feats:
                 if all(x.name != f.name for x in req.features):
@@ -164,7 +167,7 @@ class _Builder:
                 self._output(name, f.name)
             self._add_odfv_inputs(obj)
             return
-        feats = _pick(obj.features, wanted, view_name, self.catalog.project)
+        feats = _pick(obj.features, wanted, view_name, self.catalog.project, ref)
         vreq = self.view_request(obj, alias, jkm)
         for f in feats:
             vreq.add_feature(f, hidden=False)
@@ -228,7 +231,7 @@ def resolve_features(
             raise InvalidRequest("features must be a non-empty list of 'view:feature' strings or a FeatureService")
         for ref in features:
             view, feat = _parse_ref(ref)
-            b.add(view, None, [feat], {})
+            b.add(view, None, [feat], {}, ref)
     return b.result()
 
 

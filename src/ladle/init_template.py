@@ -1,10 +1,11 @@
 """``ladle init``: create a demo feature repo (or a minimal one) from the packaged template.
 
-The demo repo is the Feast quickstart's: ``feature_store.yaml``, ``example_repo.py`` (definitions),
+The layout is Feast's: ``NAME/README.md`` and the repo in ``NAME/feature_repo/``. The demo repo is the
+Feast quickstart's: ``feature_store.yaml``, ``example_repo.py`` (definitions),
 ``test_workflow.py`` (the demo script) and ``data/driver_stats.parquet``, hourly statistics of drivers
 1001-1005 over the last 15 days, generated here relative to the current time (no network needed).
 
->>> # init_repo(Path("feature_repo"))          # what `ladle init feature_repo` does
+>>> # init_repo(Path("my_project"))          # what `ladle init my_project` does: my_project/feature_repo/
 """
 
 from __future__ import annotations
@@ -23,17 +24,20 @@ import pyarrow.parquet as pq
 from ladle.errors import InvalidRequest
 
 __all__ = [
-    "DEFAULT_REPO_NAME",
+    "DEFAULT_PROJECT_NAME",
     "DRIVER_IDS",
     "HISTORY_HOURS",
+    "REPO_FOLDER",
     "InitResult",
+    "check_project_name",
     "driver_stats_table",
     "init_repo",
-    "project_name",
 ]
 
-#: the folder `ladle init` creates when no name is given
-DEFAULT_REPO_NAME = "feature_repo"
+#: the project (and folder) `ladle init` creates when no name is given
+DEFAULT_PROJECT_NAME = "my_project"
+#: the feature repo's folder inside the project folder, as Feast lays it out
+REPO_FOLDER = "feature_repo"
 #: the drivers of the demo data
 DRIVER_IDS = (1001, 1002, 1003, 1004, 1005)
 #: hourly rows per driver: 15 days, the last one at the start of the current hour
@@ -46,29 +50,35 @@ _DEMO_FILES = ("feature_store.yaml", "example_repo.py", "test_workflow.py")
 _DATA_FILE = "data/driver_stats.parquet"
 _MAX_CREATED_DELAY_S = 300
 _TS = pa.timestamp("us", tz="UTC")
+_PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
+_README = "README.md"
 
 
 @dataclass(frozen=True)
 class InitResult:
-    """What :func:`init_repo` created."""
+    """What :func:`init_repo` created: ``root`` (the project folder) and ``path``, the feature repo in it."""
 
+    root: Path
     path: Path
     project: str
+    #: the files written, relative to ``root``
     files: tuple[str, ...]
 
 
-def project_name(folder_name: str) -> str:
-    """A valid project name from a folder name: letters, digits and ``_`` only, not starting with a digit.
+def check_project_name(name: str) -> str:
+    """``name`` if it is a valid project name (Feast's rule: letters, digits and ``_``, not starting with ``_``).
 
-    >>> project_name("my-repo.v2")
-    'my_repo_v2'
-    >>> project_name("2024_features")
-    '_2024_features'
+    Raises :class:`~ladle.errors.InvalidRequest` otherwise.
+
+    >>> check_project_name("my_project")
+    'my_project'
     """
-    name = re.sub(r"[^A-Za-z0-9_]", "_", folder_name)
-    if not name.strip("_"):
-        return DEFAULT_REPO_NAME
-    return f"_{name}" if name[0].isdigit() else name
+    if not _PROJECT_NAME.fullmatch(name):
+        raise InvalidRequest(
+            f"cannot create project {name!r}: a project name may contain only letters, digits and underscores, "
+            "and must not start with an underscore (e.g. my_project)"
+        )
+    return name
 
 
 def driver_stats_table(now: datetime | None = None, seed: int = DEFAULT_SEED) -> pa.Table:
@@ -116,7 +126,7 @@ def _check_target(path: Path) -> None:
 
 def _render(file: str, project: str) -> str:
     text = resources.files("ladle").joinpath("templates", _TEMPLATE, file).read_text(encoding="utf-8")
-    return Template(text).substitute(project=project)
+    return Template(text).substitute(project=project, repo_folder=REPO_FOLDER)
 
 
 def init_repo(
@@ -126,23 +136,25 @@ def init_repo(
     now: datetime | None = None,
     seed: int = DEFAULT_SEED,
 ) -> InitResult:
-    """Create a feature repo in the folder ``path`` (which must not exist, or be empty).
+    """Create project folder ``path`` (which must not exist, or be empty) with a feature repo inside, as Feast does.
 
-    The project is named after the folder (see :func:`project_name`). ``minimal=True`` writes only
-    ``feature_store.yaml`` and an empty ``data/`` folder. Raises :class:`~ladle.errors.InvalidRequest`
-    when the folder exists and is not empty; nothing is overwritten.
+    The project is named after the folder, which must be a valid project name (see
+    :func:`check_project_name`): ``path/README.md`` and ``path/feature_repo/`` with ``feature_store.yaml``,
+    ``example_repo.py``, ``test_workflow.py`` and ``data/driver_stats.parquet``. ``minimal=True`` writes
+    only ``feature_store.yaml`` and an empty ``data/`` folder in the repo. Raises
+    :class:`~ladle.errors.InvalidRequest` for an invalid name or a non-empty folder; nothing is overwritten.
     """
-    target = Path(path).absolute()
-    _check_target(target)
-    project = project_name(target.name)
+    root = Path(path).absolute()
+    project = check_project_name(root.name)
+    _check_target(root)
+    repo = root / REPO_FOLDER
     files = _DEMO_FILES[:1] if minimal else _DEMO_FILES
-    rendered = {f: _render(f, project) for f in files}
-    (target / "data").mkdir(parents=True, exist_ok=True)
+    rendered = {_README: _render(_README, project)} | {f"{REPO_FOLDER}/{f}": _render(f, project) for f in files}
+    (repo / "data").mkdir(parents=True, exist_ok=True)
     for name, text in rendered.items():
-        (target / name).write_text(text, encoding="utf-8")
-    written = list(files)
+        (root / name).write_text(text, encoding="utf-8")
+    written = list(rendered)
     if not minimal:
-        pq.write_table(driver_stats_table(now, seed), target / _DATA_FILE)
-        written.append(_DATA_FILE)
-    return InitResult(target, project, tuple(written))
-
+        pq.write_table(driver_stats_table(now, seed), repo / _DATA_FILE)
+        written.append(f"{REPO_FOLDER}/{_DATA_FILE}")
+    return InitResult(root, repo, project, tuple(written))

@@ -16,9 +16,12 @@ import pyarrow as pa
 from ladle.definitions import FeatureView
 from ladle.errors import InvalidRequest
 from ladle.offline.base import OfflineStore
-from ladle.online.base import OnlineStore
+from ladle.online.base import EVENT_TS, OnlineStore
 
-__all__ = ["CLOCK_SKEW", "MaterializeResult", "Progress", "check_end", "incremental_start", "materialize_views", "utc"]
+__all__ = [
+    "CLOCK_SKEW", "EPOCH", "MaterializeResult", "Progress", "check_end", "incremental_start", "materialize_views",
+    "stamped", "utc",
+]
 
 #: ``progress(view_name, rows_written_so_far, total_rows)``
 Progress = Callable[[str, int, int], None]
@@ -75,6 +78,17 @@ def incremental_start(view: FeatureView, materialized_until: datetime | None, en
     return EPOCH
 
 
+def stamped(rows: pa.Table, event_timestamp: datetime | None) -> pa.Table:
+    """``rows`` with every ``event_ts`` replaced by ``event_timestamp`` (unchanged when it is ``None``).
+
+    ``materialize --disable-event-timestamp`` (Feast's flag): the values are written as of the run's time.
+    """
+    if event_timestamp is None:
+        return rows
+    stamp = pa.array([utc(event_timestamp)] * rows.num_rows, pa.timestamp("us", tz="UTC"))
+    return rows.set_column(rows.schema.get_field_index(EVENT_TS), EVENT_TS, stamp)
+
+
 def materialize_views(
     offline: OfflineStore,
     online: OnlineStore,
@@ -83,8 +97,12 @@ def materialize_views(
     intervals: list[tuple[FeatureView, datetime, datetime]],
     batch_size: int,
     progress: Progress | None = None,
+    event_timestamp: datetime | None = None,
 ) -> list[MaterializeResult]:
-    """Materialize each ``(view, start, end)``; the registry records each interval after its write."""
+    """Materialize each ``(view, start, end)``; the registry records each interval after its write.
+
+    ``event_timestamp`` replaces the rows' own timestamps in the online store (see :func:`stamped`).
+    """
     results = []
     for view, start, end in intervals:
         if end < start:
@@ -97,7 +115,7 @@ def materialize_views(
             progress(view.name, 0, total)
         done = 0
         for batch in table.to_batches(max_chunksize=batch_size):
-            online.write(project, view, pa.Table.from_batches([batch]))
+            online.write(project, view, stamped(pa.Table.from_batches([batch]), event_timestamp))
             done += batch.num_rows
             if progress:
                 progress(view.name, done, total)

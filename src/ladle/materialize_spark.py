@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from ladle.definitions import Entity, FeatureView
 from ladle.errors import InvalidConfig, InvalidRequest
-from ladle.materialize import Bookkeeping, MaterializeResult, Progress
+from ladle.materialize import Bookkeeping, MaterializeResult, Progress, stamped
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 
@@ -72,16 +72,17 @@ def partition_writer(spec: dict[str, Any]) -> Callable[[Iterator[pa.RecordBatch]
         entities = {e["name"]: Entity.from_dict(e) for e in spec["entities"]}
         view = FeatureView.from_dict(spec["view"], entities)
         view.bind_entities(entities)
+        stamp = spec["event_timestamp"]
         written, pending, size = 0, [], 0
         try:
             for batch in batches:
                 pending.append(batch)
                 size += batch.num_rows
                 if size >= spec["batch_size"]:
-                    written += store.write(spec["project"], view, latest_rows(view, pa.Table.from_batches(pending)))
+                    written += store.write(spec["project"], view, stamped(latest_rows(view, pa.Table.from_batches(pending)), stamp))
                     pending, size = [], 0
             if size:
-                written += store.write(spec["project"], view, latest_rows(view, pa.Table.from_batches(pending)))
+                written += store.write(spec["project"], view, stamped(latest_rows(view, pa.Table.from_batches(pending)), stamp))
         finally:
             store.close()
         yield pa.record_batch([pa.array([written], pa.int64())], names=["written"])
@@ -98,11 +99,13 @@ def materialize_views_spark(
     batch_size: int,
     progress: Progress | None = None,
     partitions: int | None = None,
+    event_timestamp: Any = None,
 ) -> list[MaterializeResult]:
     """Materialize each ``(view, start, end)`` with Spark; the registry records each interval after its writes.
 
     Same arguments and result as :func:`ladle.materialize.materialize_views`, plus ``partitions``: how many
     partitions (parallel writers) the latest rows are spread over (None keeps Spark's choice).
+    ``event_timestamp`` replaces the rows' own timestamps, as in the local engine.
     """
     from ladle.offline.spark import SparkOfflineStore
 
@@ -124,7 +127,7 @@ def materialize_views_spark(
         latest = offline.latest_frame(view, start, end)
         if partitions:
             latest = latest.repartition(partitions)
-        counts = latest.mapInArrow(partition_writer(_spec(online, project, view, batch_size)), "written long")
+        counts = latest.mapInArrow(partition_writer({**_spec(online, project, view, batch_size), "event_timestamp": event_timestamp}), "written long")
         total = int(counts.agg(F.sum("written")).collect()[0][0] or 0)
         if progress:  # executors write; the driver learns the count when the job ends
             progress(view.name, total, total)

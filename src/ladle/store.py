@@ -4,7 +4,7 @@ retrieval/materialization modules; it translates arguments and delegates."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -182,9 +182,12 @@ class FeatureStore:
         self.registry.settle_infra(self._apply_infra)
 
     def validate_repo(self) -> RepoContents:
-        """Load the repo's definitions and check them against their sources (all must be readable); writes nothing."""
+        """Check what ``apply_repo`` checks, writing nothing: the definitions against their sources (offline
+        store; all must be readable), the registry (read) and the online store (connection and credentials)."""
         contents = self._infer(load_repo(self.repo_path), missing_data_ok=False)
         self.registry.plan(contents)
+        if self.config.online_store is not None:
+            self.online_store.check()
         return contents
 
     def plan_repo(self, skip_source_validation: bool = False) -> RegistryDiff:
@@ -320,12 +323,19 @@ class FeatureStore:
         end_date: datetime,
         feature_views: list[str] | None = None,
         progress: Progress | None = None,
+        disable_event_timestamp: bool = False,
     ) -> list[MaterializeResult]:
-        """Load the latest value per key with ``start <= ts <= end`` into the online store."""
+        """Load the latest value per key with ``start <= ts <= end`` into the online store.
+
+        ``disable_event_timestamp=True`` (Feast's flag, for sources whose timestamps do not mean event time)
+        writes those values with the current time as their event timestamp, so they replace what is stored.
+        """
         self._require_online("materialize")
         start, end = utc(start_date), check_end(end_date)
         views, bookkeeping = self._online_views(feature_views)
-        return self._materialize([(v, start, end) for v in views], bookkeeping, progress)
+        return self._materialize(
+            [(v, start, end) for v in views], bookkeeping, progress, datetime.now(UTC) if disable_event_timestamp else None
+        )
 
     def materialize_incremental(
         self, end_date: datetime, feature_views: list[str] | None = None, progress: Progress | None = None
@@ -338,8 +348,11 @@ class FeatureStore:
         return self._materialize(intervals, bookkeeping, progress)
 
     def _materialize(
-        self, intervals: list[tuple[FeatureView, datetime, datetime]], bookkeeping: MaterializationBookkeeping,
+        self,
+        intervals: list[tuple[FeatureView, datetime, datetime]],
+        bookkeeping: MaterializationBookkeeping,
         progress: Progress | None,
+        event_timestamp: datetime | None = None,
     ) -> list[MaterializeResult]:
         """Run ``intervals`` on the configured batch engine (``local``, or ``spark``: see ladle/materialize_spark.py)."""
         engine = self.config.batch_engine
@@ -348,10 +361,11 @@ class FeatureStore:
 
             return materialize_views_spark(
                 self.offline_store, self.online_store, bookkeeping, self.project, intervals,
-                engine.batch_size, progress, partitions=engine.partitions,
+                engine.batch_size, progress, partitions=engine.partitions, event_timestamp=event_timestamp,
             )
         return materialize_views(
             self.offline_store, self.online_store, bookkeeping, self.project, intervals, engine.batch_size, progress,
+            event_timestamp,
         )
 
     # --- writes from the application -----------------------------------------------------------------
@@ -383,7 +397,11 @@ class FeatureStore:
         if mode is not PushMode.OFFLINE:
             self._require_online(f"push(to={mode.name})")
         self._settle_infra()
-        source = self.registry.get_data_source(push_source_name)
+        sources = self.registry.list_data_sources()
+        source = next((s for s in sources if s.name == push_source_name), None)
+        if source is None:
+            pushable = [s.name for s in sources if isinstance(s, PushSource)]
+            raise NotFound("push source", push_source_name, self.project, pushable)
         if not isinstance(source, PushSource):
             raise InvalidRequest(f"data source '{push_source_name}' is a {type(source).__name__}, not a PushSource")
         views = [v for v in self.registry.list_feature_views() if v.source.name == push_source_name]

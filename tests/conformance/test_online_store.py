@@ -232,6 +232,12 @@ def test_teardown_leaves_nothing(backend: Backend) -> None:
     assert backend.leftovers() == []
 
 
+def test_check_writes_nothing_on_a_live_store(backend: Backend) -> None:
+    """``ladle validate``'s check: a reachable store passes, and nothing is created for the project."""
+    backend.store.check()
+    assert backend.leftovers() == []
+
+
 def test_read_many_equals_one_read_per_view(backend: Backend) -> None:
     """Several views in one call (one round trip where the store can): same rows as separate reads.
 

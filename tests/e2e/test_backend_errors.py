@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,11 +135,17 @@ def test_unreachable_online_stores(make_repo: RepoFactory) -> None:
         err = fails("apply", cwd=path)
         assert problem in err and fix in err, (name, err)
         assert not (path / "data" / "registry.db").exists(), name  # nothing half-applied
+        started = time.monotonic()
+        err = fails("validate", cwd=path)  # validate checks what apply checks, without writing
+        assert problem in err and fix in err and str(port) in err, (name, err)
+        assert time.monotonic() - started < 20, name  # bounded timeouts and retries
+        assert not (path / "data" / "registry.db").exists(), name
 
 
 def test_unreachable_sql_registry(make_repo: RepoFactory) -> None:
     port = closed_port()
     path = make_repo({"features.py": "from feast import Entity\ndriver = Entity(name='driver', join_keys=['id'])\n"},
                      yaml=f"project: errs\nregistry:\n  registry_type: sql\n  path: postgresql://postgres@127.0.0.1:{port}/test\n")
-    err = fails("apply", cwd=path)
-    assert "sql registry: cannot reach" in err and str(port) in err
+    for command in ("apply", "validate"):
+        err = fails(command, cwd=path)
+        assert "sql registry: cannot reach" in err and str(port) in err

@@ -1,6 +1,6 @@
 """The ``ladle`` command as a user runs it: the real console script in a subprocess, inside a repo folder.
 
-The story of the README: ``ladle init demo``, ``cd demo``, ``ladle apply``, ``ladle plan``, listing and
+The story of the README: ``ladle init demo``, ``cd demo/feature_repo``, ``ladle apply``, ``ladle plan``, listing and
 describing what was registered, materializing, reading online features from Python, tearing down —
 and the errors a user meets on the way, each one line on stderr with the right exit code.
 """
@@ -101,9 +101,10 @@ def online_tables(repo: Path, project: str) -> list[str]:
 
 
 def fresh_repo(parent: Path, name: str) -> tuple[Path, str]:
-    """``ladle init NAME && cd NAME && ladle apply``: the repo and the output of apply."""
-    assert "Creating a new ladle repository" in ok("init", name, cwd=parent)
-    repo = parent / name
+    """``ladle init NAME && cd NAME/feature_repo && ladle apply``: the repo and the output of apply."""
+    out = ok("init", name, cwd=parent)
+    assert "Creating a new ladle repository" in out and f"cd {name}/feature_repo && ladle apply" in out
+    repo = parent / name / "feature_repo"
     return repo, ok("apply", cwd=repo)
 
 
@@ -224,8 +225,14 @@ def test_chdir_and_init_default_name(tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     ok("-c", str(elsewhere), "init", "--minimal", cwd=tmp_path)
-    assert (elsewhere / "feature_repo/feature_store.yaml").exists()
-    assert "No entities" in ok("-c", str(elsewhere / "feature_repo"), "entities", "list", cwd=tmp_path)
+    assert (elsewhere / "my_project/feature_repo/feature_store.yaml").exists()
+    assert "No entities" in ok("-c", str(elsewhere / "my_project/feature_repo"), "entities", "list", cwd=tmp_path)
+
+
+def test_init_rejects_an_invalid_project_name(tmp_path: Path) -> None:
+    err = fails("init", "my-project", cwd=tmp_path)
+    assert "cannot create project 'my-project'" in err and "letters, digits and underscores" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- errors ------------------------------------------------------------------------------------------------
@@ -242,7 +249,7 @@ def test_init_refuses_a_non_empty_folder(tmp_path: Path) -> None:
 
 def test_a_repo_file_with_a_syntax_error(tmp_path: Path) -> None:
     ok("init", "broken", "--minimal", cwd=tmp_path)
-    repo = tmp_path / "broken"
+    repo = tmp_path / "broken" / "feature_repo"
     (repo / "bad_features.py").write_text("from ladle import Entity\n\ndriver = Entity(name='driver'\n")
     assert "bad_features.py" in fails("apply", cwd=repo)
     assert "bad_features.py" in fails("plan", cwd=repo)
@@ -250,7 +257,7 @@ def test_a_repo_file_with_a_syntax_error(tmp_path: Path) -> None:
 
 def test_an_unknown_yaml_key(tmp_path: Path) -> None:
     ok("init", "typo", "--minimal", cwd=tmp_path)
-    repo = tmp_path / "typo"
+    repo = tmp_path / "typo" / "feature_repo"
     with (repo / "feature_store.yaml").open("a") as f:
         f.write("onlin_store_typo: true\n")
     assert "onlin_store_typo" in fails("apply", cwd=repo)
@@ -311,3 +318,27 @@ def test_apply_registers_a_declared_view_whose_data_does_not_exist_yet(tmp_path:
     warning = [line for line in done.stderr.splitlines() if line.startswith("Warning: ")]
     assert len(warning) == 1 and "feature view 'future'" in warning[0] and "not_yet.parquet" in warning[0]
     assert "pace" in ok("feature-views", "describe", "future", cwd=repo)
+
+
+def test_global_options_after_the_subcommand(tmp_path: Path) -> None:
+    """Feast tutorials write `feast apply --verbose`; -c/--chdir and -f also work after the command."""
+    done = ladle("apply", "--verbose", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr and "feature_store.yaml" in done.stderr.strip().splitlines()[-1]
+
+    repo = tmp_path / "repo"
+    (repo / "data").mkdir(parents=True)
+    (repo / "other.yaml").write_text("project: after_opts\nregistry: data/registry.db\n")
+    yaml_file = repo / "other.yaml"  # -f is relative to the current folder, as before the command
+    (repo / "entities.py").write_text("from feast import Entity\ndriver = Entity(name='driver', join_keys=['id'])\n")
+    assert "+ entity 'driver'" in ok("apply", "--chdir", str(repo), "-f", str(yaml_file), cwd=tmp_path)
+    assert (repo / "data" / "registry.db").exists()
+    assert "No changes." in ok("plan", "-c", str(repo), "--feature-store-yaml", str(repo / "other.yaml"), cwd=tmp_path)
+    assert "after_opts" in ok("registry-dump", "-c", str(repo), "-f", str(yaml_file), cwd=tmp_path)
+    # an option after the command wins over the same one before it
+    assert "after_opts" in ok("-c", str(tmp_path), "registry-dump", "-c", str(repo), "-f", str(yaml_file), cwd=tmp_path)
+    # in `materialize`, -v stays Feast's --views; --verbose is the long form
+    done = ladle("materialize", "-v", "nope", "--verbose", "2024-01-01", "2024-01-02", "-c", str(repo),
+                 "-f", str(yaml_file), cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" in done.stderr
+    assert "has no feature views registered" in done.stderr.strip().splitlines()[-1]

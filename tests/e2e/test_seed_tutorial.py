@@ -33,8 +33,8 @@ def python(code: str, cwd: Path) -> str:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("seed")
-    assert ladle("init", "feature_repo", cwd=root).returncode == 0
-    repo = root / "feature_repo"
+    assert ladle("init", "my_project", cwd=root).returncode == 0
+    repo = root / "my_project" / "feature_repo"
     done = ladle("apply", cwd=repo)
     assert done.returncode == 0, done.stderr
     return repo
@@ -88,7 +88,7 @@ def test_materialize_then_read_sqlite_and_online(repo: Path) -> None:
         import sqlite3
         import pandas as pd
         con = sqlite3.connect("data/online_store.db")
-        print(pd.read_sql_query("SELECT * FROM feature_repo_driver_hourly_stats", con).columns.tolist())
+        print(pd.read_sql_query("SELECT * FROM my_project_driver_hourly_stats", con).columns.tolist())
         con.close()
 
         from pprint import pprint

@@ -206,7 +206,7 @@ def test_user_errors(store: FeatureStore) -> None:
         store.get_historical_features(edf, ["driver_stats.conv_rate"])
     with pytest.raises(NotFound, match="feature view 'nope'"):
         store.get_historical_features(edf, ["nope:x"])
-    with pytest.raises(FeatureNotFound, match="feature 'nope' is not in feature view 'driver_stats'"):
+    with pytest.raises(FeatureNotFound, match="unknown feature 'nope' in 'driver_stats:nope': feature view 'driver_stats'"):
         store.get_historical_features(edf, ["driver_stats:nope"])
     with pytest.raises(InvalidRequest, match=r"lacks column\(s\) \['driver_id'\]"):
         store.get_historical_features(edf.drop(columns=["driver_id"]), ["driver_stats:conv_rate"])

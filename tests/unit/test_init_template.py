@@ -14,7 +14,7 @@ import pytest
 
 from ladle.config import load_repo_config
 from ladle.errors import InvalidRequest, LadleError
-from ladle.init_template import DRIVER_IDS, HISTORY_HOURS, driver_stats_table, init_repo, project_name
+from ladle.init_template import DRIVER_IDS, HISTORY_HOURS, check_project_name, driver_stats_table, init_repo
 from ladle.repo import load_repo
 
 NOW = datetime(2024, 3, 10, 17, 42, 5, 123456, tzinfo=UTC)
@@ -58,26 +58,47 @@ def test_data_is_deterministic_given_the_seed_and_now() -> None:
     assert naive.equals(driver_stats_table(NOW, seed=7))  # naive means UTC
 
 
-@pytest.mark.parametrize(
-    ("folder", "project"),
-    [("demo", "demo"), ("my-repo.v2", "my_repo_v2"), ("2024_features", "_2024_features"), ("---", "feature_repo")],
-)
-def test_project_name_is_sanitized(folder: str, project: str) -> None:
-    assert project_name(folder) == project
+@pytest.mark.parametrize("name", ["demo", "my_project", "Driver2", "2024_features", "x"])
+def test_valid_project_names(name: str) -> None:
+    assert check_project_name(name) == name
 
 
-def test_init_writes_the_demo_repo(tmp_path: Path) -> None:
-    result = init_repo(tmp_path / "my-repo")
-    repo = tmp_path / "my-repo"
-    assert result.path == repo and result.project == "my_repo"
-    assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()) == [
-        "data/driver_stats.parquet",
-        "example_repo.py",
-        "feature_store.yaml",
-        "test_workflow.py",
+@pytest.mark.parametrize("name", ["my-repo", "my repo", "_private", "v2.0", "", "naïve", "a/b"])
+def test_invalid_project_names_are_rejected_with_the_rule(name: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        check_project_name(name)
+    assert str(info.value) == (
+        f"cannot create project {name!r}: a project name may contain only letters, digits and underscores, "
+        "and must not start with an underscore (e.g. my_project)"
+    )
+
+
+def test_an_invalid_name_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequest, match="'my-repo'"):
+        init_repo(tmp_path / "my-repo")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_writes_the_demo_repo_in_name_slash_feature_repo(tmp_path: Path) -> None:
+    """Feast's layout: NAME/README.md and NAME/feature_repo/{feature_store.yaml, example_repo.py, ...}."""
+    result = init_repo(tmp_path / "my_project")
+    root, repo = tmp_path / "my_project", tmp_path / "my_project" / "feature_repo"
+    assert result.root == root and result.path == repo and result.project == "my_project"
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == [
+        "README.md",
+        "feature_repo/data/driver_stats.parquet",
+        "feature_repo/example_repo.py",
+        "feature_repo/feature_store.yaml",
+        "feature_repo/test_workflow.py",
     ]
+    assert result.files == (
+        "README.md", "feature_repo/feature_store.yaml", "feature_repo/example_repo.py",
+        "feature_repo/test_workflow.py", "feature_repo/data/driver_stats.parquet",
+    )
+    readme = (root / "README.md").read_text()
+    assert "cd my_project/feature_repo" in readme and "ladle apply" in readme
     config = load_repo_config(repo)
-    assert config.project == "my_repo"
+    assert config.project == "my_project"
     assert config.registry.path == "data/registry.db"
     assert config.online_store.type == "sqlite" and config.online_store.path == "data/online_store.db"
     assert config.offline_store.type == "file"
@@ -90,7 +111,7 @@ def test_generated_parquet_ends_within_the_current_hour(tmp_path: Path) -> None:
     before = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     init_repo(tmp_path / "demo")
     after = datetime.now(UTC)
-    table = pq.read_table(tmp_path / "demo/data/driver_stats.parquet")
+    table = pq.read_table(tmp_path / "demo/feature_repo/data/driver_stats.parquet")
     assert table.schema.remove_metadata() == EXPECTED_SCHEMA
     last = pc.max(table.column("event_timestamp")).as_py()
     assert before <= last <= after and last.minute == 0 and last.second == 0
@@ -98,7 +119,7 @@ def test_generated_parquet_ends_within_the_current_hour(tmp_path: Path) -> None:
 
 def test_example_repo_is_importable_and_defines_the_quickstart_objects(tmp_path: Path) -> None:
     init_repo(tmp_path / "demo")
-    names = runpy.run_path(str(tmp_path / "demo/example_repo.py"))
+    names = runpy.run_path(str(tmp_path / "demo/feature_repo/example_repo.py"))
     assert names["driver"].join_keys == ["driver_id"]
     fv = names["driver_stats_fv"]
     assert fv.name == "driver_hourly_stats" and fv.ttl == timedelta(days=1) and fv.online
@@ -116,7 +137,7 @@ def test_example_repo_is_importable_and_defines_the_quickstart_objects(tmp_path:
 
 def test_the_repo_loader_finds_every_definition(tmp_path: Path) -> None:
     init_repo(tmp_path / "demo")
-    contents = load_repo(tmp_path / "demo")
+    contents = load_repo(tmp_path / "demo/feature_repo")
     assert sorted(v.name for v in contents.feature_views) == ["driver_hourly_stats", "driver_hourly_stats_fresh"]
     assert sorted(v.name for v in contents.on_demand_feature_views) == [
         "transformed_conv_rate",
@@ -132,15 +153,17 @@ def test_the_repo_loader_finds_every_definition(tmp_path: Path) -> None:
 
 def test_minimal_writes_only_the_yaml_and_an_empty_data_folder(tmp_path: Path) -> None:
     init_repo(tmp_path / "bare", minimal=True)
-    assert sorted(p.name for p in (tmp_path / "bare").iterdir()) == ["data", "feature_store.yaml"]
-    assert not any((tmp_path / "bare/data").iterdir())
-    assert load_repo_config(tmp_path / "bare").project == "bare"
+    repo = tmp_path / "bare/feature_repo"
+    assert sorted(p.name for p in (tmp_path / "bare").iterdir()) == ["README.md", "feature_repo"]
+    assert sorted(p.name for p in repo.iterdir()) == ["data", "feature_store.yaml"]
+    assert not any((repo / "data").iterdir())
+    assert load_repo_config(repo).project == "bare"
 
 
 def test_an_empty_existing_folder_is_used(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     init_repo(tmp_path / "empty", minimal=True)
-    assert (tmp_path / "empty/feature_store.yaml").exists()
+    assert (tmp_path / "empty/feature_repo/feature_store.yaml").exists()
 
 
 def test_a_non_empty_folder_is_never_overwritten(tmp_path: Path) -> None:

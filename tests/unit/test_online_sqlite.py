@@ -374,7 +374,7 @@ def test_unknown_feature_and_missing_table(store: SqliteOnlineStore) -> None:
         read_one(store, view, [1], "v")
     with pytest.raises(BackendFailure, match="has no table"):
         store.write(PROJECT, view, rows(view, {"driver_id": [1]}, {"v": [1]}, [T0]))
-    with pytest.raises(FeatureNotFound, match="feature 'nope' is not in feature view 'stats'"):
+    with pytest.raises(FeatureNotFound, match="unknown feature 'nope' in 'stats:nope': feature view 'stats'"):
         store.read(PROJECT, view, pa.table({"driver_id": [1]}), ["nope"])
 
 

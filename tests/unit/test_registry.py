@@ -406,7 +406,7 @@ def test_materialization_is_forgotten_when_the_view_changes_shape(registry: Regi
 
 def test_bookkeeping_errors(registry: Registry) -> None:
     registry.apply(contents())
-    with pytest.raises(NotFound, match="feature view 'nope' does not exist in project 'demo'; known: driver_stats"):
+    with pytest.raises(NotFound, match="unknown feature view 'nope' of project 'demo'; registered feature views: driver_stats"):
         registry.record_materialization("nope", T0, T0)
     with pytest.raises(InvalidRequest, match="ends"):
         registry.record_materialization("driver_stats", T0, T0 - timedelta(seconds=1))
@@ -418,8 +418,8 @@ def test_get_unknown_names_lists_what_exists(registry: Registry) -> None:
     with pytest.raises(NotFound) as exc:
         registry.get_feature_view("driver_stat")
     assert str(exc.value).strip('"') == (  # (KeyError quotes its message; ladle.errors should not)
-        "feature view 'driver_stat' does not exist in project 'demo'; known: driver_stats "
-        "(check the name, or run `ladle apply`)"
+        "unknown feature view 'driver_stat' of project 'demo'; did you mean 'driver_stats'? registered feature "
+        "views: driver_stats (check the name, or run `ladle apply`)"
     )
     with pytest.raises(NotFound, match="entity 'x'"):
         registry.get_entity("x")

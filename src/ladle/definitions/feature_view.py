@@ -10,7 +10,7 @@ from ladle.definitions.base import Named, check_name, check_tags, check_ttl, ttl
 from ladle.definitions.entity import Entity
 from ladle.definitions.field import Field
 from ladle.definitions.sources import DataSource, PushSource, RequestSource, source_from_dict
-from ladle.errors import InvalidDefinition
+from ladle.errors import InvalidDefinition, did_you_mean
 from ladle.types import Invalid
 
 __all__ = ["FeatureView", "FeatureViewProjection"]
@@ -159,8 +159,10 @@ class FeatureView(Named):
         objs = []
         for n in self.entities:
             if n not in entities:
+                guess = did_you_mean(n, entities)
                 raise InvalidDefinition(
-                    "FeatureView", self.name, f"uses entity '{n}', which is not defined",
+                    "FeatureView", self.name,
+                    f"uses entity '{n}', which is not defined" + (f"; did you mean '{guess}'?" if guess else ""),
                     f"define Entity(name='{n}', ...) in the repo, known: {sorted(entities)}",
                 )
             objs.append(entities[n])

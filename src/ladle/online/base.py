@@ -86,5 +86,12 @@ class OnlineStore(abc.ABC):
         """
         return [self.read(project, r.view, r.keys, r.features) for r in reads]
 
+    def check(self) -> None:  # noqa: B027 - optional hook: an embedded store has no server to reach
+        """Connect and verify the store answers (and accepts the credentials), writing nothing.
+
+        ``ladle validate`` calls it; a failure raises :class:`~ladle.errors.BackendError` naming the store,
+        where it was looked for and the fix, within a bounded time. Embedded stores need not override it.
+        """
+
     def close(self) -> None:  # noqa: B027 - optional hook: most stores hold connections
         """Release connections. The store may be used again afterwards (it reconnects)."""

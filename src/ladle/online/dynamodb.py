@@ -105,6 +105,19 @@ class DynamoDBOnlineStore(OnlineStore):
             return BackendFailure("dynamodb online store", f"{doing}: its table does not exist", "run `ladle apply`")
         return BackendFailure("dynamodb online store", f"{doing} failed: {exc}")
 
+    def check(self) -> None:
+        from botocore.config import Config as BotoConfig
+
+        # one attempt with short timeouts: the store's own client retries for minutes against a dead endpoint
+        client = boto3.client(
+            "dynamodb", region_name=self.config.region, endpoint_url=self.config.endpoint_url,
+            config=BotoConfig(connect_timeout=5, read_timeout=10, retries={"max_attempts": 1, "mode": "standard"}),
+        )
+        try:
+            client.list_tables(Limit=1)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail(exc, "checking the connection") from exc
+
     # --- tables --------------------------------------------------------------------------------------
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
         client = self._dynamodb()

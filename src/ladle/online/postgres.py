@@ -150,6 +150,13 @@ class PostgreSQLOnlineStore(OnlineStore):
     def _table(self, project: str, view: FeatureView) -> Any:
         return sql.Identifier(self.config.db_schema, table_name(project, view.name))
 
+    def check(self) -> None:
+        try:
+            with self._connection() as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            raise self._fail(exc, "checking the connection") from exc
+
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
         try:
             with self._connection() as conn, conn.transaction():

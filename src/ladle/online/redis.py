@@ -182,6 +182,12 @@ class RedisOnlineStore(OnlineStore):
         prefix = self._prefix(project, view)
         return [None if k is None else prefix + k for k in encode_key_list(keys)]
 
+    def check(self) -> None:
+        try:
+            self._redis().ping()
+        except redis_lib.RedisError as exc:
+            raise self._fail(exc, "checking the connection") from exc
+
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
         try:  # apply checks the server and the credentials now rather than at the first write
             self._redis().ping()

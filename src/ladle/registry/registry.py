@@ -20,6 +20,7 @@ from ladle.config import CONFIG_FILE, RepoConfig
 from ladle.definitions import DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView, Project
 from ladle.definitions.kinds import KIND_CLASS_NAMES
 from ladle.errors import InvalidConfig, InvalidDefinition, InvalidRequest, NotFound, RegistryConflict
+from ladle.plugins import is_class_path, load_plugin
 from ladle.registry.base import RegistryStore
 from ladle.registry.diff import RegistryDiff
 from ladle.registry.file import FileRegistryStore
@@ -61,8 +62,14 @@ _LABELS = {
 
 
 def make_registry_store(config: RepoConfig) -> RegistryStore:
-    """The registry store ``config.registry`` describes: a local file, or a SQL database for ``sql``."""
+    """The registry store ``config.registry`` describes: a local file, a SQL database for ``sql``, S3, or the
+    class named by ``registry_store_type`` (created as ``Store(registry_config, repo_path)``)."""
     path = config.registry.path
+    store_type = config.registry.registry_store_type
+    if is_class_path(store_type):
+        cls = load_plugin(str(store_type), RegistryStore, "registry.registry_store_type", CONFIG_FILE, config.repo_path)
+        store: RegistryStore = cls(config.registry, config.repo_path)
+        return store
     if config.registry.registry_type == "sql" or path.startswith(("postgresql://", "postgres://", "sqlite:///")):
         from ladle.registry.sql import SqlRegistryStore
 
