@@ -97,7 +97,8 @@ def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
         if issubclass(w.category, LadleWarning):
             click.echo(f"{click.style('Warning:', fg='yellow', bold=True)} {' '.join(str(w.message).split())}", err=True)
         else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+            # formatted by hand: inside catch_warnings(record=True), showwarning would record it again
+            sys.stderr.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line))
 
 
 def _verbose(ctx: click.Context) -> bool:

@@ -86,6 +86,8 @@ def did_you_mean(name: str, known: Iterable[str]) -> str | None:
     >>> did_you_mean("driver_hourly_stat", ["driver_hourly_stats", "customer_profile"])
     'driver_hourly_stats'
     """
+    if not isinstance(name, str):
+        return None
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     if close:
         return close[0]

@@ -286,7 +286,7 @@ def test_verbose_shows_the_traceback(tmp_path: Path) -> None:
 
 def test_a_repo_without_online_store_applies_and_refuses_to_materialize(tmp_path: Path) -> None:
     ok("init", "offline_only", cwd=tmp_path)
-    repo = tmp_path / "offline_only"
+    repo = tmp_path / "offline_only" / "feature_repo"
     yaml = (repo / "feature_store.yaml").read_text()
     start = yaml.index("online_store:")
     end = yaml.index("offline_store:")
@@ -299,7 +299,7 @@ def test_a_repo_without_online_store_applies_and_refuses_to_materialize(tmp_path
 
 def test_apply_registers_a_declared_view_whose_data_does_not_exist_yet(tmp_path: Path) -> None:
     ok("init", "future", "--minimal", cwd=tmp_path)
-    repo = tmp_path / "future"
+    repo = tmp_path / "future" / "feature_repo"
     (repo / "future_views.py").write_text(textwrap.dedent("""
         from datetime import timedelta
         from ladle import Entity, FeatureView, Field, FileSource
