@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import start_moto_server
 from ladle.definitions import FileSource, SavedDatasetFileStorage
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest
 from ladle.push import PushMode
@@ -301,3 +303,17 @@ def test_append_to_a_glob_is_refused(s3: Any, bucket: str, moto_endpoint: str, t
     store = bare_store(tmp_path)
     with pytest.raises(InvalidRequest, match=r"FileSource 'stats_src'.*is a glob; point it at a folder"):
         store.append(source(f"s3://{bucket}/stats/*.parquet", moto_endpoint), history())
+
+
+def test_access_denied_names_the_source_and_the_fix(moto_endpoint: str, tmp_path: Path) -> None:
+    """A server that checks credentials (moto with authentication on) refuses the test keys with 403."""
+    proc, endpoint = start_moto_server({"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    try:
+        store = bare_store(tmp_path)
+        for path in ("s3://b/k.parquet", "s3://b/stats/*.parquet"):
+            with pytest.raises(BackendFailure, match=rf"FileSource 'stats_src' at '{re.escape(path)}': access denied.*"
+                                                     r"\(check the AWS credentials"):
+                store.source_schema(source(path, endpoint))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -194,7 +194,8 @@ class ParquetPath:
                 self.store, f"{doing} {self.owner} at '{self.uri}': cannot reach the object store: {text}",
                 "check s3_endpoint_override on the source (or offline_store.s3_endpoint) and that the server is up",
             )
-        if "ACCESS_DENIED" in text or "AccessDenied" in text or "InvalidAccessKeyId" in text or "403" in text:
+        if any(code in text for code in ("ACCESS_DENIED", "INVALID_ACCESS_KEY_ID", "SIGNATURE_DOES_NOT_MATCH",
+                                         "AccessDenied", "InvalidAccessKeyId", "HTTP response code 403")):
             return BackendFailure(
                 self.store, f"{doing} {self.owner} at '{self.uri}': access denied: {text}",
                 "check the AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and the bucket policy",
