@@ -109,7 +109,8 @@ class DataSource(Named, abc.ABC):
 
 
 class FileSource(DataSource):
-    """Parquet data: one file, a directory of files, or a glob.
+    """Parquet data: one file, a directory of files, or a glob — local, ``s3://bucket/...`` (with
+    ``s3_endpoint_override`` for an S3-compatible server) or another ``pyarrow.fs`` URI.
 
     >>> src = FileSource(path="data/driver_stats.parquet", timestamp_field="event_timestamp")
     >>> src.name
