@@ -135,6 +135,7 @@ class ParquetPath:
         self._options, self._endpoint = options, endpoint_override or options.endpoint or ""
         self._repo_path = repo_path
         self._fs: pafs.FileSystem | None = None
+        self._root = ""
         self.is_glob = any(c in path for c in _GLOB_CHARS)
         self.is_local = "://" not in path or path.startswith("file://")
 
