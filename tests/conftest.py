@@ -44,9 +44,8 @@ def make_repo(tmp_path: Path) -> RepoFactory:
     return make
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A real moto server (DynamoDB and S3 over HTTP) on a free loopback port, for the whole session."""
+def start_moto_server(env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a moto server (with extra environment ``env``) on a free loopback port; returns it and its URL."""
     server = Path(sys.executable).parent / "moto_server"
     if not server.exists():
         if os.environ.get("LADLE_REQUIRE_SERVICES") == "1":
@@ -55,7 +54,7 @@ def moto_endpoint() -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)],
+    proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], env={**os.environ, **(env or {})},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -66,9 +65,16 @@ def moto_endpoint() -> Iterator[str]:
     else:
         proc.kill()
         pytest.fail("moto_server did not start within 30 s")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real moto server (DynamoDB and S3 over HTTP) on a free loopback port, for the whole session."""
+    proc, endpoint = start_moto_server()
     saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
-    yield f"http://127.0.0.1:{port}"
+    yield endpoint
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)

@@ -67,6 +67,17 @@ class DuckDBOfflineStoreConfig(_Strict):
     memory_limit: str | None = None
     #: worker threads; None means one per core
     threads: int | None = Field(default=None, gt=0)
+    #: S3-compatible server for ``s3://`` sources (``host:port`` or a URL); a source's s3_endpoint_override wins
+    s3_endpoint: str | None = None
+    #: AWS region; default AWS_REGION / AWS_DEFAULT_REGION, else the bucket's own region
+    s3_region: str | None = None
+    #: ``path`` or ``vhost`` addressing (default: path with an endpoint, vhost on AWS)
+    s3_url_style: Literal["path", "vhost"] | None = None
+    #: https for an s3_endpoint without a scheme unless false
+    s3_use_ssl: bool | None = None
+    #: credentials; default the AWS environment variables, profile or instance role
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
 
     @field_validator("memory_limit")
     @classmethod

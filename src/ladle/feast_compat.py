@@ -56,7 +56,7 @@ _MODULES: dict[str, dict[str, str]] = {
     "feast.data_format": {"FileFormat": _DEFS, "ParquetFormat": _DEFS},
     "feast.infra": {},
     "feast.infra.offline_stores": {},
-    "feast.infra.offline_stores.file_source": {"FileSource": _DEFS},
+    "feast.infra.offline_stores.file_source": {"FileSource": _DEFS, "SavedDatasetFileStorage": _DEFS},
     "feast.infra.offline_stores.contrib": {},
     "feast.infra.offline_stores.contrib.postgres_offline_store": {},
     "feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source": {"PostgreSQLSource": _DEFS},

@@ -151,5 +151,5 @@ def historical_job(
         compute, frame, [o[2] for o in resolved.outputs], resolved.full_feature_names,
         {"timestamp_column": ts_col, "features": [f"{o[0]}:{o[1]}" for o in resolved.outputs]},
         offline_store=type(offline).type_names[0] if type(offline).type_names else type(offline).__name__,
-        engine=engine, engine_frame=engine_frame,
+        engine=engine, engine_frame=engine_frame, object_store=offline.object_store,
     )

@@ -51,3 +51,26 @@ def test_missing_source_names_the_path(tmp_path: Path) -> None:
     store = DuckDBOfflineStore(DuckDBOfflineStoreConfig(), tmp_path)
     with pytest.raises(BackendFailure, match=r"FileSource 'x' has no parquet data at 'nope\.parquet'"):
         store.source_schema(FileSource(name="x", path="nope.parquet", timestamp_field="ts"))
+
+
+def test_local_listing_globs_folders_and_hidden_files(tmp_path: Path) -> None:
+    """Directories, globs (``*`` within a folder, ``**`` across folders) and ``file://`` URIs list the same files
+    a user expects; hidden (``.x``) and bookkeeping (``_x``) files and folders are never read."""
+    from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
+
+    for rel in ("d/a.parquet", "d/sub/b.parquet", "d/.tmp.parquet", "d/_temporary/c.parquet", "d/notes.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data([T], [1.0]), tmp_path / rel)
+
+    def listed(path: str) -> list[str]:
+        found = ParquetPath(path, "FileSource 'x'", tmp_path, ObjectStoreOptions()).files()
+        return [str(Path(p).relative_to(tmp_path)) for p in found]
+
+    assert listed("d") == ["d/a.parquet", "d/sub/b.parquet"]
+    assert listed("d/*.parquet") == ["d/a.parquet"]
+    assert listed("d/**/*.parquet") == ["d/a.parquet", "d/sub/b.parquet"]
+    assert listed("d/?.parquet") == ["d/a.parquet"]
+    assert listed("d/[ab].parquet") == ["d/a.parquet"]
+    assert listed(f"file://{tmp_path}/d/sub") == ["d/sub/b.parquet"]
+    with pytest.raises(BackendFailure, match=r"FileSource 'x' has no parquet data at 'd/\*\.csv'"):
+        listed("d/*.csv")

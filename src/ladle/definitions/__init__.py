@@ -16,6 +16,7 @@ from ladle.definitions.sources import (
     PostgreSQLSource,
     PushSource,
     RequestSource,
+    SavedDatasetFileStorage,
     source_from_dict,
 )
 from ladle.definitions.spark_source import SavedDatasetSparkStorage, SparkSource
@@ -36,6 +37,7 @@ __all__ = [
     "Project",
     "PushSource",
     "RequestSource",
+    "SavedDatasetFileStorage",
     "SavedDatasetSparkStorage",
     "SparkSource",
     "on_demand_feature_view",

@@ -109,7 +109,8 @@ class DataSource(Named, abc.ABC):
 
 
 class FileSource(DataSource):
-    """Parquet data: one file, a directory of files, or a glob.
+    """Parquet data: one file, a directory of files, or a glob — local, ``s3://bucket/...`` (with
+    ``s3_endpoint_override`` for an S3-compatible server) or another ``pyarrow.fs`` URI.
 
     >>> src = FileSource(path="data/driver_stats.parquet", timestamp_field="event_timestamp")
     >>> src.name
@@ -164,7 +165,10 @@ class FileSource(DataSource):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready description."""
-        return {**self._common_dict(), "path": self.path, "file_format": self.file_format}
+        out = {**self._common_dict(), "path": self.path, "file_format": self.file_format}
+        if self.s3_endpoint_override:  # only when set, so sources without one keep their registry hash
+            out["s3_endpoint_override"] = self.s3_endpoint_override
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FileSource:
@@ -179,6 +183,24 @@ class FileSource(DataSource):
             description=data.get("description", ""),
             tags=data.get("tags"),
             owner=data.get("owner", ""),
+            s3_endpoint_override=data.get("s3_endpoint_override"),
+        )
+
+
+class SavedDatasetFileStorage:
+    """Where ``RetrievalJob.persist`` writes a training set as one parquet file (Feast's name): a local path,
+    ``s3://bucket/key.parquet`` (with ``s3_endpoint_override`` for an S3-compatible server) or another URI
+    pyarrow knows.
+
+    >>> SavedDatasetFileStorage(path="s3://bucket/training.parquet").file_options.path
+    's3://bucket/training.parquet'
+    """
+
+    def __init__(
+        self, path: str, file_format: FileFormat | str | None = None, s3_endpoint_override: str | None = None
+    ) -> None:
+        self.file_options = FileSource(
+            name="saved_dataset", path=path, file_format=file_format, s3_endpoint_override=s3_endpoint_override
         )
 
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from ladle.definitions import DataSource, FeatureView
 from ladle.feature_refs import ViewRequest
+from ladle.offline.filesystem import ObjectStoreOptions
 
 __all__ = ["OfflineStore"]
 
@@ -24,6 +25,8 @@ class OfflineStore(abc.ABC):
 
     #: the ``type:`` value(s) in feature_store.yaml that select this store
     type_names: ClassVar[tuple[str, ...]] = ()
+    #: S3 settings for parquet files this store writes outside its sources (``RetrievalJob.persist``)
+    object_store: ObjectStoreOptions = ObjectStoreOptions()
 
     @abc.abstractmethod
     def point_in_time_join(

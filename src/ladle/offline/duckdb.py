@@ -10,8 +10,6 @@ qualifies and the largest created wins.
 
 from __future__ import annotations
 
-import glob
-import os
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -22,14 +20,14 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ladle.config import DuckDBOfflineStoreConfig
 from ladle.definitions import DataSource, FeatureView, FileSource
-from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest, SourceNotFound
+from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest
 from ladle.feature_refs import ViewRequest
 from ladle.offline.base import OfflineStore
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
+from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
 from ladle.types import to_arrow
 
 __all__ = ["DuckDBOfflineStore"]
@@ -77,8 +75,16 @@ class DuckDBOfflineStore(OfflineStore):
     def __init__(self, config: DuckDBOfflineStoreConfig, repo_path: Path) -> None:
         self.config = config
         self.repo_path = Path(repo_path)
+        self.object_store = ObjectStoreOptions(
+            endpoint=config.s3_endpoint, region=config.s3_region, url_style=config.s3_url_style,
+            use_ssl=config.s3_use_ssl, access_key_id=config.s3_access_key_id,
+            secret_access_key=config.s3_secret_access_key,
+        )
         self._db: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
+        # Arrow datasets of object-store sources, per thread, waiting to be registered on the cursor of the
+        # query that names them (a registered view is visible to its own cursor only)
+        self._scans = threading.local()
 
     # --- connection --------------------------------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -114,36 +120,31 @@ class DuckDBOfflineStore(OfflineStore):
             )
         return batch
 
-    def _paths(self, source: FileSource) -> list[str]:
-        path = source.path
-        if "://" in path:
-            return [path]
-        full = Path(path) if Path(path).is_absolute() else self.repo_path / path
-        if full.is_dir():
-            files = sorted(glob.glob(str(full / "**" / "*.parquet"), recursive=True))
-        elif any(c in path for c in "*?["):
-            files = sorted(glob.glob(str(full), recursive=True))
-        else:
-            files = [str(full)] if full.exists() else []
-        if not files:
-            raise SourceNotFound(
-                "duckdb offline store",
-                f"FileSource '{source.name}' has no parquet data at '{path}' (resolved to {full})",
-                "check the path in the FileSource; relative paths are relative to the repo folder",
-            )
-        return files
+    def _parquet(self, source: FileSource) -> ParquetPath:
+        return ParquetPath(
+            source.path, f"FileSource '{source.name}'", self.repo_path, self.object_store, source.s3_endpoint_override
+        )
 
     def _relation(self, source: FileSource) -> str:
-        files = ", ".join(lit(p) for p in self._paths(source))
-        return f"read_parquet([{files}], union_by_name = true)"
+        """What a query reads the source from: DuckDB's own parquet reader for local files, an Arrow dataset
+        (registered when the query runs) for any other filesystem, so no DuckDB extension is needed."""
+        data = self._parquet(source)
+        if data.is_local:
+            files = ", ".join(lit(p) for p in data.files())
+            return f"read_parquet([{files}], union_by_name = true)"
+        name = f"__ladle_scan_{uuid.uuid4().hex}"
+        self._pending()[name] = data.dataset()
+        return name
+
+    def _pending(self) -> dict[str, Any]:
+        pending: dict[str, Any] | None = getattr(self._scans, "pending", None)
+        if pending is None:
+            pending = self._scans.pending = {}
+        return pending
 
     def source_schema(self, source: DataSource) -> pa.Schema:
         fs = self._file_source(source)
-        try:
-            rel = self._cursor().sql(f"SELECT * FROM {self._relation(fs)} LIMIT 0")
-            return rel.to_arrow_table().schema
-        except duckdb.Error as exc:
-            raise BackendFailure("duckdb offline store", f"cannot read FileSource '{fs.name}': {exc}") from exc
+        return self._run(f"SELECT * FROM {self._relation(fs)} LIMIT 0", f"cannot read FileSource '{fs.name}'").schema
 
     def _source_column(self, source: DataSource, name: str) -> str:
         for src_col, mapped in source.field_mapping.items():
@@ -176,9 +177,10 @@ class DuckDBOfflineStore(OfflineStore):
         return f"SELECT {', '.join(cols)} FROM {self._relation(fs)} WHERE {' AND '.join(where)}"
 
     def _run(self, sql: str, what: str, tables: dict[str, Any] | None = None) -> pa.Table:
+        scans, self._scans.pending = self._pending(), {}
         cur = self._cursor()
         try:
-            for name, table in (tables or {}).items():
+            for name, table in {**scans, **(tables or {})}.items():
                 cur.register(name, table)
             relation = cur.sql(sql)
             if relation is None:
@@ -329,19 +331,4 @@ class DuckDBOfflineStore(OfflineStore):
         aligned = pa.table(
             {f.name: cast_to_declared(renamed.column(f.name), f.type, f"{fs.name}.{f.name}") for f in schema}
         )
-        path = Path(fs.path) if Path(fs.path).is_absolute() else self.repo_path / fs.path
-        if path.is_dir():
-            target = path / f"part-{uuid.uuid4().hex}.parquet"
-            tmp = path / f".{target.name}.tmp"
-            pq.write_table(aligned, tmp)
-            os.replace(tmp, target)
-            return
-        if any(c in fs.path for c in "*?["):
-            raise InvalidRequest(
-                f"cannot append to FileSource '{fs.name}': its path is a glob; point it at a folder to push offline"
-            )
-        existing = pq.read_table(path)
-        combined = pa.concat_tables([existing, aligned.cast(existing.schema)])
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        pq.write_table(combined, tmp)
-        os.replace(tmp, path)
+        self._parquet(fs).append(aligned)

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ladle.errors import InvalidRequest
+from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
 
 if TYPE_CHECKING:
     from ladle.feature_refs import ResolvedFeatures, ViewRequest
@@ -93,6 +93,7 @@ class RetrievalJob:
         offline_store: str = "",
         engine: EngineFrames | None = None,
         engine_frame: Callable[[], Any] | None = None,
+        object_store: ObjectStoreOptions | None = None,
     ) -> None:
         self._compute = compute
         self._table: pa.Table | None = None
@@ -104,6 +105,7 @@ class RetrievalJob:
         self._engine = engine
         self._engine_frame = engine_frame
         self._frame: Any = None
+        self._object_store = object_store or ObjectStoreOptions()
 
     def to_arrow(self) -> pa.Table:
         """The result as an Arrow table (entity columns, then features)."""
@@ -154,20 +156,22 @@ class RetrievalJob:
 
         With the spark offline store, Spark writes it (a ``SparkSource`` / ``SavedDatasetSparkStorage``
         table or path, or a ``FileSource`` folder) without the rows passing through the driver. Every other
-        store writes a ``FileSource`` target as one parquet file (relative paths are relative to the current
-        directory). An existing target is an error unless ``allow_overwrite``.
+        store writes a ``FileSource`` or ``SavedDatasetFileStorage`` target as one parquet file: a local path
+        (relative to the current directory), ``s3://...`` (the target's ``s3_endpoint_override``, else the
+        offline store's ``s3_*`` settings) or another URI pyarrow knows. An existing target is an error unless
+        ``allow_overwrite``.
         """
         if self._engine is not None:
             self._engine.persist_frame(self.to_spark_df(), storage, allow_overwrite)
             return
-        path = getattr(storage, "path", None)
-        if type(storage).__name__ != "FileSource" or not path or "://" in path:
+        target = getattr(storage, "file_options", storage)  # SavedDatasetFileStorage wraps a FileSource
+        path = getattr(target, "path", None)
+        if type(target).__name__ != "FileSource" or not path:
             raise InvalidRequest(
-                f"the {self._offline_store} offline store persists to a local FileSource(path=...) only, "
-                f"got {type(storage).__name__}"
+                f"the {self._offline_store} offline store persists to a FileSource(path=...) or "
+                f"SavedDatasetFileStorage(path=...), got {type(storage).__name__}"
             )
-        target = Path(path)
-        if target.exists() and not allow_overwrite:
-            raise InvalidRequest(f"cannot persist to '{path}': it already exists (pass allow_overwrite=True)")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(self.to_arrow(), target)
+        ParquetPath(
+            path, f"saved dataset '{path}'", Path.cwd(), self._object_store,
+            getattr(target, "s3_endpoint_override", ""), store=f"{self._offline_store} offline store",
+        ).write(self.to_arrow(), allow_overwrite)
