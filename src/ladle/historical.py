@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from ladle.conform import arrow_from_pandas
 from ladle.errors import InvalidRequest
 from ladle.feature_refs import ResolvedFeatures
 from ladle.offline.base import OfflineStore
@@ -26,7 +27,7 @@ def entity_table(entity_df: Any, offline: OfflineStore) -> tuple[pa.Table, pd.Da
         if entity_df.columns.duplicated().any():
             dup = sorted(set(entity_df.columns[entity_df.columns.duplicated()]))
             raise InvalidRequest(f"entity_df has duplicated column names: {dup}")
-        return pa.Table.from_pandas(entity_df, preserve_index=False), entity_df
+        return arrow_from_pandas(entity_df, "entity_df"), entity_df
     if isinstance(entity_df, pa.Table):
         return entity_df, None
     if isinstance(entity_df, str):

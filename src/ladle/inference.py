@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from ladle.definitions import DataSource, FeatureView, Field, PushSource
 from ladle.errors import InvalidDefinition
-from ladle.types import from_arrow, to_arrow
+from ladle.types import TimeUuid, Uuid, from_arrow, to_arrow
 
 __all__ = ["infer_feature_view", "infer_source"]
 
@@ -106,6 +106,10 @@ def _check_type(view: FeatureView, f: Field, source_type: pa.DataType, source_na
         declared = to_arrow(f.dtype)
     except TypeError:
         return
+    if isinstance(source_type, pa.ExtensionType):
+        source_type = source_type.storage_type
+    if f.dtype in (Uuid, TimeUuid) and pa.types.is_fixed_size_binary(source_type) and source_type.byte_width == 16:
+        return  # parquet's UUID type: read as canonical text
     want, have = _kind(declared), _kind(source_type)
     # JSON columns (PostgreSQL json/jsonb) hold Json text, maps, structs and arrays alike
     widening = {("float", "int"), ("int", "bool"), ("float", "bool"),

@@ -8,11 +8,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from ladle.conform import arrow_from_pandas, plain_python
 from ladle.definitions import DataSource, FeatureView
 from ladle.errors import InvalidRequest
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
 from ladle.online.base import CREATED_TS, EVENT_TS
-from ladle.types import to_arrow
 
 __all__ = ["PushMode", "as_arrow", "online_rows"]
 
@@ -42,10 +42,13 @@ def as_arrow(df: Any) -> pa.Table:
     if isinstance(df, pa.Table):
         return df
     if isinstance(df, pd.DataFrame):
-        return pa.Table.from_pandas(df, preserve_index=False)
+        return arrow_from_pandas(df, "the pushed rows")
     if isinstance(df, dict):
         try:
-            return pa.table(df)
+            try:
+                return pa.table(df)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # UUIDs, sets: read as text and lists
+                return pa.table({k: [plain_python(v) for v in vs] for k, vs in df.items()})
         except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
             raise InvalidRequest(f"cannot read the rows as columns: {exc}") from exc
     if type(df).__module__.startswith("polars"):
@@ -74,7 +77,7 @@ def online_rows(view: FeatureView, rows: pa.Table, what: str) -> pa.Table:
         )
     out: dict[str, pa.ChunkedArray] = {k: renamed.column(k) for k in view.join_keys}
     for f in view.features:
-        out[f.name] = cast_to_declared(renamed.column(f.name), to_arrow(f.dtype), f"{view.name}:{f.name}")
+        out[f.name] = cast_to_declared(renamed.column(f.name), f.dtype, f"{view.name}:{f.name}")
     out[EVENT_TS] = ensure_utc_micros(renamed.column(ts_name), ts_name)
     cr = src.created_timestamp_column
     if cr and cr in renamed.column_names:

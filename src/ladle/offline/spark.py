@@ -317,7 +317,7 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
             for f in req.features:
                 column = result.column(f"{req.name}__{f.name}")
                 out[req.output_name(f.name, full_feature_names)] = cast_to_declared(
-                    column, to_arrow(f.dtype), f"{req.name}:{f.name}"
+                    column, f.dtype, f"{req.name}:{f.name}"
                 )
         return pa.table(out)
 
@@ -387,7 +387,7 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         entity_cols = [c for c in numbered.columns if c not in (ROW, TS)]
         joined = {
             f"{req.name}__{f.name}": cast_to_declared(
-                table.column(f"{req.name}__{f.name}"), to_arrow(f.dtype), f"{req.name}:{f.name}"
+                table.column(f"{req.name}__{f.name}"), f.dtype, f"{req.name}:{f.name}"
             )
             for req in views for f in req.features
         }
@@ -512,7 +512,7 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
 def latest_rows(view: FeatureView, table: pa.Table) -> pa.Table:
     """Rows of :meth:`SparkOfflineStore.latest_frame` as the online stores take them: declared feature types,
     ``event_ts``/``created_ts`` as timestamp[us, UTC]. Used on the driver and on executors alike."""
-    declared = {f.name: to_arrow(f.dtype) for f in view.features}
+    declared = {f.name: f.dtype for f in view.features}
     out: dict[str, pa.ChunkedArray | pa.Array] = {}
     for name in table.column_names:
         column = table.column(name)
