@@ -24,10 +24,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ladle.definitions import Field
 from ladle.errors import InvalidRequest
 from ladle.types import Array, FeastType, PrimitiveFeastType, Set, TimeUuid, Uuid
 
-__all__ = ["arrow_from_pandas", "conform", "needs_conform", "plain_python"]
+__all__ = ["arrow_from_pandas", "conform", "conform_keys", "needs_conform", "plain_python"]
 
 _UUID_TEXT = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _TIME_UUID_TEXT = r"^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -58,6 +59,15 @@ def conform(column: pa.ChunkedArray | pa.Array, dtype: FeastType, what: str) -> 
     if needs_conform(dtype):
         arr = _conform_array(arr, dtype, what)
     return pa.chunked_array([arr], type=arr.type)
+
+
+def conform_keys(table: pa.Table, keys: list[Field]) -> pa.Table:
+    """``table`` with its join-key columns of ``keys`` conformed (a Uuid key is its canonical text)."""
+    for f in keys:
+        if f.name in table.column_names and needs_conform(f.dtype):
+            index = table.schema.get_field_index(f.name)
+            table = table.set_column(index, f.name, conform(table.column(f.name), f.dtype, f"join key '{f.name}'"))
+    return table
 
 
 def _conform_array(arr: pa.Array, dtype: FeastType, what: str) -> pa.Array:
@@ -153,7 +163,7 @@ def arrow_from_pandas(df: pd.DataFrame, what: str) -> pa.Table:
     """``df`` as Arrow; object columns of UUIDs, sets or frozensets are read as text and lists."""
     try:
         return pa.Table.from_pandas(df, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         pass
     plain = df.copy(deep=False)
     for name in plain.columns:
@@ -161,5 +171,5 @@ def arrow_from_pandas(df: pd.DataFrame, what: str) -> pa.Table:
             plain[name] = plain[name].map(plain_python)
     try:
         return pa.Table.from_pandas(plain, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise InvalidRequest(f"{what}: a column holds values Arrow cannot read: {exc}") from exc

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from ladle.definitions import DataSource, FeatureView, Field, PushSource
 from ladle.errors import InvalidDefinition
-from ladle.types import TimeUuid, Uuid, from_arrow, to_arrow
+from ladle.types import TimeUuid, Uuid, ValueType, from_arrow, from_value_type, to_arrow
 
 __all__ = ["infer_feature_view", "infer_source"]
 
@@ -62,9 +62,11 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
     if not view.features:
         skip = {*view.join_keys, src.timestamp_field, src.created_timestamp_column}
         view.schema += [Field(name=c, dtype=from_arrow(t)) for c, t in columns.items() if c not in skip | declared]
+    uuid_keys = {e.join_keys[0]: from_value_type(e.value_type) for e in view.entity_objects
+                 if len(e.join_keys) == 1 and e.value_type in (ValueType.UUID, ValueType.TIME_UUID)}
     for key in view.join_keys:
-        if key not in declared:
-            view.schema.insert(0, Field(name=key, dtype=from_arrow(columns[key])))
+        if key not in declared:  # an entity of ValueType.UUID keys by canonical UUID text, whatever the column holds
+            view.schema.insert(0, Field(name=key, dtype=uuid_keys.get(key) or from_arrow(columns[key])))
     for f in view.features:
         if f.name not in columns:
             raise InvalidDefinition(

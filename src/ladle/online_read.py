@@ -152,7 +152,7 @@ def _to_array(name: str, values: list[Any], target: pa.DataType | None) -> pa.Ar
 def _plain_array(values: list[Any], target: pa.DataType | None) -> pa.Array:
     try:
         return pa.array(values, type=target) if target is not None else pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # uuid.UUID keys: a Uuid join key is its canonical text
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # uuid.UUID keys: a Uuid join key is its canonical text
         plain = [plain_python(v) for v in values]
         return pa.array(plain, type=target) if target is not None else pa.array(plain)
 

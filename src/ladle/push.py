@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from ladle.conform import arrow_from_pandas, plain_python
+from ladle.conform import arrow_from_pandas, conform_keys, plain_python
 from ladle.definitions import DataSource, FeatureView
 from ladle.errors import InvalidRequest
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
@@ -47,7 +47,7 @@ def as_arrow(df: Any) -> pa.Table:
         try:
             try:
                 return pa.table(df)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):  # UUIDs, sets: read as text and lists
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # UUIDs, sets: read as text and lists
                 return pa.table({k: [plain_python(v) for v in vs] for k, vs in df.items()})
         except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
             raise InvalidRequest(f"cannot read the rows as columns: {exc}") from exc
@@ -75,7 +75,8 @@ def online_rows(view: FeatureView, rows: pa.Table, what: str) -> pa.Table:
             f"{what}: the rows lack column(s) {missing} of feature view '{view.name}' "
             f"(needs join keys {view.join_keys}, timestamp '{ts_name}' and features {[f.name for f in view.features]})"
         )
-    out: dict[str, pa.ChunkedArray] = {k: renamed.column(k) for k in view.join_keys}
+    keys = conform_keys(renamed.select(view.join_keys), view.entity_columns)
+    out: dict[str, pa.ChunkedArray] = {k: keys.column(k) for k in view.join_keys}
     for f in view.features:
         out[f.name] = cast_to_declared(renamed.column(f.name), f.dtype, f"{view.name}:{f.name}")
     out[EVENT_TS] = ensure_utc_micros(renamed.column(ts_name), ts_name)

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from ladle.conform import conform_keys
 from ladle.definitions import DataSource, FeatureView, FileSource, SavedDatasetSparkStorage, SparkSource
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest, MissingExtra
 from ladle.feature_refs import ResolvedFeatures, ViewRequest
@@ -521,7 +522,7 @@ def latest_rows(view: FeatureView, table: pa.Table) -> pa.Table:
         elif name in ("event_ts", "created_ts"):
             column = ensure_utc_micros(column, name)
         out[name] = column
-    return pa.table(out)
+    return conform_keys(pa.table(out), view.entity_columns)
 
 
 def batches(table: pa.Table, size: int) -> Iterator[pa.Table]:
