@@ -28,6 +28,7 @@ _DEFS = "ladle.definitions"
 _TYPES = (
     "Array", "Bool", "Bytes", "ComplexFeastType", "FeastType", "Float32", "Float64", "Int32", "Int64", "Invalid",
     "Json", "Map", "PrimitiveFeastType", "String", "Struct", "UnixTimestamp", "ValueType", "from_value_type",
+    "Set", "Uuid", "TimeUuid", "Decimal",
 )
 
 #: module name -> attribute -> the ladle module that defines it

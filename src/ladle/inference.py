@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from ladle.definitions import DataSource, FeatureView, Field, PushSource
 from ladle.errors import InvalidDefinition, LadleWarning, SourceNotFound
-from ladle.types import ValueType, from_arrow, from_value_type, to_arrow
+from ladle.types import TimeUuid, Uuid, ValueType, from_arrow, from_value_type, to_arrow
 
 __all__ = ["check_feature_view", "infer_feature_view", "infer_source"]
 
@@ -63,9 +63,11 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
     if not view.features:
         skip = {*view.join_keys, src.timestamp_field, src.created_timestamp_column}
         view.schema += [Field(name=c, dtype=from_arrow(t)) for c, t in columns.items() if c not in skip | declared]
+    uuid_keys = {e.join_keys[0]: from_value_type(e.value_type) for e in view.entity_objects
+                 if len(e.join_keys) == 1 and e.value_type in (ValueType.UUID, ValueType.TIME_UUID)}
     for key in view.join_keys:
-        if key not in declared:
-            view.schema.insert(0, Field(name=key, dtype=from_arrow(columns[key])))
+        if key not in declared:  # an entity of ValueType.UUID keys by canonical UUID text, whatever the column holds
+            view.schema.insert(0, Field(name=key, dtype=uuid_keys.get(key) or from_arrow(columns[key])))
     for f in view.features:
         if f.name not in columns:
             raise InvalidDefinition(
@@ -151,6 +153,10 @@ def _check_type(view: FeatureView, f: Field, source_type: pa.DataType, source_na
         declared = to_arrow(f.dtype)
     except TypeError:
         return
+    if isinstance(source_type, pa.ExtensionType):
+        source_type = source_type.storage_type
+    if f.dtype in (Uuid, TimeUuid) and pa.types.is_fixed_size_binary(source_type) and source_type.byte_width == 16:
+        return  # parquet's UUID type: read as canonical text
     want, have = _kind(declared), _kind(source_type)
     # JSON columns (PostgreSQL json/jsonb) hold Json text, maps, structs and arrays alike
     widening = {("float", "int"), ("int", "bool"), ("float", "bool"),

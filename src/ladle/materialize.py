@@ -13,6 +13,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
+from ladle.conform import conform_keys
 from ladle.definitions import FeatureView
 from ladle.errors import InvalidRequest
 from ladle.offline.base import OfflineStore
@@ -109,7 +110,7 @@ def materialize_views(
             raise InvalidRequest(
                 f"cannot materialize '{view.name}': start {start.isoformat()} is after end {end.isoformat()}"
             )
-        table = offline.pull_latest(view, start, end).read_all()
+        table = conform_keys(offline.pull_latest(view, start, end).read_all(), view.entity_columns)
         total = table.num_rows
         if progress:
             progress(view.name, 0, total)

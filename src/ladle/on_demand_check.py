@@ -9,6 +9,7 @@ with :class:`~ladle.errors.InvalidDefinition` naming the view. Sample values are
 
 from __future__ import annotations
 
+import decimal
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from ladle.errors import InvalidDefinition, InvalidRequest
 from ladle.feature_refs import OnDemandRequest, ResolvedFeatures, ViewRequest
 from ladle.offline.columns import cast_to_declared
 from ladle.on_demand_exec import on_demand_inputs, run_on_demand
-from ladle.types import Array, FeastType, Int64, Struct, ValueType, from_value_type, to_arrow
+from ladle.types import Array, FeastType, Int64, Set, Struct, ValueType, from_value_type, to_arrow
 
 __all__ = ["dry_run_on_demand", "sample_value"]
 
@@ -36,12 +37,16 @@ def sample_value(dtype: FeastType) -> Any:
     >>> sample_value(Array(Int64))
     [1]
     """
-    if isinstance(dtype, Array):
+    if isinstance(dtype, Array | Set):
         return [sample_value(dtype.base_type)]
     if isinstance(dtype, Struct):
         return {k: sample_value(v) for k, v in dtype.fields.items()}
     if dtype.name == "UnixTimestamp":
         return datetime.now(UTC).replace(microsecond=0)
+    if dtype.name in ("Uuid", "TimeUuid"):
+        return "6fa459ea-ee8a-11e1-8000-0242ac120002"  # a version-1 UUID, valid for both
+    if dtype.name == "Decimal":
+        return decimal.Decimal("1.5")
     return _SCALARS.get(dtype.name)
 
 

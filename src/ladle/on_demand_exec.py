@@ -15,7 +15,6 @@ import pyarrow as pa
 from ladle.errors import InvalidRequest
 from ladle.feature_refs import OnDemandRequest, ResolvedFeatures
 from ladle.offline.columns import cast_to_declared
-from ladle.types import to_arrow
 
 __all__ = ["apply_on_demand", "on_demand_inputs", "run_on_demand"]
 
@@ -105,5 +104,5 @@ def apply_on_demand(
                     f"expected {num_rows} (one per row)"
                 )
             name = request.name or request.view.name
-            out[f"{name}__{f.name}"] = cast_to_declared(arr, to_arrow(f.dtype), f"{request.view.name}:{f.name}")
+            out[f"{name}__{f.name}"] = cast_to_declared(arr, f.dtype, f"{request.view.name}:{f.name}")
     return out

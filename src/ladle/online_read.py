@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ladle.conform import plain_python
 from ladle.errors import InvalidRequest
 from ladle.feature_refs import ResolvedFeatures
 from ladle.offline.retrieval_job import arrow_to_pandas
@@ -151,7 +152,7 @@ def _to_array(name: str, values: list[Any], target: pa.DataType | None) -> pa.Ar
         if floats:  # a safe cast refuses a fractional part (2.0 is still 2)
             arr = pa.array(values, type=pa.float64()).cast(target)
         else:
-            arr = pa.array(values, type=target) if target is not None else pa.array(values)
+            arr = _plain_array(values, target)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
         expected = f" (expected {target})" if target is not None else ""
         raise InvalidRequest(f"entity column '{name}' has a value of the wrong type{expected}: {exc}") from exc
@@ -164,6 +165,14 @@ def _key_table(columns: dict[str, pa.Array], num_rows: int) -> pa.Table:
     if columns:
         return pa.table(columns)
     return pa.table({"_": pa.nulls(num_rows)}).drop_columns(["_"])
+
+
+def _plain_array(values: list[Any], target: pa.DataType | None) -> pa.Array:
+    try:
+        return pa.array(values, type=target) if target is not None else pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # uuid.UUID keys: a Uuid join key is its canonical text
+        plain = [plain_python(v) for v in values]
+        return pa.array(plain, type=target) if target is not None else pa.array(plain)
 
 
 def read_online(

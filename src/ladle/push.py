@@ -8,12 +8,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ladle.conform import conform_keys
 from ladle.definitions import DataSource, FeatureView
 from ladle.errors import InvalidRequest
 from ladle.frames import as_arrow
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
 from ladle.online.base import CREATED_TS, EVENT_TS
-from ladle.types import to_arrow
 
 __all__ = ["PushMode", "as_arrow", "check_offline_rows", "online_rows"]  # as_arrow: from ladle.frames
 
@@ -38,6 +38,7 @@ class PushMode(enum.Enum):
             ) from None
 
 
+
 def _mapped(source: DataSource, name: str) -> str:
     return source.field_mapping.get(name, name)
 
@@ -59,9 +60,10 @@ def online_rows(view: FeatureView, rows: pa.Table, what: str, write_all_null_row
             f"{what}: the rows lack column(s) {missing} of feature view '{view.name}' "
             f"(needs join keys {view.join_keys}, timestamp '{ts_name}' and features {[f.name for f in view.features]})"
         )
-    out: dict[str, pa.ChunkedArray] = {k: renamed.column(k) for k in view.join_keys}
+    keys = conform_keys(renamed.select(view.join_keys), view.entity_columns)
+    out: dict[str, pa.ChunkedArray] = {k: keys.column(k) for k in view.join_keys}
     for f in view.features:
-        out[f.name] = cast_to_declared(renamed.column(f.name), to_arrow(f.dtype), f"{view.name}:{f.name}")
+        out[f.name] = cast_to_declared(renamed.column(f.name), f.dtype, f"{view.name}:{f.name}")
     out[EVENT_TS] = ensure_utc_micros(renamed.column(ts_name), ts_name)
     cr = src.created_timestamp_column
     if cr and cr in renamed.column_names:

@@ -1,8 +1,16 @@
 """Feature value types (Feast-compatible names) and their Arrow equivalents.
 
-``Int64``, ``Float32``, ``Array(String)``, ``Struct({"a": Int64})`` ... are the types written in a
-``Field``; ``ValueType`` is the older enum still used by ``Entity(value_type=...)``. Every type maps to
-exactly one Arrow type, which is what every store reads and writes.
+``Int64``, ``Float32``, ``Array(String)``, ``Set(Int64)``, ``Struct({"a": Int64})`` ... are the types
+written in a ``Field``; ``ValueType`` is the older enum still used by ``Entity(value_type=...)``. Every
+type maps to exactly one Arrow type, which is what every store reads and writes:
+
+* ``Uuid`` and ``TimeUuid`` are text in canonical form (``"0f8fad5b-d9cb-469f-a165-70867728950e"``:
+  lowercase, hyphenated); ``TimeUuid`` values must be version-1 UUIDs.
+* ``Decimal`` is ``decimal128(38, 18)``: exact, up to 20 digits before the point and 18 after; values
+  come back as ``decimal.Decimal``.
+* ``Set(T)`` is ``list<T>`` holding each value once, in ascending order (nulls last): a set written in
+  any order with any repetitions is stored and served as that one list.
+* ``Array`` nests: ``Array(Array(Int64))`` is ``list<list<int64>>``, ``Array(Set(String))`` a list of sets.
 
 >>> from ladle.types import Array, Int64, to_arrow
 >>> str(to_arrow(Array(Int64)))
@@ -22,6 +30,7 @@ __all__ = [
     "Bool",
     "Bytes",
     "ComplexFeastType",
+    "Decimal",
     "FeastType",
     "Float32",
     "Float64",
@@ -31,9 +40,12 @@ __all__ = [
     "Json",
     "Map",
     "PrimitiveFeastType",
+    "Set",
     "String",
     "Struct",
+    "TimeUuid",
     "UnixTimestamp",
+    "Uuid",
     "ValueType",
     "dtype_from_dict",
     "dtype_to_dict",
@@ -44,7 +56,7 @@ __all__ = [
 
 
 class ValueType(enum.Enum):
-    """The legacy value-type enum (same names and numbers as Feast's)."""
+    """The legacy value-type enum (same names and numbers as Feast's ``Value.proto``)."""
 
     UNKNOWN = 0
     BYTES = 1
@@ -65,8 +77,27 @@ class ValueType(enum.Enum):
     UNIX_TIMESTAMP_LIST = 18
     NULL = 19
     MAP = 20
-    JSON = 22
-    STRUCT = 24
+    BYTES_SET = 22
+    STRING_SET = 23
+    INT32_SET = 24
+    INT64_SET = 25
+    DOUBLE_SET = 26
+    FLOAT_SET = 27
+    BOOL_SET = 28
+    UNIX_TIMESTAMP_SET = 29
+    JSON = 32
+    STRUCT = 34
+    UUID = 36
+    TIME_UUID = 37
+    UUID_LIST = 38
+    TIME_UUID_LIST = 39
+    UUID_SET = 40
+    TIME_UUID_SET = 41
+    #: a list of lists or sets (``Array(Array(T))``); the element type is not part of the value type
+    VALUE_LIST = 42
+    DECIMAL = 44
+    DECIMAL_LIST = 45
+    DECIMAL_SET = 46
 
 
 @dataclass(frozen=True)
@@ -83,22 +114,50 @@ class PrimitiveFeastType:
         return _PRIMITIVE_TO_VALUE_TYPE[self.name]
 
 
+def _element(kind: str, base_type: Any, nested: bool) -> None:
+    """Refuse an element type ``kind(base_type)`` cannot hold, naming the ones it can."""
+    if isinstance(base_type, PrimitiveFeastType) and base_type.name not in _NO_ARRAY:
+        return
+    if nested and isinstance(base_type, Array | Set):
+        return
+    allowed = "a scalar type other than Map, Json or Invalid" + (", an Array or a Set" if nested else "")
+    raise TypeError(f"{kind}({base_type!r}) is not supported: the elements of a {kind} must be {allowed}")
+
+
 @dataclass(frozen=True)
 class Array:
-    """A list of a primitive type: ``Array(Float32)``."""
+    """A list: ``Array(Float32)``, or nested, ``Array(Array(Int64))`` and ``Array(Set(String))``."""
 
-    base_type: PrimitiveFeastType
+    base_type: PrimitiveFeastType | Array | Set
 
     def __post_init__(self) -> None:
-        if not isinstance(self.base_type, PrimitiveFeastType) or self.base_type.name in _NO_ARRAY:
-            raise TypeError(f"Array({self.base_type!r}) is not supported: use Array of a scalar type")
+        _element("Array", self.base_type, nested=True)
 
     def __repr__(self) -> str:
         return f"Array({self.base_type!r})"
 
     def to_value_type(self) -> ValueType:
-        """The legacy ``ValueType`` for this type."""
+        """The legacy ``ValueType`` for this type (``VALUE_LIST`` for a list of lists)."""
+        if not isinstance(self.base_type, PrimitiveFeastType):
+            return ValueType.VALUE_LIST
         return ValueType[self.base_type.to_value_type().name + "_LIST"]
+
+
+@dataclass(frozen=True)
+class Set:
+    """Distinct values of a scalar type: ``Set(String)``, stored as a sorted list without repetitions."""
+
+    base_type: PrimitiveFeastType
+
+    def __post_init__(self) -> None:
+        _element("Set", self.base_type, nested=False)
+
+    def __repr__(self) -> str:
+        return f"Set({self.base_type!r})"
+
+    def to_value_type(self) -> ValueType:
+        """The legacy ``ValueType`` for this type."""
+        return ValueType[self.base_type.to_value_type().name + "_SET"]
 
 
 @dataclass(frozen=True)
@@ -123,8 +182,8 @@ class Struct:
         return ValueType.STRUCT
 
 
-ComplexFeastType = Array | Struct
-FeastType = PrimitiveFeastType | Array | Struct
+ComplexFeastType = Array | Set | Struct
+FeastType = PrimitiveFeastType | Array | Set | Struct
 
 Invalid = PrimitiveFeastType("Invalid")
 Bytes = PrimitiveFeastType("Bytes")
@@ -139,9 +198,17 @@ UnixTimestamp = PrimitiveFeastType("UnixTimestamp")
 Map = PrimitiveFeastType("Map")
 #: any JSON document, stored as its text
 Json = PrimitiveFeastType("Json")
+#: a UUID of any version, as canonical text
+Uuid = PrimitiveFeastType("Uuid")
+#: a version-1 (time-based) UUID, as canonical text
+TimeUuid = PrimitiveFeastType("TimeUuid")
+#: an exact decimal number: decimal128(38, 18)
+Decimal = PrimitiveFeastType("Decimal")
 
 _PRIMITIVES = {
-    t.name: t for t in (Invalid, Bytes, String, Bool, Int32, Int64, Float32, Float64, UnixTimestamp, Map, Json)
+    t.name: t
+    for t in (Invalid, Bytes, String, Bool, Int32, Int64, Float32, Float64, UnixTimestamp, Map, Json, Uuid, TimeUuid,
+              Decimal)
 }
 _NO_ARRAY = {"Invalid", "Map", "Json"}
 _PRIMITIVE_TO_VALUE_TYPE = {
@@ -156,6 +223,9 @@ _PRIMITIVE_TO_VALUE_TYPE = {
     "UnixTimestamp": ValueType.UNIX_TIMESTAMP,
     "Map": ValueType.MAP,
     "Json": ValueType.JSON,
+    "Uuid": ValueType.UUID,
+    "TimeUuid": ValueType.TIME_UUID,
+    "Decimal": ValueType.DECIMAL,
 }
 _VALUE_TYPE_TO_PRIMITIVE = {v: _PRIMITIVES[k] for k, v in _PRIMITIVE_TO_VALUE_TYPE.items()}
 
@@ -170,12 +240,17 @@ _ARROW = {
     "UnixTimestamp": pa.timestamp("us", tz="UTC"),
     "Map": pa.map_(pa.string(), pa.string()),
     "Json": pa.string(),
+    "Uuid": pa.string(),
+    "TimeUuid": pa.string(),
+    "Decimal": pa.decimal128(38, 18),
 }
+#: the Arrow type of ``Decimal``
+DECIMAL_ARROW = _ARROW["Decimal"]
 
 
 def to_arrow(dtype: FeastType) -> pa.DataType:
     """The Arrow type a value of ``dtype`` is stored as."""
-    if isinstance(dtype, Array):
+    if isinstance(dtype, Array | Set):
         return pa.list_(to_arrow(dtype.base_type))
     if isinstance(dtype, Struct):
         return pa.struct([pa.field(k, to_arrow(v)) for k, v in dtype.fields.items()])
@@ -192,7 +267,7 @@ def from_arrow(arrow_type: pa.DataType) -> FeastType:
         return UnixTimestamp
     if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
         inner = from_arrow(arrow_type.value_type)
-        if isinstance(inner, PrimitiveFeastType) and inner.name not in _NO_ARRAY:
+        if isinstance(inner, Array) or (isinstance(inner, PrimitiveFeastType) and inner.name not in _NO_ARRAY):
             return Array(inner)
         return Invalid
     if pa.types.is_struct(arrow_type):
@@ -205,7 +280,7 @@ def from_arrow(arrow_type: pa.DataType) -> FeastType:
         (pa.types.is_integer, Int64),
         (lambda t: pa.types.is_float32(t) or pa.types.is_float16(t), Float32),
         (pa.types.is_floating, Float64),
-        (pa.types.is_decimal, Float64),
+        (pa.types.is_decimal, Float64),  # as Feast infers it; declare Decimal to keep the values exact
         (lambda t: pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t), String),
         (lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t), Bytes),
     ]
@@ -216,10 +291,14 @@ def from_arrow(arrow_type: pa.DataType) -> FeastType:
 
 
 def from_value_type(value_type: ValueType) -> FeastType:
-    """The type matching a legacy ``ValueType`` (``ValueType.INT64`` -> ``Int64``)."""
-    if value_type.name.endswith("_LIST"):
-        base = _VALUE_TYPE_TO_PRIMITIVE[ValueType[value_type.name.removesuffix("_LIST")]]
-        return Array(base)
+    """The type matching a legacy ``ValueType`` (``ValueType.INT64`` -> ``Int64``, ``STRING_SET`` -> ``Set(String)``).
+
+    ``VALUE_LIST`` does not say what its lists hold, so it gives ``Invalid``: declare the Field's dtype.
+    """
+    for suffix, kind in (("_LIST", Array), ("_SET", Set)):
+        base_name = value_type.name.removesuffix(suffix)
+        if base_name != value_type.name and base_name in ValueType.__members__:
+            return kind(_VALUE_TYPE_TO_PRIMITIVE[ValueType[base_name]])
     if value_type in _VALUE_TYPE_TO_PRIMITIVE:
         return _VALUE_TYPE_TO_PRIMITIVE[value_type]
     return Invalid
@@ -229,6 +308,8 @@ def dtype_to_dict(dtype: FeastType) -> Any:
     """A JSON-ready description of ``dtype`` (the registry's format)."""
     if isinstance(dtype, Array):
         return {"array": dtype_to_dict(dtype.base_type)}
+    if isinstance(dtype, Set):
+        return {"set": dtype_to_dict(dtype.base_type)}
     if isinstance(dtype, Struct):
         return {"struct": {k: dtype_to_dict(v) for k, v in dtype.fields.items()}}
     return dtype.name
@@ -241,16 +322,15 @@ def dtype_from_dict(data: Any) -> FeastType:
             raise TypeError(f"unknown type name '{data}'; known: {', '.join(sorted(_PRIMITIVES))}")
         return _PRIMITIVES[data]
     if "array" in data:
-        base = dtype_from_dict(data["array"])
-        if not isinstance(base, PrimitiveFeastType):
-            raise TypeError("Array of a non-scalar type is not supported")
-        return Array(base)
+        return Array(dtype_from_dict(data["array"]))  # type: ignore[arg-type]  # Array checks its element
+    if "set" in data:
+        return Set(dtype_from_dict(data["set"]))  # type: ignore[arg-type]
     return Struct({k: dtype_from_dict(v) for k, v in data["struct"].items()})
 
 
 def as_feast_type(dtype: Any) -> FeastType:
     """Accept a ladle type, a ``ValueType`` or an Arrow type and return a ladle type."""
-    if isinstance(dtype, PrimitiveFeastType | Array | Struct):
+    if isinstance(dtype, PrimitiveFeastType | Array | Set | Struct):
         return dtype
     if isinstance(dtype, ValueType):
         return from_value_type(dtype)

@@ -1,6 +1,7 @@
 """Every feature type round-trips exactly through every offline store: the point-in-time join and
 materialization's pull_latest return what the source holds (big ints, NaN/inf/-0.0, unicode, bytes,
-tz-aware timestamps, arrays, maps, JSON, structs, nulls), and apply-time checks accept the natural column
+tz-aware timestamps, arrays, maps, JSON, structs, UUIDs, decimals, sets, nested arrays, nulls) — UUIDs in
+canonical text and sets as sorted distinct lists whatever the source holds —, and apply-time checks accept the natural column
 types of each store while refusing a column whose type disagrees with the declared one."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal as D
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,15 +30,19 @@ from ladle.types import (
     Array,
     Bool,
     Bytes,
+    Decimal,
     Float32,
     Float64,
     Int32,
     Int64,
     Json,
     Map,
+    Set,
     String,
     Struct,
+    TimeUuid,
     UnixTimestamp,
+    Uuid,
     to_arrow,
 )
 from services import PG_DSN, postgres_admin
@@ -44,6 +50,8 @@ from spark_support import spark_session
 
 T = datetime(2026, 6, 1, tzinfo=timezone.utc)
 UTC = pa.timestamp("us", tz="UTC")
+U1, U2 = "6ba7b810-9dad-41d1-80b4-00c04fd430c8", "0f8fad5b-d9cb-469f-a165-70867728950e"
+TU = "c232ab00-9414-11ec-b3c8-9f6bdeced846"  # version 1
 # name -> (declared type, PostgreSQL column type, the values of drivers 1, 2 and 3)
 TYPES: dict[str, tuple[object, str, list[object]]] = {
     "i32": (Int32, "INT4", [2**31 - 1, None, -5]),
@@ -60,6 +68,24 @@ TYPES: dict[str, tuple[object, str, list[object]]] = {
     "doc": (Json, "JSONB", ['{"a": [1, 2], "é": null}', None, "[]"]),
     "pt": (Struct({"x": Float64, "label": String}), "JSONB",
            [{"x": 1.0, "label": "p"}, None, {"x": None, "label": None}]),
+    "uid": (Uuid, "UUID", [U1.upper(), None, U2]),
+    "tuid": (TimeUuid, "UUID", [None, TU, TU]),
+    "uids": (Array(Uuid), "UUID[]", [[U2, None, U1], [], None]),
+    "dec": (Decimal, "NUMERIC", [D("12345678901234567890.123456789012345678"), D("-0.000000000000000001"), None]),
+    "decs": (Array(Decimal), "NUMERIC[]", [[D("1.5"), None, D("-2")], None, []]),
+    "sset": (Set(String), "TEXT[]", [["b", "a", "b", "ü"], [], None]),
+    "iset": (Set(Int64), "INT8[]", [[5, -1, 5, None, None], None, []]),
+    "uset": (Set(Uuid), "UUID[]", [[U2, U1, U2], [], None]),
+    "grid": (Array(Array(Int64)), "JSONB", [[[1, None], [], None], [], None]),
+    "aset": (Array(Set(String)), "JSONB", [[["b", "a", "a"], []], None, [None]]),
+}
+#: what the stores return where it differs from what the source holds: canonical UUIDs, sets in order
+NORMALIZED: dict[str, list[object]] = {
+    "uid": [U1, None, U2],
+    "sset": [["a", "b", "ü"], [], None],
+    "iset": [[-1, 5, None], None, []],
+    "uset": [sorted([U1, U2]), [], None],
+    "aset": [[["a", "b"], []], None, [None]],
 }
 MakeSource = Callable[[str, pa.Table], DataSource]
 
@@ -83,15 +109,15 @@ def _duckdb() -> Iterator[MakeSource | OfflineStore]:
         store.close()
 
 
-def _pg_value(value: object, pg_type: str) -> object:
+def _pg_value(value: object, pg_type: str, dtype: object) -> object:
     from psycopg.types.json import Jsonb
 
     if pg_type != "JSONB" or value is None:
         return value
     if isinstance(value, str):
         return Jsonb(json.loads(value))
-    if isinstance(value, list):
-        return Jsonb(dict(value))
+    if dtype == Map:
+        return Jsonb(dict(value))  # type: ignore[call-overload]
     return Jsonb(value)
 
 
@@ -112,7 +138,8 @@ def _postgres() -> Iterator[MakeSource | OfflineStore]:
         with admin.cursor() as cur:
             cur.executemany(
                 f'INSERT INTO "{schema}"."{name}" ({names}) VALUES ({marks})',
-                [[_pg_value(v, pg_types[c]) for c, v in row.items()] for row in rows.to_pylist()],
+                [[_pg_value(v, pg_types[c], TYPES[c][0] if c in TYPES else None) for c, v in row.items()]
+                 for row in rows.to_pylist()],
             )
         return PostgreSQLSource(name=name, table=name, timestamp_field="ts")
 
@@ -180,7 +207,8 @@ def test_every_type_round_trips(offline: tuple[OfflineStore, MakeSource]) -> Non
                                       False)
     latest = store.pull_latest(view, T - timedelta(days=1), T + timedelta(days=1)).read_all().sort_by("driver_id")
     assert latest.column("driver_id").to_pylist() == [1, 2, 3]
-    for name, (dtype, _, values) in TYPES.items():
+    for name, (dtype, _, stored) in TYPES.items():
+        values = NORMALIZED.get(name, stored)
         assert joined.schema.field(name).type == to_arrow(dtype), name
         got = joined.column(name).to_pylist()
         assert all(same(g, e) for g, e in zip(got, [values[2], values[0], values[1], None], strict=True)), (name, got)

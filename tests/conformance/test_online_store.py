@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal as D
 from pathlib import Path
 
 import pyarrow as pa
@@ -30,15 +31,19 @@ from ladle.types import (
     Array,
     Bool,
     Bytes,
+    Decimal,
     Float32,
     Float64,
     Int32,
     Int64,
     Json,
     Map,
+    Set,
     String,
     Struct,
+    TimeUuid,
     UnixTimestamp,
+    Uuid,
     to_arrow,
 )
 from services import PG_DSN, postgres_admin
@@ -149,6 +154,17 @@ TYPES = {
     "m": (Map, [[("k", "v")], None, []]),
     "doc": (Json, ['{"a": [1, 2]}', None, "[]"]),
     "pt": (Struct({"x": Float64, "label": String}), [{"x": 1.0, "label": "p"}, None, {"x": None, "label": None}]),
+    # rows reach a store conformed (canonical UUID text, sets sorted and distinct): see ladle/conform.py
+    "uid": (Uuid, ["6ba7b810-9dad-41d1-80b4-00c04fd430c8", None, "0f8fad5b-d9cb-469f-a165-70867728950e"]),
+    "tuid": (TimeUuid, [None, "c232ab00-9414-11ec-b3c8-9f6bdeced846", None]),
+    "uids": (Array(Uuid), [["0f8fad5b-d9cb-469f-a165-70867728950e", None], [], None]),
+    "dec": (Decimal, [D("12345678901234567890.123456789012345678"), D("-0.000000000000000001"), None]),
+    "decs": (Array(Decimal), [[D("1.5"), None, D("-99999999999999999999.999999999999999999")], None, []]),
+    "sset": (Set(String), [["a", "b", "ü"], [], None]),
+    "fset": (Set(Float64), [[-math.inf, -0.0, 2.5, math.nan, None], None, []]),
+    "bset": (Set(Bytes), [[b"", b"\x00\xff"], [], None]),
+    "grid": (Array(Array(Int64)), [[[1, None], [], None], [], None]),
+    "aset": (Array(Set(String)), [[["a", "b"], []], None, [None]]),
 }
 
 
@@ -175,6 +191,10 @@ def rows(ids: list[object], ts: list[datetime], created: list[datetime | None], 
 def same(a: object, b: object) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, D) and isinstance(b, D):
+        return a == b and a.as_tuple().exponent == -18  # exact, at the declared scale
     return a == b
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import decimal
+
 import pandas as pd
 import pyarrow as pa
 
+from ladle.conform import conform
 from ladle.errors import InvalidRequest
+from ladle.types import FeastType, TimeUuid, Uuid, to_arrow
 
 __all__ = ["cast_to_declared", "ensure_utc_micros"]
 
@@ -34,8 +38,20 @@ def ensure_utc_micros(column: pa.ChunkedArray | pa.Array, name: str) -> pa.Chunk
     )
 
 
-def cast_to_declared(column: pa.ChunkedArray | pa.Array, target: pa.DataType, what: str) -> pa.ChunkedArray:
-    """Cast a fetched column to the feature's declared Arrow type, naming the feature when it cannot."""
+def cast_to_declared(column: pa.ChunkedArray | pa.Array, declared: FeastType | pa.DataType, what: str) -> pa.ChunkedArray:
+    """Cast a fetched column to the feature's declared type, naming the feature when it cannot.
+
+    Given a feature type (not only its Arrow type), the values are also put in canonical form
+    (:func:`ladle.conform.conform`: UUID text, sets as sorted distinct lists).
+    """
+    if isinstance(declared, pa.DataType):
+        return _cast(column, declared, what)
+    if declared in (Uuid, TimeUuid):  # 16-byte UUIDs are not text to cast: conform reads them
+        return conform(column, declared, what)
+    return conform(_cast(column, to_arrow(declared), what), declared, what)
+
+
+def _cast(column: pa.ChunkedArray | pa.Array, target: pa.DataType, what: str) -> pa.ChunkedArray:
     if isinstance(column, pa.Array):
         column = pa.chunked_array([column], type=column.type)
     if column.type == target:
@@ -43,6 +59,8 @@ def cast_to_declared(column: pa.ChunkedArray | pa.Array, target: pa.DataType, wh
     if pa.types.is_timestamp(target) and pa.types.is_timestamp(column.type) and column.type.tz is None:
         column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
     try:
+        if pa.types.is_decimal(target) and pa.types.is_floating(column.type):
+            return _floats_as_decimals(column, target)
         # Float narrowing (float64 -> Float32) is declared intent; integer overflow is not.
         safe = not (pa.types.is_floating(target) and pa.types.is_floating(column.type))
         return column.cast(target, safe=safe)
@@ -53,3 +71,8 @@ def cast_to_declared(column: pa.ChunkedArray | pa.Array, target: pa.DataType, wh
             f"'{what}' is declared as {target} but the data is {column.type} and does not convert: {exc}"
         ) from exc
 
+
+def _floats_as_decimals(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    """Floats as the decimals they print as (0.1 is 0.1, not its binary value 0.1000000000000000055...)."""
+    values = [None if v is None else decimal.Decimal(repr(v)) for v in column.to_pylist()]
+    return pa.chunked_array([pa.array(values, target)], type=target)

@@ -219,7 +219,7 @@ class DuckDBOfflineStore(OfflineStore):
             result = _in_row_order(self._run(sql, f"point-in-time join of '{req.name}'", {_ENTITY: slim}), n)
             for f in req.features:
                 name = req.output_name(f.name, full_feature_names)
-                out[name] = cast_to_declared(result.column(f.name), to_arrow(f.dtype), f"{req.name}:{f.name}")
+                out[name] = cast_to_declared(result.column(f.name), f.dtype, f"{req.name}:{f.name}")
         return pa.table(out) if out else pa.table({_ROW: slim.column(_ROW)}).drop([_ROW])
 
     def _pit_sql(self, req: ViewRequest, bounds: tuple[int | None, int | None], filter_created: bool) -> str:
@@ -271,7 +271,8 @@ class DuckDBOfflineStore(OfflineStore):
             if has_cr else "__ts"
         )
         cr = "make_timestamp(__cr)" if has_cr else "NULL::TIMESTAMP"
-        declared = {f.name: to_arrow(f.dtype) for f in view.features}
+        dtypes = {f.name: f.dtype for f in view.features}
+        declared = {name: to_arrow(t) for name, t in dtypes.items()}
         # arg_max over a struct turns -0.0 into 0.0: carry each float's sign bit beside it and restore it below.
         floats = [f for f in feats if pa.types.is_floating(declared[f])]
         signs = [f"{lit('__sign_' + f)}: signbit({q(f)})" for f in floats]
@@ -293,7 +294,7 @@ class DuckDBOfflineStore(OfflineStore):
                 negative_zero = pc.and_(pc.equal(col, 0), table.column(f"__sign_{name}"))
                 col = pc.if_else(negative_zero, pa.scalar(-0.0, col.type), col)
             if name in declared:
-                col = cast_to_declared(col, declared[name], f"{view.name}:{name}")
+                col = cast_to_declared(col, dtypes[name], f"{view.name}:{name}")
             elif name in ("event_ts", "created_ts"):
                 col = col.cast(pa.timestamp("us", tz="UTC"))
             arrays.append(col)

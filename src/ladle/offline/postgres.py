@@ -8,8 +8,10 @@ result comes back, a batch of rows at a time, and is turned into Arrow columns o
 
 from __future__ import annotations
 
+import decimal
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,6 +20,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import ConfigDict
 
+from ladle.conform import plain_python
 from ladle.definitions import DataSource, FeatureView, PostgreSQLSource
 from ladle.errors import (
     BackendFailure,
@@ -43,7 +46,7 @@ _UTC_US = pa.timestamp("us", tz="UTC")
 _FETCH = 50_000
 _SCALARS = {
     "int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64(), "float4": pa.float32(), "float8": pa.float64(),
-    "numeric": pa.float64(), "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(),
+    "numeric": pa.decimal128(38, 18), "uuid": pa.string(), "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(),
     "bool": pa.bool_(), "bytea": pa.binary(), "timestamptz": _UTC_US, "timestamp": pa.timestamp("us"),
     "date": pa.date32(),
 }
@@ -68,7 +71,15 @@ def _arrow_values(values: list[Any], target: pa.DataType) -> pa.Array:
     if isinstance(target, pa.JsonType):
         target = pa.string()  # data leaves the store as JSON text; pa.json_() only marks schemas
     if pa.types.is_string(target):
-        values = [v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values]
+        values = [v if v is None or isinstance(v, str) else str(v) if isinstance(v, uuid.UUID)
+                  else json.dumps(v, ensure_ascii=False) for v in values]
+    elif pa.types.is_floating(target):
+        values = [float(v) if isinstance(v, decimal.Decimal) else v for v in values]  # NUMERIC into a float feature
+    elif pa.types.is_list(target):
+        try:
+            return pa.array(values, target)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # UUID[] elements arrive as uuid.UUID
+            values = [plain_python(v) for v in values]
     elif pa.types.is_map(target):
         values = [list(v.items()) if isinstance(v, dict) else v for v in values]
     elif pa.types.is_binary(target):
@@ -230,7 +241,7 @@ class PostgreSQLOfflineStore(OfflineStore):
                     result = self._fetch(cur, names, types)
                 for f in req.features:
                     name = req.output_name(f.name, full_feature_names)
-                    out[name] = cast_to_declared(result.column(f.name), to_arrow(f.dtype), f"{req.name}:{f.name}")
+                    out[name] = cast_to_declared(result.column(f.name), f.dtype, f"{req.name}:{f.name}")
         return pa.table(out)
 
     def _pit_sql(self, req: ViewRequest, filter_created: bool) -> Any:
@@ -280,6 +291,9 @@ class PostgreSQLOfflineStore(OfflineStore):
             with conn.cursor(name="ladle_latest") as cur:
                 cur.execute(query, (start, end))
                 table = self._fetch(cur, [*cols, "event_ts", "created_ts"], [*types, _UTC_US, _UTC_US])
+        for f in view.features:  # canonical UUID text and sets
+            table = table.set_column(table.schema.get_field_index(f.name), f.name,
+                                     cast_to_declared(table.column(f.name), f.dtype, f"{view.name}:{f.name}"))
         batches = table.to_batches(max_chunksize=250_000)
         return pa.RecordBatchReader.from_batches(table.schema, batches)
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from ladle.conform import conform_keys
 from ladle.definitions import DataSource, FeatureView, FileSource, SavedDatasetSparkStorage, SparkSource
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest, MissingExtra
 from ladle.feature_refs import ResolvedFeatures, ViewRequest
@@ -317,7 +318,7 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
             for f in req.features:
                 column = result.column(f"{req.name}__{f.name}")
                 out[req.output_name(f.name, full_feature_names)] = cast_to_declared(
-                    column, to_arrow(f.dtype), f"{req.name}:{f.name}"
+                    column, f.dtype, f"{req.name}:{f.name}"
                 )
         return pa.table(out)
 
@@ -387,7 +388,7 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         entity_cols = [c for c in numbered.columns if c not in (ROW, TS)]
         joined = {
             f"{req.name}__{f.name}": cast_to_declared(
-                table.column(f"{req.name}__{f.name}"), to_arrow(f.dtype), f"{req.name}:{f.name}"
+                table.column(f"{req.name}__{f.name}"), f.dtype, f"{req.name}:{f.name}"
             )
             for req in views for f in req.features
         }
@@ -512,7 +513,7 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
 def latest_rows(view: FeatureView, table: pa.Table) -> pa.Table:
     """Rows of :meth:`SparkOfflineStore.latest_frame` as the online stores take them: declared feature types,
     ``event_ts``/``created_ts`` as timestamp[us, UTC]. Used on the driver and on executors alike."""
-    declared = {f.name: to_arrow(f.dtype) for f in view.features}
+    declared = {f.name: f.dtype for f in view.features}
     out: dict[str, pa.ChunkedArray | pa.Array] = {}
     for name in table.column_names:
         column = table.column(name)
@@ -521,7 +522,7 @@ def latest_rows(view: FeatureView, table: pa.Table) -> pa.Table:
         elif name in ("event_ts", "created_ts"):
             column = ensure_utc_micros(column, name)
         out[name] = column
-    return pa.table(out)
+    return conform_keys(pa.table(out), view.entity_columns)
 
 
 def batches(table: pa.Table, size: int) -> Iterator[pa.Table]:

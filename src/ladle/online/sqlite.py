@@ -192,9 +192,11 @@ _STD_JSON = json.JSONEncoder(allow_nan=True, ensure_ascii=False, separators=(","
 
 
 def _json_storage_type(t: pa.DataType) -> pa.DataType:
-    """``t`` with timestamps replaced by int64 (microseconds), the shape JSON holds."""
+    """``t`` with timestamps replaced by int64 (microseconds) and decimals by text, the shape JSON holds."""
     if pa.types.is_timestamp(t):
         return pa.int64()
+    if pa.types.is_decimal(t):
+        return pa.string()
     if pa.types.is_list(t):
         return pa.list_(_json_storage_type(t.value_type))
     if pa.types.is_struct(t):
@@ -255,6 +257,8 @@ def _codec(dtype: FeastType) -> _Codec:
         return _Real(t)
     if pa.types.is_string(t):
         return _Scalar(t, "TEXT", t, t)
+    if pa.types.is_decimal(t):  # exact, as its text
+        return _Scalar(t, "TEXT", pa.string(), pa.string())
     if pa.types.is_binary(t):
         return _Scalar(t, "BLOB", t, t)
     return _Json(t)

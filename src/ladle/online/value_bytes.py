@@ -2,7 +2,8 @@
 
 Every stored value is one tag byte and a payload; an empty value is null. Numbers are fixed-width
 big-endian (floats as IEEE doubles, so NaN, infinities and -0.0 survive), text is UTF-8, bytes are
-raw, timestamps are UTC microseconds, and arrays, maps and structs are JSON. Encoding and decoding work
+raw, timestamps are UTC microseconds, decimals are their text (``1.500000000000000000``), and arrays,
+maps and structs are JSON (decimals inside them as JSON strings, so they stay exact). Encoding and decoding work
 on whole columns; per value there is only a slice or a join.
 """
 
@@ -38,7 +39,22 @@ def _kind(t: pa.DataType) -> str:
         return "text"
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         return "bytes"
+    if pa.types.is_decimal(t):
+        return "decimal"
     return "json"
+
+
+def _json_type(t: pa.DataType) -> pa.DataType:
+    """``t`` with every decimal inside replaced by text, the shape its JSON holds."""
+    if pa.types.is_decimal(t):
+        return pa.string()
+    if pa.types.is_list(t):
+        return pa.list_(_json_type(t.value_type))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _json_type(f.type)) for f in t])
+    if pa.types.is_map(t):
+        return pa.map_(_json_type(t.key_type), _json_type(t.item_type))
+    return t
 
 
 def _json_default(value: Any) -> Any:
@@ -67,12 +83,13 @@ def encode_column(column: pa.Array | pa.ChunkedArray) -> list[bytes]:
         out = _fixed(column.cast(pa.float64()).fill_null(0.0), ">f8")
     elif kind == "bool":
         out = [_VALUE + (b"\x01" if v else b"\x00") for v in column.fill_null(False).to_pylist()]
-    elif kind == "text":
-        out = [_VALUE + v.encode() for v in column.fill_null("").to_pylist()]
+    elif kind in ("text", "decimal"):
+        out = [_VALUE + v.encode() for v in column.cast(pa.string()).fill_null("").to_pylist()]
     elif kind == "bytes":
         out = [_VALUE + v for v in column.fill_null(b"").to_pylist()]
     else:
-        out = [_VALUE + json.dumps(v, default=_json_default, allow_nan=True).encode() for v in column.to_pylist()]
+        stored = column.cast(_json_type(column.type))
+        out = [_VALUE + json.dumps(v, default=_json_default, allow_nan=True).encode() for v in stored.to_pylist()]
     if column.null_count:
         valid = column.is_valid().to_numpy(zero_copy_only=False)
         out = [v if ok else b"" for v, ok in zip(out, valid, strict=True)]
@@ -106,12 +123,13 @@ def decode_column(values: Sequence[bytes | None], target: pa.DataType) -> pa.Arr
     payloads = [v[1:] if v else None for v in values]
     if kind == "bool":
         return pa.array([None if p is None else p == b"\x01" for p in payloads], target)
-    if kind == "text":
-        return pa.array([None if p is None else p.decode() for p in payloads], target)
+    if kind in ("text", "decimal"):
+        return pa.array([None if p is None else p.decode() for p in payloads], pa.string()).cast(target)
     if kind == "bytes":
         return pa.array(payloads, target)
     parsed = [None if p is None else json.loads(p, object_hook=_object_hook) for p in payloads]
     if pa.types.is_map(target):
         parsed = [None if v is None else list(v.items()) if isinstance(v, dict) else [tuple(x) for x in v]
                   for v in parsed]
-    return pa.array(parsed, target)
+    stored = _json_type(target)
+    return pa.array(parsed, stored) if stored == target else pa.array(parsed, stored).cast(target)
