@@ -164,11 +164,13 @@ class DuckDBOfflineStore(OfflineStore):
 
     def source_schema(self, source: DataSource) -> pa.Schema:
         fs = self._file_source(source)
+        cur = self._cursor()  # held until the result is read: duckdb 1.1 closes a collected cursor's relations
         try:
-            rel = self._cursor().sql(f"SELECT * FROM {self._relation(fs)} LIMIT 0")
-            return rel.to_arrow_table().schema
+            return cur.sql(f"SELECT * FROM {self._relation(fs)} LIMIT 0").to_arrow_table().schema
         except duckdb.Error as exc:
             raise BackendFailure("duckdb offline store", f"cannot read FileSource '{fs.name}': {exc}") from exc
+        finally:
+            cur.close()
 
     def _source_column(self, source: DataSource, name: str) -> str:
         for src_col, mapped in source.field_mapping.items():
