@@ -2,6 +2,7 @@
 # fresh clone needs nothing but Python 3.11+.
 #   make demo   init a demo repo in demo_run/ -> apply -> plan -> training set, materialize, online reads
 #   make test   ruff, mypy and the whole test suite (what CI runs, via .ci/run)
+#   make test-lowest   the suite (but Spark) with the oldest allowed duckdb/pyarrow/pandas/numpy, in .venv-lowest
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 DEMO_DIR := demo_run
 DEMO_REPO := demo_repo
 
-.PHONY: demo test venv clean
+.PHONY: demo test test-lowest venv clean
 
 # The virtualenv, created once and reused by every target.
 $(VENV)/bin/python:
@@ -34,6 +35,17 @@ test: $(VENV)/bin/python
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# The lower bounds of pyproject.toml, tested: exactly the versions in .ci/lowest-constraints.txt, in a venv of
+# their own. Spark tests are left to `make test` (pyspark needs newer pandas, and they take minutes).
+LOWEST := .venv-lowest
+$(LOWEST)/bin/python:
+	$(PYTHON) -m venv $(LOWEST)
+
+test-lowest: $(LOWEST)/bin/python
+	$(LOWEST)/bin/python -m pip install --quiet -c .ci/lowest-constraints.txt -e ".[dev]"
+	$(LOWEST)/bin/python -m pip freeze | grep -iE '^(duckdb|pyarrow|pandas|numpy)=='
+	$(LOWEST)/bin/pytest -q -k "not spark"
 
 clean:
 	rm -rf $(DEMO_DIR)

@@ -89,7 +89,8 @@ def loans(rng: np.random.Generator, zips: pd.DataFrame, credit: pd.DataFrame) ->
                             for d, h in zip(rng.integers(20, 170, n), rng.integers(0, 24, n), strict=True)],
     })
     # The outcome depends on the person's credit history as it was when the loan was made.
-    known = credit.sort_values("event_timestamp")
+    # merge_asof needs one datetime resolution on both sides (pandas < 2.2 does not convert them)
+    known = credit.sort_values("event_timestamp").astype({"event_timestamp": frame["event_timestamp"].dtype})
     asof = pd.merge_asof(frame.sort_values("event_timestamp"), known, on="event_timestamp", by="dob_ssn")
     score = (asof["missed_payments_1y"] * 0.8 + asof["bankruptcies"] * 2.5 + asof["hard_pulls"] * 0.3
              + asof["credit_card_due"] / 4_000 + asof["loan_amnt"] / asof["person_income"] * 3 - 2.2)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,6 +24,7 @@ from ladle.types import Int64
 from pit_reference import ViewSpec, at, entity_rows, reference, view_spec
 from services import PG_DSN, postgres_admin
 from spark_support import spark_session
+from timestamp_cases import EPOCH, UNITS, ZONES, column, micros
 
 MakeSource = Callable[[str, pa.Table, bool], DataSource]  # (name, rows, has_created) -> source
 
@@ -51,9 +52,13 @@ def _postgres() -> Iterator[tuple[OfflineStore, MakeSource]]:
     admin.execute(f'CREATE SCHEMA "{schema}"')
 
     def make(name: str, rows: pa.Table, has_created: bool) -> DataSource:
-        admin.execute(f'CREATE TABLE "{schema}"."{name}" (driver_id BIGINT, ts TIMESTAMPTZ, created TIMESTAMPTZ, value BIGINT)')
+        # a tz-aware Arrow column becomes TIMESTAMPTZ, a naive one TIMESTAMP (PostgreSQL keeps microseconds)
+        pg = {c: "TIMESTAMPTZ" if rows.schema.field(c).type.tz else "TIMESTAMP" for c in ("ts", "created")}
+        admin.execute(f'CREATE TABLE "{schema}"."{name}" (driver_id BIGINT, ts {pg["ts"]}, created {pg["created"]}, value BIGINT)')
+        values = [rows.column(c) for c in ("driver_id", "ts", "created", "value")]
+        values[1:3] = [micros(v) for v in values[1:3]]
         with admin.cursor() as cur, cur.copy(f'COPY "{schema}"."{name}" (driver_id, ts, created, value) FROM STDIN') as copy:
-            for row in zip(*(rows.column(c).to_pylist() for c in ("driver_id", "ts", "created", "value")), strict=True):
+            for row in zip(*(v.to_pylist() for v in values), strict=True):
                 copy.write_row(row)
         return PostgreSQLSource(name=name, table=name, timestamp_field="ts",
                                 created_timestamp_column="created" if has_created else None)
@@ -155,3 +160,83 @@ def test_pull_latest_and_schema(backend: str) -> None:
     assert latest.column("driver_id").to_pylist() == [1, 2]
     assert latest.column("value").to_pylist() == [31, 50]
     assert latest.column("event_ts").to_pylist() == [at(3), at(5)]
+
+
+# --- timestamps in every unit and zone ---------------------------------------------------------------
+T0 = datetime(2026, 3, 29, tzinfo=UTC)  # Europe/Berlin moves its clocks at 01:00 UTC that day
+
+
+def _h(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+_US = timedelta(microseconds=1)
+# driver, ts, created, value, nanoseconds added to ts in the ns case
+SOURCE_ROWS = [
+    (1, _h(0.5), _h(0.5), 5, 0),
+    (1, _h(1), _h(1), 10, 0),
+    (1, _h(2), _h(2), 20, 0),
+    (1, _h(2), _h(3), 21, 0),        # same event time, newer created: wins
+    (1, _h(3), _h(3), 30, 999),      # 999 ns after _h(3) in the ns case: compared at microseconds, so at _h(3)
+    (2, _h(1.5), None, 40, 0),
+    (3, EPOCH, EPOCH, 60, 0),
+]
+# driver, ts, nanoseconds added in the ns case, expected value, expected value in the ns case
+ENTITY_ROWS = [
+    (1, _h(0), 0, None, None),
+    (1, _h(1), 0, 10, 10),
+    (1, _h(2.5), 0, 21, 21),
+    (1, _h(3), -1, 30, 21),         # 1 ns before _h(3) is truncated toward the past: _h(3) - 1 µs
+    (1, _h(3), 0, 30, 30),          # the latest entity time: the row 999 ns later is still in range
+    (2, _h(3), 0, 40, 40),
+    (3, EPOCH, -1, 60, None),        # before the epoch, truncation still goes toward the past
+]
+TIMESTAMP_CASES = {
+    "duckdb": [(u, z) for u in UNITS for z in ZONES],
+    "postgres": [(u, z) for u in UNITS for z in ZONES],
+    "spark": [("ms", "Asia/Kolkata"), ("us", None), ("ns", "Europe/Berlin"), ("ns", None)],
+}
+
+
+def _timestamp_view(make: MakeSource, unit: str, zone: str | None) -> FeatureView:
+    extra = [r[4] if unit == "ns" else 0 for r in SOURCE_ROWS]
+    rows = pa.table({
+        "driver_id": pa.array([r[0] for r in SOURCE_ROWS], pa.int64()),
+        "ts": column([r[1] for r in SOURCE_ROWS], unit, zone, extra),
+        "created": column([r[2] for r in SOURCE_ROWS], unit, zone),
+        "value": pa.array([r[3] for r in SOURCE_ROWS], pa.int64()),
+    })
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    view = FeatureView(name="stamped", entities=[driver], schema=[Field(name="value", dtype=Int64)],
+                       source=make(f"stamped_{uuid.uuid4().hex[:6]}", rows, True))
+    view.bind_entities({"driver": driver})
+    return view
+
+
+@pytest.mark.parametrize(("backend", "unit", "zone"),
+                         [(b, u, z) for b, cases in sorted(TIMESTAMP_CASES.items()) for u, z in cases])
+def test_every_timestamp_unit_and_zone_denotes_the_same_instants(backend: str, unit: str, zone: str | None) -> None:
+    """Sources, created columns and entity rows in s/ms/us/ns, naive (UTC) or in any zone, join and
+    materialize by the instants they denote; sub-microsecond parts are truncated toward the past."""
+    entity_zone = ZONES[(ZONES.index(zone) + 2) % len(ZONES)]  # entity rows in another zone than the source
+    ns = unit == "ns"
+    gen = BACKENDS[backend]()
+    store, make = next(gen)
+    try:
+        view = _timestamp_view(make, unit, zone)
+        entities = pa.table({
+            "driver_id": pa.array([e[0] for e in ENTITY_ROWS], pa.int64()),
+            "event_timestamp": column([e[1] for e in ENTITY_ROWS], unit, entity_zone,
+                                      [e[2] if ns else 0 for e in ENTITY_ROWS]),
+        })
+        joined = store.point_in_time_join(entities, "event_timestamp", [ViewRequest(view, "stamped", list(view.features))],
+                                          False)
+        latest = store.pull_latest(view, _h(0), _h(3)).read_all().sort_by("driver_id")
+    finally:
+        next(gen, None)
+    assert joined.column("value").to_pylist() == [e[4] if ns else e[3] for e in ENTITY_ROWS]
+    assert latest.column("driver_id").to_pylist() == [1, 2]
+    assert latest.column("value").to_pylist() == [30, 40]  # the ns row at _h(3) + 999 ns is inside [_h(0), _h(3)]
+    assert latest.schema.field("event_ts").type == pa.timestamp("us", tz="UTC")
+    assert latest.column("event_ts").to_pylist() == [_h(3), _h(1.5)]
+    assert latest.column("created_ts").to_pylist() == [_h(3), None]

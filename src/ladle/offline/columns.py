@@ -1,4 +1,11 @@
-"""Column normalization shared by offline stores: timestamps to UTC microseconds, values to declared types."""
+"""Column normalization shared by offline stores: timestamps to UTC microseconds, values to declared types.
+
+The timestamp rule, written once here (and mirrored in SQL by the stores that read files directly): every
+timestamp, whatever its unit (s, ms, us, ns) and zone, becomes the instant it denotes as ``timestamp[us,
+UTC]``; a naive timestamp is UTC wall-clock time; nanoseconds that are not whole microseconds are truncated
+toward the past (also before 1970), so a value never moves later in time; a value that does not fit
+microseconds in 64 bits is an error, never a silent overflow.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +13,39 @@ import decimal
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ladle.conform import conform
 from ladle.errors import InvalidRequest
 from ladle.types import FeastType, TimeUuid, Uuid, to_arrow
 
-__all__ = ["cast_to_declared", "ensure_utc_micros"]
+__all__ = ["UTC_MICROS", "cast_to_declared", "ensure_utc_micros"]
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 
+def _timestamps_to_utc_micros(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+    unit = column.type.unit
+    utc = column.cast(pa.timestamp(unit, tz="UTC"))  # naive values are UTC; a zone is only metadata
+    if unit == "ns":
+        # floor, not Arrow's truncation toward zero, which moves pre-1970 values later in time
+        return pc.floor_temporal(utc, unit="microsecond").cast(UTC_MICROS, safe=False)
+    try:
+        return utc.cast(UTC_MICROS)  # s and ms are exact in microseconds, or do not fit at all
+    except pa.ArrowInvalid as exc:
+        raise InvalidRequest(
+            f"column '{name}' holds a timestamp outside the range ladle keeps (microseconds since 1970 in 64 bits, "
+            f"about the years 290308 BC to 294247 AD): fix or drop that value ({exc})"
+        ) from exc
+
+
 def ensure_utc_micros(column: pa.ChunkedArray | pa.Array, name: str) -> pa.ChunkedArray:
-    """A timestamp column as timestamp[us, UTC]. Naive timestamps are taken as UTC; strings are parsed."""
+    """A timestamp column as timestamp[us, UTC] by the module's rule. Dates are midnight UTC; strings are parsed."""
     if isinstance(column, pa.Array):
         column = pa.chunked_array([column])
     t = column.type
     if pa.types.is_timestamp(t):
-        if t.tz is None:
-            column = column.cast(pa.timestamp(t.unit, tz="UTC"))
-        return column.cast(UTC_MICROS, safe=False)
+        return _timestamps_to_utc_micros(column, name)
     if pa.types.is_date(t):
         return column.cast(pa.timestamp("us")).cast(UTC_MICROS)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
@@ -56,8 +77,10 @@ def _cast(column: pa.ChunkedArray | pa.Array, target: pa.DataType, what: str) ->
         column = pa.chunked_array([column], type=column.type)
     if column.type == target:
         return column
-    if pa.types.is_timestamp(target) and pa.types.is_timestamp(column.type) and column.type.tz is None:
-        column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
+    if pa.types.is_timestamp(target) and pa.types.is_timestamp(column.type):
+        column = ensure_utc_micros(column, what)
+        if column.type == target:
+            return column
     try:
         if pa.types.is_decimal(target) and pa.types.is_floating(column.type):
             return _floats_as_decimals(column, target)

@@ -67,6 +67,31 @@ def _epoch_us(when: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def _epoch_us_sql(column: str, schema: pa.Schema) -> str:
+    """SQL for a source timestamp column as UTC epoch microseconds, by the rule of :mod:`ladle.offline.columns`.
+
+    ``epoch_us`` floors nanoseconds of a naive TIMESTAMP_NS (DuckDB's casts to microseconds round instead, and
+    ``epoch_us`` has no TIMESTAMPTZ_NS overload), so nanosecond columns go through TIMESTAMP_NS, UTC wall time
+    (the session time zone).
+    """
+    i = schema.get_field_index(column)
+    t = schema.field(i).type if i >= 0 else None
+    if t is not None and pa.types.is_timestamp(t) and t.unit == "ns":
+        return f"epoch_us(CAST({q(column)} AS TIMESTAMP_NS))"
+    return f"epoch_us({q(column)})"
+
+
+def _time_range_sql(column: str, lo: int | None, hi: int | None) -> list[str]:
+    """Conditions on the raw column (so DuckDB can prune parquet row groups) equal to ``lo <= epoch_us <= hi``:
+    a nanosecond value within the microsecond after ``hi`` truncates to ``hi``, hence ``< hi + 1``."""
+    where = []
+    if lo is not None:
+        where.append(f"{q(column)} >= make_timestamp({lo}::BIGINT)")
+    if hi is not None:
+        where.append(f"{q(column)} < make_timestamp({hi + 1}::BIGINT)")
+    return where
+
+
 class DuckDBOfflineStore(OfflineStore):
     """Parquet files queried in-process with DuckDB."""
 
@@ -152,28 +177,21 @@ class DuckDBOfflineStore(OfflineStore):
                 return src_col
         return name
 
-    def _ts_expr(self, source: DataSource, column: str) -> str:
-        return f"epoch_us({q(column)})"
-
     def _view_select(
         self, view: FeatureView, features: list[str], bounds: tuple[int | None, int | None], with_keys: bool = True
     ) -> str:
         """SELECT of a view's source with normalized names: keys as-is, ``__ts``/``__cr`` as epoch micros."""
         src = view.batch_source
         fs = self._file_source(src)
+        schema = self.source_schema(fs)
         cols = []
         if with_keys:
             cols += [f"{q(self._source_column(src, k))} AS {q(k)}" for k in view.join_keys]
-        cols.append(f"{self._ts_expr(src, src.timestamp_field)} AS __ts")
+        cols.append(f"{_epoch_us_sql(src.timestamp_field, schema)} AS __ts")
         if src.created_timestamp_column:
-            cols.append(f"epoch_us({q(src.created_timestamp_column)}) AS __cr")
+            cols.append(f"{_epoch_us_sql(src.created_timestamp_column, schema)} AS __cr")
         cols += [f"{q(self._source_column(src, f))} AS {q(f)}" for f in features]
-        where = [f"{q(src.timestamp_field)} IS NOT NULL"]
-        lo, hi = bounds
-        if lo is not None:
-            where.append(f"{q(src.timestamp_field)} >= make_timestamp({lo}::BIGINT)")
-        if hi is not None:
-            where.append(f"{q(src.timestamp_field)} <= make_timestamp({hi}::BIGINT)")
+        where = [f"{q(src.timestamp_field)} IS NOT NULL", *_time_range_sql(src.timestamp_field, *bounds)]
         return f"SELECT {', '.join(cols)} FROM {self._relation(fs)} WHERE {' AND '.join(where)}"
 
     def _run(self, sql: str, what: str, tables: dict[str, Any] | None = None) -> pa.Table:
@@ -307,11 +325,7 @@ class DuckDBOfflineStore(OfflineStore):
     ) -> pa.Table:
         fs = self._file_source(source)
         cols = ", ".join(f"{q(self._source_column(source, c))} AS {q(c)}" for c in columns) or "*"
-        where = []
-        if start is not None:
-            where.append(f"{q(fs.timestamp_field)} >= make_timestamp({_epoch_us(start)}::BIGINT)")
-        if end is not None:
-            where.append(f"{q(fs.timestamp_field)} <= make_timestamp({_epoch_us(end)}::BIGINT)")
+        where = _time_range_sql(fs.timestamp_field, *(None if b is None else _epoch_us(b) for b in (start, end)))
         sql = f"SELECT {cols} FROM {self._relation(fs)}" + (f" WHERE {' AND '.join(where)}" if where else "")
         return self._run(sql, f"reading source '{fs.name}'")
 

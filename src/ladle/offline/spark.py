@@ -87,10 +87,27 @@ def _pyspark() -> tuple[Any, Any, Any]:
     return SparkSession, F, Window
 
 
+def _quoted(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _nanosecond_columns(path: str) -> list[str]:
+    """The nanosecond timestamp columns of local parquet files (none for remote paths or unreadable files)."""
+    if "://" in path and not path.startswith("file:"):
+        return []
+    import pyarrow.dataset as ds
+
+    try:
+        schema = ds.dataset(path.removeprefix("file:"), format="parquet").schema
+    except (OSError, pa.ArrowInvalid):
+        return []
+    return [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]
+
+
 def col(name: str) -> Any:
     """A Spark column by exact name (dots and backticks in the name are not structure)."""
     _, F, _ = _pyspark()
-    return F.col("`" + name.replace("`", "``") + "`")
+    return F.col(_quoted(name))
 
 
 def epoch_micros(frame: Any, name: str, what: str) -> Any:
@@ -181,17 +198,32 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
                     return spark.table(batch.table)
                 if batch.query:
                     return spark.sql(batch.query)
+                if batch.file_format == "parquet":
+                    return self._read_parquet(self._path(batch.path))
                 reader = spark.read.format(batch.file_format)
                 if batch.file_format == "csv":
                     reader = reader.option("header", "true").option("inferSchema", "true")
                 return reader.load(self._path(batch.path))
             if isinstance(batch, FileSource):
-                return spark.read.parquet(self._path(batch.path))
+                return self._read_parquet(self._path(batch.path))
         except Exception as exc:
             raise self._source_error(batch, exc) from exc
         raise InvalidDefinition(
             type(batch).__name__, batch.name, "the spark offline store reads SparkSource and FileSource (parquet) sources",
         )
+
+    def _read_parquet(self, path: str) -> Any:
+        """Parquet files as a DataFrame; nanosecond timestamp columns (what pandas writes), which Spark cannot
+        read as timestamps, are read as longs and floored to microsecond timestamps (the rule of
+        :mod:`ladle.offline.columns`). That needs the files' schema, so it works for local paths only."""
+        _, F, _ = _pyspark()
+        nanos = _nanosecond_columns(path)
+        if not nanos:
+            return self.spark.read.parquet(path)
+        self.spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
+        raw = self.spark.read.parquet(path)
+        floored = {c: F.timestamp_micros(F.expr(f"({_quoted(c)} - pmod({_quoted(c)}, 1000)) div 1000")) for c in nanos}
+        return raw.withColumns(floored)
 
     def _source_error(self, source: DataSource, exc: Exception) -> BackendFailure:
         kind = type(source).__name__
@@ -201,6 +233,13 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
             fix = ("create the table or fix table= in the SparkSource" if isinstance(source, SparkSource) and source.table
                    else "check the path (relative paths are relative to the repo folder)")
             return BackendFailure(_STORE, f"{kind} '{source.name}': {where} does not exist ({text})", fix)
+        if "TIMESTAMP(NANOS" in text:
+            return BackendFailure(
+                _STORE, f"cannot read {kind} '{source.name}' ({where}): its timestamps are in nanoseconds, which "
+                "Spark reads only from local paths through ladle",
+                "write the parquet files with microsecond timestamps, e.g. "
+                "df.to_parquet(path, coerce_timestamps='us', allow_truncated_timestamps=True)",
+            )
         return BackendFailure(_STORE, f"cannot read {kind} '{source.name}' ({where}): {text}")
 
     def source_schema(self, source: DataSource) -> pa.Schema:
