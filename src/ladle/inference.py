@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from ladle.definitions import DataSource, FeatureView, Field, PushSource
-from ladle.errors import InvalidDefinition
+from ladle.definitions import DataSource, ExternalSource, FeatureView, Field, PushSource
+from ladle.errors import InvalidDefinition, SpecifiedFeaturesNotPresent
 from ladle.types import from_arrow, to_arrow
 
 __all__ = ["infer_feature_view", "infer_source"]
@@ -25,6 +25,11 @@ def infer_source(source: DataSource, schema_of: SchemaOf) -> None:
     batch = source.batch
     if batch.timestamp_field:
         return
+    if isinstance(batch, ExternalSource):
+        raise InvalidDefinition(
+            type(batch).__name__, batch.name, "has no timestamp_field, and ladle cannot read it to infer one",
+            "pass timestamp_field='...'",
+        )
     schema = schema_of(batch)
     candidates = [
         f.name for f in schema if pa.types.is_timestamp(f.type) and f.name != batch.created_timestamp_column
@@ -44,6 +49,9 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
     """Check ``view`` against its source; infer features (and join-key types) left undeclared."""
     infer_source(view.source, schema_of)
     src = view.batch_source
+    if isinstance(src, ExternalSource) or not src.has_history:
+        _check_declared(view, src)
+        return
     columns = _mapped_schema(src, schema_of(src))
     for name in (src.timestamp_field, src.created_timestamp_column):
         if name and name not in columns:
@@ -67,12 +75,23 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
             view.schema.insert(0, Field(name=key, dtype=from_arrow(columns[key])))
     for f in view.features:
         if f.name not in columns:
-            raise InvalidDefinition(
+            raise SpecifiedFeaturesNotPresent(
                 "FeatureView", view.name,
                 f"feature '{f.name}' is not a column of source '{src.name}'; its columns are {sorted(columns)}",
                 "fix the Field name or map it with field_mapping",
             )
         _check_type(view, f, columns[f.name], src.name)
+    view.projection.features = None
+
+
+def _check_declared(view: FeatureView, src: DataSource) -> None:
+    """A view over a source ladle cannot read (or an online-only push source) must declare its features."""
+    if not view.features:
+        raise InvalidDefinition(
+            "FeatureView", view.name,
+            f"declares no features, and ladle cannot read {type(src).__name__} '{src.name}' to infer them",
+            "list them in schema=[Field(name=..., dtype=...), ...]",
+        )
     view.projection.features = None
 
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 from pydantic import ConfigDict
 
 from ladle.definitions import DataSource, FeatureView, PostgreSQLSource
+from ladle.definitions.external_sources import check_readable
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidDefinition, InvalidRequest, MissingExtra
 from ladle.feature_refs import ViewRequest
 from ladle.lazy_import import lazy_attribute, lazy_module
@@ -139,6 +140,7 @@ class PostgreSQLOfflineStore(OfflineStore):
     @staticmethod
     def _source(source: DataSource) -> PostgreSQLSource:
         batch = source.batch
+        check_readable(batch)
         if not isinstance(batch, PostgreSQLSource):
             raise InvalidDefinition(
                 type(batch).__name__, batch.name, "the postgres offline store reads PostgreSQLSource sources only"
