@@ -4,14 +4,17 @@ Python runs this at start-up, through ``ladle_feast_shim.pth`` in site-packages 
 It only appends a finder to the *end* of ``sys.meta_path``: Python asks it about ``feast`` only after
 every other finder (a real Feast on ``sys.path`` included) found nothing, so it never shadows Feast,
 and nothing of ladle is imported until a script imports ``feast``. ``LADLE_NO_FEAST_SHIM=1`` turns it
-off. Kept tiny and free of imports beyond the standard library: it runs in every Python process.
+off. Kept tiny, importing only what Python has loaded at start-up anyway (not even ``typing``): it
+runs in every Python process.
 """
-
-from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+
+# no `typing` and no `from __future__ import annotations`: each would cost every Python start-up ~10 ms
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
 
 __all__ = ["LadleFeastFinder", "install"]
 
@@ -22,7 +25,7 @@ class LadleFeastFinder:
     ladle_feast_shim = True
 
     @classmethod
-    def find_spec(cls, fullname: str, path: Any = None, target: Any = None) -> Any:
+    def find_spec(cls, fullname: str, path: object = None, target: object = None) -> "ModuleSpec | None":
         if fullname != "feast":
             return None
         from ladle.feast_compat import stand_in_spec
