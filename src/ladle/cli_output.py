@@ -23,6 +23,7 @@ from rich.text import Text
 from ladle.definitions import (
     DataSource,
     Entity,
+    ExternalSource,
     FeatureService,
     FeatureView,
     FileSource,
@@ -137,7 +138,9 @@ def _source_detail(source: DataSource) -> str:
     if isinstance(source, FileSource):
         return source.path
     if isinstance(source, PushSource):
-        return f"batch source: {source.batch_source.name}"
+        return "online only (no batch source)" if source.batch_source is None else f"batch source: {source.batch_source.name}"
+    if isinstance(source, ExternalSource):
+        return source.describe_location()
     if isinstance(source, RequestSource):
         return "fields: " + ", ".join(f.name for f in source.schema)
     return ""

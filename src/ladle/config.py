@@ -138,6 +138,8 @@ class RepoConfig(_Strict):
     feature_server: FeatureServerConfig = FeatureServerConfig()
     entity_key_serialization_version: int = 3
     coerce_tz_aware: bool = True
+    #: ladle-only: ``to_df()`` gives Feast's dtypes (float64 for Float32, NaN for missing ints, lists online)
+    feast_compatible_dtypes: bool = False
     flags: dict[str, Any] | None = None
     repo_path: Path = Path(".")
 

@@ -4,11 +4,23 @@ The tree::
 
     LadleError                          root: catch this to catch everything ladle means to raise
     ├── InvalidDefinition (ValueError)   an Entity/FeatureView/... was built with bad arguments
+    │   ├── SpecifiedFeaturesNotPresent  a declared feature is not a column of the view's source
+    │   ├── ConflictingViewNames         a feature view and an on-demand view share a name
+    │   └── UnsupportedSource            a source no ladle offline store reads (BigQuerySource, ...)
     ├── InvalidConfig (ValueError)       feature_store.yaml is missing, unreadable or has a bad key
     ├── RepoLoadError                    a repo file failed to import, or defines a name twice
     ├── NotFound (KeyError)              a named object (view, feature, service, ...) is not registered
-    │   └── FeatureNotFound
+    │   ├── FeatureNotFound
+    │   ├── EntityNotFound, FeatureViewNotFound, OnDemandFeatureViewNotFound, FeatureServiceNotFound,
+    │   │   ProjectNotFound
+    │   └── DataSourceNotFound
+    │       └── PushSourceNotFound
     ├── InvalidRequest (ValueError)      arguments to a FeatureStore call are wrong (entity df, refs, keys)
+    │   ├── FeatureNameCollision         two requested features would get the same output name
+    │   ├── EntityColumnsMissing         entity_df lacks a join key
+    │   └── RequestDataNotFound          an on-demand view's request data is missing
+    │       ├── RequestDataNotFoundInEntityDf
+    │       └── RequestDataNotFoundInEntityRows
     ├── RegistryConflict                 someone else changed the registry while we were applying
     ├── MissingExtra (ImportError)       an optional backend's driver is not installed
     └── BackendError                     a store failed; ``retryable`` says whether trying again may help
@@ -21,18 +33,31 @@ The tree::
 
 Each error builds its message from the object it is about and what to do about it; the CLI prints
 ``str(error)`` on one line and the HTTP server maps the class to a status code.
+
+The specific subclasses (``FeatureViewNotFound``, ``RequestDataNotFound``, ...) exist so that code
+written for Feast catches ladle's errors with Feast's names (``ladle.feast_errors``, seen as
+``feast.errors``); ``NotFound(kind, ...)`` builds the subclass for its kind. They report their
+parent's name as :attr:`LadleError.type_name` (what the HTTP server puts in ``error.type``).
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any, ClassVar
 
 __all__ = [
     "BackendError",
     "BackendFailure",
     "BackendUnavailable",
+    "ConflictingViewNames",
+    "DataSourceNotFound",
+    "EntityColumnsMissing",
+    "EntityNotFound",
+    "FeatureNameCollision",
     "FeatureNotFound",
+    "FeatureServiceNotFound",
+    "FeatureViewNotFound",
     "InvalidConfig",
     "InvalidDefinition",
     "InvalidRequest",
@@ -40,15 +65,31 @@ __all__ = [
     "LadleWarning",
     "MissingExtra",
     "NotFound",
+    "OnDemandFeatureViewNotFound",
+    "ProjectNotFound",
+    "PushSourceNotFound",
     "RegistryConflict",
     "RepoLoadError",
+    "RequestDataNotFound",
+    "RequestDataNotFoundInEntityDf",
+    "RequestDataNotFoundInEntityRows",
     "SourceNotFound",
+    "SpecifiedFeaturesNotPresent",
+    "UnsupportedSource",
     "did_you_mean",
 ]
 
 
 class LadleError(Exception):
     """Root of every error ladle raises on purpose."""
+
+    #: set by the Feast-named subclasses to their parent's name (see :attr:`type_name`)
+    _reported_as: ClassVar[str] = ""
+
+    @property
+    def type_name(self) -> str:
+        """The error's kind for machines (the HTTP ``error.type``): the class name, or its parent's."""
+        return self._reported_as or type(self).__name__
 
     def __str__(self) -> str:
         # KeyError quotes its message; every ladle error reads as plain text.
@@ -115,6 +156,14 @@ class NotFound(KeyError, LadleError):
     """
 
     __str__ = LadleError.__str__
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> NotFound:
+        # NotFound("feature view", ...) is a FeatureViewNotFound, so `except FeatureViewNotFoundException` works
+        target = cls
+        if cls is NotFound:
+            kind = args[0] if args else kwargs.get("kind")
+            target = _NOT_FOUND_BY_KIND.get(str(kind), NotFound)
+        return super().__new__(target, *args, **kwargs)
 
     def __init__(
         self, kind: str, name: str, project: str, known: Iterable[str] | None = None, ref: str | None = None
@@ -188,3 +237,106 @@ class SourceNotFound(BackendFailure):
 
 class LadleWarning(UserWarning):
     """A problem that does not stop the call, e.g. a source not readable yet at apply."""
+
+
+# --- subclasses named after Feast's errors (see ladle/feast_errors.py) -----------------------------------
+
+
+class _KindNotFound(NotFound):
+    _reported_as = "NotFound"
+
+
+class EntityNotFound(_KindNotFound):
+    """No entity of that name is registered."""
+
+
+class FeatureViewNotFound(_KindNotFound):
+    """No feature view of that name is registered."""
+
+
+class OnDemandFeatureViewNotFound(_KindNotFound):
+    """No on-demand feature view of that name is registered."""
+
+
+class FeatureServiceNotFound(_KindNotFound):
+    """No feature service of that name is registered."""
+
+
+class DataSourceNotFound(_KindNotFound):
+    """No data source of that name is registered."""
+
+
+class PushSourceNotFound(DataSourceNotFound):
+    """No push source of that name is registered."""
+
+
+class ProjectNotFound(_KindNotFound):
+    """No project of that name is registered."""
+
+
+_NOT_FOUND_BY_KIND: dict[str, type[NotFound]] = {
+    "entity": EntityNotFound,
+    "feature view": FeatureViewNotFound,
+    "on-demand feature view": OnDemandFeatureViewNotFound,
+    "feature service": FeatureServiceNotFound,
+    "data source": DataSourceNotFound,
+    "push source": PushSourceNotFound,
+    "project": ProjectNotFound,
+}
+
+
+class FeatureNameCollision(InvalidRequest):
+    """Two requested features would be returned under the same name."""
+
+    _reported_as = "InvalidRequest"
+
+
+class EntityColumnsMissing(InvalidRequest):
+    """``entity_df`` lacks a join key of a requested view."""
+
+    _reported_as = "InvalidRequest"
+
+
+class RequestDataNotFound(InvalidRequest):
+    """An on-demand view needs request data the call did not pass."""
+
+    _reported_as = "InvalidRequest"
+
+
+class RequestDataNotFoundInEntityDf(RequestDataNotFound):
+    """``get_historical_features``: ``entity_df`` lacks a request-data column."""
+
+
+class RequestDataNotFoundInEntityRows(RequestDataNotFound):
+    """``get_online_features``: neither ``entity_rows`` nor ``request_context`` hold the request data."""
+
+
+class SpecifiedFeaturesNotPresent(InvalidDefinition):
+    """A feature declared in a view's schema is not a column of its source."""
+
+    _reported_as = "InvalidDefinition"
+
+
+class ConflictingViewNames(InvalidDefinition):
+    """A feature view and an on-demand feature view share a name."""
+
+    _reported_as = "InvalidDefinition"
+
+
+class UnsupportedSource(InvalidDefinition):
+    """A source whose data no ladle offline store can read (``BigQuerySource``, ``SnowflakeSource``, ...).
+
+    Its definition is registered and listed like any other; reading its rows (training sets,
+    materialization, offline push, inference at apply) fails with this error.
+    """
+
+    _reported_as = "InvalidDefinition"
+
+    def __init__(self, source_class: str, name: str, feast_store: str, readable: str) -> None:
+        self.source_class, self.feast_store = source_class, feast_store
+        super().__init__(
+            source_class, name,
+            f"needs offline_store type {feast_store}, which ladle does not provide; "
+            f"ladle's offline stores read {readable}",
+            "copy the data to one of those sources, or keep this view for definitions only",
+        )

@@ -1,10 +1,12 @@
 """Let code written for Feast run on ladle: ``import feast`` resolves to ladle when Feast is not installed.
 
-:func:`install_feast_aliases` registers ``feast`` and the submodules Feast tutorials import from
-(``feast.types``, ``feast.on_demand_feature_view``, ``feast.infra.offline_stores.file_source``, ...) in
-``sys.modules``, as stand-in modules whose attributes are ladle's classes (looked up on first use, so
-``import feast`` stays light). Loading a repo installs them; scripts may call it too. It never shadows
-a real Feast installation, and a Feast module ladle does not provide fails with a message saying so.
+:func:`install_feast_aliases` registers ``feast`` and the submodules Feast users import from
+(``feast.types``, ``feast.errors``, ``feast.on_demand_feature_view``, ``feast.transformation...``,
+``feast.infra.offline_stores...``) in ``sys.modules``, as stand-in modules whose attributes are ladle's
+classes (looked up on first use, so ``import feast`` stays light). Loading a repo installs them; in a
+script, ``import feast`` installs them through the start-up hook ladle ships (``_ladle_feast_shim``,
+run by ``ladle_feast_shim.pth``), which calls :func:`stand_in_spec`. It never shadows a real Feast
+installation, and a Feast module ladle does not provide fails with a message saying so.
 
 >>> install_feast_aliases()
 >>> from feast.types import Float32  # ladle.types.Float32 (or Feast's own, when Feast is installed)
@@ -31,12 +33,27 @@ _TYPES = (
     "Set", "Uuid", "TimeUuid", "Decimal",
 )
 
-#: module name -> attribute -> the ladle module that defines it
+_OFFLINE = "feast.infra.offline_stores"
+_CONTRIB = f"{_OFFLINE}.contrib"
+_EXTERNAL = ("AthenaSource", "BigQuerySource", "MsSqlServerSource", "OracleSource", "RedshiftSource", "SnowflakeSource",
+             "TrinoSource")
+_ERRORS = (
+    "ConflictingFeatureViewNames", "DataSourceObjectNotFoundException", "EntityNotFoundException", "FeastConfigError",
+    "FeastEntityDFMissingColumnsError", "FeastError", "FeastExtrasDependencyImportError",
+    "FeastObjectNotFoundException", "FeastOfflineStoreUnsupportedDataSource", "FeatureNameCollisionError",
+    "FeatureServiceNotFoundException", "FeatureViewNotFoundException", "InvalidFeaturesParameterType",
+    "OnDemandFeatureViewNotFoundException", "ProjectNotFoundException", "ProjectObjectNotFoundException",
+    "PushSourceNotFoundException", "RequestDataNotFoundInEntityDfException",
+    "RequestDataNotFoundInEntityRowsException", "SpecifiedFeaturesNotPresentError",
+)
+
+#: module name -> attribute -> the ladle module that defines it (parent packages are added by _all_modules)
 _MODULES: dict[str, dict[str, str]] = {
     "feast": {
         **{n: _DEFS for n in (
-            "Entity", "Feature", "FeatureService", "FeatureView", "Field", "FileSource", "OnDemandFeatureView",
-            "ParquetFormat", "Project", "PushSource", "RequestSource", "on_demand_feature_view",
+            "AthenaSource", "BigQuerySource", "Entity", "Feature", "FeatureService", "FeatureView", "Field",
+            "FileSource", "OnDemandFeatureView", "OracleSource", "ParquetFormat", "Project", "PushSource",
+            "RedshiftSource", "RequestSource", "SnowflakeSource", "on_demand_feature_view",
         )},
         "ValueType": "ladle.types",
         "FeatureStore": "ladle.store",
@@ -45,6 +62,7 @@ _MODULES: dict[str, dict[str, str]] = {
     },
     "feast.types": {n: "ladle.types" for n in _TYPES},
     "feast.value_type": {"ValueType": "ladle.types"},
+    "feast.errors": {n: "ladle.feast_errors" for n in _ERRORS},
     "feast.field": {"Field": _DEFS},
     "feast.feature": {"Feature": _DEFS},
     "feast.entity": {"Entity": _DEFS},
@@ -53,21 +71,36 @@ _MODULES: dict[str, dict[str, str]] = {
     "feast.feature_service": {"FeatureService": _DEFS},
     "feast.project": {"Project": _DEFS},
     "feast.on_demand_feature_view": {"OnDemandFeatureView": _DEFS, "on_demand_feature_view": _DEFS},
+    "feast.transformation.base": {"Transformation": _DEFS},
+    "feast.transformation.pandas_transformation": {"PandasTransformation": _DEFS},
+    "feast.transformation.python_transformation": {"PythonTransformation": _DEFS},
     "feast.data_source": {"DataSource": _DEFS, "PushSource": _DEFS, "RequestSource": _DEFS, "PushMode": "ladle.push"},
     "feast.data_format": {"FileFormat": _DEFS, "ParquetFormat": _DEFS},
-    "feast.infra": {},
-    "feast.infra.offline_stores": {},
-    "feast.infra.offline_stores.file_source": {"FileSource": _DEFS, "SavedDatasetFileStorage": _DEFS},
-    "feast.infra.offline_stores.contrib": {},
-    "feast.infra.offline_stores.contrib.postgres_offline_store": {},
-    "feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source": {"PostgreSQLSource": _DEFS},
-    "feast.infra.offline_stores.contrib.spark_offline_store": {},
-    "feast.infra.offline_stores.contrib.spark_offline_store.spark_source": {
-        "SparkSource": _DEFS, "SavedDatasetSparkStorage": _DEFS,
-    },
+    "feast.online_response": {"OnlineResponse": "ladle.online_read"},
     "feast.feature_store": {"FeatureStore": "ladle.store"},
     "feast.repo_config": {"RepoConfig": "ladle.config", "RegistryConfig": "ladle.config"},
+    f"{_OFFLINE}.file_source": {"FileSource": _DEFS, "SavedDatasetFileStorage": _DEFS},
+    f"{_OFFLINE}.bigquery_source": {"BigQuerySource": _DEFS},
+    f"{_OFFLINE}.snowflake_source": {"SnowflakeSource": _DEFS},
+    f"{_OFFLINE}.redshift_source": {"RedshiftSource": _DEFS},
+    f"{_CONTRIB}.athena_offline_store.athena_source": {"AthenaSource": _DEFS},
+    f"{_CONTRIB}.trino_offline_store.trino_source": {"TrinoSource": _DEFS},
+    f"{_CONTRIB}.mssql_offline_store.mssqlserver_source": {"MsSqlServerSource": _DEFS},
+    f"{_CONTRIB}.oracle_offline_store.oracle_source": {"OracleSource": _DEFS},
+    f"{_CONTRIB}.postgres_offline_store.postgres_source": {"PostgreSQLSource": _DEFS},
+    f"{_CONTRIB}.spark_offline_store.spark_source": {"SparkSource": _DEFS, "SavedDatasetSparkStorage": _DEFS},
 }
+
+
+def _all_modules() -> dict[str, dict[str, str]]:
+    """:data:`_MODULES` plus every parent package (``feast.infra``, ...) with no attributes of its own."""
+    out = dict(_MODULES)
+    for name in _MODULES:
+        parts = name.split(".")
+        for i in range(1, len(parts)):
+            out.setdefault(".".join(parts[:i]), {})
+    return out
+
 
 _lock = threading.Lock()
 
@@ -123,14 +156,50 @@ def install_feast_aliases() -> None:
     with _lock:
         if "feast" in sys.modules:
             return  # ours already, or the real Feast
-        if importlib.util.find_spec("feast") is not None:
+        if _real_feast_spec() is not None:
             return  # the real Feast is installed: never shadow it
-        for name, names in _MODULES.items():
-            sys.modules[name] = _FeastStandIn(name, names)
-        for name in _MODULES:
-            parent, _, child = name.rpartition(".")
-            # as in Feast, `feast.on_demand_feature_view` is the decorator, not the submodule of that name
-            if parent and child not in _MODULES[parent]:
-                setattr(sys.modules[parent], child, sys.modules[name])
-        if not any(isinstance(f, _MissingFeastModule) for f in sys.meta_path):
-            sys.meta_path.append(_MissingFeastModule())
+        _install_stand_ins()
+
+
+def _real_feast_spec() -> importlib.machinery.ModuleSpec | None:
+    """Where a real Feast would be imported from: every finder but ladle's own is asked."""
+    for finder in sys.meta_path:
+        if getattr(finder, "ladle_feast_shim", False) or isinstance(finder, _MissingFeastModule):
+            continue
+        find_spec = getattr(finder, "find_spec", None)
+        spec = find_spec("feast", None) if find_spec is not None else None
+        if spec is not None:
+            return spec  # type: ignore[no-any-return]
+    return None
+
+
+class _StandInLoader(importlib.abc.Loader):
+    """Loads ``feast`` as ladle's stand-in (for the start-up hook's finder)."""
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        with _lock:
+            if not isinstance(sys.modules.get("feast"), _FeastStandIn):
+                _install_stand_ins()
+        return sys.modules["feast"]
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        """Nothing to run: the stand-in's attributes are looked up on first use."""
+
+
+def stand_in_spec() -> importlib.machinery.ModuleSpec:
+    """The spec the start-up hook returns for ``import feast`` once no finder found a real Feast."""
+    return importlib.machinery.ModuleSpec("feast", _StandInLoader(), is_package=True)
+
+
+def _install_stand_ins() -> None:
+    """Put the stand-in modules in ``sys.modules`` (the caller holds ``_lock``)."""
+    modules = _all_modules()
+    for name, names in modules.items():
+        sys.modules[name] = _FeastStandIn(name, names)
+    for name in modules:
+        parent, _, child = name.rpartition(".")
+        # as in Feast, `feast.on_demand_feature_view` is the decorator, not the submodule of that name
+        if parent and child not in modules[parent]:
+            setattr(sys.modules[parent], child, sys.modules[name])
+    if not any(isinstance(f, _MissingFeastModule) for f in sys.meta_path):
+        sys.meta_path.append(_MissingFeastModule())

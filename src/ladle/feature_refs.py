@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ladle.definitions import FeatureService, FeatureView, Field, OnDemandFeatureView, RequestSource
-from ladle.errors import FeatureNotFound, InvalidRequest, NotFound
+from ladle.errors import FeatureNameCollision, FeatureNotFound, InvalidRequest, NotFound
 
 __all__ = ["Catalog", "OnDemandRequest", "ResolvedFeatures", "ViewRequest", "resolve_features"]
 
@@ -185,7 +185,7 @@ class _Builder:
             if any(o[0] == view and o[1] == feature for o in self.outputs):
                 return  # the same feature asked twice: returned once
             other = next(o[0] for o in self.outputs if o[2] == col)
-            raise InvalidRequest(
+            raise FeatureNameCollision(
                 f"feature name '{feature}' is requested from both '{other}' and '{view}'; "
                 "pass full_feature_names=True to get 'view__feature' column names, or alias a view with .with_name()"
             )

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from ladle.errors import InvalidRequest
+from ladle.errors import EntityColumnsMissing, InvalidRequest, RequestDataNotFoundInEntityDf
 from ladle.feature_refs import ResolvedFeatures
 from ladle.frames import pandas_to_arrow
 from ladle.offline.base import OfflineStore
@@ -61,14 +61,14 @@ def _check_columns(table: pa.Table, resolved: ResolvedFeatures) -> None:
     for v in resolved.views:
         missing = [c for c in v.entity_columns if c not in table.column_names]
         if missing:
-            raise InvalidRequest(
+            raise EntityColumnsMissing(
                 f"entity_df lacks column(s) {missing} needed to join feature view '{v.name}' "
                 f"(join keys {v.view.join_keys}); its columns are {table.column_names}"
             )
     for f in resolved.request_fields:
         if f.name not in table.column_names:
             users = [r.view.name for r in resolved.on_demand if any(x.name == f.name for x in r.request_fields)]
-            raise InvalidRequest(
+            raise RequestDataNotFoundInEntityDf(
                 f"entity_df lacks request column '{f.name}' needed by on-demand view(s) {users}"
             )
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from ladle.definitions import DataSource, FeatureView, Field, PushSource
-from ladle.errors import InvalidDefinition, LadleWarning, SourceNotFound
+from ladle.definitions import DataSource, ExternalSource, FeatureView, Field, PushSource
+from ladle.errors import InvalidDefinition, LadleWarning, SourceNotFound, SpecifiedFeaturesNotPresent
 from ladle.types import TimeUuid, Uuid, ValueType, from_arrow, from_value_type, to_arrow
 
 __all__ = ["check_feature_view", "infer_feature_view", "infer_source"]
@@ -26,6 +26,11 @@ def infer_source(source: DataSource, schema_of: SchemaOf) -> None:
     batch = source.batch
     if batch.timestamp_field:
         return
+    if isinstance(batch, ExternalSource):
+        raise InvalidDefinition(
+            type(batch).__name__, batch.name, "has no timestamp_field, and ladle cannot read it to infer one",
+            "pass timestamp_field='...'",
+        )
     schema = schema_of(batch)
     candidates = [
         f.name for f in schema if pa.types.is_timestamp(f.type) and f.name != batch.created_timestamp_column
@@ -45,6 +50,9 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
     """Check ``view`` against its source; infer features (and join-key types) left undeclared."""
     infer_source(view.source, schema_of)
     src = view.batch_source
+    if isinstance(src, ExternalSource) or not src.has_history:
+        _check_declared(view, src)
+        return
     columns = _mapped_schema(src, schema_of(src))
     for name in (src.timestamp_field, src.created_timestamp_column):
         if name and name not in columns:
@@ -70,7 +78,7 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
             view.schema.insert(0, Field(name=key, dtype=uuid_keys.get(key) or from_arrow(columns[key])))
     for f in view.features:
         if f.name not in columns:
-            raise InvalidDefinition(
+            raise SpecifiedFeaturesNotPresent(
                 "FeatureView", view.name,
                 f"feature '{f.name}' is not a column of source '{src.name}'; its columns are {sorted(columns)}",
                 "fix the Field name or map it with field_mapping",
@@ -120,6 +128,17 @@ def check_feature_view(
             )
     for field in reversed(keys.values()):
         view.schema.insert(0, field)
+    view.projection.features = None
+
+
+def _check_declared(view: FeatureView, src: DataSource) -> None:
+    """A view over a source ladle cannot read (or an online-only push source) must declare its features."""
+    if not view.features:
+        raise InvalidDefinition(
+            "FeatureView", view.name,
+            f"declares no features, and ladle cannot read {type(src).__name__} '{src.name}' to infer them",
+            "list them in schema=[Field(name=..., dtype=...), ...]",
+        )
     view.projection.features = None
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from ladle.errors import InvalidRequest
+from ladle.errors import InvalidRequest, RequestDataNotFoundInEntityRows
 from ladle.feature_refs import OnDemandRequest, ResolvedFeatures
 from ladle.offline.columns import cast_to_declared
 
@@ -34,7 +34,8 @@ def on_demand_inputs(
             out[key] = columns[key]
     for f in request.request_fields:
         if f.name not in columns:
-            raise InvalidRequest(
+            # historical requests are checked before (RequestDataNotFoundInEntityDf): this is the online path
+            raise RequestDataNotFoundInEntityRows(
                 f"on-demand view '{request.view.name}' needs request data '{f.name}'; "
                 "pass it as a column of entity_df (historical) or in request_context / entity_rows (online)"
             )

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ladle.conform import plain_python
-from ladle.errors import InvalidRequest
+from ladle.errors import InvalidRequest, MissingExtra
 from ladle.feature_refs import ResolvedFeatures
 from ladle.offline.retrieval_job import arrow_to_pandas
 from ladle.on_demand_exec import apply_on_demand
@@ -41,10 +41,13 @@ _SMALL_BATCH = 64
 
 
 class OnlineResponse:
-    """Feature values for a batch of entity rows: ``to_dict()``, ``to_df()``, ``to_arrow()``.
+    """Feature values for a batch of entity rows: ``to_dict()``, ``to_df()``, ``to_arrow()``, ``to_tensor()``.
 
     ``statuses[name]`` and ``event_timestamps[name]`` hold a list per returned column.
     """
+
+    #: set by ``FeatureStore`` from ``feast_compatible_dtypes`` (feature_store.yaml or its argument)
+    feast_compatible_dtypes: bool = False
 
     def __init__(
         self,
@@ -100,13 +103,43 @@ class OnlineResponse:
             out.update({f"{k}__ts": v for k, v in self.event_timestamps.items()})
         return out
 
-    def to_df(self, include_event_timestamps: bool = False) -> pd.DataFrame:
-        """The response as a pandas DataFrame (declared dtypes kept)."""
+    def to_df(self, include_event_timestamps: bool = False, feast_compatible_dtypes: bool | None = None) -> pd.DataFrame:
+        """The response as a pandas DataFrame, declared dtypes kept.
+
+        With ``feast_compatible_dtypes`` (this argument, else the store's setting) the frame is built the
+        way Feast builds it, from :meth:`to_dict`'s Python values: floats are float64, integers int64
+        (float64 with NaN when a value is missing), arrays Python lists.
+        """
+        feast = self.feast_compatible_dtypes if feast_compatible_dtypes is None else feast_compatible_dtypes
+        if feast:
+            return pd.DataFrame(self.to_dict(include_event_timestamps))
         df = arrow_to_pandas(self.to_arrow())
         if include_event_timestamps:
             for k, v in self._event_ts.items():
                 df[f"{k}__ts"] = v.to_pandas()
         return df
+
+    def to_tensor(self, kind: str = "torch", default_value: Any = float("nan")) -> dict[str, Any]:
+        """Each column as a PyTorch tensor (numeric and boolean columns) or a list (anything else).
+
+        Missing values become ``default_value`` (NaN by default, so an integer column with a missing
+        value becomes a float tensor). Tensors go to CUDA when it is available, else to the CPU.
+        Needs ``pip install "ladle[torch]"``.
+        """
+        if kind != "torch":
+            raise InvalidRequest(f"to_tensor(kind={kind!r}): only kind='torch' is supported")
+        try:
+            import torch
+        except ImportError as exc:
+            raise MissingExtra("OnlineResponse.to_tensor", "torch", "torch") from exc
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        out: dict[str, Any] = {}
+        for name, column in {**self._entities, **self._features}.items():
+            values = [default_value if v is None else v for v in column.to_pylist()]
+            t = column.type
+            numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+            out[name] = torch.tensor(values, device=device) if numeric else values
+        return out
 
 
 def entity_columns(entity_rows: Any, what: str = "entity_rows") -> dict[str, list[Any]]:

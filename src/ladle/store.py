@@ -3,6 +3,7 @@ retrieval/materialization modules; it translates arguments and delegates."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from ladle.definitions import (
     PushSource,
 )
 from ladle.definitions.kinds import kind_of
-from ladle.errors import InvalidRequest, NotFound
+from ladle.errors import DataSourceNotFound, InvalidRequest, NotFound
 from ladle.feature_refs import ResolvedFeatures, check_features_arg, resolve_features
 from ladle.historical import historical_job
 from ladle.inference import check_feature_view, infer_source
@@ -55,9 +56,14 @@ class FeatureStore:
         repo_path: str | Path | None = None,
         config: RepoConfig | None = None,
         fs_yaml_file: str | Path | None = None,
+        feast_compatible_dtypes: bool | None = None,
     ) -> None:
         path = Path(repo_path) if repo_path is not None else Path.cwd()
         self.config = config if config is not None else load_repo_config(path, fs_yaml_file)
+        #: ``to_df()`` results with Feast's dtypes instead of the declared ones (see docs/feast-differences.md)
+        self.feast_compatible_dtypes = (
+            self.config.feast_compatible_dtypes if feast_compatible_dtypes is None else feast_compatible_dtypes
+        )
         self.repo_path = self.config.repo_path.resolve()
         self.registry = Registry(self.config)
         self._offline: OfflineStore | None = None
@@ -261,6 +267,7 @@ class FeatureStore:
         hit = self._resolved.get(key)
         if hit is None:
             hit = resolve_features(self.registry, features, full_feature_names)
+            _check_enabled(hit)
             self._resolved[key] = hit
         return hit
 
@@ -273,7 +280,9 @@ class FeatureStore:
     ) -> RetrievalJob:
         """A point-in-time-correct training set: one row per entity row, features as of its timestamp."""
         resolved = self._resolve(features, full_feature_names)
-        return historical_job(self.offline_store, resolved, entity_df, filter_by_created_timestamp, _key_types(resolved))
+        job = historical_job(self.offline_store, resolved, entity_df, filter_by_created_timestamp, _key_types(resolved))
+        job.feast_compatible_dtypes = self.feast_compatible_dtypes
+        return job
 
     def get_online_features(
         self,
@@ -287,9 +296,24 @@ class FeatureStore:
         online = self.config.online_store
         assert online is not None
         resolved = self._resolve(features, full_feature_names)
-        return read_online(
+        response = read_online(
             self.online_store, self.project, resolved, entity_rows, request_context,
             online.enforce_ttl, key_types=_key_types(resolved),
+        )
+        response.feast_compatible_dtypes = self.feast_compatible_dtypes
+        return response
+
+    async def get_online_features_async(
+        self,
+        features: list[str] | FeatureService,
+        entity_rows: list[dict[str, Any]] | dict[str, list[Any]],
+        full_feature_names: bool = False,
+        request_context: dict[str, list[Any]] | None = None,
+    ) -> OnlineResponse:
+        """:meth:`get_online_features` for asyncio code: the read runs in a worker thread, so the event
+        loop keeps serving other requests meanwhile."""
+        return await asyncio.to_thread(
+            self.get_online_features, features, entity_rows, full_feature_names, request_context
         )
 
     # --- materialization -----------------------------------------------------------------------------
@@ -304,7 +328,8 @@ class FeatureStore:
                 f"project '{self.project}' has no feature views registered; run `ladle apply` first"
             )
         if names is None:
-            return [v for v in views if v.online], bookkeeping
+            # disabled views and views fed only by an online push source have nothing to materialize
+            return [v for v in views if v.online and v.enabled and v.batch_source.has_history], bookkeeping
         if isinstance(names, str) or not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
             raise InvalidRequest("feature_views must be a list of feature view names (or None for every view)")
         by_name = {v.name: v for v in views}
@@ -314,6 +339,8 @@ class FeatureStore:
                 raise NotFound("feature view", n, self.project, list(by_name))
             if not by_name[n].online:
                 raise InvalidRequest(f"feature view '{n}' has online=False; it cannot be materialized")
+            if not by_name[n].enabled:
+                raise InvalidRequest(f"feature view '{n}' is disabled (enabled=False); enable it to materialize it")
             out.append(by_name[n])
         return out, bookkeeping
 
@@ -370,21 +397,46 @@ class FeatureStore:
 
     # --- writes from the application -----------------------------------------------------------------
     def write_to_online_store(
-        self, feature_view_name: str, df: Any, allow_registry_cache: bool = True, *, write_all_null_rows: bool = False
+        self, feature_view_name: str, df: Any = None, allow_registry_cache: bool = True, inputs: Any = None,
+        *, write_all_null_rows: bool = False,
     ) -> int:
         """Write rows (join keys, timestamp, features) to one view's online table, newer-wins.
 
-        Returns the number of rows handed to the online store: no rows is a no-op (0), and a row whose
-        features are all null is skipped (it would erase the stored values) unless ``write_all_null_rows``.
+        The rows are ``df`` or, as Feast also names them, ``inputs``: a pandas/Polars frame, an Arrow
+        table or a dict of lists. Returns the number of rows handed to the online store: no rows is a no-op
+        (0), and a row whose features are all null is skipped (it would erase the stored values) unless
+        ``write_all_null_rows``.
         """
+        what = f"write_to_online_store('{feature_view_name}')"
+        if (df is None) == (inputs is None):
+            raise InvalidRequest(f"{what}: pass the rows as df= or inputs= (exactly one of them)")
         self._require_online("write_to_online_store")
         self._settle_infra()
         view = self.registry.get_feature_view(feature_view_name)
-        table = as_arrow(df)
+        table = as_arrow(df if inputs is None else inputs)
         if table.num_rows == 0:
             return 0
-        rows = online_rows(view, table, f"write_to_online_store('{feature_view_name}')", write_all_null_rows)
+        rows = online_rows(view, table, what, write_all_null_rows)
         return self.online_store.write(self.project, view, rows) if rows.num_rows else 0
+
+    async def write_to_online_store_async(
+        self, feature_view_name: str, df: Any = None, allow_registry_cache: bool = True, inputs: Any = None,
+        *, write_all_null_rows: bool = False,
+    ) -> int:
+        """:meth:`write_to_online_store` for asyncio code (the write runs in a worker thread)."""
+        return await asyncio.to_thread(
+            self.write_to_online_store, feature_view_name, df, allow_registry_cache, inputs,
+            write_all_null_rows=write_all_null_rows,
+        )
+
+    async def push_async(
+        self, push_source_name: str, df: Any, allow_registry_cache: bool = True, to: PushMode | str = PushMode.ONLINE,
+        *, write_all_null_rows: bool = False,
+    ) -> None:
+        """:meth:`push` for asyncio code (the writes run in a worker thread)."""
+        await asyncio.to_thread(
+            self.push, push_source_name, df, allow_registry_cache, to, write_all_null_rows=write_all_null_rows
+        )
 
     def push(self, push_source_name: str, df: Any, allow_registry_cache: bool = True,
              to: PushMode | str = PushMode.ONLINE, *, write_all_null_rows: bool = False) -> None:
@@ -397,11 +449,11 @@ class FeatureStore:
         if mode is not PushMode.OFFLINE:
             self._require_online(f"push(to={mode.name})")
         self._settle_infra()
-        sources = self.registry.list_data_sources()
-        source = next((s for s in sources if s.name == push_source_name), None)
-        if source is None:
-            pushable = [s.name for s in sources if isinstance(s, PushSource)]
-            raise NotFound("push source", push_source_name, self.project, pushable)
+        try:
+            source = self.registry.get_data_source(push_source_name)
+        except DataSourceNotFound:
+            pushes = [s.name for s in self.registry.list_data_sources() if isinstance(s, PushSource)]
+            raise NotFound("push source", push_source_name, self.project, pushes) from None
         if not isinstance(source, PushSource):
             raise InvalidRequest(f"data source '{push_source_name}' is a {type(source).__name__}, not a PushSource")
         views = [v for v in self.registry.list_feature_views() if v.source.name == push_source_name]
@@ -423,15 +475,29 @@ class FeatureStore:
             [(v, online_rows(v, table, what, write_all_null_rows)) for v in views if v.online]
             if mode != PushMode.OFFLINE else []
         )
+        if mode != PushMode.ONLINE and not source.has_history:
+            raise InvalidRequest(
+                f"push source '{push_source_name}' has no batch_source, so it can only be pushed online "
+                "(push with to='online', or give it batch_source=... to keep the rows offline too)"
+            )
         if mode == PushMode.ONLINE_AND_OFFLINE:  # everything is checked before anything is written
-            batch = source.batch_source
+            batch = source.batch
             check_offline_rows(batch, self.offline_store.source_schema(batch), table, what)
         if mode in (PushMode.ONLINE, PushMode.ONLINE_AND_OFFLINE):
             for v, rows in prepared:
                 if rows.num_rows:
                     self.online_store.write(self.project, v, rows)
         if mode in (PushMode.OFFLINE, PushMode.ONLINE_AND_OFFLINE):
-            self.offline_store.append(source.batch_source, table)
+            self.offline_store.append(source.batch, table)
+
+
+def _check_enabled(resolved: ResolvedFeatures) -> None:
+    disabled = sorted({req.view.name for req in resolved.views if not req.view.enabled})
+    if disabled:
+        raise InvalidRequest(
+            f"feature view(s) {disabled} are disabled (enabled=False) and serve no features; "
+            "set enabled=True and apply, or drop their features from the request"
+        )
 
 def _tagged(objs: list[Any], tags: dict[str, str] | None) -> list[Any]:
     if not tags:

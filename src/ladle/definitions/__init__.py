@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 from ladle.definitions.entity import Entity
+from ladle.definitions.external_sources import (
+    AthenaSource,
+    BigQuerySource,
+    ExternalSource,
+    MsSqlServerSource,
+    OracleSource,
+    RedshiftSource,
+    SnowflakeSource,
+    TrinoSource,
+)
 from ladle.definitions.feature_service import FeatureService
 from ladle.definitions.feature_view import FeatureView, FeatureViewProjection
 from ladle.definitions.field import Feature, Field
@@ -20,10 +30,14 @@ from ladle.definitions.sources import (
     source_from_dict,
 )
 from ladle.definitions.spark_source import SavedDatasetSparkStorage, SparkSource
+from ladle.definitions.transformation import PandasTransformation, PythonTransformation, Transformation
 
 __all__ = [
+    "AthenaSource",
+    "BigQuerySource",
     "DataSource",
     "Entity",
+    "ExternalSource",
     "Feature",
     "FeatureService",
     "FeatureView",
@@ -31,15 +45,23 @@ __all__ = [
     "Field",
     "FileFormat",
     "FileSource",
+    "MsSqlServerSource",
     "OnDemandFeatureView",
+    "OracleSource",
+    "PandasTransformation",
     "ParquetFormat",
     "PostgreSQLSource",
     "Project",
     "PushSource",
+    "PythonTransformation",
+    "RedshiftSource",
     "RequestSource",
     "SavedDatasetFileStorage",
     "SavedDatasetSparkStorage",
+    "SnowflakeSource",
     "SparkSource",
+    "Transformation",
+    "TrinoSource",
     "on_demand_feature_view",
     "source_from_dict",
 ]

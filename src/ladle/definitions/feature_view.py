@@ -56,6 +56,8 @@ class FeatureView(Named):
 
     ``schema`` lists the feature columns and may also list the entity join-key columns (their type is
     then known); left empty, the features are inferred from the source at ``apply`` time.
+    ``enabled=False`` keeps a view registered but out of service: materializing every view skips it,
+    and a request for its features (online or historical) is an error naming it.
 
     >>> from datetime import timedelta
     >>> from ladle.types import Float32
@@ -83,6 +85,7 @@ class FeatureView(Named):
         batch_source: DataSource | None = None,
         features: list[Field] | None = None,
         stream_source: DataSource | None = None,
+        enabled: bool = True,
     ) -> None:
         self.name = check_name("FeatureView", name)
         src = source if source is not None else (batch_source if batch_source is not None else stream_source)
@@ -116,8 +119,9 @@ class FeatureView(Named):
             seen.add(f.name)
         self.schema: list[Field] = fields
         self.ttl = check_ttl("FeatureView", name, ttl)
-        if not isinstance(online, bool) or not isinstance(offline, bool):
-            raise InvalidDefinition("FeatureView", name, "online and offline must be True or False")
+        if not all(isinstance(flag, bool) for flag in (online, offline, enabled)):
+            raise InvalidDefinition("FeatureView", name, "online, offline and enabled must be True or False")
+        self.enabled = enabled
         self.online = online
         self.offline = offline
         self.description = description or ""
@@ -222,7 +226,8 @@ class FeatureView(Named):
     # --- serialization -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready description (the definition, not any projection of it)."""
-        return {
+        # `enabled` is written only when False, so views registered before it existed keep their hash
+        return ({} if self.enabled else {"enabled": False}) | {
             "kind": "feature_view",
             "name": self.name,
             "entities": self.entities,
@@ -251,6 +256,7 @@ class FeatureView(Named):
             ttl=ttl_from_seconds(data.get("ttl_seconds")),
             online=data.get("online", True),
             offline=data.get("offline", True),
+            enabled=data.get("enabled", True),
             description=data.get("description", ""),
             tags=data.get("tags"),
             owner=data.get("owner", ""),

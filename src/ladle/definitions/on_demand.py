@@ -14,6 +14,7 @@ from ladle.definitions.base import Named, check_name, check_tags
 from ladle.definitions.feature_view import FeatureView, FeatureViewProjection
 from ladle.definitions.field import Field
 from ladle.definitions.sources import RequestSource, source_from_dict
+from ladle.definitions.transformation import Transformation, transformation_for
 from ladle.errors import InvalidDefinition
 
 __all__ = ["OnDemandFeatureView", "on_demand_feature_view"]
@@ -53,7 +54,12 @@ def _udf_source(udf: Callable[..., Any]) -> str:
             "define it in a .py file of the repo",
         ) from exc
     lines = src.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith(("def ", "async def ")))
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith(("def ", "async def "))), None)
+    if start is None or getattr(udf, "__name__", "") == "<lambda>":
+        raise InvalidDefinition(
+            "OnDemandFeatureView", getattr(udf, "__name__", None), "its function is a lambda, which cannot be stored",
+            "define it with def in a .py file of the repo",
+        )
     return "\n".join(lines[start:]) + "\n"
 
 
@@ -91,7 +97,9 @@ class OnDemandFeatureView(Named):
     """Features computed by a Python function from feature views and request data.
 
     ``mode="pandas"``: ``udf(df) -> df`` over the whole batch; ``mode="python"``: ``udf(dict) -> dict``
-    with a list of values per column.
+    with a list of values per column. Instead of ``udf`` and ``mode``, Feast's
+    ``feature_transformation=PandasTransformation(udf=f)`` (or ``PythonTransformation``) gives both;
+    Feast's ``udf_string`` is accepted and not needed (ladle reads the function's source itself).
     """
 
     def __init__(
@@ -100,15 +108,18 @@ class OnDemandFeatureView(Named):
         name: str,
         sources: list[FeatureView | RequestSource | FeatureViewProjection],
         schema: list[Field],
-        udf: Callable[..., Any],
-        mode: str = "pandas",
+        udf: Callable[..., Any] | None = None,
+        mode: str | None = None,
         description: str = "",
         tags: dict[str, str] | None = None,
         owner: str = "",
         udf_source: str | None = None,
         udf_env: dict[str, Any] | None = None,
+        feature_transformation: Transformation | None = None,
+        udf_string: str = "",
     ) -> None:
         self.name = check_name("OnDemandFeatureView", name)
+        udf, mode = _udf_and_mode(name, udf, mode, feature_transformation)
         if mode not in _MODES:
             raise InvalidDefinition("OnDemandFeatureView", name, f"mode must be one of {_MODES}, got {mode!r}")
         if not sources:
@@ -141,6 +152,11 @@ class OnDemandFeatureView(Named):
     @property
     def features(self) -> list[Field]:
         return self.schema
+
+    @property
+    def feature_transformation(self) -> Transformation:
+        """The function as Feast's transformation object (``PandasTransformation`` or ``PythonTransformation``)."""
+        return transformation_for(self.mode, self.udf)
 
     @property
     def projected_features(self) -> list[Field]:
@@ -214,6 +230,33 @@ class OnDemandFeatureView(Named):
         )
 
 
+
+
+def _udf_and_mode(
+    name: str, udf: Callable[..., Any] | None, mode: str | None, transformation: Transformation | None
+) -> tuple[Callable[..., Any], str]:
+    """The function and mode from ``udf``/``mode`` or from a ``feature_transformation``, checked to agree."""
+    if transformation is None:
+        if udf is None:
+            raise InvalidDefinition(
+                "OnDemandFeatureView", name, "has no function",
+                "pass udf=... or feature_transformation=PandasTransformation(udf=...), or use @on_demand_feature_view",
+            )
+        return udf, mode or "pandas"
+    if not isinstance(transformation, Transformation):
+        raise InvalidDefinition(
+            "OnDemandFeatureView", name,
+            f"feature_transformation must be a PandasTransformation or PythonTransformation, got {transformation!r}",
+        )
+    if mode is not None and mode != transformation.mode:
+        raise InvalidDefinition(
+            "OnDemandFeatureView", name,
+            f"mode='{mode}' contradicts its {type(transformation).__name__} (mode '{transformation.mode}')",
+            "drop mode=, or use the transformation class of that mode",
+        )
+    if udf is not None and udf is not transformation.udf:
+        raise InvalidDefinition("OnDemandFeatureView", name, "give udf= or feature_transformation=, not both")
+    return transformation.udf, transformation.mode
 
 
 def on_demand_feature_view(

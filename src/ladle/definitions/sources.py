@@ -106,6 +106,11 @@ class DataSource(Named, abc.ABC):
         """The source that holds this source's history (itself, or a push source's batch source)."""
         return self
 
+    @property
+    def has_history(self) -> bool:
+        """Whether an offline store can hold this source's rows (not so for a push source without a batch source)."""
+        return not isinstance(self.batch, PushSource)
+
 
 
 class FileSource(DataSource):
@@ -205,31 +210,44 @@ class SavedDatasetFileStorage:
 
 
 class PushSource(DataSource):
-    """Rows pushed by the application (``store.push``), backed by a batch source for history.
+    """Rows pushed by the application (``store.push``), usually backed by a batch source for history.
+
+    Without ``batch_source`` the pushed rows live in the online store only: the views it feeds are
+    served online but have no history (no training sets, no materialization, no offline push); their
+    rows carry the event time in an ``event_timestamp`` column.
 
     >>> batch = FileSource(name="trips", path="data/trips.parquet", timestamp_field="ts")
     >>> PushSource(name="trips_push", batch_source=batch).batch.name
     'trips'
+    >>> PushSource(name="clicks_push").has_history
+    False
     """
 
     source_type = "push"
+    #: the timestamp column of rows pushed to a push source without a batch source
+    ONLINE_ONLY_TIMESTAMP: ClassVar[str] = "event_timestamp"
 
     def __init__(
         self,
         *,
         name: str,
-        batch_source: DataSource,
+        batch_source: DataSource | None = None,
         schema: list[Field] | None = None,
         description: str = "",
         tags: dict[str, str] | None = None,
         owner: str = "",
     ) -> None:
-        if not isinstance(batch_source, DataSource) or isinstance(batch_source, PushSource | RequestSource):
+        if batch_source is not None and (
+            not isinstance(batch_source, DataSource) or isinstance(batch_source, PushSource | RequestSource)
+        ):
             raise InvalidDefinition(
                 "PushSource", name, f"batch_source must be a batch data source such as FileSource, got {batch_source!r}"
             )
         self.batch_source = batch_source
         self.schema = list(schema or [])
+        if batch_source is None:
+            self._init_common("PushSource", name, self.ONLINE_ONLY_TIMESTAMP, None, None, description, tags, owner)
+            return
         self._init_common(
             "PushSource",
             name,
@@ -243,22 +261,23 @@ class PushSource(DataSource):
 
     @property
     def batch(self) -> DataSource:
-        return self.batch_source
+        return self.batch_source if self.batch_source is not None else self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready description."""
         return {
             **self._common_dict(),
-            "batch_source": self.batch_source.to_dict(),
+            "batch_source": None if self.batch_source is None else self.batch_source.to_dict(),
             "schema": [f.to_dict() for f in self.schema],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PushSource:
         """Inverse of :meth:`to_dict`."""
+        batch = data.get("batch_source")
         return cls(
             name=data["name"],
-            batch_source=source_from_dict(data["batch_source"]),
+            batch_source=None if batch is None else source_from_dict(batch),
             schema=[Field.from_dict(f) for f in data.get("schema", [])],
             description=data.get("description", ""),
             tags=data.get("tags"),

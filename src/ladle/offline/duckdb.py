@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from ladle.config import DuckDBOfflineStoreConfig
 from ladle.definitions import DataSource, FeatureView, FileSource
+from ladle.definitions.external_sources import check_readable
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest
 from ladle.feature_refs import ViewRequest
 from ladle.offline.base import OfflineStore
@@ -139,6 +140,7 @@ class DuckDBOfflineStore(OfflineStore):
     # --- sources -----------------------------------------------------------------------------------
     def _file_source(self, source: DataSource) -> FileSource:
         batch = source.batch
+        check_readable(batch)
         if not isinstance(batch, FileSource):
             raise InvalidDefinition(
                 type(batch).__name__, batch.name, "the duckdb offline store reads FileSource (parquet) sources only"

@@ -22,6 +22,7 @@ from pydantic import ConfigDict
 
 from ladle.conform import plain_python
 from ladle.definitions import DataSource, FeatureView, PostgreSQLSource
+from ladle.definitions.external_sources import check_readable
 from ladle.errors import (
     BackendFailure,
     BackendUnavailable,
@@ -157,6 +158,7 @@ class PostgreSQLOfflineStore(OfflineStore):
     @staticmethod
     def _source(source: DataSource) -> PostgreSQLSource:
         batch = source.batch
+        check_readable(batch)
         if not isinstance(batch, PostgreSQLSource):
             raise InvalidDefinition(
                 type(batch).__name__, batch.name, "the postgres offline store reads PostgreSQLSource sources only"

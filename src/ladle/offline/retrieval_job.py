@@ -26,10 +26,19 @@ _NULLABLE_INTS = {
 }
 
 
-def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+def arrow_to_pandas(table: pa.Table, feast_compatible_dtypes: bool = False) -> pd.DataFrame:
     """Arrow -> pandas keeping declared types: Float32 stays float32, and integer columns with nulls stay
-    integers (pandas nullable ``Int64``) instead of turning into floats."""
+    integers (pandas nullable ``Int64``) instead of turning into floats.
+
+    ``feast_compatible_dtypes=True`` gives the dtypes Feast's training sets have instead: float32 columns
+    as float64, integer columns with nulls as float64 with NaN.
+    """
     df: pd.DataFrame = table.to_pandas(ignore_metadata=True)
+    if feast_compatible_dtypes:
+        for f in table.schema:
+            if pa.types.is_float32(f.type):
+                df[f.name] = df[f.name].astype("float64")
+        return df
     for f in table.schema:
         if f.type in _NULLABLE_INTS and table.column(f.name).null_count > 0:
             df[f.name] = table.column(f.name).to_pandas(types_mapper=_NULLABLE_INTS.get).array
@@ -113,12 +122,19 @@ class RetrievalJob:
             self._table = self._compute()
         return self._table
 
-    def to_df(self) -> pd.DataFrame:
-        """The result as a pandas DataFrame."""
+    #: set by ``FeatureStore`` from ``feast_compatible_dtypes`` (feature_store.yaml or its argument)
+    feast_compatible_dtypes: bool = False
+
+    def to_df(self, feast_compatible_dtypes: bool | None = None) -> pd.DataFrame:
+        """The result as a pandas DataFrame: declared dtypes kept, or Feast's (see :func:`arrow_to_pandas`).
+
+        ``feast_compatible_dtypes`` overrides the store's setting for this call.
+        """
+        feast = self.feast_compatible_dtypes if feast_compatible_dtypes is None else feast_compatible_dtypes
         table = self.to_arrow()
         if self._entity_frame is None:
-            return arrow_to_pandas(table)
-        features = arrow_to_pandas(table.select(self.feature_columns))
+            return arrow_to_pandas(table, feast)
+        features = arrow_to_pandas(table.select(self.feature_columns), feast)
         features.index = self._entity_frame.index
         out = self._entity_frame.copy(deep=False)
         for c in self.feature_columns:

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from ladle.conform import conform_keys
 from ladle.definitions import DataSource, FeatureView, FileSource, SavedDatasetSparkStorage, SparkSource
+from ladle.definitions.external_sources import check_readable
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest, MissingExtra
 from ladle.feature_refs import ResolvedFeatures, ViewRequest
 from ladle.offline.base import OfflineStore
@@ -191,6 +192,7 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
     def frame(self, source: DataSource) -> Any:
         """The source's rows as a Spark DataFrame (raw column names). BackendFailure if it does not exist."""
         batch = source.batch
+        check_readable(batch)
         spark = self.spark
         try:
             if isinstance(batch, SparkSource):

@@ -19,7 +19,14 @@ from typing import Any, TypeVar
 from ladle.config import CONFIG_FILE, RepoConfig
 from ladle.definitions import DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView, Project
 from ladle.definitions.kinds import KIND_CLASS_NAMES
-from ladle.errors import InvalidConfig, InvalidDefinition, InvalidRequest, NotFound, RegistryConflict
+from ladle.errors import (
+    ConflictingViewNames,
+    InvalidConfig,
+    InvalidDefinition,
+    InvalidRequest,
+    NotFound,
+    RegistryConflict,
+)
 from ladle.plugins import is_class_path, load_plugin
 from ladle.registry.base import RegistryStore
 from ladle.registry.diff import RegistryDiff
@@ -464,7 +471,7 @@ def _validate_feature_views(desired: Specs) -> None:
                 )
         _validate_join_keys(name, spec, entities)
         if name in desired["on_demand_feature_views"]:
-            raise InvalidDefinition("FeatureView", name, "an on-demand feature view has the same name", "rename one")
+            raise ConflictingViewNames("FeatureView", name, "an on-demand feature view has the same name", "rename one")
         embedded = [spec["source"], spec["source"].get("batch_source")]
         for source in (s for s in embedded if s is not None):
             if source["name"] in sources and sources[source["name"]] != source:

@@ -118,7 +118,7 @@ def describe_error(exc: BaseException) -> tuple[int, str, str]:
         kind = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
         return exc.status_code, kind, str(exc.detail)
     if isinstance(exc, LadleError):
-        return status_of(exc), type(exc).__name__, str(exc)
+        return status_of(exc), exc.type_name, str(exc)
     return 500, "InternalError", f"{type(exc).__name__}: {exc} (a bug in ladle: the server log has the traceback)"
 
 
