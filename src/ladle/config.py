@@ -90,6 +90,25 @@ class FeatureServerConfig(_Strict):
     registry_ttl_sec: float = Field(default=5.0, ge=0)
     #: the largest request body accepted (bigger ones get 413)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    #: the most entity rows one read (or rows one push/write) may hold (more get 413)
+    max_entities_per_request: int = Field(default=10_000, gt=0)
+    #: ``Host`` names accepted (None: localhost, 127.0.0.1, [::1] and the bind host; ``["*"]``: any)
+    allowed_hosts: list[str] | None = None
+    #: origins a browser may call the server from (CORS); none by default
+    cors_origins: list[str] = []
+    #: event timestamps further than this in the future are refused (None: no limit)
+    max_future_event_sec: float | None = Field(default=300.0, ge=0)
+    #: an online read not answered within this is a 503 (and counts as a store failure)
+    online_timeout_sec: float = Field(default=1.0, gt=0)
+    #: consecutive store failures that open the circuit breaker (requests then get 503 at once)
+    breaker_failures: int = Field(default=3, gt=0)
+    #: seconds the breaker stays open before one request probes the store again
+    breaker_open_sec: float = Field(default=1.0, gt=0)
+    #: seconds a client has to send a request's headers, and then its whole body
+    header_timeout_sec: float = Field(default=10.0, gt=0)
+    body_timeout_sec: float = Field(default=30.0, gt=0)
+    #: open connections per worker; more are closed at once
+    max_connections: int = Field(default=512, gt=0)
 
 
 class RepoConfig(_Strict):

@@ -215,6 +215,10 @@ def health(request: Request) -> Response:
     return Response(encode_json(report), status_code=status, media_type=_JSON)
 
 
+# load balancers probe with HEAD too (uvicorn sends the headers only); one operation in the document
+router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+
+
 @router.get(
     "/metrics",
     responses={200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},

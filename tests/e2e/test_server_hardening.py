@@ -1,0 +1,73 @@
+"""``ladle serve`` against careless and hostile clients: values that do not fit, huge batches, cross-site
+requests from a browser, scoped keys. Each test is a user's (or an attacker's) request over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from server_helpers import Server, demo_repo, serving
+
+CONV = "driver_hourly_stats:conv_rate"
+PUSH_SOURCE = "driver_stats_push_source"
+
+
+def error_of(response: Any, status: int, kind: str) -> str:
+    """Assert an error response; return its message."""
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["type"] == kind, body
+    return str(body["error"]["message"])
+
+
+def _row(driver: int, when: datetime, trips: Any = 1) -> dict[str, list[Any]]:
+    return {"driver_id": [driver], "event_timestamp": [when.isoformat()], "created": [when.isoformat()],
+            "conv_rate": [0.5], "acc_rate": [0.5], "avg_daily_trips": [trips]}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo repo with a small entity cap."""
+    return demo_repo(tmp_path_factory.mktemp("hardening"),
+                     yaml_extra="feature_server:\n  max_entities_per_request: 100\n")
+
+
+@pytest.fixture(scope="module")
+def server(repo: Path) -> Iterator[Server]:
+    """``ladle serve`` over the demo repo, open (no API key)."""
+    with serving(repo) as running:
+        yield running
+
+
+# --- item 10: values and methods the server refused or crashed on -------------------------------------
+@pytest.mark.parametrize("path", ["/push", "/write-to-online-store"])
+def test_an_integer_beyond_int64_is_a_422_naming_the_column(server: Server, path: str) -> None:
+    now = datetime.now(UTC)
+    target = {"push_source_name": PUSH_SOURCE} if path == "/push" else {"feature_view_name": "driver_hourly_stats"}
+    response = server.post(path, {**target, "df": _row(1001, now, trips=2**70)})
+    message = error_of(response, 422, "RequestValidationError")
+    assert "avg_daily_trips" in message and "64-bit" in message
+    # the connection stays usable: the next request on it is answered
+    assert server.http.get("/health").status_code == 200
+
+
+def test_head_health_is_200(server: Server) -> None:
+    response = server.http.head("/health")
+    assert response.status_code == 200 and response.content == b""
+
+
+def test_materialize_accepts_date_only_timestamps(server: Server) -> None:
+    today = datetime.now(UTC).date()
+    body = {"start_ts": (today - timedelta(days=3)).isoformat(), "end_ts": (today + timedelta(days=1)).isoformat(),
+            "feature_views": ["driver_hourly_stats_fresh"]}
+    response = server.post("/materialize", body)
+    assert response.status_code == 200, response.text
+    view = response.json()["feature_views"][0]
+    assert datetime.fromisoformat(view["start_ts"]) == datetime.combine(today - timedelta(days=3), datetime.min.time(), UTC)
+    assert datetime.fromisoformat(view["end_ts"]) == datetime.combine(today + timedelta(days=1), datetime.min.time(), UTC)
+    error_of(server.post("/materialize", {**body, "end_ts": "2024-13-01"}), 422, "RequestValidationError")
+    incremental = server.post("/materialize-incremental", {"end_ts": (today + timedelta(days=2)).isoformat()})
+    assert incremental.status_code == 200, incremental.text
