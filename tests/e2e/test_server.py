@@ -301,7 +301,9 @@ def test_health(server: Server) -> None:
     assert health["status"] == "ok"
     assert health["registry"]["ok"] is True and health["registry"]["project"] == "demo"
     assert health["registry"]["version"] >= 1 and health["registry"]["error"] is None
+    breaker = health["online_store"].pop("breaker")
     assert health["online_store"] == {"type": "sqlite", "ok": True, "probe": "read feature view 'driver_hourly_stats'"}
+    assert breaker == {"state": "closed", "failures_in_a_row": 0, "last_error": None, "times_opened": 0}
 
 
 def test_metrics_count_requests_latency_and_errors(server: Server) -> None:

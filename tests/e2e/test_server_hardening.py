@@ -71,3 +71,31 @@ def test_materialize_accepts_date_only_timestamps(server: Server) -> None:
     error_of(server.post("/materialize", {**body, "end_ts": "2024-13-01"}), 422, "RequestValidationError")
     incremental = server.post("/materialize-incremental", {"end_ts": (today + timedelta(days=2)).isoformat()})
     assert incremental.status_code == 200, incremental.text
+
+
+# --- item 8: bounded work per request -----------------------------------------------------------------
+def test_entity_rows_are_capped_with_a_413_naming_the_limit(server: Server) -> None:
+    ok = server.post("/get-online-features", {"features": [CONV], "entities": {"driver_id": list(range(100))}})
+    assert ok.status_code == 200, ok.text
+    message = error_of(server.post("/get-online-features", {"features": [CONV], "entities": {"driver_id": list(range(101))}}),
+                       413, "TooManyRows")
+    assert "101 entity rows" in message and "at most 100" in message and "max_entities_per_request" in message
+    now = datetime.now(UTC)
+    rows = {k: v * 101 for k, v in _row(1001, now).items()}
+    error_of(server.post("/push", {"push_source_name": PUSH_SOURCE, "df": rows}), 413, "TooManyRows")
+    error_of(server.post("/write-to-online-store", {"feature_view_name": "driver_hourly_stats", "df": rows}),
+             413, "TooManyRows")
+
+
+@pytest.mark.parametrize("body", [
+    {"features": ["v" * 1_000_000 + ":conv_rate"], "entities": {"driver_id": [1]}},
+    {"features": [CONV], "entities": {"k" * 1_000_000: [1]}},
+    {"features": [CONV], "entities": {"driver_id": ["x" * 1_000_000]}},
+    {"push_source_name": "p" * 1_000_000, "df": {"driver_id": [1]}},
+])
+def test_errors_do_not_echo_unbounded_input(server: Server, body: dict[str, Any]) -> None:
+    path = "/push" if "push_source_name" in body else "/get-online-features"
+    response = server.post(path, body)
+    assert 400 <= response.status_code < 500, response.text[:300]
+    assert len(response.content) < 2_000, len(response.content)
+    assert response.json()["error"]["message"]

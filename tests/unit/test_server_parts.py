@@ -29,12 +29,21 @@ from ladle.errors import (
 )
 from ladle.online_read import OnlineResponse
 from ladle.server.auth import ApiKeyMiddleware, key_matches, parse_keys
-from ladle.server.errors import PayloadTooLarge, RegistryUnavailable, describe_error, status_of
+from ladle.server.breaker import CircuitBreaker, CircuitOpen
+from ladle.server.errors import (
+    PayloadTooLarge,
+    RegistryUnavailable,
+    TooManyRows,
+    bounded,
+    describe_error,
+    status_of,
+)
 from ladle.server.limits import BodyLimitMiddleware
 from ladle.server.online_json import EPOCH, encode_online_response
 from ladle.server.refresh import RegistryRefresher
 from ladle.server.schemas import GetOnlineFeaturesRequest, component_schemas
 from ladle.server.settings import ENV_VAR, ServerSettings
+from ladle.server.state import ServerState
 
 
 # --- errors -------------------------------------------------------------------------------------------
@@ -223,38 +232,75 @@ def test_settings_travel_through_the_environment(monkeypatch: pytest.MonkeyPatch
     assert resolved.max_body_bytes == 100
 
 
-# --- where online reads run ---------------------------------------------------------------------------
-def test_reads_move_to_the_thread_pool_while_the_store_is_in_trouble(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ladle.server import routes
+# --- where request work runs, the breaker --------------------------------------------------------------
+def _down() -> BackendUnavailable:
+    return BackendUnavailable("redis online store", "cannot reach Redis")
 
-    threads: list[int] = []
-    trouble = {"now": "down"}
 
-    def fake_read(state: Any, body: bytes) -> bytes:
-        threads.append(threading.get_ident())
-        if trouble["now"] == "down":
-            raise BackendUnavailable("redis online store", "cannot reach Redis")
-        if trouble["now"] == "slow":
-            time.sleep(routes.SLOW_READ_S + 0.01)
-        return b"{}"
+def test_the_breaker_opens_after_failures_in_a_row_and_one_probe_closes_it() -> None:
+    now = {"t": 0.0}
+    breaker = CircuitBreaker(failures=3, open_for=2.0, clock=lambda: now["t"])
+    for error in (_down(), _down(), None, _down(), _down()):  # a success resets the count
+        breaker.record(error, breaker.admit())
+    assert breaker.state == "closed"
+    breaker.record(InvalidRequest("bad key"), breaker.admit())  # a caller's mistake says nothing
+    breaker.record(BackendUnavailable("postgres offline store", "down"), breaker.admit())  # nor the offline store
+    assert breaker.state == "closed"
+    breaker.record(_down(), breaker.admit())
+    assert breaker.state == "open" and breaker.status()["times_opened"] == 1
+    with pytest.raises(CircuitOpen, match="failed 3 times in a row"):
+        breaker.admit()
+    now["t"] = 2.0
+    assert breaker.state == "half_open"
+    assert breaker.admit() is True  # the probe
+    with pytest.raises(CircuitOpen):
+        breaker.admit()  # only one probe at a time
+    breaker.record(_down(), True)
+    assert breaker.state == "open"  # the probe failed: open again, for another 2 s
+    now["t"] = 3.0
+    with pytest.raises(CircuitOpen, match=r"next probe in 1\.0 s"):
+        breaker.admit()
+    now["t"] = 4.0
+    breaker.record(None, breaker.admit())
+    assert breaker.state == "closed" and breaker.status()["failures_in_a_row"] == 0
+    assert status_of(CircuitOpen("online store", "open")) == 503
 
-    monkeypatch.setattr(routes, "read_online_features", fake_read)
-    state = routes.ServerState(store=None, refresher=None, metrics=None)  # type: ignore[arg-type]
 
-    async def scenario() -> int:
+def test_store_calls_run_off_the_loop_within_their_deadline() -> None:
+    state = ServerState(store=None, refresher=None, metrics=None,  # type: ignore[arg-type]
+                        breaker=CircuitBreaker(failures=2, open_for=60))
+    release = threading.Event()
+
+    def stalled() -> str:
+        release.wait(5)
+        return "late"
+
+    async def scenario() -> None:
         loop_thread = threading.get_ident()
-        with pytest.raises(BackendUnavailable):
-            await state.online_features(b"{}")  # on the loop: it fails, the next ones are pooled
-        trouble["now"] = "ok"
-        assert await state.online_features(b"{}") == b"{}"
-        assert threads[0] == loop_thread and threads[1] != loop_thread
-        state.pooled_until = 0.0  # the window is over: back on the loop
-        trouble["now"] = "slow"
-        await state.online_features(b"{}")
-        trouble["now"] = "ok"
-        await state.online_features(b"{}")
-        assert threads[2] == loop_thread and threads[3] != loop_thread  # a slow read pooled the next one
-        return loop_thread
+        assert await state.online(threading.get_ident) != loop_thread
+        assert await state.off_loop(threading.get_ident) != loop_thread
+        for _ in range(2):
+            started = time.monotonic()
+            with pytest.raises(BackendUnavailable, match=r"no answer within 0\.05 s"):
+                await state.online(stalled, timeout=0.05)
+            assert time.monotonic() - started < 0.5
+        started = time.monotonic()
+        with pytest.raises(CircuitOpen):  # open: refused without calling the store
+            await state.online(stalled, timeout=0.05)
+        assert time.monotonic() - started < 0.01
 
-    asyncio.run(scenario())
-    assert state.pooled_until > time.monotonic() + routes.POOLED_FOR_S - 5
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+    assert state.breaker.state == "open"
+
+
+def test_error_messages_are_bounded() -> None:
+    assert bounded("short") == "short"
+    long = bounded("a" * 600 + "b" * 10_000 + "c" * 600)
+    assert len(long) < 1100 and long.startswith("a" * 500) and long.endswith("c" * 500)
+    assert "10200 characters left out" in long
+    status, kind, message = describe_error(NotFound("feature view", "v" * 1_000_000, "p"))
+    assert (status, kind) == (404, "NotFound") and len(message) <= 1100
+    assert status_of(TooManyRows("entity rows", 11, 10)) == 413

@@ -22,14 +22,16 @@ from starlette.concurrency import run_in_threadpool
 from ladle import __version__
 from ladle.config import RepoConfig, load_repo_config
 from ladle.server.auth import ApiKeyMiddleware
+from ladle.server.breaker import CircuitBreaker
 from ladle.server.errors import install_handlers
 from ladle.server.fast_path import OnlineFeaturesFastPath
 from ladle.server.limits import BodyLimitMiddleware
 from ladle.server.metrics import MetricsMiddleware, ServerMetrics
 from ladle.server.refresh import RegistryRefresher
-from ladle.server.routes import ServerState, router
+from ladle.server.routes import router
 from ladle.server.schemas import component_schemas
 from ladle.server.settings import ResolvedSettings, ServerSettings
+from ladle.server.state import Limits, ServerState
 from ladle.store import FeatureStore
 
 __all__ = ["app_from_env", "create_app"]
@@ -63,6 +65,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
         store.refresh_registry, lambda: store.registry.version, resolved.registry_ttl_sec, metrics.refreshed
     )
 
+    section = resolved.section
+    state = ServerState(
+        store, refresher, metrics,
+        breaker=CircuitBreaker(section.breaker_failures, section.breaker_open_sec),
+        limits=Limits(section.max_entities_per_request, section.online_timeout_sec, section.max_future_event_sec),
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(refresher.start)
@@ -70,13 +79,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
             yield
         finally:
             refresher.stop()
+            state.probe.close()
             store.close()
 
     app = FastAPI(
         title="ladle feature server", version=__version__, description=_DESCRIPTION, lifespan=lifespan,
         docs_url="/docs", redoc_url=None, openapi_url="/openapi.json", **_NO_OTEL,
     )
-    state = ServerState(store, refresher, metrics)
     app.state.ladle = state
     app.include_router(router)
     install_handlers(app)

@@ -14,6 +14,7 @@ Unauthorized                            401     no valid API key
 NotFound, FeatureNotFound               404     unknown view, feature, service, push source
 RegistryConflict                        409     the registry changed during a write
 PayloadTooLarge                         413     body over ``feature_server.max_body_bytes``
+TooManyRows                             413     over ``feature_server.max_entities_per_request``
 BackendFailure                          502     the store answered with an error
 BackendUnavailable, RegistryUnavailable 503     a store or the registry cannot be reached
 ======================================  ======  =============================================
@@ -45,6 +46,7 @@ __all__ = [
     "STATUS_BY_CLASS",
     "PayloadTooLarge",
     "RegistryUnavailable",
+    "TooManyRows",
     "Unauthorized",
     "describe_error",
     "error_body",
@@ -66,6 +68,16 @@ class PayloadTooLarge(LadleError):
         )
 
 
+class TooManyRows(LadleError):
+    """A request holds more entity rows (or rows to write) than ``max_entities_per_request``."""
+
+    def __init__(self, what: str, rows: int, limit: int) -> None:
+        super().__init__(
+            f"the request has {rows} {what}; the server accepts at most {limit} per request (send them in "
+            "batches, or raise feature_server.max_entities_per_request in feature_store.yaml)"
+        )
+
+
 class Unauthorized(LadleError):
     """The request carries no valid API key."""
 
@@ -81,6 +93,7 @@ STATUS_BY_CLASS: dict[type[BaseException], int] = {
     NotFound: 404,
     RegistryConflict: 409,
     PayloadTooLarge: 413,
+    TooManyRows: 413,
     BackendFailure: 502,
     BackendUnavailable: 503,
     LadleError: 500,
@@ -106,8 +119,25 @@ def error_response(status: int, kind: str, message: str, headers: dict[str, str]
     return Response(error_body(kind, message), status_code=status, media_type="application/json", headers=headers)
 
 
+#: the longest error message sent; a longer one (it quotes the request) is cut in the middle
+MAX_MESSAGE_CHARS = 1000
+
+
+def bounded(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``message``, cut in the middle when longer than ``limit`` (an error never echoes a 10 MB key)."""
+    if len(message) <= limit:
+        return message
+    keep = limit // 2
+    return f"{message[:keep]}... ({len(message) - 2 * keep} characters left out) ...{message[-keep:]}"
+
+
 def describe_error(exc: BaseException) -> tuple[int, str, str]:
-    """``(status, type, message)`` of the JSON error answering ``exc``."""
+    """``(status, type, message)`` of the JSON error answering ``exc`` (the message at most ~1 KB)."""
+    status, kind, message = _described(exc)
+    return status, kind, bounded(message)
+
+
+def _described(exc: BaseException) -> tuple[int, str, str]:
     if isinstance(exc, ValidationError):
         errors = exc.errors(include_url=False)
         if any(e["type"] == "json_invalid" for e in errors):
@@ -143,7 +173,7 @@ def _handle(request: Request, exc: Exception) -> Response:
         # (other exceptions are re-raised by Starlette after this response, and uvicorn logs them)
         log.error("error on %s %s: %s", request.method, request.url.path, exc, exc_info=exc)
     if isinstance(exc, HTTPException) and exc.status_code in (404, 405):
-        message = f"no route {request.method} {request.url.path}"
+        message = bounded(f"no route {request.method} {request.url.path}")
     headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else None
     return error_response(status, kind, message, headers=headers)
 

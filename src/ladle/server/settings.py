@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ladle.config import RepoConfig
+from ladle.config import FeatureServerConfig, RepoConfig
 from ladle.server.auth import parse_keys
 
 __all__ = ["ENV_VAR", "ResolvedSettings", "ServerSettings"]
@@ -26,6 +26,8 @@ class ResolvedSettings:
     api_keys: tuple[str, ...]
     registry_ttl_sec: float
     max_body_bytes: int
+    #: the rest of ``feature_server:`` (limits, timeouts, the breaker, hosts)
+    section: FeatureServerConfig = field(default_factory=FeatureServerConfig)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class ServerSettings:
             api_keys=parse_keys(self.api_keys, fs.api_keys),
             registry_ttl_sec=fs.registry_ttl_sec if self.registry_ttl_sec is None else self.registry_ttl_sec,
             max_body_bytes=fs.max_body_bytes if self.max_body_bytes is None else self.max_body_bytes,
+            section=fs,
         )
 
     def to_env(self) -> str:
