@@ -10,6 +10,7 @@ served), 503 otherwise — within ~100 ms whatever the store does: the probe run
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,8 @@ class OnlineProbe:
     def __init__(self, store: FeatureStore, breaker: CircuitBreaker) -> None:
         self.store, self.breaker = store, breaker
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="ladle-health-probe")
-        self._running: Future[str] | None = None
+        self._running: asyncio.Future[str] | None = None
+        self._started = 0.0
 
     def _start(self) -> Future[str]:
         probe = self.breaker.admit()
@@ -81,8 +83,11 @@ class OnlineProbe:
         info: dict[str, Any] = {"type": self.store.config.online_store.type}
         try:
             if self._running is None or self._running.done():
-                self._running = self._start()
-            probed = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._running)), PROBE_BUDGET_S)
+                self._running, self._started = asyncio.wrap_future(self._start()), time.monotonic()
+                self._running.add_done_callback(_retrieved)
+            # a probe still running from an earlier /health is waited for only what is left of its budget
+            budget = max(0.0, self._started + PROBE_BUDGET_S - time.monotonic())
+            probed = await asyncio.wait_for(asyncio.shield(self._running), budget)
         except TimeoutError:
             info.update(ok=False, error=f"the online store did not answer a probe within {PROBE_BUDGET_S * 1000:g} ms")
         except LadleError as exc:
@@ -95,6 +100,12 @@ class OnlineProbe:
     def close(self) -> None:
         """Stop the probe thread (a probe in progress is left to finish)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _retrieved(future: asyncio.Future[str]) -> None:
+    """Mark a probe's exception as seen (it was reported, or no /health was waiting any more)."""
+    if not future.cancelled():
+        future.exception()
 
 
 async def health_report(state: ServerState) -> tuple[int, dict[str, Any]]:
