@@ -99,3 +99,75 @@ def test_errors_do_not_echo_unbounded_input(server: Server, body: dict[str, Any]
     assert 400 <= response.status_code < 500, response.text[:300]
     assert len(response.content) < 2_000, len(response.content)
     assert response.json()["error"]["message"]
+
+
+# --- item 12: a web page the developer visits must not reach the local server -------------------------
+def _fresh(server: Server, driver: int) -> Any:
+    body = {"features": ["driver_hourly_stats_fresh:conv_rate"], "entities": {"driver_id": [driver]}}
+    return server.post("/get-online-features", body).json()["results"][1]["values"][0]
+
+
+def test_a_form_post_from_a_page_is_refused(server: Server) -> None:
+    import orjson
+
+    now = datetime.now(UTC)
+    body = orjson.dumps({"push_source_name": PUSH_SOURCE, "df": {**_row(1003, now), "conv_rate": [0.999]}})
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        message = error_of(server.post("/push", content=body, headers={"content-type": content_type}),
+                           415, "UnsupportedMediaType")
+        assert "application/json" in message
+    assert _fresh(server, 1003) != 0.999  # nothing was written
+    sent = server.post("/push", content=body, headers={"content-type": "application/json; charset=utf-8"})
+    assert sent.status_code == 200, sent.text
+
+
+def test_foreign_host_names_are_refused(server: Server) -> None:
+    """DNS rebinding: the page's own name resolves to 127.0.0.1, so the browser sends that name as Host."""
+    message = error_of(server.http.get("/metrics", headers={"host": "attacker.example:6566"}), 400, "InvalidHost")
+    assert "feature_server.allowed_hosts" in message
+    body = {"features": [CONV], "entities": {"driver_id": [1001]}}
+    error_of(server.post("/get-online-features", body, headers={"host": "attacker.example"}), 400, "InvalidHost")
+    for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}", "[::1]"):
+        assert server.post("/get-online-features", body, headers={"host": host}).status_code == 200, host
+    assert server.http.get("/health", headers={"host": "10.1.2.3:6566"}).status_code == 200  # probes by IP
+
+
+def test_cross_origin_requests_are_refused_and_no_cors_by_default(server: Server) -> None:
+    body = {"features": [CONV], "entities": {"driver_id": [1001]}}
+    message = error_of(server.post("/get-online-features", body, headers={"origin": "https://attacker.example"}),
+                       403, "CrossOriginRefused")
+    assert "feature_server.cors_origins" in message
+    same = server.post("/get-online-features", body, headers={"origin": server.url})  # e.g. /docs
+    assert same.status_code == 200 and "access-control-allow-origin" not in same.headers
+    preflight = server.http.options("/push", headers={"origin": "https://attacker.example",
+                                                      "access-control-request-method": "POST"})
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+@pytest.mark.parametrize("path", ["/push", "/write-to-online-store"])
+def test_far_future_event_times_are_refused(server: Server, path: str) -> None:
+    target = {"push_source_name": PUSH_SOURCE} if path == "/push" else {"feature_view_name": "driver_hourly_stats"}
+    future = datetime(2999, 1, 1, tzinfo=UTC)
+    message = error_of(server.post(path, {**target, "df": _row(1004, future)}), 400, "InvalidRequest")
+    assert "event_timestamp" in message and "max_future_event_sec" in message
+    soon = datetime.now(UTC) + timedelta(seconds=60)  # within the allowed skew (300 s)
+    assert server.post(path, {**target, "df": _row(1004, soon)}).status_code == 200
+
+
+def test_configured_hosts_and_cors_origins(tmp_path: Path) -> None:
+    yaml = ("feature_server:\n  allowed_hosts: [features.internal]\n"
+            "  cors_origins: ['https://dashboard.internal']\n  max_future_event_sec: null\n")
+    repo = demo_repo(tmp_path, yaml_extra=yaml)
+    body = {"features": [CONV], "entities": {"driver_id": [1001]}}
+    with serving(repo) as server:
+        assert server.post("/get-online-features", body, headers={"host": "features.internal:6566"}).status_code == 200
+        error_of(server.post("/get-online-features", body), 400, "InvalidHost")  # 127.0.0.1 is not listed now
+        headers = {"host": "features.internal", "origin": "https://dashboard.internal"}
+        preflight = server.http.options("/get-online-features", headers={
+            **headers, "access-control-request-method": "POST", "access-control-request-headers": "content-type"})
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://dashboard.internal"
+        answer = server.post("/get-online-features", body, headers=headers)
+        assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "https://dashboard.internal"
+        far = {"push_source_name": PUSH_SOURCE, "df": _row(1005, datetime(2999, 1, 1, tzinfo=UTC))}
+        assert server.post("/push", far, headers={"host": "features.internal"}).status_code == 200  # no limit

@@ -2,8 +2,9 @@
 
 One app (one uvicorn worker) holds one :class:`~ladle.store.FeatureStore`, hence one connection pool per
 store. Its registry never expires on its own: a background thread re-reads it (:mod:`.refresh`), so a
-request never waits for the registry. Middleware, outermost first: metrics, API key, body limit, the
-fast path of ``POST /get-online-features`` (:mod:`.fast_path`).
+request never waits for the registry. Middleware, outermost first: metrics, CORS (when origins are
+configured), same-origin checks (:mod:`.same_origin`), API key, body limit, the fast path of
+``POST /get-online-features`` (:mod:`.fast_path`).
 
 >>> # uvicorn "ladle.server.app:app_from_env" --factory     (what `ladle serve` runs)
 """
@@ -18,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
 
 from ladle import __version__
 from ladle.config import RepoConfig, load_repo_config
@@ -29,6 +31,7 @@ from ladle.server.limits import BodyLimitMiddleware
 from ladle.server.metrics import MetricsMiddleware, ServerMetrics
 from ladle.server.refresh import RegistryRefresher
 from ladle.server.routes import router
+from ladle.server.same_origin import SameOriginMiddleware, allowed_host_names
 from ladle.server.schemas import component_schemas
 from ladle.server.settings import ResolvedSettings, ServerSettings
 from ladle.server.state import Limits, ServerState
@@ -95,6 +98,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, limit=resolved.max_body_bytes)
     if resolved.api_keys:
         app.add_middleware(ApiKeyMiddleware, keys=resolved.api_keys)
+    hosts = allowed_host_names(section.allowed_hosts, settings.bind_host)
+    app.add_middleware(SameOriginMiddleware, hosts=hosts, cors_origins=section.cors_origins)
+    if section.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=section.cors_origins, allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "authorization", "x-api-key"],
+        )
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=routes)
     return app
 

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from ladle.errors import InvalidRequest
 from ladle.materialize import MaterializeResult
 from ladle.push import PushMode
+from ladle.server.event_times import refuse_future_rows, timestamp_columns
 from ladle.server.health import health_report
 from ladle.server.online_json import encode_json, encode_online_response
 from ladle.server.schemas import (
@@ -70,12 +71,19 @@ async def online_features(state: ServerState, body: bytes) -> bytes:
 
 
 def _parsed_rows(state: ServerState, body: bytes, model: type[PushRequest | WriteToOnlineStoreRequest]) -> Any:
+    """The parsed body, its rows checked: not too many, none far in the future."""
     parsed = model.model_validate_json(body)
     state.limits.check_rows("rows", _rows(parsed.df))
+    store = state.ready_store()
+    if isinstance(parsed, PushRequest):
+        views = [v for v in store.registry.list_feature_views() if v.source.name == parsed.push_source_name]
+    else:
+        views = [store.get_feature_view(parsed.feature_view_name)]
+    refuse_future_rows(parsed.df, timestamp_columns(views), state.limits.max_future_event_sec)
     return parsed
 
 
-_WRITE_ERRORS = error_responses(400, 401, 404, 413, 422, 502, 503)
+_WRITE_ERRORS = error_responses(400, 401, 403, 404, 413, 415, 422, 502, 503)
 
 
 @router.post(
@@ -125,7 +133,7 @@ async def write_to_online_store(request: Request) -> Response:
     "/materialize",
     openapi_extra=request_body(MaterializeRequest),
     responses={200: {"model": MaterializeResponse, "description": "what was materialized"},
-               **error_responses(400, 401, 404, 409, 413, 422, 502, 503)},
+               **error_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503)},
     summary="Materialize an interval into the online store",
 )
 async def materialize(request: Request) -> Response:
@@ -143,7 +151,7 @@ async def materialize(request: Request) -> Response:
     "/materialize-incremental",
     openapi_extra=request_body(MaterializeIncrementalRequest),
     responses={200: {"model": MaterializeResponse, "description": "what was materialized"},
-               **error_responses(400, 401, 404, 409, 413, 422, 502, 503)},
+               **error_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503)},
     summary="Materialize what is new since each view's last run",
 )
 async def materialize_incremental(request: Request) -> Response:

@@ -7,6 +7,7 @@ flight finish (up to :data:`GRACEFUL_SHUTDOWN_S`), then the registry thread stop
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -34,7 +35,7 @@ def serve(
     _require_extra()
     import uvicorn
 
-    os.environ[ENV_VAR] = settings.to_env()
+    os.environ[ENV_VAR] = dataclasses.replace(settings, bind_host=host).to_env()
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # workers share their metrics through files (prometheus_client's multiprocess mode)

@@ -226,11 +226,13 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _WHY = {
-    400: "invalid JSON or an invalid request (bad reference, entity key or value type)",
+    400: "invalid JSON, an invalid request (bad reference, entity key or value type) or a Host not allowed",
     401: "missing or invalid API key",
+    403: "the API key's scope does not allow this call, or a web page of another origin sent it",
     404: "unknown feature view, feature, feature service or push source",
     409: "the registry changed during the write",
-    413: "the request body is too large",
+    413: "the request body is too large, or holds too many entity rows",
+    415: "the body is not sent as application/json",
     422: "the body does not match the schema",
     502: "the store answered with an error",
     503: "a store or the registry cannot be reached",

@@ -40,6 +40,8 @@ class ServerSettings:
     api_keys: tuple[str, ...] = field(default_factory=tuple)
     registry_ttl_sec: float | None = None
     max_body_bytes: int | None = None
+    #: the interface ``ladle serve`` listens on (an allowed ``Host`` by default)
+    bind_host: str | None = None
 
     def resolve(self, config: RepoConfig) -> ResolvedSettings:
         """Combine with the repo's ``feature_server:`` section."""
