@@ -23,6 +23,7 @@ from ladle.online.postgres import PostgreSQLOnlineStoreConfig
 from ladle.online.redis import RedisOnlineStoreConfig
 
 __all__ = [
+    "ApiKeyConfig",
     "DuckDBOfflineStoreConfig",
     "FeatureServerConfig",
     "OnlineStoreConfig",
@@ -80,12 +81,25 @@ class MaterializationConfig(_Strict):
     partitions: int | None = Field(default=None, gt=0)
 
 
+class ApiKeyConfig(_Strict):
+    """One scoped key of ``feature_server.api_keys``: ``{key, scope, projects?}``."""
+
+    key: str = Field(min_length=1)
+    #: ``read`` (online reads, metrics, docs) < ``write`` (+ push, write-to-online-store) < ``admin`` (+ materialize)
+    scope: Literal["read", "write", "admin"] = "admin"
+    #: the projects the key is valid for (None: every project)
+    projects: list[str] | None = None
+
+
 class FeatureServerConfig(_Strict):
     """``ladle serve`` settings (``feature_server:``); command-line options and ``LADLE_API_KEY`` add to them."""
 
     type: Literal["local"] = "local"
-    #: keys accepted in ``Authorization: Bearer <key>`` or ``X-API-Key``; empty means no authentication
-    api_keys: list[str] = []
+    #: keys accepted in ``Authorization: Bearer <key>`` or ``X-API-Key``: a plain string is an admin key,
+    #: ``{key, scope, projects}`` a scoped one. No key anywhere means no authentication
+    api_keys: list[ApiKeyConfig] = []
+    #: a file of keys, one a line: ``[scope] key [project,...]`` (keeps keys out of the yaml and of ``ps``)
+    api_keys_file: str | None = None
     #: seconds between background re-reads of the registry (0: read once at start)
     registry_ttl_sec: float = Field(default=5.0, ge=0)
     #: the largest request body accepted (bigger ones get 413)
@@ -109,6 +123,12 @@ class FeatureServerConfig(_Strict):
     body_timeout_sec: float = Field(default=30.0, gt=0)
     #: open connections per worker; more are closed at once
     max_connections: int = Field(default=512, gt=0)
+
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _plain_keys_are_admin(cls, v: Any) -> Any:
+        return [{"key": k} if isinstance(k, str) else k for k in v] if isinstance(v, list) else v
 
 
 class RepoConfig(_Strict):

@@ -171,3 +171,39 @@ def test_configured_hosts_and_cors_origins(tmp_path: Path) -> None:
         assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "https://dashboard.internal"
         far = {"push_source_name": PUSH_SOURCE, "df": _row(1005, datetime(2999, 1, 1, tzinfo=UTC))}
         assert server.post("/push", far, headers={"host": "features.internal"}).status_code == 200  # no limit
+
+
+# --- item 13: read, write and admin keys ----------------------------------------------------------------
+def test_scoped_keys_from_yaml_file_and_environment(tmp_path: Path) -> None:
+    keys = tmp_path / "server-keys"
+    keys.write_text("read reader-key\nwrite writer-key demo\nadmin other-project-key elsewhere\n")
+    yaml = "feature_server:\n  api_keys:\n    - yaml-admin-key\n    - {key: yaml-reader-key, scope: read}\n"
+    repo = demo_repo(tmp_path, yaml_extra=yaml)
+    now = datetime.now(UTC)
+    calls = {
+        "read": ("/get-online-features", {"features": [CONV], "entities": {"driver_id": [1001]}}),
+        "write": ("/push", {"push_source_name": PUSH_SOURCE, "df": _row(1001, now)}),
+        "admin": ("/materialize-incremental", {"end_ts": now.isoformat(), "feature_views": ["driver_hourly_stats"]}),
+    }
+    with serving(repo, "--api-key-file", str(keys), env={"LADLE_API_KEY": "env-admin-key"}) as server:
+        def status(key: str, call: str) -> int:
+            path, body = calls[call]
+            return server.post(path, body, headers={"Authorization": f"Bearer {key}"}).status_code
+
+        grid = {(key, call): status(key, call) for key in ("reader-key", "yaml-reader-key", "writer-key",
+                                                             "yaml-admin-key", "env-admin-key") for call in calls}
+        assert grid == {
+            ("reader-key", "read"): 200, ("reader-key", "write"): 403, ("reader-key", "admin"): 403,
+            ("yaml-reader-key", "read"): 200, ("yaml-reader-key", "write"): 403, ("yaml-reader-key", "admin"): 403,
+            ("writer-key", "read"): 200, ("writer-key", "write"): 200, ("writer-key", "admin"): 403,
+            ("yaml-admin-key", "read"): 200, ("yaml-admin-key", "write"): 200, ("yaml-admin-key", "admin"): 200,
+            ("env-admin-key", "read"): 200, ("env-admin-key", "write"): 200, ("env-admin-key", "admin"): 200,
+        }
+        path, body = calls["admin"]
+        message = error_of(server.post(path, body, headers={"X-API-Key": "writer-key"}), 403, "Forbidden")
+        assert "scope 'write'" in message and "needs scope 'admin'" in message
+        # a key of another project's server is not valid here
+        error_of(server.post(*calls["read"], headers={"X-API-Key": "other-project-key"}), 401, "Unauthorized")
+        metrics = server.http.get("/metrics", headers={"X-API-Key": "reader-key"})
+        assert metrics.status_code == 200
+    assert "reader-key" not in server.log() and "writer-key" not in server.log()

@@ -28,7 +28,7 @@ from ladle.errors import (
     RegistryConflict,
 )
 from ladle.online_read import OnlineResponse
-from ladle.server.auth import ApiKeyMiddleware, key_matches, parse_keys
+from ladle.server.auth import ApiKey, ApiKeyMiddleware, key_matches, needed_scope, parse_keys, read_key_file
 from ladle.server.breaker import CircuitBreaker, CircuitOpen
 from ladle.server.errors import (
     PayloadTooLarge,
@@ -102,8 +102,8 @@ async def _ok_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def _call(app: Any, path: str = "/x", headers: list[tuple[bytes, bytes]] | None = None,
-          chunks: list[bytes] | None = None) -> tuple[int, bytes, dict[str, Any]]:
-    scope: dict[str, Any] = {"type": "http", "path": path, "method": "POST", "headers": headers or []}
+          chunks: list[bytes] | None = None, method: str = "POST") -> tuple[int, bytes, dict[str, Any]]:
+    scope: dict[str, Any] = {"type": "http", "path": path, "method": method, "headers": headers or []}
     pending = list(chunks or [b""])
     sent: list[dict[str, Any]] = []
 
@@ -125,7 +125,7 @@ def test_keys_come_from_every_source_once() -> None:
 
 
 def test_api_key_middleware() -> None:
-    app = ApiKeyMiddleware(_ok_app, ("s3cret",))
+    app = ApiKeyMiddleware(_ok_app, (ApiKey("s3cret"),))
     status, body, scope = _call(app)
     assert status == 401 and orjson.loads(body)["error"]["type"] == "Unauthorized"
     assert scope["ladle"]["error_type"] == "Unauthorized"
@@ -134,6 +134,49 @@ def test_api_key_middleware() -> None:
     assert _call(app, headers=[(b"authorization", b"Basic s3cret")])[0] == 401
     assert _call(app, headers=[(b"x-api-key", b"s3cre")])[0] == 401
     assert _call(app, path="/health")[0] == 200
+
+
+def test_scoped_keys_allow_their_scope_and_below() -> None:
+    keys = (ApiKey("r", "read"), ApiKey("w", "write"), ApiKey("a", "admin"))
+    app = ApiKeyMiddleware(_ok_app, keys)
+    allowed = {
+        (path, key): _call(app, path=path, headers=[(b"x-api-key", key.encode())])[0]
+        for path in ("/get-online-features", "/push", "/write-to-online-store", "/materialize") for key in "rwa"
+    }
+    assert allowed == {
+        ("/get-online-features", "r"): 200, ("/get-online-features", "w"): 200, ("/get-online-features", "a"): 200,
+        ("/push", "r"): 403, ("/push", "w"): 200, ("/push", "a"): 200,
+        ("/write-to-online-store", "r"): 403, ("/write-to-online-store", "w"): 200, ("/write-to-online-store", "a"): 200,
+        ("/materialize", "r"): 403, ("/materialize", "w"): 403, ("/materialize", "a"): 200,
+    }
+    status, body, scope = _call(app, path="/push", headers=[(b"x-api-key", b"r")])
+    error = orjson.loads(body)["error"]
+    assert status == 403 and error["type"] == "Forbidden" and scope["ladle"]["error_type"] == "Forbidden"
+    assert "scope 'read'" in error["message"] and "needs scope 'write'" in error["message"]
+    assert needed_scope("GET", "/metrics") == "read" and needed_scope("POST", "/materialize-incremental") == "admin"
+
+
+def test_key_files_and_projects(tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    path.write_text("# keys of the feature servers\n\nread  r-key demo,other\nwrite w-key\nplain-key\nadmin a-key other\n")
+    entries = read_key_file(path)
+    assert [(e.key, e.scope, e.projects) for e in entries] == [
+        ("r-key", "read", ["demo", "other"]), ("w-key", "write", None), ("plain-key", "admin", None),
+        ("a-key", "admin", ["other"]),
+    ]
+    config = parse_repo_config({"project": "demo", "feature_server": {
+        "api_keys": ["yaml-admin", {"key": "yaml-read", "scope": "read"}, {"key": "x", "projects": ["other"]}],
+        "api_keys_file": "keys"}}, tmp_path)
+    resolved = ServerSettings(repo_path=str(tmp_path), api_keys=("cli-admin",)).resolve(config)
+    assert resolved.api_keys == (ApiKey("cli-admin"), ApiKey("yaml-admin"), ApiKey("yaml-read", "read"),
+                                 ApiKey("r-key", "read"), ApiKey("w-key", "write"), ApiKey("plain-key"))
+    path.write_text("read a b c\n")
+    with pytest.raises(InvalidConfig, match="line 1 has 4 words"):
+        read_key_file(path)
+    with pytest.raises(InvalidConfig, match="cannot be read"):
+        read_key_file(tmp_path / "missing")
+    with pytest.raises(InvalidConfig, match="scope"):
+        parse_repo_config({"project": "p", "feature_server": {"api_keys": [{"key": "k", "scope": "root"}]}}, tmp_path)
 
 
 # --- body limit ---------------------------------------------------------------------------------------
@@ -227,7 +270,7 @@ def test_settings_travel_through_the_environment(monkeypatch: pytest.MonkeyPatch
         {"project": "p", "feature_server": {"api_keys": ["k2"], "registry_ttl_sec": 9, "max_body_bytes": 100}}, tmp_path
     )
     resolved = settings.resolve(config)
-    assert resolved.api_keys == ("k1", "k2")
+    assert resolved.api_keys == (ApiKey("k1"), ApiKey("k2"))
     assert resolved.registry_ttl_sec == 2.5  # the command line wins
     assert resolved.max_body_bytes == 100
 

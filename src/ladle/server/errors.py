@@ -11,6 +11,7 @@ InvalidJSON                             400     the body is not JSON
 RequestValidationError                  422     the body does not match the route's schema
 InvalidRequest, InvalidDefinition       400     bad refs, missing/unknown entity keys, types
 Unauthorized                            401     no valid API key
+Forbidden                               403     the key's scope does not allow the call
 NotFound, FeatureNotFound               404     unknown view, feature, service, push source
 RegistryConflict                        409     the registry changed during a write
 PayloadTooLarge                         413     body over ``feature_server.max_body_bytes``
@@ -44,6 +45,7 @@ from ladle.errors import (
 
 __all__ = [
     "STATUS_BY_CLASS",
+    "Forbidden",
     "PayloadTooLarge",
     "RegistryUnavailable",
     "TooManyRows",
@@ -82,6 +84,10 @@ class Unauthorized(LadleError):
     """The request carries no valid API key."""
 
 
+class Forbidden(LadleError):
+    """The API key is valid but its scope does not allow the call."""
+
+
 class RegistryUnavailable(BackendUnavailable):
     """No registry has been loaded yet (the server keeps trying in the background)."""
 
@@ -90,6 +96,7 @@ STATUS_BY_CLASS: dict[type[BaseException], int] = {
     InvalidRequest: 400,
     InvalidDefinition: 400,
     Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     RegistryConflict: 409,
     PayloadTooLarge: 413,
