@@ -27,7 +27,7 @@ from ladle.server.auth import ApiKeyMiddleware
 from ladle.server.breaker import CircuitBreaker
 from ladle.server.errors import install_handlers
 from ladle.server.fast_path import OnlineFeaturesFastPath
-from ladle.server.limits import BodyLimitMiddleware
+from ladle.server.limits import BodyDeadlineMiddleware, BodyLimitMiddleware
 from ladle.server.metrics import MetricsMiddleware, ServerMetrics
 from ladle.server.refresh import RegistryRefresher
 from ladle.server.routes import router
@@ -96,6 +96,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     routes = {getattr(r, "path", "") for r in router.routes} | {"/docs", "/openapi.json"}
     app.add_middleware(OnlineFeaturesFastPath, state=state)
     app.add_middleware(BodyLimitMiddleware, limit=resolved.max_body_bytes)
+    app.add_middleware(BodyDeadlineMiddleware, seconds=section.body_timeout_sec)
     if resolved.api_keys:
         app.add_middleware(ApiKeyMiddleware, keys=resolved.api_keys)
     hosts = allowed_host_names(section.allowed_hosts, settings.bind_host)

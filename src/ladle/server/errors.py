@@ -14,6 +14,7 @@ Unauthorized                            401     no valid API key
 Forbidden                               403     the key's scope does not allow the call
 NotFound, FeatureNotFound               404     unknown view, feature, service, push source
 RegistryConflict                        409     the registry changed during a write
+RequestTimeout                          408     body not in within ``feature_server.body_timeout_sec``
 PayloadTooLarge                         413     body over ``feature_server.max_body_bytes``
 TooManyRows                             413     over ``feature_server.max_entities_per_request``
 BackendFailure                          502     the store answered with an error
@@ -48,6 +49,7 @@ __all__ = [
     "Forbidden",
     "PayloadTooLarge",
     "RegistryUnavailable",
+    "RequestTimeout",
     "TooManyRows",
     "Unauthorized",
     "describe_error",
@@ -67,6 +69,16 @@ class PayloadTooLarge(LadleError):
         super().__init__(
             f"the request body is larger than {limit} bytes (send fewer rows per request, or raise "
             "feature_server.max_body_bytes in feature_store.yaml)"
+        )
+
+
+class RequestTimeout(LadleError):
+    """The client did not send its whole body in time."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"the request body did not arrive within {seconds:g} s (feature_server.body_timeout_sec); "
+            "the connection is closed"
         )
 
 
@@ -99,6 +111,7 @@ STATUS_BY_CLASS: dict[type[BaseException], int] = {
     Forbidden: 403,
     NotFound: 404,
     RegistryConflict: 409,
+    RequestTimeout: 408,
     PayloadTooLarge: 413,
     TooManyRows: 413,
     BackendFailure: 502,
@@ -182,6 +195,8 @@ def _handle(request: Request, exc: Exception) -> Response:
     if isinstance(exc, HTTPException) and exc.status_code in (404, 405):
         message = bounded(f"no route {request.method} {request.url.path}")
     headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else None
+    if status == 408:
+        headers = {"connection": "close"}  # the rest of the body may still come: do not read it as a request
     return error_response(status, kind, message, headers=headers)
 
 

@@ -47,11 +47,10 @@ class OnlineFeaturesFastPath:
             if status == 500:
                 log.error("error on POST %s: %s", PATH, exc, exc_info=exc)
             content = error_body(kind, message)
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [_JSON_HEADER, (b"content-length", str(len(content)).encode())],
-        })
+        headers = [_JSON_HEADER, (b"content-length", str(len(content)).encode())]
+        if status == 408:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
 
