@@ -441,12 +441,15 @@ for _kind in _kinds():
               help="Seconds between background registry refreshes (default: feature_server.registry_ttl_sec, 5).")
 @click.option("--api-key", envvar="LADLE_API_KEY", default=None, show_envvar=True,
               help="Require this key (comma-separated for several) in 'Authorization: Bearer' or 'X-API-Key'.")
+@click.option("--api-key-file", envvar="LADLE_API_KEY_FILE", default=None, show_envvar=True,
+              type=click.Path(exists=True, dir_okay=False, resolve_path=True),
+              help="Keys, one '[read|write|admin] key [project,...]' a line (a key on the command line shows in ps).")
 @click.option("--keep-alive-timeout", default=5, show_default=True, type=click.IntRange(min=1),
               help="Seconds an idle keep-alive connection stays open.")
 @pass_state
 def serve_command(
     state: CliState, host: str, port: int, workers: int, no_access_log: bool, registry_ttl_sec: float | None,
-    api_key: str | None, keep_alive_timeout: int,
+    api_key: str | None, api_key_file: str | None, keep_alive_timeout: int,
 ) -> None:
     """Serve online features over HTTP (Feast's feature server API) until stopped."""
     from ladle.config import load_repo_config
@@ -458,6 +461,7 @@ def serve_command(
         repo_path=str(state.repo_path),
         fs_yaml_file=str(state.fs_yaml_file) if state.fs_yaml_file else None,
         api_keys=parse_keys(api_key),
+        api_keys_file=api_key_file,
         registry_ttl_sec=registry_ttl_sec,
     )
     settings.resolve(load_repo_config(state.repo_path, state.fs_yaml_file))  # a bad yaml fails here, in one line

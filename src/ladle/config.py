@@ -23,6 +23,7 @@ from ladle.online.postgres import PostgreSQLOnlineStoreConfig
 from ladle.online.redis import RedisOnlineStoreConfig
 
 __all__ = [
+    "ApiKeyConfig",
     "DuckDBOfflineStoreConfig",
     "FeatureServerConfig",
     "OnlineStoreConfig",
@@ -105,16 +106,54 @@ class MaterializationConfig(_Strict):
     partitions: int | None = Field(default=None, gt=0)
 
 
+class ApiKeyConfig(_Strict):
+    """One scoped key of ``feature_server.api_keys``: ``{key, scope, projects?}``."""
+
+    key: str = Field(min_length=1)
+    #: ``read`` (online reads, metrics, docs) < ``write`` (+ push, write-to-online-store) < ``admin`` (+ materialize)
+    scope: Literal["read", "write", "admin"] = "admin"
+    #: the projects the key is valid for (None: every project)
+    projects: list[str] | None = None
+
+
 class FeatureServerConfig(_Strict):
     """``ladle serve`` settings (``feature_server:``); command-line options and ``LADLE_API_KEY`` add to them."""
 
     type: Literal["local"] = "local"
-    #: keys accepted in ``Authorization: Bearer <key>`` or ``X-API-Key``; empty means no authentication
-    api_keys: list[str] = []
+    #: keys accepted in ``Authorization: Bearer <key>`` or ``X-API-Key``: a plain string is an admin key,
+    #: ``{key, scope, projects}`` a scoped one. No key anywhere means no authentication
+    api_keys: list[ApiKeyConfig] = []
+    #: a file of keys, one a line: ``[scope] key [project,...]`` (keeps keys out of the yaml and of ``ps``)
+    api_keys_file: str | None = None
     #: seconds between background re-reads of the registry (0: read once at start)
     registry_ttl_sec: float = Field(default=5.0, ge=0)
     #: the largest request body accepted (bigger ones get 413)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    #: the most entity rows one read (or rows one push/write) may hold (more get 413)
+    max_entities_per_request: int = Field(default=10_000, gt=0)
+    #: ``Host`` names accepted (None: localhost, 127.0.0.1, [::1] and the bind host; ``["*"]``: any)
+    allowed_hosts: list[str] | None = None
+    #: origins a browser may call the server from (CORS); none by default
+    cors_origins: list[str] = []
+    #: event timestamps further than this in the future are refused (None: no limit)
+    max_future_event_sec: float | None = Field(default=300.0, ge=0)
+    #: an online read not answered within this is a 503 (and counts as a store failure)
+    online_timeout_sec: float = Field(default=1.0, gt=0)
+    #: consecutive store failures that open the circuit breaker (requests then get 503 at once)
+    breaker_failures: int = Field(default=3, gt=0)
+    #: seconds the breaker stays open before one request probes the store again
+    breaker_open_sec: float = Field(default=1.0, gt=0)
+    #: seconds a client has to send a request's headers, and then its whole body
+    header_timeout_sec: float = Field(default=10.0, gt=0)
+    body_timeout_sec: float = Field(default=30.0, gt=0)
+    #: open connections per worker; more are closed at once
+    max_connections: int = Field(default=512, gt=0)
+
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _plain_keys_are_admin(cls, v: Any) -> Any:
+        return [{"key": k} if isinstance(k, str) else k for k in v] if isinstance(v, list) else v
 
 
 class RepoConfig(_Strict):

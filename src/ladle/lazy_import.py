@@ -36,5 +36,7 @@ class lazy_attribute:
     def __getattr__(self, name: str) -> Any:
         if self._target is None:
             module, attribute = self._path
-            self._target = getattr(importlib.import_module(module), attribute)
+            parent = importlib.import_module(module)
+            # a submodule its package does not import itself (psycopg.sql before any connection opened)
+            self._target = getattr(parent, attribute, None) or importlib.import_module(f"{module}.{attribute}")
         return getattr(self._target, name)

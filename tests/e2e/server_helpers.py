@@ -90,9 +90,11 @@ class Server:
         pytest.fail(f"ladle serve was not ready within {START_TIMEOUT_S} s (last: {last}):\n{self.log()}")
 
     def post(self, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
-        """POST a JSON body (or ``content=`` bytes)."""
+        """POST a JSON body (or ``content=`` bytes, sent as ``application/json`` unless ``headers`` say else)."""
         if body is not None:
             kwargs["json"] = body
+        elif "content-type" not in {k.lower() for k in kwargs.get("headers", {})}:
+            kwargs["headers"] = {**kwargs.get("headers", {}), "content-type": "application/json"}
         return self.http.post(path, **kwargs)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:

@@ -301,7 +301,9 @@ def test_health(server: Server) -> None:
     assert health["status"] == "ok"
     assert health["registry"]["ok"] is True and health["registry"]["project"] == "demo"
     assert health["registry"]["version"] >= 1 and health["registry"]["error"] is None
+    breaker = health["online_store"].pop("breaker")
     assert health["online_store"] == {"type": "sqlite", "ok": True, "probe": "read feature view 'driver_hourly_stats'"}
+    assert breaker == {"state": "closed", "failures_in_a_row": 0, "last_error": None, "times_opened": 0}
 
 
 def test_metrics_count_requests_latency_and_errors(server: Server) -> None:
@@ -453,7 +455,7 @@ def test_graceful_shutdown_finishes_requests_in_flight(tmp_path: Path) -> None:
     body = b'{"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1001]}}'
     with serving(repo) as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-            head = (f"POST /get-online-features HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            head = (f"POST /get-online-features HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                     f"Content-Length: {len(body)}\r\n\r\n").encode()
             sock.sendall(head + body[:20])  # the request is in flight
             time.sleep(0.3)

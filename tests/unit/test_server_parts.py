@@ -28,13 +28,22 @@ from ladle.errors import (
     RegistryConflict,
 )
 from ladle.online_read import OnlineResponse
-from ladle.server.auth import ApiKeyMiddleware, key_matches, parse_keys
-from ladle.server.errors import PayloadTooLarge, RegistryUnavailable, describe_error, status_of
+from ladle.server.auth import ApiKey, ApiKeyMiddleware, key_matches, needed_scope, parse_keys, read_key_file
+from ladle.server.breaker import CircuitBreaker, CircuitOpen
+from ladle.server.errors import (
+    PayloadTooLarge,
+    RegistryUnavailable,
+    TooManyRows,
+    bounded,
+    describe_error,
+    status_of,
+)
 from ladle.server.limits import BodyLimitMiddleware
 from ladle.server.online_json import EPOCH, encode_online_response
 from ladle.server.refresh import RegistryRefresher
 from ladle.server.schemas import GetOnlineFeaturesRequest, component_schemas
 from ladle.server.settings import ENV_VAR, ServerSettings
+from ladle.server.state import ServerState
 
 
 # --- errors -------------------------------------------------------------------------------------------
@@ -93,8 +102,8 @@ async def _ok_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def _call(app: Any, path: str = "/x", headers: list[tuple[bytes, bytes]] | None = None,
-          chunks: list[bytes] | None = None) -> tuple[int, bytes, dict[str, Any]]:
-    scope: dict[str, Any] = {"type": "http", "path": path, "method": "POST", "headers": headers or []}
+          chunks: list[bytes] | None = None, method: str = "POST") -> tuple[int, bytes, dict[str, Any]]:
+    scope: dict[str, Any] = {"type": "http", "path": path, "method": method, "headers": headers or []}
     pending = list(chunks or [b""])
     sent: list[dict[str, Any]] = []
 
@@ -116,7 +125,7 @@ def test_keys_come_from_every_source_once() -> None:
 
 
 def test_api_key_middleware() -> None:
-    app = ApiKeyMiddleware(_ok_app, ("s3cret",))
+    app = ApiKeyMiddleware(_ok_app, (ApiKey("s3cret"),))
     status, body, scope = _call(app)
     assert status == 401 and orjson.loads(body)["error"]["type"] == "Unauthorized"
     assert scope["ladle"]["error_type"] == "Unauthorized"
@@ -125,6 +134,49 @@ def test_api_key_middleware() -> None:
     assert _call(app, headers=[(b"authorization", b"Basic s3cret")])[0] == 401
     assert _call(app, headers=[(b"x-api-key", b"s3cre")])[0] == 401
     assert _call(app, path="/health")[0] == 200
+
+
+def test_scoped_keys_allow_their_scope_and_below() -> None:
+    keys = (ApiKey("r", "read"), ApiKey("w", "write"), ApiKey("a", "admin"))
+    app = ApiKeyMiddleware(_ok_app, keys)
+    allowed = {
+        (path, key): _call(app, path=path, headers=[(b"x-api-key", key.encode())])[0]
+        for path in ("/get-online-features", "/push", "/write-to-online-store", "/materialize") for key in "rwa"
+    }
+    assert allowed == {
+        ("/get-online-features", "r"): 200, ("/get-online-features", "w"): 200, ("/get-online-features", "a"): 200,
+        ("/push", "r"): 403, ("/push", "w"): 200, ("/push", "a"): 200,
+        ("/write-to-online-store", "r"): 403, ("/write-to-online-store", "w"): 200, ("/write-to-online-store", "a"): 200,
+        ("/materialize", "r"): 403, ("/materialize", "w"): 403, ("/materialize", "a"): 200,
+    }
+    status, body, scope = _call(app, path="/push", headers=[(b"x-api-key", b"r")])
+    error = orjson.loads(body)["error"]
+    assert status == 403 and error["type"] == "Forbidden" and scope["ladle"]["error_type"] == "Forbidden"
+    assert "scope 'read'" in error["message"] and "needs scope 'write'" in error["message"]
+    assert needed_scope("GET", "/metrics") == "read" and needed_scope("POST", "/materialize-incremental") == "admin"
+
+
+def test_key_files_and_projects(tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    path.write_text("# keys of the feature servers\n\nread  r-key demo,other\nwrite w-key\nplain-key\nadmin a-key other\n")
+    entries = read_key_file(path)
+    assert [(e.key, e.scope, e.projects) for e in entries] == [
+        ("r-key", "read", ["demo", "other"]), ("w-key", "write", None), ("plain-key", "admin", None),
+        ("a-key", "admin", ["other"]),
+    ]
+    config = parse_repo_config({"project": "demo", "feature_server": {
+        "api_keys": ["yaml-admin", {"key": "yaml-read", "scope": "read"}, {"key": "x", "projects": ["other"]}],
+        "api_keys_file": "keys"}}, tmp_path)
+    resolved = ServerSettings(repo_path=str(tmp_path), api_keys=("cli-admin",)).resolve(config)
+    assert resolved.api_keys == (ApiKey("cli-admin"), ApiKey("yaml-admin"), ApiKey("yaml-read", "read"),
+                                 ApiKey("r-key", "read"), ApiKey("w-key", "write"), ApiKey("plain-key"))
+    path.write_text("read a b c\n")
+    with pytest.raises(InvalidConfig, match="line 1 has 4 words"):
+        read_key_file(path)
+    with pytest.raises(InvalidConfig, match="cannot be read"):
+        read_key_file(tmp_path / "missing")
+    with pytest.raises(InvalidConfig, match="scope"):
+        parse_repo_config({"project": "p", "feature_server": {"api_keys": [{"key": "k", "scope": "root"}]}}, tmp_path)
 
 
 # --- body limit ---------------------------------------------------------------------------------------
@@ -218,43 +270,80 @@ def test_settings_travel_through_the_environment(monkeypatch: pytest.MonkeyPatch
         {"project": "p", "feature_server": {"api_keys": ["k2"], "registry_ttl_sec": 9, "max_body_bytes": 100}}, tmp_path
     )
     resolved = settings.resolve(config)
-    assert resolved.api_keys == ("k1", "k2")
+    assert resolved.api_keys == (ApiKey("k1"), ApiKey("k2"))
     assert resolved.registry_ttl_sec == 2.5  # the command line wins
     assert resolved.max_body_bytes == 100
 
 
-# --- where online reads run ---------------------------------------------------------------------------
-def test_reads_move_to_the_thread_pool_while_the_store_is_in_trouble(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ladle.server import routes
+# --- where request work runs, the breaker --------------------------------------------------------------
+def _down() -> BackendUnavailable:
+    return BackendUnavailable("redis online store", "cannot reach Redis")
 
-    threads: list[int] = []
-    trouble = {"now": "down"}
 
-    def fake_read(state: Any, body: bytes) -> bytes:
-        threads.append(threading.get_ident())
-        if trouble["now"] == "down":
-            raise BackendUnavailable("redis online store", "cannot reach Redis")
-        if trouble["now"] == "slow":
-            time.sleep(routes.SLOW_READ_S + 0.01)
-        return b"{}"
+def test_the_breaker_opens_after_failures_in_a_row_and_one_probe_closes_it() -> None:
+    now = {"t": 0.0}
+    breaker = CircuitBreaker(failures=3, open_for=2.0, clock=lambda: now["t"])
+    for error in (_down(), _down(), None, _down(), _down()):  # a success resets the count
+        breaker.record(error, breaker.admit())
+    assert breaker.state == "closed"
+    breaker.record(InvalidRequest("bad key"), breaker.admit())  # a caller's mistake says nothing
+    breaker.record(BackendUnavailable("postgres offline store", "down"), breaker.admit())  # nor the offline store
+    assert breaker.state == "closed"
+    breaker.record(_down(), breaker.admit())
+    assert breaker.state == "open" and breaker.status()["times_opened"] == 1
+    with pytest.raises(CircuitOpen, match="failed 3 times in a row"):
+        breaker.admit()
+    now["t"] = 2.0
+    assert breaker.state == "half_open"
+    assert breaker.admit() is True  # the probe
+    with pytest.raises(CircuitOpen):
+        breaker.admit()  # only one probe at a time
+    breaker.record(_down(), True)
+    assert breaker.state == "open"  # the probe failed: open again, for another 2 s
+    now["t"] = 3.0
+    with pytest.raises(CircuitOpen, match=r"next probe in 1\.0 s"):
+        breaker.admit()
+    now["t"] = 4.0
+    breaker.record(None, breaker.admit())
+    assert breaker.state == "closed" and breaker.status()["failures_in_a_row"] == 0
+    assert status_of(CircuitOpen("online store", "open")) == 503
 
-    monkeypatch.setattr(routes, "read_online_features", fake_read)
-    state = routes.ServerState(store=None, refresher=None, metrics=None)  # type: ignore[arg-type]
 
-    async def scenario() -> int:
+def test_store_calls_run_off_the_loop_within_their_deadline() -> None:
+    state = ServerState(store=None, refresher=None, metrics=None,  # type: ignore[arg-type]
+                        breaker=CircuitBreaker(failures=2, open_for=60))
+    release = threading.Event()
+
+    def stalled() -> str:
+        release.wait(5)
+        return "late"
+
+    async def scenario() -> None:
         loop_thread = threading.get_ident()
-        with pytest.raises(BackendUnavailable):
-            await state.online_features(b"{}")  # on the loop: it fails, the next ones are pooled
-        trouble["now"] = "ok"
-        assert await state.online_features(b"{}") == b"{}"
-        assert threads[0] == loop_thread and threads[1] != loop_thread
-        state.pooled_until = 0.0  # the window is over: back on the loop
-        trouble["now"] = "slow"
-        await state.online_features(b"{}")
-        trouble["now"] = "ok"
-        await state.online_features(b"{}")
-        assert threads[2] == loop_thread and threads[3] != loop_thread  # a slow read pooled the next one
-        return loop_thread
+        assert await state.online(threading.get_ident) != loop_thread
+        assert await state.off_loop(threading.get_ident) != loop_thread
+        for _ in range(2):
+            started = time.monotonic()
+            with pytest.raises(BackendUnavailable, match=r"no answer within 0\.05 s"):
+                await state.online(stalled, timeout=0.05)
+            assert time.monotonic() - started < 0.5
+        started = time.monotonic()
+        with pytest.raises(CircuitOpen):  # open: refused without calling the store
+            await state.online(stalled, timeout=0.05)
+        assert time.monotonic() - started < 0.01
 
-    asyncio.run(scenario())
-    assert state.pooled_until > time.monotonic() + routes.POOLED_FOR_S - 5
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+    assert state.breaker.state == "open"
+
+
+def test_error_messages_are_bounded() -> None:
+    assert bounded("short") == "short"
+    long = bounded("a" * 600 + "b" * 10_000 + "c" * 600)
+    assert len(long) < 1100 and long.startswith("a" * 500) and long.endswith("c" * 500)
+    assert "10200 characters left out" in long
+    status, kind, message = describe_error(NotFound("feature view", "v" * 1_000_000, "p"))
+    assert (status, kind) == (404, "NotFound") and len(message) <= 1100
+    assert status_of(TooManyRows("entity rows", 11, 10)) == 413

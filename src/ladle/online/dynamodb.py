@@ -28,7 +28,14 @@ from ladle.types import to_arrow
 
 boto3 = lazy_module("boto3")
 try:  # the exception classes are needed in except clauses; botocore.exceptions alone is light
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
 except ImportError:  # pragma: no cover - exercised only without the extra
     boto3 = None
 
@@ -84,8 +91,10 @@ class DynamoDBOnlineStore(OnlineStore):
 
                 self._client = boto3.client(
                     "dynamodb", region_name=self.config.region, endpoint_url=self.config.endpoint_url,
+                    # bounded: an unreachable or stalled endpoint is an error within seconds, not minutes
                     config=BotoConfig(max_pool_connections=max(10, self.config.write_concurrency),
-                                      retries={"max_attempts": 5, "mode": "standard"}),
+                                      connect_timeout=1, read_timeout=5,
+                                      retries={"total_max_attempts": 3, "mode": "standard"}),
                 )
             return self._client
 
@@ -98,7 +107,7 @@ class DynamoDBOnlineStore(OnlineStore):
         return self.config.table_name_template.format(project=project, table_name=view.name)
 
     def _fail(self, exc: Exception, doing: str) -> Exception:
-        if isinstance(exc, EndpointConnectionError):
+        if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError):
             return BackendUnavailable("dynamodb online store", f"cannot reach DynamoDB while {doing}: {exc}",
                                       "check online_store.region / endpoint_url and credentials")
         if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":

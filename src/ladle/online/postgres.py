@@ -115,6 +115,7 @@ class PostgreSQLOnlineStore(OnlineStore):
     def __init__(self, config: PostgreSQLOnlineStoreConfig, repo_path: Path) -> None:
         if psycopg is None:
             raise MissingExtra("the postgres online store", "postgres", "psycopg")
+        _ = psycopg.Error  # load the driver now, under the store's lock: Python 3.11's lazy loading is not thread-safe
         self.config = config
         self._pool: Any = None
         self._lock = threading.Lock()
@@ -123,7 +124,7 @@ class PostgreSQLOnlineStore(OnlineStore):
         with self._lock:
             if self._pool is None:
                 try:  # autocommit: reads need no BEGIN/COMMIT round trips
-                    self._pool = open_pool(self.config, autocommit=True)
+                    self._pool = open_pool(self.config, autocommit=True, timeout=3.0)  # bounded waits
                 except Exception as exc:
                     raise self._fail(exc, "connecting") from exc
             return self._pool.connection()

@@ -140,6 +140,7 @@ class RedisOnlineStore(OnlineStore):
     def __init__(self, config: RedisOnlineStoreConfig, repo_path: Path) -> None:
         if redis_lib is None:
             raise MissingExtra("the redis online store", "redis", "redis")
+        _ = redis_lib.RedisError  # load the driver now, under the store's lock: Python 3.11's lazy loading is not thread-safe
         self.config = config
         try:
             self._kwargs = _connection_kwargs(config.connection_string)
@@ -153,7 +154,14 @@ class RedisOnlineStore(OnlineStore):
     def _redis(self) -> Any:
         with self._lock:
             if self._client is None:
-                self._client = redis_lib.Redis(**self._kwargs, socket_timeout=10, socket_connect_timeout=5)
+                # Bounded and no retries: an outage is an error in ~1 ms (refused) or 2 s (stalled), not
+                # redis-py's default 3 retries with backoff; callers (the server's breaker) decide on retrying.
+                from redis.backoff import NoBackoff
+                from redis.retry import Retry
+
+                self._client = redis_lib.Redis(
+                    **self._kwargs, socket_timeout=2, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0),
+                )
                 self._script = self._client.register_script(_WRITE_SCRIPT)
                 self._read_script = self._client.register_script(_READ_SCRIPT)
             return self._client

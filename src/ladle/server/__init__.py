@@ -2,9 +2,11 @@
 
 Modules, one job each: :mod:`.app` (``create_app``: wiring), :mod:`.routes` (the endpoints),
 :mod:`.schemas` (request/response models → OpenAPI), :mod:`.online_json` (the response encoding),
-:mod:`.errors` (exception → status), :mod:`.auth` (API keys), :mod:`.limits` (body size),
+:mod:`.errors` (exception → status), :mod:`.auth` (scoped API keys), :mod:`.limits` (body size and
+deadline), :mod:`.same_origin` (JSON only, Host and Origin checks), :mod:`.event_times` (far-future rows),
+:mod:`.state` (request work off the event loop), :mod:`.breaker` (the online store's circuit breaker),
 :mod:`.metrics` (Prometheus), :mod:`.refresh` (background registry refresh), :mod:`.health`
-(readiness), :mod:`.settings` and :mod:`.run` (uvicorn).
+(readiness), :mod:`.settings`, :mod:`.protocol` (header deadline, connection cap) and :mod:`.run` (uvicorn).
 
 >>> # from ladle.server import ServerSettings, create_app
 >>> # app = create_app(ServerSettings(repo_path="feature_repo"))   # any ASGI server can run it

@@ -2,8 +2,9 @@
 
 One app (one uvicorn worker) holds one :class:`~ladle.store.FeatureStore`, hence one connection pool per
 store. Its registry never expires on its own: a background thread re-reads it (:mod:`.refresh`), so a
-request never waits for the registry. Middleware, outermost first: metrics, API key, body limit, the
-fast path of ``POST /get-online-features`` (:mod:`.fast_path`).
+request never waits for the registry. Middleware, outermost first: metrics, CORS (when origins are
+configured), same-origin checks (:mod:`.same_origin`), API key, body limit, the fast path of
+``POST /get-online-features`` (:mod:`.fast_path`).
 
 >>> # uvicorn "ladle.server.app:app_from_env" --factory     (what `ladle serve` runs)
 """
@@ -18,18 +19,22 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
 
 from ladle import __version__
 from ladle.config import RepoConfig, load_repo_config
 from ladle.server.auth import ApiKeyMiddleware
+from ladle.server.breaker import CircuitBreaker
 from ladle.server.errors import install_handlers
 from ladle.server.fast_path import OnlineFeaturesFastPath
-from ladle.server.limits import BodyLimitMiddleware
+from ladle.server.limits import BodyDeadlineMiddleware, BodyLimitMiddleware
 from ladle.server.metrics import MetricsMiddleware, ServerMetrics
 from ladle.server.refresh import RegistryRefresher
-from ladle.server.routes import ServerState, router
+from ladle.server.routes import router
+from ladle.server.same_origin import SameOriginMiddleware, allowed_host_names
 from ladle.server.schemas import component_schemas
 from ladle.server.settings import ResolvedSettings, ServerSettings
+from ladle.server.state import Limits, ServerState
 from ladle.store import FeatureStore
 
 __all__ = ["app_from_env", "create_app"]
@@ -63,6 +68,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
         store.refresh_registry, lambda: store.registry.version, resolved.registry_ttl_sec, metrics.refreshed
     )
 
+    section = resolved.section
+    state = ServerState(
+        store, refresher, metrics,
+        breaker=CircuitBreaker(section.breaker_failures, section.breaker_open_sec),
+        limits=Limits(section.max_entities_per_request, section.online_timeout_sec, section.max_future_event_sec),
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(refresher.start)
@@ -70,13 +82,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
             yield
         finally:
             refresher.stop()
+            state.probe.close()
             store.close()
 
     app = FastAPI(
         title="ladle feature server", version=__version__, description=_DESCRIPTION, lifespan=lifespan,
         docs_url="/docs", redoc_url=None, openapi_url="/openapi.json", **_NO_OTEL,
     )
-    state = ServerState(store, refresher, metrics)
     app.state.ladle = state
     app.include_router(router)
     install_handlers(app)
@@ -84,8 +96,16 @@ def create_app(settings: ServerSettings) -> FastAPI:
     routes = {getattr(r, "path", "") for r in router.routes} | {"/docs", "/openapi.json"}
     app.add_middleware(OnlineFeaturesFastPath, state=state)
     app.add_middleware(BodyLimitMiddleware, limit=resolved.max_body_bytes)
+    app.add_middleware(BodyDeadlineMiddleware, seconds=section.body_timeout_sec)
     if resolved.api_keys:
         app.add_middleware(ApiKeyMiddleware, keys=resolved.api_keys)
+    hosts = allowed_host_names(section.allowed_hosts, settings.bind_host)
+    app.add_middleware(SameOriginMiddleware, hosts=hosts, cors_origins=section.cors_origins)
+    if section.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=section.cors_origins, allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "authorization", "x-api-key"],
+        )
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=routes)
     return app
 

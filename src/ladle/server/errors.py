@@ -11,9 +11,12 @@ InvalidJSON                             400     the body is not JSON
 RequestValidationError                  422     the body does not match the route's schema
 InvalidRequest, InvalidDefinition       400     bad refs, missing/unknown entity keys, types
 Unauthorized                            401     no valid API key
+Forbidden                               403     the key's scope does not allow the call
 NotFound, FeatureNotFound               404     unknown view, feature, service, push source
 RegistryConflict                        409     the registry changed during a write
+RequestTimeout                          408     body not in within ``feature_server.body_timeout_sec``
 PayloadTooLarge                         413     body over ``feature_server.max_body_bytes``
+TooManyRows                             413     over ``feature_server.max_entities_per_request``
 BackendFailure                          502     the store answered with an error
 BackendUnavailable, RegistryUnavailable 503     a store or the registry cannot be reached
 ======================================  ======  =============================================
@@ -43,8 +46,11 @@ from ladle.errors import (
 
 __all__ = [
     "STATUS_BY_CLASS",
+    "Forbidden",
     "PayloadTooLarge",
     "RegistryUnavailable",
+    "RequestTimeout",
+    "TooManyRows",
     "Unauthorized",
     "describe_error",
     "error_body",
@@ -66,8 +72,32 @@ class PayloadTooLarge(LadleError):
         )
 
 
+class RequestTimeout(LadleError):
+    """The client did not send its whole body in time."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"the request body did not arrive within {seconds:g} s (feature_server.body_timeout_sec); "
+            "the connection is closed"
+        )
+
+
+class TooManyRows(LadleError):
+    """A request holds more entity rows (or rows to write) than ``max_entities_per_request``."""
+
+    def __init__(self, what: str, rows: int, limit: int) -> None:
+        super().__init__(
+            f"the request has {rows} {what}; the server accepts at most {limit} per request (send them in "
+            "batches, or raise feature_server.max_entities_per_request in feature_store.yaml)"
+        )
+
+
 class Unauthorized(LadleError):
     """The request carries no valid API key."""
+
+
+class Forbidden(LadleError):
+    """The API key is valid but its scope does not allow the call."""
 
 
 class RegistryUnavailable(BackendUnavailable):
@@ -78,9 +108,12 @@ STATUS_BY_CLASS: dict[type[BaseException], int] = {
     InvalidRequest: 400,
     InvalidDefinition: 400,
     Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     RegistryConflict: 409,
+    RequestTimeout: 408,
     PayloadTooLarge: 413,
+    TooManyRows: 413,
     BackendFailure: 502,
     BackendUnavailable: 503,
     LadleError: 500,
@@ -106,8 +139,25 @@ def error_response(status: int, kind: str, message: str, headers: dict[str, str]
     return Response(error_body(kind, message), status_code=status, media_type="application/json", headers=headers)
 
 
+#: the longest error message sent; a longer one (it quotes the request) is cut in the middle
+MAX_MESSAGE_CHARS = 1000
+
+
+def bounded(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``message``, cut in the middle when longer than ``limit`` (an error never echoes a 10 MB key)."""
+    if len(message) <= limit:
+        return message
+    keep = limit // 2
+    return f"{message[:keep]}... ({len(message) - 2 * keep} characters left out) ...{message[-keep:]}"
+
+
 def describe_error(exc: BaseException) -> tuple[int, str, str]:
-    """``(status, type, message)`` of the JSON error answering ``exc``."""
+    """``(status, type, message)`` of the JSON error answering ``exc`` (the message at most ~1 KB)."""
+    status, kind, message = _described(exc)
+    return status, kind, bounded(message)
+
+
+def _described(exc: BaseException) -> tuple[int, str, str]:
     if isinstance(exc, ValidationError):
         errors = exc.errors(include_url=False)
         if any(e["type"] == "json_invalid" for e in errors):
@@ -143,8 +193,10 @@ def _handle(request: Request, exc: Exception) -> Response:
         # (other exceptions are re-raised by Starlette after this response, and uvicorn logs them)
         log.error("error on %s %s: %s", request.method, request.url.path, exc, exc_info=exc)
     if isinstance(exc, HTTPException) and exc.status_code in (404, 405):
-        message = f"no route {request.method} {request.url.path}"
+        message = bounded(f"no route {request.method} {request.url.path}")
     headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else None
+    if status == 408:
+        headers = {"connection": "close"}  # the rest of the body may still come: do not read it as a request
     return error_response(status, kind, message, headers=headers)
 
 

@@ -3,7 +3,7 @@
 The hot route of a feature server is small: a ~150-byte body in, a few hundred bytes out. FastAPI's
 routing, dependency solving and Request/Response objects cost more per call than the online read of
 one entity (measured: ~150 µs of ~700 µs), so this innermost middleware answers that one route itself
-with :meth:`~ladle.server.routes.ServerState.online_features` — what the FastAPI route calls too,
+with :func:`~ladle.server.routes.online_features` — what the FastAPI route calls too,
 which stays registered for the OpenAPI document. Errors go through the same mapping
 (:func:`~ladle.server.errors.describe_error`); metrics, API keys and the body limit still apply
 (they wrap this middleware).
@@ -15,7 +15,8 @@ import logging
 from typing import Any
 
 from ladle.server.errors import describe_error, error_body, remember_error
-from ladle.server.routes import ServerState
+from ladle.server.routes import online_features
+from ladle.server.state import ServerState
 
 __all__ = ["PATH", "OnlineFeaturesFastPath"]
 
@@ -39,18 +40,17 @@ class OnlineFeaturesFastPath:
             body = await _read_body(receive)
             if body is None:
                 return  # the client went away
-            content = await self.state.online_features(body)
+            content = await online_features(self.state, body)
         except Exception as exc:
             status, kind, message = describe_error(exc)
             remember_error(scope, kind)
             if status == 500:
                 log.error("error on POST %s: %s", PATH, exc, exc_info=exc)
             content = error_body(kind, message)
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [_JSON_HEADER, (b"content-length", str(len(content)).encode())],
-        })
+        headers = [_JSON_HEADER, (b"content-length", str(len(content)).encode())]
+        if status == 408:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
 

@@ -1,12 +1,17 @@
-"""A bound on request bodies: larger ones are refused with 413 before they are read into memory."""
+"""Bounds on request bodies: larger ones are refused with 413 before they are read into memory; one that
+does not arrive within ``feature_server.body_timeout_sec`` of the headers is a 408 (and the connection
+is closed)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from ladle.server.errors import PayloadTooLarge, error_body, remember_error
+import anyio
 
-__all__ = ["BodyLimitMiddleware"]
+from ladle.server.errors import PayloadTooLarge, RequestTimeout, error_body, remember_error
+
+__all__ = ["BodyDeadlineMiddleware", "BodyLimitMiddleware"]
 
 
 class BodyLimitMiddleware:
@@ -49,3 +54,32 @@ class BodyLimitMiddleware:
                         (b"connection", b"close")],
         })
         await send({"type": "http.response.body", "body": body})
+
+
+class BodyDeadlineMiddleware:
+    """Raises :class:`RequestTimeout` (408) in the app when the body is not in within ``seconds``."""
+
+    def __init__(self, app: Any, seconds: float) -> None:
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        deadline = time.monotonic() + self.seconds
+        complete = False
+
+        async def timed() -> dict[str, Any]:
+            nonlocal complete
+            if complete:  # after the body, receive() waits for a disconnect: no deadline
+                message: dict[str, Any] = await receive()
+                return message
+            try:
+                with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestTimeout(self.seconds) from None
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, timed, send)

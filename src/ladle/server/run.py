@@ -7,10 +7,12 @@ flight finish (up to :data:`GRACEFUL_SHUTDOWN_S`), then the registry thread stop
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
 
+from ladle.config import load_repo_config
 from ladle.errors import MissingExtra
 from ladle.server.settings import ENV_VAR, ServerSettings
 
@@ -34,7 +36,12 @@ def serve(
     _require_extra()
     import uvicorn
 
-    os.environ[ENV_VAR] = settings.to_env()
+    from ladle.server.protocol import ENV_VAR as LIMITS_ENV_VAR
+    from ladle.server.protocol import GuardedHttpToolsProtocol, connection_limits
+
+    os.environ[ENV_VAR] = dataclasses.replace(settings, bind_host=host).to_env()
+    section = load_repo_config(settings.repo_path, settings.fs_yaml_file).feature_server
+    os.environ[LIMITS_ENV_VAR] = connection_limits(section.header_timeout_sec, section.max_connections)
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # workers share their metrics through files (prometheus_client's multiprocess mode)
@@ -51,6 +58,7 @@ def serve(
             timeout_keep_alive=keep_alive_timeout,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             lifespan="on",
+            http=GuardedHttpToolsProtocol,
             server_header=False,
         )
     finally:

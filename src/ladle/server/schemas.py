@@ -12,12 +12,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
+    WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic import Strict as _Strict
@@ -37,8 +40,24 @@ __all__ = [
 
 #: a JSON scalar an entity key may hold
 EntityValue = StrictInt | StrictStr | StrictFloat | StrictBool | None
-#: an RFC 3339 / ISO 8601 string (not a number); naive means UTC
-Timestamp = Annotated[datetime, _Strict()]
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _iso_8601(value: Any) -> Any:
+    """An ISO 8601 string as a datetime (a date alone is its midnight); anything else is left to refuse."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value  # not ISO 8601: the strict datetime validation names the field
+    return value
+
+
+#: an RFC 3339 / ISO 8601 string (not a number), or a date alone (its midnight); naive means UTC
+Timestamp = Annotated[
+    datetime, _Strict(), BeforeValidator(_iso_8601),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]}),
+]
 #: "view:feature" (the pattern is documented; the store checks it, with a message naming the form)
 FeatureRef = Annotated[str, _Strict(), Field(json_schema_extra={"pattern": "^[^:]+:[^:]+$"})]
 PushTarget = Literal["online", "offline", "online_and_offline", "ONLINE", "OFFLINE", "ONLINE_AND_OFFLINE"]
@@ -70,21 +89,46 @@ class GetOnlineFeaturesRequest(_Body):
         return self
 
 
-class PushRequest(_Body):
+def _first_outside_int64(values: list[Any]) -> int | None:
+    """The index of the first integer (or list holding one) outside the 64-bit range."""
+    low, high = _INT64
+    for i, v in enumerate(values):
+        if type(v) is int and not low <= v <= high:
+            return i
+        if isinstance(v, list) and _first_outside_int64(v) is not None:
+            return i
+    return None
+
+
+class _Rows(_Body):
+    df: dict[str, list[Any]] = Field(description="The rows as columns: {column: [value per row]}.")
+
+    @field_validator("df")
+    @classmethod
+    def _ints_fit_int64(cls, df: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for column, values in df.items():
+            row = _first_outside_int64(values)
+            if row is not None:
+                raise ValueError(
+                    f"column '{column[:100]}', row {row}: the integer does not fit in a 64-bit integer "
+                    "(-2**63 .. 2**63-1)"
+                )
+        return df
+
+
+class PushRequest(_Rows):
     """``POST /push``: rows for every view fed by a push source."""
 
     push_source_name: StrictStr
-    df: dict[str, list[Any]] = Field(description="The rows as columns: {column: [value per row]}.")
     to: PushTarget = Field(default="online", description="Where the rows go.")
     allow_registry_cache: StrictBool = Field(default=True, description="Accepted for Feast compatibility.")
     transform_on_write: StrictBool = Field(default=True, description="Accepted for Feast compatibility.")
 
 
-class WriteToOnlineStoreRequest(_Body):
+class WriteToOnlineStoreRequest(_Rows):
     """``POST /write-to-online-store``: rows written to one feature view's online table (newer-wins)."""
 
     feature_view_name: StrictStr
-    df: dict[str, list[Any]] = Field(description="The rows as columns: {column: [value per row]}.")
     allow_registry_cache: StrictBool = Field(default=True, description="Accepted for Feast compatibility.")
     transform_on_write: StrictBool = Field(default=True, description="Accepted for Feast compatibility.")
 
@@ -92,8 +136,8 @@ class WriteToOnlineStoreRequest(_Body):
 class MaterializeRequest(_Body):
     """``POST /materialize``: load values with ``start_ts <= ts <= end_ts`` into the online store."""
 
-    start_ts: Timestamp = Field(description="ISO 8601; naive means UTC.")
-    end_ts: Timestamp = Field(description="ISO 8601; naive means UTC.")
+    start_ts: Timestamp = Field(description="ISO 8601; naive means UTC; a date alone is its midnight.")
+    end_ts: Timestamp = Field(description="ISO 8601; naive means UTC; a date alone is its midnight.")
     feature_views: list[StrictStr] | None = Field(default=None, description="Default: every online view.")
     disable_event_timestamp: StrictBool = Field(default=False, description="Not supported: must be false.")
 
@@ -101,7 +145,7 @@ class MaterializeRequest(_Body):
 class MaterializeIncrementalRequest(_Body):
     """``POST /materialize-incremental``: load what is new since each view's last run, up to ``end_ts``."""
 
-    end_ts: Timestamp = Field(description="ISO 8601; naive means UTC.")
+    end_ts: Timestamp = Field(description="ISO 8601; naive means UTC; a date alone is its midnight.")
     feature_views: list[StrictStr] | None = Field(default=None, description="Default: every online view.")
 
 
@@ -182,11 +226,13 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _WHY = {
-    400: "invalid JSON or an invalid request (bad reference, entity key or value type)",
+    400: "invalid JSON, an invalid request (bad reference, entity key or value type) or a Host not allowed",
     401: "missing or invalid API key",
+    403: "the API key's scope does not allow this call, or a web page of another origin sent it",
     404: "unknown feature view, feature, feature service or push source",
     409: "the registry changed during the write",
-    413: "the request body is too large",
+    413: "the request body is too large, or holds too many entity rows",
+    415: "the body is not sent as application/json",
     422: "the body does not match the schema",
     502: "the store answered with an error",
     503: "a store or the registry cannot be reached",
