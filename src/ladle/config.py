@@ -220,7 +220,9 @@ class RepoConfig(_Strict):
 
 
 MASK = "********"
-_SECRET_KEY = re.compile(r"password|secret|token|api_keys?$|access_key|private_key|credential", re.IGNORECASE)
+_SECRET_KEY = re.compile(
+    r"password|secret|token|api_keys?$|^key$|access_key|private_key|signing_key|credential", re.IGNORECASE
+)
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 _PASSWORD_PARAM = re.compile(r"((?:^|[\s,;&?])password\s*=\s*)[^\s,;&]+", re.IGNORECASE)
 

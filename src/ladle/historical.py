@@ -80,10 +80,13 @@ def _check_key_types(table: pa.Table, key_types: dict[str, pa.DataType]) -> None
         if name not in table.column_names:
             continue
         t = table.schema.field(name).type
+        if isinstance(t, pa.BaseExtensionType):  # pyarrow's uuid type: 16 bytes, read as canonical text for Uuid keys
+            t = t.storage_type
         if pa.types.is_integer(target):
             ok = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)
         elif pa.types.is_string(target) or pa.types.is_large_string(target):
-            ok = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
+            uuid_bytes = pa.types.is_fixed_size_binary(t) and t.byte_width == 16
+            ok = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t) or uuid_bytes
         elif pa.types.is_binary(target) or pa.types.is_large_binary(target):
             ok = pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_null(t)
         else:

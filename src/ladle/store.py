@@ -212,6 +212,9 @@ class FeatureStore:
 
     def _apply(self, contents: RepoContents) -> RegistryDiff:
         """Make the registry hold exactly ``contents``; online tables follow in the same all-or-nothing step."""
+        if self.config.online_store is not None:
+            # an unreachable online store stops apply before the registry commit, so nothing is half-applied
+            self.online_store.check()
         diff = self.registry.apply(contents, partial=False, apply_infra=self._apply_infra)
         self._resolved.clear()
         return diff
@@ -475,11 +478,6 @@ class FeatureStore:
             [(v, online_rows(v, table, what, write_all_null_rows)) for v in views if v.online]
             if mode != PushMode.OFFLINE else []
         )
-        if mode != PushMode.ONLINE and not source.has_history:
-            raise InvalidRequest(
-                f"push source '{push_source_name}' has no batch_source, so it can only be pushed online "
-                "(push with to='online', or give it batch_source=... to keep the rows offline too)"
-            )
         if mode == PushMode.ONLINE_AND_OFFLINE:  # everything is checked before anything is written
             batch = source.batch
             check_offline_rows(batch, self.offline_store.source_schema(batch), table, what)

@@ -65,7 +65,7 @@ def test_configuration_prints_the_resolved_config_with_secrets_masked(make_repo:
     assert shown["offline_store"]["password"] == "********" and shown["offline_store"]["user"] == "feast"
     assert shown["offline_store"]["host"] == "db.internal"
     assert shown["online_store"]["connection_string"] == "redis.internal:6379,password=********,ssl=true"
-    assert shown["feature_server"]["api_keys"] == ["********", "********"]
+    assert [k["key"] for k in shown["feature_server"]["api_keys"]] == ["********", "********"]  # scoped: admin by default
     assert shown["batch_engine"]["type"] == "local"
 
 

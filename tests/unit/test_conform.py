@@ -101,5 +101,5 @@ def test_pandas_columns_of_uuids_and_sets_are_read() -> None:
     assert table.column("u").to_pylist() == [str(u), None]
     assert table.column("s").to_pylist() == [["a", "b"], []]
     assert table.column("d").to_pylist() == [D("1.5"), None]
-    with pytest.raises(InvalidRequest, match="push: a column holds values Arrow cannot read"):
+    with pytest.raises(InvalidRequest, match="cannot read column 'x' of push as one typed column"):
         arrow_from_pandas(pd.DataFrame({"x": [object()]}), "push")

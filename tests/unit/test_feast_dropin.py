@@ -75,7 +75,7 @@ def test_feast_error_names_catch_ladle_errors(make_repo) -> None:
         with pytest.raises(feast_class) as caught:
             call()
         assert isinstance(caught.value, FeastError) and isinstance(caught.value, LadleError)
-    with pytest.raises(FeastObjectNotFoundException, match="feature view 'nope' does not exist in project"):
+    with pytest.raises(FeastObjectNotFoundException, match="unknown feature view 'nope' of project"):
         store.get_feature_view("nope")
     # the HTTP server and the CLI still report the family name
     with pytest.raises(FeatureViewNotFoundException) as caught:
