@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from ladle.config import RepoConfig
 from ladle.errors import InvalidRequest
+from ladle.materialize import BatchEngine, LocalEngine
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 from ladle.plugins import is_class_path
 
-__all__ = ["make_offline_store", "make_online_store"]
+__all__ = ["make_batch_engine", "make_offline_store", "make_online_store"]
 
 
 def _plugin(class_path: str, base: type, key: str, config: RepoConfig) -> type:
@@ -65,3 +66,16 @@ def make_online_store(config: RepoConfig) -> OnlineStore:
     from ladle.online.sqlite import SqliteOnlineStore
 
     return SqliteOnlineStore(settings, config.repo_path)
+
+
+def make_batch_engine(config: RepoConfig) -> BatchEngine:
+    """The batch engine ``config.batch_engine`` describes (``local``, ``spark`` or a class path)."""
+    settings = config.batch_engine
+    if is_class_path(settings.type):
+        engine: BatchEngine = _plugin(settings.type, BatchEngine, "batch_engine.type", config)(settings, config.repo_path)
+        return engine
+    if settings.type == "spark":
+        from ladle.materialize_spark import SparkEngine
+
+        return SparkEngine(settings, config.repo_path)
+    return LocalEngine(settings, config.repo_path)

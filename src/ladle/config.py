@@ -98,7 +98,8 @@ class SqliteOnlineStoreConfig(OnlineStoreConfig):
 class MaterializationConfig(_Strict):
     """How materialization runs (``batch_engine``)."""
 
-    #: ``local`` (in this process) or ``spark`` (latest-per-key in Spark, written by the executors)
+    #: ``local`` (in this process), ``spark`` (latest-per-key in Spark, written by the executors), or the
+    #: class path of a :class:`ladle.materialize.BatchEngine` subclass (see ladle/plugins.py)
     type: Literal["local", "spark"] = "local"
     #: rows per write batch
     batch_size: int = Field(default=1_000_000, gt=0)
@@ -297,6 +298,8 @@ _BUILTIN_CONFIGS: dict[str, type[BaseModel]] = {
     "ladle.offline.duckdb.DuckDBOfflineStore": DuckDBOfflineStoreConfig,
     "ladle.offline.postgres.PostgreSQLOfflineStore": PostgreSQLOfflineStoreConfig,
     "ladle.offline.spark.SparkOfflineStore": SparkOfflineStoreConfig,
+    "ladle.materialize.LocalEngine": MaterializationConfig,
+    "ladle.materialize_spark.SparkEngine": MaterializationConfig,
 }
 
 
@@ -316,6 +319,15 @@ def _plugin_sections(data: dict[str, Any], repo_path: Path, file: str) -> dict[s
             cls = load_plugin(section["type"], base, f"{key}.type", file, repo_path)
             plugins[key] = plugin_config(cls, section, _BUILTIN_CONFIGS, key, file)
             del data[key]
+    engine = data.get("batch_engine")
+    if isinstance(engine, str):
+        engine = {"type": engine}
+    if isinstance(engine, dict) and is_class_path(engine.get("type")):
+        from ladle.materialize import BatchEngine
+
+        cls = load_plugin(engine["type"], BatchEngine, "batch_engine.type", file, repo_path)
+        plugins["batch_engine"] = plugin_config(cls, engine, _BUILTIN_CONFIGS, "batch_engine", file)
+        del data["batch_engine"]
     registry = data.get("registry")
     if isinstance(registry, dict) and is_class_path(registry.get("registry_store_type")):
         load_plugin(registry["registry_store_type"], RegistryStore, "registry.registry_store_type", file, repo_path)

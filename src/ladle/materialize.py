@@ -6,10 +6,12 @@ a newer value that arrived (by push or a later interval) in the meantime.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -20,8 +22,8 @@ from ladle.offline.base import OfflineStore
 from ladle.online.base import EVENT_TS, OnlineStore
 
 __all__ = [
-    "CLOCK_SKEW", "EPOCH", "MaterializeResult", "Progress", "check_end", "incremental_start", "materialize_views",
-    "stamped", "utc",
+    "CLOCK_SKEW", "EPOCH", "BatchEngine", "LocalEngine", "MaterializeResult", "Progress", "check_end",
+    "incremental_start", "materialize_views", "stamped", "utc",
 ]
 
 #: ``progress(view_name, rows_written_so_far, total_rows)``
@@ -123,3 +125,50 @@ def materialize_views(
         bookkeeping.record_materialization(view.name, start, end)
         results.append(MaterializeResult(view.name, start, end, total))
     return results
+
+
+class BatchEngine(abc.ABC):
+    """How materialization runs: ``batch_engine`` in feature_store.yaml.
+
+    ``type: local`` (:class:`LocalEngine`) and ``type: spark`` (``ladle.materialize_spark.SparkEngine``) are
+    built in; ``type: my_pkg.engines.MyEngine`` names a subclass (see :mod:`ladle.plugins`), created as
+    ``MyEngine(batch_engine_config, repo_path)``.
+    """
+
+    def __init__(self, config: Any, repo_path: Path) -> None:
+        self.config = config
+        self.repo_path = repo_path
+
+    @abc.abstractmethod
+    def materialize(
+        self,
+        offline: OfflineStore,
+        online: OnlineStore,
+        bookkeeping: Bookkeeping,
+        project: str,
+        intervals: list[tuple[FeatureView, datetime, datetime]],
+        progress: Progress | None = None,
+        event_timestamp: datetime | None = None,
+    ) -> list[MaterializeResult]:
+        """Write the latest row per key of each ``(view, start, end)`` (rows with ``start <= ts <= end``) to
+        ``online`` with newer-wins writes, then ``bookkeeping.record_materialization(view, start, end)``
+        for that interval (never before its rows are written). ``event_timestamp``, when given, replaces the
+        rows' own event timestamps (:func:`stamped`). Returns one result per interval, in order."""
+
+
+class LocalEngine(BatchEngine):
+    """Materialization in this process, ``batch_size`` rows per online write (:func:`materialize_views`)."""
+
+    def materialize(
+        self,
+        offline: OfflineStore,
+        online: OnlineStore,
+        bookkeeping: Bookkeeping,
+        project: str,
+        intervals: list[tuple[FeatureView, datetime, datetime]],
+        progress: Progress | None = None,
+        event_timestamp: datetime | None = None,
+    ) -> list[MaterializeResult]:
+        return materialize_views(
+            offline, online, bookkeeping, project, intervals, self.config.batch_size, progress, event_timestamp
+        )

@@ -23,11 +23,11 @@ import pyarrow as pa
 
 from ladle.definitions import Entity, FeatureView
 from ladle.errors import InvalidConfig, InvalidRequest
-from ladle.materialize import Bookkeeping, MaterializeResult, Progress, stamped
+from ladle.materialize import BatchEngine, Bookkeeping, MaterializeResult, Progress, stamped
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 
-__all__ = ["materialize_views_spark", "partition_writer"]
+__all__ = ["SparkEngine", "materialize_views_spark", "partition_writer"]
 
 
 def _spec(online: OnlineStore, project: str, view: FeatureView, batch_size: int) -> dict[str, Any]:
@@ -134,3 +134,22 @@ def materialize_views_spark(
         bookkeeping.record_materialization(view.name, start, end)
         results.append(MaterializeResult(view.name, start, end, total))
     return results
+
+
+class SparkEngine(BatchEngine):
+    """``batch_engine: {type: spark, partitions: N}``: :func:`materialize_views_spark`."""
+
+    def materialize(
+        self,
+        offline: OfflineStore,
+        online: OnlineStore,
+        bookkeeping: Bookkeeping,
+        project: str,
+        intervals: list[tuple[FeatureView, Any, Any]],
+        progress: Progress | None = None,
+        event_timestamp: Any = None,
+    ) -> list[MaterializeResult]:
+        return materialize_views_spark(
+            offline, online, bookkeeping, project, intervals, self.config.batch_size, progress,
+            partitions=self.config.partitions, event_timestamp=event_timestamp,
+        )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ladle.backends import make_offline_store, make_online_store
+from ladle.backends import make_batch_engine, make_offline_store, make_online_store
 from ladle.config import RepoConfig, load_repo_config
 from ladle.definitions import (
     DataSource,
@@ -27,7 +27,7 @@ from ladle.errors import DataSourceNotFound, InvalidRequest, NotFound
 from ladle.feature_refs import ResolvedFeatures, check_features_arg, resolve_features
 from ladle.historical import historical_job
 from ladle.inference import check_feature_view, infer_source
-from ladle.materialize import MaterializeResult, Progress, check_end, incremental_start, materialize_views, utc
+from ladle.materialize import MaterializeResult, Progress, check_end, incremental_start, utc
 from ladle.offline.base import OfflineStore
 from ladle.offline.retrieval_job import RetrievalJob
 from ladle.on_demand_check import dry_run_on_demand
@@ -384,18 +384,9 @@ class FeatureStore:
         progress: Progress | None,
         event_timestamp: datetime | None = None,
     ) -> list[MaterializeResult]:
-        """Run ``intervals`` on the configured batch engine (``local``, or ``spark``: see ladle/materialize_spark.py)."""
-        engine = self.config.batch_engine
-        if engine.type == "spark":
-            from ladle.materialize_spark import materialize_views_spark
-
-            return materialize_views_spark(
-                self.offline_store, self.online_store, bookkeeping, self.project, intervals,
-                engine.batch_size, progress, partitions=engine.partitions, event_timestamp=event_timestamp,
-            )
-        return materialize_views(
-            self.offline_store, self.online_store, bookkeeping, self.project, intervals, engine.batch_size, progress,
-            event_timestamp,
+        """Run ``intervals`` on the configured batch engine (``local``, ``spark``, or a class path)."""
+        return make_batch_engine(self.config).materialize(
+            self.offline_store, self.online_store, bookkeeping, self.project, intervals, progress, event_timestamp
         )
 
     # --- writes from the application -----------------------------------------------------------------

@@ -34,6 +34,7 @@ import json
 from pathlib import Path
 
 from ladle.config import SqliteOnlineStoreConfig
+from ladle.materialize import LocalEngine
 from ladle.offline.duckdb import DuckDBOfflineStore
 from ladle.online.sqlite import SqliteOnlineStore
 from ladle.registry.file import FileRegistryStore
@@ -83,6 +84,12 @@ class RecordingRegistryStore(FileRegistryStore):
         return super().write(data, expected_token)
 
 
+class RecordingEngine(LocalEngine):
+    def materialize(self, offline, online, bookkeeping, project, intervals, progress=None, event_timestamp=None):
+        record(self.repo_path, "engine.materialize", self.config.batch_size, [v.name for v, _, _ in intervals])
+        return super().materialize(offline, online, bookkeeping, project, intervals, progress, event_timestamp)
+
+
 class NotAStore:
     pass
 
@@ -103,6 +110,9 @@ online_store:
 offline_store:
   type: plugins.stores.RecordingOfflineStore
   memory_limit: 1GB
+batch_engine:
+  type: plugins.stores.RecordingEngine
+  batch_size: 7
 """
 
 
@@ -136,6 +146,7 @@ def test_plugins_named_by_class_path_run_every_step(make_repo: RepoFactory) -> N
     assert ["online.write", "from-yaml", "driver_stats", 2] in seen
     assert ["offline.init", "1GB"] in seen and ["offline.pull_latest", "driver_stats"] in seen
     assert ["registry.write"] in seen
+    assert ["engine.materialize", 7, ["driver_stats"]] in seen  # the engine ran, with its yaml keys
     assert (repo / "data" / "online.db").exists()
     shown = yaml.safe_load(ok("configuration", cwd=repo))
     assert shown["online_store"] == {"type": "plugins.stores.RecordingOnlineStore", "enforce_ttl": True,
@@ -163,6 +174,10 @@ def test_plugins_named_by_class_path_run_every_step(make_repo: RepoFactory) -> N
          "unknown key 'online_store.colour' for plugins.stores.RecordingOnlineStore"),
         ("offline_store: {type: plugins.stores.RecordingOfflineStore, threads: many}",
          "'offline_store.threads': Input should be a valid integer"),
+        ("batch_engine: {type: plugins.stores.RecordingOnlineStore}",
+         "'batch_engine.type' is 'plugins.stores.RecordingOnlineStore', which is not a subclass of ladle's BatchEngine"),
+        ("batch_engine: {type: plugins.stores.RecordingEngine, batch_size: 0}",
+         "'batch_engine.batch_size': Input should be greater than 0"),
         ("registry: {path: data/r.db, registry_store_type: plugins.stores.RecordingOfflineStore}",
          "'registry.registry_store_type' is 'plugins.stores.RecordingOfflineStore', which is not a subclass of "
          "ladle's RegistryStore"),
