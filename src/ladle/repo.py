@@ -37,6 +37,7 @@ from ladle.definitions import (
 from ladle.definitions.kinds import KIND_CLASS_NAMES, kind_of
 from ladle.errors import InvalidDefinition, InvalidRequest, RepoLoadError
 from ladle.feast_compat import install_feast_aliases
+from ladle.globs import glob_regex
 
 __all__ = ["IGNORE_FILES", "IgnoreRules", "RepoContents", "load_repo", "repo_files"]
 
@@ -158,30 +159,6 @@ class _Collector:
 
 
 # --- which files --------------------------------------------------------------------------------------
-def _glob_regex(pattern: str) -> str:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 1 :]:
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1 : end]
-            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -216,7 +193,7 @@ class IgnoreRules:
             line = line.lstrip("/")
             if not line:
                 continue
-            body = _glob_regex(line)
+            body = glob_regex(line)
             regex = re.compile(body if anchored else f"(?:.*/)?{body}")
             self.rules.append(_Rule(regex, negate, dir_only))
 

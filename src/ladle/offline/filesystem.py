@@ -27,6 +27,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, SourceNotFound
+from ladle.globs import glob_regex
 
 __all__ = ["ObjectStoreOptions", "ParquetPath"]
 
@@ -82,29 +83,7 @@ def _s3_filesystem(bucket: str, endpoint: str, options: ObjectStoreOptions) -> p
 
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """A glob as a regex over ``/``-separated paths: ``*``/``?`` stay within a folder, ``**`` crosses them."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:[^/]*/)*")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
-            body = pattern[i + 1 : end]
-            out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
+    return re.compile(glob_regex(pattern) + r"\Z")
 
 
 def _hidden(relative: str) -> bool:
