@@ -8,6 +8,7 @@ Two applies racing must leave every view of the winner's registry with its onlin
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sqlite3
@@ -56,13 +57,13 @@ stats = FeatureView(name="stats", entities=[driver], ttl=timedelta(days=2), sour
 """
 
 
-@pytest.fixture(params=["sqlite", "postgres", "redis"])
-def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+@contextlib.contextmanager
+def backend_yaml(kind: str) -> Iterator[str]:
     """The yaml (registry and online store) of one backend pair, with a unique project/schema."""
     project = f"crash{uuid.uuid4().hex[:8]}"
-    if request.param == "sqlite":
+    if kind == "sqlite":
         yield f"project: {project}\nregistry: data/registry.db\nonline_store:\n  type: sqlite\n  path: data/online.db\n"
-    elif request.param == "redis":
+    elif kind == "redis":
         redis = pytest.importorskip("redis")
         client = redis.Redis(host="127.0.0.1", port=6379)
         try:
@@ -82,6 +83,23 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
         admin.execute(f'DROP SCHEMA "{project}" CASCADE')
         admin.execute("DELETE FROM ladle_registry WHERE project = %s", (project,))
         admin.close()
+
+
+def _backends(*kinds: str) -> Any:
+    @pytest.fixture(params=kinds)
+    def fixture(request: pytest.FixtureRequest) -> Iterator[str]:
+        with backend_yaml(request.param) as yaml:
+            yield yaml
+
+    return fixture
+
+
+#: file+SQLite, SQL registry+PostgreSQL and file+Redis
+backend = _backends("sqlite", "postgres", "redis")
+#: the one online store that deletes a view key by key
+redis_backend = _backends("redis")
+#: the registries written through a temp file and a rename
+file_registry_backend = _backends("sqlite", "redis")
 
 
 def make_repo(root: Path, yaml: str) -> Path:
@@ -199,22 +217,20 @@ def test_killed_after_the_online_change_before_clearing_recovers(backend: str, t
     assert_recovers(repo, committed=True)
 
 
-def test_killed_mid_redis_field_deletion_recovers(backend: str, tmp_path: Path) -> None:
-    if "type: redis" not in backend:
-        pytest.skip("SQL stores drop a table in one transaction; Redis deletes key by key")
+def test_killed_mid_redis_field_deletion_recovers(redis_backend: str, tmp_path: Path) -> None:
+    """SQL stores drop a table in one transaction; Redis deletes a view's fields key by key."""
     import redis
 
-    repo = make_repo(tmp_path / "repo", backend)
+    repo = make_repo(tmp_path / "repo", redis_backend)
     assert run_killed(repo, kill_when(redis.Redis, "hdel", calls=3)) == KILLED
     assert_recovers(repo, committed=True)
 
 
-def test_killed_between_temp_file_and_rename_recovers(backend: str, tmp_path: Path) -> None:
-    if "registry_type: sql" in backend:
-        pytest.skip("the SQL registry writes in one statement: no temp file")
+def test_killed_between_temp_file_and_rename_recovers(file_registry_backend: str, tmp_path: Path) -> None:
+    """The file registry writes a temp file and renames it (the SQL registry writes in one statement)."""
     import ladle.registry.file as registry_file
 
-    repo = make_repo(tmp_path / "repo", backend)
+    repo = make_repo(tmp_path / "repo", file_registry_backend)
     assert run_killed(repo, kill_when(registry_file.os, "replace")) == KILLED
     assert list((repo / "data").glob(".registry.db.*.tmp"))  # the killed writer's orphan
     assert_recovers(repo, committed=False)
