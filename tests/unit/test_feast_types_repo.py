@@ -83,6 +83,10 @@ def test_feast_typed_repo_end_to_end(make_repo) -> None:
         got = [[x.tolist() if hasattr(x, "tolist") else x for x in v] if isinstance(v, list) else v for v in got]
         assert got == values, name
 
+    # a Uuid key matches by value: uppercase text in entity_df finds the lowercase/uppercase source rows
+    upper = pd.DataFrame({"user_id": [str(B).upper(), str(A).upper()], "event_timestamp": [T0 + timedelta(hours=1)] * 2})
+    assert store.get_historical_features(upper, ["accounts:balance"]).to_df()["balance"].tolist() == expected["balance"]
+
     store.materialize(T0 - timedelta(days=1), T0 + timedelta(hours=1))
     online = store.get_online_features(refs, [{"user_id": B}, {"user_id": A}]).to_dict()
     assert {k: online[k] for k in expected} == expected

@@ -10,6 +10,7 @@ microseconds in 64 bits is an error, never a silent overflow.
 from __future__ import annotations
 
 import decimal
+from datetime import UTC, datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -39,6 +40,16 @@ def _timestamps_to_utc_micros(column: pa.ChunkedArray, name: str) -> pa.ChunkedA
         ) from exc
 
 
+def _iso_utc(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidRequest(f"column '{name}' holds strings that are not ISO timestamps: {exc}") from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
 def ensure_utc_micros(column: pa.ChunkedArray | pa.Array, name: str) -> pa.ChunkedArray:
     """A timestamp column as timestamp[us, UTC] by the module's rule. Dates are midnight UTC; strings are parsed."""
     if isinstance(column, pa.Array):
@@ -49,11 +60,14 @@ def ensure_utc_micros(column: pa.ChunkedArray | pa.Array, name: str) -> pa.Chunk
     if pa.types.is_date(t):
         return column.cast(pa.timestamp("us")).cast(UTC_MICROS)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
+        values = column.to_pylist()
         try:
-            parsed = pd.to_datetime(pd.Series(column.to_pylist()), utc=True, format="ISO8601")
+            parsed = pa.array(pd.to_datetime(pd.Series(values), utc=True, format="ISO8601"), type=UTC_MICROS)
+        except pd.errors.OutOfBoundsDatetime:  # beyond pandas' nanoseconds (older pandas): parse each value
+            parsed = pa.array([_iso_utc(v, name) for v in values], type=UTC_MICROS)
         except (ValueError, TypeError) as exc:
             raise InvalidRequest(f"column '{name}' holds strings that are not ISO timestamps: {exc}") from exc
-        return pa.chunked_array([pa.array(parsed, type=UTC_MICROS)])
+        return pa.chunked_array([parsed])
     raise InvalidRequest(
         f"column '{name}' must hold timestamps, but its type is {t} (convert it with pd.to_datetime(...))"
     )

@@ -29,7 +29,7 @@ from ladle.feature_refs import ViewRequest
 from ladle.offline.base import OfflineStore
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
 from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
-from ladle.types import to_arrow
+from ladle.types import TimeUuid, Uuid, to_arrow
 
 __all__ = ["DuckDBOfflineStore"]
 
@@ -188,7 +188,8 @@ class DuckDBOfflineStore(OfflineStore):
         schema = self.source_schema(fs)
         cols = []
         if with_keys:
-            cols += [f"{q(self._source_column(src, k))} AS {q(k)}" for k in view.join_keys]
+            types = {f.name: f.dtype for f in view.entity_columns}
+            cols += [f"{_key_sql(q(self._source_column(src, k)), types.get(k))} AS {q(k)}" for k in view.join_keys]
         cols.append(f"{_epoch_us_sql(src.timestamp_field, schema)} AS __ts")
         if src.created_timestamp_column:
             cols.append(f"{_epoch_us_sql(src.created_timestamp_column, schema)} AS __cr")
@@ -250,7 +251,11 @@ class DuckDBOfflineStore(OfflineStore):
         feats = [f.name for f in req.features]
         has_cr = bool(view.batch_source.created_timestamp_column)
         source = self._view_select(view, feats, (lo, bounds[1]))
-        key_eq = [f"e.{q(ec)} = s.{q(k)}" for ec, k in zip(req.entity_columns, view.join_keys, strict=True)]
+        types = {f.name: f.dtype for f in view.entity_columns}
+        key_eq = [
+            f"{_key_sql(f'e.{q(ec)}', types.get(k))} = s.{q(k)}"
+            for ec, k in zip(req.entity_columns, view.join_keys, strict=True)
+        ]
         if filter_created and has_cr:
             on = " AND ".join([*key_eq, f"s.__ts <= e.{_TS}", f"(s.__cr IS NULL OR s.__cr <= e.{_TS})"])
             if ttl_us:
@@ -349,3 +354,11 @@ class DuckDBOfflineStore(OfflineStore):
             {f.name: cast_to_declared(renamed.column(f.name), f.type, f"{fs.name}.{f.name}") for f in schema}
         )
         self._parquet(fs).append(aligned)
+
+
+def _key_sql(expr: str, dtype: object) -> str:
+    """A join key as compared: a ``Uuid``/``TimeUuid`` key as canonical text (lowercase, hyphenated), whether
+    the column holds text in any case or DuckDB's UUID type; any other key as it is."""
+    if dtype in (Uuid, TimeUuid):
+        return f"lower(CAST({expr} AS VARCHAR))"
+    return expr

@@ -266,7 +266,14 @@ class ParquetPath:
                     partitioning = ds.partitioning(pa.schema(widened), flavor="hive")
             options = ds.FileSystemFactoryOptions(partition_base_dir=base or "", partitioning=partitioning)
             factory = ds.FileSystemDatasetFactory(self.filesystem, files, fmt, options)
-            return factory.finish(factory.inspect(promote_options="permissive", fragments=None))
+            try:
+                schema = factory.inspect(promote_options="permissive", fragments=None)
+            except TypeError:  # pyarrow < 21 inspects without widening: unify each file's schema ourselves
+                schema = pa.unify_schemas(
+                    [ds.FileSystemDatasetFactory(self.filesystem, [f], fmt, options).inspect() for f in files],
+                    promote_options="permissive",
+                )
+            return factory.finish(schema)
         except OSError as exc:
             raise self._mapped(exc, "reading") from exc
         except pa.ArrowInvalid as exc:
