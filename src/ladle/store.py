@@ -187,6 +187,16 @@ class FeatureStore:
         """Finish online-store work a crashed or interrupted apply left pending in the registry."""
         self.registry.settle_infra(self._apply_infra)
 
+    def finish_pending_apply(self) -> bool:
+        """Finish the online-store work an interrupted ``apply`` left pending; ``True`` if there was some.
+
+        The next apply, materialization, push or online write does it anyway; ``ladle serve`` calls this at
+        start so a server never runs beside half-applied online storage (docs/reliability.md).
+        """
+        if self.config.online_store is None:
+            return False
+        return self.registry.settle_infra(self._apply_infra)
+
     def validate_repo(self) -> RepoContents:
         """Check what ``apply_repo`` checks, writing nothing: the definitions against their sources (offline
         store; all must be readable), the registry (read) and the online store (connection and credentials)."""

@@ -289,3 +289,22 @@ def test_concurrent_applies_leave_the_winners_views_with_storage(backend: str, t
         finally:
             store.close()
     assert conflicts == 8
+
+
+def test_ladle_serve_finishes_pending_online_work_at_start(backend: str, tmp_path: Path) -> None:
+    """A server started after an interrupted apply serves the committed registry with its online work done."""
+    from fastapi.testclient import TestClient
+
+    from ladle.server.app import create_app
+    from ladle.server.settings import ServerSettings
+
+    repo = make_repo(tmp_path / "repo", backend)
+    assert run_killed(repo, kill_when(FeatureStore, "_apply_infra")) == KILLED
+    with TestClient(create_app(ServerSettings(repo_path=str(repo))), base_url="http://localhost") as client:
+        assert client.get("/health").status_code == 200
+    store = FeatureStore(repo_path=repo)
+    try:
+        assert store.registry.state().pending_infra is None
+        assert not online_storage(store, "extra")  # the dropped view's storage is gone
+    finally:
+        store.close()

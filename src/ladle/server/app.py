@@ -12,6 +12,7 @@ configured), same-origin checks (:mod:`.same_origin`), API key, body limit, the 
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,6 +24,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from ladle import __version__
 from ladle.config import RepoConfig, load_repo_config
+from ladle.errors import LadleError
 from ladle.server.auth import ApiKeyMiddleware
 from ladle.server.breaker import CircuitBreaker
 from ladle.server.errors import install_handlers
@@ -58,6 +60,19 @@ def _registry_from_memory(config: RepoConfig) -> RepoConfig:
     return config.model_copy(update={"registry": registry})
 
 
+_log = logging.getLogger("ladle.server")
+
+
+def _finish_pending_apply(store: FeatureStore) -> None:
+    """Online work an interrupted apply left pending, done before serving; a failure (the online store is
+    down, no registry yet) is logged, and the next write or apply finishes it."""
+    try:
+        if store.finish_pending_apply():
+            _log.info("finished the online-store work an interrupted apply left pending")
+    except LadleError as exc:
+        _log.warning("could not finish the online-store work an interrupted apply left pending: %s", exc)
+
+
 def create_app(settings: ServerSettings) -> FastAPI:
     """The feature server for the repo of ``settings`` (feature_store.yaml is read now)."""
     config = load_repo_config(settings.repo_path, settings.fs_yaml_file)
@@ -78,6 +93,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(refresher.start)
+        await run_in_threadpool(_finish_pending_apply, store)
         try:
             yield
         finally:
