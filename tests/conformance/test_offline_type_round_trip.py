@@ -223,3 +223,19 @@ def test_a_column_of_another_type_is_refused_at_apply(offline: tuple[OfflineStor
         infer_feature_view(make_view(source, {"s": Int64}), store.source_schema)
     with pytest.raises(InvalidDefinition, match=r"feature 'i64' is not a column|feature 'missing' is not a column"):
         infer_feature_view(make_view(source, {"missing": Int64}), store.source_schema)
+
+
+def test_uuid_join_keys_match_by_value_in_any_case(offline: tuple[OfflineStore, MakeSource]) -> None:
+    """A ``Uuid`` join key matches the same UUID written in another case, or stored as the store's UUID type,
+    on both sides of the join (the source holds ``U1`` uppercase; the entity rows ask for ``U2`` uppercase)."""
+    store, make = offline
+    rows = source_rows().select(["driver_id", "ts", "uid", "i32"])
+    user = Entity(name="user", join_keys=["uid"])
+    view = FeatureView(name="by_uid", entities=[user], source=make(f"uid_{uuid.uuid4().hex[:6]}", rows),
+                       schema=[Field(name="uid", dtype=Uuid), Field(name="i32", dtype=Int32)])
+    view.bind_entities({"user": user})
+    infer_feature_view(view, store.source_schema)
+    entities = pa.table({"uid": [U1, U2.upper(), None], "event_timestamp": pa.array([T + timedelta(hours=1)] * 3, UTC)})
+    joined = store.point_in_time_join(entities, "event_timestamp", [ViewRequest(view, "by_uid", list(view.features))],
+                                      False)
+    assert joined.column("i32").to_pylist() == [2**31 - 1, -5, None]

@@ -36,7 +36,7 @@ from ladle.lazy_import import lazy_attribute, lazy_module
 from ladle.offline.base import OfflineStore
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
 from ladle.postgres_conn import PostgresSettings, open_pool
-from ladle.types import to_arrow
+from ladle.types import TimeUuid, Uuid, to_arrow
 
 psycopg = lazy_module("psycopg")
 sql = lazy_attribute("psycopg", "sql")
@@ -185,7 +185,9 @@ class PostgreSQLOfflineStore(OfflineStore):
 
     def _select(self, view: FeatureView, features: list[str]) -> Any:
         src = view.batch_source
-        cols = [sql.SQL("{} AS {}").format(self._column(src, k), sql.Identifier(k)) for k in view.join_keys]
+        types = {f.name: f.dtype for f in view.entity_columns}
+        cols = [sql.SQL("{} AS {}").format(_key_sql(self._column(src, k), types.get(k)), sql.Identifier(k))
+                for k in view.join_keys]
         cols.append(sql.SQL("{} AS __ts").format(self._column(src, src.timestamp_field)))
         if src.created_timestamp_column:
             cols.append(sql.SQL("{} AS __cr").format(sql.Identifier(src.created_timestamp_column)))
@@ -249,7 +251,8 @@ class PostgreSQLOfflineStore(OfflineStore):
     def _pit_sql(self, req: ViewRequest, filter_created: bool) -> Any:
         view = req.view
         has_cr = bool(view.batch_source.created_timestamp_column)
-        conds = [sql.SQL("s.{} = e.{}").format(sql.Identifier(k), sql.Identifier(c))
+        types = {f.name: f.dtype for f in view.entity_columns}
+        conds = [sql.SQL("s.{} = {}").format(sql.Identifier(k), _key_sql(sql.SQL("e.{}").format(sql.Identifier(c)), types.get(k)))
                  for k, c in zip(view.join_keys, req.entity_columns, strict=True)]
         conds.append(sql.SQL("s.__ts <= e.__ts"))
         if view.ttl and view.ttl.total_seconds() > 0:
@@ -356,3 +359,10 @@ class PostgreSQLOfflineStore(OfflineStore):
                 self._pool.close()
                 self._pool = None
 
+
+def _key_sql(expr: Any, dtype: object) -> Any:
+    """A join key as compared: a ``Uuid``/``TimeUuid`` key as canonical text (lowercase, hyphenated), whether
+    the column is PostgreSQL's ``uuid`` or text in any case; any other key as it is."""
+    if dtype in (Uuid, TimeUuid):
+        return sql.SQL("lower(CAST({} AS TEXT))").format(expr)
+    return expr

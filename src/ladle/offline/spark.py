@@ -36,7 +36,7 @@ from ladle.feature_refs import ResolvedFeatures, ViewRequest
 from ladle.offline.base import OfflineStore
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
 from ladle.offline.retrieval_job import EngineFrames
-from ladle.types import to_arrow
+from ladle.types import TimeUuid, Uuid, to_arrow
 
 __all__ = ["SparkOfflineStore", "SparkOfflineStoreConfig"]
 
@@ -284,7 +284,8 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         ts = epoch_micros(raw, src.timestamp_field, what)
         cr = (F.coalesce(epoch_micros(raw, src.created_timestamp_column, what), F.lit(_LONG_MIN))
               if src.created_timestamp_column else F.lit(_LONG_MIN))
-        cols = [col(self._source_column(src, k)).alias(k) for k in view.join_keys]
+        types = {f.name: f.dtype for f in view.entity_columns}
+        cols = [_key_column(col(self._source_column(src, k)), types.get(k)).alias(k) for k in view.join_keys]
         cols += [ts.alias("__ts"), cr.alias("__cr")]
         cols += [col(self._source_column(src, f)).alias(f) for f in features]
         rows = raw.select(*cols).where(F.col("__ts").isNotNull())
@@ -306,8 +307,10 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         rows = self._view_rows(view, feats, lo, bounds[1], filter_created)
         keys = [f"__k{i}" for i in range(len(view.join_keys))]
         key_types = {k: rows.schema[k].dataType for k in view.join_keys}
+        types = {f.name: f.dtype for f in view.entity_columns}
         ent_side = entities.select(
-            *[col(c).cast(key_types[k]).alias(kk) for c, k, kk in zip(req.entity_columns, view.join_keys, keys, strict=True)],
+            *[_key_column(col(c), types.get(k)).cast(key_types[k]).alias(kk)
+              for c, k, kk in zip(req.entity_columns, view.join_keys, keys, strict=True)],
             col(TS).alias("__eff"), F.lit(1).alias("__side"), F.struct(*[col(c) for c in entities.columns]).alias("__ent"),
         )
         src_side = rows.select(
@@ -570,3 +573,12 @@ def batches(table: pa.Table, size: int) -> Iterator[pa.Table]:
     """``table`` in slices of at most ``size`` rows."""
     for start in range(0, table.num_rows, max(size, 1)):
         yield table.slice(start, size)
+
+
+def _key_column(column: Any, dtype: object) -> Any:
+    """A join key as compared: a ``Uuid``/``TimeUuid`` key as canonical text (lowercase), any other as it is."""
+    if dtype in (Uuid, TimeUuid):
+        from pyspark.sql import functions as F
+
+        return F.lower(column.cast("string"))
+    return column
