@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from ladle.definitions import Field
 from ladle.errors import InvalidRequest
-from ladle.types import Array, FeastType, PrimitiveFeastType, Set, TimeUuid, Uuid
+from ladle.types import Array, FeastType, PrimitiveFeastType, Set, TimeUuid, is_uuid
 
 __all__ = ["conform", "conform_keys", "needs_conform", "plain_python"]
 
@@ -43,7 +43,7 @@ def needs_conform(dtype: FeastType) -> bool:
         return True
     if isinstance(dtype, Array):
         return needs_conform(dtype.base_type)
-    return dtype in (Uuid, TimeUuid)
+    return is_uuid(dtype)
 
 
 def conform(column: pa.ChunkedArray | pa.Array, dtype: FeastType, what: str) -> pa.ChunkedArray:

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from ladle.definitions import DataSource, ExternalSource, FeatureView, Field, PushSource
 from ladle.errors import InvalidDefinition, LadleWarning, SourceNotFound, SpecifiedFeaturesNotPresent
-from ladle.types import TimeUuid, Uuid, ValueType, from_arrow, from_value_type, to_arrow
+from ladle.types import ValueType, from_arrow, from_value_type, is_uuid, to_arrow
 
 __all__ = ["check_feature_view", "infer_feature_view", "infer_source"]
 
@@ -174,7 +174,7 @@ def _check_type(view: FeatureView, f: Field, source_type: pa.DataType, source_na
         return
     if isinstance(source_type, pa.ExtensionType):
         source_type = source_type.storage_type
-    if f.dtype in (Uuid, TimeUuid) and pa.types.is_fixed_size_binary(source_type) and source_type.byte_width == 16:
+    if is_uuid(f.dtype) and pa.types.is_fixed_size_binary(source_type) and source_type.byte_width == 16:
         return  # parquet's UUID type: read as canonical text
     want, have = _kind(declared), _kind(source_type)
     # JSON columns (PostgreSQL json/jsonb) hold Json text, maps, structs and arrays alike

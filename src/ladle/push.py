@@ -12,7 +12,7 @@ from ladle.conform import conform_keys
 from ladle.definitions import DataSource, FeatureView
 from ladle.errors import InvalidRequest
 from ladle.frames import as_arrow
-from ladle.offline.columns import cast_to_declared, ensure_utc_micros
+from ladle.offline.columns import align_to_source, cast_to_declared, ensure_utc_micros
 from ladle.online.base import CREATED_TS, EVENT_TS
 
 __all__ = ["PushMode", "as_arrow", "check_offline_rows", "online_rows"]  # as_arrow: from ladle.frames
@@ -89,12 +89,4 @@ def _has_a_value(table: pa.Table, features: list[str]) -> pa.ChunkedArray | pa.A
 def check_offline_rows(source: DataSource, schema: pa.Schema, rows: pa.Table, what: str) -> None:
     """Raise :class:`~ladle.errors.InvalidRequest` if ``rows`` cannot be appended to ``source`` (``schema``:
     its raw columns): a column is missing or a value does not fit. Run before anything is written."""
-    inverse = {v: k for k, v in source.field_mapping.items()}
-    renamed = rows.rename_columns([inverse.get(c, c) for c in rows.column_names])
-    missing = [f.name for f in schema if f.name not in renamed.column_names]
-    if missing:
-        raise InvalidRequest(
-            f"{what}: the rows lack column(s) {missing} of the offline source '{source.name}'; nothing was written"
-        )
-    for f in schema:
-        cast_to_declared(renamed.column(f.name), f.type, f"{source.name}.{f.name}")
+    align_to_source(source, schema, rows, f"{what} (nothing was written)")

@@ -51,6 +51,7 @@ __all__ = [
     "dtype_to_dict",
     "from_arrow",
     "from_value_type",
+    "is_uuid",
     "to_arrow",
 ]
 
@@ -202,8 +203,15 @@ Json = PrimitiveFeastType("Json")
 Uuid = PrimitiveFeastType("Uuid")
 #: a version-1 (time-based) UUID, as canonical text
 TimeUuid = PrimitiveFeastType("TimeUuid")
+
 #: an exact decimal number: decimal128(38, 18)
 Decimal = PrimitiveFeastType("Decimal")
+
+
+def is_uuid(dtype: object) -> bool:
+    """Whether ``dtype`` is ``Uuid`` or ``TimeUuid`` (kept and compared as canonical text)."""
+    return dtype in (Uuid, TimeUuid)
+
 
 _PRIMITIVES = {
     t.name: t

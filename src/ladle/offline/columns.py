@@ -17,10 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ladle.conform import conform
+from ladle.definitions import DataSource
 from ladle.errors import InvalidRequest
-from ladle.types import FeastType, TimeUuid, Uuid, to_arrow
+from ladle.types import FeastType, is_uuid, to_arrow
 
-__all__ = ["UTC_MICROS", "cast_to_declared", "ensure_utc_micros"]
+__all__ = ["UTC_MICROS", "align_to_source", "cast_to_declared", "ensure_utc_micros"]
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 
@@ -81,7 +82,7 @@ def cast_to_declared(column: pa.ChunkedArray | pa.Array, declared: FeastType | p
     """
     if isinstance(declared, pa.DataType):
         return _cast(column, declared, what)
-    if declared in (Uuid, TimeUuid):  # 16-byte UUIDs are not text to cast: conform reads them
+    if is_uuid(declared):  # 16-byte UUIDs are not text to cast: conform reads them
         return conform(column, declared, what)
     return conform(_cast(column, to_arrow(declared), what), declared, what)
 
@@ -113,3 +114,15 @@ def _floats_as_decimals(column: pa.ChunkedArray, target: pa.DataType) -> pa.Chun
     """Floats as the decimals they print as (0.1 is 0.1, not its binary value 0.1000000000000000055...)."""
     values = [None if v is None else decimal.Decimal(repr(v)) for v in column.to_pylist()]
     return pa.chunked_array([pa.array(values, target)], type=target)
+
+
+def align_to_source(source: DataSource, schema: pa.Schema, rows: pa.Table, what: str) -> pa.Table:
+    """``rows`` (feature names, after ``field_mapping``) as ``source``'s raw columns of ``schema``, cast to
+    their types: what an offline push appends. :class:`InvalidRequest` names a missing column or a value
+    that does not fit, before anything is written."""
+    inverse = {v: k for k, v in source.field_mapping.items()}
+    renamed = rows.rename_columns([inverse.get(c, c) for c in rows.column_names])
+    missing = [f.name for f in schema if f.name not in renamed.column_names]
+    if missing:
+        raise InvalidRequest(f"{what}: the rows lack column(s) {missing} of the offline source '{source.name}'")
+    return pa.table({f.name: cast_to_declared(renamed.column(f.name), f.type, f"{source.name}.{f.name}") for f in schema})

@@ -27,9 +27,9 @@ from ladle.definitions.external_sources import check_readable
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest
 from ladle.feature_refs import ViewRequest
 from ladle.offline.base import OfflineStore
-from ladle.offline.columns import cast_to_declared, ensure_utc_micros
+from ladle.offline.columns import align_to_source, cast_to_declared, ensure_utc_micros
 from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
-from ladle.types import TimeUuid, Uuid, to_arrow
+from ladle.types import is_uuid, to_arrow
 
 __all__ = ["DuckDBOfflineStore"]
 
@@ -342,23 +342,13 @@ class DuckDBOfflineStore(OfflineStore):
     # --- offline push --------------------------------------------------------------------------------
     def append(self, source: DataSource, rows: pa.Table) -> None:
         fs = self._file_source(source)
-        schema = self.source_schema(fs)
-        inverse = {v: k for k, v in fs.field_mapping.items()}
-        renamed = rows.rename_columns([inverse.get(c, c) for c in rows.column_names])
-        missing = [f.name for f in schema if f.name not in renamed.column_names]
-        if missing:
-            raise InvalidRequest(
-                f"cannot append to FileSource '{fs.name}': the pushed rows lack column(s) {missing}"
-            )
-        aligned = pa.table(
-            {f.name: cast_to_declared(renamed.column(f.name), f.type, f"{fs.name}.{f.name}") for f in schema}
-        )
+        aligned = align_to_source(fs, self.source_schema(fs), rows, f"cannot append to FileSource '{fs.name}'")
         self._parquet(fs).append(aligned)
 
 
 def _key_sql(expr: str, dtype: object) -> str:
     """A join key as compared: a ``Uuid``/``TimeUuid`` key as canonical text (lowercase, hyphenated), whether
     the column holds text in any case or DuckDB's UUID type; any other key as it is."""
-    if dtype in (Uuid, TimeUuid):
+    if is_uuid(dtype):
         return f"lower(CAST({expr} AS VARCHAR))"
     return expr

@@ -36,7 +36,7 @@ from ladle.lazy_import import lazy_attribute, lazy_module
 from ladle.offline.base import OfflineStore
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
 from ladle.postgres_conn import PostgresSettings, open_pool
-from ladle.types import TimeUuid, Uuid, to_arrow
+from ladle.types import is_uuid, to_arrow
 
 psycopg = lazy_module("psycopg")
 sql = lazy_attribute("psycopg", "sql")
@@ -363,6 +363,6 @@ class PostgreSQLOfflineStore(OfflineStore):
 def _key_sql(expr: Any, dtype: object) -> Any:
     """A join key as compared: a ``Uuid``/``TimeUuid`` key as canonical text (lowercase, hyphenated), whether
     the column is PostgreSQL's ``uuid`` or text in any case; any other key as it is."""
-    if dtype in (Uuid, TimeUuid):
+    if is_uuid(dtype):
         return sql.SQL("lower(CAST({} AS TEXT))").format(expr)
     return expr

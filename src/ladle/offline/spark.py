@@ -36,7 +36,7 @@ from ladle.feature_refs import ResolvedFeatures, ViewRequest
 from ladle.offline.base import OfflineStore
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
 from ladle.offline.retrieval_job import EngineFrames
-from ladle.types import TimeUuid, Uuid, to_arrow
+from ladle.types import is_uuid, to_arrow
 
 __all__ = ["SparkOfflineStore", "SparkOfflineStoreConfig"]
 
@@ -577,7 +577,7 @@ def batches(table: pa.Table, size: int) -> Iterator[pa.Table]:
 
 def _key_column(column: Any, dtype: object) -> Any:
     """A join key as compared: a ``Uuid``/``TimeUuid`` key as canonical text (lowercase), any other as it is."""
-    if dtype in (Uuid, TimeUuid):
+    if is_uuid(dtype):
         from pyspark.sql import functions as F
 
         return F.lower(column.cast("string"))
