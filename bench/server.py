@@ -87,7 +87,7 @@ def build_repo(online: str) -> tuple[Path, bytes, bytes]:
     check = store.get_online_features(FEATURES, {"driver_id": [1, 2, 3]}).to_dict()
     if all(v is None for v in check["conv_rate"]):
         t0 = time.perf_counter()
-        store.materialize(datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+        store.materialize(datetime(2025, 1, 1, tzinfo=UTC), datetime.now(UTC))  # ends in the future are refused
         print(f"materialized {PROJECT} into {online} in {time.perf_counter() - t0:.1f} s")
     store.close()
     return repo, without, with_service
