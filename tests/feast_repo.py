@@ -133,10 +133,15 @@ feast_compatible_dtypes: true
 
 def write_stats(repo: Path) -> None:
     """Drivers 1 and 2 at T0; driver 2 has no trips value (a null in a nullable Int64 column)."""
-    pq.write_table(pa.table({
-        "driver_id": pa.array([1, 2], pa.int64()),
-        "event_timestamp": pa.array([T0, T0], pa.timestamp("us", tz="UTC")),
-        "conv_rate": pa.array([0.5, 0.25], pa.float32()),
-        "trips": pa.array([7, None], pa.int64()),
-        "tags": pa.array([["a", "b"], ["c"]], pa.list_(pa.string())),
-    }), repo / "data" / "stats.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "driver_id": pa.array([1, 2], pa.int64()),
+                "event_timestamp": pa.array([T0, T0], pa.timestamp("us", tz="UTC")),
+                "conv_rate": pa.array([0.5, 0.25], pa.float32()),
+                "trips": pa.array([7, None], pa.int64()),
+                "tags": pa.array([["a", "b"], ["c"]], pa.list_(pa.string())),
+            }
+        ),
+        repo / "data" / "stats.parquet",
+    )

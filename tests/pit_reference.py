@@ -27,7 +27,10 @@ class ViewSpec:
 
 
 row = st.tuples(
-    st.integers(0, 3), st.integers(0, 12), st.one_of(st.none(), st.integers(0, 4)), st.one_of(st.none(), st.integers(-5, 5))
+    st.integers(0, 3),
+    st.integers(0, 12),
+    st.one_of(st.none(), st.integers(0, 4)),
+    st.one_of(st.none(), st.integers(-5, 5)),
 )
 view_spec = st.builds(
     ViewSpec,

@@ -49,7 +49,9 @@ def make_online_store(config: RepoConfig) -> OnlineStore:
             "configure one, e.g. `online_store: {type: sqlite}`"
         )
     if is_class_path(settings.type):
-        store: OnlineStore = _plugin(settings.type, OnlineStore, "online_store.type", config)(settings, config.repo_path)
+        store: OnlineStore = _plugin(settings.type, OnlineStore, "online_store.type", config)(
+            settings, config.repo_path
+        )
         return store
     if settings.type == "dynamodb":
         from ladle.online.dynamodb import DynamoDBOnlineStore
@@ -72,7 +74,9 @@ def make_batch_engine(config: RepoConfig) -> BatchEngine:
     """The batch engine ``config.batch_engine`` describes (``local``, ``spark`` or a class path)."""
     settings = config.batch_engine
     if is_class_path(settings.type):
-        engine: BatchEngine = _plugin(settings.type, BatchEngine, "batch_engine.type", config)(settings, config.repo_path)
+        engine: BatchEngine = _plugin(settings.type, BatchEngine, "batch_engine.type", config)(
+            settings, config.repo_path
+        )
         return engine
     if settings.type == "spark":
         from ladle.materialize_spark import SparkEngine

@@ -95,7 +95,9 @@ def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
     while caught:
         w = caught.pop(0)
         if issubclass(w.category, LadleWarning):
-            click.echo(f"{click.style('Warning:', fg='yellow', bold=True)} {' '.join(str(w.message).split())}", err=True)
+            click.echo(
+                f"{click.style('Warning:', fg='yellow', bold=True)} {' '.join(str(w.message).split())}", err=True
+            )
         else:
             # formatted by hand: inside catch_warnings(record=True), showwarning would record it again
             sys.stderr.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line))
@@ -172,12 +174,14 @@ def _tags(tags: Sequence[str]) -> dict[str, str] | None:
 # --- the root group ----------------------------------------------------------------------------------
 @click.group(cls=_LadleGroup, context_settings=_CONTEXT)
 @click.option(
-    "--chdir", "-c",
+    "--chdir",
+    "-c",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The feature repo folder (default: the current folder).",
 )
 @click.option(
-    "--feature-store-yaml", "-f",
+    "--feature-store-yaml",
+    "-f",
     type=click.Path(dir_okay=False, path_type=Path),
     help="The configuration file (default: feature_store.yaml in the repo folder).",
 )
@@ -201,7 +205,11 @@ def version_command() -> None:
 @click.argument("project_directory", required=False, default="my_project")
 @click.option("--minimal", "-m", is_flag=True, help="Only feature_store.yaml and an empty data/ folder.")
 @click.option(
-    "--template", "-t", type=click.Choice(["local"]), default="local", show_default=True,
+    "--template",
+    "-t",
+    type=click.Choice(["local"]),
+    default="local",
+    show_default=True,
     help="The template (Feast's option; ladle has the local demo).",
 )
 @pass_state
@@ -213,7 +221,9 @@ def init_command(state: CliState, project_directory: str, minimal: bool, templat
     from ladle.init_template import init_repo
 
     result = init_repo(state.repo_path / project_directory, minimal=minimal)
-    click.echo(f"Creating a new ladle repository in {click.style(str(result.root), bold=True)} (project '{result.project}').")
+    click.echo(
+        f"Creating a new ladle repository in {click.style(str(result.root), bold=True)} (project '{result.project}')."
+    )
     for name in result.files:
         click.echo(f"  {name}")
     click.echo(f"\nNext: cd {os.path.relpath(result.path)} && ladle apply")
@@ -221,8 +231,11 @@ def init_command(state: CliState, project_directory: str, minimal: bool, templat
 
 # --- registry commands ---------------------------------------------------------------------------------
 @cli.command("plan")
-@click.option("--skip-source-validation", is_flag=True,
-              help="Do not read the sources of fully declared views (timestamp field, features, join-key types).")
+@click.option(
+    "--skip-source-validation",
+    is_flag=True,
+    help="Do not read the sources of fully declared views (timestamp field, features, join-key types).",
+)
 @pass_state
 def plan_command(state: CliState, skip_source_validation: bool) -> None:
     """Show what `ladle apply` would change in the registry (writes nothing)."""
@@ -236,8 +249,11 @@ def plan_command(state: CliState, skip_source_validation: bool) -> None:
 
 
 @cli.command("apply")
-@click.option("--skip-source-validation", is_flag=True,
-              help="Do not read the sources of fully declared views (timestamp field, features, join-key types).")
+@click.option(
+    "--skip-source-validation",
+    is_flag=True,
+    help="Do not read the sources of fully declared views (timestamp field, features, join-key types).",
+)
 @pass_state
 def apply_command(state: CliState, skip_source_validation: bool) -> None:
     """Register the repo's definitions and create or drop online tables, atomically."""
@@ -294,7 +310,10 @@ def registry_dump_command(state: CliState) -> None:
 
 # --- materialization -----------------------------------------------------------------------------------
 _VIEWS_OPTION = click.option(
-    "--views", "-v", multiple=True, metavar="NAME",
+    "--views",
+    "-v",
+    multiple=True,
+    metavar="NAME",
     help="Feature view to materialize (repeat for several; default: every online view).",
 )
 
@@ -305,9 +324,12 @@ _VIEWS_OPTION = click.option(
 @click.option("--start-ts", "start_option", type=TIMESTAMP, help="Same as START_TS.")
 @click.option("--end-ts", "end_option", type=TIMESTAMP, help="Same as END_TS.")
 @_VIEWS_OPTION
-@click.option("--disable-event-timestamp", is_flag=True,
-              help="Write the values with the current time as their event timestamp; START_TS and END_TS "
-                   "then default to the epoch and now (all the data).")
+@click.option(
+    "--disable-event-timestamp",
+    is_flag=True,
+    help="Write the values with the current time as their event timestamp; START_TS and END_TS "
+    "then default to the epoch and now (all the data).",
+)
 @pass_state
 def materialize_command(
     state: CliState,
@@ -330,8 +352,13 @@ def materialize_command(
     _run_materialize(
         state,
         f"from {_ts(start)} to {_ts(end)}" + (" (written as of now)" if disable_event_timestamp else ""),
-        lambda store, progress: store.materialize(start, end, feature_views=_view_names(views), progress=progress,
-                                                  disable_event_timestamp=disable_event_timestamp),
+        lambda store, progress: store.materialize(
+            start,
+            end,
+            feature_views=_view_names(views),
+            progress=progress,
+            disable_event_timestamp=disable_event_timestamp,
+        ),
     )
 
 
@@ -384,17 +411,41 @@ class _Kind:
 
 def _kinds() -> list[_Kind]:
     return [
-        _Kind("entities", "entities", lambda s, t: s.list_entities(tags=t), lambda s, n: s.get_entity(n),
-              out.entities_table),
-        _Kind("feature-views", "feature views", lambda s, t: s.list_feature_views(tags=t),
-              lambda s, n: s.get_feature_view(n), out.feature_views_table),
-        _Kind("on-demand-feature-views", "on-demand feature views",
-              lambda s, t: s.list_on_demand_feature_views(tags=t), lambda s, n: s.get_on_demand_feature_view(n),
-              out.on_demand_feature_views_table),
-        _Kind("feature-services", "feature services", lambda s, t: s.list_feature_services(tags=t),
-              lambda s, n: s.get_feature_service(n), out.feature_services_table),
-        _Kind("data-sources", "data sources", lambda s, t: s.list_data_sources(tags=t),
-              lambda s, n: s.get_data_source(n), out.data_sources_table),
+        _Kind(
+            "entities",
+            "entities",
+            lambda s, t: s.list_entities(tags=t),
+            lambda s, n: s.get_entity(n),
+            out.entities_table,
+        ),
+        _Kind(
+            "feature-views",
+            "feature views",
+            lambda s, t: s.list_feature_views(tags=t),
+            lambda s, n: s.get_feature_view(n),
+            out.feature_views_table,
+        ),
+        _Kind(
+            "on-demand-feature-views",
+            "on-demand feature views",
+            lambda s, t: s.list_on_demand_feature_views(tags=t),
+            lambda s, n: s.get_on_demand_feature_view(n),
+            out.on_demand_feature_views_table,
+        ),
+        _Kind(
+            "feature-services",
+            "feature services",
+            lambda s, t: s.list_feature_services(tags=t),
+            lambda s, n: s.get_feature_service(n),
+            out.feature_services_table,
+        ),
+        _Kind(
+            "data-sources",
+            "data sources",
+            lambda s, t: s.list_data_sources(tags=t),
+            lambda s, n: s.get_data_source(n),
+            out.data_sources_table,
+        ),
     ]
 
 
@@ -434,22 +485,56 @@ for _kind in _kinds():
 @cli.command("serve", context_settings={"help_option_names": ["--help"], "max_content_width": 110})
 @click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", "-p", default=6566, show_default=True, type=click.IntRange(0, 65535), help="Port.")
-@click.option("--workers", "-w", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Worker processes (each with its own connection pools).")
+@click.option(
+    "--workers",
+    "-w",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes (each with its own connection pools).",
+)
 @click.option("--no-access-log", is_flag=True, help="Do not log every request.")
-@click.option("--registry-ttl-sec", "--registry_ttl_sec", "-r", type=click.FloatRange(min=0), default=None,
-              help="Seconds between background registry refreshes (default: feature_server.registry_ttl_sec, 5).")
-@click.option("--api-key", envvar="LADLE_API_KEY", default=None, show_envvar=True,
-              help="Require this key (comma-separated for several) in 'Authorization: Bearer' or 'X-API-Key'.")
-@click.option("--api-key-file", envvar="LADLE_API_KEY_FILE", default=None, show_envvar=True,
-              type=click.Path(exists=True, dir_okay=False, resolve_path=True),
-              help="Keys, one '[read|write|admin] key [project,...]' a line (a key on the command line shows in ps).")
-@click.option("--keep-alive-timeout", default=5, show_default=True, type=click.IntRange(min=1),
-              help="Seconds an idle keep-alive connection stays open.")
+@click.option(
+    "--registry-ttl-sec",
+    "--registry_ttl_sec",
+    "-r",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds between background registry refreshes (default: feature_server.registry_ttl_sec, 5).",
+)
+@click.option(
+    "--api-key",
+    envvar="LADLE_API_KEY",
+    default=None,
+    show_envvar=True,
+    help="Require this key (comma-separated for several) in 'Authorization: Bearer' or 'X-API-Key'.",
+)
+@click.option(
+    "--api-key-file",
+    envvar="LADLE_API_KEY_FILE",
+    default=None,
+    show_envvar=True,
+    type=click.Path(exists=True, dir_okay=False, resolve_path=True),
+    help="Keys, one '[read|write|admin] key [project,...]' a line (a key on the command line shows in ps).",
+)
+@click.option(
+    "--keep-alive-timeout",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds an idle keep-alive connection stays open.",
+)
 @pass_state
 def serve_command(
-    state: CliState, host: str, port: int, workers: int, no_access_log: bool, registry_ttl_sec: float | None,
-    api_key: str | None, api_key_file: str | None, keep_alive_timeout: int,
+    state: CliState,
+    host: str,
+    port: int,
+    workers: int,
+    no_access_log: bool,
+    registry_ttl_sec: float | None,
+    api_key: str | None,
+    api_key_file: str | None,
+    keep_alive_timeout: int,
 ) -> None:
     """Serve online features over HTTP (Feast's feature server API) until stopped."""
     from ladle.config import load_repo_config
@@ -465,8 +550,14 @@ def serve_command(
         registry_ttl_sec=registry_ttl_sec,
     )
     settings.resolve(load_repo_config(state.repo_path, state.fs_yaml_file))  # a bad yaml fails here, in one line
-    serve(settings, host=host, port=port, workers=workers, access_log=not no_access_log,
-          keep_alive_timeout=keep_alive_timeout)
+    serve(
+        settings,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=not no_access_log,
+        keep_alive_timeout=keep_alive_timeout,
+    )
 
 
 # --- global options after the subcommand ---------------------------------------------------------------
@@ -493,12 +584,29 @@ def _set_state(field: str) -> Callable[[click.Context, click.Parameter, Any], No
 
 def _global_options() -> list[click.Option]:
     return [
-        click.Option(["--chdir", "-c"], type=click.Path(exists=True, file_okay=False, path_type=Path),
-                     expose_value=False, is_eager=True, hidden=True, callback=_set_state("repo_path")),
-        click.Option(["--feature-store-yaml", "-f"], type=click.Path(dir_okay=False, path_type=Path),
-                     expose_value=False, hidden=True, callback=_set_state("fs_yaml_file")),
-        click.Option(["--verbose", "-v"], is_flag=True, expose_value=False, is_eager=True, hidden=True,
-                     callback=_set_state("verbose")),
+        click.Option(
+            ["--chdir", "-c"],
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            expose_value=False,
+            is_eager=True,
+            hidden=True,
+            callback=_set_state("repo_path"),
+        ),
+        click.Option(
+            ["--feature-store-yaml", "-f"],
+            type=click.Path(dir_okay=False, path_type=Path),
+            expose_value=False,
+            hidden=True,
+            callback=_set_state("fs_yaml_file"),
+        ),
+        click.Option(
+            ["--verbose", "-v"],
+            is_flag=True,
+            expose_value=False,
+            is_eager=True,
+            hidden=True,
+            callback=_set_state("verbose"),
+        ),
     ]
 
 

@@ -109,7 +109,15 @@ def feature_views_table(views: Sequence[FeatureView]) -> Table:
     """NAME, ENTITIES, FEATURES, TTL, ONLINE, SOURCE."""
     table = _table("NAME", "ENTITIES", "FEATURES", "TTL", "ONLINE", "SOURCE")
     for v in views:
-        _row(table, v.name, ", ".join(v.entities) or "-", len(v.features), format_duration(v.ttl), v.online, v.source.name)
+        _row(
+            table,
+            v.name,
+            ", ".join(v.entities) or "-",
+            len(v.features),
+            format_duration(v.ttl),
+            v.online,
+            v.source.name,
+        )
     return table
 
 
@@ -138,7 +146,11 @@ def _source_detail(source: DataSource) -> str:
     if isinstance(source, FileSource):
         return source.path
     if isinstance(source, PushSource):
-        return "online only (no batch source)" if source.batch_source is None else f"batch source: {source.batch_source.name}"
+        return (
+            "online only (no batch source)"
+            if source.batch_source is None
+            else f"batch source: {source.batch_source.name}"
+        )
     if isinstance(source, ExternalSource):
         return source.describe_location()
     if isinstance(source, RequestSource):

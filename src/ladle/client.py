@@ -116,8 +116,15 @@ def _columns(df: Any) -> dict[str, list[Any]]:
 
 
 def _error_classes() -> dict[str, type[LadleError]]:
-    names = ["InvalidRequest", "NotFound", "FeatureNotFound", "RegistryConflict", "BackendFailure",
-             "BackendUnavailable", "InvalidDefinition"]
+    names = [
+        "InvalidRequest",
+        "NotFound",
+        "FeatureNotFound",
+        "RegistryConflict",
+        "BackendFailure",
+        "BackendUnavailable",
+        "InvalidDefinition",
+    ]
     return {n: getattr(_errors, n) for n in names}
 
 

@@ -150,7 +150,6 @@ class FeatureServerConfig(_Strict):
     #: open connections per worker; more are closed at once
     max_connections: int = Field(default=512, gt=0)
 
-
     @field_validator("api_keys", mode="before")
     @classmethod
     def _plain_keys_are_admin(cls, v: Any) -> Any:
@@ -246,7 +245,9 @@ def _mask(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         if _SECRET_KEY.search(key):
             return MASK
-        return _PASSWORD_PARAM.sub(lambda m: m.group(1) + MASK, _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", value))
+        return _PASSWORD_PARAM.sub(
+            lambda m: m.group(1) + MASK, _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", value)
+        )
     return value
 
 
@@ -259,7 +260,9 @@ def _expand_env(value: Any, where: str, file: str) -> Any:
                 return os.environ[name]
             if default is not None:
                 return default
-            raise InvalidConfig(file, f"{where} uses ${{{name}}}, which is not set", f"export {name}=... or write ${{{name}:-default}}")
+            raise InvalidConfig(
+                file, f"{where} uses ${{{name}}}, which is not set", f"export {name}=... or write ${{{name}:-default}}"
+            )
 
         return _ENV.sub(sub, value)
     if isinstance(value, dict):
@@ -281,9 +284,7 @@ def _describe(error: ValidationError, file: str) -> InvalidConfig:
         return InvalidConfig(file, f"missing required key '{loc}'")
     if first["type"] == "union_tag_invalid":
         ctx = first.get("ctx", {})
-        return InvalidConfig(
-            file, f"'{loc}.type' is {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
-        )
+        return InvalidConfig(file, f"'{loc}.type' is {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}")
     if first["type"] == "literal_error":
         return InvalidConfig(file, f"'{loc}' is {first.get('input')!r}: {first['msg'].lower()}")
     return InvalidConfig(file, f"'{loc}': {first['msg'].removeprefix('Value error, ')}")

@@ -133,7 +133,7 @@ def _uuids(arr: pa.Array, dtype: PrimitiveFeastType, what: str) -> pa.Array:
 def _uuid_bytes_as_text(arr: pa.Array) -> pa.Array:
     """16-byte UUIDs (as parquet's UUID type holds them) as their canonical text."""
     n = len(arr)
-    raw = np.frombuffer(arr.buffers()[1], np.uint8)[arr.offset * 16:(arr.offset + n) * 16].reshape(n, 16)
+    raw = np.frombuffer(arr.buffers()[1], np.uint8)[arr.offset * 16 : (arr.offset + n) * 16].reshape(n, 16)
     chars = np.full((n, 36), ord("-"), np.uint8)
     chars[:, _DIGIT_AT] = _HEX[raw].reshape(n, 32)
     offsets = pa.py_buffer(np.arange(0, 36 * n + 1, 36, dtype=np.int32))

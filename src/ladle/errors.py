@@ -173,7 +173,9 @@ class NotFound(KeyError, LadleError):
         where = f" in '{ref}'" if ref and ref != name else ""
         if self.known:
             guess = did_you_mean(name, self.known)
-            hint = (f"; did you mean '{guess}'?" if guess else ";") + f" registered {_plural(kind)}: {listed(self.known)}"
+            hint = (
+                f"; did you mean '{guess}'?" if guess else ";"
+            ) + f" registered {_plural(kind)}: {listed(self.known)}"
             fix = "check the name, or run `ladle apply`"
         else:
             hint, fix = f"; no {_plural(kind)} are registered", "run `ladle apply`"
@@ -189,7 +191,9 @@ class FeatureNotFound(NotFound):
         KeyError.__init__(
             self,
             f"unknown feature '{feature}' in '{ref or self.name}': feature view '{view}' of project '{project}' "
-            f"has no such feature;" + (f" did you mean '{guess}'?" if guess else "") + f" its features are: {listed(known)}",
+            f"has no such feature;"
+            + (f" did you mean '{guess}'?" if guess else "")
+            + f" its features are: {listed(known)}",
         )
 
 
@@ -335,7 +339,8 @@ class UnsupportedSource(InvalidDefinition):
     def __init__(self, source_class: str, name: str, feast_store: str, readable: str) -> None:
         self.source_class, self.feast_store = source_class, feast_store
         super().__init__(
-            source_class, name,
+            source_class,
+            name,
             f"needs offline_store type {feast_store}, which ladle does not provide; "
             f"ladle's offline stores read {readable}",
             "copy the data to one of those sources, or keep this view for definitions only",

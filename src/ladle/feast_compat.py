@@ -28,33 +28,89 @@ __all__ = ["install_feast_aliases"]
 
 _DEFS = "ladle.definitions"
 _TYPES = (
-    "Array", "Bool", "Bytes", "ComplexFeastType", "FeastType", "Float32", "Float64", "Int32", "Int64", "Invalid",
-    "Json", "Map", "PrimitiveFeastType", "String", "Struct", "UnixTimestamp", "ValueType", "from_value_type",
-    "Set", "Uuid", "TimeUuid", "Decimal",
+    "Array",
+    "Bool",
+    "Bytes",
+    "ComplexFeastType",
+    "FeastType",
+    "Float32",
+    "Float64",
+    "Int32",
+    "Int64",
+    "Invalid",
+    "Json",
+    "Map",
+    "PrimitiveFeastType",
+    "String",
+    "Struct",
+    "UnixTimestamp",
+    "ValueType",
+    "from_value_type",
+    "Set",
+    "Uuid",
+    "TimeUuid",
+    "Decimal",
 )
 
 _OFFLINE = "feast.infra.offline_stores"
 _CONTRIB = f"{_OFFLINE}.contrib"
-_EXTERNAL = ("AthenaSource", "BigQuerySource", "MsSqlServerSource", "OracleSource", "RedshiftSource", "SnowflakeSource",
-             "TrinoSource")
+_EXTERNAL = (
+    "AthenaSource",
+    "BigQuerySource",
+    "MsSqlServerSource",
+    "OracleSource",
+    "RedshiftSource",
+    "SnowflakeSource",
+    "TrinoSource",
+)
 _ERRORS = (
-    "ConflictingFeatureViewNames", "DataSourceObjectNotFoundException", "EntityNotFoundException", "FeastConfigError",
-    "FeastEntityDFMissingColumnsError", "FeastError", "FeastExtrasDependencyImportError",
-    "FeastObjectNotFoundException", "FeastOfflineStoreUnsupportedDataSource", "FeatureNameCollisionError",
-    "FeatureServiceNotFoundException", "FeatureViewNotFoundException", "InvalidFeaturesParameterType",
-    "OnDemandFeatureViewNotFoundException", "ProjectNotFoundException", "ProjectObjectNotFoundException",
-    "PushSourceNotFoundException", "RequestDataNotFoundInEntityDfException",
-    "RequestDataNotFoundInEntityRowsException", "SpecifiedFeaturesNotPresentError",
+    "ConflictingFeatureViewNames",
+    "DataSourceObjectNotFoundException",
+    "EntityNotFoundException",
+    "FeastConfigError",
+    "FeastEntityDFMissingColumnsError",
+    "FeastError",
+    "FeastExtrasDependencyImportError",
+    "FeastObjectNotFoundException",
+    "FeastOfflineStoreUnsupportedDataSource",
+    "FeatureNameCollisionError",
+    "FeatureServiceNotFoundException",
+    "FeatureViewNotFoundException",
+    "InvalidFeaturesParameterType",
+    "OnDemandFeatureViewNotFoundException",
+    "ProjectNotFoundException",
+    "ProjectObjectNotFoundException",
+    "PushSourceNotFoundException",
+    "RequestDataNotFoundInEntityDfException",
+    "RequestDataNotFoundInEntityRowsException",
+    "SpecifiedFeaturesNotPresentError",
 )
 
 #: module name -> attribute -> the ladle module that defines it (parent packages are added by _all_modules)
 _MODULES: dict[str, dict[str, str]] = {
     "feast": {
-        **{n: _DEFS for n in (
-            "AthenaSource", "BigQuerySource", "Entity", "Feature", "FeatureService", "FeatureView", "Field",
-            "FileSource", "OnDemandFeatureView", "OracleSource", "ParquetFormat", "Project", "PushSource",
-            "RedshiftSource", "RequestSource", "SnowflakeSource", "on_demand_feature_view",
-        )},
+        **{
+            n: _DEFS
+            for n in (
+                "AthenaSource",
+                "BigQuerySource",
+                "Entity",
+                "Feature",
+                "FeatureService",
+                "FeatureView",
+                "Field",
+                "FileSource",
+                "OnDemandFeatureView",
+                "OracleSource",
+                "ParquetFormat",
+                "Project",
+                "PushSource",
+                "RedshiftSource",
+                "RequestSource",
+                "SnowflakeSource",
+                "on_demand_feature_view",
+            )
+        },
         "ValueType": "ladle.types",
         "FeatureStore": "ladle.store",
         "RepoConfig": "ladle.config",

@@ -142,9 +142,7 @@ class _Builder:
         except NotFound as exc:
             raise NotFound("feature view", name, self.catalog.project, [*views, *exc.known], ref) from None
 
-    def view_request(
-        self, fv: FeatureView, alias: str | None, join_key_map: dict[str, str]
-    ) -> ViewRequest:
+    def view_request(self, fv: FeatureView, alias: str | None, join_key_map: dict[str, str]) -> ViewRequest:
         name = alias or fv.name
         req = self.views.get(name)
         if req is None:

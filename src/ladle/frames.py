@@ -52,11 +52,20 @@ def as_arrow(df: Any) -> pa.Table:
                 return pa.table(df)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # UUIDs, sets: text and lists
                 return pa.table({k: [plain_python(v) for v in vs] for k, vs in df.items()})
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError, OverflowError, TypeError) as exc:
+        except (
+            pa.ArrowInvalid,
+            pa.ArrowTypeError,
+            pa.ArrowNotImplementedError,
+            ValueError,
+            OverflowError,
+            TypeError,
+        ) as exc:
             raise InvalidRequest(f"cannot read the rows as columns: {short(exc)}") from exc
     if type(df).__module__.startswith("polars"):
         return df.to_arrow()
-    raise InvalidRequest(f"rows must be a pandas DataFrame, a pyarrow Table or a dict of lists, got {type(df).__name__}")
+    raise InvalidRequest(
+        f"rows must be a pandas DataFrame, a pyarrow Table or a dict of lists, got {type(df).__name__}"
+    )
 
 
 def short(exc: BaseException, limit: int = 300) -> str:

@@ -131,9 +131,11 @@ def historical_job(
         if engine is not None and kept is not None:
             rows, columns = engine.collect_join(entity_df, ts_col, resolved.views, filter_by_created_timestamp)
         else:
-            joined = offline.point_in_time_join(
-                table, ts_col, resolved.views, True, filter_by_created_timestamp
-            ) if resolved.views else pa.table({})
+            joined = (
+                offline.point_in_time_join(table, ts_col, resolved.views, True, filter_by_created_timestamp)
+                if resolved.views
+                else pa.table({})
+            )
             columns = {name: joined.column(name) for name in joined.column_names}
         if resolved.on_demand:
             columns.update({c: rows.column(c) for c in rows.column_names})
@@ -151,8 +153,13 @@ def historical_job(
             return native.result_frame(entities, ts_col, resolved, filter_by_created_timestamp)
 
     return RetrievalJob(
-        compute, frame, [o[2] for o in resolved.outputs], resolved.full_feature_names,
+        compute,
+        frame,
+        [o[2] for o in resolved.outputs],
+        resolved.full_feature_names,
         {"timestamp_column": ts_col, "features": [f"{o[0]}:{o[1]}" for o in resolved.outputs]},
         offline_store=type(offline).type_names[0] if type(offline).type_names else type(offline).__name__,
-        engine=engine, engine_frame=engine_frame, object_store=offline.object_store,
+        engine=engine,
+        engine_frame=engine_frame,
+        object_store=offline.object_store,
     )

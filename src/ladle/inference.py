@@ -28,17 +28,19 @@ def infer_source(source: DataSource, schema_of: SchemaOf) -> None:
         return
     if isinstance(batch, ExternalSource):
         raise InvalidDefinition(
-            type(batch).__name__, batch.name, "has no timestamp_field, and ladle cannot read it to infer one",
+            type(batch).__name__,
+            batch.name,
+            "has no timestamp_field, and ladle cannot read it to infer one",
             "pass timestamp_field='...'",
         )
     schema = schema_of(batch)
-    candidates = [
-        f.name for f in schema if pa.types.is_timestamp(f.type) and f.name != batch.created_timestamp_column
-    ]
+    candidates = [f.name for f in schema if pa.types.is_timestamp(f.type) and f.name != batch.created_timestamp_column]
     if len(candidates) != 1:
         found = f"found {candidates}" if candidates else "found none"
         raise InvalidDefinition(
-            type(batch).__name__, batch.name, f"cannot infer the event timestamp column ({found})",
+            type(batch).__name__,
+            batch.name,
+            f"cannot infer the event timestamp column ({found})",
             "pass timestamp_field='...'",
         )
     batch.timestamp_field = candidates[0]
@@ -57,13 +59,15 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
     for name in (src.timestamp_field, src.created_timestamp_column):
         if name and name not in columns:
             raise InvalidDefinition(
-                "FeatureView", view.name,
+                "FeatureView",
+                view.name,
                 f"source '{src.name}' has no column '{name}'; its columns are {sorted(columns)}",
             )
     for key in view.join_keys:
         if key not in columns:
             raise InvalidDefinition(
-                "FeatureView", view.name,
+                "FeatureView",
+                view.name,
                 f"join key '{key}' is not a column of source '{src.name}'; its columns are {sorted(columns)}",
                 "fix the entity's join_keys or add field_mapping={'source_column': '" + key + "'}",
             )
@@ -71,15 +75,19 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
     if not view.features:
         skip = {*view.join_keys, src.timestamp_field, src.created_timestamp_column}
         view.schema += [Field(name=c, dtype=from_arrow(t)) for c, t in columns.items() if c not in skip | declared]
-    uuid_keys = {e.join_keys[0]: from_value_type(e.value_type) for e in view.entity_objects
-                 if len(e.join_keys) == 1 and e.value_type in (ValueType.UUID, ValueType.TIME_UUID)}
+    uuid_keys = {
+        e.join_keys[0]: from_value_type(e.value_type)
+        for e in view.entity_objects
+        if len(e.join_keys) == 1 and e.value_type in (ValueType.UUID, ValueType.TIME_UUID)
+    }
     for key in view.join_keys:
         if key not in declared:  # an entity of ValueType.UUID keys by canonical UUID text, whatever the column holds
             view.schema.insert(0, Field(name=key, dtype=uuid_keys.get(key) or from_arrow(columns[key])))
     for f in view.features:
         if f.name not in columns:
             raise SpecifiedFeaturesNotPresent(
-                "FeatureView", view.name,
+                "FeatureView",
+                view.name,
                 f"feature '{f.name}' is not a column of source '{src.name}'; its columns are {sorted(columns)}",
                 "fix the Field name or map it with field_mapping",
             )
@@ -124,7 +132,9 @@ def check_feature_view(
                 raise
             warnings.warn(
                 f"feature view '{view.name}': its source has no data yet ({exc}); it is registered from its "
-                "declared schema, unchecked", LadleWarning, stacklevel=2,
+                "declared schema, unchecked",
+                LadleWarning,
+                stacklevel=2,
             )
     for field in reversed(keys.values()):
         view.schema.insert(0, field)
@@ -135,7 +145,8 @@ def _check_declared(view: FeatureView, src: DataSource) -> None:
     """A view over a source ladle cannot read (or an online-only push source) must declare its features."""
     if not view.features:
         raise InvalidDefinition(
-            "FeatureView", view.name,
+            "FeatureView",
+            view.name,
             f"declares no features, and ladle cannot read {type(src).__name__} '{src.name}' to infer them",
             "list them in schema=[Field(name=..., dtype=...), ...]",
         )
@@ -178,12 +189,20 @@ def _check_type(view: FeatureView, f: Field, source_type: pa.DataType, source_na
         return  # parquet's UUID type: read as canonical text
     want, have = _kind(declared), _kind(source_type)
     # JSON columns (PostgreSQL json/jsonb) hold Json text, maps, structs and arrays alike
-    widening = {("float", "int"), ("int", "bool"), ("float", "bool"),
-                ("string", "json"), ("map", "json"), ("struct", "json"), ("list", "json")}
+    widening = {
+        ("float", "int"),
+        ("int", "bool"),
+        ("float", "bool"),
+        ("string", "json"),
+        ("map", "json"),
+        ("struct", "json"),
+        ("list", "json"),
+    }
     if have in ("null", want) or (want, have) in widening:
         return
     raise InvalidDefinition(
-        "FeatureView", view.name,
+        "FeatureView",
+        view.name,
         f"feature '{f.name}' is declared {f.dtype!r}, but column '{f.name}' of source '{source_name}' holds {source_type}",
         "change the Field's dtype to match the data, or convert the data",
     )

@@ -22,8 +22,17 @@ from ladle.offline.base import OfflineStore
 from ladle.online.base import EVENT_TS, OnlineStore
 
 __all__ = [
-    "CLOCK_SKEW", "EPOCH", "BatchEngine", "LocalEngine", "MaterializeResult", "Progress", "check_end",
-    "incremental_start", "materialize_views", "stamped", "utc",
+    "CLOCK_SKEW",
+    "EPOCH",
+    "BatchEngine",
+    "LocalEngine",
+    "MaterializeResult",
+    "Progress",
+    "check_end",
+    "incremental_start",
+    "materialize_views",
+    "stamped",
+    "utc",
 ]
 
 #: ``progress(view_name, rows_written_so_far, total_rows)``

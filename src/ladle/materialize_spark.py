@@ -35,8 +35,8 @@ def _spec(online: OnlineStore, project: str, view: FeatureView, batch_size: int)
     store_cls, config = type(online), getattr(online, "config", None)
     if config is None:
         raise InvalidConfig(
-            "feature_store.yaml", f"the spark engine cannot ship online store {store_cls.__name__} to executors "
-            "(it has no pydantic config)",
+            "feature_store.yaml",
+            f"the spark engine cannot ship online store {store_cls.__name__} to executors (it has no pydantic config)",
         )
     dump = config.model_dump()
     resolved_path = getattr(online, "path", None)
@@ -79,10 +79,14 @@ def partition_writer(spec: dict[str, Any]) -> Callable[[Iterator[pa.RecordBatch]
                 pending.append(batch)
                 size += batch.num_rows
                 if size >= spec["batch_size"]:
-                    written += store.write(spec["project"], view, stamped(latest_rows(view, pa.Table.from_batches(pending)), stamp))
+                    written += store.write(
+                        spec["project"], view, stamped(latest_rows(view, pa.Table.from_batches(pending)), stamp)
+                    )
                     pending, size = [], 0
             if size:
-                written += store.write(spec["project"], view, stamped(latest_rows(view, pa.Table.from_batches(pending)), stamp))
+                written += store.write(
+                    spec["project"], view, stamped(latest_rows(view, pa.Table.from_batches(pending)), stamp)
+                )
         finally:
             store.close()
         yield pa.record_batch([pa.array([written], pa.int64())], names=["written"])
@@ -111,7 +115,8 @@ def materialize_views_spark(
 
     if not isinstance(offline, SparkOfflineStore):
         raise InvalidConfig(
-            "feature_store.yaml", f"batch_engine type 'spark' needs offline_store type 'spark', not "
+            "feature_store.yaml",
+            f"batch_engine type 'spark' needs offline_store type 'spark', not "
             f"'{type(offline).type_names[0] if type(offline).type_names else type(offline).__name__}'",
             "set offline_store: {type: spark} (FileSource parquet and SparkSource are read by Spark), "
             "or batch_engine: {type: local}",
@@ -127,7 +132,10 @@ def materialize_views_spark(
         latest = offline.latest_frame(view, start, end)
         if partitions:
             latest = latest.repartition(partitions)
-        counts = latest.mapInArrow(partition_writer({**_spec(online, project, view, batch_size), "event_timestamp": event_timestamp}), "written long")
+        counts = latest.mapInArrow(
+            partition_writer({**_spec(online, project, view, batch_size), "event_timestamp": event_timestamp}),
+            "written long",
+        )
         total = int(counts.agg(F.sum("written")).collect()[0][0] or 0)
         if progress:  # executors write; the driver learns the count when the job ends
             progress(view.name, total, total)
@@ -150,6 +158,13 @@ class SparkEngine(BatchEngine):
         event_timestamp: Any = None,
     ) -> list[MaterializeResult]:
         return materialize_views_spark(
-            offline, online, bookkeeping, project, intervals, self.config.batch_size, progress,
-            partitions=self.config.partitions, event_timestamp=event_timestamp,
+            offline,
+            online,
+            bookkeeping,
+            project,
+            intervals,
+            self.config.batch_size,
+            progress,
+            partitions=self.config.partitions,
+            event_timestamp=event_timestamp,
         )

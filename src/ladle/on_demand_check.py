@@ -25,8 +25,15 @@ from ladle.types import Array, FeastType, Int64, Set, Struct, ValueType, from_va
 __all__ = ["dry_run_on_demand", "sample_value"]
 
 _SCALARS: dict[str, Any] = {
-    "Bytes": b"a", "String": "a", "Bool": True, "Int32": 1, "Int64": 1, "Float32": 1.0, "Float64": 1.0,
-    "Map": [("k", "v")], "Json": "{}",
+    "Bytes": b"a",
+    "String": "a",
+    "Bool": True,
+    "Int32": 1,
+    "Int64": 1,
+    "Float32": 1.0,
+    "Float64": 1.0,
+    "Map": [("k", "v")],
+    "Json": "{}",
 }
 
 
@@ -59,7 +66,9 @@ def _sample(field: Field) -> pa.Array:
 
 def _fail(view: OnDemandFeatureView, problem: str) -> InvalidDefinition:
     return InvalidDefinition(
-        "OnDemandFeatureView", view.name, f"dry run on a one-row sample of its inputs: {problem}",
+        "OnDemandFeatureView",
+        view.name,
+        f"dry run on a one-row sample of its inputs: {problem}",
         "fix the function so it returns every field of its schema, one value per input row",
     )
 
@@ -67,8 +76,9 @@ def _fail(view: OnDemandFeatureView, problem: str) -> InvalidDefinition:
 def dry_run_on_demand(view: OnDemandFeatureView) -> None:
     """Run ``view``'s function once on a one-row sample; raise :class:`InvalidDefinition` when it fails."""
     requests = [
-        ViewRequest(src, src.projection.name_alias or src.name, list(src.projected_features),
-                    dict(src.projection.join_key_map))
+        ViewRequest(
+            src, src.projection.name_alias or src.name, list(src.projected_features), dict(src.projection.join_key_map)
+        )
         for src in view.source_views
     ]
     request = OnDemandRequest(view, list(view.schema), view.name)
@@ -88,8 +98,11 @@ def dry_run_on_demand(view: OnDemandFeatureView) -> None:
         raise _fail(view, str(exc).replace(f"on-demand view '{view.name}' ", "")) from exc
     missing = [f.name for f in view.schema if f.name not in produced]
     if missing:
-        raise _fail(view, f"it does not return declared feature(s) {', '.join(repr(m) for m in missing)} "
-                          f"(it returns: {', '.join(map(str, produced)) or 'nothing'})")
+        raise _fail(
+            view,
+            f"it does not return declared feature(s) {', '.join(repr(m) for m in missing)} "
+            f"(it returns: {', '.join(map(str, produced)) or 'nothing'})",
+        )
     for f in view.schema:
         values = produced[f.name]
         try:

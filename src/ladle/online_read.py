@@ -103,7 +103,9 @@ class OnlineResponse:
             out.update({f"{k}__ts": v for k, v in self.event_timestamps.items()})
         return out
 
-    def to_df(self, include_event_timestamps: bool = False, feast_compatible_dtypes: bool | None = None) -> pd.DataFrame:
+    def to_df(
+        self, include_event_timestamps: bool = False, feast_compatible_dtypes: bool | None = None
+    ) -> pd.DataFrame:
         """The response as a pandas DataFrame, declared dtypes kept.
 
         With ``feast_compatible_dtypes`` (this argument, else the store's setting) the frame is built the
@@ -203,7 +205,11 @@ def _key_table(columns: dict[str, pa.Array], num_rows: int) -> pa.Table:
 def _plain_array(values: list[Any], target: pa.DataType | None) -> pa.Array:
     try:
         return pa.array(values, type=target) if target is not None else pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # uuid.UUID keys: a Uuid join key is its canonical text
+    except (
+        pa.ArrowInvalid,
+        pa.ArrowTypeError,
+        pa.ArrowNotImplementedError,
+    ):  # uuid.UUID keys: a Uuid join key is its canonical text
         plain = [plain_python(v) for v in values]
         return pa.array(plain, type=target) if target is not None else pa.array(plain)
 
@@ -225,15 +231,11 @@ def read_online(
     needed = resolved.entity_columns
     missing = [c for c in needed if c not in cols]
     if missing:
-        raise InvalidRequest(
-            f"entity_rows lack join key(s) {missing}; the requested features are keyed by {needed}"
-        )
+        raise InvalidRequest(f"entity_rows lack join key(s) {missing}; the requested features are keyed by {needed}")
     request_names = {f.name for f in resolved.request_fields}
     extra = [c for c in cols if c not in needed and c not in request_names]
     if extra and not resolved.on_demand:
-        raise InvalidRequest(
-            f"entity_rows have column(s) {extra} that are neither join keys {needed} nor request data"
-        )
+        raise InvalidRequest(f"entity_rows have column(s) {extra} that are neither join keys {needed} nor request data")
     types = key_types or {}
     arrays = {c: _to_array(c, cols[c], types.get(c)) for c in needed}
     now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)

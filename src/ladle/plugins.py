@@ -50,19 +50,31 @@ def load_plugin(class_path: str, base: type, key: str, file: str, repo_path: Pat
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
-        raise InvalidConfig(file, f"'{key}' is {class_path!r}: module '{module_name}' cannot be imported ({exc})",
-                            "check the module path and that its package is installed") from None
+        raise InvalidConfig(
+            file,
+            f"'{key}' is {class_path!r}: module '{module_name}' cannot be imported ({exc})",
+            "check the module path and that its package is installed",
+        ) from None
     cls = getattr(module, class_name, None)
     if cls is None:
-        raise InvalidConfig(file, f"'{key}' is {class_path!r}: module '{module_name}' has no attribute '{class_name}'",
-                            "check the class name")
+        raise InvalidConfig(
+            file,
+            f"'{key}' is {class_path!r}: module '{module_name}' has no attribute '{class_name}'",
+            "check the class name",
+        )
     if not (inspect.isclass(cls) and issubclass(cls, base)):
-        raise InvalidConfig(file, f"'{key}' is {class_path!r}, which is not a subclass of ladle's {base.__name__}",
-                            f"subclass ladle.{base.__module__.removeprefix('ladle.')}.{base.__name__}")
+        raise InvalidConfig(
+            file,
+            f"'{key}' is {class_path!r}, which is not a subclass of ladle's {base.__name__}",
+            f"subclass ladle.{base.__module__.removeprefix('ladle.')}.{base.__name__}",
+        )
     missing = sorted(getattr(cls, "__abstractmethods__", ()))
     if missing:
-        raise InvalidConfig(file, f"'{key}' is {class_path!r}, which does not implement {base.__name__}."
-                            f"{', '.join(missing)}", "implement the missing methods")
+        raise InvalidConfig(
+            file,
+            f"'{key}' is {class_path!r}, which does not implement {base.__name__}.{', '.join(missing)}",
+            "implement the missing methods",
+        )
     return cls
 
 
@@ -88,6 +100,7 @@ def plugin_config(
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         if first["type"] == "extra_forbidden":
-            raise InvalidConfig(file, f"unknown key '{key}.{loc}' for {section['type']}",
-                                "remove it or check its spelling") from None
+            raise InvalidConfig(
+                file, f"unknown key '{key}.{loc}' for {section['type']}", "remove it or check its spelling"
+            ) from None
         raise InvalidConfig(file, f"'{key}.{loc}': {first['msg']}") from None

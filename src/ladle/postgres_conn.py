@@ -53,17 +53,25 @@ def conninfo(settings: PostgresSettings) -> str:
     from psycopg.conninfo import make_conninfo
 
     extra = {
-        "password": settings.password, "sslmode": settings.sslmode, "sslkey": settings.sslkey_path,
-        "sslcert": settings.sslcert_path, "sslrootcert": settings.sslrootcert_path,
+        "password": settings.password,
+        "sslmode": settings.sslmode,
+        "sslkey": settings.sslkey_path,
+        "sslcert": settings.sslcert_path,
+        "sslrootcert": settings.sslrootcert_path,
     }
     return make_conninfo(  # type: ignore[no-any-return]
-        host=settings.host, port=settings.port, dbname=settings.database, user=settings.user,
+        host=settings.host,
+        port=settings.port,
+        dbname=settings.database,
+        user=settings.user,
         **{k: v for k, v in extra.items() if v is not None},
     )
 
 
 def open_pool(
-    settings: PostgresSettings, autocommit: bool, configure: Callable[[Any], None] | None = None,
+    settings: PostgresSettings,
+    autocommit: bool,
+    configure: Callable[[Any], None] | None = None,
     timeout: float = 10.0,
 ) -> Any:
     """An opened ``ConnectionPool`` (raises the driver's error when the server cannot be reached)."""
@@ -75,8 +83,12 @@ def open_pool(
     psycopg.connect(conninfo(settings), connect_timeout=int(timeout)).close()
 
     pool = ConnectionPool(
-        conninfo(settings), min_size=settings.min_conn, max_size=max(settings.max_conn, settings.min_conn, 1),
-        open=False, kwargs={"autocommit": autocommit, "connect_timeout": int(timeout)}, configure=configure,
+        conninfo(settings),
+        min_size=settings.min_conn,
+        max_size=max(settings.max_conn, settings.min_conn, 1),
+        open=False,
+        kwargs={"autocommit": autocommit, "connect_timeout": int(timeout)},
+        configure=configure,
         timeout=timeout,
     )
     try:

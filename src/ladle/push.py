@@ -33,10 +33,7 @@ class PushMode(enum.Enum):
         try:
             return cls[str(value).upper()]
         except KeyError:
-            raise InvalidRequest(
-                f"push mode {value!r} is not one of online, offline, online_and_offline"
-            ) from None
-
+            raise InvalidRequest(f"push mode {value!r} is not one of online, offline, online_and_offline") from None
 
 
 def _mapped(source: DataSource, name: str) -> str:

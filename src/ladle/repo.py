@@ -95,7 +95,10 @@ class RepoContents:
 
         def conflict(kind: str, name: str, first: str, second: str) -> Exception:
             return InvalidDefinition(
-                KIND_CLASS_NAMES[kind], name, f"two different {_PLURALS[kind]} have this name", "give each a distinct name"
+                KIND_CLASS_NAMES[kind],
+                name,
+                f"two different {_PLURALS[kind]} have this name",
+                "give each a distinct name",
             )
 
         collector = _Collector(conflict)
@@ -380,9 +383,7 @@ def _load_error(exc: BaseException, file: Path, repo: Path) -> RepoLoadError:
         problem = f"{type(exc).__name__}: {exc}"
     where = f"{at}, line {line}" if line else at
     also = "" if at == rel else f" (while importing {rel})"
-    return RepoLoadError(
-        f"{where}: {problem}{also} — fix the file, or list it in .ladleignore to skip it"
-    )
+    return RepoLoadError(f"{where}: {problem}{also} — fix the file, or list it in .ladleignore to skip it")
 
 
 def load_repo(repo_path: Path) -> RepoContents:

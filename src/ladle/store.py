@@ -121,7 +121,9 @@ class FeatureStore:
         """Registered feature views."""
         return _tagged(self.registry.list_feature_views(), tags)
 
-    def list_batch_feature_views(self, allow_cache: bool = True, tags: dict[str, str] | None = None) -> list[FeatureView]:
+    def list_batch_feature_views(
+        self, allow_cache: bool = True, tags: dict[str, str] | None = None
+    ) -> list[FeatureView]:
         """Registered feature views (ladle has no separate batch kind)."""
         return self.list_feature_views(allow_cache, tags)
 
@@ -246,8 +248,11 @@ class FeatureStore:
             return self._apply(self._infer(given))
         state = self.registry.state()
         current: dict[str, dict[str, Any]] = {
-            "projects": state.projects(), "data_sources": state.data_sources(), "entities": state.entities(),
-            "feature_views": state.feature_views(), "on_demand_feature_views": state.on_demand_feature_views(),
+            "projects": state.projects(),
+            "data_sources": state.data_sources(),
+            "entities": state.entities(),
+            "feature_views": state.feature_views(),
+            "on_demand_feature_views": state.on_demand_feature_views(),
             "feature_services": state.feature_services(),
         }
         doomed = {(kind_of(o), o.name) for o in objects_to_delete or []}
@@ -271,8 +276,10 @@ class FeatureStore:
         if marker != self._resolved_for:
             self._resolved.clear()
             self._resolved_for = marker
-        key_features = features.name if isinstance(features, FeatureService) else (
-            tuple(features) if isinstance(features, list | tuple) else features
+        key_features = (
+            features.name
+            if isinstance(features, FeatureService)
+            else (tuple(features) if isinstance(features, list | tuple) else features)
         )
         # the marker is part of the key: a resolution computed while another thread swaps the registry in
         # is never served under the new registry
@@ -310,8 +317,13 @@ class FeatureStore:
         assert online is not None
         resolved = self._resolve(features, full_feature_names)
         response = read_online(
-            self.online_store, self.project, resolved, entity_rows, request_context,
-            online.enforce_ttl, key_types=_key_types(resolved),
+            self.online_store,
+            self.project,
+            resolved,
+            entity_rows,
+            request_context,
+            online.enforce_ttl,
+            key_types=_key_types(resolved),
         )
         response.feast_compatible_dtypes = self.feast_compatible_dtypes
         return response
@@ -337,9 +349,7 @@ class FeatureStore:
         bookkeeping = MaterializationBookkeeping.of(self.registry, state)
         views = [state.feature_views()[n] for n in sorted(state.feature_views())]
         if not views:
-            raise InvalidRequest(
-                f"project '{self.project}' has no feature views registered; run `ladle apply` first"
-            )
+            raise InvalidRequest(f"project '{self.project}' has no feature views registered; run `ladle apply` first")
         if names is None:
             # disabled views and views fed only by an online push source have nothing to materialize
             return [v for v in views if v.online and v.enabled and v.batch_source.has_history], bookkeeping
@@ -374,7 +384,10 @@ class FeatureStore:
         start, end = utc(start_date), check_end(end_date)
         views, bookkeeping = self._online_views(feature_views)
         return self._materialize(
-            [(v, start, end) for v in views], bookkeeping, progress, datetime.now(UTC) if disable_event_timestamp else None
+            [(v, start, end) for v in views],
+            bookkeeping,
+            progress,
+            datetime.now(UTC) if disable_event_timestamp else None,
         )
 
     def materialize_incremental(
@@ -401,8 +414,13 @@ class FeatureStore:
 
     # --- writes from the application -----------------------------------------------------------------
     def write_to_online_store(
-        self, feature_view_name: str, df: Any = None, allow_registry_cache: bool = True, inputs: Any = None,
-        *, write_all_null_rows: bool = False,
+        self,
+        feature_view_name: str,
+        df: Any = None,
+        allow_registry_cache: bool = True,
+        inputs: Any = None,
+        *,
+        write_all_null_rows: bool = False,
     ) -> int:
         """Write rows (join keys, timestamp, features) to one view's online table, newer-wins.
 
@@ -424,26 +442,47 @@ class FeatureStore:
         return self.online_store.write(self.project, view, rows) if rows.num_rows else 0
 
     async def write_to_online_store_async(
-        self, feature_view_name: str, df: Any = None, allow_registry_cache: bool = True, inputs: Any = None,
-        *, write_all_null_rows: bool = False,
+        self,
+        feature_view_name: str,
+        df: Any = None,
+        allow_registry_cache: bool = True,
+        inputs: Any = None,
+        *,
+        write_all_null_rows: bool = False,
     ) -> int:
         """:meth:`write_to_online_store` for asyncio code (the write runs in a worker thread)."""
         return await asyncio.to_thread(
-            self.write_to_online_store, feature_view_name, df, allow_registry_cache, inputs,
+            self.write_to_online_store,
+            feature_view_name,
+            df,
+            allow_registry_cache,
+            inputs,
             write_all_null_rows=write_all_null_rows,
         )
 
     async def push_async(
-        self, push_source_name: str, df: Any, allow_registry_cache: bool = True, to: PushMode | str = PushMode.ONLINE,
-        *, write_all_null_rows: bool = False,
+        self,
+        push_source_name: str,
+        df: Any,
+        allow_registry_cache: bool = True,
+        to: PushMode | str = PushMode.ONLINE,
+        *,
+        write_all_null_rows: bool = False,
     ) -> None:
         """:meth:`push` for asyncio code (the writes run in a worker thread)."""
         await asyncio.to_thread(
             self.push, push_source_name, df, allow_registry_cache, to, write_all_null_rows=write_all_null_rows
         )
 
-    def push(self, push_source_name: str, df: Any, allow_registry_cache: bool = True,
-             to: PushMode | str = PushMode.ONLINE, *, write_all_null_rows: bool = False) -> None:
+    def push(
+        self,
+        push_source_name: str,
+        df: Any,
+        allow_registry_cache: bool = True,
+        to: PushMode | str = PushMode.ONLINE,
+        *,
+        write_all_null_rows: bool = False,
+    ) -> None:
         """Send rows to every view fed by the push source: online, offline (appended to its data), or both.
 
         Online, a row whose features are all null is skipped unless ``write_all_null_rows`` (see
@@ -477,7 +516,8 @@ class FeatureStore:
         what = f"push to '{push_source_name}'"
         prepared = (
             [(v, online_rows(v, table, what, write_all_null_rows)) for v in views if v.online]
-            if mode != PushMode.OFFLINE else []
+            if mode != PushMode.OFFLINE
+            else []
         )
         if mode == PushMode.ONLINE_AND_OFFLINE:  # everything is checked before anything is written
             batch = source.batch
@@ -497,6 +537,7 @@ def _check_enabled(resolved: ResolvedFeatures) -> None:
             f"feature view(s) {disabled} are disabled (enabled=False) and serve no features; "
             "set enabled=True and apply, or drop their features from the request"
         )
+
 
 def _tagged(objs: list[Any], tags: dict[str, str] | None) -> list[Any]:
     if not tags:

@@ -215,8 +215,22 @@ def is_uuid(dtype: object) -> bool:
 
 _PRIMITIVES = {
     t.name: t
-    for t in (Invalid, Bytes, String, Bool, Int32, Int64, Float32, Float64, UnixTimestamp, Map, Json, Uuid, TimeUuid,
-              Decimal)
+    for t in (
+        Invalid,
+        Bytes,
+        String,
+        Bool,
+        Int32,
+        Int64,
+        Float32,
+        Float64,
+        UnixTimestamp,
+        Map,
+        Json,
+        Uuid,
+        TimeUuid,
+        Decimal,
+    )
 }
 _NO_ARRAY = {"Invalid", "Map", "Json"}
 _PRIMITIVE_TO_VALUE_TYPE = {

@@ -35,8 +35,12 @@ def _duckdb() -> Iterator[tuple[OfflineStore, MakeSource]]:
 
         def make(name: str, rows: pa.Table, has_created: bool) -> DataSource:
             pq.write_table(rows, folder / f"{name}.parquet")
-            return FileSource(name=name, path=f"{name}.parquet", timestamp_field="ts",
-                              created_timestamp_column="created" if has_created else None)
+            return FileSource(
+                name=name,
+                path=f"{name}.parquet",
+                timestamp_field="ts",
+                created_timestamp_column="created" if has_created else None,
+            )
 
         store = DuckDBOfflineStore(DuckDBOfflineStoreConfig(), folder)
         yield store, make
@@ -54,14 +58,20 @@ def _postgres() -> Iterator[tuple[OfflineStore, MakeSource]]:
     def make(name: str, rows: pa.Table, has_created: bool) -> DataSource:
         # a tz-aware Arrow column becomes TIMESTAMPTZ, a naive one TIMESTAMP (PostgreSQL keeps microseconds)
         pg = {c: "TIMESTAMPTZ" if rows.schema.field(c).type.tz else "TIMESTAMP" for c in ("ts", "created")}
-        admin.execute(f'CREATE TABLE "{schema}"."{name}" (driver_id BIGINT, ts {pg["ts"]}, created {pg["created"]}, value BIGINT)')
+        admin.execute(
+            f'CREATE TABLE "{schema}"."{name}" (driver_id BIGINT, ts {pg["ts"]}, created {pg["created"]}, value BIGINT)'
+        )
         values = [rows.column(c) for c in ("driver_id", "ts", "created", "value")]
         values[1:3] = [micros(v) for v in values[1:3]]
-        with admin.cursor() as cur, cur.copy(f'COPY "{schema}"."{name}" (driver_id, ts, created, value) FROM STDIN') as copy:
+        with (
+            admin.cursor() as cur,
+            cur.copy(f'COPY "{schema}"."{name}" (driver_id, ts, created, value) FROM STDIN') as copy,
+        ):
             for row in zip(*(v.to_pylist() for v in values), strict=True):
                 copy.write_row(row)
-        return PostgreSQLSource(name=name, table=name, timestamp_field="ts",
-                                created_timestamp_column="created" if has_created else None)
+        return PostgreSQLSource(
+            name=name, table=name, timestamp_field="ts", created_timestamp_column="created" if has_created else None
+        )
 
     store = PostgreSQLOfflineStore(PostgreSQLOfflineStoreConfig(dsn=dsn, db_schema=schema))
     yield store, make
@@ -79,8 +89,13 @@ def _spark() -> Iterator[tuple[OfflineStore, MakeSource]]:
 
         def make(name: str, rows: pa.Table, has_created: bool) -> DataSource:
             pq.write_table(rows, folder / f"{name}.parquet")
-            return SparkSource(name=name, path=f"{name}.parquet", file_format="parquet", timestamp_field="ts",
-                               created_timestamp_column="created" if has_created else None)
+            return SparkSource(
+                name=name,
+                path=f"{name}.parquet",
+                file_format="parquet",
+                timestamp_field="ts",
+                created_timestamp_column="created" if has_created else None,
+            )
 
         store = SparkOfflineStore(SparkOfflineStoreConfig(), folder)
         yield store, make
@@ -95,14 +110,18 @@ EXAMPLES = {"spark": 10}
 def build(i: int, spec: ViewSpec, make: MakeSource) -> FeatureView:
     driver = Entity(name="driver", join_keys=["driver_id"])
     utc = pa.timestamp("us", tz="UTC")
-    rows = pa.table({
-        "driver_id": pa.array([r[0] for r in spec.rows], pa.int64()),
-        "ts": pa.array([at(r[1]) for r in spec.rows], utc),
-        "created": pa.array([at(r[2]) if r[2] is not None else None for r in spec.rows], utc),
-        "value": pa.array([r[3] for r in spec.rows], pa.int64()),
-    })
+    rows = pa.table(
+        {
+            "driver_id": pa.array([r[0] for r in spec.rows], pa.int64()),
+            "ts": pa.array([at(r[1]) for r in spec.rows], utc),
+            "created": pa.array([at(r[2]) if r[2] is not None else None for r in spec.rows], utc),
+            "value": pa.array([r[3] for r in spec.rows], pa.int64()),
+        }
+    )
     view = FeatureView(
-        name=f"v{i}", entities=[driver] if spec.keyed else [], schema=[Field(name="value", dtype=Int64)],
+        name=f"v{i}",
+        entities=[driver] if spec.keyed else [],
+        schema=[Field(name="value", dtype=Int64)],
         source=make(f"v{i}_{uuid.uuid4().hex[:6]}", rows, spec.has_created),
         ttl=timedelta(hours=spec.ttl_hours) if spec.ttl_hours is not None else None,
     )
@@ -115,10 +134,12 @@ def check(backend: str, specs: list[ViewSpec], ents: list[tuple[int, int]], filt
     store, make = next(gen)
     try:
         views = [build(i, s, make) for i, s in enumerate(specs)]
-        entities = pa.table({
-            "driver_id": pa.array([e[0] for e in ents], pa.int64()),
-            "event_timestamp": pa.array([at(e[1]) for e in ents], pa.timestamp("us", tz="UTC")),
-        })
+        entities = pa.table(
+            {
+                "driver_id": pa.array([e[0] for e in ents], pa.int64()),
+                "event_timestamp": pa.array([at(e[1]) for e in ents], pa.timestamp("us", tz="UTC")),
+            }
+        )
         result = store.point_in_time_join(
             entities, "event_timestamp", [ViewRequest(v, v.name, list(v.features)) for v in views], True, filter_created
         )
@@ -135,8 +156,11 @@ def check(backend: str, specs: list[ViewSpec], ents: list[tuple[int, int]], filt
 def test_point_in_time_join_matches_reference(backend: str) -> None:
     """Every backend returns, for every entity row and view, a value the point-in-time rules allow."""
 
-    @settings(max_examples=EXAMPLES.get(backend, 25), deadline=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=EXAMPLES.get(backend, 25),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
     @given(specs=st.lists(view_spec, min_size=1, max_size=2), ents=entity_rows, filter_created=st.booleans())
     def run(specs: list[ViewSpec], ents: list[tuple[int, int]], filter_created: bool) -> None:
         check(backend, specs, ents, filter_created)
@@ -146,8 +170,12 @@ def test_point_in_time_join_matches_reference(backend: str) -> None:
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
 def test_pull_latest_and_schema(backend: str) -> None:
-    spec = ViewSpec(rows=[(1, 1, 0, 10), (1, 3, 0, 30), (1, 3, 2, 31), (2, 5, None, 50), (2, 9, None, 90)],
-                    ttl_hours=None, has_created=True, keyed=True)
+    spec = ViewSpec(
+        rows=[(1, 1, 0, 10), (1, 3, 0, 30), (1, 3, 2, 31), (2, 5, None, 50), (2, 9, None, 90)],
+        ttl_hours=None,
+        has_created=True,
+        keyed=True,
+    )
     gen = BACKENDS[backend]()
     store, make = next(gen)
     try:
@@ -176,8 +204,8 @@ SOURCE_ROWS = [
     (1, _h(0.5), _h(0.5), 5, 0),
     (1, _h(1), _h(1), 10, 0),
     (1, _h(2), _h(2), 20, 0),
-    (1, _h(2), _h(3), 21, 0),        # same event time, newer created: wins
-    (1, _h(3), _h(3), 30, 999),      # 999 ns after _h(3) in the ns case: compared at microseconds, so at _h(3)
+    (1, _h(2), _h(3), 21, 0),  # same event time, newer created: wins
+    (1, _h(3), _h(3), 30, 999),  # 999 ns after _h(3) in the ns case: compared at microseconds, so at _h(3)
     (2, _h(1.5), None, 40, 0),
     (3, EPOCH, EPOCH, 60, 0),
 ]
@@ -186,10 +214,10 @@ ENTITY_ROWS = [
     (1, _h(0), 0, None, None),
     (1, _h(1), 0, 10, 10),
     (1, _h(2.5), 0, 21, 21),
-    (1, _h(3), -1, 30, 21),         # 1 ns before _h(3) is truncated toward the past: _h(3) - 1 µs
-    (1, _h(3), 0, 30, 30),          # the latest entity time: the row 999 ns later is still in range
+    (1, _h(3), -1, 30, 21),  # 1 ns before _h(3) is truncated toward the past: _h(3) - 1 µs
+    (1, _h(3), 0, 30, 30),  # the latest entity time: the row 999 ns later is still in range
     (2, _h(3), 0, 40, 40),
-    (3, EPOCH, -1, 60, None),        # before the epoch, truncation still goes toward the past
+    (3, EPOCH, -1, 60, None),  # before the epoch, truncation still goes toward the past
 ]
 TIMESTAMP_CASES = {
     "duckdb": [(u, z) for u in UNITS for z in ZONES],
@@ -200,21 +228,28 @@ TIMESTAMP_CASES = {
 
 def _timestamp_view(make: MakeSource, unit: str, zone: str | None) -> FeatureView:
     extra = [r[4] if unit == "ns" else 0 for r in SOURCE_ROWS]
-    rows = pa.table({
-        "driver_id": pa.array([r[0] for r in SOURCE_ROWS], pa.int64()),
-        "ts": column([r[1] for r in SOURCE_ROWS], unit, zone, extra),
-        "created": column([r[2] for r in SOURCE_ROWS], unit, zone),
-        "value": pa.array([r[3] for r in SOURCE_ROWS], pa.int64()),
-    })
+    rows = pa.table(
+        {
+            "driver_id": pa.array([r[0] for r in SOURCE_ROWS], pa.int64()),
+            "ts": column([r[1] for r in SOURCE_ROWS], unit, zone, extra),
+            "created": column([r[2] for r in SOURCE_ROWS], unit, zone),
+            "value": pa.array([r[3] for r in SOURCE_ROWS], pa.int64()),
+        }
+    )
     driver = Entity(name="driver", join_keys=["driver_id"])
-    view = FeatureView(name="stamped", entities=[driver], schema=[Field(name="value", dtype=Int64)],
-                       source=make(f"stamped_{uuid.uuid4().hex[:6]}", rows, True))
+    view = FeatureView(
+        name="stamped",
+        entities=[driver],
+        schema=[Field(name="value", dtype=Int64)],
+        source=make(f"stamped_{uuid.uuid4().hex[:6]}", rows, True),
+    )
     view.bind_entities({"driver": driver})
     return view
 
 
-@pytest.mark.parametrize(("backend", "unit", "zone"),
-                         [(b, u, z) for b, cases in sorted(TIMESTAMP_CASES.items()) for u, z in cases])
+@pytest.mark.parametrize(
+    ("backend", "unit", "zone"), [(b, u, z) for b, cases in sorted(TIMESTAMP_CASES.items()) for u, z in cases]
+)
 def test_every_timestamp_unit_and_zone_denotes_the_same_instants(backend: str, unit: str, zone: str | None) -> None:
     """Sources, created columns and entity rows in s/ms/us/ns, naive (UTC) or in any zone, join and
     materialize by the instants they denote; sub-microsecond parts are truncated toward the past."""
@@ -224,13 +259,17 @@ def test_every_timestamp_unit_and_zone_denotes_the_same_instants(backend: str, u
     store, make = next(gen)
     try:
         view = _timestamp_view(make, unit, zone)
-        entities = pa.table({
-            "driver_id": pa.array([e[0] for e in ENTITY_ROWS], pa.int64()),
-            "event_timestamp": column([e[1] for e in ENTITY_ROWS], unit, entity_zone,
-                                      [e[2] if ns else 0 for e in ENTITY_ROWS]),
-        })
-        joined = store.point_in_time_join(entities, "event_timestamp", [ViewRequest(view, "stamped", list(view.features))],
-                                          False)
+        entities = pa.table(
+            {
+                "driver_id": pa.array([e[0] for e in ENTITY_ROWS], pa.int64()),
+                "event_timestamp": column(
+                    [e[1] for e in ENTITY_ROWS], unit, entity_zone, [e[2] if ns else 0 for e in ENTITY_ROWS]
+                ),
+            }
+        )
+        joined = store.point_in_time_join(
+            entities, "event_timestamp", [ViewRequest(view, "stamped", list(view.features))], False
+        )
         latest = store.pull_latest(view, _h(0), _h(3)).read_all().sort_by("driver_id")
     finally:
         next(gen, None)

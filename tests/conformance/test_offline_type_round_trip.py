@@ -66,8 +66,11 @@ TYPES: dict[str, tuple[object, str, list[object]]] = {
     "tags": (Array(String), "TEXT[]", [["a", "ü"], None, []]),
     "m": (Map, "JSONB", [[("k", "v")], None, []]),
     "doc": (Json, "JSONB", ['{"a": [1, 2], "é": null}', None, "[]"]),
-    "pt": (Struct({"x": Float64, "label": String}), "JSONB",
-           [{"x": 1.0, "label": "p"}, None, {"x": None, "label": None}]),
+    "pt": (
+        Struct({"x": Float64, "label": String}),
+        "JSONB",
+        [{"x": 1.0, "label": "p"}, None, {"x": None, "label": None}],
+    ),
     "uid": (Uuid, "UUID", [U1.upper(), None, U2]),
     "tuid": (TimeUuid, "UUID", [None, TU, TU]),
     "uids": (Array(Uuid), "UUID[]", [[U2, None, U1], [], None]),
@@ -138,8 +141,10 @@ def _postgres() -> Iterator[MakeSource | OfflineStore]:
         with admin.cursor() as cur:
             cur.executemany(
                 f'INSERT INTO "{schema}"."{name}" ({names}) VALUES ({marks})',
-                [[_pg_value(v, pg_types[c], TYPES[c][0] if c in TYPES else None) for c, v in row.items()]
-                 for row in rows.to_pylist()],
+                [
+                    [_pg_value(v, pg_types[c], TYPES[c][0] if c in TYPES else None) for c, v in row.items()]
+                    for row in rows.to_pylist()
+                ],
             )
         return PostgreSQLSource(name=name, table=name, timestamp_field="ts")
 
@@ -191,8 +196,9 @@ def same(a: object, b: object) -> bool:
 
 def make_view(source: DataSource, fields: dict[str, object]) -> FeatureView:
     driver = Entity(name="driver", join_keys=["driver_id"])
-    view = FeatureView(name="typed", entities=[driver], source=source,
-                       schema=[Field(name=n, dtype=d) for n, d in fields.items()])  # type: ignore[arg-type]
+    view = FeatureView(
+        name="typed", entities=[driver], source=source, schema=[Field(name=n, dtype=d) for n, d in fields.items()]
+    )  # type: ignore[arg-type]
     view.bind_entities({"driver": driver})
     return view
 
@@ -201,10 +207,15 @@ def test_every_type_round_trips(offline: tuple[OfflineStore, MakeSource]) -> Non
     store, make = offline
     view = make_view(make(f"typed_{uuid.uuid4().hex[:6]}", source_rows()), {n: d for n, (d, _, _) in TYPES.items()})
     infer_feature_view(view, store.source_schema)  # what apply/validate run: the column types are accepted
-    entities = pa.table({"driver_id": pa.array([3, 1, 2, 9], pa.int64()),
-                         "event_timestamp": pa.array([T + timedelta(hours=1)] * 4, UTC)})
-    joined = store.point_in_time_join(entities, "event_timestamp", [ViewRequest(view, "typed", list(view.features))],
-                                      False)
+    entities = pa.table(
+        {
+            "driver_id": pa.array([3, 1, 2, 9], pa.int64()),
+            "event_timestamp": pa.array([T + timedelta(hours=1)] * 4, UTC),
+        }
+    )
+    joined = store.point_in_time_join(
+        entities, "event_timestamp", [ViewRequest(view, "typed", list(view.features))], False
+    )
     latest = store.pull_latest(view, T - timedelta(days=1), T + timedelta(days=1)).read_all().sort_by("driver_id")
     assert latest.column("driver_id").to_pylist() == [1, 2, 3]
     for name, (dtype, _, stored) in TYPES.items():
@@ -219,7 +230,9 @@ def test_every_type_round_trips(offline: tuple[OfflineStore, MakeSource]) -> Non
 def test_a_column_of_another_type_is_refused_at_apply(offline: tuple[OfflineStore, MakeSource]) -> None:
     store, make = offline
     source = make(f"typed_{uuid.uuid4().hex[:6]}", source_rows())
-    with pytest.raises(InvalidDefinition, match=r"feature 's' is declared Int64, but column 's' of source .* holds string"):
+    with pytest.raises(
+        InvalidDefinition, match=r"feature 's' is declared Int64, but column 's' of source .* holds string"
+    ):
         infer_feature_view(make_view(source, {"s": Int64}), store.source_schema)
     with pytest.raises(InvalidDefinition, match=r"feature 'i64' is not a column|feature 'missing' is not a column"):
         infer_feature_view(make_view(source, {"missing": Int64}), store.source_schema)
@@ -231,11 +244,16 @@ def test_uuid_join_keys_match_by_value_in_any_case(offline: tuple[OfflineStore, 
     store, make = offline
     rows = source_rows().select(["driver_id", "ts", "uid", "i32"])
     user = Entity(name="user", join_keys=["uid"])
-    view = FeatureView(name="by_uid", entities=[user], source=make(f"uid_{uuid.uuid4().hex[:6]}", rows),
-                       schema=[Field(name="uid", dtype=Uuid), Field(name="i32", dtype=Int32)])
+    view = FeatureView(
+        name="by_uid",
+        entities=[user],
+        source=make(f"uid_{uuid.uuid4().hex[:6]}", rows),
+        schema=[Field(name="uid", dtype=Uuid), Field(name="i32", dtype=Int32)],
+    )
     view.bind_entities({"user": user})
     infer_feature_view(view, store.source_schema)
     entities = pa.table({"uid": [U1, U2.upper(), None], "event_timestamp": pa.array([T + timedelta(hours=1)] * 3, UTC)})
-    joined = store.point_in_time_join(entities, "event_timestamp", [ViewRequest(view, "by_uid", list(view.features))],
-                                      False)
+    joined = store.point_in_time_join(
+        entities, "event_timestamp", [ViewRequest(view, "by_uid", list(view.features))], False
+    )
     assert joined.column("i32").to_pylist() == [2**31 - 1, -5, None]

@@ -115,7 +115,9 @@ def _dynamodb(tmp_path: Path, endpoint: str, write_mode: str = "conditional") ->
     from ladle.online.dynamodb import DynamoDBOnlineStore, DynamoDBOnlineStoreConfig
 
     project = f"p{uuid.uuid4().hex[:8]}"
-    store = DynamoDBOnlineStore(DynamoDBOnlineStoreConfig(endpoint_url=endpoint, write_concurrency=4, write_mode=write_mode), tmp_path)
+    store = DynamoDBOnlineStore(
+        DynamoDBOnlineStoreConfig(endpoint_url=endpoint, write_concurrency=4, write_mode=write_mode), tmp_path
+    )
     client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
 
     def leftovers() -> list[str]:
@@ -127,8 +129,13 @@ def _dynamodb(tmp_path: Path, endpoint: str, write_mode: str = "conditional") ->
     store.close()
 
 
-BACKENDS = {"sqlite": _sqlite, "redis": _redis, "postgres": _postgres, "dynamodb": _dynamodb,
-            "dynamodb-batch": _dynamodb}
+BACKENDS = {
+    "sqlite": _sqlite,
+    "redis": _redis,
+    "postgres": _postgres,
+    "dynamodb": _dynamodb,
+    "dynamodb-batch": _dynamodb,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -171,7 +178,9 @@ TYPES = {
 def make_view(features: dict[str, object], keys: tuple[str, ...] = ("id",), name: str = "things") -> FeatureView:
     entity = Entity(name="thing", join_keys=list(keys))
     view = FeatureView(
-        name=name, entities=[entity], ttl=timedelta(days=1),
+        name=name,
+        entities=[entity],
+        ttl=timedelta(days=1),
         schema=[Field(name=n, dtype=d) for n, d in features.items()],
         source=FileSource(name="src", path="x.parquet", timestamp_field="ts"),
     )
@@ -180,12 +189,14 @@ def make_view(features: dict[str, object], keys: tuple[str, ...] = ("id",), name
 
 
 def rows(ids: list[object], ts: list[datetime], created: list[datetime | None], **features: list[object]) -> pa.Table:
-    return pa.table({
-        "id": ids,
-        **features,
-        "event_ts": pa.array(ts, UTC),
-        "created_ts": pa.array(created, UTC),
-    })
+    return pa.table(
+        {
+            "id": ids,
+            **features,
+            "event_ts": pa.array(ts, UTC),
+            "created_ts": pa.array(created, UTC),
+        }
+    )
 
 
 def same(a: object, b: object) -> bool:
@@ -219,8 +230,11 @@ def test_newer_wins_across_and_within_batches(backend: Backend) -> None:
     later = T + timedelta(hours=1)
     backend.store.write(backend.project, view, rows([1, 2], [later, T], [None, T], v=[10, 20]))
     # older for key 1 (ignored), same ts but newer created for key 2 (wins); within a batch the newest wins
-    backend.store.write(backend.project, view, rows(
-        [1, 2, 3, 3, 3], [T, T, T, later, T], [later, later, None, None, later], v=[11, 21, 30, 31, 32]))
+    backend.store.write(
+        backend.project,
+        view,
+        rows([1, 2, 3, 3, 3], [T, T, T, later, T], [later, later, None, None, later], v=[11, 21, 30, 31, 32]),
+    )
     got = backend.store.read(backend.project, view, pa.table({"id": [1, 2, 3]}), ["v"])
     assert got.column("v").to_pylist() == [10, 21, 31]
     # exact tie: the later write wins; a null created loses to a set one at the same ts
@@ -233,10 +247,19 @@ def test_newer_wins_across_and_within_batches(backend: Backend) -> None:
 def test_missing_duplicate_and_composite_keys(backend: Backend) -> None:
     view = make_view({"v": String}, keys=("city", "zone"))
     backend.store.update(backend.project, [view], [])
-    backend.store.write(backend.project, view, pa.table({
-        "city": ["Zürich", "Zürich", "a|b"], "zone": [1, 2, 1], "v": ["z1", "z2", "ab"],
-        "event_ts": pa.array([T] * 3, UTC), "created_ts": pa.array([None] * 3, UTC),
-    }))
+    backend.store.write(
+        backend.project,
+        view,
+        pa.table(
+            {
+                "city": ["Zürich", "Zürich", "a|b"],
+                "zone": [1, 2, 1],
+                "v": ["z1", "z2", "ab"],
+                "event_ts": pa.array([T] * 3, UTC),
+                "created_ts": pa.array([None] * 3, UTC),
+            }
+        ),
+    )
     keys = pa.table({"city": ["Zürich", "a|b", "Zürich", "a", "Zürich"], "zone": [2, 1, 9, 1, 2]})
     got = backend.store.read(backend.project, view, keys, ["v"])
     assert got.column("v").to_pylist() == ["z2", "ab", None, None, "z2"]
@@ -266,16 +289,18 @@ def test_read_many_equals_one_read_per_view(backend: Backend) -> None:
     stats, quality = make_view({"v": Int64, "x": Float64}, name="stats"), make_view({"r": String}, name="quality")
     backend.store.update(backend.project, [stats, quality], [])
     ids = list(range(150))
-    backend.store.write(backend.project, stats, rows(ids, [T] * 150, [None] * 150, v=[i * 10 for i in ids],
-                                                     x=[i / 4 for i in ids]))
+    backend.store.write(
+        backend.project, stats, rows(ids, [T] * 150, [None] * 150, v=[i * 10 for i in ids], x=[i / 4 for i in ids])
+    )
     backend.store.write(backend.project, quality, rows(ids[::2], [T] * 75, [None] * 75, r=[f"q{i}" for i in ids[::2]]))
     for wanted in ([7], [3, 3, 200, 4], [*range(149, -1, -1), 999]):
         keys = pa.table({"id": pa.array(wanted, pa.int64())})
         other = pa.table({"id": pa.array([w + 1 for w in wanted], pa.int64())})  # a join-key-mapped view
         reads = [ViewRead(stats, keys, ["x", "v"]), ViewRead(quality, keys, ["r"]), ViewRead(stats, other, ["v"])]
         got = backend.store.read_many(backend.project, reads)
-        assert [t.to_pydict() for t in got] == [backend.store.read(backend.project, r.view, r.keys, r.features).to_pydict()
-                                                for r in reads]
+        assert [t.to_pydict() for t in got] == [
+            backend.store.read(backend.project, r.view, r.keys, r.features).to_pydict() for r in reads
+        ]
         assert got[0].column("v").to_pylist() == [w * 10 if w < 150 else None for w in wanted]
         assert got[1].column("r").to_pylist() == [f"q{w}" if w < 150 and w % 2 == 0 else None for w in wanted]
         assert got[2].column("v").to_pylist() == [(w + 1) * 10 if w + 1 < 150 else None for w in wanted]
@@ -288,7 +313,9 @@ def test_a_view_never_applied_is_a_clear_error(backend: Backend, request: pytest
     view = make_view({"v": Int64}, name="never_applied")
     if "redis" in request.node.callspec.id:  # no per-view structure in Redis: an unapplied view has no values
         assert backend.store.read(backend.project, view, pa.table({"id": [1]}), ["v"]).to_pydict() == {
-            "v": [None], "event_ts": [None]}
+            "v": [None],
+            "event_ts": [None],
+        }
         return
     with pytest.raises(BackendFailure, match=r"never_applied.*run `ladle apply`"):
         backend.store.read(backend.project, view, pa.table({"id": [1]}), ["v"])
@@ -299,7 +326,10 @@ def test_a_view_never_applied_is_a_clear_error(backend: Backend, request: pytest
 def entityless_view(name: str = "totals") -> FeatureView:
     """A view with ``entities=[]``: one value for the whole project (Feast keys it by a dummy entity)."""
     view = FeatureView(
-        name=name, entities=[], ttl=timedelta(days=1), schema=[Field(name="v", dtype=Int64), Field(name="s", dtype=String)],
+        name=name,
+        entities=[],
+        ttl=timedelta(days=1),
+        schema=[Field(name="v", dtype=Int64), Field(name="s", dtype=String)],
         source=FileSource(name="src", path="x.parquet", timestamp_field="ts"),
     )
     view.bind_entities({})
@@ -317,11 +347,17 @@ def test_a_view_without_entities_serves_its_one_value_to_every_row(backend: Back
     stamp = {"event_ts": pa.array([T, T + timedelta(hours=1)], UTC), "created_ts": pa.array([None, None], UTC)}
     assert backend.store.write(backend.project, view, pa.table({"v": [1, 2], "s": ["a", "b"], **stamp})) == 2
     # an older row written later loses, as for any key
-    backend.store.write(backend.project, view, pa.table({
-        "v": [0], "s": ["old"], "event_ts": pa.array([T], UTC), "created_ts": pa.array([None], UTC)}))
+    backend.store.write(
+        backend.project,
+        view,
+        pa.table({"v": [0], "s": ["old"], "event_ts": pa.array([T], UTC), "created_ts": pa.array([None], UTC)}),
+    )
     got = backend.store.read(backend.project, view, no_keys(3), ["s", "v"])
     assert got.to_pydict() == {"s": ["b"] * 3, "v": [2] * 3, "event_ts": [T + timedelta(hours=1)] * 3}
-    assert backend.store.read_many(backend.project, [ViewRead(view, no_keys(2), ["v"])])[0].column("v").to_pylist() == [2, 2]
+    assert backend.store.read_many(backend.project, [ViewRead(view, no_keys(2), ["v"])])[0].column("v").to_pylist() == [
+        2,
+        2,
+    ]
     assert backend.store.read(backend.project, view, no_keys(0), ["v"]).num_rows == 0
     backend.store.teardown(backend.project, [view])
     assert backend.leftovers() == []
@@ -334,7 +370,9 @@ def test_all_null_rows_keep_stored_values_and_no_rows_write_nothing(backend: Bac
     backend.store.update(backend.project, [view], [])
     p = backend.project
     utc_ts = pa.array([T, T], UTC)
-    backend.store.write(p, view, online_rows(view, pa.table({"id": [1, 2], "ts": utc_ts, "v": [1, 2], "s": ["a", "b"]}), "t"))
+    backend.store.write(
+        p, view, online_rows(view, pa.table({"id": [1, 2], "ts": utc_ts, "v": [1, 2], "s": ["a", "b"]}), "t")
+    )
     later = pa.array([T + timedelta(hours=1)] * 2, UTC)
     newer = pa.table({"id": [1, 2], "ts": later, "v": pa.array([None, None], pa.int64()), "s": [None, "b2"]})
     prepared = online_rows(view, newer, "t")
@@ -344,7 +382,10 @@ def test_all_null_rows_keep_stored_values_and_no_rows_write_nothing(backend: Bac
     assert got.to_pydict() == {"v": [1, None], "s": ["a", "b2"], "event_ts": [T, T + timedelta(hours=1)]}
     backend.store.write(p, view, online_rows(view, newer, "t", write_all_null_rows=True))
     assert backend.store.read(p, view, pa.table({"id": [1]}), ["v", "s"]).to_pydict() == {
-        "v": [None], "s": [None], "event_ts": [T + timedelta(hours=1)]}
+        "v": [None],
+        "s": [None],
+        "event_ts": [T + timedelta(hours=1)],
+    }
     empty = rows([], [], [], v=pa.array([], pa.int64()), s=pa.array([], pa.string()))
     assert backend.store.write(p, view, empty) == 0
     backend.store.teardown(p, [view])

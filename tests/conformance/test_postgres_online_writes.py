@@ -35,18 +35,27 @@ def store(tmp_path: Path) -> Iterator[tuple[object, str]]:
 
 def view(name: str = "stats") -> FeatureView:
     driver = Entity(name="driver", join_keys=["driver_id"])
-    fv = FeatureView(name=name, entities=[driver], ttl=timedelta(days=1),
-                     source=FileSource(path="x.parquet", timestamp_field="ts"), schema=[Field(name="rate", dtype=Float64)])
+    fv = FeatureView(
+        name=name,
+        entities=[driver],
+        ttl=timedelta(days=1),
+        source=FileSource(path="x.parquet", timestamp_field="ts"),
+        schema=[Field(name="rate", dtype=Float64)],
+    )
     fv.bind_entities({"driver": driver})
     return fv
 
 
 def rows(keys: list[int], rate: float, ts: datetime) -> pa.Table:
     n = len(keys)
-    return pa.table({
-        "driver_id": pa.array(keys, pa.int64()), "rate": [rate] * n,
-        "event_ts": pa.array([ts] * n, UTC), "created_ts": pa.nulls(n, UTC),
-    })
+    return pa.table(
+        {
+            "driver_id": pa.array(keys, pa.int64()),
+            "rate": [rate] * n,
+            "event_ts": pa.array([ts] * n, UTC),
+            "created_ts": pa.nulls(n, UTC),
+        }
+    )
 
 
 def test_concurrent_writers_in_opposite_key_orders_do_not_deadlock(store: tuple[object, str]) -> None:
@@ -65,8 +74,10 @@ def test_concurrent_writers_in_opposite_key_orders_do_not_deadlock(store: tuple[
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(keys, 100.0)),
-               threading.Thread(target=writer, args=(keys[::-1], 200.0))]
+    threads = [
+        threading.Thread(target=writer, args=(keys, 100.0)),
+        threading.Thread(target=writer, args=(keys[::-1], 200.0)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -81,8 +92,10 @@ def test_concurrent_writers_in_opposite_key_orders_do_not_deadlock(store: tuple[
 def test_a_deadlock_is_a_retryable_error_not_an_outage(store: tuple[object, str]) -> None:
     psycopg = pytest.importorskip("psycopg")
     online, _ = store
-    for exc in (psycopg.errors.DeadlockDetected("deadlock detected"),
-                psycopg.errors.SerializationFailure("could not serialize access")):
+    for exc in (
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        psycopg.errors.SerializationFailure("could not serialize access"),
+    ):
         mapped = online._fail(exc, "writing feature view 'stats'")  # type: ignore[attr-defined]
         assert isinstance(mapped, BackendUnavailable) and mapped.retryable
         assert "cannot connect" not in str(mapped)
@@ -103,13 +116,21 @@ def test_views_whose_names_share_63_bytes_get_distinct_tables(store: tuple[objec
     assert online.read(project, first, keys, ["rate"]).column("rate").to_pylist() == [1.5]  # type: ignore[attr-defined]
     assert online.read(project, second, keys, ["rate"]).column("rate").to_pylist() == [2.5]  # type: ignore[attr-defined]
     admin = postgres_admin()
-    names = [r[0] for r in admin.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)).fetchall()]
+    names = [
+        r[0]
+        for r in admin.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+        ).fetchall()
+    ]
     admin.close()
     assert len(names) == 2 and all(len(n.encode()) <= 63 for n in names)
     short = view("stats")
     online.update("p", [short], [])  # type: ignore[attr-defined]
     admin = postgres_admin()
-    assert admin.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'p_stats'",
-                         (schema,)).fetchone() is not None  # short names keep Feast's {project}_{view}
+    assert (
+        admin.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'p_stats'", (schema,)
+        ).fetchone()
+        is not None
+    )  # short names keep Feast's {project}_{view}
     admin.close()

@@ -91,8 +91,9 @@ def test_store_protocol(registry_path: tuple[str, str], tmp_path: Path) -> None:
 def test_registry_apply_and_conflict(registry_path: tuple[str, str], tmp_path: Path) -> None:
     kind, path = registry_path
     project = f"p_{uuid.uuid4().hex[:8]}"
-    config = RepoConfig(project=project, registry={**registry_settings(kind, path, project), "cache_ttl_seconds": 0},
-                        repo_path=tmp_path)
+    config = RepoConfig(
+        project=project, registry={**registry_settings(kind, path, project), "cache_ttl_seconds": 0}, repo_path=tmp_path
+    )
     first, second = Registry(config), Registry(config)
     assert second.list_entities() == []  # second has read the empty registry
     diff = first.apply(RepoContents(entities=[Entity(name="driver", join_keys=["driver_id"])]))
@@ -100,8 +101,11 @@ def test_registry_apply_and_conflict(registry_path: tuple[str, str], tmp_path: P
     assert Registry(config).get_entity("driver").join_keys == ["driver_id"]
     assert Registry(config).version == 1
     # the stale reader re-reads before applying, so it sees the change rather than overwriting it
-    diff2 = second.apply(RepoContents(entities=[Entity(name="driver", join_keys=["driver_id"]),
-                                                Entity(name="rider", join_keys=["rider_id"])]))
+    diff2 = second.apply(
+        RepoContents(
+            entities=[Entity(name="driver", join_keys=["driver_id"]), Entity(name="rider", join_keys=["rider_id"])]
+        )
+    )
     assert [c.name for c in diff2.added] == ["rider"]
     assert sorted(e.name for e in Registry(config).list_entities()) == ["driver", "rider"]
     Registry(config).teardown()

@@ -37,14 +37,18 @@ def _rows() -> pa.Table:
     rng = np.random.default_rng(3)
     n = 200
     ts = [NOW - timedelta(minutes=int(m)) for m in rng.integers(1, 600, n)]
-    return pa.table({
-        "driver_id": pa.array(rng.integers(0, 15, n), pa.int64()),
-        "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
-        "created": pa.array([t + timedelta(seconds=int(s)) for t, s in zip(ts, rng.integers(0, 3, n), strict=True)],
-                            pa.timestamp("us", tz="UTC")),
-        "rate": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.random(n))),
-        "trips": pa.array(rng.integers(0, 100, n), pa.int64()),
-    })
+    return pa.table(
+        {
+            "driver_id": pa.array(rng.integers(0, 15, n), pa.int64()),
+            "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+            "created": pa.array(
+                [t + timedelta(seconds=int(s)) for t, s in zip(ts, rng.integers(0, 3, n), strict=True)],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "rate": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.random(n))),
+            "trips": pa.array(rng.integers(0, 100, n), pa.int64()),
+        }
+    )
 
 
 def _require(ok: bool, what: str) -> None:
@@ -72,24 +76,32 @@ def _offline(kind: str, repo: Path, rows: pa.Table, schema: str | None) -> tuple
     if kind == "spark":
         spark_session()  # the store reuses the active session
         pq.write_table(rows, repo / "data/stats.parquet")
-        return ("offline_store:\n  type: spark\n",
-                "SparkSource(name='stats_src', path='data/stats.parquet', file_format='parquet', "
-                "timestamp_field='ts', created_timestamp_column='created')")
+        return (
+            "offline_store:\n  type: spark\n",
+            "SparkSource(name='stats_src', path='data/stats.parquet', file_format='parquet', "
+            "timestamp_field='ts', created_timestamp_column='created')",
+        )
     if kind == "duckdb":
         pq.write_table(rows, repo / "data/stats.parquet")
-        return ("offline_store:\n  type: duckdb\n",
-                "FileSource(name='stats_src', path='data/stats.parquet', timestamp_field='ts', "
-                "created_timestamp_column='created')")
+        return (
+            "offline_store:\n  type: duckdb\n",
+            "FileSource(name='stats_src', path='data/stats.parquet', timestamp_field='ts', "
+            "created_timestamp_column='created')",
+        )
     import psycopg
 
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE TABLE "{schema}".stats (driver_id BIGINT, ts TIMESTAMPTZ, created TIMESTAMPTZ, '
-                     'rate DOUBLE PRECISION, trips BIGINT)')
+        conn.execute(
+            f'CREATE TABLE "{schema}".stats (driver_id BIGINT, ts TIMESTAMPTZ, created TIMESTAMPTZ, '
+            "rate DOUBLE PRECISION, trips BIGINT)"
+        )
         with conn.cursor() as cur, cur.copy(f'COPY "{schema}".stats FROM STDIN') as copy:
             for row in zip(*(rows.column(c).to_pylist() for c in rows.column_names), strict=True):
                 copy.write_row(row)
-    return (f"offline_store:\n  type: postgres\n  dsn: \"{PG_DSN}\"\n  db_schema: {schema}\n",
-            "PostgreSQLSource(name='stats_src', table='stats', timestamp_field='ts', created_timestamp_column='created')")
+    return (
+        f'offline_store:\n  type: postgres\n  dsn: "{PG_DSN}"\n  db_schema: {schema}\n',
+        "PostgreSQLSource(name='stats_src', table='stats', timestamp_field='ts', created_timestamp_column='created')",
+    )
 
 
 def _online(kind: str, request: pytest.FixtureRequest, schema: str | None) -> str:
@@ -98,7 +110,7 @@ def _online(kind: str, request: pytest.FixtureRequest, schema: str | None) -> st
     if kind == "redis":
         return "online_store:\n  type: redis\n  connection_string: 127.0.0.1:6379\n"
     if kind == "postgres":
-        return f"online_store:\n  type: postgres\n  dsn: \"{PG_DSN}\"\n  db_schema: {schema}\n"
+        return f'online_store:\n  type: postgres\n  dsn: "{PG_DSN}"\n  db_schema: {schema}\n'
     endpoint = request.getfixturevalue("moto_endpoint")
     return f"online_store:\n  type: dynamodb\n  endpoint_url: {endpoint}\n"
 
@@ -115,7 +127,9 @@ def test_online_equals_historical_after_materialize(
     offline_yaml, source = _offline(offline, repo, rows, schema)
     project = f"skew{uuid.uuid4().hex[:8]}"
     (repo / "feature_store.yaml").write_text(
-        f"project: {project}\nregistry: data/registry.db\nprovider: local\n" + offline_yaml + _online(online, request, schema)
+        f"project: {project}\nregistry: data/registry.db\nprovider: local\n"
+        + offline_yaml
+        + _online(online, request, schema)
     )
     (repo / "features.py").write_text(DEFINITIONS.format(source=source))
     store = FeatureStore(repo_path=repo)

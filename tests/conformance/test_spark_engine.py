@@ -45,15 +45,19 @@ def _rows() -> pa.Table:
     n = 400
     ts = [NOW - timedelta(minutes=int(m)) for m in rng.integers(1, 600, n)]
     trips = rng.integers(0, 100, n)
-    return pa.table({
-        "driver_id": pa.array(rng.integers(0, 40, n), pa.int64()),
-        "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
-        "created": pa.array([t + timedelta(seconds=int(s)) for t, s in zip(ts, rng.integers(0, 3, n), strict=True)],
-                            pa.timestamp("us", tz="UTC")),
-        "conv": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.random(n))),
-        "trips": pa.array([None if t % 13 == 0 else int(t) for t in trips], pa.int64()),
-        "city": pa.array([f"city-{t % 7} ✓" for t in trips]),
-    })
+    return pa.table(
+        {
+            "driver_id": pa.array(rng.integers(0, 40, n), pa.int64()),
+            "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+            "created": pa.array(
+                [t + timedelta(seconds=int(s)) for t, s in zip(ts, rng.integers(0, 3, n), strict=True)],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "conv": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.random(n))),
+            "trips": pa.array([None if t % 13 == 0 else int(t) for t in trips], pa.int64()),
+            "city": pa.array([f"city-{t % 7} ✓" for t in trips]),
+        }
+    )
 
 
 @pytest.fixture
@@ -77,7 +81,7 @@ def _online_yaml(kind: str, request: pytest.FixtureRequest) -> str:
             unavailable("Redis", f"{REDIS} is unreachable: {exc}")
         return f"online_store:\n  type: redis\n  connection_string: {REDIS}\n"
     schema = request.getfixturevalue("pg_schema")
-    return f"online_store:\n  type: postgres\n  dsn: \"{PG_DSN}\"\n  db_schema: {schema}\n"
+    return f'online_store:\n  type: postgres\n  dsn: "{PG_DSN}"\n  db_schema: {schema}\n'
 
 
 def _repo(tmp_path: Path, online_yaml: str, engine: str = "spark", offline: str = "spark") -> Path:
@@ -86,7 +90,8 @@ def _repo(tmp_path: Path, online_yaml: str, engine: str = "spark", offline: str 
     pq.write_table(_rows(), repo / "data" / "stats" / "part-0.parquet")
     (repo / "feature_store.yaml").write_text(
         f"project: sparkeng{uuid.uuid4().hex[:8]}\nregistry: data/registry.db\nprovider: local\n"
-        f"offline_store:\n  type: {offline}\n" + online_yaml
+        f"offline_store:\n  type: {offline}\n"
+        + online_yaml
         + f"batch_engine:\n  type: {engine}\n  partitions: 3\n  batch_size: 50\n"
     )
     (repo / "features.py").write_text(DEFINITIONS)
@@ -122,10 +127,19 @@ def test_spark_engine_materializes_like_the_local_engine(
             assert _plain(served[name]) == _plain(trained[name].tolist()), (online, name)
 
         # newer wins: a value pushed after the source's newest row survives re-materialization
-        store.write_to_online_store("stats", pd.DataFrame({
-            "driver_id": [3], "ts": [NOW + timedelta(hours=1)], "created": [NOW + timedelta(hours=1)],
-            "rate": [123.5], "trips": [7], "city": ["pushed"],
-        }))
+        store.write_to_online_store(
+            "stats",
+            pd.DataFrame(
+                {
+                    "driver_id": [3],
+                    "ts": [NOW + timedelta(hours=1)],
+                    "created": [NOW + timedelta(hours=1)],
+                    "rate": [123.5],
+                    "trips": [7],
+                    "city": ["pushed"],
+                }
+            ),
+        )
         store.materialize(start, NOW)
         again = store.get_online_features(features, {"driver_id": [3, 4]}).to_dict()
         assert again["rate"][0] == 123.5 and again["city"][0] == "pushed"
@@ -142,12 +156,15 @@ def test_spark_engine_materializes_like_the_local_engine(
 
 
 def test_spark_engine_needs_the_spark_offline_store(tmp_path: Path) -> None:
-    store = FeatureStore(repo_path=_repo(tmp_path, "online_store:\n  type: sqlite\n  path: data/online.db\n",
-                                         offline="duckdb"))
-    (store.repo_path / "features.py").write_text(DEFINITIONS.replace(
-        'SparkSource(name="stats_src", path="data/stats", file_format="parquet",',
-        'FileSource(name="stats_src", path="data/stats",',
-    ).replace("SparkSource", "FileSource"))
+    store = FeatureStore(
+        repo_path=_repo(tmp_path, "online_store:\n  type: sqlite\n  path: data/online.db\n", offline="duckdb")
+    )
+    (store.repo_path / "features.py").write_text(
+        DEFINITIONS.replace(
+            'SparkSource(name="stats_src", path="data/stats", file_format="parquet",',
+            'FileSource(name="stats_src", path="data/stats",',
+        ).replace("SparkSource", "FileSource")
+    )
     try:
         store.apply_repo()
         with pytest.raises(InvalidConfig, match="batch_engine type 'spark' needs offline_store type 'spark'"):

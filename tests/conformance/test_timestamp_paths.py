@@ -41,12 +41,14 @@ def _stamps(instants: list[datetime], zone: str | None) -> pd.Series:
 
 
 def _history(zone: str | None) -> pd.DataFrame:
-    return pd.DataFrame({
-        "driver_id": [1, 1, 2],
-        "ts": _stamps([_h(0), _h(2), _h(1)], zone),
-        "created": _stamps([_h(0), _h(2), _h(1)], zone),
-        "rate": [0.1, 0.2, 0.5],
-    })
+    return pd.DataFrame(
+        {
+            "driver_id": [1, 1, 2],
+            "ts": _stamps([_h(0), _h(2), _h(1)], zone),
+            "created": _stamps([_h(0), _h(2), _h(1)], zone),
+            "rate": [0.1, 0.2, 0.5],
+        }
+    )
 
 
 @pytest.fixture
@@ -66,11 +68,15 @@ def _offline(kind: str, repo: Path, history: pd.DataFrame, request: pytest.Fixtu
         history.to_parquet(repo / "data/stats/part-0.parquet")  # pandas' default: nanosecond timestamps
         if kind == "spark":
             spark_session()
-            return ("offline_store:\n  type: spark\n",
-                    "SparkSource(name='stats_src', path='data/stats', file_format='parquet', timestamp_field='ts', "
-                    "created_timestamp_column='created')")
-        return ("offline_store:\n  type: file\n",
-                "FileSource(name='stats_src', path='data/stats', timestamp_field='ts', created_timestamp_column='created')")
+            return (
+                "offline_store:\n  type: spark\n",
+                "SparkSource(name='stats_src', path='data/stats', file_format='parquet', timestamp_field='ts', "
+                "created_timestamp_column='created')",
+            )
+        return (
+            "offline_store:\n  type: file\n",
+            "FileSource(name='stats_src', path='data/stats', timestamp_field='ts', created_timestamp_column='created')",
+        )
     schema = request.getfixturevalue("pg_schema")
     pg_type = "TIMESTAMP" if history["ts"].dt.tz is None else "TIMESTAMPTZ"
     admin = postgres_admin()
@@ -79,8 +85,10 @@ def _offline(kind: str, repo: Path, history: pd.DataFrame, request: pytest.Fixtu
         for row in history.itertuples(index=False):
             copy.write_row([row.driver_id, row.ts.to_pydatetime(), row.created.to_pydatetime(), row.rate])
     admin.close()
-    return (f"offline_store:\n  type: postgres\n  dsn: \"{PG_DSN}\"\n  db_schema: {schema}\n",
-            "PostgreSQLSource(name='stats_src', table='stats', timestamp_field='ts', created_timestamp_column='created')")
+    return (
+        f'offline_store:\n  type: postgres\n  dsn: "{PG_DSN}"\n  db_schema: {schema}\n',
+        "PostgreSQLSource(name='stats_src', table='stats', timestamp_field='ts', created_timestamp_column='created')",
+    )
 
 
 CASES = [  # offline store, zone of the source's timestamps, zone of the caller's timestamps
@@ -102,15 +110,17 @@ def test_nanosecond_timestamps_through_every_path(
     (repo / "data").mkdir(parents=True)
     offline_yaml, source = _offline(offline, repo, _history(source_zone), request)
     (repo / "feature_store.yaml").write_text(
-        f"project: ts{uuid.uuid4().hex[:8]}\nregistry: data/registry.db\nprovider: local\n" + offline_yaml
+        f"project: ts{uuid.uuid4().hex[:8]}\nregistry: data/registry.db\nprovider: local\n"
+        + offline_yaml
         + "online_store:\n  type: sqlite\n  path: data/online.db\n"
     )
     (repo / "features.py").write_text(DEFINITIONS.format(source=source))
     store = FeatureStore(repo_path=repo)
     try:
         store.apply_repo()
-        entity_df = pd.DataFrame({"driver_id": [1, 1, 2, 2],
-                                  "event_timestamp": _stamps([_h(1.5), _h(2), _h(0.5), _h(3)], zone)})
+        entity_df = pd.DataFrame(
+            {"driver_id": [1, 1, 2, 2], "event_timestamp": _stamps([_h(1.5), _h(2), _h(0.5), _h(3)], zone)}
+        )
         training = store.get_historical_features(entity_df, ["stats:rate"]).to_df()
         assert training["rate"].tolist()[:2] == [0.1, 0.2]
         assert pd.isna(training["rate"].iloc[2]) and training["rate"].iloc[3] == 0.5
@@ -122,8 +132,13 @@ def test_nanosecond_timestamps_through_every_path(
         assert _online(store) == ([0.2, 0.5], [_h(2), _h(1)])
 
         mode = PushMode.ONLINE if offline == "spark" else PushMode.ONLINE_AND_OFFLINE
-        store.push("stats_push", pd.DataFrame({"driver_id": [2], "ts": _stamps([_h(4)], zone),
-                                               "created": _stamps([_h(4)], zone), "rate": [0.7]}), to=mode)
+        store.push(
+            "stats_push",
+            pd.DataFrame(
+                {"driver_id": [2], "ts": _stamps([_h(4)], zone), "created": _stamps([_h(4)], zone), "rate": [0.7]}
+            ),
+            to=mode,
+        )
         assert _online(store) == ([0.2, 0.7], [_h(2), _h(4)])
         if mode is PushMode.ONLINE_AND_OFFLINE:
             later = pd.DataFrame({"driver_id": [2], "event_timestamp": _stamps([_h(5)], zone)})

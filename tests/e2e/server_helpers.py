@@ -63,7 +63,10 @@ class Server:
         full_env.update(env or {})
         self.proc = subprocess.Popen(
             [str(LADLE), "serve", "-h", "127.0.0.1", "-p", str(self.port), *args],
-            cwd=repo, stdout=self._log, stderr=subprocess.STDOUT, env=full_env,
+            cwd=repo,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
         )
         self.http = httpx.Client(base_url=self.url, timeout=30.0)
 

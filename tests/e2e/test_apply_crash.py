@@ -70,16 +70,20 @@ def backend_yaml(kind: str) -> Iterator[str]:
             client.ping()
         except redis.RedisError as exc:
             unavailable("Redis", str(exc))
-        yield (f"project: {project}\nregistry: data/registry.db\n"
-               "online_store:\n  type: redis\n  connection_string: 127.0.0.1:6379\n")
+        yield (
+            f"project: {project}\nregistry: data/registry.db\n"
+            "online_store:\n  type: redis\n  connection_string: 127.0.0.1:6379\n"
+        )
         for key in client.scan_iter(match=f"ladle:{project}:*"):
             client.delete(key)
         client.close()
     else:
         admin = postgres_admin()
         admin.execute(f'CREATE SCHEMA "{project}"')
-        yield (f"project: {project}\nregistry:\n  registry_type: sql\n  path: postgresql://postgres@127.0.0.1:5432/test\n"
-               f"online_store:\n  type: postgres\n  dsn: \"{PG_DSN}\"\n  db_schema: {project}\n")
+        yield (
+            f"project: {project}\nregistry:\n  registry_type: sql\n  path: postgresql://postgres@127.0.0.1:5432/test\n"
+            f'online_store:\n  type: postgres\n  dsn: "{PG_DSN}"\n  db_schema: {project}\n'
+        )
         admin.execute(f'DROP SCHEMA "{project}" CASCADE')
         admin.execute("DELETE FROM ladle_registry WHERE project = %s", (project,))
         admin.close()
@@ -106,12 +110,17 @@ def make_repo(root: Path, yaml: str) -> Path:
     (root / "data").mkdir(parents=True)
     (root / "feature_store.yaml").write_text(yaml + "offline_store:\n  type: duckdb\n")
     (root / "features.py").write_text(textwrap.dedent(BEFORE))
-    pq.write_table(pa.table({
-        "driver_id": pa.array(DRIVERS, pa.int64()),
-        "ts": pa.array([NOW - timedelta(hours=1)] * len(DRIVERS), pa.timestamp("us", tz="UTC")),
-        "rate": [d / 10 for d in DRIVERS],
-        "trips": pa.array(DRIVERS, pa.int64()),
-    }), root / "data/stats.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "driver_id": pa.array(DRIVERS, pa.int64()),
+                "ts": pa.array([NOW - timedelta(hours=1)] * len(DRIVERS), pa.timestamp("us", tz="UTC")),
+                "rate": [d / 10 for d in DRIVERS],
+                "trips": pa.array(DRIVERS, pa.int64()),
+            }
+        ),
+        root / "data/stats.parquet",
+    )
     store = FeatureStore(repo_path=root)
     store.apply_repo()
     store.materialize_incremental(NOW)
@@ -126,14 +135,18 @@ def online_storage(store: FeatureStore, view: str) -> bool:
     if kind == "sqlite":
         con = sqlite3.connect(store.repo_path / "data/online.db")
         try:
-            return con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (f"{project}_{view}",)).fetchone() is not None
+            return (
+                con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (f"{project}_{view}",)).fetchone() is not None
+            )
         finally:
             con.close()
     if kind == "postgres":
         admin = postgres_admin()
         try:
-            found = admin.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                                  (project, f"{project}_{view}")).fetchone()
+            found = admin.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+                (project, f"{project}_{view}"),
+            ).fetchone()
             return found is not None
         finally:
             admin.close()
@@ -148,6 +161,7 @@ def online_storage(store: FeatureStore, view: str) -> bool:
 
 def run_killed(repo: Path, inject: Callable[[], None]) -> int:
     """Apply the repo in a forked child after ``inject()`` armed a kill; the child's exit code."""
+
     def child() -> None:
         inject()
         FeatureStore(repo_path=repo).apply_repo()
@@ -162,6 +176,7 @@ def run_killed(repo: Path, inject: Callable[[], None]) -> int:
 
 def kill_when(obj: Any, name: str, after: bool = False, calls: int = 1) -> Callable[[], None]:
     """An injector: ``obj.name`` kills the process on its ``calls``-th call (before it runs, or ``after``)."""
+
     def inject() -> None:
         original = getattr(obj, name)
         count = [0]
@@ -267,7 +282,9 @@ def test_concurrent_applies_leave_the_winners_views_with_storage(backend: str, t
 
         for who, path in (("a", repo), ("b", other)):  # both differ from the registry: both must commit
             text = BEFORE if who == "b" else AFTER
-            (path / "features.py").write_text(textwrap.dedent(text).replace("source=src,", f"source=src, description='{who}{trial}',"))
+            (path / "features.py").write_text(
+                textwrap.dedent(text).replace("source=src,", f"source=src, description='{who}{trial}',")
+            )
         procs = [context.Process(target=child, args=(p,)) for p in ((repo, other) if trial % 2 else (other, repo))]
         for p in procs:
             p.start()

@@ -42,12 +42,14 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def yaml(offline: str, online: str = "  type: sqlite\n  path: data/online.db", registry: str = "data/registry.db") -> str:
+def yaml(
+    offline: str, online: str = "  type: sqlite\n  path: data/online.db", registry: str = "data/registry.db"
+) -> str:
     return f"project: errs\nregistry: {registry}\nprovider: local\noffline_store:\n{offline}\nonline_store:\n{online}\n"
 
 
 def pg_offline(schema: str, dsn: str = PG_DSN) -> str:
-    return f"  type: postgres\n  dsn: \"{dsn}\"\n  db_schema: {schema}"
+    return f'  type: postgres\n  dsn: "{dsn}"\n  db_schema: {schema}'
 
 
 @pytest.fixture
@@ -55,16 +57,19 @@ def pg_schema() -> Iterator[str]:
     admin = postgres_admin()
     schema = f"ladle_err_{uuid.uuid4().hex[:8]}"
     admin.execute(f'CREATE SCHEMA "{schema}"')
-    admin.execute(f'CREATE TABLE "{schema}".driver_stats (driver_id BIGINT, event_timestamp TIMESTAMPTZ, '
-                  "conv_rate DOUBLE PRECISION, trips BIGINT)")
-    admin.execute(f"INSERT INTO \"{schema}\".driver_stats VALUES (1, now(), 0.5, 3)")
+    admin.execute(
+        f'CREATE TABLE "{schema}".driver_stats (driver_id BIGINT, event_timestamp TIMESTAMPTZ, '
+        "conv_rate DOUBLE PRECISION, trips BIGINT)"
+    )
+    admin.execute(f'INSERT INTO "{schema}".driver_stats VALUES (1, now(), 0.5, 3)')
     yield schema
     admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
     admin.close()
 
 
-def repo(make_repo: RepoFactory, config: str, table: str = "driver_stats", conv_type: str = "Float64",
-         trips: str = "trips") -> Path:
+def repo(
+    make_repo: RepoFactory, config: str, table: str = "driver_stats", conv_type: str = "Float64", trips: str = "trips"
+) -> Path:
     files = {"features.py": FEATURES.format(table=table, conv_type=conv_type, trips=trips)}
     return make_repo(files, yaml=config, name=f"repo_{uuid.uuid4().hex[:6]}")
 
@@ -94,8 +99,10 @@ def test_postgres_source_problems_are_named_at_apply(make_repo: RepoFactory, pg_
     assert "FeatureView 'driver_stats': feature 'trip_count' is not a column of source 'driver_stats_source'" in err
 
     err = fails("apply", cwd=repo(make_repo, yaml(pg_offline(pg_schema)), conv_type="String"))
-    assert ("FeatureView 'driver_stats': feature 'conv_rate' is declared String, but column 'conv_rate' of source "
-            "'driver_stats_source' holds double") in err
+    assert (
+        "FeatureView 'driver_stats': feature 'conv_rate' is declared String, but column 'conv_rate' of source "
+        "'driver_stats_source' holds double"
+    ) in err
     assert "change the Field's dtype" in err
 
     role = f"host=127.0.0.1 port=5432 user=nobody_{uuid.uuid4().hex[:6]} dbname=test"
@@ -119,17 +126,30 @@ def test_unreachable_online_stores(make_repo: RepoFactory) -> None:
     import pyarrow.parquet as pq
 
     cases = {
-        "redis": (f"  type: redis\n  connection_string: 127.0.0.1:{port}", "redis online store: cannot reach Redis at",
-                  "start Redis or fix online_store.connection_string"),
-        "postgres": (f"  type: postgres\n  dsn: \"host=127.0.0.1 port={port} user=postgres dbname=test\"",
-                     "postgres online store: cannot connect to PostgreSQL", "start PostgreSQL or fix online_store"),
-        "dynamodb": (f"  type: dynamodb\n  region: us-east-1\n  endpoint_url: http://127.0.0.1:{port}",
-                     "dynamodb online store: cannot reach DynamoDB", "endpoint_url"),
+        "redis": (
+            f"  type: redis\n  connection_string: 127.0.0.1:{port}",
+            "redis online store: cannot reach Redis at",
+            "start Redis or fix online_store.connection_string",
+        ),
+        "postgres": (
+            f'  type: postgres\n  dsn: "host=127.0.0.1 port={port} user=postgres dbname=test"',
+            "postgres online store: cannot connect to PostgreSQL",
+            "start PostgreSQL or fix online_store",
+        ),
+        "dynamodb": (
+            f"  type: dynamodb\n  region: us-east-1\n  endpoint_url: http://127.0.0.1:{port}",
+            "dynamodb online store: cannot reach DynamoDB",
+            "endpoint_url",
+        ),
     }
     for name, (online, problem, fix) in cases.items():
         path = make_repo({"features.py": features}, yaml=yaml(file_offline, online), name=name)
-        pq.write_table(pa.table({"driver_id": [1], "event_timestamp": pa.array([0], pa.timestamp("us", tz="UTC")),
-                                 "conv_rate": [0.5]}), path / "data" / "stats.parquet")
+        pq.write_table(
+            pa.table(
+                {"driver_id": [1], "event_timestamp": pa.array([0], pa.timestamp("us", tz="UTC")), "conv_rate": [0.5]}
+            ),
+            path / "data" / "stats.parquet",
+        )
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
         err = fails("apply", cwd=path)
@@ -144,8 +164,10 @@ def test_unreachable_online_stores(make_repo: RepoFactory) -> None:
 
 def test_unreachable_sql_registry(make_repo: RepoFactory) -> None:
     port = closed_port()
-    path = make_repo({"features.py": "from feast import Entity\ndriver = Entity(name='driver', join_keys=['id'])\n"},
-                     yaml=f"project: errs\nregistry:\n  registry_type: sql\n  path: postgresql://postgres@127.0.0.1:{port}/test\n")
+    path = make_repo(
+        {"features.py": "from feast import Entity\ndriver = Entity(name='driver', join_keys=['id'])\n"},
+        yaml=f"project: errs\nregistry:\n  registry_type: sql\n  path: postgresql://postgres@127.0.0.1:{port}/test\n",
+    )
     for command in ("apply", "validate"):
         err = fails(command, cwd=path)
         assert "sql registry: cannot reach" in err and str(port) in err

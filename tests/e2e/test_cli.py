@@ -39,7 +39,9 @@ def ladle(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run ``ladle ARGS`` in ``cwd`` as a user would."""
     assert LADLE.exists(), f"the console script is not installed next to {sys.executable} (pip install -e .)"
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run([str(LADLE), *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False, env=env)
+    return subprocess.run(
+        [str(LADLE), *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False, env=env
+    )
 
 
 def ok(*args: str, cwd: Path) -> str:
@@ -300,7 +302,8 @@ def test_a_repo_without_online_store_applies_and_refuses_to_materialize(tmp_path
 def test_apply_registers_a_declared_view_whose_data_does_not_exist_yet(tmp_path: Path) -> None:
     ok("init", "future", "--minimal", cwd=tmp_path)
     repo = tmp_path / "future" / "feature_repo"
-    (repo / "future_views.py").write_text(textwrap.dedent("""
+    (repo / "future_views.py").write_text(
+        textwrap.dedent("""
         from datetime import timedelta
         from ladle import Entity, FeatureView, Field, FileSource
         from ladle.types import Float64, Int64
@@ -309,7 +312,8 @@ def test_apply_registers_a_declared_view_whose_data_does_not_exist_yet(tmp_path:
         future = FeatureView(name="future", entities=[courier], ttl=timedelta(days=1),
                              schema=[Field(name="courier_id", dtype=Int64), Field(name="speed", dtype=Float64)],
                              source=FileSource(name="future_src", path="data/not_yet.parquet", timestamp_field="ts"))
-    """))
+    """)
+    )
     done = ladle("apply", "--skip-source-validation", cwd=repo)
     assert done.returncode == 0 and "future" in done.stdout and "Warning" not in done.stderr, done.stderr
     (repo / "future_views.py").write_text((repo / "future_views.py").read_text().replace("speed", "pace"))
@@ -338,7 +342,18 @@ def test_global_options_after_the_subcommand(tmp_path: Path) -> None:
     # an option after the command wins over the same one before it
     assert "after_opts" in ok("-c", str(tmp_path), "registry-dump", "-c", str(repo), "-f", str(yaml_file), cwd=tmp_path)
     # in `materialize`, -v stays Feast's --views; --verbose is the long form
-    done = ladle("materialize", "-v", "nope", "--verbose", "2024-01-01", "2024-01-02", "-c", str(repo),
-                 "-f", str(yaml_file), cwd=tmp_path)
+    done = ladle(
+        "materialize",
+        "-v",
+        "nope",
+        "--verbose",
+        "2024-01-01",
+        "2024-01-02",
+        "-c",
+        str(repo),
+        "-f",
+        str(yaml_file),
+        cwd=tmp_path,
+    )
     assert done.returncode == 1 and "Traceback" in done.stderr
     assert "has no feature views registered" in done.stderr.strip().splitlines()[-1]

@@ -34,14 +34,24 @@ def example(tmp_path: Path, moto_endpoint: str) -> Iterator[tuple[Path, dict[str
     schema = f"ladle_credit_{uuid.uuid4().hex[:8]}"
     params = psycopg.conninfo.conninfo_to_dict(PG_DSN)
     env = {
-        **os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "LADLE_PG_HOST": str(params.get("host", "127.0.0.1")), "LADLE_PG_PORT": str(params.get("port", 5432)),
-        "LADLE_PG_DATABASE": str(params.get("dbname", "test")), "LADLE_PG_USER": str(params.get("user", "postgres")),
-        "LADLE_PG_SCHEMA": schema, "DYNAMODB_ENDPOINT_URL": moto_endpoint,
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "LADLE_PG_HOST": str(params.get("host", "127.0.0.1")),
+        "LADLE_PG_PORT": str(params.get("port", 5432)),
+        "LADLE_PG_DATABASE": str(params.get("dbname", "test")),
+        "LADLE_PG_USER": str(params.get("user", "postgres")),
+        "LADLE_PG_SCHEMA": schema,
+        "DYNAMODB_ENDPOINT_URL": moto_endpoint,
     }
     yield folder, env
-    subprocess.run([str(BIN / "ladle"), "teardown"], cwd=folder / "feature_repo", env=env, check=False,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [str(BIN / "ladle"), "teardown"],
+        cwd=folder / "feature_repo",
+        env=env,
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
     admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     admin.close()
 

@@ -81,7 +81,10 @@ def prediction_service(example: Path) -> Iterator[tuple[str, str]]:
         env = {**os.environ, "LADLE_FEATURE_SERVER_URL": features.url}
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "service:app", "--port", str(port), "--no-access-log"],
-            cwd=example, stdout=log, stderr=subprocess.STDOUT, env=env,
+            cwd=example,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -92,7 +95,9 @@ def prediction_service(example: Path) -> Iterator[tuple[str, str]]:
                         break
                 except httpx.TransportError:
                     pass
-                assert proc.poll() is None and time.monotonic() < deadline, (example / f"service-{port}.log").read_text()
+                assert proc.poll() is None and time.monotonic() < deadline, (
+                    example / f"service-{port}.log"
+                ).read_text()
                 time.sleep(0.1)
             yield url, features.url
         finally:
@@ -129,9 +134,7 @@ def test_predictions_from_the_feature_server_match_the_training_features(
         assert answer["prediction"] == int(probability[1] > 0.5) and answer["user_id"] == user
 
 
-def test_unknown_users_and_bad_requests(
-    example: Path, prediction_service: tuple[str, str]
-) -> None:
+def test_unknown_users_and_bad_requests(example: Path, prediction_service: tuple[str, str]) -> None:
     url, _ = prediction_service
     missing = httpx.post(f"{url}/predict", json={"user_id": 99}, timeout=30)
     assert missing.status_code == 404 and "no current features for user 99" in missing.text

@@ -118,8 +118,16 @@ batch_engine:
 
 def plugin_repo(make_repo: RepoFactory, config: str = YAML) -> Path:
     repo = make_repo({"features.py": FEATURES, "plugins/__init__.py": "", "plugins/stores.py": PLUGINS}, yaml=config)
-    pq.write_table(pa.table({"driver_id": [1, 2], "event_timestamp": pa.array([T, T], pa.timestamp("us", tz="UTC")),
-                             "conv_rate": [0.25, 0.75]}), repo / "data" / "stats.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "driver_id": [1, 2],
+                "event_timestamp": pa.array([T, T], pa.timestamp("us", tz="UTC")),
+                "conv_rate": [0.25, 0.75],
+            }
+        ),
+        repo / "data" / "stats.parquet",
+    )
     return repo
 
 
@@ -131,12 +139,15 @@ def test_plugins_named_by_class_path_run_every_step(make_repo: RepoFactory) -> N
     repo = plugin_repo(make_repo)
     ok("apply", cwd=repo)
     ok("materialize", "2023-12-31", "now", cwd=repo)
-    out = python("""
+    out = python(
+        """
         from ladle import FeatureStore
         store = FeatureStore(repo_path=".")
         print(type(store.online_store).__name__, type(store.offline_store).__name__, type(store.registry.store).__name__)
         print(store.get_online_features(["driver_stats:conv_rate"], [{"driver_id": 2}, {"driver_id": 1}]).to_dict())
-    """, cwd=repo)
+    """,
+        cwd=repo,
+    )
     assert out.splitlines() == [
         "RecordingOnlineStore RecordingOfflineStore RecordingRegistryStore",
         "{'driver_id': [2, 1], 'conv_rate': [0.75, 0.25]}",
@@ -149,38 +160,62 @@ def test_plugins_named_by_class_path_run_every_step(make_repo: RepoFactory) -> N
     assert ["engine.materialize", 7, ["driver_stats"]] in seen  # the engine ran, with its yaml keys
     assert (repo / "data" / "online.db").exists()
     shown = yaml.safe_load(ok("configuration", cwd=repo))
-    assert shown["online_store"] == {"type": "plugins.stores.RecordingOnlineStore", "enforce_ttl": True,
-                                     "path": "data/online.db", "label": "from-yaml"}
+    assert shown["online_store"] == {
+        "type": "plugins.stores.RecordingOnlineStore",
+        "enforce_ttl": True,
+        "path": "data/online.db",
+        "label": "from-yaml",
+    }
     assert shown["offline_store"]["type"] == "plugins.stores.RecordingOfflineStore"
 
 
 @pytest.mark.parametrize(
     ("section", "problem"),
     [
-        ("online_store: {type: plugins.nowhere.Store}",
-         "'online_store.type' is 'plugins.nowhere.Store': module 'plugins.nowhere' cannot be imported"),
-        ("online_store: {type: plugins.stores.Missing}",
-         "'online_store.type' is 'plugins.stores.Missing': module 'plugins.stores' has no attribute 'Missing'"),
-        ("online_store: {type: plugins.stores.NotAStore}",
-         "'online_store.type' is 'plugins.stores.NotAStore', which is not a subclass of ladle's OnlineStore "
-         "(subclass ladle.online.base.OnlineStore)"),
-        ("online_store: {type: plugins.stores.HalfStore}",
-         "'online_store.type' is 'plugins.stores.HalfStore', which does not implement OnlineStore.read, teardown, "
-         "write (implement the missing methods)"),
-        ("offline_store: {type: plugins.stores.RecordingOnlineStore}",
-         "'offline_store.type' is 'plugins.stores.RecordingOnlineStore', which is not a subclass of ladle's "
-         "OfflineStore"),
-        ("online_store: {type: plugins.stores.RecordingOnlineStore, colour: red}",
-         "unknown key 'online_store.colour' for plugins.stores.RecordingOnlineStore"),
-        ("offline_store: {type: plugins.stores.RecordingOfflineStore, threads: many}",
-         "'offline_store.threads': Input should be a valid integer"),
-        ("batch_engine: {type: plugins.stores.RecordingOnlineStore}",
-         "'batch_engine.type' is 'plugins.stores.RecordingOnlineStore', which is not a subclass of ladle's BatchEngine"),
-        ("batch_engine: {type: plugins.stores.RecordingEngine, batch_size: 0}",
-         "'batch_engine.batch_size': Input should be greater than 0"),
-        ("registry: {path: data/r.db, registry_store_type: plugins.stores.RecordingOfflineStore}",
-         "'registry.registry_store_type' is 'plugins.stores.RecordingOfflineStore', which is not a subclass of "
-         "ladle's RegistryStore"),
+        (
+            "online_store: {type: plugins.nowhere.Store}",
+            "'online_store.type' is 'plugins.nowhere.Store': module 'plugins.nowhere' cannot be imported",
+        ),
+        (
+            "online_store: {type: plugins.stores.Missing}",
+            "'online_store.type' is 'plugins.stores.Missing': module 'plugins.stores' has no attribute 'Missing'",
+        ),
+        (
+            "online_store: {type: plugins.stores.NotAStore}",
+            "'online_store.type' is 'plugins.stores.NotAStore', which is not a subclass of ladle's OnlineStore "
+            "(subclass ladle.online.base.OnlineStore)",
+        ),
+        (
+            "online_store: {type: plugins.stores.HalfStore}",
+            "'online_store.type' is 'plugins.stores.HalfStore', which does not implement OnlineStore.read, teardown, "
+            "write (implement the missing methods)",
+        ),
+        (
+            "offline_store: {type: plugins.stores.RecordingOnlineStore}",
+            "'offline_store.type' is 'plugins.stores.RecordingOnlineStore', which is not a subclass of ladle's "
+            "OfflineStore",
+        ),
+        (
+            "online_store: {type: plugins.stores.RecordingOnlineStore, colour: red}",
+            "unknown key 'online_store.colour' for plugins.stores.RecordingOnlineStore",
+        ),
+        (
+            "offline_store: {type: plugins.stores.RecordingOfflineStore, threads: many}",
+            "'offline_store.threads': Input should be a valid integer",
+        ),
+        (
+            "batch_engine: {type: plugins.stores.RecordingOnlineStore}",
+            "'batch_engine.type' is 'plugins.stores.RecordingOnlineStore', which is not a subclass of ladle's BatchEngine",
+        ),
+        (
+            "batch_engine: {type: plugins.stores.RecordingEngine, batch_size: 0}",
+            "'batch_engine.batch_size': Input should be greater than 0",
+        ),
+        (
+            "registry: {path: data/r.db, registry_store_type: plugins.stores.RecordingOfflineStore}",
+            "'registry.registry_store_type' is 'plugins.stores.RecordingOfflineStore', which is not a subclass of "
+            "ladle's RegistryStore",
+        ),
     ],
 )
 def test_bad_plugins_are_named_with_the_key_and_the_fix(make_repo: RepoFactory, section: str, problem: str) -> None:

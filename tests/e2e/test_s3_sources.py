@@ -66,22 +66,26 @@ offline_store:
 def history(seed: int = 7, keys: int = 20, n: int = 400) -> pa.Table:
     rng = np.random.default_rng(seed)
     ts = NOW - pd.to_timedelta(rng.integers(0, 3 * 86_400, n), unit="s")
-    return pa.table({
-        "driver_id": pa.array(rng.integers(0, keys, n), pa.int64()),
-        "ts": pa.array(ts.to_pydatetime(), UTC_US),
-        "created": pa.array((ts + pd.to_timedelta(rng.integers(0, 60, n), unit="s")).to_pydatetime(), UTC_US),
-        "rate": pa.array(rng.random(n), pa.float32()),
-        "trips": pa.array(rng.integers(0, 1000, n), pa.int64()),
-        "day": pa.array((ts.day % 3).astype("int64")),
-    })
+    return pa.table(
+        {
+            "driver_id": pa.array(rng.integers(0, keys, n), pa.int64()),
+            "ts": pa.array(ts.to_pydatetime(), UTC_US),
+            "created": pa.array((ts + pd.to_timedelta(rng.integers(0, 60, n), unit="s")).to_pydatetime(), UTC_US),
+            "rate": pa.array(rng.random(n), pa.float32()),
+            "trips": pa.array(rng.integers(0, 1000, n), pa.int64()),
+            "day": pa.array((ts.day % 3).astype("int64")),
+        }
+    )
 
 
 def entity_df(seed: int = 11, n: int = 200) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "driver_id": rng.integers(0, 22, n),
-        "event_timestamp": NOW - pd.to_timedelta(rng.integers(0, 3 * 86_400, n), unit="s"),
-    })
+    return pd.DataFrame(
+        {
+            "driver_id": rng.integers(0, 22, n),
+            "event_timestamp": NOW - pd.to_timedelta(rng.integers(0, 3 * 86_400, n), unit="s"),
+        }
+    )
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -139,8 +143,15 @@ def applied(make_repo: Any, name: str, path: str, extra: str = "", offline: str 
         yaml=YAML.format(project=f"s3_{uuid.uuid4().hex[:8]}", offline=offline),
         name=name,
     )
-    done = subprocess.run([str(LADLE), "apply"], cwd=repo, capture_output=True, text=True, timeout=120, check=False,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    done = subprocess.run(
+        [str(LADLE), "apply"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert done.returncode == 0, done.stderr
     return FeatureStore(repo_path=str(repo))
 
@@ -194,9 +205,11 @@ def test_push_to_offline_writes_to_s3_and_reaches_training_data(
     store = applied(make_repo, "repo", f"s3://{bucket}/{key}", f", s3_endpoint_override={moto_endpoint!r}")
     before = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     t = NOW - timedelta(seconds=5)
-    store.push("stats_push", pd.DataFrame({
-        "driver_id": [999], "ts": [t], "created": [t], "rate": [0.25], "trips": [4242], "day": [0]}),
-        to=PushMode.OFFLINE)
+    store.push(
+        "stats_push",
+        pd.DataFrame({"driver_id": [999], "ts": [t], "created": [t], "rate": [0.25], "trips": [4242], "day": [0]}),
+        to=PushMode.OFFLINE,
+    )
 
     after = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     if layout == "dir":  # a new object beside the others; nothing temporary left behind
@@ -227,17 +240,26 @@ def test_saved_dataset_round_trip_on_s3(s3: Any, bucket: str, moto_endpoint: str
     # the saved training set reads back as a source, through the same path
     back = store.offline_store.pull_all(
         FileSource(name="saved", path=target, timestamp_field="event_timestamp", s3_endpoint_override=moto_endpoint),
-        ["driver_id", "trips"], None, None,
+        ["driver_id", "trips"],
+        None,
+        None,
     )
-    assert sorted(back.column("trips").to_pylist(), key=str) == sorted(job.to_arrow().column("trips").to_pylist(), key=str)
+    assert sorted(back.column("trips").to_pylist(), key=str) == sorted(
+        job.to_arrow().column("trips").to_pylist(), key=str
+    )
 
 
-def test_offline_store_settings_give_the_endpoint_and_region(s3: Any, bucket: str, moto_endpoint: str,
-                                                             make_repo: Any) -> None:
+def test_offline_store_settings_give_the_endpoint_and_region(
+    s3: Any, bucket: str, moto_endpoint: str, make_repo: Any
+) -> None:
     key = upload(s3, bucket, "file", history())
     host = moto_endpoint.removeprefix("http://")
-    store = applied(make_repo, "repo", f"s3://{bucket}/{key}",
-                    offline=f"  s3_endpoint: {host}\n  s3_use_ssl: false\n  s3_region: eu-west-1\n  s3_url_style: path\n")
+    store = applied(
+        make_repo,
+        "repo",
+        f"s3://{bucket}/{key}",
+        offline=f"  s3_endpoint: {host}\n  s3_use_ssl: false\n  s3_region: eu-west-1\n  s3_url_style: path\n",
+    )
     df = sorted_training(store)
     assert df["trips"].notna().sum() > 50
 
@@ -245,13 +267,27 @@ def test_offline_store_settings_give_the_endpoint_and_region(s3: Any, bucket: st
 def test_validate_reads_the_s3_source(s3: Any, bucket: str, moto_endpoint: str, make_repo: Any) -> None:
     key = upload(s3, bucket, "dir", history())
     store = applied(make_repo, "repo", f"s3://{bucket}/{key}", f", s3_endpoint_override={moto_endpoint!r}")
-    done = subprocess.run([str(LADLE), "validate"], cwd=store.repo_path, capture_output=True, text=True, timeout=120,
-                          check=False, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    done = subprocess.run(
+        [str(LADLE), "validate"],
+        cwd=store.repo_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert done.returncode == 0, done.stderr
     s3.delete_object(Bucket=bucket, Key="stats/part-0.parquet")
     s3.delete_object(Bucket=bucket, Key="stats/part-1.parquet")
-    done = subprocess.run([str(LADLE), "validate"], cwd=store.repo_path, capture_output=True, text=True, timeout=120,
-                          check=False, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    done = subprocess.run(
+        [str(LADLE), "validate"],
+        cwd=store.repo_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert done.returncode == 1
     assert f"FileSource 'stats_src' has no parquet data at 's3://{bucket}/stats/'" in done.stderr
 
@@ -279,9 +315,13 @@ def test_missing_key_and_missing_bucket_name_the_source_and_path(
     bucket: str, moto_endpoint: str, tmp_path: Path
 ) -> None:
     store = bare_store(tmp_path)
-    with pytest.raises(BackendFailure, match=rf"FileSource 'stats_src' has no parquet data at 's3://{bucket}/nope\.parquet'"):
+    with pytest.raises(
+        BackendFailure, match=rf"FileSource 'stats_src' has no parquet data at 's3://{bucket}/nope\.parquet'"
+    ):
         store.source_schema(source(f"s3://{bucket}/nope.parquet", moto_endpoint))
-    with pytest.raises(BackendFailure, match=r"reads 's3://no-such-bucket-[0-9a-f]+/x/', but bucket '.*' does not exist"):
+    with pytest.raises(
+        BackendFailure, match=r"reads 's3://no-such-bucket-[0-9a-f]+/x/', but bucket '.*' does not exist"
+    ):
         store.source_schema(source(f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/x/", moto_endpoint))
     with pytest.raises(BackendFailure, match=r"bucket .* does not exist|the bucket does not exist"):
         store.source_schema(source(f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/x/*.parquet", moto_endpoint))
@@ -311,8 +351,11 @@ def test_access_denied_names_the_source_and_the_fix(moto_endpoint: str, tmp_path
     try:
         store = bare_store(tmp_path)
         for path in ("s3://b/k.parquet", "s3://b/stats/*.parquet"):
-            with pytest.raises(BackendFailure, match=rf"FileSource 'stats_src' at '{re.escape(path)}': access denied.*"
-                                                     r"\(check the AWS credentials"):
+            with pytest.raises(
+                BackendFailure,
+                match=rf"FileSource 'stats_src' at '{re.escape(path)}': access denied.*"
+                r"\(check the AWS credentials",
+            ):
                 store.source_schema(source(path, endpoint))
     finally:
         proc.terminate()

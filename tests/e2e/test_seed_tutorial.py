@@ -19,13 +19,17 @@ BIN = Path(sys.executable).parent
 
 
 def ladle(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "ladle"), *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [str(BIN / "ladle"), *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def python(code: str, cwd: Path) -> str:
     # The tutorial's scripts, with only the import changed (repo files keep `from feast import`).
     code = textwrap.dedent(code).replace("from feast import", "from ladle import")
-    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 

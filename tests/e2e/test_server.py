@@ -77,14 +77,18 @@ def server(repo: Path) -> Iterator[Server]:
 
 # --- reading features ---------------------------------------------------------------------------------
 def test_online_features_by_reference_are_the_latest_rows(server: Server, repo: Path) -> None:
-    response = server.post("/get-online-features", {"features": [CONV, TRIPS], "entities": {"driver_id": [1001, 1002, 99]}})
+    response = server.post(
+        "/get-online-features", {"features": [CONV, TRIPS], "entities": {"driver_id": [1001, 1002, 99]}}
+    )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     document = response.json()
     assert document["metadata"]["feature_names"] == ["driver_id", "conv_rate", "avg_daily_trips"]
     columns = result(document)
     assert columns["driver_id"] == {
-        "values": [1001, 1002, 99], "statuses": ["PRESENT"] * 3, "event_timestamps": ["1970-01-01T00:00:00Z"] * 3,
+        "values": [1001, 1002, 99],
+        "statuses": ["PRESENT"] * 3,
+        "event_timestamps": ["1970-01-01T00:00:00Z"] * 3,
     }
     for i, driver in enumerate((1001, 1002)):
         row = latest(repo, driver)
@@ -118,8 +122,10 @@ def test_feature_service_with_request_data(server: Server, repo: Path) -> None:
         assert columns["conv_rate_plus_val1"]["values"][i] == pytest.approx(conv + add)
         assert columns["conv_rate_plus_val2"]["values"][i] == pytest.approx(conv + add2)
     # Feast puts request data among the entities: the same answer
-    feast_style = {"feature_service": "driver_activity_v1",
-                   "entities": {"driver_id": [1004, 1005], "val_to_add": [1, 2], "val_to_add_2": [10, 20]}}
+    feast_style = {
+        "feature_service": "driver_activity_v1",
+        "entities": {"driver_id": [1004, 1005], "val_to_add": [1, 2], "val_to_add_2": [10, 20]},
+    }
     assert server.post("/get-online-features", feast_style).json() == response.json()
 
 
@@ -159,8 +165,12 @@ def test_same_answer_as_the_sdk(server: Server, repo: Path) -> None:
         ({"features": [CONV], "entities": {"driver_id": [2**70]}}, 400, "InvalidRequest", "wrong type"),
         ({"features": [CONV], "entities": {"driver_id": [1, 2], "val_to_add": [1]}}, 400, "InvalidRequest", ""),
         ({"features": [CONV], "entities": {"driver_id": [{"a": 1}]}}, 422, "RequestValidationError", "driver_id"),
-        ({"features": [CONV], "feature_service": "driver_activity_v1", "entities": {"driver_id": [1]}},
-         422, "RequestValidationError", "exactly one"),
+        (
+            {"features": [CONV], "feature_service": "driver_activity_v1", "entities": {"driver_id": [1]}},
+            422,
+            "RequestValidationError",
+            "exactly one",
+        ),
         ({"entities": {"driver_id": [1]}}, 422, "RequestValidationError", "exactly one"),
         ({"features": [CONV]}, 422, "RequestValidationError", "entities"),
         ({"features": CONV, "entities": {"driver_id": [1]}}, 422, "RequestValidationError", "features"),
@@ -169,8 +179,10 @@ def test_same_answer_as_the_sdk(server: Server, repo: Path) -> None:
     ],
 )
 def test_get_online_features_errors(server: Server, body: Any, status: int, kind: str, words: str) -> None:
-    response = server.post("/get-online-features", content=body) if isinstance(body, bytes) else server.post(
-        "/get-online-features", body
+    response = (
+        server.post("/get-online-features", content=body)
+        if isinstance(body, bytes)
+        else server.post("/get-online-features", body)
     )
     assert words in error_of(response, status, kind)
 
@@ -199,13 +211,21 @@ def test_unknown_routes_and_methods(server: Server) -> None:
 # --- writes -------------------------------------------------------------------------------------------
 def test_push_is_visible_in_the_next_read(server: Server) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    df = {"driver_id": [1001], "event_timestamp": [now.isoformat()], "created": [now.isoformat()],
-          "conv_rate": [0.125], "acc_rate": [0.5], "avg_daily_trips": [4242]}
+    df = {
+        "driver_id": [1001],
+        "event_timestamp": [now.isoformat()],
+        "created": [now.isoformat()],
+        "conv_rate": [0.125],
+        "acc_rate": [0.5],
+        "avg_daily_trips": [4242],
+    }
     response = server.post("/push", {"push_source_name": "driver_stats_push_source", "df": df, "to": "online"})
     assert response.status_code == 200, response.text
     assert response.json() == {"status": "ok", "rows": 1}
-    read = server.post("/get-online-features",
-                       {"features": [FRESH_CONV, "driver_hourly_stats_fresh:avg_daily_trips"], "entities": {"driver_id": [1001]}})
+    read = server.post(
+        "/get-online-features",
+        {"features": [FRESH_CONV, "driver_hourly_stats_fresh:avg_daily_trips"], "entities": {"driver_id": [1001]}},
+    )
     columns = result(read.json())
     assert columns["conv_rate"]["values"] == [0.125]
     assert columns["avg_daily_trips"]["values"] == [4242]
@@ -213,23 +233,39 @@ def test_push_is_visible_in_the_next_read(server: Server) -> None:
     # an older row does not replace it (newer-wins)
     older = {**df, "event_timestamp": [(now - timedelta(hours=1)).isoformat()], "conv_rate": [0.9]}
     assert server.post("/push", {"push_source_name": "driver_stats_push_source", "df": older}).status_code == 200
-    again = result(server.post("/get-online-features", {"features": [FRESH_CONV], "entities": {"driver_id": [1001]}}).json())
+    again = result(
+        server.post("/get-online-features", {"features": [FRESH_CONV], "entities": {"driver_id": [1001]}}).json()
+    )
     assert again["conv_rate"]["values"] == [0.125]
 
 
 def test_push_online_and_offline(server: Server, repo: Path) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    df = {"driver_id": [1002], "event_timestamp": [now.isoformat()], "created": [now.isoformat()],
-          "conv_rate": [0.25], "acc_rate": [0.75], "avg_daily_trips": [7]}
-    response = server.post("/push", {"push_source_name": "driver_stats_push_source", "df": df, "to": "online_and_offline"})
+    df = {
+        "driver_id": [1002],
+        "event_timestamp": [now.isoformat()],
+        "created": [now.isoformat()],
+        "conv_rate": [0.25],
+        "acc_rate": [0.75],
+        "avg_daily_trips": [7],
+    }
+    response = server.post(
+        "/push", {"push_source_name": "driver_stats_push_source", "df": df, "to": "online_and_offline"}
+    )
     assert response.status_code == 200, response.text
-    read = result(server.post("/get-online-features", {"features": [FRESH_CONV], "entities": {"driver_id": [1002]}}).json())
+    read = result(
+        server.post("/get-online-features", {"features": [FRESH_CONV], "entities": {"driver_id": [1002]}}).json()
+    )
     assert read["conv_rate"]["values"] == [0.25]
     # the row is in the history too: a training set at that moment sees it
-    training = FeatureStore(repo_path=repo).get_historical_features(
-        entity_df=pd.DataFrame({"driver_id": [1002], "event_timestamp": [now + timedelta(seconds=1)]}),
-        features=[CONV, TRIPS],
-    ).to_df()
+    training = (
+        FeatureStore(repo_path=repo)
+        .get_historical_features(
+            entity_df=pd.DataFrame({"driver_id": [1002], "event_timestamp": [now + timedelta(seconds=1)]}),
+            features=[CONV, TRIPS],
+        )
+        .to_df()
+    )
     assert training["conv_rate"].tolist() == [0.25] and training["avg_daily_trips"].tolist() == [7]
 
 
@@ -239,16 +275,46 @@ def test_push_online_and_offline(server: Server, repo: Path) -> None:
         ({"push_source_name": "nope", "df": {"driver_id": [1]}}, 404, "NotFound"),
         ({"push_source_name": "driver_hourly_stats_source", "df": {"driver_id": [1]}}, 400, "InvalidRequest"),
         ({"push_source_name": "driver_stats_push_source", "df": {"driver_id": [1]}}, 400, "InvalidRequest"),
-        ({"push_source_name": "driver_stats_push_source", "df": {"driver_id": [1]}, "to": "sideways"}, 422,
-         "RequestValidationError"),
-        ({"push_source_name": "driver_stats_push_source", "df": {"driver_id": [1, 2], "conv_rate": [1]}}, 400,
-         "InvalidRequest"),
-        ({"push_source_name": "driver_stats_push_source",
-          "df": {"driver_id": [1], "event_timestamp": ["yesterday"], "created": [None], "conv_rate": [0.1],
-                 "acc_rate": [0.1], "avg_daily_trips": [1]}}, 400, "InvalidRequest"),
-        ({"push_source_name": "driver_stats_push_source",
-          "df": {"driver_id": [1], "event_timestamp": ["2024-01-01T00:00:00"], "created": [None],
-                 "conv_rate": ["high"], "acc_rate": [0.1], "avg_daily_trips": [1]}}, 400, "InvalidRequest"),
+        (
+            {"push_source_name": "driver_stats_push_source", "df": {"driver_id": [1]}, "to": "sideways"},
+            422,
+            "RequestValidationError",
+        ),
+        (
+            {"push_source_name": "driver_stats_push_source", "df": {"driver_id": [1, 2], "conv_rate": [1]}},
+            400,
+            "InvalidRequest",
+        ),
+        (
+            {
+                "push_source_name": "driver_stats_push_source",
+                "df": {
+                    "driver_id": [1],
+                    "event_timestamp": ["yesterday"],
+                    "created": [None],
+                    "conv_rate": [0.1],
+                    "acc_rate": [0.1],
+                    "avg_daily_trips": [1],
+                },
+            },
+            400,
+            "InvalidRequest",
+        ),
+        (
+            {
+                "push_source_name": "driver_stats_push_source",
+                "df": {
+                    "driver_id": [1],
+                    "event_timestamp": ["2024-01-01T00:00:00"],
+                    "created": [None],
+                    "conv_rate": ["high"],
+                    "acc_rate": [0.1],
+                    "avg_daily_trips": [1],
+                },
+            },
+            400,
+            "InvalidRequest",
+        ),
         ({"push_source_name": "driver_stats_push_source"}, 422, "RequestValidationError"),
         ({"push_source_name": "driver_stats_push_source", "df": [1, 2]}, 422, "RequestValidationError"),
     ],
@@ -259,25 +325,38 @@ def test_push_errors(server: Server, body: dict[str, Any], status: int, kind: st
 
 def test_write_to_online_store(server: Server) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    df = {"driver_id": [1005, 1004], "event_timestamp": [now.isoformat()] * 2, "conv_rate": [0.5, None],
-          "acc_rate": [0.25, 0.5], "avg_daily_trips": [11, 12]}
+    df = {
+        "driver_id": [1005, 1004],
+        "event_timestamp": [now.isoformat()] * 2,
+        "conv_rate": [0.5, None],
+        "acc_rate": [0.25, 0.5],
+        "avg_daily_trips": [11, 12],
+    }
     response = server.post("/write-to-online-store", {"feature_view_name": "driver_hourly_stats", "df": df})
     assert response.status_code == 200, response.text
     assert response.json() == {"status": "ok", "rows": 2}
-    columns = result(server.post("/get-online-features", {"features": [CONV, TRIPS], "entities": {"driver_id": [1005, 1004]}}).json())
+    columns = result(
+        server.post("/get-online-features", {"features": [CONV, TRIPS], "entities": {"driver_id": [1005, 1004]}}).json()
+    )
     assert columns["conv_rate"]["values"] == [0.5, None]
     assert columns["conv_rate"]["statuses"] == ["PRESENT", "NULL_VALUE"]
     assert columns["avg_daily_trips"]["values"] == [11, 12]
     error_of(server.post("/write-to-online-store", {"feature_view_name": "nope", "df": df}), 404, "NotFound")
-    error_of(server.post("/write-to-online-store", {"feature_view_name": "driver_hourly_stats", "df": {"driver_id": [1]}}),
-             400, "InvalidRequest")
+    error_of(
+        server.post("/write-to-online-store", {"feature_view_name": "driver_hourly_stats", "df": {"driver_id": [1]}}),
+        400,
+        "InvalidRequest",
+    )
     error_of(server.post("/write-to-online-store", {"df": df}), 422, "RequestValidationError")
 
 
 def test_materialize_and_materialize_incremental(server: Server) -> None:
     end = datetime.now(UTC)
-    body = {"start_ts": (end - timedelta(days=2)).isoformat(), "end_ts": end.isoformat(),
-            "feature_views": ["driver_hourly_stats_fresh"]}
+    body = {
+        "start_ts": (end - timedelta(days=2)).isoformat(),
+        "end_ts": end.isoformat(),
+        "feature_views": ["driver_hourly_stats_fresh"],
+    }
     response = server.post("/materialize", body)
     assert response.status_code == 200, response.text
     views = response.json()["feature_views"]
@@ -285,11 +364,16 @@ def test_materialize_and_materialize_incremental(server: Server) -> None:
     assert datetime.fromisoformat(views[0]["end_ts"]) == end
     response = server.post("/materialize-incremental", {"end_ts": end.isoformat()})
     assert response.status_code == 200, response.text
-    assert {v["feature_view"] for v in response.json()["feature_views"]} == {"driver_hourly_stats", "driver_hourly_stats_fresh"}
+    assert {v["feature_view"] for v in response.json()["feature_views"]} == {
+        "driver_hourly_stats",
+        "driver_hourly_stats_fresh",
+    }
     error_of(server.post("/materialize", {**body, "feature_views": ["nope"]}), 404, "NotFound")
     error_of(server.post("/materialize", {**body, "end_ts": "not a time"}), 422, "RequestValidationError")
     error_of(server.post("/materialize", {**body, "disable_event_timestamp": True}), 400, "InvalidRequest")
-    error_of(server.post("/materialize-incremental", {"feature_views": ["nope"], "end_ts": end.isoformat()}), 404, "NotFound")
+    error_of(
+        server.post("/materialize-incremental", {"feature_views": ["nope"], "end_ts": end.isoformat()}), 404, "NotFound"
+    )
     error_of(server.post("/materialize-incremental", {}), 422, "RequestValidationError")
 
 
@@ -328,8 +412,15 @@ def test_metrics_count_requests_latency_and_errors(server: Server) -> None:
 def test_docs_and_openapi(server: Server) -> None:
     assert "swagger" in server.http.get("/docs").text.lower()
     spec = server.http.get("/openapi.json").json()
-    for path in ("/get-online-features", "/push", "/write-to-online-store", "/materialize",
-                 "/materialize-incremental", "/health", "/metrics"):
+    for path in (
+        "/get-online-features",
+        "/push",
+        "/write-to-online-store",
+        "/materialize",
+        "/materialize-incremental",
+        "/health",
+        "/metrics",
+    ):
         assert path in spec["paths"], path
     body = spec["paths"]["/get-online-features"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/GetOnlineFeaturesRequest"}
@@ -344,12 +435,17 @@ def test_api_keys(tmp_path: Path) -> None:
         assert server.http.get("/health").status_code == 200  # open
         message = error_of(server.post("/get-online-features", body), 401, "Unauthorized")
         assert "no API key" in message
-        error_of(server.post("/get-online-features", body, headers={"Authorization": "Bearer wrong"}), 401, "Unauthorized")
+        error_of(
+            server.post("/get-online-features", body, headers={"Authorization": "Bearer wrong"}), 401, "Unauthorized"
+        )
         error_of(server.post("/get-online-features", body, headers={"X-API-Key": "env-key"}), 401, "Unauthorized")
         error_of(server.http.get("/metrics"), 401, "Unauthorized")
         error_of(server.http.get("/openapi.json"), 401, "Unauthorized")
-        for headers in ({"Authorization": "Bearer env-key-1"}, {"X-API-Key": "env-key-2"},
-                        {"authorization": "bearer yaml-key-1"}):
+        for headers in (
+            {"Authorization": "Bearer env-key-1"},
+            {"X-API-Key": "env-key-2"},
+            {"authorization": "bearer yaml-key-1"},
+        ):
             response = server.post("/get-online-features", body, headers=headers)
             assert response.status_code == 200, (headers, response.text)
             assert result(response.json())["conv_rate"]["statuses"] == ["PRESENT"]
@@ -375,7 +471,13 @@ def test_client_errors_keep_their_classes(server: Server) -> None:
         now = datetime.now(UTC)
         rows = client.write_to_online_store(
             "driver_hourly_stats",
-            {"driver_id": [1003], "event_timestamp": [now], "conv_rate": [0.0625], "acc_rate": [0.5], "avg_daily_trips": [3]},
+            {
+                "driver_id": [1003],
+                "event_timestamp": [now],
+                "conv_rate": [0.0625],
+                "acc_rate": [0.5],
+                "avg_daily_trips": [3],
+            },
         )
         assert rows == 1
         assert client.get_online_features([CONV], [{"driver_id": 1003}]).to_dict()["conv_rate"] == [0.0625]
@@ -428,8 +530,11 @@ def test_no_registry_yet_is_503_until_one_appears(tmp_path: Path) -> None:
     with serving(repo, "--registry-ttl-sec", "0.3", ready=503) as server:
         health = server.http.get("/health").json()
         assert health["status"] == "unavailable" and health["registry"]["loaded"] is False
-        error_of(server.post("/get-online-features", {"features": [CONV], "entities": {"driver_id": [1001]}}),
-                 503, "RegistryUnavailable")
+        error_of(
+            server.post("/get-online-features", {"features": [CONV], "entities": {"driver_id": [1001]}}),
+            503,
+            "RegistryUnavailable",
+        )
         registry.write_bytes(saved)
         server.wait_ready(200)
         response = server.post("/get-online-features", {"features": [CONV], "entities": {"driver_id": [1001]}})
@@ -444,8 +549,11 @@ def test_two_workers_share_metrics(tmp_path: Path) -> None:
             response = server.post("/get-online-features", {"features": [CONV], "entities": {"driver_id": [1001]}})
             assert response.status_code == 200
         text = server.http.get("/metrics").text
-        line = next(x for x in text.splitlines()
-                    if x.startswith('ladle_server_requests_total{method="POST",route="/get-online-features",status="200"}'))
+        line = next(
+            x
+            for x in text.splitlines()
+            if x.startswith('ladle_server_requests_total{method="POST",route="/get-online-features",status="200"}')
+        )
         assert float(line.rpartition(" ")[2]) == 20  # summed over both workers
     assert server.proc.returncode == 0
 
@@ -455,8 +563,10 @@ def test_graceful_shutdown_finishes_requests_in_flight(tmp_path: Path) -> None:
     body = b'{"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1001]}}'
     with serving(repo) as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-            head = (f"POST /get-online-features HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(body)}\r\n\r\n").encode()
+            head = (
+                f"POST /get-online-features HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
             sock.sendall(head + body[:20])  # the request is in flight
             time.sleep(0.3)
             server.proc.send_signal(signal.SIGTERM)
@@ -503,14 +613,28 @@ def test_redis_backed_server(tmp_path: Path) -> None:
         with serving(repo) as server:
             health = server.http.get("/health").json()
             assert health["online_store"]["type"] == "redis" and health["online_store"]["ok"] is True
-            columns = result(server.post("/get-online-features", {"features": [CONV, TRIPS], "entities": {"driver_id": [1001, 5]}}).json())
+            columns = result(
+                server.post(
+                    "/get-online-features", {"features": [CONV, TRIPS], "entities": {"driver_id": [1001, 5]}}
+                ).json()
+            )
             assert columns["conv_rate"]["values"][0] == pytest.approx(latest(repo, 1001)["conv_rate"], rel=1e-6)
             assert columns["avg_daily_trips"]["statuses"] == ["PRESENT", "NOT_FOUND"]
             now = datetime.now(UTC).isoformat()
-            df = {"driver_id": [1004], "event_timestamp": [now], "created": [now], "conv_rate": [0.375],
-                  "acc_rate": [0.5], "avg_daily_trips": [8]}
+            df = {
+                "driver_id": [1004],
+                "event_timestamp": [now],
+                "created": [now],
+                "conv_rate": [0.375],
+                "acc_rate": [0.5],
+                "avg_daily_trips": [8],
+            }
             assert server.post("/push", {"push_source_name": "driver_stats_push_source", "df": df}).status_code == 200
-            read = result(server.post("/get-online-features", {"features": [FRESH_CONV], "entities": {"driver_id": [1004]}}).json())
+            read = result(
+                server.post(
+                    "/get-online-features", {"features": [FRESH_CONV], "entities": {"driver_id": [1004]}}
+                ).json()
+            )
             assert read["conv_rate"]["values"] == [0.375]
     finally:
         for key in client.scan_iter(match=f"ladle:{name}:*"):
@@ -564,13 +688,32 @@ def test_openapi_fuzzing_finds_no_server_error(tmp_path: Path) -> None:
     repo = demo_repo(tmp_path)  # a server of its own: the fuzzer writes and materializes
     with serving(repo) as server:
         done = subprocess.run(
-            [str(st), "run", f"{server.url}/openapi.json", "--checks", FUZZ_CHECKS, "--max-examples", "30",
-             "--workers", "1", "--generation-database", "none", "--seed", "20261123", "--no-color",
-             "--request-timeout", "30"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+            [
+                str(st),
+                "run",
+                f"{server.url}/openapi.json",
+                "--checks",
+                FUZZ_CHECKS,
+                "--max-examples",
+                "30",
+                "--workers",
+                "1",
+                "--generation-database",
+                "none",
+                "--seed",
+                "20261123",
+                "--no-color",
+                "--request-timeout",
+                "30",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
         assert "Traceback" not in server.log(), server.log()
-    summary = done.stdout[done.stdout.rfind("Test cases:"):]
+    summary = done.stdout[done.stdout.rfind("Test cases:") :]
     generated = int(summary.split()[2])
     assert generated >= 200, summary

@@ -24,15 +24,22 @@ def error_of(response: Any, status: int, kind: str) -> str:
 
 
 def _row(driver: int, when: datetime, trips: Any = 1) -> dict[str, list[Any]]:
-    return {"driver_id": [driver], "event_timestamp": [when.isoformat()], "created": [when.isoformat()],
-            "conv_rate": [0.5], "acc_rate": [0.5], "avg_daily_trips": [trips]}
+    return {
+        "driver_id": [driver],
+        "event_timestamp": [when.isoformat()],
+        "created": [when.isoformat()],
+        "conv_rate": [0.5],
+        "acc_rate": [0.5],
+        "avg_daily_trips": [trips],
+    }
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo repo with a small entity cap."""
-    return demo_repo(tmp_path_factory.mktemp("hardening"),
-                     yaml_extra="feature_server:\n  max_entities_per_request: 100\n")
+    return demo_repo(
+        tmp_path_factory.mktemp("hardening"), yaml_extra="feature_server:\n  max_entities_per_request: 100\n"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +69,17 @@ def test_head_health_is_200(server: Server) -> None:
 def test_materialize_accepts_date_only_timestamps(server: Server) -> None:
     """A date alone is midnight UTC (ends in the future are refused: see test_online_flow)."""
     today = datetime.now(UTC).date()
-    body = {"start_ts": (today - timedelta(days=3)).isoformat(), "end_ts": today.isoformat(),
-            "feature_views": ["driver_hourly_stats_fresh"]}
+    body = {
+        "start_ts": (today - timedelta(days=3)).isoformat(),
+        "end_ts": today.isoformat(),
+        "feature_views": ["driver_hourly_stats_fresh"],
+    }
     response = server.post("/materialize", body)
     assert response.status_code == 200, response.text
     view = response.json()["feature_views"][0]
-    assert datetime.fromisoformat(view["start_ts"]) == datetime.combine(today - timedelta(days=3), datetime.min.time(), UTC)
+    assert datetime.fromisoformat(view["start_ts"]) == datetime.combine(
+        today - timedelta(days=3), datetime.min.time(), UTC
+    )
     assert datetime.fromisoformat(view["end_ts"]) == datetime.combine(today, datetime.min.time(), UTC)
     error_of(server.post("/materialize", {**body, "end_ts": "2024-13-01"}), 422, "RequestValidationError")
     # any ISO 8601 spelling ("Z" included); an end before the last run's is refused, so this one is now
@@ -79,22 +91,31 @@ def test_materialize_accepts_date_only_timestamps(server: Server) -> None:
 def test_entity_rows_are_capped_with_a_413_naming_the_limit(server: Server) -> None:
     ok = server.post("/get-online-features", {"features": [CONV], "entities": {"driver_id": list(range(100))}})
     assert ok.status_code == 200, ok.text
-    message = error_of(server.post("/get-online-features", {"features": [CONV], "entities": {"driver_id": list(range(101))}}),
-                       413, "TooManyRows")
+    message = error_of(
+        server.post("/get-online-features", {"features": [CONV], "entities": {"driver_id": list(range(101))}}),
+        413,
+        "TooManyRows",
+    )
     assert "101 entity rows" in message and "at most 100" in message and "max_entities_per_request" in message
     now = datetime.now(UTC)
     rows = {k: v * 101 for k, v in _row(1001, now).items()}
     error_of(server.post("/push", {"push_source_name": PUSH_SOURCE, "df": rows}), 413, "TooManyRows")
-    error_of(server.post("/write-to-online-store", {"feature_view_name": "driver_hourly_stats", "df": rows}),
-             413, "TooManyRows")
+    error_of(
+        server.post("/write-to-online-store", {"feature_view_name": "driver_hourly_stats", "df": rows}),
+        413,
+        "TooManyRows",
+    )
 
 
-@pytest.mark.parametrize("body", [
-    {"features": ["v" * 1_000_000 + ":conv_rate"], "entities": {"driver_id": [1]}},
-    {"features": [CONV], "entities": {"k" * 1_000_000: [1]}},
-    {"features": [CONV], "entities": {"driver_id": ["x" * 1_000_000]}},
-    {"push_source_name": "p" * 1_000_000, "df": {"driver_id": [1]}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"features": ["v" * 1_000_000 + ":conv_rate"], "entities": {"driver_id": [1]}},
+        {"features": [CONV], "entities": {"k" * 1_000_000: [1]}},
+        {"features": [CONV], "entities": {"driver_id": ["x" * 1_000_000]}},
+        {"push_source_name": "p" * 1_000_000, "df": {"driver_id": [1]}},
+    ],
+)
 def test_errors_do_not_echo_unbounded_input(server: Server, body: dict[str, Any]) -> None:
     path = "/push" if "push_source_name" in body else "/get-online-features"
     response = server.post(path, body)
@@ -115,8 +136,9 @@ def test_a_form_post_from_a_page_is_refused(server: Server) -> None:
     now = datetime.now(UTC)
     body = orjson.dumps({"push_source_name": PUSH_SOURCE, "df": {**_row(1003, now), "conv_rate": [0.999]}})
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
-        message = error_of(server.post("/push", content=body, headers={"content-type": content_type}),
-                           415, "UnsupportedMediaType")
+        message = error_of(
+            server.post("/push", content=body, headers={"content-type": content_type}), 415, "UnsupportedMediaType"
+        )
         assert "application/json" in message
     assert _fresh(server, 1003) != 0.999  # nothing was written
     sent = server.post("/push", content=body, headers={"content-type": "application/json; charset=utf-8"})
@@ -136,13 +158,17 @@ def test_foreign_host_names_are_refused(server: Server) -> None:
 
 def test_cross_origin_requests_are_refused_and_no_cors_by_default(server: Server) -> None:
     body = {"features": [CONV], "entities": {"driver_id": [1001]}}
-    message = error_of(server.post("/get-online-features", body, headers={"origin": "https://attacker.example"}),
-                       403, "CrossOriginRefused")
+    message = error_of(
+        server.post("/get-online-features", body, headers={"origin": "https://attacker.example"}),
+        403,
+        "CrossOriginRefused",
+    )
     assert "feature_server.cors_origins" in message
     same = server.post("/get-online-features", body, headers={"origin": server.url})  # e.g. /docs
     assert same.status_code == 200 and "access-control-allow-origin" not in same.headers
-    preflight = server.http.options("/push", headers={"origin": "https://attacker.example",
-                                                      "access-control-request-method": "POST"})
+    preflight = server.http.options(
+        "/push", headers={"origin": "https://attacker.example", "access-control-request-method": "POST"}
+    )
     assert "access-control-allow-origin" not in preflight.headers
 
 
@@ -157,20 +183,30 @@ def test_far_future_event_times_are_refused(server: Server, path: str) -> None:
 
 
 def test_configured_hosts_and_cors_origins(tmp_path: Path) -> None:
-    yaml = ("feature_server:\n  allowed_hosts: [features.internal]\n"
-            "  cors_origins: ['https://dashboard.internal']\n  max_future_event_sec: null\n")
+    yaml = (
+        "feature_server:\n  allowed_hosts: [features.internal]\n"
+        "  cors_origins: ['https://dashboard.internal']\n  max_future_event_sec: null\n"
+    )
     repo = demo_repo(tmp_path, yaml_extra=yaml)
     body = {"features": [CONV], "entities": {"driver_id": [1001]}}
     with serving(repo) as server:
         assert server.post("/get-online-features", body, headers={"host": "features.internal:6566"}).status_code == 200
         error_of(server.post("/get-online-features", body), 400, "InvalidHost")  # 127.0.0.1 is not listed now
         headers = {"host": "features.internal", "origin": "https://dashboard.internal"}
-        preflight = server.http.options("/get-online-features", headers={
-            **headers, "access-control-request-method": "POST", "access-control-request-headers": "content-type"})
+        preflight = server.http.options(
+            "/get-online-features",
+            headers={
+                **headers,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type",
+            },
+        )
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "https://dashboard.internal"
         answer = server.post("/get-online-features", body, headers=headers)
-        assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "https://dashboard.internal"
+        assert (
+            answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "https://dashboard.internal"
+        )
         far = {"push_source_name": PUSH_SOURCE, "df": _row(1005, datetime(2999, 1, 1, tzinfo=UTC))}
         assert server.post("/push", far, headers={"host": "features.internal"}).status_code == 200  # no limit
 
@@ -188,18 +224,32 @@ def test_scoped_keys_from_yaml_file_and_environment(tmp_path: Path) -> None:
         "admin": ("/materialize-incremental", {"end_ts": now.isoformat(), "feature_views": ["driver_hourly_stats"]}),
     }
     with serving(repo, "--api-key-file", str(keys), env={"LADLE_API_KEY": "env-admin-key"}) as server:
+
         def status(key: str, call: str) -> int:
             path, body = calls[call]
             return server.post(path, body, headers={"Authorization": f"Bearer {key}"}).status_code
 
-        grid = {(key, call): status(key, call) for key in ("reader-key", "yaml-reader-key", "writer-key",
-                                                             "yaml-admin-key", "env-admin-key") for call in calls}
+        grid = {
+            (key, call): status(key, call)
+            for key in ("reader-key", "yaml-reader-key", "writer-key", "yaml-admin-key", "env-admin-key")
+            for call in calls
+        }
         assert grid == {
-            ("reader-key", "read"): 200, ("reader-key", "write"): 403, ("reader-key", "admin"): 403,
-            ("yaml-reader-key", "read"): 200, ("yaml-reader-key", "write"): 403, ("yaml-reader-key", "admin"): 403,
-            ("writer-key", "read"): 200, ("writer-key", "write"): 200, ("writer-key", "admin"): 403,
-            ("yaml-admin-key", "read"): 200, ("yaml-admin-key", "write"): 200, ("yaml-admin-key", "admin"): 200,
-            ("env-admin-key", "read"): 200, ("env-admin-key", "write"): 200, ("env-admin-key", "admin"): 200,
+            ("reader-key", "read"): 200,
+            ("reader-key", "write"): 403,
+            ("reader-key", "admin"): 403,
+            ("yaml-reader-key", "read"): 200,
+            ("yaml-reader-key", "write"): 403,
+            ("yaml-reader-key", "admin"): 403,
+            ("writer-key", "read"): 200,
+            ("writer-key", "write"): 200,
+            ("writer-key", "admin"): 403,
+            ("yaml-admin-key", "read"): 200,
+            ("yaml-admin-key", "write"): 200,
+            ("yaml-admin-key", "admin"): 200,
+            ("env-admin-key", "read"): 200,
+            ("env-admin-key", "write"): 200,
+            ("env-admin-key", "admin"): 200,
         }
         path, body = calls["admin"]
         message = error_of(server.post(path, body, headers={"X-API-Key": "writer-key"}), 403, "Forbidden")

@@ -78,8 +78,10 @@ def during_outage(server: Server, reads: int = 12) -> dict[str, list[float]]:
 def assert_fails_fast(figures: dict[str, list[float]], timeout: float = 0.5, failures: int = 3) -> None:
     """At most ``failures`` reads waited (up to the deadline), the others were refused at once; /health fast."""
     reads, health = figures["reads"], figures["health"]
-    print(f"reads: {[round(s * 1000, 1) for s in reads]} ms; health: median {statistics.median(health) * 1000:.1f} ms,"
-          f" max {max(health) * 1000:.1f} ms over {len(health)}")
+    print(
+        f"reads: {[round(s * 1000, 1) for s in reads]} ms; health: median {statistics.median(health) * 1000:.1f} ms,"
+        f" max {max(health) * 1000:.1f} ms over {len(health)}"
+    )
     assert max(reads) < timeout + SLACK_S, reads
     assert all(s < FAST_S + SLACK_S for s in reads[failures:]), reads
     assert statistics.median(reads[failures:]) < FAST_S, reads
@@ -104,8 +106,11 @@ def own_redis() -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
 
     def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         procs.append(proc)
         eventually(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, timeout=10)
         return proc
@@ -212,8 +217,10 @@ def test_postgres_refused_and_stalled(tmp_path: Path) -> None:
     schema = f"srv_outage_{uuid.uuid4().hex[:8]}"
     parts = dict(item.split("=", 1) for item in PG_DSN.split())
     proxy = TcpProxy((parts.get("host", "127.0.0.1"), int(parts.get("port", 5432))))
-    online = (f"online_store:\n  type: postgres\n  host: 127.0.0.1\n  port: {proxy.port}\n"
-              f"  database: {parts.get('dbname', 'test')}\n  user: {parts.get('user', 'postgres')}\n  db_schema: {schema}\n")
+    online = (
+        f"online_store:\n  type: postgres\n  host: 127.0.0.1\n  port: {proxy.port}\n"
+        f"  database: {parts.get('dbname', 'test')}\n  user: {parts.get('user', 'postgres')}\n  db_schema: {schema}\n"
+    )
     try:
         repo = demo_repo(tmp_path, online=online, yaml_extra=SERVER_YAML)
         with serving(repo) as server:
@@ -259,8 +266,9 @@ def test_dynamodb_killed_and_stalled(tmp_path: Path) -> None:
     port = free_port()
 
     def start_moto() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         eventually(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, timeout=30)
         return proc
 
@@ -298,6 +306,7 @@ def test_dynamodb_killed_and_stalled(tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _bounded() -> Iterator[None]:
     """No outage test may hang the suite."""
+
     def expire(*_: object) -> None:
         raise TimeoutError("outage test took over 180 s")
 

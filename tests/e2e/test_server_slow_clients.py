@@ -67,8 +67,10 @@ def test_trickled_headers_are_cut_off(server: Server) -> None:
 def test_a_stalled_body_is_a_408_and_the_connection_closes(server: Server) -> None:
     body = b'{"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1001]}}'
     for path in ("/get-online-features", "/push"):
-        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
         with _connect(server) as sock:
             sock.sendall(head + body[:10])
             received, after = _closed_within(sock, 5)

@@ -97,8 +97,12 @@ def test_pit_join_with_created_filter_matches_reference(specs: list[ViewSpec], e
 
 def test_reference_tie_break_example() -> None:
     """A worked example of the rules, so the reference itself is checked."""
-    spec = ViewSpec(rows=[(1, 5, 1, 10), (1, 5, 3, 30), (1, 5, None, 50), (1, 2, 0, 7)], ttl_hours=None,
-                    has_created=True, keyed=True)
+    spec = ViewSpec(
+        rows=[(1, 5, 1, 10), (1, 5, 3, 30), (1, 5, None, 50), (1, 2, 0, 7)],
+        ttl_hours=None,
+        has_created=True,
+        keyed=True,
+    )
     assert reference(spec, 1, 5, False) == {30}
     assert reference(spec, 1, 4, False) == {7}
     assert reference(spec, 1, 1, False) == {None}

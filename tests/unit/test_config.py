@@ -16,7 +16,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_feast_style_yaml(tmp_path: Path) -> None:
-    cfg = load_repo_config(write(tmp_path, """
+    cfg = load_repo_config(
+        write(
+            tmp_path,
+            """
 project: feature_repo
 registry: data/registry.db
 provider: local
@@ -26,7 +29,9 @@ online_store:
 offline_store:
     type: file
 entity_key_serialization_version: 2
-"""))
+""",
+        )
+    )
     assert cfg.project == "feature_repo"
     assert cfg.registry.path == "data/registry.db"
     assert cfg.offline_store.type == "file"
@@ -44,8 +49,11 @@ def test_defaults_and_registry_mapping(tmp_path: Path) -> None:
 
 def test_env_expansion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LADLE_TEST_DB", "online.db")
-    cfg = load_repo_config(write(tmp_path, "project: p\nonline_store:\n  path: ${LADLE_TEST_DB}\n"
-                                           "registry: ${LADLE_UNSET_VAR:-fallback.db}\n"))
+    cfg = load_repo_config(
+        write(
+            tmp_path, "project: p\nonline_store:\n  path: ${LADLE_TEST_DB}\nregistry: ${LADLE_UNSET_VAR:-fallback.db}\n"
+        )
+    )
     assert cfg.online_store.path == "online.db"
     assert cfg.registry.path == "fallback.db"
     with pytest.raises(InvalidConfig, match=r"online_store.path uses \$\{LADLE_NOPE\}, which is not set"):

@@ -49,16 +49,23 @@ def test_set_of_ints_matches_the_definition(rows: list[list[int | None] | None])
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.none() | st.lists(st.none() | st.sampled_from([0.0, 1.5, -2.0, math.inf, math.nan]), max_size=6),
-                max_size=6))
+@given(
+    st.lists(
+        st.none() | st.lists(st.none() | st.sampled_from([0.0, 1.5, -2.0, math.inf, math.nan]), max_size=6), max_size=6
+    )
+)
 def test_set_of_floats_keeps_one_nan(rows: list[list[float | None] | None]) -> None:
     got = conform(pa.array(rows, pa.list_(pa.float64())), Set(Float64), "v:s").to_pylist()
     assert all(same(g, reference_set(r)) for g, r in zip(got, rows, strict=True))  # type: ignore[arg-type]
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.none() | st.lists(st.none() | st.lists(st.sampled_from(["b", "a", "ü", ""]), max_size=4),
-                                     max_size=4), max_size=5))
+@given(
+    st.lists(
+        st.none() | st.lists(st.none() | st.lists(st.sampled_from(["b", "a", "ü", ""]), max_size=4), max_size=4),
+        max_size=5,
+    )
+)
 def test_an_array_of_sets_conforms_every_inner_set(rows: list[list[list[str] | None] | None]) -> None:
     got = cast_to_declared(pa.array(rows, pa.list_(pa.list_(pa.string()))), Array(Set(String)), "v:s").to_pylist()
     assert got == [None if r is None else [reference_set(x) for x in r] for r in rows]  # type: ignore[arg-type]

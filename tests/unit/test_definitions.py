@@ -28,8 +28,11 @@ SCALE = 2.5
 
 driver = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64, description="a driver")
 stats_source = FileSource(
-    name="driver_stats_source", path="data/driver_stats.parquet", timestamp_field="event_timestamp",
-    created_timestamp_column="created", field_mapping={"rate": "conv_rate"},
+    name="driver_stats_source",
+    path="data/driver_stats.parquet",
+    timestamp_field="event_timestamp",
+    created_timestamp_column="created",
+    field_mapping={"rate": "conv_rate"},
 )
 stats = FeatureView(
     name="driver_stats",
@@ -64,7 +67,10 @@ def message(exc: pytest.ExceptionInfo[BaseException]) -> str:
     [
         ("", "Entity: name must be a non-empty string, got ''"),
         (None, "Entity: name must be a non-empty string, got None"),
-        ("1driver", "Entity '1driver': name may only contain letters, digits, '_', '-' and '.', and must not start with a digit"),
+        (
+            "1driver",
+            "Entity '1driver': name may only contain letters, digits, '_', '-' and '.', and must not start with a digit",
+        ),
         ("driver id", "Entity 'driver id': name may only contain letters"),
     ],
 )
@@ -100,7 +106,9 @@ def test_schema_entries_must_be_fields() -> None:
 def test_duplicate_fields() -> None:
     with pytest.raises(InvalidDefinition) as exc:
         FeatureView(
-            name="v", entities=[driver], source=stats_source,
+            name="v",
+            entities=[driver],
+            source=stats_source,
             schema=[Field(name="a", dtype=Int64), Field(name="a", dtype=Float32)],
         )
     assert message(exc) == "FeatureView 'v': field 'a' is declared twice in the schema"

@@ -91,11 +91,17 @@ def test_key_list_matches_batch_encoding_for_small_and_large_reads() -> None:
     """The online read path's row-by-row encoding agrees with the Arrow path, and refuses the same inputs."""
     rng = np.random.default_rng(11)
     for n in (0, 1, 5, 31, 32, 100):
-        table = pa.table({
-            "i": pa.array(rng.integers(-(2**40), 2**40, n).tolist(), pa.int32() if n == 5 else pa.int64()),
-            "s": [["Zürich", "|", "", "🚗"][k] for k in rng.integers(0, 4, n)],
-            "b": [bytes([k]) for k in rng.integers(0, 256, n)],
-        }) if n != 5 else pa.table({"i": pa.array([1, 2, None, 4, 5], pa.int32())})
+        table = (
+            pa.table(
+                {
+                    "i": pa.array(rng.integers(-(2**40), 2**40, n).tolist(), pa.int32() if n == 5 else pa.int64()),
+                    "s": [["Zürich", "|", "", "🚗"][k] for k in rng.integers(0, 4, n)],
+                    "b": [bytes([k]) for k in rng.integers(0, 256, n)],
+                }
+            )
+            if n != 5
+            else pa.table({"i": pa.array([1, 2, None, 4, 5], pa.int32())})
+        )
         assert encode_key_list(table) == encode_keys(table).to_pylist()
     assert encode_key_list(pa.table({"f": [1.0, 2.0]})) == ["1", "2"]
     with pytest.raises(InvalidRequest, match="non-integral float"):

@@ -12,8 +12,19 @@ def test_all_names_resolve() -> None:
 
 def test_feast_quickstart_names_are_exported() -> None:
     wanted = {
-        "Entity", "FeatureService", "FeatureStore", "FeatureView", "Field", "FileSource", "OnDemandFeatureView",
-        "Project", "PushMode", "PushSource", "RequestSource", "ValueType", "on_demand_feature_view",
+        "Entity",
+        "FeatureService",
+        "FeatureStore",
+        "FeatureView",
+        "Field",
+        "FileSource",
+        "OnDemandFeatureView",
+        "Project",
+        "PushMode",
+        "PushSource",
+        "RequestSource",
+        "ValueType",
+        "on_demand_feature_view",
     }
     assert wanted <= set(ladle.__all__)
 

@@ -64,12 +64,20 @@ def test_feast_error_names_catch_ladle_errors(make_repo) -> None:
         (OnDemandFeatureViewNotFoundException, lambda: store.get_on_demand_feature_view("nope")),
         (DataSourceObjectNotFoundException, lambda: store.get_data_source("nope")),
         (PushSourceNotFoundException, lambda: store.push("nope", pd.DataFrame({"driver_id": [1]}))),
-        (RequestDataNotFoundInEntityRowsException,
-         lambda: store.get_online_features(["plus_bonus:rate_plus_bonus"], [{"driver_id": 1}])),
-        (RequestDataNotFoundInEntityDfException,
-         lambda: store.get_historical_features(pd.DataFrame({"driver_id": [1], "event_timestamp": [T0]}),
-                                               ["plus_bonus:rate_plus_bonus"])),
-        (FeatureNameCollisionError, lambda: store.get_online_features(["stats:conv_rate", "paused:conv_rate"], [{"driver_id": 1}])),
+        (
+            RequestDataNotFoundInEntityRowsException,
+            lambda: store.get_online_features(["plus_bonus:rate_plus_bonus"], [{"driver_id": 1}]),
+        ),
+        (
+            RequestDataNotFoundInEntityDfException,
+            lambda: store.get_historical_features(
+                pd.DataFrame({"driver_id": [1], "event_timestamp": [T0]}), ["plus_bonus:rate_plus_bonus"]
+            ),
+        ),
+        (
+            FeatureNameCollisionError,
+            lambda: store.get_online_features(["stats:conv_rate", "paused:conv_rate"], [{"driver_id": 1}]),
+        ),
     ]
     for feast_class, call in cases:
         with pytest.raises(feast_class) as caught:
@@ -119,7 +127,12 @@ def test_warehouse_sources_apply_round_trip_and_list(make_repo) -> None:
         assert registered[name].to_dict() == repo_objects[name].to_dict()
     bq = registered["bq_trips"]
     assert (type(bq).__name__, bq.table, bq.query, bq.timestamp_field, bq.created_timestamp_column) == (
-        "BigQuerySource", "my-project:rides.trips", "", "ts", "created")
+        "BigQuerySource",
+        "my-project:rides.trips",
+        "",
+        "ts",
+        "created",
+    )
     assert (bq.field_mapping, bq.tags, bq.owner) == ({"dist": "distance"}, {"team": "rides"}, "rides@example.com")
     snow = registered["TRIPS"]
     assert (snow.database, snow.schema, snow.warehouse, snow.table) == ("RIDES", "PUBLIC", "WH", "TRIPS")
@@ -233,22 +246,38 @@ def test_push_source_without_batch_source_is_online_only(make_repo) -> None:
     assert FeatureStore(repo_path=store.repo_path).get_data_source("clicks_push").batch_source is None
     store.push("clicks_push", pd.DataFrame({"driver_id": [1, 2], "event_timestamp": [T0, T0], "clicks": [3, 4]}))
     assert store.get_online_features(["clicks:clicks"], [{"driver_id": 2}]).to_dict()["clicks"] == [4]
-    with pytest.raises(InvalidRequest, match="PushSource 'clicks_push' has no batch_source, so its rows are kept online"):
-        store.push("clicks_push", pd.DataFrame({"driver_id": [1], "event_timestamp": [T0], "clicks": [5]}), to="offline")
+    with pytest.raises(
+        InvalidRequest, match="PushSource 'clicks_push' has no batch_source, so its rows are kept online"
+    ):
+        store.push(
+            "clicks_push", pd.DataFrame({"driver_id": [1], "event_timestamp": [T0], "clicks": [5]}), to="offline"
+        )
     with pytest.raises(InvalidRequest, match="has no batch_source"):
-        store.get_historical_features(pd.DataFrame({"driver_id": [1], "event_timestamp": [T0]}), ["clicks:clicks"]).to_df()
+        store.get_historical_features(
+            pd.DataFrame({"driver_id": [1], "event_timestamp": [T0]}), ["clicks:clicks"]
+        ).to_df()
     listed = CliRunner().invoke(cli, ["-c", str(store.repo_path), "data-sources", "list"])
     assert "online only" in listed.output
 
 
 def test_write_to_online_store_takes_inputs_as_a_dict(make_repo) -> None:
     store = _store(make_repo)
-    written = store.write_to_online_store("stats", inputs={
-        "driver_id": [9], "event_timestamp": [T0], "conv_rate": [0.75], "trips": [3], "tags": [["x"]],
-    })
+    written = store.write_to_online_store(
+        "stats",
+        inputs={
+            "driver_id": [9],
+            "event_timestamp": [T0],
+            "conv_rate": [0.75],
+            "trips": [3],
+            "tags": [["x"]],
+        },
+    )
     assert written == 1
     assert store.get_online_features(["stats:conv_rate", "stats:tags"], [{"driver_id": 9}]).to_dict() == {
-        "driver_id": [9], "conv_rate": [0.75], "tags": [["x"]]}
+        "driver_id": [9],
+        "conv_rate": [0.75],
+        "tags": [["x"]],
+    }
     with pytest.raises(InvalidRequest, match="exactly one of them"):
         store.write_to_online_store("stats", pd.DataFrame({"driver_id": [9]}), inputs={"driver_id": [9]})
 
@@ -257,11 +286,20 @@ def test_async_reads_and_writes(make_repo) -> None:
     store = _store(make_repo, ("push.py", ONLINE_PUSH))
 
     async def scenario() -> list[dict]:
-        await store.write_to_online_store_async("stats", inputs={
-            "driver_id": [1, 2], "event_timestamp": [T0, T0], "conv_rate": [0.5, 0.25], "trips": [7, 8],
-            "tags": [["a"], ["b"]]})
+        await store.write_to_online_store_async(
+            "stats",
+            inputs={
+                "driver_id": [1, 2],
+                "event_timestamp": [T0, T0],
+                "conv_rate": [0.5, 0.25],
+                "trips": [7, 8],
+                "tags": [["a"], ["b"]],
+            },
+        )
         await store.push_async("clicks_push", pd.DataFrame({"driver_id": [1], "event_timestamp": [T0], "clicks": [6]}))
-        reads = [store.get_online_features_async(["stats:trips", "clicks:clicks"], [{"driver_id": d}]) for d in (1, 2, 3)]
+        reads = [
+            store.get_online_features_async(["stats:trips", "clicks:clicks"], [{"driver_id": d}]) for d in (1, 2, 3)
+        ]
         return [r.to_dict() for r in await asyncio.gather(*reads)]
 
     assert asyncio.run(scenario()) == [
@@ -276,9 +314,12 @@ def test_async_reads_and_writes(make_repo) -> None:
 
 def test_to_tensor(make_repo) -> None:
     import torch  # in the dev extra, so CI tests the real path
+
     store = _store(make_repo)
     store.materialize(T0 - timedelta(days=1), T0, ["stats"])
-    response = store.get_online_features(["stats:conv_rate", "stats:trips", "stats:tags"], [{"driver_id": 1}, {"driver_id": 2}])
+    response = store.get_online_features(
+        ["stats:conv_rate", "stats:trips", "stats:tags"], [{"driver_id": 1}, {"driver_id": 2}]
+    )
     tensors = response.to_tensor()
     assert torch.equal(tensors["driver_id"], torch.tensor([1, 2]))
     assert tensors["conv_rate"].tolist() == [0.5, 0.25]
@@ -305,7 +346,11 @@ def test_feast_compatible_dtypes_from_yaml(make_repo) -> None:
     online = store.get_online_features(refs, [{"driver_id": 1}, {"driver_id": 2}]).to_df()
     # what Feast's OnlineResponse.to_df gives: a frame built from Python values
     assert {c: str(t) for c, t in online.dtypes.items()} == {
-        "driver_id": "int64", "conv_rate": "float64", "trips": "float64", "tags": "object"}
+        "driver_id": "int64",
+        "conv_rate": "float64",
+        "trips": "float64",
+        "tags": "object",
+    }
     assert online["tags"].tolist() == [["a", "b"], ["c"]] and type(online["tags"][0]) is list
     assert online["trips"][0] == 7 and np.isnan(online["trips"][1])
     entity_df = pd.DataFrame({"driver_id": [1, 2], "event_timestamp": [T0, T0]})

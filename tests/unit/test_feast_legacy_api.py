@@ -50,17 +50,24 @@ temperatures_fs = FeatureService(
 def test_seed_entity_aliasing_repo(make_repo) -> None:
     repo = make_repo({"location_stats_feature_view.py": LOCATION_VIEW, "temperatures_feature_service.py": SERVICE})
     t0 = datetime(2026, 7, 1, tzinfo=timezone.utc)
-    pq.write_table(pa.table({
-        "location_id": pa.array([1, 2], pa.int64()),
-        "event_timestamp": pa.array([t0, t0], pa.timestamp("us", tz="UTC")),
-        "temperature": pa.array([21, 35], pa.int32()),
-    }), repo / "data/location_stats.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "location_id": pa.array([1, 2], pa.int64()),
+                "event_timestamp": pa.array([t0, t0], pa.timestamp("us", tz="UTC")),
+                "temperature": pa.array([21, 35], pa.int32()),
+            }
+        ),
+        repo / "data/location_stats.parquet",
+    )
     store = FeatureStore(repo_path=repo)
     diff = store.apply_repo()
     assert {c.name for c in diff.added} >= {"location", "location_stats", "temperatures"}
     assert store.get_entity("location").join_key == "location_id"
     trips = pd.DataFrame({"origin_id": [1, 2], "destination_id": [2, 1], "event_timestamp": [t0, t0]})
-    df = store.get_historical_features(trips, store.get_feature_service("temperatures"), full_feature_names=True).to_df()
+    df = store.get_historical_features(
+        trips, store.get_feature_service("temperatures"), full_feature_names=True
+    ).to_df()
     assert df["origin_stats__temperature"].tolist() == [21, 35]
     assert df["destination_stats__temperature"].tolist() == [35, 21]
     assert str(df["origin_stats__temperature"].dtype) == "int32"

@@ -30,20 +30,33 @@ print(issubclass(FeatureViewNotFoundException, ladle.errors.NotFound))
 """
 
 
-def _run(script: str, tmp_path: Path, extra_path: list[Path] | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+def _run(
+    script: str, tmp_path: Path, extra_path: list[Path] | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     (tmp_path / "user_script.py").write_text(textwrap.dedent(script))
     boot = f"import site; site.addsitedir({str(SRC)!r}); exec(open('user_script.py').read())"
     environ = {**os.environ, **env}
     environ["PYTHONPATH"] = os.pathsep.join([*(str(p) for p in extra_path or []), str(SRC)])
-    return subprocess.run([sys.executable, "-c", boot], cwd=tmp_path, env=environ, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", boot],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_import_feast_in_a_script_gives_ladle(tmp_path: Path) -> None:
     done = _run(SCRIPT, tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [
-        "ladle.store", "ladle.types", "ladle.definitions.external_sources", "ladle.definitions.transformation", "True",
+        "ladle.store",
+        "ladle.types",
+        "ladle.definitions.external_sources",
+        "ladle.definitions.transformation",
+        "True",
     ]
 
 
@@ -57,8 +70,10 @@ def test_a_real_feast_is_never_shadowed(tmp_path: Path) -> None:
 
 
 def test_the_hook_costs_nothing_until_feast_is_imported(tmp_path: Path) -> None:
-    done = _run("import sys; print('ladle' in sys.modules, any(getattr(f, 'ladle_feast_shim', False) "
-                "for f in sys.meta_path))", tmp_path)
+    done = _run(
+        "import sys; print('ladle' in sys.modules, any(getattr(f, 'ladle_feast_shim', False) for f in sys.meta_path))",
+        tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "True"]
 
@@ -80,8 +95,23 @@ def test_wheel_ships_the_hook(tmp_path: Path) -> None:
     shutil.copytree(SRC, checkout / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(SRC.parent / name, checkout / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path),
-                    str(checkout)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(checkout),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = tmp_path.glob("ladle-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"ladle_feast_shim.pth", "_ladle_feast_shim.py", "ladle/feast_compat.py"} <= names

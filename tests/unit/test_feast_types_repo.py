@@ -48,22 +48,31 @@ T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)  # on
 
 def test_feast_typed_repo_end_to_end(make_repo) -> None:
     repo = make_repo({"accounts.py": REPO})
-    pq.write_table(pa.table({
-        "user_id": [str(A).upper(), str(B)],
-        "event_timestamp": pa.array([T0, T0], pa.timestamp("us", tz="UTC")),
-        "balance": pa.array([D("1234.50"), D("-0.000000000000000001")], pa.decimal128(38, 18)),
-        "tags": [["vip", "eu", "vip"], []],
-        "friends": [[str(B), None], None],
-        "last_event": [str(EV), None],
-        "grid": [[[1, 2], [], None], []],
-        "codes": [[3, 1, 3], None],
-    }), repo / "data/accounts.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "user_id": [str(A).upper(), str(B)],
+                "event_timestamp": pa.array([T0, T0], pa.timestamp("us", tz="UTC")),
+                "balance": pa.array([D("1234.50"), D("-0.000000000000000001")], pa.decimal128(38, 18)),
+                "tags": [["vip", "eu", "vip"], []],
+                "friends": [[str(B), None], None],
+                "last_event": [str(EV), None],
+                "grid": [[[1, 2], [], None], []],
+                "codes": [[3, 1, 3], None],
+            }
+        ),
+        repo / "data/accounts.parquet",
+    )
     store = FeatureStore(repo_path=repo)
     store.apply_repo()
     view = store.get_feature_view("accounts")
     assert {f.name: f.dtype for f in view.features} == {
-        "balance": Decimal, "tags": Set(String), "friends": Array(Uuid), "last_event": TimeUuid,
-        "grid": Array(Array(Int64)), "codes": Set(Int64),
+        "balance": Decimal,
+        "tags": Set(String),
+        "friends": Array(Uuid),
+        "last_event": TimeUuid,
+        "grid": Array(Array(Int64)),
+        "codes": Set(Int64),
     }
     assert store.get_entity("user").value_type == ValueType.UUID
     refs = [f"accounts:{f.name}" for f in view.features]
@@ -84,7 +93,9 @@ def test_feast_typed_repo_end_to_end(make_repo) -> None:
         assert got == values, name
 
     # a Uuid key matches by value: uppercase text in entity_df finds the lowercase/uppercase source rows
-    upper = pd.DataFrame({"user_id": [str(B).upper(), str(A).upper()], "event_timestamp": [T0 + timedelta(hours=1)] * 2})
+    upper = pd.DataFrame(
+        {"user_id": [str(B).upper(), str(A).upper()], "event_timestamp": [T0 + timedelta(hours=1)] * 2}
+    )
     assert store.get_historical_features(upper, ["accounts:balance"]).to_df()["balance"].tolist() == expected["balance"]
 
     store.materialize(T0 - timedelta(days=1), T0 + timedelta(hours=1))
@@ -93,10 +104,21 @@ def test_feast_typed_repo_end_to_end(make_repo) -> None:
     assert online["user_id"] == [str(B), str(A)]
 
     # a push with Python objects: uuid.UUID, Decimal and a set become canonical text, exact decimals, a sorted list
-    store.push("accounts_push", pd.DataFrame({
-        "user_id": [A], "event_timestamp": [T0 + timedelta(minutes=30)], "balance": [D("7.25")],
-        "tags": [{"z", "a"}], "friends": [[A, B]], "last_event": [EV], "grid": [[[5]]], "codes": [frozenset({2})],
-    }))
+    store.push(
+        "accounts_push",
+        pd.DataFrame(
+            {
+                "user_id": [A],
+                "event_timestamp": [T0 + timedelta(minutes=30)],
+                "balance": [D("7.25")],
+                "tags": [{"z", "a"}],
+                "friends": [[A, B]],
+                "last_event": [EV],
+                "grid": [[[5]]],
+                "codes": [frozenset({2})],
+            }
+        ),
+    )
     pushed = store.get_online_features(refs, [{"user_id": str(A)}]).to_dict()
     assert pushed["balance"] == [D("7.25")]
     assert pushed["tags"] == [["a", "z"]]

@@ -44,9 +44,15 @@ stats = FeatureView(
 """
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**80), max_value=2**80),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20), st.binary(max_size=10),
-    st.datetimes(timezones=st.sampled_from([None, UTC])), st.dates(), st.just(float("nan")),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.binary(max_size=10),
+    st.datetimes(timezones=st.sampled_from([None, UTC])),
+    st.dates(),
+    st.just(float("nan")),
     st.sampled_from(["stats:rate", "stats:", ":rate", "stats:nope", "nope:rate", "driver_id", "ts", "rate"]),
 )
 garbage = st.recursive(
@@ -99,11 +105,15 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> FeatureStore:
         "online_store:\n  type: sqlite\n  path: data/online.db\noffline_store:\n  type: duckdb\n"
     )
     (repo / "defs.py").write_text(REPO)
-    rows = pa.table({
-        "driver_id": pa.array([1, 2, 3], pa.int64()),
-        "rate": [0.5, 1.5, math.nan], "trips": [1, 2, None], "tag": ["a", "ü", None],
-        "ts": pa.array([NOW - timedelta(hours=h) for h in (1, 2, 3)], pa.timestamp("us", tz="UTC")),
-    })
+    rows = pa.table(
+        {
+            "driver_id": pa.array([1, 2, 3], pa.int64()),
+            "rate": [0.5, 1.5, math.nan],
+            "trips": [1, 2, None],
+            "tag": ["a", "ü", None],
+            "ts": pa.array([NOW - timedelta(hours=h) for h in (1, 2, 3)], pa.timestamp("us", tz="UTC")),
+        }
+    )
     pq.write_table(rows, repo / "data/stats.parquet")
     fs = FeatureStore(repo_path=str(repo))
     fs.apply_repo()
@@ -118,8 +128,14 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 def test_get_online_features(store: FeatureStore, features: Any, entity_rows: Any, full: Any) -> None:
     only_ladle_errors(lambda: store.get_online_features(features=features, entity_rows=entity_rows))
     only_ladle_errors(lambda: store.get_online_features(features=["stats:rate"], entity_rows=entity_rows))
-    only_ladle_errors(lambda: store.get_online_features(
-        features=["stats:rate"], entity_rows=[{"driver_id": 1}], full_feature_names=full, request_context=entity_rows))
+    only_ladle_errors(
+        lambda: store.get_online_features(
+            features=["stats:rate"],
+            entity_rows=[{"driver_id": 1}],
+            full_feature_names=full,
+            request_context=entity_rows,
+        )
+    )
 
 
 @SETTINGS
@@ -149,16 +165,37 @@ def test_materialize(store: FeatureStore, start: Any, end: Any, views: Any) -> N
 @SETTINGS
 @given(name=garbage)
 def test_lookups(store: FeatureStore, name: Any) -> None:
-    for get in (store.get_feature_view, store.get_entity, store.get_feature_service, store.get_data_source,
-                store.get_on_demand_feature_view):
+    for get in (
+        store.get_feature_view,
+        store.get_entity,
+        store.get_feature_service,
+        store.get_data_source,
+        store.get_on_demand_feature_view,
+    ):
         only_ladle_errors(lambda get=get: get(name))
     only_ladle_errors(lambda: store.list_feature_views(tags=name))
 
 
 @settings(max_examples=150, deadline=None)
-@given(data=st.dictionaries(st.sampled_from([
-    "project", "registry", "provider", "online_store", "offline_store", "batch_engine", "feature_server",
-    "entity_key_serialization_version", "bogus"]), garbage, max_size=6))
+@given(
+    data=st.dictionaries(
+        st.sampled_from(
+            [
+                "project",
+                "registry",
+                "provider",
+                "online_store",
+                "offline_store",
+                "batch_engine",
+                "feature_server",
+                "entity_key_serialization_version",
+                "bogus",
+            ]
+        ),
+        garbage,
+        max_size=6,
+    )
+)
 def test_config(tmp_path_factory: pytest.TempPathFactory, data: dict[str, Any]) -> None:
     only_ladle_errors(lambda: parse_repo_config(data, Path(".")))
     only_ladle_errors(lambda: parse_repo_config({"project": "p", "online_store": data}, Path(".")))
@@ -171,8 +208,12 @@ def test_registry_document(store: FeatureStore, doc: Any, raw: bytes) -> None:
     good = json.loads(store.registry.state().to_json())
 
     def damaged() -> None:
-        state = RegistryState.from_dict({**good, "objects": {"feature_views": {"stats": {
-            **good["objects"]["feature_views"]["stats"], "spec": doc}}}})
+        state = RegistryState.from_dict(
+            {
+                **good,
+                "objects": {"feature_views": {"stats": {**good["objects"]["feature_views"]["stats"], "spec": doc}}},
+            }
+        )
         state.feature_views()
 
     only_ladle_errors(lambda: RegistryState.from_json(raw))
@@ -184,10 +225,15 @@ def test_rules_hold_for_known_offenders(store: FeatureStore) -> None:
     """The inputs a probe found escaping as raw exceptions, pinned."""
     cases = [
         lambda: store.get_online_features(features=["stats:rate"], entity_rows={"driver_id": 1}),
-        lambda: store.write_to_online_store("stats", pd.DataFrame(
-            {"driver_id": [1, "x"], "rate": [0.1, "a"], "trips": [1, 2], "tag": ["a", "b"], "ts": [NOW, NOW]})),
-        lambda: store.write_to_online_store("stats", pd.DataFrame(
-            {"driver_id": [2**70], "rate": [0.1], "trips": [1], "tag": ["a"], "ts": [NOW]})),
+        lambda: store.write_to_online_store(
+            "stats",
+            pd.DataFrame(
+                {"driver_id": [1, "x"], "rate": [0.1, "a"], "trips": [1, 2], "tag": ["a", "b"], "ts": [NOW, NOW]}
+            ),
+        ),
+        lambda: store.write_to_online_store(
+            "stats", pd.DataFrame({"driver_id": [2**70], "rate": [0.1], "trips": [1], "tag": ["a"], "ts": [NOW]})
+        ),
         lambda: store.get_online_features(features=["stats:rate"], entity_rows=[{"driver_id": 2**70}]),
     ]
     for case in cases:

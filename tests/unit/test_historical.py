@@ -81,33 +81,51 @@ def at(hours: float) -> datetime:
 def store(make_repo) -> FeatureStore:
     repo: Path = make_repo({"features.py": REPO})
     utc = pa.timestamp("us", tz="UTC")
-    pq.write_table(pa.table({
-        "driver_id": pa.array([1, 1, 1, 2, 2], pa.int64()),
-        "ts": pa.array([at(0), at(1), at(1), at(0), at(2)], utc),
-        "created": pa.array([at(0), at(1), at(1.5), at(0), None], utc),
-        "conv": pa.array([0.1, 0.2, 0.3, 0.5, 0.6], pa.float64()),
-        "trips": pa.array([10, 20, None, 50, 60], pa.int64()),
-        "city": ["a", "b", "c", "d", "e"],
-    }), repo / "data/stats.parquet")
-    pq.write_table(pa.table({
-        "location_id": pa.array([7, 8, 7], pa.int64()),
-        "ts": pa.array([at(0), at(0), at(5)], utc),
-        "temperature": pa.array([20, 30, 25], pa.int64()),
-    }), repo / "data/locations.parquet")
-    pq.write_table(pa.table({
-        "ts": pa.array([at(0), at(2)], utc), "total_trips": pa.array([100, 200], pa.int64()),
-    }), repo / "data/global.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "driver_id": pa.array([1, 1, 1, 2, 2], pa.int64()),
+                "ts": pa.array([at(0), at(1), at(1), at(0), at(2)], utc),
+                "created": pa.array([at(0), at(1), at(1.5), at(0), None], utc),
+                "conv": pa.array([0.1, 0.2, 0.3, 0.5, 0.6], pa.float64()),
+                "trips": pa.array([10, 20, None, 50, 60], pa.int64()),
+                "city": ["a", "b", "c", "d", "e"],
+            }
+        ),
+        repo / "data/stats.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "location_id": pa.array([7, 8, 7], pa.int64()),
+                "ts": pa.array([at(0), at(0), at(5)], utc),
+                "temperature": pa.array([20, 30, 25], pa.int64()),
+            }
+        ),
+        repo / "data/locations.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "ts": pa.array([at(0), at(2)], utc),
+                "total_trips": pa.array([100, 200], pa.int64()),
+            }
+        ),
+        repo / "data/global.parquet",
+    )
     s = FeatureStore(repo_path=repo)
     s.apply_repo()
     return s
 
 
 def entity_df(rows: list[tuple[int, float]]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "driver_id": [r[0] for r in rows],
-        "event_timestamp": [at(r[1]) for r in rows],
-        "label": list(range(len(rows))),
-    })
+    return pd.DataFrame(
+        {
+            "driver_id": [r[0] for r in rows],
+            "event_timestamp": [at(r[1]) for r in rows],
+            "label": list(range(len(rows))),
+        }
+    )
 
 
 def test_point_in_time_values_order_and_types(store: FeatureStore) -> None:
@@ -130,9 +148,7 @@ def test_point_in_time_values_order_and_types(store: FeatureStore) -> None:
 
 def test_full_feature_names_and_clash(store: FeatureStore) -> None:
     edf = entity_df([(1, 1.2)]).assign(origin_id=[7], dest_id=[8])
-    table = store.get_historical_features(
-        edf, ["driver_stats:conv_rate"], full_feature_names=True
-    ).to_arrow()
+    table = store.get_historical_features(edf, ["driver_stats:conv_rate"], full_feature_names=True).to_arrow()
     assert "driver_stats__conv_rate" in table.column_names
     with pytest.raises(InvalidRequest, match="full_feature_names=True"):
         store.get_historical_features(edf, store.get_feature_service("model_v1"))
@@ -193,9 +209,7 @@ def test_naive_entity_timestamps_are_utc(store: FeatureStore) -> None:
 
 def test_filter_by_created_timestamp(store: FeatureStore) -> None:
     edf = entity_df([(1, 1.2), (1, 1.6)])
-    df = store.get_historical_features(
-        edf, ["driver_stats:conv_rate"], filter_by_created_timestamp=True
-    ).to_df()
+    df = store.get_historical_features(edf, ["driver_stats:conv_rate"], filter_by_created_timestamp=True).to_df()
     # at 1.2 the row created at 1.5 is not known yet: the one created at 1.0 is used
     assert r3(df["conv_rate"]) == [0.2, 0.3]
 
@@ -206,7 +220,9 @@ def test_user_errors(store: FeatureStore) -> None:
         store.get_historical_features(edf, ["driver_stats.conv_rate"])
     with pytest.raises(NotFound, match="feature view 'nope'"):
         store.get_historical_features(edf, ["nope:x"])
-    with pytest.raises(FeatureNotFound, match="unknown feature 'nope' in 'driver_stats:nope': feature view 'driver_stats'"):
+    with pytest.raises(
+        FeatureNotFound, match="unknown feature 'nope' in 'driver_stats:nope': feature view 'driver_stats'"
+    ):
         store.get_historical_features(edf, ["driver_stats:nope"])
     with pytest.raises(InvalidRequest, match=r"lacks column\(s\) \['driver_id'\]"):
         store.get_historical_features(edf.drop(columns=["driver_id"]), ["driver_stats:conv_rate"])

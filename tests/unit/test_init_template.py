@@ -92,8 +92,11 @@ def test_init_writes_the_demo_repo_in_name_slash_feature_repo(tmp_path: Path) ->
         "feature_repo/test_workflow.py",
     ]
     assert result.files == (
-        "README.md", "feature_repo/feature_store.yaml", "feature_repo/example_repo.py",
-        "feature_repo/test_workflow.py", "feature_repo/data/driver_stats.parquet",
+        "README.md",
+        "feature_repo/feature_store.yaml",
+        "feature_repo/example_repo.py",
+        "feature_repo/test_workflow.py",
+        "feature_repo/data/driver_stats.parquet",
     )
     readme = (root / "README.md").read_text()
     assert "cd my_project/feature_repo" in readme and "ladle apply" in readme

@@ -43,10 +43,16 @@ offline_store:
 def repo(make_repo) -> Path:
     repo: Path = make_repo({"features.py": REPO}, yaml=YAML)
     (repo / "data/stats").mkdir()
-    pq.write_table(pa.table({
-        "driver_id": pa.array([1], pa.int64()), "ts": pa.array([NOW - timedelta(hours=1)], pa.timestamp("us", tz="UTC")),
-        "rate": [0.5],
-    }), repo / "data/stats/part-0.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "driver_id": pa.array([1], pa.int64()),
+                "ts": pa.array([NOW - timedelta(hours=1)], pa.timestamp("us", tz="UTC")),
+                "rate": [0.5],
+            }
+        ),
+        repo / "data/stats/part-0.parquet",
+    )
     return repo
 
 
@@ -60,7 +66,9 @@ def test_offline_calls_work_and_online_calls_name_the_setting(repo: Path) -> Non
     assert not (repo / "data/online_store.db").exists()
     row = pd.DataFrame({"driver_id": [1], "ts": [NOW], "rate": [0.7]})
     store.push("stats_push", row, to="offline")
-    df = store.get_historical_features(pd.DataFrame({"driver_id": [1], "event_timestamp": [NOW]}), ["stats:rate"]).to_df()
+    df = store.get_historical_features(
+        pd.DataFrame({"driver_id": [1], "event_timestamp": [NOW]}), ["stats:rate"]
+    ).to_df()
     assert df["rate"].tolist() == [0.7]
     calls = {
         "get_online_features": lambda: store.get_online_features(["stats:rate"], [{"driver_id": 1}]),
@@ -70,7 +78,9 @@ def test_offline_calls_work_and_online_calls_name_the_setting(repo: Path) -> Non
         "push": lambda: store.push("stats_push", row, to="online_and_offline"),
     }
     for what, call in calls.items():
-        with pytest.raises(InvalidRequest, match=rf"{what}.* needs an online store, but feature_store.yaml sets `online_store: null`"):
+        with pytest.raises(
+            InvalidRequest, match=rf"{what}.* needs an online store, but feature_store.yaml sets `online_store: null`"
+        ):
             call()
     assert len(pq.read_table(repo / "data/stats").to_pylist()) == 2  # the refused push appended nothing
     store.teardown()

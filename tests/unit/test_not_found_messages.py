@@ -40,8 +40,17 @@ def doubled_rate(df):
 @pytest.fixture
 def store(make_repo: RepoFactory) -> FeatureStore:
     repo = make_repo({"features.py": REPO})
-    pq.write_table(pa.table({"driver_id": pa.array([1], pa.int64()), "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
-                             "conv_rate": [0.5], "trips": pa.array([3], pa.int64())}), repo / "data/stats.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "driver_id": pa.array([1], pa.int64()),
+                "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
+                "conv_rate": [0.5],
+                "trips": pa.array([3], pa.int64()),
+            }
+        ),
+        repo / "data/stats.parquet",
+    )
     fs = FeatureStore(repo_path=repo)
     fs.apply_repo()
     return fs
@@ -91,13 +100,21 @@ def test_unknown_service_push_source_entity_and_data_source(store: FeatureStore)
         "unknown push source 'driver_stats_pus' of project 'test_project'; did you mean 'driver_stats_push'? "
         "registered push sources: driver_stats_push (check the name, or run `ladle apply`)"
     )
-    with pytest.raises(NotFound, match=r"unknown entity 'drivers' .*did you mean 'driver'\? registered entities: driver"):
+    with pytest.raises(
+        NotFound, match=r"unknown entity 'drivers' .*did you mean 'driver'\? registered entities: driver"
+    ):
         store.get_entity("drivers")
-    with pytest.raises(NotFound, match=r"did you mean 'driver_stats_source'\? registered data sources: "
-                                       "driver_stats_push, driver_stats_source"):
+    with pytest.raises(
+        NotFound,
+        match=r"did you mean 'driver_stats_source'\? registered data sources: "
+        "driver_stats_push, driver_stats_source",
+    ):
         store.get_data_source("driver_stats_sourc")
-    with pytest.raises(NotFound, match=r"unknown feature view 'nope' .*; registered feature views: customer_profile, "
-                                       r"driver_hourly_stats \("):  # nothing close: no guess
+    with pytest.raises(
+        NotFound,
+        match=r"unknown feature view 'nope' .*; registered feature views: customer_profile, "
+        r"driver_hourly_stats \(",
+    ):  # nothing close: no guess
         store.materialize_incremental(pa.scalar(0, pa.timestamp("us", tz="UTC")).as_py() + timedelta(days=1), ["nope"])
 
 

@@ -27,7 +27,10 @@ def test_pull_all_bounds_and_mapping(tmp_path: Path) -> None:
     src = FileSource(name="a", path="a.parquet", timestamp_field="ts", field_mapping={"v": "value"})
     store = DuckDBOfflineStore(DuckDBOfflineStoreConfig(), tmp_path)
     got = store.pull_all(src, ["id", "value"], T + timedelta(minutes=30), T + timedelta(hours=2))
-    assert sorted(zip(got.column("id").to_pylist(), got.column("value").to_pylist(), strict=True)) == [(1, 2.0), (2, 3.0)]
+    assert sorted(zip(got.column("id").to_pylist(), got.column("value").to_pylist(), strict=True)) == [
+        (1, 2.0),
+        (2, 3.0),
+    ]
     assert store.pull_all(src, ["value"], None, None).num_rows == 3
 
 
@@ -43,8 +46,10 @@ def test_append_to_single_file_and_folder(tmp_path: Path) -> None:
         assert sorted(got.column("v").to_pylist()) == [1.0, 2.0], path
     assert not [p for p in tmp_path.rglob("*.tmp")]  # nothing half-written left behind
     with pytest.raises(InvalidRequest, match=r"lack column\(s\) \['v'\]"):
-        store.append(FileSource(name="one", path="one.parquet", timestamp_field="ts"),
-                     pa.table({"id": [5], "ts": pa.array([T], UTC)}))
+        store.append(
+            FileSource(name="one", path="one.parquet", timestamp_field="ts"),
+            pa.table({"id": [5], "ts": pa.array([T], UTC)}),
+        )
 
 
 def test_missing_source_names_the_path(tmp_path: Path) -> None:

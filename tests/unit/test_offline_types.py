@@ -55,14 +55,21 @@ def same(a: object, b: object) -> bool:
 
 def test_every_type_round_trips(tmp_path: Path) -> None:
     columns = {name: pa.array(values, to_arrow(dtype)) for name, (dtype, values) in TYPES.items()}
-    pq.write_table(pa.table({
-        "id": pa.array([1, 2], pa.int64()),
-        "ts": pa.array([T, T], pa.timestamp("us", tz="UTC")),
-        **columns,
-    }), tmp_path / "all.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "id": pa.array([1, 2], pa.int64()),
+                "ts": pa.array([T, T], pa.timestamp("us", tz="UTC")),
+                **columns,
+            }
+        ),
+        tmp_path / "all.parquet",
+    )
     key = Entity(name="thing", join_keys=["id"])
     view = FeatureView(
-        name="all_types", entities=[key], ttl=timedelta(days=1),
+        name="all_types",
+        entities=[key],
+        ttl=timedelta(days=1),
         schema=[Field(name=n, dtype=d) for n, (d, _) in TYPES.items()],
         source=FileSource(path="all.parquet", timestamp_field="ts"),
     )

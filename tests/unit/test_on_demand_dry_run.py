@@ -20,27 +20,49 @@ from ladle.types import Array, Float64, String, UnixTimestamp
 CALLS: list[str] = []
 
 driver = Entity(name="driver", join_keys=["driver_id"])
-stats = FeatureView(name="stats", entities=[driver], ttl=timedelta(days=1),  # schema inferred at apply
-                    source=FileSource(name="stats_src", path="data/stats.parquet", timestamp_field="ts"))
-request = RequestSource(name="req", schema=[Field(name="amount", dtype=Float64), Field(name="city", dtype=String),
-                                            Field(name="tags", dtype=Array(String)),
-                                            Field(name="when", dtype=UnixTimestamp)])
+stats = FeatureView(
+    name="stats",
+    entities=[driver],
+    ttl=timedelta(days=1),  # schema inferred at apply
+    source=FileSource(name="stats_src", path="data/stats.parquet", timestamp_field="ts"),
+)
+request = RequestSource(
+    name="req",
+    schema=[
+        Field(name="amount", dtype=Float64),
+        Field(name="city", dtype=String),
+        Field(name="tags", dtype=Array(String)),
+        Field(name="when", dtype=UnixTimestamp),
+    ],
+)
 
 
 @pytest.fixture
 def store(make_repo) -> FeatureStore:
     repo = make_repo({})
-    pq.write_table(pa.table({
-        "driver_id": pa.array([1], pa.int64()), "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
-        "rate": [0.5], "trips": pa.array([3], pa.int64()), "name": ["x"],
-    }), repo / "data/stats.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "driver_id": pa.array([1], pa.int64()),
+                "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
+                "rate": [0.5],
+                "trips": pa.array([3], pa.int64()),
+                "name": ["x"],
+            }
+        ),
+        repo / "data/stats.parquet",
+    )
     return FeatureStore(repo_path=repo)
 
 
-def odfv(fn: Callable[..., Any], mode: str = "pandas", schema: list[Field] | None = None,
-         sources: list[Any] | None = None) -> Any:
-    return on_demand_feature_view(sources=sources or [stats, request], mode=mode,
-                                  schema=schema or [Field(name="score", dtype=Float64), Field(name="label", dtype=String)])(fn)
+def odfv(
+    fn: Callable[..., Any], mode: str = "pandas", schema: list[Field] | None = None, sources: list[Any] | None = None
+) -> Any:
+    return on_demand_feature_view(
+        sources=sources or [stats, request],
+        mode=mode,
+        schema=schema or [Field(name="score", dtype=Float64), Field(name="label", dtype=String)],
+    )(fn)
 
 
 def rejected(store: FeatureStore, view: Any, pattern: str) -> None:
@@ -54,14 +76,21 @@ def test_value_dependent_functions_in_both_modes_pass(store: FeatureStore) -> No
 
     def scored(df: pd.DataFrame) -> pd.DataFrame:
         CALLS.append("pandas")
-        return pd.DataFrame({
-            "score": df["rate"] * df["amount"].map(math.log1p) / df["trips"] + df["driver_id"],
-            "label": df["city"].str.upper() + df["name"] + df["tags"].map(lambda t: t[0]) + df["when"].dt.strftime("%Y"),
-        })
+        return pd.DataFrame(
+            {
+                "score": df["rate"] * df["amount"].map(math.log1p) / df["trips"] + df["driver_id"],
+                "label": df["city"].str.upper()
+                + df["name"]
+                + df["tags"].map(lambda t: t[0])
+                + df["when"].dt.strftime("%Y"),
+            }
+        )
 
     def scored_py(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        return {"score": [r / t for r, t in zip(inputs["rate"], inputs["trips"], strict=True)],
-                "label": [c.upper() + str(d) for c, d in zip(inputs["city"], inputs["driver_id"], strict=True)]}
+        return {
+            "score": [r / t for r, t in zip(inputs["rate"], inputs["trips"], strict=True)],
+            "label": [c.upper() + str(d) for c, d in zip(inputs["city"], inputs["driver_id"], strict=True)],
+        }
 
     CALLS.clear()
     store.apply([driver, stats, odfv(scored), odfv(scored_py, mode="python")])
@@ -85,8 +114,11 @@ def test_missing_declared_features_are_listed(store: FeatureStore) -> None:
     def wrong_columns(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"scor": df["rate"]})
 
-    rejected(store, odfv(wrong_columns),
-             r"OnDemandFeatureView 'wrong_columns'.*does not return declared feature\(s\) 'score', 'label'.*returns: scor")
+    rejected(
+        store,
+        odfv(wrong_columns),
+        r"OnDemandFeatureView 'wrong_columns'.*does not return declared feature\(s\) 'score', 'label'.*returns: scor",
+    )
 
     def half(inputs: dict[str, list[Any]]) -> dict[str, list[Any]]:
         return {"score": inputs["rate"]}
@@ -115,5 +147,8 @@ def test_a_projected_source_gives_only_its_features(store: FeatureStore) -> None
     def uses_unprojected(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"score": df["trips"] * 1.0, "label": df["city"]})
 
-    rejected(store, odfv(uses_unprojected, sources=[stats[["rate"]], request]),
-             r"'uses_unprojected'.*raised KeyError: 'trips'")
+    rejected(
+        store,
+        odfv(uses_unprojected, sources=[stats[["rate"]], request]),
+        r"'uses_unprojected'.*raised KeyError: 'trips'",
+    )

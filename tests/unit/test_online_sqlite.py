@@ -47,15 +47,22 @@ T0 = 1_700_000_000_000_000  # micros
 def make_view(features: dict[str, FeastType], name: str = "stats", entities: list[Entity] | None = None) -> FeatureView:
     ents = entities or [DRIVER]
     view = FeatureView(
-        name=name, entities=list(ents), source=FileSource(path="data/x.parquet", timestamp_field="ts"),
+        name=name,
+        entities=list(ents),
+        source=FileSource(path="data/x.parquet", timestamp_field="ts"),
         schema=[Field(name=n, dtype=t) for n, t in features.items()],
     )
     view.bind_entities({e.name: e for e in ents})
     return view
 
 
-def rows(view: FeatureView, keys: dict[str, list[Any]], values: dict[str, list[Any]],
-         event: list[int], created: list[int | None] | None = None) -> pa.Table:
+def rows(
+    view: FeatureView,
+    keys: dict[str, list[Any]],
+    values: dict[str, list[Any]],
+    event: list[int],
+    created: list[int | None] | None = None,
+) -> pa.Table:
     """A write batch: join keys, features of their declared types, event_ts/created_ts in micros."""
     types = {f.name: to_arrow(f.dtype) for f in view.features}
     cols: dict[str, pa.Array] = {k: pa.array(v) for k, v in keys.items()}
@@ -124,7 +131,7 @@ VALUES: dict[str, list[Any]] = {
     "flag": [True, False, None, True],
     "when": [DT, OLD, None, datetime(1970, 1, 1, tzinfo=UTC)],
     "ints": [[2**63 - 1, None, -(2**63)], [], None, [0]],
-    "strs": [["ü", None, "\"quoted\"\n"], [], None, [""]],
+    "strs": [["ü", None, '"quoted"\n'], [], None, [""]],
     "floats": [[NAN, INF, -INF, -0.0, 0.1], [None], None, [1.0]],
     "blobs": [[b"\x00", None, b""], [], None, [b"\xff" * 3]],
     "times": [[DT, None, OLD], [], None, []],
@@ -185,7 +192,7 @@ def test_values_are_stored_natively_and_readable_with_sqlite(store: SqliteOnline
     con = sqlite3.connect(store.path)
     try:
         row = con.execute(
-            "SELECT entity_key, i64, typeof(f64), f64, typeof(s), b, flag, \"when\", ints, m, place, event_ts, "
+            'SELECT entity_key, i64, typeof(f64), f64, typeof(s), b, flag, "when", ints, m, place, event_ts, '
             "created_ts FROM feature_repo_driver_hourly_stats WHERE entity_key = '2'"
         ).fetchone()
         nan_cell = con.execute("SELECT f64 FROM feature_repo_driver_hourly_stats WHERE entity_key = '1'").fetchone()
@@ -195,8 +202,21 @@ def test_values_are_stored_natively_and_readable_with_sqlite(store: SqliteOnline
         star = con.execute("SELECT * FROM feature_repo_driver_hourly_stats").fetchall()
     finally:
         con.close()
-    assert row == ("2", -(2**63), "real", INF, "text", b"", 0, int(OLD.timestamp() * 1e6), "[]", "{}",
-                   '{"lat":-0.0,"tags":null,"at":null,"raw":null,"kv":null}', T0, T0 + 1)
+    assert row == (
+        "2",
+        -(2**63),
+        "real",
+        INF,
+        "text",
+        b"",
+        0,
+        int(OLD.timestamp() * 1e6),
+        "[]",
+        "{}",
+        '{"lat":-0.0,"tags":null,"at":null,"raw":null,"kv":null}',
+        T0,
+        T0 + 1,
+    )
     assert nan_cell == (bytes.fromhex("7ff8000000000000"),)
     assert inner == (2**63 - 1,)
     assert len(star) == 4
@@ -257,8 +277,14 @@ def test_is_newer_and_sql_condition_agree() -> None:
             rule = is_not_older(new[0], new[1], old[0], old[1])
             assert bool(in_sql) == rule, (new, old)
             assert is_newer(new[0], new[1], old[0], old[1]) == (rule and new != old)
-            batch = pa.table({"k": [1, 1], "tag": ["old", "new"], "event_ts": [old[0], new[0]],
-                              "created_ts": pa.array([old[1], new[1]], pa.int64())})
+            batch = pa.table(
+                {
+                    "k": [1, 1],
+                    "tag": ["old", "new"],
+                    "event_ts": [old[0], new[0]],
+                    "created_ts": pa.array([old[1], new[1]], pa.int64()),
+                }
+            )
             assert latest_per_key(batch, ["k"]).column("tag").to_pylist() == ["new" if rule else "old"]
     con.close()
     assert is_newer(datetime(2024, 1, 2, tzinfo=UTC), None, datetime(2024, 1, 1, tzinfo=UTC), DT)
@@ -271,9 +297,15 @@ def test_latest_per_key_matches_a_sequential_fold() -> None:
     a, b = rng.integers(0, 30, n), rng.choice(["x", "y", None], n)
     event, created = rng.integers(0, 5, n), rng.integers(0, 3, n).astype(object)
     created[rng.random(n) < 0.3] = None
-    batch = pa.table({"a": a, "b": pa.array(b.tolist()), "pos": np.arange(n),
-                      "event_ts": pa.array(event, pa.int64()).cast(UTC_US),
-                      "created_ts": pa.array(created.tolist(), pa.int64()).cast(UTC_US)})
+    batch = pa.table(
+        {
+            "a": a,
+            "b": pa.array(b.tolist()),
+            "pos": np.arange(n),
+            "event_ts": pa.array(event, pa.int64()).cast(UTC_US),
+            "created_ts": pa.array(created.tolist(), pa.int64()).cast(UTC_US),
+        }
+    )
     want: dict[tuple[Any, Any], int] = {}
     for i in range(n):
         k = (int(a[i]), b[i])
@@ -290,8 +322,11 @@ def test_latest_per_key_matches_a_sequential_fold() -> None:
 def test_read_preserves_order_duplicates_missing_keys_and_stored_nulls(store: SqliteOnlineStore) -> None:
     view = make_view({"a": Float64, "b": String})
     store.update(PROJECT, [view], [])
-    store.write(PROJECT, view, rows(view, {"driver_id": [1, 2, 3]}, {"a": [0.5, None, 1.5], "b": ["x", "y", None]},
-                                    [T0, T0 + 1, T0 + 2]))
+    store.write(
+        PROJECT,
+        view,
+        rows(view, {"driver_id": [1, 2, 3]}, {"a": [0.5, None, 1.5], "b": ["x", "y", None]}, [T0, T0 + 1, T0 + 2]),
+    )
     out = store.read(PROJECT, view, pa.table({"driver_id": [3, 1, 3, 404, 2, 1]}), ["b", "a"])
     assert out.column_names == ["b", "a", "event_ts"]
     assert out.column("a").to_pylist() == [1.5, 0.5, 1.5, None, None, 0.5]
@@ -328,7 +363,7 @@ def test_string_keys_with_any_character(store: SqliteOnlineStore) -> None:
     user = Entity(name="user", join_keys=["user"])
     view = make_view({"v": Int64}, name="users", entities=[user])
     store.update(PROJECT, [view], [])
-    names = ["a\x00b", "a", "\"quoted\"", "back\\slash", "é🚗", "", "'1:a|2"]
+    names = ["a\x00b", "a", '"quoted"', "back\\slash", "é🚗", "", "'1:a|2"]
     store.write(PROJECT, view, rows(view, {"user": names}, {"v": list(range(len(names)))}, [T0] * len(names)))
     for ask in (names[::-1], names[1:], ["a\x00b", "a"]):  # with and without the NUL key (IN-list fallback)
         out = store.read(PROJECT, view, pa.table({"user": ask}), ["v"])
@@ -343,8 +378,13 @@ def test_multi_column_join_keys(store: SqliteOnlineStore) -> None:
     store.update(PROJECT, [view], [])
     keys = {"city": ["a|b", "a", "a", "Zürich"], "zone": [1, 1, 2, 1], "code": [b"\x00", b"\x00", b"\x00", b"|"]}
     store.write(PROJECT, view, rows(view, keys, {"v": [1, 2, 3, 4]}, [T0] * 4))
-    ask = pa.table({"city": ["Zürich", "a", "a", "a|b", "a"], "zone": pa.array([1, 2, 1, 1, 3], pa.int32()),
-                    "code": [b"|", b"\x00", b"\x00", b"\x00", b"\x00"]})
+    ask = pa.table(
+        {
+            "city": ["Zürich", "a", "a", "a|b", "a"],
+            "zone": pa.array([1, 2, 1, 1, 3], pa.int32()),
+            "code": [b"|", b"\x00", b"\x00", b"\x00", b"\x00"],
+        }
+    )
     assert store.read(PROJECT, view, ask, ["v"]).column("v").to_pylist() == [4, 3, 2, 1, None]
 
 
@@ -391,19 +431,22 @@ def test_write_rejects_bad_rows(store: SqliteOnlineStore) -> None:
     assert store.write(PROJECT, view, rows(view, {"driver_id": pa.array([], pa.int64())}, {"v": []}, [])) == 0
 
 
-def test_write_converts_columns_and_chunks_large_batches(store: SqliteOnlineStore,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_converts_columns_and_chunks_large_batches(
+    store: SqliteOnlineStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sqlite_module, "_WRITE_CHUNK", 7)
     view = make_view({"f": Float32, "when": UnixTimestamp})
     store.update(PROJECT, [view], [])
     n = 50
-    batch = pa.table({
-        "driver_id": pa.chunked_array([list(range(25)), list(range(25))]),  # every key twice, across chunks
-        "f": pa.array([float(i) for i in range(n)], pa.float64()),  # declared Float32
-        "when": pa.array([i * 1000 for i in range(n)], pa.timestamp("ns")),  # naive ns: taken as UTC
-        "event_ts": pa.array([T0 + i for i in range(n)], pa.timestamp("us")),
-        "created_ts": pa.nulls(n, UTC_US),
-    })
+    batch = pa.table(
+        {
+            "driver_id": pa.chunked_array([list(range(25)), list(range(25))]),  # every key twice, across chunks
+            "f": pa.array([float(i) for i in range(n)], pa.float64()),  # declared Float32
+            "when": pa.array([i * 1000 for i in range(n)], pa.timestamp("ns")),  # naive ns: taken as UTC
+            "event_ts": pa.array([T0 + i for i in range(n)], pa.timestamp("us")),
+            "created_ts": pa.nulls(n, UTC_US),
+        }
+    )
     assert store.write(PROJECT, view, batch) == n
     out = store.read(PROJECT, view, pa.table({"driver_id": [0, 24]}), ["f", "when"])
     assert out.column("f").type == pa.float32() and out.column("f").to_pylist() == [25.0, 49.0]
@@ -447,8 +490,13 @@ def columns(path: Path, table: str) -> list[str]:
 def test_update_rebuilds_a_table_whose_features_changed(store: SqliteOnlineStore) -> None:
     v1 = make_view({"a": Int64, "b": String})
     store.update(PROJECT, [v1], [])
-    assert store.path.exists() and columns(store.path, "proj_stats") == ["entity_key", "a", "b", "event_ts",
-                                                                         "created_ts"]
+    assert store.path.exists() and columns(store.path, "proj_stats") == [
+        "entity_key",
+        "a",
+        "b",
+        "event_ts",
+        "created_ts",
+    ]
     store.write(PROJECT, v1, rows(v1, {"driver_id": [1]}, {"a": [10], "b": ["x"]}, [T0]))
     store.update(PROJECT, [v1], [])  # unchanged: idempotent, rows kept
     assert read_one(store, v1, [1], "a") == [10]

@@ -46,7 +46,11 @@ def objects(ttl_hours: int = 24, rate_type: Any = Float32, service: bool = True)
         name="driver_stats",
         entities=[driver],
         ttl=timedelta(hours=ttl_hours),
-        schema=[Field(name="driver_id", dtype=Int64), Field(name="rate", dtype=rate_type), Field(name="trips", dtype=Int64)],
+        schema=[
+            Field(name="driver_id", dtype=Int64),
+            Field(name="rate", dtype=rate_type),
+            Field(name="trips", dtype=Int64),
+        ],
         source=push,
     )
     req = RequestSource(name="req", schema=[Field(name="bonus", dtype=Float64)])
@@ -103,14 +107,26 @@ def test_registry_file_layout(registry: Registry) -> None:
     doc = orjson.loads(registry_bytes(registry))
     # without an online store to change, the apply's online work stays pending in the document
     assert set(doc) == {
-        "format", "project", "version", "last_updated", "objects", "materialization", "history", "pending_infra",
+        "format",
+        "project",
+        "version",
+        "last_updated",
+        "objects",
+        "materialization",
+        "history",
+        "pending_infra",
     }
     registry.settle_infra(lambda state, dropped: None)
     doc = orjson.loads(registry_bytes(registry))
     assert set(doc) == {"format", "project", "version", "last_updated", "objects", "materialization", "history"}
     assert doc["format"] == "ladle-registry/1" and doc["project"] == "demo" and doc["version"] == 1
     assert set(doc["objects"]) == {
-        "projects", "data_sources", "entities", "feature_views", "on_demand_feature_views", "feature_services",
+        "projects",
+        "data_sources",
+        "entities",
+        "feature_views",
+        "on_demand_feature_views",
+        "feature_services",
     }
     entry = doc["objects"]["entities"]["driver"]
     assert set(entry) == {"spec", "hash", "created_timestamp", "last_updated_timestamp"}
@@ -136,9 +152,17 @@ def test_plan_describes_changes_field_by_field_and_writes_nothing(registry: Regi
 
 def test_diff_matches_named_list_entries_by_name() -> None:
     old = {"feature_views": {"v": {"schema": [{"name": "a", "dtype": "Int64"}, {"name": "b", "dtype": "Int64"}]}}}
-    new = {"feature_views": {"v": {"schema": [
-        {"name": "new", "dtype": "String"}, {"name": "a", "dtype": "Int64"}, {"name": "b", "dtype": "Float64"},
-    ]}}}
+    new = {
+        "feature_views": {
+            "v": {
+                "schema": [
+                    {"name": "new", "dtype": "String"},
+                    {"name": "a", "dtype": "Int64"},
+                    {"name": "b", "dtype": "Float64"},
+                ]
+            }
+        }
+    }
     lines = RegistryDiff.compute(old, new).describe()
     assert lines == [
         "~ feature view 'v'",
@@ -219,7 +243,8 @@ def test_removed_view_is_dropped_only_after_the_commit(registry: Registry) -> No
 # --- validation --------------------------------------------------------------------------------------------
 def _driver_view(name: str = "v", entities: list[Any] | None = None) -> FeatureView:
     return FeatureView(
-        name=name, entities=entities if entities is not None else ["driver"],
+        name=name,
+        entities=entities if entities is not None else ["driver"],
         schema=[Field(name="rate", dtype=Float32)],
         source=FileSource(name="stats_src", path="data/stats.parquet", timestamp_field="ts"),
     )
@@ -316,7 +341,10 @@ def test_concurrent_applies_from_the_same_version_conflict(tmp_path: Path, monke
     assert doc.version == 2 and "rider" in doc.objects["entities"]
     assert doc.objects["feature_views"]["driver_stats"].spec["ttl_seconds"] == 86400
     first.refresh()
-    assert first.apply(contents(*objects(ttl_hours=3), Entity(name="rider"))).describe()[0] == "~ feature view 'driver_stats'"
+    assert (
+        first.apply(contents(*objects(ttl_hours=3), Entity(name="rider"))).describe()[0]
+        == "~ feature view 'driver_stats'"
+    )
 
 
 def test_a_stale_token_is_refused_by_the_store(tmp_path: Path) -> None:
@@ -388,7 +416,8 @@ def test_materialization_intervals_persist(registry: Registry, tmp_path: Path) -
     reopened = Registry(config(tmp_path))
     assert reopened.materialized_until("driver_stats") == T0 + timedelta(hours=4)
     assert reopened.materialization_intervals("driver_stats") == [
-        (T0, T0 + timedelta(hours=2)), (T0 + timedelta(hours=3), T0 + timedelta(hours=4)),
+        (T0, T0 + timedelta(hours=2)),
+        (T0 + timedelta(hours=3), T0 + timedelta(hours=4)),
     ]
     assert reopened.version == version == 1  # bookkeeping is not an apply
     doc = reopened.to_dict()["materialization"]["driver_stats"]
@@ -406,7 +435,9 @@ def test_materialization_is_forgotten_when_the_view_changes_shape(registry: Regi
 
 def test_bookkeeping_errors(registry: Registry) -> None:
     registry.apply(contents())
-    with pytest.raises(NotFound, match="unknown feature view 'nope' of project 'demo'; registered feature views: driver_stats"):
+    with pytest.raises(
+        NotFound, match="unknown feature view 'nope' of project 'demo'; registered feature views: driver_stats"
+    ):
         registry.record_materialization("nope", T0, T0)
     with pytest.raises(InvalidRequest, match="ends"):
         registry.record_materialization("driver_stats", T0, T0 - timedelta(seconds=1))
@@ -489,7 +520,9 @@ def test_teardown_deletes_the_registry(registry: Registry, tmp_path: Path) -> No
 
 def test_registry_of_another_project_is_refused(tmp_path: Path) -> None:
     Registry(config(tmp_path, project="one")).apply(contents())
-    with pytest.raises(InvalidConfig, match=r"holds the registry of project 'one', but feature_store\.yaml says project 'two'"):
+    with pytest.raises(
+        InvalidConfig, match=r"holds the registry of project 'one', but feature_store\.yaml says project 'two'"
+    ):
         Registry(config(tmp_path, project="two")).list_entities()
 
 

@@ -138,7 +138,9 @@ def test_a_feast_repo_loads_unchanged(tmp_path: Path) -> None:
     assert names(contents.projects) == ["my_project"]
     # sources used by views are collected too: the push source's batch source and the request source
     assert names(contents.data_sources) == [
-        "driver_hourly_stats_source", "driver_stats_push_source", "vals_to_add",
+        "driver_hourly_stats_source",
+        "driver_stats_push_source",
+        "vals_to_add",
     ]
     assert all(type(o).__module__.startswith("ladle.") for o in contents.objects())
     assert isinstance(contents.feature_views[0], ladle.FeatureView)
@@ -162,8 +164,10 @@ def test_feast_aliases_stay_installed_and_explain_what_is_missing(tmp_path: Path
 
 
 def test_repo_files_import_each_other_by_name(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "location_stats_feature_view.py": """
+    write(
+        tmp_path,
+        {
+            "location_stats_feature_view.py": """
             from ladle import Entity, FeatureView, Field, FileSource
             from ladle.types import Float32
 
@@ -173,21 +177,22 @@ def test_repo_files_import_each_other_by_name(tmp_path: Path) -> None:
                 source=FileSource(name="location_src", path="data/loc.parquet", timestamp_field="ts"),
             )
         """,
-        "features.py": """
+            "features.py": """
             from ladle import FeatureService
             from location_stats_feature_view import location_stats_fv
             from shared.names import SERVICE
 
             service = FeatureService(name=SERVICE, features=[location_stats_fv])
         """,
-        "shared/__init__.py": "",
-        "shared/names.py": """
+            "shared/__init__.py": "",
+            "shared/names.py": """
             from .prefix import PREFIX
 
             SERVICE = PREFIX + "service"
         """,
-        "shared/prefix.py": "PREFIX = 'location_'\n",
-    })
+            "shared/prefix.py": "PREFIX = 'location_'\n",
+        },
+    )
     contents = load_repo(tmp_path)
     assert names(contents.feature_views) == ["location_stats"]  # imported into two files, counted once
     assert names(contents.feature_services) == ["location_service"]
@@ -198,24 +203,27 @@ def test_repo_files_import_each_other_by_name(tmp_path: Path) -> None:
 
 def test_ignore_files_and_skipped_folders(tmp_path: Path) -> None:
     boom = "raise RuntimeError('must not be imported')\n"
-    write(tmp_path, {
-        "features.py": "from ladle import Entity\ndriver = Entity(name='driver')\n",
-        ".feastignore": "# scratch work\nscratch.py\ndrafts/\n",
-        ".ladleignore": "**/wip_*.py\n",
-        "scratch.py": boom,
-        "drafts/old.py": boom,
-        "sub/wip_new.py": boom,
-        "sub/kept.py": "from ladle import Entity\nrider = Entity(name='rider')\n",
-        ".hidden/x.py": boom,
-        ".venv/lib/x.py": boom,
-        "venv/x.py": boom,
-        "env/x.py": boom,
-        "node_modules/x.py": boom,
-        "__pycache__/x.py": boom,
-        "myenv/pyvenv.cfg": "home = /usr\n",
-        "myenv/lib/site-packages/x.py": boom,
-        "data/generate.py": "from ladle import Entity\ncustomer = Entity(name='customer')\n",
-    })
+    write(
+        tmp_path,
+        {
+            "features.py": "from ladle import Entity\ndriver = Entity(name='driver')\n",
+            ".feastignore": "# scratch work\nscratch.py\ndrafts/\n",
+            ".ladleignore": "**/wip_*.py\n",
+            "scratch.py": boom,
+            "drafts/old.py": boom,
+            "sub/wip_new.py": boom,
+            "sub/kept.py": "from ladle import Entity\nrider = Entity(name='rider')\n",
+            ".hidden/x.py": boom,
+            ".venv/lib/x.py": boom,
+            "venv/x.py": boom,
+            "env/x.py": boom,
+            "node_modules/x.py": boom,
+            "__pycache__/x.py": boom,
+            "myenv/pyvenv.cfg": "home = /usr\n",
+            "myenv/lib/site-packages/x.py": boom,
+            "data/generate.py": "from ladle import Entity\ncustomer = Entity(name='customer')\n",
+        },
+    )
     rel = [p.relative_to(tmp_path).as_posix() for p in repo_files(tmp_path)]
     assert rel == ["data/generate.py", "features.py", "sub/kept.py"]
     assert names(load_repo(tmp_path).entities) == ["customer", "driver", "rider"]
@@ -231,10 +239,13 @@ def test_ignore_rules() -> None:
 
 
 def test_two_different_objects_with_one_name_name_both_files(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "a.py": "from ladle import Entity\ndriver = Entity(name='driver', join_keys=['driver_id'])\n",
-        "b.py": "from ladle import Entity\ndriver = Entity(name='driver', join_keys=['id'])\n",
-    })
+    write(
+        tmp_path,
+        {
+            "a.py": "from ladle import Entity\ndriver = Entity(name='driver', join_keys=['driver_id'])\n",
+            "b.py": "from ladle import Entity\ndriver = Entity(name='driver', join_keys=['id'])\n",
+        },
+    )
     with pytest.raises(RepoLoadError) as exc:
         load_repo(tmp_path)
     assert str(exc.value) == (
@@ -244,10 +255,13 @@ def test_two_different_objects_with_one_name_name_both_files(tmp_path: Path) -> 
 
 
 def test_identical_definitions_in_two_files_are_one(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "a.py": "from ladle import Entity\ndriver = Entity(name='driver')\n",
-        "b.py": "from ladle import Entity\ndriver = Entity(name='driver')\n",
-    })
+    write(
+        tmp_path,
+        {
+            "a.py": "from ladle import Entity\ndriver = Entity(name='driver')\n",
+            "b.py": "from ladle import Entity\ndriver = Entity(name='driver')\n",
+        },
+    )
     assert names(load_repo(tmp_path).entities) == ["driver"]
 
 
@@ -263,7 +277,10 @@ def test_a_failing_file_is_named_with_its_line(tmp_path: Path) -> None:
 
 
 def test_a_bad_definition_names_the_file_and_line(tmp_path: Path) -> None:
-    write(tmp_path, {"features.py": """
+    write(
+        tmp_path,
+        {
+            "features.py": """
         from datetime import timedelta
         from ladle import Entity, FeatureView, FileSource
 
@@ -272,7 +289,9 @@ def test_a_bad_definition_names_the_file_and_line(tmp_path: Path) -> None:
             name="v", entities=[driver], ttl=timedelta(days=-1),
             source=FileSource(name="s", path="data/s.parquet"),
         )
-    """})
+    """
+        },
+    )
     with pytest.raises(RepoLoadError) as exc:
         load_repo(tmp_path)
     message = str(exc.value)
@@ -280,10 +299,13 @@ def test_a_bad_definition_names_the_file_and_line(tmp_path: Path) -> None:
 
 
 def test_errors_in_an_imported_file_name_it_and_the_importer(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "a_features.py": "from z_helpers import VALUE\n",
-        "z_helpers.py": "VALUE = undefined_name\n",
-    })
+    write(
+        tmp_path,
+        {
+            "a_features.py": "from z_helpers import VALUE\n",
+            "z_helpers.py": "VALUE = undefined_name\n",
+        },
+    )
     with pytest.raises(RepoLoadError) as exc:
         load_repo(tmp_path)
     assert str(exc.value).startswith(
@@ -307,7 +329,10 @@ def test_reloading_sees_edits_and_repos_do_not_mix(tmp_path: Path) -> None:
 
 
 def test_on_demand_function_source_is_read_from_the_repo_file(tmp_path: Path) -> None:
-    write(tmp_path, {"features.py": """
+    write(
+        tmp_path,
+        {
+            "features.py": """
         from ladle import Field, RequestSource, on_demand_feature_view
         from ladle.types import Float64
 
@@ -317,7 +342,9 @@ def test_on_demand_function_source_is_read_from_the_repo_file(tmp_path: Path) ->
         @on_demand_feature_view(sources=[req], schema=[Field(name="y", dtype=Float64)], mode="python")
         def shifted(inputs):
             return {"y": [v + OFFSET for v in inputs["x"]]}
-    """})
+    """
+        },
+    )
     odfv = load_repo(tmp_path).on_demand_feature_views[0]
     assert odfv.udf_source.startswith("def shifted(inputs):")
     assert odfv.udf_env["constants"] == {"OFFSET": 10.0}

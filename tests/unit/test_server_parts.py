@@ -81,8 +81,15 @@ def test_validation_errors_are_400_for_bad_json_and_422_for_the_wrong_shape() ->
 
 def test_every_body_model_is_in_the_openapi_components() -> None:
     schemas = component_schemas()
-    for name in ("GetOnlineFeaturesRequest", "PushRequest", "WriteToOnlineStoreRequest", "MaterializeRequest",
-                 "MaterializeIncrementalRequest", "OnlineFeaturesResponse", "ErrorBody"):
+    for name in (
+        "GetOnlineFeaturesRequest",
+        "PushRequest",
+        "WriteToOnlineStoreRequest",
+        "MaterializeRequest",
+        "MaterializeIncrementalRequest",
+        "OnlineFeaturesResponse",
+        "ErrorBody",
+    ):
         assert name in schemas
     assert "$defs" not in orjson.dumps(schemas).decode()
     features = schemas["GetOnlineFeaturesRequest"]["properties"]["features"]["anyOf"][0]
@@ -101,8 +108,13 @@ async def _ok_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"%d" % len(body)})
 
 
-def _call(app: Any, path: str = "/x", headers: list[tuple[bytes, bytes]] | None = None,
-          chunks: list[bytes] | None = None, method: str = "POST") -> tuple[int, bytes, dict[str, Any]]:
+def _call(
+    app: Any,
+    path: str = "/x",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    chunks: list[bytes] | None = None,
+    method: str = "POST",
+) -> tuple[int, bytes, dict[str, Any]]:
     scope: dict[str, Any] = {"type": "http", "path": path, "method": method, "headers": headers or []}
     pending = list(chunks or [b""])
     sent: list[dict[str, Any]] = []
@@ -141,13 +153,22 @@ def test_scoped_keys_allow_their_scope_and_below() -> None:
     app = ApiKeyMiddleware(_ok_app, keys)
     allowed = {
         (path, key): _call(app, path=path, headers=[(b"x-api-key", key.encode())])[0]
-        for path in ("/get-online-features", "/push", "/write-to-online-store", "/materialize") for key in "rwa"
+        for path in ("/get-online-features", "/push", "/write-to-online-store", "/materialize")
+        for key in "rwa"
     }
     assert allowed == {
-        ("/get-online-features", "r"): 200, ("/get-online-features", "w"): 200, ("/get-online-features", "a"): 200,
-        ("/push", "r"): 403, ("/push", "w"): 200, ("/push", "a"): 200,
-        ("/write-to-online-store", "r"): 403, ("/write-to-online-store", "w"): 200, ("/write-to-online-store", "a"): 200,
-        ("/materialize", "r"): 403, ("/materialize", "w"): 403, ("/materialize", "a"): 200,
+        ("/get-online-features", "r"): 200,
+        ("/get-online-features", "w"): 200,
+        ("/get-online-features", "a"): 200,
+        ("/push", "r"): 403,
+        ("/push", "w"): 200,
+        ("/push", "a"): 200,
+        ("/write-to-online-store", "r"): 403,
+        ("/write-to-online-store", "w"): 200,
+        ("/write-to-online-store", "a"): 200,
+        ("/materialize", "r"): 403,
+        ("/materialize", "w"): 403,
+        ("/materialize", "a"): 200,
     }
     status, body, scope = _call(app, path="/push", headers=[(b"x-api-key", b"r")])
     error = orjson.loads(body)["error"]
@@ -158,18 +179,35 @@ def test_scoped_keys_allow_their_scope_and_below() -> None:
 
 def test_key_files_and_projects(tmp_path: Path) -> None:
     path = tmp_path / "keys"
-    path.write_text("# keys of the feature servers\n\nread  r-key demo,other\nwrite w-key\nplain-key\nadmin a-key other\n")
+    path.write_text(
+        "# keys of the feature servers\n\nread  r-key demo,other\nwrite w-key\nplain-key\nadmin a-key other\n"
+    )
     entries = read_key_file(path)
     assert [(e.key, e.scope, e.projects) for e in entries] == [
-        ("r-key", "read", ["demo", "other"]), ("w-key", "write", None), ("plain-key", "admin", None),
+        ("r-key", "read", ["demo", "other"]),
+        ("w-key", "write", None),
+        ("plain-key", "admin", None),
         ("a-key", "admin", ["other"]),
     ]
-    config = parse_repo_config({"project": "demo", "feature_server": {
-        "api_keys": ["yaml-admin", {"key": "yaml-read", "scope": "read"}, {"key": "x", "projects": ["other"]}],
-        "api_keys_file": "keys"}}, tmp_path)
+    config = parse_repo_config(
+        {
+            "project": "demo",
+            "feature_server": {
+                "api_keys": ["yaml-admin", {"key": "yaml-read", "scope": "read"}, {"key": "x", "projects": ["other"]}],
+                "api_keys_file": "keys",
+            },
+        },
+        tmp_path,
+    )
     resolved = ServerSettings(repo_path=str(tmp_path), api_keys=("cli-admin",)).resolve(config)
-    assert resolved.api_keys == (ApiKey("cli-admin"), ApiKey("yaml-admin"), ApiKey("yaml-read", "read"),
-                                 ApiKey("r-key", "read"), ApiKey("w-key", "write"), ApiKey("plain-key"))
+    assert resolved.api_keys == (
+        ApiKey("cli-admin"),
+        ApiKey("yaml-admin"),
+        ApiKey("yaml-read", "read"),
+        ApiKey("r-key", "read"),
+        ApiKey("w-key", "write"),
+        ApiKey("plain-key"),
+    )
     path.write_text("read a b c\n")
     with pytest.raises(InvalidConfig, match="line 1 has 4 words"):
         read_key_file(path)
@@ -195,8 +233,11 @@ def test_online_response_as_feast_json() -> None:
     ts = pa.array([datetime(2024, 5, 1, 12, 0, 0, 250000, tzinfo=UTC), None], pa.timestamp("us", tz="UTC"))
     response = OnlineResponse(
         {"driver_id": pa.array([1, 2])},
-        {"rate": pa.array([0.5, None], pa.float32()), "blob": pa.array([b"\x00\x01", None]),
-         "score": pa.array([float("nan"), None])},
+        {
+            "rate": pa.array([0.5, None], pa.float32()),
+            "blob": pa.array([b"\x00\x01", None]),
+            "score": pa.array([float("nan"), None]),
+        },
         {"rate": np.array([1, 3], np.int8), "blob": np.array([1, 3], np.int8), "score": np.array([1, 3], np.int8)},
         {"rate": ts, "blob": ts, "score": pa.nulls(2, pa.timestamp("us", tz="UTC"))},
     )
@@ -204,8 +245,11 @@ def test_online_response_as_feast_json() -> None:
     assert document["metadata"] == {"feature_names": ["driver_id", "rate", "blob", "score"]}
     entity, rate, blob, score = document["results"]
     assert entity == {"values": [1, 2], "statuses": ["PRESENT", "PRESENT"], "event_timestamps": [EPOCH, EPOCH]}
-    assert rate == {"values": [0.5, None], "statuses": ["PRESENT", "NOT_FOUND"],
-                    "event_timestamps": ["2024-05-01T12:00:00.250000Z", EPOCH]}
+    assert rate == {
+        "values": [0.5, None],
+        "statuses": ["PRESENT", "NOT_FOUND"],
+        "event_timestamps": ["2024-05-01T12:00:00.250000Z", EPOCH],
+    }
     assert blob["values"] == ["AAE=", None]  # bytes as base64, as protobuf JSON does
     assert score["values"] == [None, None] and score["event_timestamps"] == [EPOCH, EPOCH]
 
@@ -214,8 +258,12 @@ def test_statuses_and_timestamps_of_large_batches() -> None:
     n = 1000
     ts = pa.array(np.full(n, 1_700_000_000_000_000), pa.timestamp("us", tz="UTC"))
     codes = np.tile(np.array([1, 2, 3, 4], np.int8), n // 4)
-    response = OnlineResponse({"k": pa.array(range(n))}, {"a": pa.array(range(n)), "b": pa.array(range(n))},
-                              {"a": codes, "b": codes}, {"a": ts, "b": ts})
+    response = OnlineResponse(
+        {"k": pa.array(range(n))},
+        {"a": pa.array(range(n)), "b": pa.array(range(n))},
+        {"a": codes, "b": codes},
+        {"a": ts, "b": ts},
+    )
     assert response.statuses["a"][:4] == ["PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE"]
     stamps = response.event_timestamps
     assert stamps["a"] == stamps["b"] and stamps["a"] is not stamps["b"]
@@ -310,8 +358,12 @@ def test_the_breaker_opens_after_failures_in_a_row_and_one_probe_closes_it() -> 
 
 
 def test_store_calls_run_off_the_loop_within_their_deadline() -> None:
-    state = ServerState(store=None, refresher=None, metrics=None,  # type: ignore[arg-type]
-                        breaker=CircuitBreaker(failures=2, open_for=60))
+    state = ServerState(
+        store=None,
+        refresher=None,
+        metrics=None,  # type: ignore[arg-type]
+        breaker=CircuitBreaker(failures=2, open_for=60),
+    )
     release = threading.Event()
 
     def stalled() -> str:

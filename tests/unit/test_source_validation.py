@@ -66,8 +66,10 @@ def test_a_view_that_needs_its_source_still_fails_without_data(make_repo) -> Non
 
 
 def test_skip_source_validation_keeps_checking_the_definitions(make_repo) -> None:
-    bad = REPO.replace('value_type=ValueType.STRING', 'value_type=ValueType.INT64').replace(
-        'Field(name="driver_id", dtype=Int64)', 'Field(name="driver_id", dtype=Int64), Field(name="rider_id", dtype=String)')
+    bad = REPO.replace("value_type=ValueType.STRING", "value_type=ValueType.INT64").replace(
+        'Field(name="driver_id", dtype=Int64)',
+        'Field(name="driver_id", dtype=Int64), Field(name="rider_id", dtype=String)',
+    )
     store = FeatureStore(repo_path=make_repo({"features.py": bad}))
     with pytest.raises(InvalidDefinition, match="entity 'rider' has value_type INT64"):
         store.apply_repo(skip_source_validation=True)

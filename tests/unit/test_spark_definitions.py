@@ -13,13 +13,24 @@ from ladle.definitions import SavedDatasetSparkStorage, SparkSource, source_from
 from ladle.errors import InvalidConfig, InvalidDefinition, MissingExtra
 
 
-@pytest.mark.parametrize("source", [
-    SparkSource(name="by_table", table="db.driver_stats", timestamp_field="ts", created_timestamp_column="created",
-                field_mapping={"conv": "conv_rate"}, description="d", tags={"team": "x"}, owner="me"),
-    SparkSource(table="db.driver_stats", timestamp_field="ts"),
-    SparkSource(name="by_query", query="SELECT * FROM db.t WHERE ok", timestamp_field="ts"),
-    SparkSource(name="by_path", path="s3a://bucket/stats", file_format="parquet", timestamp_field="ts"),
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        SparkSource(
+            name="by_table",
+            table="db.driver_stats",
+            timestamp_field="ts",
+            created_timestamp_column="created",
+            field_mapping={"conv": "conv_rate"},
+            description="d",
+            tags={"team": "x"},
+            owner="me",
+        ),
+        SparkSource(table="db.driver_stats", timestamp_field="ts"),
+        SparkSource(name="by_query", query="SELECT * FROM db.t WHERE ok", timestamp_field="ts"),
+        SparkSource(name="by_path", path="s3a://bucket/stats", file_format="parquet", timestamp_field="ts"),
+    ],
+)
 def test_spark_source_round_trips_through_the_registry_form(source: SparkSource) -> None:
     data = source.to_dict()
     assert data["type"] == "spark"
@@ -62,17 +73,28 @@ def test_feast_import_path_resolves_to_ladle() -> None:
 
 
 def test_yaml_keys() -> None:
-    config = parse_repo_config({
-        "project": "p",
-        "offline_store": {"type": "spark", "spark_conf": {"spark.master": "spark://h:7077",
-                                                          "spark.sql.shuffle.partitions": 8,
-                                                          "spark.sql.adaptive.enabled": True},
-                          "staging_location": "s3a://bucket/tmp", "region": "us-east-1"},
-        "batch_engine": {"type": "spark", "partitions": 16},
-    }, Path("."))
+    config = parse_repo_config(
+        {
+            "project": "p",
+            "offline_store": {
+                "type": "spark",
+                "spark_conf": {
+                    "spark.master": "spark://h:7077",
+                    "spark.sql.shuffle.partitions": 8,
+                    "spark.sql.adaptive.enabled": True,
+                },
+                "staging_location": "s3a://bucket/tmp",
+                "region": "us-east-1",
+            },
+            "batch_engine": {"type": "spark", "partitions": 16},
+        },
+        Path("."),
+    )
     assert config.offline_store.type == "spark"
     assert config.offline_store.spark_conf == {
-        "spark.master": "spark://h:7077", "spark.sql.shuffle.partitions": "8", "spark.sql.adaptive.enabled": "true",
+        "spark.master": "spark://h:7077",
+        "spark.sql.shuffle.partitions": "8",
+        "spark.sql.adaptive.enabled": "true",
     }
     assert (config.batch_engine.type, config.batch_engine.partitions) == ("spark", 16)
     with pytest.raises(InvalidConfig, match=r"unknown key 'offline_store\.spark_master'"):

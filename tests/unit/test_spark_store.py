@@ -68,8 +68,10 @@ def at(hours: float) -> datetime:
 
 
 def _yaml(offline: str, name: str) -> str:
-    return (f"project: sparkunit\nregistry: data/registry_{name}.db\nprovider: local\n"
-            f"online_store:\n  type: sqlite\n  path: data/online_{name}.db\noffline_store:\n  type: {offline}\n")
+    return (
+        f"project: sparkunit\nregistry: data/registry_{name}.db\nprovider: local\n"
+        f"online_store:\n  type: sqlite\n  path: data/online_{name}.db\noffline_store:\n  type: {offline}\n"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,21 +82,33 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (repo / "features.py").write_text(REPO)
     (repo / "duckdb.yaml").write_text(_yaml("duckdb", "duckdb"))
     (repo / "feature_store.yaml").write_text(_yaml("spark", "spark"))
-    pq.write_table(pa.table({
-        "driver_id": pa.array([1, 1, 1, 2, 2], pa.int64()),
-        "ts": pa.array([at(0), at(1), at(1), at(0), at(2)], UTC_US),
-        "created": pa.array([at(0), at(1), at(1.5), at(0), None], UTC_US),
-        "conv": pa.array([0.1, 0.2, 0.3, 0.5, 0.6], pa.float64()),
-        "trips": pa.array([10, 20, None, 50, 60], pa.int64()),
-        "city": ["a", "b", "c", "d", "é ✓"],
-    }), repo / "data/stats.parquet")
-    pq.write_table(pa.table({
-        "location_id": pa.array([7, 8, 7], pa.int64()),
-        "ts": pa.array([at(0), at(0), at(5)], UTC_US),
-        "temperature": pa.array([20, 30, 25], pa.int64()),
-    }), repo / "data/locations/part-0.parquet")
-    pq.write_table(pa.table({"ts": pa.array([at(0), at(2)], UTC_US), "total_trips": pa.array([100, 200], pa.int64())}),
-                   repo / "data/global.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "driver_id": pa.array([1, 1, 1, 2, 2], pa.int64()),
+                "ts": pa.array([at(0), at(1), at(1), at(0), at(2)], UTC_US),
+                "created": pa.array([at(0), at(1), at(1.5), at(0), None], UTC_US),
+                "conv": pa.array([0.1, 0.2, 0.3, 0.5, 0.6], pa.float64()),
+                "trips": pa.array([10, 20, None, 50, 60], pa.int64()),
+                "city": ["a", "b", "c", "d", "é ✓"],
+            }
+        ),
+        repo / "data/stats.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "location_id": pa.array([7, 8, 7], pa.int64()),
+                "ts": pa.array([at(0), at(0), at(5)], UTC_US),
+                "temperature": pa.array([20, 30, 25], pa.int64()),
+            }
+        ),
+        repo / "data/locations/part-0.parquet",
+    )
+    pq.write_table(
+        pa.table({"ts": pa.array([at(0), at(2)], UTC_US), "total_trips": pa.array([100, 200], pa.int64())}),
+        repo / "data/global.parquet",
+    )
     return repo
 
 
@@ -111,12 +125,25 @@ def stores(repo: Path) -> Iterator[tuple[FeatureStore, FeatureStore]]:
 
 
 def entity_df() -> pd.DataFrame:
-    rows = [(1, 1.2, 7, 8), (2, 1.0, 8, 7), (1, 0.5, 7, 7), (3, 1.0, 9, 8), (1, 5.0, 7, 8), (1, 1.2, 7, 8), (2, 1.0, 8, 7)]
-    return pd.DataFrame({
-        "driver_id": [r[0] for r in rows], "event_timestamp": [at(r[1]) for r in rows],
-        "origin_id": [r[2] for r in rows], "dest_id": [r[3] for r in rows],
-        "bonus": [0.5 * i for i in range(len(rows))], "label": list(range(len(rows))),
-    })
+    rows = [
+        (1, 1.2, 7, 8),
+        (2, 1.0, 8, 7),
+        (1, 0.5, 7, 7),
+        (3, 1.0, 9, 8),
+        (1, 5.0, 7, 8),
+        (1, 1.2, 7, 8),
+        (2, 1.0, 8, 7),
+    ]
+    return pd.DataFrame(
+        {
+            "driver_id": [r[0] for r in rows],
+            "event_timestamp": [at(r[1]) for r in rows],
+            "origin_id": [r[2] for r in rows],
+            "dest_id": [r[3] for r in rows],
+            "bonus": [0.5 * i for i in range(len(rows))],
+            "label": list(range(len(rows))),
+        }
+    )
 
 
 REQUESTS: list[tuple[Any, bool, bool]] = [
@@ -186,7 +213,9 @@ def test_to_spark_df_and_persist(stores: tuple[FeatureStore, FeatureStore], repo
     odfv = spark.get_historical_features(entity_df(), ["adjusted:conv_plus_bonus"]).to_spark_df()
     assert "conv_plus_bonus" in odfv.columns
 
-    with pytest.raises(InvalidRequest, match=r"to_spark_df\(\) needs the spark offline store.*the duckdb offline store"):
+    with pytest.raises(
+        InvalidRequest, match=r"to_spark_df\(\) needs the spark offline store.*the duckdb offline store"
+    ):
         duck.get_historical_features(entity_df(), refs).to_spark_df()
     local = repo / "out" / "duck.parquet"
     duck.get_historical_features(entity_df(), refs).persist(FileSource(name="d", path=str(local)))
@@ -200,29 +229,41 @@ def test_spark_source_table_query_and_csv_path(tmp_path: Path) -> None:
     from ladle.types import Int64
 
     session = spark_session()
-    rows = pa.table({"driver_id": pa.array([1, 1, 2], pa.int64()), "ts": pa.array([at(0), at(2), at(1)], UTC_US),
-                     "v": pa.array([10, 20, 30], pa.int64())})
+    rows = pa.table(
+        {
+            "driver_id": pa.array([1, 1, 2], pa.int64()),
+            "ts": pa.array([at(0), at(2), at(1)], UTC_US),
+            "v": pa.array([10, 20, 30], pa.int64()),
+        }
+    )
     table = f"ladle_src_{uuid.uuid4().hex[:6]}"
     session.createDataFrame(rows).write.saveAsTable(table)
     pq.write_table(rows, tmp_path / "rows.parquet")
     (tmp_path / "csv").mkdir()
     rows.to_pandas().assign(ts=lambda d: d["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(
-        tmp_path / "csv" / "rows.csv", index=False)
+        tmp_path / "csv" / "rows.csv", index=False
+    )
     store = SparkOfflineStore(SparkOfflineStoreConfig(), tmp_path)
     driver = Entity(name="driver", join_keys=["driver_id"])
-    entities = pa.table({"driver_id": pa.array([1, 2, 1], pa.int64()),
-                         "event_timestamp": pa.array([at(1), at(3), at(5)], UTC_US)})
+    entities = pa.table(
+        {"driver_id": pa.array([1, 2, 1], pa.int64()), "event_timestamp": pa.array([at(1), at(3), at(5)], UTC_US)}
+    )
     sources = [
         SparkSource(name="t", table=table, timestamp_field="ts"),
-        SparkSource(name="q", query=f"SELECT driver_id, ts, v * 1 AS v FROM parquet.`{tmp_path / 'rows.parquet'}`",
-                    timestamp_field="ts"),
+        SparkSource(
+            name="q",
+            query=f"SELECT driver_id, ts, v * 1 AS v FROM parquet.`{tmp_path / 'rows.parquet'}`",
+            timestamp_field="ts",
+        ),
         SparkSource(name="c", path="csv", file_format="csv", timestamp_field="ts"),
     ]
     try:
         for source in sources:
             view = FeatureView(name="fv", entities=[driver], schema=[Field(name="v", dtype=Int64)], source=source)
             view.bind_entities({"driver": driver})
-            joined = store.point_in_time_join(entities, "event_timestamp", [ViewRequest(view, "fv", view.features)], False)
+            joined = store.point_in_time_join(
+                entities, "event_timestamp", [ViewRequest(view, "fv", view.features)], False
+            )
             assert joined.column("v").to_pylist() == [10, 30, 20], source.name
     finally:
         session.sql(f"DROP TABLE {table}")
@@ -239,7 +280,9 @@ def test_a_source_that_does_not_exist_is_one_line_naming_it(tmp_path: Path) -> N
     assert "\n" not in message
     assert "SparkSource 'missing_table': table 'no_such_db_table_x' does not exist" in message
     assert "fix table= in the SparkSource" in message
-    with pytest.raises(BackendFailure, match=r"SparkSource 'gone': parquet files at 'nowhere' does not exist.*check the path"):
+    with pytest.raises(
+        BackendFailure, match=r"SparkSource 'gone': parquet files at 'nowhere' does not exist.*check the path"
+    ):
         store.source_schema(SparkSource(name="gone", path="nowhere", file_format="parquet", timestamp_field="ts"))
 
 
@@ -247,8 +290,10 @@ def test_push_offline_appends_to_a_spark_path(tmp_path: Path) -> None:
     spark_session()
     repo = tmp_path / "repo"
     (repo / "data" / "events").mkdir(parents=True)
-    pq.write_table(pa.table({"driver_id": pa.array([1], pa.int64()), "ts": pa.array([at(0)], UTC_US),
-                             "v": pa.array([1.5])}), repo / "data" / "events" / "part-0.parquet")
+    pq.write_table(
+        pa.table({"driver_id": pa.array([1], pa.int64()), "ts": pa.array([at(0)], UTC_US), "v": pa.array([1.5])}),
+        repo / "data" / "events" / "part-0.parquet",
+    )
     (repo / "feature_store.yaml").write_text(_yaml("spark", "push"))
     (repo / "features.py").write_text("""
 from ladle import Entity, FeatureView, Field, PushSource, SparkSource

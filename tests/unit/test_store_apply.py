@@ -27,18 +27,27 @@ def tables(repo: Path) -> set[str]:
 @pytest.fixture
 def store(make_repo) -> FeatureStore:
     repo = make_repo({})
-    pq.write_table(pa.table({
-        "driver_id": pa.array([1], pa.int64()),
-        "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
-        "rate": [0.5], "trips": pa.array([3], pa.int64()),
-    }), repo / "data/stats.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "driver_id": pa.array([1], pa.int64()),
+                "ts": pa.array([0], pa.timestamp("us", tz="UTC")),
+                "rate": [0.5],
+                "trips": pa.array([3], pa.int64()),
+            }
+        ),
+        repo / "data/stats.parquet",
+    )
     return FeatureStore(repo_path=repo)
 
 
 def view(name: str, driver: Entity, **kw) -> FeatureView:
     return FeatureView(
-        name=name, entities=[driver], ttl=timedelta(days=1),
-        source=FileSource(path="data/stats.parquet", timestamp_field="ts"), **kw,
+        name=name,
+        entities=[driver],
+        ttl=timedelta(days=1),
+        source=FileSource(path="data/stats.parquet", timestamp_field="ts"),
+        **kw,
     )
 
 
@@ -83,9 +92,15 @@ def test_materialize_before_apply_says_what_to_do(store: FeatureStore) -> None:
 def test_two_entities_of_one_view_sharing_a_join_key_are_rejected(store: FeatureStore) -> None:
     driver = Entity(name="driver", join_keys=["driver_id"])
     rider = Entity(name="rider", join_keys=["driver_id"])
-    both = FeatureView(name="both", entities=[driver, rider], ttl=timedelta(days=1),
-                       source=FileSource(path="data/stats.parquet", timestamp_field="ts"))
-    with pytest.raises(InvalidDefinition, match=r"FeatureView 'both'.*entities 'driver' and 'rider' both have join key 'driver_id'"):
+    both = FeatureView(
+        name="both",
+        entities=[driver, rider],
+        ttl=timedelta(days=1),
+        source=FileSource(path="data/stats.parquet", timestamp_field="ts"),
+    )
+    with pytest.raises(
+        InvalidDefinition, match=r"FeatureView 'both'.*entities 'driver' and 'rider' both have join key 'driver_id'"
+    ):
         store.apply([driver, rider, both])
     assert store.registry.version == 0
     # apply still works, and each entity alone is fine
@@ -97,14 +112,19 @@ def test_an_entity_value_type_contradicting_its_join_key_field_is_rejected(store
     from ladle.types import String, ValueType
 
     named = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.STRING)
-    with pytest.raises(InvalidDefinition, match=r"FeatureView 'inferred'.*entity 'driver' has value_type STRING.*"
-                                                r"join key 'driver_id' is Int64"):
+    with pytest.raises(
+        InvalidDefinition,
+        match=r"FeatureView 'inferred'.*entity 'driver' has value_type STRING.*"
+        r"join key 'driver_id' is Int64",
+    ):
         store.apply([named, view("inferred", named)])  # the key's type is inferred from the source: int64
     with pytest.raises(InvalidDefinition, match=r"entity 'driver' has value_type STRING.*'driver_id' is Int64"):
         store.apply([named, view("declared", named, schema=[Field(name="driver_id", dtype=Int64)])])
     assert store.registry.version == 0
     wide = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT32)  # a width is no contradiction
-    store.apply([wide, view("ok", wide, schema=[Field(name="driver_id", dtype=Int64), Field(name="rate", dtype=Float64)])])
+    store.apply(
+        [wide, view("ok", wide, schema=[Field(name="driver_id", dtype=Int64), Field(name="rate", dtype=Float64)])]
+    )
     assert store.get_feature_view("ok").join_keys == ["driver_id"]
     with pytest.raises(InvalidDefinition, match=r"entity 'driver' has value_type INT32.*'driver_id' is String"):
         store.apply([wide, view("ok", wide, schema=[Field(name="driver_id", dtype=String)])])

@@ -33,8 +33,11 @@ def test_every_unit_and_zone_gives_the_same_instant() -> None:
     for unit in ("s", "ms", "us", "ns"):
         for zone in (None, "UTC", "Asia/Kolkata", "Europe/Berlin"):
             column = pa.array([instant], pa.timestamp("us", tz="UTC")).cast(pa.timestamp(unit, tz="UTC"))
-            column = column.cast(pa.timestamp(unit, tz=zone)) if zone else pa.array(
-                column.cast(pa.int64()), pa.int64()).cast(pa.timestamp(unit))
+            column = (
+                column.cast(pa.timestamp(unit, tz=zone))
+                if zone
+                else pa.array(column.cast(pa.int64()), pa.int64()).cast(pa.timestamp(unit))
+            )
             assert ensure_utc_micros(column, "ts").to_pylist() == [instant], (unit, zone)
 
 

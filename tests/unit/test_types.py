@@ -31,9 +31,30 @@ from ladle.types import (
     to_arrow,
 )
 
-ALL = [Int32, Int64, Float32, Float64, String, Bytes, Bool, UnixTimestamp, Map, Json, Uuid, TimeUuid, Decimal,
-       Array(Int64), Array(String), Array(Float32), Struct({"lat": Float64, "tags": Array(String)}),
-       Set(String), Set(Uuid), Array(Array(Int64)), Array(Set(Decimal)), Array(Array(Array(String)))]
+ALL = [
+    Int32,
+    Int64,
+    Float32,
+    Float64,
+    String,
+    Bytes,
+    Bool,
+    UnixTimestamp,
+    Map,
+    Json,
+    Uuid,
+    TimeUuid,
+    Decimal,
+    Array(Int64),
+    Array(String),
+    Array(Float32),
+    Struct({"lat": Float64, "tags": Array(String)}),
+    Set(String),
+    Set(Uuid),
+    Array(Array(Int64)),
+    Array(Set(Decimal)),
+    Array(Array(Array(String))),
+]
 
 
 @pytest.mark.parametrize("dtype", ALL, ids=repr)
@@ -50,7 +71,9 @@ def test_arrow_mapping() -> None:
 
 
 # Json, Uuid and TimeUuid are text, Decimal is inferred as Float64 (as Feast does), a Set is a list
-INFERRED = [t for t in ALL if t not in (Json, Uuid, TimeUuid, Decimal) and "Set" not in repr(t) and "Decimal" not in repr(t)]
+INFERRED = [
+    t for t in ALL if t not in (Json, Uuid, TimeUuid, Decimal) and "Set" not in repr(t) and "Decimal" not in repr(t)
+]
 
 
 @pytest.mark.parametrize("dtype", INFERRED, ids=repr)
@@ -80,11 +103,20 @@ def test_new_types_arrow_and_value_types() -> None:
     assert from_arrow(pa.decimal128(10, 2)) == Float64
     assert from_arrow(pa.list_(pa.list_(pa.int32()))) == Array(Array(Int32))
     pairs = {
-        Uuid: ValueType.UUID, TimeUuid: ValueType.TIME_UUID, Decimal: ValueType.DECIMAL,
-        Array(Uuid): ValueType.UUID_LIST, Array(TimeUuid): ValueType.TIME_UUID_LIST, Array(Decimal): ValueType.DECIMAL_LIST,
-        Set(String): ValueType.STRING_SET, Set(Int64): ValueType.INT64_SET, Set(Float32): ValueType.FLOAT_SET,
-        Set(Bytes): ValueType.BYTES_SET, Set(UnixTimestamp): ValueType.UNIX_TIMESTAMP_SET,
-        Set(Uuid): ValueType.UUID_SET, Set(TimeUuid): ValueType.TIME_UUID_SET, Set(Decimal): ValueType.DECIMAL_SET,
+        Uuid: ValueType.UUID,
+        TimeUuid: ValueType.TIME_UUID,
+        Decimal: ValueType.DECIMAL,
+        Array(Uuid): ValueType.UUID_LIST,
+        Array(TimeUuid): ValueType.TIME_UUID_LIST,
+        Array(Decimal): ValueType.DECIMAL_LIST,
+        Set(String): ValueType.STRING_SET,
+        Set(Int64): ValueType.INT64_SET,
+        Set(Float32): ValueType.FLOAT_SET,
+        Set(Bytes): ValueType.BYTES_SET,
+        Set(UnixTimestamp): ValueType.UNIX_TIMESTAMP_SET,
+        Set(Uuid): ValueType.UUID_SET,
+        Set(TimeUuid): ValueType.TIME_UUID_SET,
+        Set(Decimal): ValueType.DECIMAL_SET,
     }
     for dtype, value_type in pairs.items():
         assert dtype.to_value_type() == value_type, dtype
@@ -94,8 +126,18 @@ def test_new_types_arrow_and_value_types() -> None:
 
 
 def test_value_type_numbers_are_feasts() -> None:
-    numbers = {"MAP": 20, "BYTES_SET": 22, "UNIX_TIMESTAMP_SET": 29, "JSON": 32, "STRUCT": 34, "UUID": 36,
-               "TIME_UUID_SET": 41, "VALUE_LIST": 42, "DECIMAL": 44, "DECIMAL_SET": 46}
+    numbers = {
+        "MAP": 20,
+        "BYTES_SET": 22,
+        "UNIX_TIMESTAMP_SET": 29,
+        "JSON": 32,
+        "STRUCT": 34,
+        "UUID": 36,
+        "TIME_UUID_SET": 41,
+        "VALUE_LIST": 42,
+        "DECIMAL": 44,
+        "DECIMAL_SET": 46,
+    }
     assert {n: ValueType[n].value for n in numbers} == numbers
 
 

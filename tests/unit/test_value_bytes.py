@@ -15,8 +15,14 @@ NUMBERS = {
     pa.int32(): [0, -(2**31), 2**31 - 1, None, 7, 8],
     pa.float64(): [0.0, -0.0, math.inf, -math.inf, math.nan, None],
     pa.float32(): [1.5, -0.0, math.inf, None, 3.25, -2.0],
-    pa.timestamp("us", tz="UTC"): [datetime(2021, 4, 12, 7, 0, 1, 123456, tzinfo=UTC), None,
-                                   datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC), None, None, None],
+    pa.timestamp("us", tz="UTC"): [
+        datetime(2021, 4, 12, 7, 0, 1, 123456, tzinfo=UTC),
+        None,
+        datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),
+        None,
+        None,
+        None,
+    ],
 }
 
 

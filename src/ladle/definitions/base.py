@@ -37,8 +37,12 @@ def check_column(kind: str, name: str | None, column: Any, what: str = "column n
     if not isinstance(column, str) or not column:
         raise InvalidDefinition(kind, name, f"{what} must be a non-empty string, got {column!r}")
     if _CONTROL.search(column):
-        raise InvalidDefinition(kind, name, f"{what} {column!r} contains a control character (newline, tab, NUL...)",
-                                "remove it from the name")
+        raise InvalidDefinition(
+            kind,
+            name,
+            f"{what} {column!r} contains a control character (newline, tab, NUL...)",
+            "remove it from the name",
+        )
     return column
 
 
@@ -58,7 +62,9 @@ def check_ttl(kind: str, name: str, ttl: Any) -> timedelta | None:
     if isinstance(ttl, int | float) and not isinstance(ttl, bool):
         ttl = timedelta(seconds=ttl)
     if not isinstance(ttl, timedelta):
-        raise InvalidDefinition(kind, name, f"ttl must be a datetime.timedelta, got {ttl!r}", "e.g. ttl=timedelta(days=1)")
+        raise InvalidDefinition(
+            kind, name, f"ttl must be a datetime.timedelta, got {ttl!r}", "e.g. ttl=timedelta(days=1)"
+        )
     if ttl < timedelta(0):
         raise InvalidDefinition(kind, name, f"ttl must not be negative, got {ttl}")
     return ttl

@@ -79,6 +79,5 @@ class Entity(Named):
             owner=data.get("owner", ""),
         )
 
-
     def __repr__(self) -> str:
         return f"Entity(name={self.name!r}, join_keys={self.join_keys!r})"

@@ -67,7 +67,9 @@ class ExternalSource(DataSource):
         unknown = sorted(set(location) - set(self.location_args))
         if unknown:
             raise InvalidDefinition(
-                kind, name, f"unknown argument(s) {unknown}",
+                kind,
+                name,
+                f"unknown argument(s) {unknown}",
                 f"{kind} takes {', '.join(self.location_args)} besides the common source arguments",
             )
         bad = {k: v for k, v in location.items() if v is not None and not isinstance(v, str)}
@@ -78,13 +80,24 @@ class ExternalSource(DataSource):
             raise InvalidDefinition(kind, name, "give table= or query=")
         default_name = self.options[self.name_arg]
         if not name and not default_name:
-            raise InvalidDefinition(kind, None, f"give it a name= (only a source with {self.name_arg}= is named after it)")
+            raise InvalidDefinition(
+                kind, None, f"give it a name= (only a source with {self.name_arg}= is named after it)"
+            )
         if timestamp_field and event_timestamp_column and timestamp_field != event_timestamp_column:
-            raise InvalidDefinition(kind, name or default_name, "give timestamp_field or event_timestamp_column, not both")
+            raise InvalidDefinition(
+                kind, name or default_name, "give timestamp_field or event_timestamp_column, not both"
+            )
         self.date_partition_column = date_partition_column or ""
         self._init_common(
-            kind, name or default_name, timestamp_field or event_timestamp_column, created_timestamp_column,
-            field_mapping, description or "", tags, owner or "", name_from_path=not name,
+            kind,
+            name or default_name,
+            timestamp_field or event_timestamp_column,
+            created_timestamp_column,
+            field_mapping,
+            description or "",
+            tags,
+            owner or "",
+            name_from_path=not name,
         )
 
     def _complete(self, options: dict[str, str]) -> dict[str, str]:
@@ -110,7 +123,11 @@ class ExternalSource(DataSource):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready description."""
-        return {**self._common_dict(), "options": dict(self.options), "date_partition_column": self.date_partition_column}
+        return {
+            **self._common_dict(),
+            "options": dict(self.options),
+            "date_partition_column": self.date_partition_column,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExternalSource:

@@ -44,7 +44,9 @@ class FeatureService(Named):
             )
             if proj.name_to_use in seen:
                 raise InvalidDefinition(
-                    "FeatureService", name, f"view '{proj.name_to_use}' is listed twice",
+                    "FeatureService",
+                    name,
+                    f"view '{proj.name_to_use}' is listed twice",
                     "use .with_name('...') to include the same view under two names",
                 )
             seen.add(proj.name_to_use)
@@ -64,9 +66,7 @@ class FeatureService(Named):
         return {
             "kind": "feature_service",
             "name": self.name,
-            "features": [
-                {**p.to_dict(), "on_demand": p.name in self.on_demand_names} for p in self.projections
-            ],
+            "features": [{**p.to_dict(), "on_demand": p.name in self.on_demand_names} for p in self.projections],
             "tags": self.tags,
             "description": self.description,
             "owner": self.owner,

@@ -93,7 +93,9 @@ class FeatureView(Named):
             raise InvalidDefinition("FeatureView", name, "a source is required", "pass source=FileSource(...)")
         if not isinstance(src, DataSource) or isinstance(src, RequestSource):
             raise InvalidDefinition(
-                "FeatureView", name, f"source must be a FileSource or PushSource, got {src!r}",
+                "FeatureView",
+                name,
+                f"source must be a FileSource or PushSource, got {src!r}",
                 "request data belongs in an on_demand_feature_view",
             )
         self.source: DataSource = src
@@ -165,7 +167,8 @@ class FeatureView(Named):
             if n not in entities:
                 guess = did_you_mean(n, entities)
                 raise InvalidDefinition(
-                    "FeatureView", self.name,
+                    "FeatureView",
+                    self.name,
                     f"uses entity '{n}', which is not defined" + (f"; did you mean '{guess}'?" if guess else ""),
                     f"define Entity(name='{n}', ...) in the repo, known: {sorted(entities)}",
                 )
@@ -261,7 +264,6 @@ class FeatureView(Named):
             tags=data.get("tags"),
             owner=data.get("owner", ""),
         )
-
 
     def __repr__(self) -> str:
         return f"FeatureView(name={self.name!r}, features={[f.name for f in self.features]!r})"

@@ -19,9 +19,7 @@ class Field:
     Field(name='conv_rate', dtype=Float32)
     """
 
-    def __init__(
-        self, *, name: str, dtype: Any, description: str = "", tags: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, *, name: str, dtype: Any, description: str = "", tags: dict[str, str] | None = None) -> None:
         self.name = check_column("Field", None, name, "name")
         try:
             self.dtype: FeastType = as_feast_type(dtype)

@@ -50,14 +50,18 @@ def _udf_source(udf: Callable[..., Any]) -> str:
         src = textwrap.dedent(inspect.getsource(udf))
     except (OSError, TypeError) as exc:
         raise InvalidDefinition(
-            "OnDemandFeatureView", getattr(udf, "__name__", None), "cannot read the function's source code",
+            "OnDemandFeatureView",
+            getattr(udf, "__name__", None),
+            "cannot read the function's source code",
             "define it in a .py file of the repo",
         ) from exc
     lines = src.splitlines()
     start = next((i for i, line in enumerate(lines) if line.lstrip().startswith(("def ", "async def "))), None)
     if start is None or getattr(udf, "__name__", "") == "<lambda>":
         raise InvalidDefinition(
-            "OnDemandFeatureView", getattr(udf, "__name__", None), "its function is a lambda, which cannot be stored",
+            "OnDemandFeatureView",
+            getattr(udf, "__name__", None),
+            "its function is a lambda, which cannot be stored",
             "define it with def in a .py file of the repo",
         )
     return "\n".join(lines[start:]) + "\n"
@@ -123,7 +127,9 @@ class OnDemandFeatureView(Named):
         if mode not in _MODES:
             raise InvalidDefinition("OnDemandFeatureView", name, f"mode must be one of {_MODES}, got {mode!r}")
         if not sources:
-            raise InvalidDefinition("OnDemandFeatureView", name, "needs at least one source (feature view or RequestSource)")
+            raise InvalidDefinition(
+                "OnDemandFeatureView", name, "needs at least one source (feature view or RequestSource)"
+            )
         self.source_views: list[FeatureView] = []
         self.request_sources: list[RequestSource] = []
         for s in sources:
@@ -181,9 +187,7 @@ class OnDemandFeatureView(Named):
         return {
             "kind": "on_demand_feature_view",
             "name": self.name,
-            "sources": [
-                {"feature_view": v.name, "projection": v.projection.to_dict()} for v in self.source_views
-            ]
+            "sources": [{"feature_view": v.name, "projection": v.projection.to_dict()} for v in self.source_views]
             + [{"request_source": r.to_dict()} for r in self.request_sources],
             "schema": [f.to_dict() for f in self.schema],
             "mode": self.mode,
@@ -230,8 +234,6 @@ class OnDemandFeatureView(Named):
         )
 
 
-
-
 def _udf_and_mode(
     name: str, udf: Callable[..., Any] | None, mode: str | None, transformation: Transformation | None
 ) -> tuple[Callable[..., Any], str]:
@@ -239,18 +241,22 @@ def _udf_and_mode(
     if transformation is None:
         if udf is None:
             raise InvalidDefinition(
-                "OnDemandFeatureView", name, "has no function",
+                "OnDemandFeatureView",
+                name,
+                "has no function",
                 "pass udf=... or feature_transformation=PandasTransformation(udf=...), or use @on_demand_feature_view",
             )
         return udf, mode or "pandas"
     if not isinstance(transformation, Transformation):
         raise InvalidDefinition(
-            "OnDemandFeatureView", name,
+            "OnDemandFeatureView",
+            name,
             f"feature_transformation must be a PandasTransformation or PythonTransformation, got {transformation!r}",
         )
     if mode is not None and mode != transformation.mode:
         raise InvalidDefinition(
-            "OnDemandFeatureView", name,
+            "OnDemandFeatureView",
+            name,
             f"mode='{mode}' contradicts its {type(transformation).__name__} (mode '{transformation.mode}')",
             "drop mode=, or use the transformation class of that mode",
         )

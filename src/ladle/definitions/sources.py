@@ -76,10 +76,14 @@ class DataSource(Named, abc.ABC):
             isinstance(field_mapping, dict)
             and all(isinstance(k, str) and isinstance(v, str) for k, v in field_mapping.items())
         ):
-            raise InvalidDefinition(kind, name, f"field_mapping must map source column -> feature name, got {field_mapping!r}")
+            raise InvalidDefinition(
+                kind, name, f"field_mapping must map source column -> feature name, got {field_mapping!r}"
+            )
         self.field_mapping = dict(field_mapping or {})
         if self.timestamp_field and self.timestamp_field == self.created_timestamp_column:
-            raise InvalidDefinition(kind, name, "timestamp_field and created_timestamp_column must be different columns")
+            raise InvalidDefinition(
+                kind, name, "timestamp_field and created_timestamp_column must be different columns"
+            )
         self.description = description or ""
         self.tags = check_tags(kind, name, tags)
         self.owner = owner or ""
@@ -112,7 +116,6 @@ class DataSource(Named, abc.ABC):
         return not isinstance(self.batch, PushSource)
 
 
-
 class FileSource(DataSource):
     """Parquet data: one file, a directory of files, or a glob — local, ``s3://bucket/...`` (with
     ``s3_endpoint_override`` for an S3-compatible server) or another ``pyarrow.fs`` URI.
@@ -143,7 +146,9 @@ class FileSource(DataSource):
         if not isinstance(path, str) or not path:
             raise InvalidDefinition("FileSource", name, f"path must be a non-empty string, got {path!r}")
         if timestamp_field and event_timestamp_column and timestamp_field != event_timestamp_column:
-            raise InvalidDefinition("FileSource", name or path, "give timestamp_field or event_timestamp_column, not both")
+            raise InvalidDefinition(
+                "FileSource", name or path, "give timestamp_field or event_timestamp_column, not both"
+            )
         fmt = file_format.name if isinstance(file_format, FileFormat) else (file_format or "parquet")
         if fmt != "parquet":
             raise InvalidDefinition(

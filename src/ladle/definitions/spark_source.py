@@ -59,15 +59,24 @@ class SparkSource(DataSource):
         if not path and file_format:
             raise InvalidDefinition("SparkSource", label, "file_format= goes with path= only")
         if name is None and not table:
-            raise InvalidDefinition("SparkSource", label, "give it a name= (only a table source is named after its table)")
+            raise InvalidDefinition(
+                "SparkSource", label, "give it a name= (only a table source is named after its table)"
+            )
         self.table = table or ""
         self.query = query or ""
         self.path = path or ""
         self.file_format = fmt
         self.date_partition_column = date_partition_column or ""
         self._init_common(
-            "SparkSource", name or table or "", timestamp_field, created_timestamp_column, field_mapping,
-            description, tags, owner, name_from_path=name is None,
+            "SparkSource",
+            name or table or "",
+            timestamp_field,
+            created_timestamp_column,
+            field_mapping,
+            description,
+            tags,
+            owner,
+            name_from_path=name is None,
         )
 
     def describe_location(self) -> str:
@@ -81,7 +90,10 @@ class SparkSource(DataSource):
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready description."""
         return {
-            **self._common_dict(), "table": self.table, "query": self.query, "path": self.path,
+            **self._common_dict(),
+            "table": self.table,
+            "query": self.query,
+            "path": self.path,
             "file_format": self.file_format,
         }
 

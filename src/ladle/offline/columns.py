@@ -74,7 +74,9 @@ def ensure_utc_micros(column: pa.ChunkedArray | pa.Array, name: str) -> pa.Chunk
     )
 
 
-def cast_to_declared(column: pa.ChunkedArray | pa.Array, declared: FeastType | pa.DataType, what: str) -> pa.ChunkedArray:
+def cast_to_declared(
+    column: pa.ChunkedArray | pa.Array, declared: FeastType | pa.DataType, what: str
+) -> pa.ChunkedArray:
     """Cast a fetched column to the feature's declared type, naming the feature when it cannot.
 
     Given a feature type (not only its Arrow type), the values are also put in canonical form
@@ -125,4 +127,6 @@ def align_to_source(source: DataSource, schema: pa.Schema, rows: pa.Table, what:
     missing = [f.name for f in schema if f.name not in renamed.column_names]
     if missing:
         raise InvalidRequest(f"{what}: the rows lack column(s) {missing} of the offline source '{source.name}'")
-    return pa.table({f.name: cast_to_declared(renamed.column(f.name), f.type, f"{source.name}.{f.name}") for f in schema})
+    return pa.table(
+        {f.name: cast_to_declared(renamed.column(f.name), f.type, f"{source.name}.{f.name}") for f in schema}
+    )

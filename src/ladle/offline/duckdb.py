@@ -102,8 +102,11 @@ class DuckDBOfflineStore(OfflineStore):
         self.config = config
         self.repo_path = Path(repo_path)
         self.object_store = ObjectStoreOptions(
-            endpoint=config.s3_endpoint, region=config.s3_region, url_style=config.s3_url_style,
-            use_ssl=config.s3_use_ssl, access_key_id=config.s3_access_key_id,
+            endpoint=config.s3_endpoint,
+            region=config.s3_region,
+            url_style=config.s3_url_style,
+            use_ssl=config.s3_use_ssl,
+            access_key_id=config.s3_access_key_id,
             secret_access_key=config.s3_secret_access_key,
         )
         self._db: duckdb.DuckDBPyConnection | None = None
@@ -208,7 +211,9 @@ class DuckDBOfflineStore(OfflineStore):
                 raise InvalidRequest(f"{what}: the SQL returns no rows (it is not a query); write a SELECT")
             return relation.to_arrow_table()
         except duckdb.BinderException as exc:
-            raise BackendFailure("duckdb offline store", f"{what}: {exc}", "check the schema and field_mapping") from exc
+            raise BackendFailure(
+                "duckdb offline store", f"{what}: {exc}", "check the schema and field_mapping"
+            ) from exc
         except duckdb.ConversionException as exc:
             raise InvalidRequest(f"{what}: {exc}") from exc
         except duckdb.Error as exc:
@@ -277,9 +282,7 @@ class DuckDBOfflineStore(OfflineStore):
             entity = f"SELECT * FROM {_ENTITY}"
             cond = f"s.__ts <= e.{_TS}"
         hit = f"s.__ts >= e.{_TS} - {ttl_us}" if ttl_us else None
-        cols = ", ".join(
-            f"CASE WHEN {hit} THEN s.{q(f)} END AS {q(f)}" if hit else f"s.{q(f)}" for f in feats
-        )
+        cols = ", ".join(f"CASE WHEN {hit} THEN s.{q(f)} END AS {q(f)}" if hit else f"s.{q(f)}" for f in feats)
         return (
             f"SELECT e.{_ROW}{', ' if cols else ''}{cols} FROM ({entity}) e "
             f"ASOF LEFT JOIN ({source}) s ON {' AND '.join([*key_eq, cond])}"
@@ -293,7 +296,8 @@ class DuckDBOfflineStore(OfflineStore):
         # arg_max over the packed (event, created) key: one hash aggregate, no sort (4x a window function).
         sort_key = (
             f"__ts::HUGEINT * {_SHIFT}::HUGEINT + coalesce(__cr::HUGEINT + {_OFFSET}::HUGEINT, 0::HUGEINT)"
-            if has_cr else "__ts"
+            if has_cr
+            else "__ts"
         )
         cr = "make_timestamp(__cr)" if has_cr else "NULL::TIMESTAMP"
         dtypes = {f.name: f.dtype for f in view.features}
@@ -301,8 +305,9 @@ class DuckDBOfflineStore(OfflineStore):
         # arg_max over a struct turns -0.0 into 0.0: carry each float's sign bit beside it and restore it below.
         floats = [f for f in feats if pa.types.is_floating(declared[f])]
         signs = [f"{lit('__sign_' + f)}: signbit({q(f)})" for f in floats]
-        payload = ", ".join([*(f"{lit(f)}: {q(f)}" for f in feats), *signs,
-                             "'event_ts': make_timestamp(__ts)", f"'created_ts': {cr}"])
+        payload = ", ".join(
+            [*(f"{lit(f)}: {q(f)}" for f in feats), *signs, "'event_ts': make_timestamp(__ts)", f"'created_ts': {cr}"]
+        )
         keys = ", ".join(q(k) for k in view.join_keys)
         group = f" GROUP BY {keys}" if keys else ""
         sql = (

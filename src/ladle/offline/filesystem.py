@@ -152,7 +152,7 @@ class ParquetPath:
                 raise self._failure(
                     f"cannot open its path '{self.uri}': {exc}", "use a local path, s3://, gs:// or hdfs://"
                 ) from exc
-            return fs, (root.rstrip("/") + self.uri[len(head):]).rstrip("/")
+            return fs, (root.rstrip("/") + self.uri[len(head) :]).rstrip("/")
         local = Path(self.uri) if Path(self.uri).is_absolute() else self._repo_path / self.uri
         return pafs.LocalFileSystem(), local.absolute().as_posix()
 
@@ -171,18 +171,32 @@ class ParquetPath:
         text = str(exc)
         if "NETWORK_CONNECTION" in text or "curlCode" in text or "Couldn't resolve host" in text:
             return BackendUnavailable(
-                self.store, f"{doing} {self.owner} at '{self.uri}': cannot reach the object store: {text}",
+                self.store,
+                f"{doing} {self.owner} at '{self.uri}': cannot reach the object store: {text}",
                 "check s3_endpoint_override on the source (or offline_store.s3_endpoint) and that the server is up",
             )
-        if any(code in text for code in ("ACCESS_DENIED", "INVALID_ACCESS_KEY_ID", "SIGNATURE_DOES_NOT_MATCH",
-                                         "AccessDenied", "InvalidAccessKeyId", "HTTP response code 403")):
+        if any(
+            code in text
+            for code in (
+                "ACCESS_DENIED",
+                "INVALID_ACCESS_KEY_ID",
+                "SIGNATURE_DOES_NOT_MATCH",
+                "AccessDenied",
+                "InvalidAccessKeyId",
+                "HTTP response code 403",
+            )
+        ):
             return BackendFailure(
-                self.store, f"{doing} {self.owner} at '{self.uri}': access denied: {text}",
+                self.store,
+                f"{doing} {self.owner} at '{self.uri}': access denied: {text}",
                 "check the AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and the bucket policy",
             )
         if "NO_SUCH_BUCKET" in text or "NoSuchBucket" in text:
-            return BackendFailure(self.store, f"{doing} {self.owner} at '{self.uri}': the bucket does not exist",
-                                  "create the bucket or fix the path")
+            return BackendFailure(
+                self.store,
+                f"{doing} {self.owner} at '{self.uri}': the bucket does not exist",
+                "create the bucket or fix the path",
+            )
         return BackendFailure(self.store, f"{doing} {self.owner} at '{self.uri}' failed: {text}")
 
     def _missing(self) -> BackendFailure | BackendUnavailable:
@@ -198,7 +212,8 @@ class ParquetPath:
                 )
         where = "" if not self.is_local else f" (resolved to {self.fs_path})"
         return SourceNotFound(
-            self.store, f"{self.owner} has no parquet data at '{self.uri}'{where}",
+            self.store,
+            f"{self.owner} has no parquet data at '{self.uri}'{where}",
             "check the path in the FileSource; relative paths are relative to the repo folder",
         )
 
@@ -226,7 +241,8 @@ class ParquetPath:
             base = self._base_dir()
             pattern = _glob_regex(self.fs_path[len(base) + 1 :] if base else self.fs_path)
             found = [
-                f.path for f in self._listing(base or "/")
+                f.path
+                for f in self._listing(base or "/")
                 if f.type == pafs.FileType.File
                 and pattern.match(rel := f.path[len(base) + 1 :] if base else f.path)
                 and not _hidden(rel)
@@ -238,8 +254,10 @@ class ParquetPath:
                 found = [info.path]
             elif info.type == pafs.FileType.Directory:
                 found = [
-                    f.path for f in self._listing(self.fs_path)
-                    if f.type == pafs.FileType.File and f.path.endswith(".parquet")
+                    f.path
+                    for f in self._listing(self.fs_path)
+                    if f.type == pafs.FileType.File
+                    and f.path.endswith(".parquet")
                     and not _hidden(f.path[len(self.fs_path) + 1 :])
                 ]
             else:
@@ -261,8 +279,9 @@ class ParquetPath:
                 )
                 found = ds.FileSystemDatasetFactory(self.filesystem, files[:1], fmt, discovery).finish().partitioning
                 if found is not None and len(found.schema):
-                    widened = [pa.field(f.name, pa.int64() if pa.types.is_integer(f.type) else f.type)
-                               for f in found.schema]
+                    widened = [
+                        pa.field(f.name, pa.int64() if pa.types.is_integer(f.type) else f.type) for f in found.schema
+                    ]
                     partitioning = ds.partitioning(pa.schema(widened), flavor="hive")
             options = ds.FileSystemFactoryOptions(partition_base_dir=base or "", partitioning=partitioning)
             factory = ds.FileSystemDatasetFactory(self.filesystem, files, fmt, options)

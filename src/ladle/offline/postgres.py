@@ -46,15 +46,29 @@ __all__ = ["PostgreSQLOfflineStore", "PostgreSQLOfflineStoreConfig"]
 _UTC_US = pa.timestamp("us", tz="UTC")
 _FETCH = 50_000
 _SCALARS = {
-    "int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64(), "float4": pa.float32(), "float8": pa.float64(),
-    "numeric": pa.decimal128(38, 18), "uuid": pa.string(), "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(),
-    "bool": pa.bool_(), "bytea": pa.binary(), "timestamptz": _UTC_US, "timestamp": pa.timestamp("us"),
+    "int2": pa.int16(),
+    "int4": pa.int32(),
+    "int8": pa.int64(),
+    "float4": pa.float32(),
+    "float8": pa.float64(),
+    "numeric": pa.decimal128(38, 18),
+    "uuid": pa.string(),
+    "text": pa.string(),
+    "varchar": pa.string(),
+    "bpchar": pa.string(),
+    "bool": pa.bool_(),
+    "bytea": pa.binary(),
+    "timestamptz": _UTC_US,
+    "timestamp": pa.timestamp("us"),
     "date": pa.date32(),
 }
 #: PostgreSQL type name -> the Arrow type its values arrive as (arrays are ``_<element>``; JSON stays JSON,
 #: which a Json, Map, Struct or Array feature may hold)
 _PG_TO_ARROW: dict[str, pa.DataType] = {
-    **_SCALARS, **{f"_{name}": pa.list_(t) for name, t in _SCALARS.items()}, "json": pa.json_(), "jsonb": pa.json_(),
+    **_SCALARS,
+    **{f"_{name}": pa.list_(t) for name, t in _SCALARS.items()},
+    "json": pa.json_(),
+    "jsonb": pa.json_(),
 }
 
 
@@ -72,8 +86,14 @@ def _arrow_values(values: list[Any], target: pa.DataType) -> pa.Array:
     if isinstance(target, pa.JsonType):
         target = pa.string()  # data leaves the store as JSON text; pa.json_() only marks schemas
     if pa.types.is_string(target):
-        values = [v if v is None or isinstance(v, str) else str(v) if isinstance(v, uuid.UUID)
-                  else json.dumps(v, ensure_ascii=False) for v in values]
+        values = [
+            v
+            if v is None or isinstance(v, str)
+            else str(v)
+            if isinstance(v, uuid.UUID)
+            else json.dumps(v, ensure_ascii=False)
+            for v in values
+        ]
     elif pa.types.is_floating(target):
         values = [float(v) if isinstance(v, decimal.Decimal) else v for v in values]  # NUMERIC into a float feature
     elif pa.types.is_list(target):
@@ -125,7 +145,8 @@ class PostgreSQLOfflineStore(OfflineStore):
 
     def _unavailable(self, exc: Exception, doing: str) -> BackendUnavailable:
         return BackendUnavailable(
-            "postgres offline store", f"cannot connect to PostgreSQL at {self.config.where()} while {doing}: {exc}",
+            "postgres offline store",
+            f"cannot connect to PostgreSQL at {self.config.where()} while {doing}: {exc}",
             "start PostgreSQL or fix offline_store host/port/database/user/password (or dsn)",
         )
 
@@ -144,9 +165,13 @@ class PostgreSQLOfflineStore(OfflineStore):
         except psycopg.OperationalError as exc:
             raise self._unavailable(exc, doing) from exc
         except psycopg.errors.UndefinedTable as exc:
-            raise SourceNotFound("postgres offline store", f"{doing}: {exc}".strip(), "check the source's table/query") from exc
+            raise SourceNotFound(
+                "postgres offline store", f"{doing}: {exc}".strip(), "check the source's table/query"
+            ) from exc
         except psycopg.errors.UndefinedColumn as exc:
-            raise BackendFailure("postgres offline store", f"{doing}: {exc}".strip(), "check the schema and field_mapping") from exc
+            raise BackendFailure(
+                "postgres offline store", f"{doing}: {exc}".strip(), "check the schema and field_mapping"
+            ) from exc
         except psycopg.Error as exc:
             raise BackendFailure("postgres offline store", f"{doing}: {exc}".strip()) from exc
         except Exception as exc:
@@ -186,8 +211,10 @@ class PostgreSQLOfflineStore(OfflineStore):
     def _select(self, view: FeatureView, features: list[str]) -> Any:
         src = view.batch_source
         types = {f.name: f.dtype for f in view.entity_columns}
-        cols = [sql.SQL("{} AS {}").format(_key_sql(self._column(src, k), types.get(k)), sql.Identifier(k))
-                for k in view.join_keys]
+        cols = [
+            sql.SQL("{} AS {}").format(_key_sql(self._column(src, k), types.get(k)), sql.Identifier(k))
+            for k in view.join_keys
+        ]
         cols.append(sql.SQL("{} AS __ts").format(self._column(src, src.timestamp_field)))
         if src.created_timestamp_column:
             cols.append(sql.SQL("{} AS __cr").format(sql.Identifier(src.created_timestamp_column)))
@@ -202,9 +229,9 @@ class PostgreSQLOfflineStore(OfflineStore):
         batches = []
         while rows := cur.fetchmany(_FETCH):
             columns = list(zip(*rows, strict=True))
-            batches.append(pa.record_batch(
-                [_arrow_values(list(c), t) for c, t in zip(columns, types, strict=True)], names=names
-            ))
+            batches.append(
+                pa.record_batch([_arrow_values(list(c), t) for c, t in zip(columns, types, strict=True)], names=names)
+            )
         plain = [pa.string() if isinstance(t, pa.JsonType) else t for t in types]
         schema = pa.schema([pa.field(n, t) for n, t in zip(names, plain, strict=True)])
         return pa.Table.from_batches(batches, schema=schema)
@@ -226,13 +253,20 @@ class PostgreSQLOfflineStore(OfflineStore):
             cols = [("__row", "BIGINT"), ("__ts", "TIMESTAMPTZ")] + [
                 (c, _arrow_key_type(entities.schema.field(c).type)) for c in key_cols
             ]
-            conn.execute(sql.SQL("CREATE TEMP TABLE __ladle_entity ({}) ON COMMIT DROP").format(
-                sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in cols)
-            ))
+            conn.execute(
+                sql.SQL("CREATE TEMP TABLE __ladle_entity ({}) ON COMMIT DROP").format(
+                    sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in cols)
+                )
+            )
             data = [list(range(n)), ts.to_pylist(), *(entities.column(c).to_pylist() for c in key_cols)]
-            with conn.cursor() as cur, cur.copy(sql.SQL("COPY __ladle_entity ({}) FROM STDIN").format(
-                sql.SQL(", ").join(sql.Identifier(c) for c, _ in cols)
-            )) as copy:
+            with (
+                conn.cursor() as cur,
+                cur.copy(
+                    sql.SQL("COPY __ladle_entity ({}) FROM STDIN").format(
+                        sql.SQL(", ").join(sql.Identifier(c) for c, _ in cols)
+                    )
+                ) as copy,
+            ):
                 for row in zip(*data, strict=True):
                     copy.write_row(row)
             conn.execute("ANALYZE __ladle_entity")
@@ -252,13 +286,19 @@ class PostgreSQLOfflineStore(OfflineStore):
         view = req.view
         has_cr = bool(view.batch_source.created_timestamp_column)
         types = {f.name: f.dtype for f in view.entity_columns}
-        conds = [sql.SQL("s.{} = {}").format(sql.Identifier(k), _key_sql(sql.SQL("e.{}").format(sql.Identifier(c)), types.get(k)))
-                 for k, c in zip(view.join_keys, req.entity_columns, strict=True)]
+        conds = [
+            sql.SQL("s.{} = {}").format(
+                sql.Identifier(k), _key_sql(sql.SQL("e.{}").format(sql.Identifier(c)), types.get(k))
+            )
+            for k, c in zip(view.join_keys, req.entity_columns, strict=True)
+        ]
         conds.append(sql.SQL("s.__ts <= e.__ts"))
         if view.ttl and view.ttl.total_seconds() > 0:
-            conds.append(sql.SQL("s.__ts >= e.__ts - {} * interval '1 microsecond'").format(
-                sql.Literal(int(view.ttl.total_seconds() * 1_000_000))
-            ))
+            conds.append(
+                sql.SQL("s.__ts >= e.__ts - {} * interval '1 microsecond'").format(
+                    sql.Literal(int(view.ttl.total_seconds() * 1_000_000))
+                )
+            )
         if filter_created and has_cr:
             conds.append(sql.SQL("(s.__cr IS NULL OR s.__cr <= e.__ts)"))
         order = sql.SQL("s.__ts DESC, s.__cr DESC NULLS LAST" if has_cr else "s.__ts DESC")
@@ -268,8 +308,13 @@ class PostgreSQLOfflineStore(OfflineStore):
         return sql.SQL(
             "SELECT {picked} FROM __ladle_entity e LEFT JOIN LATERAL (SELECT {inner} FROM ({src}) s "
             "WHERE {conds} ORDER BY {order} LIMIT 1) m ON true ORDER BY e.__row"
-        ).format(picked=picked, inner=inner, src=self._select(view, features),
-                 conds=sql.SQL(" AND ").join(conds), order=order)
+        ).format(
+            picked=picked,
+            inner=inner,
+            src=self._select(view, features),
+            conds=sql.SQL(" AND ").join(conds),
+            order=order,
+        )
 
     # --- reads for materialization -------------------------------------------------------------------
     def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.RecordBatchReader:
@@ -283,22 +328,32 @@ class PostgreSQLOfflineStore(OfflineStore):
             "SELECT {distinct}{cols}, __ts, {cr} FROM ({src}) t WHERE __ts >= %s AND __ts <= %s "
             "ORDER BY {order_keys}__ts DESC{cr_order} {limit}"
         ).format(
-            distinct=distinct, cols=sql.SQL(", ").join(sql.Identifier(c) for c in cols),
-            cr=sql.SQL("__cr" if has_cr else "NULL::timestamptz"), src=self._select(view, features),
-            order_keys=order_keys, cr_order=sql.SQL(", __cr DESC NULLS LAST" if has_cr else ""),
+            distinct=distinct,
+            cols=sql.SQL(", ").join(sql.Identifier(c) for c in cols),
+            cr=sql.SQL("__cr" if has_cr else "NULL::timestamptz"),
+            src=self._select(view, features),
+            order_keys=order_keys,
+            cr_order=sql.SQL(", __cr DESC NULLS LAST" if has_cr else ""),
             limit=sql.SQL("" if view.join_keys else "LIMIT 1"),
         )
         declared = {f.name: to_arrow(f.dtype) for f in view.features}
         with self._connect(f"reading feature view '{view.name}'") as conn:
-            key_types = {k: f.type for k, f in zip(self.source_schema(view.batch_source).names,
-                                                    self.source_schema(view.batch_source), strict=True)}
+            key_types = {
+                k: f.type
+                for k, f in zip(
+                    self.source_schema(view.batch_source).names, self.source_schema(view.batch_source), strict=True
+                )
+            }
             types = [key_types.get(k, pa.string()) if k in view.join_keys else declared[k] for k in cols]
             with conn.cursor(name="ladle_latest") as cur:
                 cur.execute(query, (start, end))
                 table = self._fetch(cur, [*cols, "event_ts", "created_ts"], [*types, _UTC_US, _UTC_US])
         for f in view.features:  # canonical UUID text and sets
-            table = table.set_column(table.schema.get_field_index(f.name), f.name,
-                                     cast_to_declared(table.column(f.name), f.dtype, f"{view.name}:{f.name}"))
+            table = table.set_column(
+                table.schema.get_field_index(f.name),
+                f.name,
+                cast_to_declared(table.column(f.name), f.dtype, f"{view.name}:{f.name}"),
+            )
         batches = table.to_batches(max_chunksize=250_000)
         return pa.RecordBatchReader.from_batches(table.schema, batches)
 
@@ -316,7 +371,8 @@ class PostgreSQLOfflineStore(OfflineStore):
                 params.append(bound)
         query = sql.SQL("SELECT {} FROM {} AS src WHERE {}").format(
             sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._column(src, c), sql.Identifier(c)) for c in columns),
-            self._relation(src), sql.SQL(" AND ").join(where),
+            self._relation(src),
+            sql.SQL(" AND ").join(where),
         )
         with self._connect(f"reading source '{src.name}'") as conn, conn.cursor() as cur:
             cur.execute(query, params)

@@ -163,8 +163,11 @@ class RetrievalJob:
                 f"the {self._offline_store} offline store returns to_df(), to_arrow() or to_polars()"
             )
         if self._frame is None:
-            self._frame = (self._engine_frame() if self._engine_frame is not None
-                           else self._engine.frame_from_arrow(self.to_arrow()))
+            self._frame = (
+                self._engine_frame()
+                if self._engine_frame is not None
+                else self._engine.frame_from_arrow(self.to_arrow())
+            )
         return self._frame
 
     def persist(self, storage: Any, allow_overwrite: bool = False, timeout: int | None = None) -> None:
@@ -188,6 +191,10 @@ class RetrievalJob:
                 f"SavedDatasetFileStorage(path=...), got {type(storage).__name__}"
             )
         ParquetPath(
-            path, f"saved dataset '{path}'", Path.cwd(), self._object_store,
-            getattr(target, "s3_endpoint_override", ""), store=f"{self._offline_store} offline store",
+            path,
+            f"saved dataset '{path}'",
+            Path.cwd(),
+            self._object_store,
+            getattr(target, "s3_endpoint_override", ""),
+            store=f"{self._offline_store} offline store",
         ).write(self.to_arrow(), allow_overwrite)

@@ -172,7 +172,8 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
                         active = builder.getOrCreate()
                     except Exception as exc:
                         raise BackendFailure(
-                            _STORE, f"cannot start a SparkSession: {_first_line(exc)}",
+                            _STORE,
+                            f"cannot start a SparkSession: {_first_line(exc)}",
                             "check offline_store.spark_conf (spark.master) and that Java 17+ is installed",
                         ) from exc
                 self._spark = active
@@ -211,7 +212,9 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         except Exception as exc:
             raise self._source_error(batch, exc) from exc
         raise InvalidDefinition(
-            type(batch).__name__, batch.name, "the spark offline store reads SparkSource and FileSource (parquet) sources",
+            type(batch).__name__,
+            batch.name,
+            "the spark offline store reads SparkSource and FileSource (parquet) sources",
         )
 
     def _read_parquet(self, path: str) -> Any:
@@ -232,12 +235,16 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         where = source.describe_location() if isinstance(source, SparkSource) else f"parquet at '{source.path}'"  # type: ignore[attr-defined]
         text = _first_line(exc)
         if "NOT_FOUND" in text or "not found" in text.lower() or "does not exist" in text.lower():
-            fix = ("create the table or fix table= in the SparkSource" if isinstance(source, SparkSource) and source.table
-                   else "check the path (relative paths are relative to the repo folder)")
+            fix = (
+                "create the table or fix table= in the SparkSource"
+                if isinstance(source, SparkSource) and source.table
+                else "check the path (relative paths are relative to the repo folder)"
+            )
             return BackendFailure(_STORE, f"{kind} '{source.name}': {where} does not exist ({text})", fix)
         if "TIMESTAMP(NANOS" in text:
             return BackendFailure(
-                _STORE, f"cannot read {kind} '{source.name}' ({where}): its timestamps are in nanoseconds, which "
+                _STORE,
+                f"cannot read {kind} '{source.name}' ({where}): its timestamps are in nanoseconds, which "
                 "Spark reads only from local paths through ladle",
                 "write the parquet files with microsecond timestamps, e.g. "
                 "df.to_parquet(path, coerce_timestamps='us', allow_truncated_timestamps=True)",
@@ -267,7 +274,12 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         return name
 
     def _view_rows(
-        self, view: FeatureView, features: list[str], lo: int | None, hi: int | None, visible_at_created: bool = False,
+        self,
+        view: FeatureView,
+        features: list[str],
+        lo: int | None,
+        hi: int | None,
+        visible_at_created: bool = False,
     ) -> Any:
         """A view's source rows: join keys, ``__ts`` / ``__cr`` (micros; null created is the oldest), ``__eff``
         (when the row becomes visible), and the features, all under mapped names."""
@@ -275,15 +287,27 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         src = view.batch_source
         raw = self.frame(src)
         what = f"source '{src.name}' of feature view '{view.name}'"
-        missing = [c for c in [*(self._source_column(src, k) for k in [*view.join_keys, *features]),
-                               src.timestamp_field, src.created_timestamp_column] if c and c not in raw.columns]
+        missing = [
+            c
+            for c in [
+                *(self._source_column(src, k) for k in [*view.join_keys, *features]),
+                src.timestamp_field,
+                src.created_timestamp_column,
+            ]
+            if c and c not in raw.columns
+        ]
         if missing:
             raise BackendFailure(
-                _STORE, f"{what} has no column(s) {missing}; its columns are {raw.columns}", "check the schema and field_mapping",
+                _STORE,
+                f"{what} has no column(s) {missing}; its columns are {raw.columns}",
+                "check the schema and field_mapping",
             )
         ts = epoch_micros(raw, src.timestamp_field, what)
-        cr = (F.coalesce(epoch_micros(raw, src.created_timestamp_column, what), F.lit(_LONG_MIN))
-              if src.created_timestamp_column else F.lit(_LONG_MIN))
+        cr = (
+            F.coalesce(epoch_micros(raw, src.created_timestamp_column, what), F.lit(_LONG_MIN))
+            if src.created_timestamp_column
+            else F.lit(_LONG_MIN)
+        )
         types = {f.name: f.dtype for f in view.entity_columns}
         cols = [_key_column(col(self._source_column(src, k)), types.get(k)).alias(k) for k in view.join_keys]
         cols += [ts.alias("__ts"), cr.alias("__cr")]
@@ -293,11 +317,17 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
             rows = rows.where(F.col("__ts") >= F.lit(lo))
         if hi is not None:
             rows = rows.where(F.col("__ts") <= F.lit(hi))
-        eff = F.greatest(F.col("__ts"), F.col("__cr")) if visible_at_created and src.created_timestamp_column else F.col("__ts")
+        eff = (
+            F.greatest(F.col("__ts"), F.col("__cr"))
+            if visible_at_created and src.created_timestamp_column
+            else F.col("__ts")
+        )
         return rows.withColumn("__eff", eff)
 
     # --- point-in-time join --------------------------------------------------------------------------
-    def _join_view(self, entities: Any, req: ViewRequest, bounds: tuple[int | None, int | None], filter_created: bool) -> Any:
+    def _join_view(
+        self, entities: Any, req: ViewRequest, bounds: tuple[int | None, int | None], filter_created: bool
+    ) -> Any:
         """``entities`` (with ROW and TS) plus ``{req.name}__{feature}`` for every feature of ``req``."""
         _, F, Window = _pyspark()
         view = req.view
@@ -309,19 +339,27 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         key_types = {k: rows.schema[k].dataType for k in view.join_keys}
         types = {f.name: f.dtype for f in view.entity_columns}
         ent_side = entities.select(
-            *[_key_column(col(c), types.get(k)).cast(key_types[k]).alias(kk)
-              for c, k, kk in zip(req.entity_columns, view.join_keys, keys, strict=True)],
-            col(TS).alias("__eff"), F.lit(1).alias("__side"), F.struct(*[col(c) for c in entities.columns]).alias("__ent"),
+            *[
+                _key_column(col(c), types.get(k)).cast(key_types[k]).alias(kk)
+                for c, k, kk in zip(req.entity_columns, view.join_keys, keys, strict=True)
+            ],
+            col(TS).alias("__eff"),
+            F.lit(1).alias("__side"),
+            F.struct(*[col(c) for c in entities.columns]).alias("__ent"),
         )
         src_side = rows.select(
             *[col(k).alias(kk) for k, kk in zip(view.join_keys, keys, strict=True)],
-            F.col("__eff"), F.lit(0).alias("__side"),
+            F.col("__eff"),
+            F.lit(0).alias("__side"),
             F.struct(F.col("__ts"), F.col("__cr")).alias("__ord"),
             F.struct(F.col("__ts").alias("__ts"), *[col(f).alias(f"f{i}") for i, f in enumerate(feats)]).alias("__val"),
         )
         stacked = ent_side.unionByName(src_side, allowMissingColumns=True)
-        window = (Window.partitionBy(*keys).orderBy("__eff", "__side")
-                  .rowsBetween(Window.unboundedPreceding, Window.currentRow))
+        window = (
+            Window.partitionBy(*keys)
+            .orderBy("__eff", "__side")
+            .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+        )
         best = F.max_by(F.col("__val"), F.col("__ord")).over(window)
         picked = stacked.select(F.col("__side"), F.col("__ent"), best.alias("__best")).where(F.col("__side") == 1)
         hit = F.col("__best.__ts").isNotNull()
@@ -331,8 +369,13 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         out += [F.when(hit, F.col(f"__best.f{i}")).alias(f"{req.name}__{f}") for i, f in enumerate(feats)]
         return picked.select(*out)
 
-    def join_frame(self, entities: Any, views: list[ViewRequest], filter_by_created_timestamp: bool,
-                   bounds: tuple[int | None, int | None] = (None, None)) -> Any:
+    def join_frame(
+        self,
+        entities: Any,
+        views: list[ViewRequest],
+        filter_by_created_timestamp: bool,
+        bounds: tuple[int | None, int | None] = (None, None),
+    ) -> Any:
         """Every view's features added to ``entities`` (a DataFrame with ROW and TS), lazily, in Spark."""
         frame = entities
         for req in views:
@@ -348,7 +391,9 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         filter_by_created_timestamp: bool = False,
     ) -> pa.Table:
         n = entities.num_rows
-        slim, bounds = self._entity_upload(entities, timestamp_column, sorted({c for v in views for c in v.entity_columns}))
+        slim, bounds = self._entity_upload(
+            entities, timestamp_column, sorted({c for v in views for c in v.entity_columns})
+        )
         frame = self.join_frame(self._upload(slim), views, filter_by_created_timestamp, bounds)
         names = [f"{req.name}__{f.name}" for req in views for f in req.features]
         result = self._to_arrow(frame.select(col(ROW), *[col(c) for c in names]), "point-in-time join")
@@ -418,7 +463,8 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
             return self._upload(table.append_column(TS, ts))
         frame = self._entity_frame(entities)
         return frame.select(
-            *[col(c) for c in frame.columns], F.monotonically_increasing_id().alias(ROW),
+            *[col(c) for c in frame.columns],
+            F.monotonically_increasing_id().alias(ROW),
             epoch_micros(frame, timestamp_column, "entity_df").alias(TS),
         )
 
@@ -434,7 +480,8 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
             f"{req.name}__{f.name}": cast_to_declared(
                 table.column(f"{req.name}__{f.name}"), f.dtype, f"{req.name}:{f.name}"
             )
-            for req in views for f in req.features
+            for req in views
+            for f in req.features
         }
         return table.select(entity_cols), joined
 
@@ -475,7 +522,11 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
             )
         writer = frame.write.mode(mode)
         fmt, path = storage.file_format or "parquet", self._path(storage.path)
-        target = f"table '{storage.table}'" if isinstance(storage, SparkSource) and storage.table else f"{fmt} files at '{path}'"
+        target = (
+            f"table '{storage.table}'"
+            if isinstance(storage, SparkSource) and storage.table
+            else f"{fmt} files at '{path}'"
+        )
         try:
             if isinstance(storage, SparkSource) and storage.table:
                 writer.saveAsTable(storage.table)
@@ -484,7 +535,9 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         except Exception as exc:
             text = _first_line(exc)
             if "already exists" in text.lower() or "ALREADY_EXISTS" in text:
-                raise InvalidRequest(f"cannot persist to {target}: it already exists (pass allow_overwrite=True)") from exc
+                raise InvalidRequest(
+                    f"cannot persist to {target}: it already exists (pass allow_overwrite=True)"
+                ) from exc
             raise BackendFailure(_STORE, f"persisting to {target}: {text}") from exc
 
     # --- reads for materialization -------------------------------------------------------------------
@@ -499,8 +552,10 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         grouped = rows.groupBy(*[col(k) for k in view.join_keys]).agg(best) if view.join_keys else rows.agg(best)
         created = F.when(F.col("__best.__cr") != F.lit(_LONG_MIN), F.timestamp_micros(F.col("__best.__cr")))
         return grouped.where(F.col("__best").isNotNull()).select(
-            *[col(k) for k in view.join_keys], *[F.col(f"__best.f{i}").alias(f) for i, f in enumerate(feats)],
-            F.timestamp_micros(F.col("__best.__ts")).alias("event_ts"), created.cast("timestamp").alias("created_ts"),
+            *[col(k) for k in view.join_keys],
+            *[F.col(f"__best.f{i}").alias(f) for i, f in enumerate(feats)],
+            F.timestamp_micros(F.col("__best.__ts")).alias("event_ts"),
+            created.cast("timestamp").alias("created_ts"),
         )
 
     def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.RecordBatchReader:
@@ -530,7 +585,9 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
     def append(self, source: DataSource, rows: pa.Table) -> None:
         batch = source.batch
         if isinstance(batch, SparkSource) and batch.query:
-            raise InvalidRequest(f"cannot push offline to SparkSource '{batch.name}': it is a query, not a table or path")
+            raise InvalidRequest(
+                f"cannot push offline to SparkSource '{batch.name}': it is a query, not a table or path"
+            )
         if isinstance(batch, FileSource) and Path(self._path(batch.path)).is_file():
             raise InvalidRequest(
                 f"cannot push offline to FileSource '{batch.name}' with the spark store: it is one file; "
@@ -541,7 +598,9 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         renamed = rows.rename_columns([inverse.get(c, c) for c in rows.column_names])
         missing = [c for c in target.columns if c not in renamed.column_names]
         if missing:
-            raise InvalidRequest(f"cannot append to {type(batch).__name__} '{batch.name}': the pushed rows lack {missing}")
+            raise InvalidRequest(
+                f"cannot append to {type(batch).__name__} '{batch.name}': the pushed rows lack {missing}"
+            )
         uploaded = self._upload(renamed.select(target.columns))
         aligned = uploaded.select(*[col(f.name).cast(f.dataType).alias(f.name) for f in target.schema.fields])
         try:

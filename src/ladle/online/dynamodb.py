@@ -90,11 +90,16 @@ class DynamoDBOnlineStore(OnlineStore):
                 from botocore.config import Config as BotoConfig
 
                 self._client = boto3.client(
-                    "dynamodb", region_name=self.config.region, endpoint_url=self.config.endpoint_url,
+                    "dynamodb",
+                    region_name=self.config.region,
+                    endpoint_url=self.config.endpoint_url,
                     # bounded: an unreachable or stalled endpoint is an error within seconds, not minutes
-                    config=BotoConfig(max_pool_connections=max(10, self.config.write_concurrency),
-                                      connect_timeout=1, read_timeout=5,
-                                      retries={"total_max_attempts": 3, "mode": "standard"}),
+                    config=BotoConfig(
+                        max_pool_connections=max(10, self.config.write_concurrency),
+                        connect_timeout=1,
+                        read_timeout=5,
+                        retries={"total_max_attempts": 3, "mode": "standard"},
+                    ),
                 )
             return self._client
 
@@ -108,8 +113,11 @@ class DynamoDBOnlineStore(OnlineStore):
 
     def _fail(self, exc: Exception, doing: str) -> Exception:
         if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError):
-            return BackendUnavailable("dynamodb online store", f"cannot reach DynamoDB while {doing}: {exc}",
-                                      "check online_store.region / endpoint_url and credentials")
+            return BackendUnavailable(
+                "dynamodb online store",
+                f"cannot reach DynamoDB while {doing}: {exc}",
+                "check online_store.region / endpoint_url and credentials",
+            )
         if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             return BackendFailure("dynamodb online store", f"{doing}: its table does not exist", "run `ladle apply`")
         return BackendFailure("dynamodb online store", f"{doing} failed: {exc}")
@@ -119,7 +127,9 @@ class DynamoDBOnlineStore(OnlineStore):
 
         # one attempt with short timeouts: the store's own client retries for minutes against a dead endpoint
         client = boto3.client(
-            "dynamodb", region_name=self.config.region, endpoint_url=self.config.endpoint_url,
+            "dynamodb",
+            region_name=self.config.region,
+            endpoint_url=self.config.endpoint_url,
             config=BotoConfig(connect_timeout=5, read_timeout=10, retries={"max_attempts": 1, "mode": "standard"}),
         )
         try:
@@ -192,7 +202,8 @@ class DynamoDBOnlineStore(OnlineStore):
                 attrs[":cr"] = {"N": str(cr[i])}
             try:
                 client.put_item(
-                    TableName=table, Item=item,
+                    TableName=table,
+                    Item=item,
                     ConditionExpression=_CONDITION_WITH_CREATED if cr[i] is not None else _CONDITION_NO_CREATED,
                     ExpressionAttributeValues=attrs,
                 )
@@ -207,18 +218,21 @@ class DynamoDBOnlineStore(OnlineStore):
             for i in chunk:
                 old = stored.get(ids[i])
                 old_cr = old.get("created_ts", {}).get("N") if old else None
-                if old is None or is_not_older(ts[i], cr[i], int(old["event_ts"]["N"]),
-                                               None if old_cr is None else int(old_cr)):
+                if old is None or is_not_older(
+                    ts[i], cr[i], int(old["event_ts"]["N"]), None if old_cr is None else int(old_cr)
+                ):
                     winners.append({"PutRequest": {"Item": item_of(i)}})
             for start_w in range(0, len(winners), 25):  # BatchWriteItem's limit
-                request: dict[str, Any] = {table: winners[start_w:start_w + 25]}
+                request: dict[str, Any] = {table: winners[start_w : start_w + 25]}
                 for attempt in range(_RETRIES):
                     request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
                     if not request:
                         break
                     time.sleep(min(0.05 * 2**attempt, 1.0))
                 else:
-                    raise BackendUnavailable("dynamodb online store", f"writing '{view.name}': items stayed unprocessed")
+                    raise BackendUnavailable(
+                        "dynamodb online store", f"writing '{view.name}': items stayed unprocessed"
+                    )
 
         try:
             with ThreadPoolExecutor(max_workers=self.config.write_concurrency) as pool:
@@ -264,7 +278,7 @@ class DynamoDBOnlineStore(OnlineStore):
         try:
             for start in range(0, len(pairs), _READ_BATCH):
                 request: dict[str, Any] = {}
-                for t, k in pairs[start:start + _READ_BATCH]:
+                for t, k in pairs[start : start + _READ_BATCH]:
                     request.setdefault(t, {"Keys": [], "ConsistentRead": stamps_only or self.config.consistent_reads})
                     if stamps_only:
                         request[t]["ProjectionExpression"] = "entity_id, event_ts, created_ts"

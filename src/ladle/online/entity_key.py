@@ -69,8 +69,14 @@ def encode_key_list(keys: pa.Table) -> list[str | None]:
         return out
     for column in keys.columns:
         t = column.type
-        if not (pa.types.is_integer(t) or pa.types.is_string(t) or pa.types.is_large_string(t)
-                or pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_null(t)):
+        if not (
+            pa.types.is_integer(t)
+            or pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+            or pa.types.is_binary(t)
+            or pa.types.is_large_binary(t)
+            or pa.types.is_null(t)
+        ):
             # floats (integral or not), dictionaries and unsupported types take the column-wide path and its errors
             return list(encode_keys(keys).to_pylist())
     return [encode_key_row(row) for row in zip(*(c.to_pylist() for c in keys.columns), strict=True)]

@@ -56,10 +56,7 @@ def sql_not_older(new: str, old: str) -> str:
      (t.created_ts IS NULL OR excluded.created_ts >= t.created_ts)))
     """
     e, c = EVENT_TS, CREATED_TS
-    return (
-        f"({new}.{e} > {old}.{e} OR ({new}.{e} = {old}.{e} AND\n"
-        f" ({old}.{c} IS NULL OR {new}.{c} >= {old}.{c})))"
-    )
+    return f"({new}.{e} > {old}.{e} OR ({new}.{e} = {old}.{e} AND\n ({old}.{c} IS NULL OR {new}.{c} >= {old}.{c})))"
 
 
 def latest_per_key(rows: pa.Table, key_columns: list[str]) -> pa.Table:

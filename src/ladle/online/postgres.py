@@ -132,14 +132,19 @@ class PostgreSQLOnlineStore(OnlineStore):
     def _fail(self, exc: Exception, doing: str) -> Exception:
         where = self.config.where()
         if _rolled_back(exc):  # deadlock, serialization failure: not an outage
-            return BackendUnavailable("postgres online store",
-                                      f"{doing} conflicted with a concurrent write ({type(exc).__name__}: {exc})",
-                                      "retry; the write was rolled back")
+            return BackendUnavailable(
+                "postgres online store",
+                f"{doing} conflicted with a concurrent write ({type(exc).__name__}: {exc})",
+                "retry; the write was rolled back",
+            )
         if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
             return BackendFailure("postgres online store", f"{doing}: its table is missing", "run `ladle apply`")
         if isinstance(exc, psycopg.OperationalError) or type(exc).__name__ == "PoolTimeout":
-            return BackendUnavailable("postgres online store", f"cannot connect to PostgreSQL at {where} while {doing}: {exc}",
-                                      "start PostgreSQL or fix online_store host/port/user/password")
+            return BackendUnavailable(
+                "postgres online store",
+                f"cannot connect to PostgreSQL at {where} while {doing}: {exc}",
+                "start PostgreSQL or fix online_store host/port/user/password",
+            )
         return BackendFailure("postgres online store", f"{doing} failed: {exc}")
 
     def close(self) -> None:
@@ -181,12 +186,12 @@ class PostgreSQLOnlineStore(OnlineStore):
             return
         table = self._table(project, view)
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))  # the view's shape changed
-        cols = sql.SQL("").join(
-            sql.SQL(", {} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in wanted
+        cols = sql.SQL("").join(sql.SQL(", {} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in wanted)
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} (entity_key TEXT PRIMARY KEY, event_ts BIGINT NOT NULL, created_ts BIGINT{})"
+            ).format(table, cols)
         )
-        conn.execute(sql.SQL(
-            "CREATE TABLE {} (entity_key TEXT PRIMARY KEY, event_ts BIGINT NOT NULL, created_ts BIGINT{})"
-        ).format(table, cols))
 
     def teardown(self, project: str, views: list[FeatureView]) -> None:
         self.update(project, [], views)
@@ -218,12 +223,15 @@ class PostgreSQLOnlineStore(OnlineStore):
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 with self._connection() as conn, conn.transaction():
-                    conn.execute(sql.SQL(
-                        "CREATE TEMP TABLE _ladle_batch (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP"
-                    ).format(table))
-                    with conn.cursor() as cur, cur.copy(
-                        sql.SQL("COPY _ladle_batch ({}) FROM STDIN").format(ident)
-                    ) as copy:
+                    conn.execute(
+                        sql.SQL("CREATE TEMP TABLE _ladle_batch (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+                            table
+                        )
+                    )
+                    with (
+                        conn.cursor() as cur,
+                        cur.copy(sql.SQL("COPY _ladle_batch ({}) FROM STDIN").format(ident)) as copy,
+                    ):
                         for row in zip(*columns, strict=True):
                             copy.write_row(row)
                     conn.execute(upsert)

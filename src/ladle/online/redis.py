@@ -140,7 +140,9 @@ class RedisOnlineStore(OnlineStore):
     def __init__(self, config: RedisOnlineStoreConfig, repo_path: Path) -> None:
         if redis_lib is None:
             raise MissingExtra("the redis online store", "redis", "redis")
-        _ = redis_lib.RedisError  # load the driver now, under the store's lock: Python 3.11's lazy loading is not thread-safe
+        _ = (
+            redis_lib.RedisError
+        )  # load the driver now, under the store's lock: Python 3.11's lazy loading is not thread-safe
         self.config = config
         try:
             self._kwargs = _connection_kwargs(config.connection_string)
@@ -160,7 +162,10 @@ class RedisOnlineStore(OnlineStore):
                 from redis.retry import Retry
 
                 self._client = redis_lib.Redis(
-                    **self._kwargs, socket_timeout=2, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0),
+                    **self._kwargs,
+                    socket_timeout=2,
+                    socket_connect_timeout=1,
+                    retry=Retry(NoBackoff(), 0),
                 )
                 self._script = self._client.register_script(_WRITE_SCRIPT)
                 self._read_script = self._client.register_script(_READ_SCRIPT)
@@ -169,11 +174,17 @@ class RedisOnlineStore(OnlineStore):
     def _fail(self, exc: Exception, doing: str) -> Exception:
         where = f"{self._kwargs['host']}:{self._kwargs['port']}"
         if isinstance(exc, redis_lib.AuthenticationError | redis_lib.AuthenticationWrongNumberOfArgsError):
-            return BackendFailure("redis online store", f"Redis at {where} refused the credentials: {exc}",
-                                  "fix password=/username= in online_store.connection_string")
+            return BackendFailure(
+                "redis online store",
+                f"Redis at {where} refused the credentials: {exc}",
+                "fix password=/username= in online_store.connection_string",
+            )
         if isinstance(exc, redis_lib.ConnectionError | redis_lib.TimeoutError):
-            return BackendUnavailable("redis online store", f"cannot reach Redis at {where} while {doing}: {exc}",
-                                      "start Redis or fix online_store.connection_string")
+            return BackendUnavailable(
+                "redis online store",
+                f"cannot reach Redis at {where} while {doing}: {exc}",
+                "start Redis or fix online_store.connection_string",
+            )
         return BackendFailure("redis online store", f"{doing} failed: {exc}")
 
     def close(self) -> None:
@@ -228,7 +239,10 @@ class RedisOnlineStore(OnlineStore):
         prefix = self._prefix(project, view)
         keys = [prefix + k for k in latest.column("__key").to_pylist()]
         ts = latest.column(EVENT_TS).cast(_UTC_US).cast(pa.int64()).to_pylist()
-        cr = [b"" if c is None else str(c).encode() for c in latest.column(CREATED_TS).cast(_UTC_US).cast(pa.int64()).to_pylist()]
+        cr = [
+            b"" if c is None else str(c).encode()
+            for c in latest.column(CREATED_TS).cast(_UTC_US).cast(pa.int64()).to_pylist()
+        ]
         features = [f.name for f in view.features]
         columns = [
             encode_column(latest.column(f).cast(to_arrow(field.dtype)))
@@ -266,11 +280,13 @@ class RedisOnlineStore(OnlineStore):
         all_keys: list[str] = []
         for wanted, members in groups.items():
             unique = [k for k in dict.fromkeys(wanted) if k is not None]
-            fields = list(dict.fromkeys(
-                name for i in members for name in (
-                    f"{reads[i].view.name}:_ts", *(f"{reads[i].view.name}:{f}" for f in reads[i].features)
+            fields = list(
+                dict.fromkeys(
+                    name
+                    for i in members
+                    for name in (f"{reads[i].view.name}:_ts", *(f"{reads[i].view.name}:{f}" for f in reads[i].features))
                 )
-            ))
+            )
             args += [len(unique), len(fields), *fields]
             all_keys += unique
             plan.append((wanted, members, unique, fields))
@@ -283,7 +299,7 @@ class RedisOnlineStore(OnlineStore):
         out: list[pa.Table | None] = [None] * len(reads)
         at = 0
         for wanted, members, unique, fields in plan:
-            found = dict(zip(unique, replies[at:at + len(unique)], strict=True))
+            found = dict(zip(unique, replies[at : at + len(unique)], strict=True))
             at += len(unique)
             missing = [None] * len(fields)
             columns = list(zip(*[found.get(k, missing) if k is not None else missing for k in wanted], strict=True))
@@ -292,7 +308,10 @@ class RedisOnlineStore(OnlineStore):
             index = {f: j for j, f in enumerate(fields)}
             for i in members:
                 r = reads[i]
-                picked = [columns[index[f"{r.view.name}:_ts"]], *(columns[index[f"{r.view.name}:{f}"]] for f in r.features)]
+                picked = [
+                    columns[index[f"{r.view.name}:_ts"]],
+                    *(columns[index[f"{r.view.name}:{f}"]] for f in r.features),
+                ]
                 out[i] = _columns(r, picked)
         return [t for t in out if t is not None]
 

@@ -360,7 +360,10 @@ class SqliteOnlineStore(OnlineStore):
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
-                self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False,
+                self.path,
+                timeout=_BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
                 cached_statements=512,
             )
             for pragma in _PRAGMAS:
@@ -393,22 +396,28 @@ class SqliteOnlineStore(OnlineStore):
             return BackendFailure(self._name, f"feature view '{view}' has no table ({doing})", "run `ladle apply`")
         if "no such column" in message or "has no column named" in message:
             return BackendFailure(
-                self._name, f"the table of feature view '{view}' is older than its definition ({message})",
+                self._name,
+                f"the table of feature view '{view}' is older than its definition ({message})",
                 "run `ladle apply`",
             )
         if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
             return BackendUnavailable(
-                self._name, f"{doing}: the database stayed locked for {_BUSY_TIMEOUT_S:.0f}s",
+                self._name,
+                f"{doing}: the database stayed locked for {_BUSY_TIMEOUT_S:.0f}s",
                 "retry; another process is writing to it",
             )
         if name == "SQLITE_NOTADB":
-            return BackendFailure(self._name, f"{doing}: the file is not a SQLite database",
-                                  "move it away or set online_store.path to another file")
+            return BackendFailure(
+                self._name,
+                f"{doing}: the file is not a SQLite database",
+                "move it away or set online_store.path to another file",
+            )
         if name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_FULL")) or isinstance(
             exc, OSError
         ):
-            return BackendFailure(self._name, f"{doing}: {message}",
-                                  "check that the folder exists, is writable and has free space")
+            return BackendFailure(
+                self._name, f"{doing}: {message}", "check that the folder exists, is writable and has free space"
+            )
         return BackendFailure(self._name, f"{doing} failed: {message}")
 
     # --- schema --------------------------------------------------------------------------------------------
@@ -418,7 +427,8 @@ class SqliteOnlineStore(OnlineStore):
         clash = sorted(_RESERVED & {f.name for f in features})
         if clash:
             raise BackendFailure(
-                self._name, f"feature view '{view.name}' has feature(s) {clash}, names the online table uses itself",
+                self._name,
+                f"feature view '{view.name}' has feature(s) {clash}, names the online table uses itself",
                 "rename the feature(s)",
             )
         key_line = f"  {ENTITY_KEY} TEXT NOT NULL PRIMARY KEY, -- key {_KEY_VERSION}: {', '.join(view.join_keys)}"
@@ -664,6 +674,7 @@ class SqliteOnlineStore(OnlineStore):
 
     def _mismatch(self, view: FeatureView, exc: Exception) -> BackendFailure:
         return BackendFailure(
-            self._name, f"a stored value of feature view '{view.name}' does not match its declared type: {exc}",
+            self._name,
+            f"a stored value of feature view '{view.name}' does not match its declared type: {exc}",
             "run `ladle apply` and materialize again",
         )

@@ -69,7 +69,7 @@ def _fixed(column: pa.Array, dtype: str) -> list[bytes]:
     values = column.to_numpy(zero_copy_only=False)
     raw = np.ascontiguousarray(values.astype(dtype)).tobytes()
     width = np.dtype(dtype).itemsize
-    return [_VALUE + raw[i:i + width] for i in range(0, len(raw), width)]
+    return [_VALUE + raw[i : i + width] for i in range(0, len(raw), width)]
 
 
 def encode_column(column: pa.Array | pa.ChunkedArray) -> list[bytes]:
@@ -114,7 +114,9 @@ def decode_column(values: Sequence[bytes | None], target: pa.DataType) -> pa.Arr
     if kind in ("int", "float"):
         # Every stored number is 9 bytes (tag, big-endian payload): read them as one record array; a null
         # becomes 9 zero bytes, whose tag (0) marks it.
-        records = np.frombuffer(b"".join([v or _NULL_NUMBER for v in values]), _INT_RECORD if kind == "int" else _FLOAT_RECORD)
+        records = np.frombuffer(
+            b"".join([v or _NULL_NUMBER for v in values]), _INT_RECORD if kind == "int" else _FLOAT_RECORD
+        )
         mask = records["tag"] != _VALUE[0]
         numbers = records["value"]
         if pa.types.is_timestamp(target):
@@ -129,7 +131,8 @@ def decode_column(values: Sequence[bytes | None], target: pa.DataType) -> pa.Arr
         return pa.array(payloads, target)
     parsed = [None if p is None else json.loads(p, object_hook=_object_hook) for p in payloads]
     if pa.types.is_map(target):
-        parsed = [None if v is None else list(v.items()) if isinstance(v, dict) else [tuple(x) for x in v]
-                  for v in parsed]
+        parsed = [
+            None if v is None else list(v.items()) if isinstance(v, dict) else [tuple(x) for x in v] for v in parsed
+        ]
     stored = _json_type(target)
     return pa.array(parsed, stored) if stored == target else pa.array(parsed, stored).cast(target)

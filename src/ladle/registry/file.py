@@ -71,11 +71,14 @@ class FileRegistryStore(RegistryStore):
             return None
         except IsADirectoryError:
             raise InvalidConfig(
-                str(self.path), "is a folder, not a registry file",
+                str(self.path),
+                "is a folder, not a registry file",
                 "point `registry:` in feature_store.yaml at a file path, e.g. data/registry.db",
             ) from None
         except PermissionError as exc:
-            raise InvalidConfig(str(self.path), f"cannot be read ({exc.strerror})", "check the file's permissions") from None
+            raise InvalidConfig(
+                str(self.path), f"cannot be read ({exc.strerror})", "check the file's permissions"
+            ) from None
 
     def write(self, data: bytes, expected_token: str | None) -> str:
         """Replace the file with ``data`` if it still has ``expected_token`` (see :class:`RegistryStore`)."""

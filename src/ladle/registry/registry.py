@@ -87,7 +87,8 @@ def make_registry_store(config: RepoConfig) -> RegistryStore:
         return S3RegistryStore(path, config.registry.s3_endpoint_url)
     if "://" in path:
         raise InvalidConfig(
-            CONFIG_FILE, f"registry path '{path}' is remote, which ladle does not support yet",
+            CONFIG_FILE,
+            f"registry path '{path}' is remote, which ladle does not support yet",
             "use a local path such as data/registry.db, or registry_type: sql with a postgresql:// or sqlite:/// path",
         )
     return FileRegistryStore(config.resolve(path))
@@ -413,9 +414,7 @@ def _views_to_rematerialize(state: RegistryState, diff: RegistryDiff) -> list[st
         for c in diff.changes
         if c.kind == "feature_view"
         and (c.change == "removed" or any(f.path.startswith(_RESHAPING_PATHS) for f in c.fields))
-    ] + [
-        name for name, o in state.objects["feature_views"].items() if entities & set(o.spec.get("entities", []))
-    ]
+    ] + [name for name, o in state.objects["feature_views"].items() if entities & set(o.spec.get("entities", []))]
 
 
 def _used_objects(contents: RepoContents) -> dict[str, list[Any]]:
@@ -439,7 +438,9 @@ def _contents_specs(contents: RepoContents) -> Specs:
             other = specs[key].setdefault(obj.name, spec)
             if other != spec:
                 raise InvalidDefinition(
-                    KIND_CLASS_NAMES[key], obj.name, f"two different {key.replace('_', ' ').replace('on demand', 'on-demand')} have this name",
+                    KIND_CLASS_NAMES[key],
+                    obj.name,
+                    f"two different {key.replace('_', ' ').replace('on demand', 'on-demand')} have this name",
                     "give each a distinct name",
                 )
     return specs
@@ -450,7 +451,9 @@ def _validate(desired: Specs, project: str) -> None:
     for name in desired["projects"]:
         if name != project:
             raise InvalidDefinition(
-                "Project", name, f"does not match the project '{project}' of feature_store.yaml",
+                "Project",
+                name,
+                f"does not match the project '{project}' of feature_store.yaml",
                 "use the same name in both places",
             )
     _validate_feature_views(desired)
@@ -466,7 +469,9 @@ def _validate_feature_views(desired: Specs) -> None:
         for entity in spec["entities"]:
             if entity not in entities:
                 raise InvalidDefinition(
-                    "FeatureView", name, f"uses entity '{entity}', which is not defined",
+                    "FeatureView",
+                    name,
+                    f"uses entity '{entity}', which is not defined",
                     f"define Entity(name='{entity}', ...) in the repo; defined entities: {sorted(entities) or 'none'}",
                 )
         _validate_join_keys(name, spec, entities)
@@ -476,7 +481,8 @@ def _validate_feature_views(desired: Specs) -> None:
         for source in (s for s in embedded if s is not None):
             if source["name"] in sources and sources[source["name"]] != source:
                 raise InvalidDefinition(
-                    "FeatureView", name,
+                    "FeatureView",
+                    name,
                     f"was defined with a different version of data source '{source['name']}' than the one registered",
                     "apply the feature view together with its data source",
                 )
@@ -500,7 +506,8 @@ def _validate_join_keys(name: str, spec: dict[str, Any], entities: dict[str, dic
         for key in entity["join_keys"]:
             if key in owner:
                 raise InvalidDefinition(
-                    "FeatureView", name,
+                    "FeatureView",
+                    name,
                     f"entities '{owner[key]}' and '{entity_name}' both have join key '{key}'",
                     "key the view by one of them, or give one entity another join key",
                 )
@@ -508,7 +515,8 @@ def _validate_join_keys(name: str, spec: dict[str, Any], entities: dict[str, dic
             declared = ValueType[entity.get("value_type", "UNKNOWN")]
             if key in fields and not _value_type_allows(declared, fields[key]):
                 raise InvalidDefinition(
-                    "FeatureView", name,
+                    "FeatureView",
+                    name,
                     f"entity '{entity_name}' has value_type {declared.name}, but the view's join key '{key}' is "
                     f"{dtype_from_dict(fields[key])!r}",
                     f"make Entity '{entity_name}''s value_type and the '{key}' column agree",
@@ -534,7 +542,9 @@ def _validate_on_demand_views(desired: Specs) -> None:
             view = source.get("feature_view")
             if view is not None and view not in views:
                 raise InvalidDefinition(
-                    "OnDemandFeatureView", name, f"reads feature view '{view}', which is not defined",
+                    "OnDemandFeatureView",
+                    name,
+                    f"reads feature view '{view}', which is not defined",
                     f"define or apply it too; defined feature views: {sorted(views) or 'none'}",
                 )
 
@@ -555,14 +565,17 @@ def _validate_projection(service: str, projection: dict[str, Any], desired: Spec
     if view is None:
         known = sorted([*desired["feature_views"], *desired["on_demand_feature_views"]])
         raise InvalidDefinition(
-            "FeatureService", service, f"includes feature view '{name}', which is not defined",
+            "FeatureService",
+            service,
+            f"includes feature view '{name}', which is not defined",
             f"define or apply it too; defined feature views: {known or 'none'}",
         )
     features = _feature_names(view, desired)
     unknown = [f for f in projection["features"] or [] if f not in features]
     if unknown:
         raise InvalidDefinition(
-            "FeatureService", service,
+            "FeatureService",
+            service,
             f"includes feature(s) {', '.join(repr(f) for f in unknown)} of '{name}', which it does not have",
             f"its features are: {', '.join(features)}",
         )

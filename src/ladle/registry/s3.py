@@ -42,8 +42,11 @@ class S3RegistryStore(RegistryStore):
         from botocore.exceptions import EndpointConnectionError
 
         if isinstance(exc, EndpointConnectionError):
-            return BackendUnavailable("s3 registry", f"cannot reach S3 while {doing} {self.url}: {exc}",
-                                      "check registry.s3_endpoint_url and your AWS credentials")
+            return BackendUnavailable(
+                "s3 registry",
+                f"cannot reach S3 while {doing} {self.url}: {exc}",
+                "check registry.s3_endpoint_url and your AWS credentials",
+            )
         return BackendFailure("s3 registry", f"{doing} {self.url} failed: {exc}")
 
     def _get(self) -> tuple[bytes, str] | None:

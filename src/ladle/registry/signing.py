@@ -23,8 +23,10 @@ __all__ = ["SIGNATURE_KEY", "sign", "verify"]
 #: the document key holding the signature
 SIGNATURE_KEY = "signature"
 _SCHEME = "hmac-sha256:"
-_FIX = ("apply the repo again with the right registry.signing_key (from someone who holds it), or restore the "
-        "registry from a trusted copy")
+_FIX = (
+    "apply the repo again with the right registry.signing_key (from someone who holds it), or restore the "
+    "registry from a trusted copy"
+)
 
 
 def _mac(document: dict[str, Any], key: str) -> str:
@@ -52,11 +54,14 @@ def verify(data: bytes, key: str, where: str) -> None:
     found = document.pop(SIGNATURE_KEY, None) if isinstance(document, dict) else None
     if not isinstance(found, str):
         raise InvalidConfig(
-            where, "is not signed, but registry.signing_key is set: refusing to load it (none of its code was run)",
+            where,
+            "is not signed, but registry.signing_key is set: refusing to load it (none of its code was run)",
             _FIX,
         )
     if not hmac.compare_digest(found, _mac(document, key)):
         raise InvalidConfig(
-            where, "has a signature that does not match its content: it was changed by someone without "
-            "registry.signing_key; refusing to load it (none of its code was run)", _FIX,
+            where,
+            "has a signature that does not match its content: it was changed by someone without "
+            "registry.signing_key; refusing to load it (none of its code was run)",
+            _FIX,
         )

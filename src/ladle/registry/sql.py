@@ -76,8 +76,11 @@ class SqlRegistryStore(RegistryStore):
                 cur.execute(_CREATE.format(blob="BYTEA"))
                 return work(cur, "%s")
         except psycopg.OperationalError as exc:
-            raise BackendUnavailable("sql registry", f"cannot reach {self.describe()}: {exc}",
-                                     "check the registry path (host, port, user, password)") from exc
+            raise BackendUnavailable(
+                "sql registry",
+                f"cannot reach {self.describe()}: {exc}",
+                "check the registry path (host, port, user, password)",
+            ) from exc
         except psycopg.Error as exc:
             raise BackendFailure("sql registry", f"{self.describe()}: {exc}") from exc
 
@@ -97,8 +100,11 @@ class SqlRegistryStore(RegistryStore):
         try:
             conn = psycopg.connect(self.url, connect_timeout=10, autocommit=True)
         except psycopg.Error as exc:
-            raise BackendUnavailable("sql registry", f"cannot reach {self.describe()}: {exc}",
-                                     "check the registry path (host, port, user, password)") from exc
+            raise BackendUnavailable(
+                "sql registry",
+                f"cannot reach {self.describe()}: {exc}",
+                "check the registry path (host, port, user, password)",
+            ) from exc
         try:
             conn.execute("SELECT pg_advisory_lock(%s)", (key,))
             yield

@@ -131,7 +131,15 @@ class Materialization:
 
 
 _TOP_LEVEL_KEYS = {
-    "format", "project", "version", "last_updated", "objects", "materialization", "history", "pending_infra", "signature",
+    "format",
+    "project",
+    "version",
+    "last_updated",
+    "objects",
+    "materialization",
+    "history",
+    "pending_infra",
+    "signature",
 }
 
 
@@ -140,7 +148,8 @@ def _refuse_unknown(data: dict[str, Any], known: set[str], what: str, where: str
     unknown = sorted(set(data) - known)
     if unknown:
         raise InvalidConfig(
-            where, f"is a damaged ladle registry: unknown {what} {unknown[0]!r} (known: {', '.join(sorted(known))})",
+            where,
+            f"is a damaged ladle registry: unknown {what} {unknown[0]!r} (known: {', '.join(sorted(known))})",
             "restore the registry from a backup, or fix the key by hand",
         )
 
@@ -244,7 +253,8 @@ class RegistryState:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
             raise InvalidConfig(
-                where, f"is not a ladle registry (format {found!r}, expected {FORMAT!r})",
+                where,
+                f"is not a ladle registry (format {found!r}, expected {FORMAT!r})",
                 "point `registry:` in feature_store.yaml at a new file and run `ladle apply`",
             )
         _refuse_unknown(data, _TOP_LEVEL_KEYS, "top-level key", where)
@@ -279,7 +289,8 @@ class RegistryState:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise InvalidConfig(
-                where, f"is not a ladle registry: not JSON ({exc}); a Feast protobuf registry cannot be read",
+                where,
+                f"is not a ladle registry: not JSON ({exc}); a Feast protobuf registry cannot be read",
                 "point `registry:` in feature_store.yaml at a new file and run `ladle apply`",
             ) from exc
         return cls.from_dict(parsed, where)
@@ -323,7 +334,9 @@ class RegistryState:
         """
         stamp = utc_iso(now)
         objects = {
-            k: {n: StoredObject.new(spec, stamp, self.objects[k].get(n)) for n, spec in sorted(specs.get(k, {}).items())}
+            k: {
+                n: StoredObject.new(spec, stamp, self.objects[k].get(n)) for n, spec in sorted(specs.get(k, {}).items())
+            }
             for k in KINDS
         }
         forget = set(forget_materialization)
@@ -339,7 +352,9 @@ class RegistryState:
     def with_materialization(self, view_name: str, start: datetime, end: datetime, now: datetime) -> RegistryState:
         """The state after ``[start, end]`` was materialized for ``view_name`` (version unchanged)."""
         record = self.materialization.get(view_name, Materialization()).add(start, end)
-        return self._same_objects(last_updated=utc_iso(now), materialization={**self.materialization, view_name: record})
+        return self._same_objects(
+            last_updated=utc_iso(now), materialization={**self.materialization, view_name: record}
+        )
 
     def infra_done(self) -> RegistryState:
         """This state with its pending online-store work marked as done."""
@@ -363,7 +378,8 @@ class RegistryState:
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 # a spec that to_dict() never writes: the stored document was edited or damaged
                 raise InvalidConfig(
-                    "registry", f"holds damaged {kind.replace('_', ' ')} ({type(exc).__name__}: {exc})",
+                    "registry",
+                    f"holds damaged {kind.replace('_', ' ')} ({type(exc).__name__}: {exc})",
                     "re-apply the repo with `ladle apply`, or restore the registry from a backup",
                 ) from exc
             with self._lock:
@@ -372,7 +388,9 @@ class RegistryState:
 
     def entities(self) -> dict[str, Entity]:
         """Registered entities by name."""
-        return self._build("entities", lambda: {n: Entity.from_dict(o.spec) for n, o in self.objects["entities"].items()})
+        return self._build(
+            "entities", lambda: {n: Entity.from_dict(o.spec) for n, o in self.objects["entities"].items()}
+        )
 
     def data_sources(self) -> dict[str, DataSource]:
         """Registered data sources by name."""
@@ -407,9 +425,12 @@ class RegistryState:
     def feature_services(self) -> dict[str, FeatureService]:
         """Registered feature services by name."""
         return self._build(
-            "feature_services", lambda: {n: FeatureService.from_dict(o.spec) for n, o in self.objects["feature_services"].items()}
+            "feature_services",
+            lambda: {n: FeatureService.from_dict(o.spec) for n, o in self.objects["feature_services"].items()},
         )
 
     def projects(self) -> dict[str, Project]:
         """Registered Project objects by name (at most one: the configured project)."""
-        return self._build("projects", lambda: {n: Project.from_dict(o.spec) for n, o in self.objects["projects"].items()})
+        return self._build(
+            "projects", lambda: {n: Project.from_dict(o.spec) for n, o in self.objects["projects"].items()}
+        )

@@ -43,14 +43,15 @@ __all__ = ["app_from_env", "create_app"]
 
 _DESCRIPTION = (
     "Feast-compatible feature server of ladle: online features, push, writes and materialization over "
-    "HTTP. Errors are `{\"error\": {\"type\", \"message\"}}`."
+    'HTTP. Errors are `{"error": {"type", "message"}}`.'
 )
 
 
 # FastAPI's own OpenTelemetry hooks cost ~15 µs a request even when nothing listens; /metrics is ours.
 _NO_OTEL: dict[str, Any] = (
     {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
-    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
 )
 
 
@@ -85,7 +86,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     section = resolved.section
     state = ServerState(
-        store, refresher, metrics,
+        store,
+        refresher,
+        metrics,
         breaker=CircuitBreaker(section.breaker_failures, section.breaker_open_sec),
         limits=Limits(section.max_entities_per_request, section.online_timeout_sec, section.max_future_event_sec),
     )
@@ -102,8 +105,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
             store.close()
 
     app = FastAPI(
-        title="ladle feature server", version=__version__, description=_DESCRIPTION, lifespan=lifespan,
-        docs_url="/docs", redoc_url=None, openapi_url="/openapi.json", **_NO_OTEL,
+        title="ladle feature server",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        **_NO_OTEL,
     )
     app.state.ladle = state
     app.include_router(router)
@@ -119,7 +128,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_middleware(SameOriginMiddleware, hosts=hosts, cors_origins=section.cors_origins)
     if section.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=section.cors_origins, allow_methods=["GET", "POST"],
+            CORSMiddleware,
+            allow_origins=section.cors_origins,
+            allow_methods=["GET", "POST"],
             allow_headers=["content-type", "authorization", "x-api-key"],
         )
     app.add_middleware(MetricsMiddleware, metrics=metrics, routes=routes)

@@ -24,15 +24,26 @@ from ladle.errors import InvalidConfig
 from ladle.server.errors import error_body, remember_error
 
 __all__ = [
-    "OPEN_PATHS", "SCOPES", "ApiKey", "ApiKeyMiddleware", "key_matches", "needed_scope", "parse_keys",
-    "read_key_file", "scoped_keys",
+    "OPEN_PATHS",
+    "SCOPES",
+    "ApiKey",
+    "ApiKeyMiddleware",
+    "key_matches",
+    "needed_scope",
+    "parse_keys",
+    "read_key_file",
+    "scoped_keys",
 ]
 
 OPEN_PATHS = frozenset({"/health"})
 #: each scope allows what the ones before it do
 SCOPES = ("read", "write", "admin")
-_NEEDS = {"/push": "write", "/write-to-online-store": "write", "/materialize": "admin",
-          "/materialize-incremental": "admin"}
+_NEEDS = {
+    "/push": "write",
+    "/write-to-online-store": "write",
+    "/materialize": "admin",
+    "/materialize-incremental": "admin",
+}
 
 
 @dataclass(frozen=True)
@@ -65,7 +76,9 @@ def read_key_file(path: Path) -> list[ApiKeyConfig]:
             continue
         scope, rest = (words[0], words[1:]) if words[0] in SCOPES and len(words) > 1 else ("admin", words)
         if len(rest) > 2:
-            raise InvalidConfig(str(path), f"line {number} has {len(rest) + 1} words; write '[scope] key [project,...]'")
+            raise InvalidConfig(
+                str(path), f"line {number} has {len(rest) + 1} words; write '[scope] key [project,...]'"
+            )
         projects = rest[1].split(",") if len(rest) == 2 else None
         keys.append(ApiKeyConfig(key=rest[0], scope=scope, projects=projects))  # type: ignore[arg-type]
     return keys
@@ -139,20 +152,25 @@ class ApiKeyMiddleware:
             return
         key, needs = self.keys[found], needed_scope(scope["method"], scope["path"])
         if not key.allows(needs):
-            message = (f"this API key has scope '{key.scope}'; {scope['method']} {scope['path'][:100]} needs scope "
-                       f"'{needs}' (use a key with that scope)")
+            message = (
+                f"this API key has scope '{key.scope}'; {scope['method']} {scope['path'][:100]} needs scope "
+                f"'{needs}' (use a key with that scope)"
+            )
             await _refuse(scope, send, 403, "Forbidden", message, [])
             return
         await self.app(scope, receive, send)
 
 
-async def _refuse(scope: dict[str, Any], send: Any, status: int, kind: str, message: str,
-                  extra: list[tuple[bytes, bytes]]) -> None:
+async def _refuse(
+    scope: dict[str, Any], send: Any, status: int, kind: str, message: str, extra: list[tuple[bytes, bytes]]
+) -> None:
     remember_error(scope, kind)
     body = error_body(kind, message)
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -100,5 +100,9 @@ class CircuitBreaker:
     def status(self) -> dict[str, Any]:
         """For ``/health``: state, failures in a row, the last error, times opened."""
         with self._lock:
-            return {"state": self._current(), "failures_in_a_row": self._failed, "last_error": self._last_error,
-                    "times_opened": self.opened}
+            return {
+                "state": self._current(),
+                "failures_in_a_row": self._failed,
+                "last_error": self._last_error,
+                "times_opened": self.opened,
+            }

@@ -118,8 +118,11 @@ async def health_report(state: ServerState) -> tuple[int, dict[str, Any]]:
     registry = state.refresher.status()
     registry["project"] = state.store.project
     if not state.refresher.loaded:
-        online: dict[str, Any] = {"type": _online_type(state.store), "ok": False,
-                                  "error": "not probed: no registry loaded yet"}
+        online: dict[str, Any] = {
+            "type": _online_type(state.store),
+            "ok": False,
+            "error": "not probed: no registry loaded yet",
+        }
     else:
         online = await state.probe.check()
     ready = state.refresher.loaded and bool(online["ok"])

@@ -47,12 +47,17 @@ class BodyLimitMiddleware:
     async def _refuse(self, scope: dict[str, Any], send: Any) -> None:
         remember_error(scope, "PayloadTooLarge")
         body = error_body("PayloadTooLarge", str(PayloadTooLarge(self.limit)))
-        await send({
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close")],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

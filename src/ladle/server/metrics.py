@@ -37,7 +37,10 @@ class ServerMetrics:
             "ladle_server_requests", "HTTP requests served.", ["route", "method", "status"], registry=reg
         )
         self.latency = Histogram(
-            "ladle_server_request_duration_seconds", "Time to answer a request.", ["route"], buckets=_BUCKETS,
+            "ladle_server_request_duration_seconds",
+            "Time to answer a request.",
+            ["route"],
+            buckets=_BUCKETS,
             registry=reg,
         )
         self.errors = Counter("ladle_server_errors", "Error responses by type.", ["route", "type"], registry=reg)

@@ -47,8 +47,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc]
         super().connection_made(transport)
         timeout, cap = _limits()
         if len(self.connections) > cap:
-            log.warning("closing a connection: %d are open, feature_server.max_connections is %d",
-                        len(self.connections), cap)
+            log.warning(
+                "closing a connection: %d are open, feature_server.max_connections is %d", len(self.connections), cap
+            )
             transport.abort()
             return
         self._arm(timeout)

@@ -59,7 +59,9 @@ def read_online_features(state: ServerState, body: bytes) -> bytes:
     if features is None:
         features = store.get_feature_service(str(request.feature_service))
     response = store.get_online_features(
-        features, request.entities, full_feature_names=request.full_feature_names,
+        features,
+        request.entities,
+        full_feature_names=request.full_feature_names,
         request_context=request.request_context,
     )
     return encode_online_response(response)
@@ -89,8 +91,7 @@ _WRITE_ERRORS = error_responses(400, 401, 403, 404, 413, 415, 422, 502, 503)
 @router.post(
     "/get-online-features",
     openapi_extra=request_body(GetOnlineFeaturesRequest),
-    responses={200: {"model": OnlineFeaturesResponse, "description": "values, statuses, timestamps"},
-               **_WRITE_ERRORS},
+    responses={200: {"model": OnlineFeaturesResponse, "description": "values, statuses, timestamps"}, **_WRITE_ERRORS},
     summary="Read the latest feature values of entities",
 )
 async def get_online_features(request: Request) -> Response:
@@ -109,7 +110,7 @@ async def push(request: Request) -> Response:
     state = _state(request)
     body = await state.off_loop(_parsed_rows, state, await request.body(), PushRequest)
     store = state.ready_store()
-    push = (state.off_loop if PushMode.parse(body.to) is PushMode.OFFLINE else state.online)
+    push = state.off_loop if PushMode.parse(body.to) is PushMode.OFFLINE else state.online
     await push(lambda: store.push(body.push_source_name, body.df, to=body.to))
     return _json({"status": "ok", "rows": _rows(body.df)})
 
@@ -132,8 +133,10 @@ async def write_to_online_store(request: Request) -> Response:
 @router.post(
     "/materialize",
     openapi_extra=request_body(MaterializeRequest),
-    responses={200: {"model": MaterializeResponse, "description": "what was materialized"},
-               **error_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503)},
+    responses={
+        200: {"model": MaterializeResponse, "description": "what was materialized"},
+        **error_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503),
+    },
     summary="Materialize an interval into the online store",
 )
 async def materialize(request: Request) -> Response:
@@ -150,8 +153,10 @@ async def materialize(request: Request) -> Response:
 @router.post(
     "/materialize-incremental",
     openapi_extra=request_body(MaterializeIncrementalRequest),
-    responses={200: {"model": MaterializeResponse, "description": "what was materialized"},
-               **error_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503)},
+    responses={
+        200: {"model": MaterializeResponse, "description": "what was materialized"},
+        **error_responses(400, 401, 403, 404, 409, 413, 415, 422, 502, 503),
+    },
     summary="Materialize what is new since each view's last run",
 )
 async def materialize_incremental(request: Request) -> Response:
@@ -165,8 +170,10 @@ async def materialize_incremental(request: Request) -> Response:
 
 @router.get(
     "/health",
-    responses={200: {"description": "ready", "content": {_JSON: {"schema": {"type": "object"}}}},
-               503: {"description": "not ready", "content": {_JSON: {"schema": {"type": "object"}}}}},
+    responses={
+        200: {"description": "ready", "content": {_JSON: {"schema": {"type": "object"}}}},
+        503: {"description": "not ready", "content": {_JSON: {"schema": {"type": "object"}}}},
+    },
     summary="Readiness: registry loaded, online store reachable",
     openapi_extra={"security": []},
 )
@@ -183,8 +190,10 @@ router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=Fals
 
 @router.get(
     "/metrics",
-    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
-               401: {"model": ErrorBody, "description": "missing or invalid API key"}},
+    responses={
+        200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
+        401: {"model": ErrorBody, "description": "missing or invalid API key"},
+    },
     summary="Prometheus metrics",
 )
 async def metrics(request: Request) -> Response:

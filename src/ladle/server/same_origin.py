@@ -65,10 +65,17 @@ class SameOriginMiddleware:
         status, kind, message = refusal
         remember_error(scope, kind)
         body = error_body(kind, bounded(message))
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     def _refusal(self, scope: dict[str, Any]) -> tuple[int, str, str] | None:
@@ -76,24 +83,34 @@ class SameOriginMiddleware:
         host = headers.get(b"host", b"").decode("latin-1")
         probe = scope["path"] == "/health" and scope["method"] in ("GET", "HEAD")
         if self.hosts is not None and not probe and _host_name(host) not in self.hosts:
-            return 400, "InvalidHost", (
-                f"Host '{host}' is not one this server answers to (allowed: {', '.join(sorted(self.hosts))}); "
-                "add it to feature_server.allowed_hosts in feature_store.yaml"
+            return (
+                400,
+                "InvalidHost",
+                (
+                    f"Host '{host}' is not one this server answers to (allowed: {', '.join(sorted(self.hosts))}); "
+                    "add it to feature_server.allowed_hosts in feature_store.yaml"
+                ),
             )
         origin = headers.get(b"origin")
         if origin is not None:
             text = origin.decode("latin-1").rstrip("/").lower()
             same = text.partition("://")[2] == host.lower()
             if not same and text not in self.origins:
-                return 403, "CrossOriginRefused", (
-                    f"requests from web pages of origin '{text}' are refused; add it to "
-                    "feature_server.cors_origins in feature_store.yaml to allow it"
+                return (
+                    403,
+                    "CrossOriginRefused",
+                    (
+                        f"requests from web pages of origin '{text}' are refused; add it to "
+                        "feature_server.cors_origins in feature_store.yaml to allow it"
+                    ),
                 )
         if scope["method"] == "POST":
             media = headers.get(b"content-type", b"").partition(b";")[0].strip().lower()
             if media not in _JSON_TYPES:
                 shown = media.decode("latin-1") or "none"
-                return 415, "UnsupportedMediaType", (
-                    f"the body must be sent as 'Content-Type: application/json' (got {shown})"
+                return (
+                    415,
+                    "UnsupportedMediaType",
+                    (f"the body must be sent as 'Content-Type: application/json' (got {shown})"),
                 )
         return None

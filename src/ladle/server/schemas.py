@@ -55,7 +55,9 @@ def _iso_8601(value: Any) -> Any:
 
 #: an RFC 3339 / ISO 8601 string (not a number), or a date alone (its midnight); naive means UTC
 Timestamp = Annotated[
-    datetime, _Strict(), BeforeValidator(_iso_8601),
+    datetime,
+    _Strict(),
+    BeforeValidator(_iso_8601),
     WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]}),
 ]
 #: "view:feature" (the pattern is documented; the store checks it, with a message naming the form)
@@ -204,8 +206,15 @@ class MaterializeResponse(BaseModel):
 
 
 _ALL: list[type[BaseModel]] = [
-    GetOnlineFeaturesRequest, PushRequest, WriteToOnlineStoreRequest, MaterializeRequest,
-    MaterializeIncrementalRequest, OnlineFeaturesResponse, ErrorBody, WriteResponse, MaterializeResponse,
+    GetOnlineFeaturesRequest,
+    PushRequest,
+    WriteToOnlineStoreRequest,
+    MaterializeRequest,
+    MaterializeIncrementalRequest,
+    OnlineFeaturesResponse,
+    ErrorBody,
+    WriteResponse,
+    MaterializeResponse,
 ]
 _REF = "#/components/schemas/{model}"
 

@@ -49,9 +49,12 @@ class ServerSettings:
         """Combine with the repo's ``feature_server:`` section."""
         fs = config.feature_server
         return ResolvedSettings(
-            api_keys=scoped_keys(config.project, self.api_keys, fs.api_keys, *(
-                read_key_file(config.resolve(path)) for path in (fs.api_keys_file, self.api_keys_file) if path
-            )),
+            api_keys=scoped_keys(
+                config.project,
+                self.api_keys,
+                fs.api_keys,
+                *(read_key_file(config.resolve(path)) for path in (fs.api_keys_file, self.api_keys_file) if path),
+            ),
             registry_ttl_sec=fs.registry_ttl_sec if self.registry_ttl_sec is None else self.registry_ttl_sec,
             max_body_bytes=fs.max_body_bytes if self.max_body_bytes is None else self.max_body_bytes,
             section=fs,

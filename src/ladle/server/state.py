@@ -63,7 +63,8 @@ class ServerState:
         """The store, once a registry is loaded (503 before)."""
         if not self.refresher.loaded:
             raise RegistryUnavailable(
-                "registry", f"no registry loaded yet: {self.refresher.status()['error']}",
+                "registry",
+                f"no registry loaded yet: {self.refresher.status()['error']}",
                 "the server keeps retrying; check the registry path and its store",
             )
         return self.store
@@ -89,7 +90,8 @@ class ServerState:
                 return await anyio.to_thread.run_sync(functools.partial(work, *args), abandon_on_cancel=True)
         except TimeoutError:
             outcome = BackendUnavailable(
-                self._online_store_name(), f"no answer within {timeout:g} s",
+                self._online_store_name(),
+                f"no answer within {timeout:g} s",
                 "the store is slow or stalled; raise feature_server.online_timeout_sec if it is just slow",
             )
             raise outcome from None

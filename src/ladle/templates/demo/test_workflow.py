@@ -18,7 +18,9 @@ def run_demo() -> None:
 
     print("\n--- Load features into online store ---")
     for result in store.materialize_incremental(end_date=datetime.now(UTC)):
-        print(f"{result.view}: {result.rows} rows from {result.start:%Y-%m-%d %H:%M:%S} to {result.end:%Y-%m-%d %H:%M:%S} UTC")
+        print(
+            f"{result.view}: {result.rows} rows from {result.start:%Y-%m-%d %H:%M:%S} to {result.end:%Y-%m-%d %H:%M:%S} UTC"
+        )
 
     print("\n--- Online features ---")
     fetch_online_features(store)
