@@ -33,6 +33,7 @@ demo: $(VENV)/bin/python
 test: $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 

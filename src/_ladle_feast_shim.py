@@ -20,7 +20,7 @@ __all__ = ["LadleFeastFinder", "install"]
 
 
 class LadleFeastFinder:
-    """The last meta-path finder: answers ``feast`` with ladle's stand-in (see ``ladle.feast_compat``)."""
+    """The last meta-path finder: answers ``feast`` with ladle's stand-in (see ``ladle.repo.feast_compat``)."""
 
     ladle_feast_shim = True
 
@@ -28,7 +28,7 @@ class LadleFeastFinder:
     def find_spec(cls, fullname: str, path: object = None, target: object = None) -> "ModuleSpec | None":
         if fullname != "feast":
             return None
-        from ladle.feast_compat import stand_in_spec
+        from ladle.repo.feast_compat import stand_in_spec
 
         return stand_in_spec()
 

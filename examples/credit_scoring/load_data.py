@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from ladle import FeatureStore
-from ladle.postgres_conn import conninfo
+from ladle.drivers.postgres_conn import conninfo
 
 HERE = Path(__file__).parent
 REPO = HERE / "feature_repo"

@@ -36,9 +36,9 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "FeatureStore": ("ladle.store", "FeatureStore"),
-    "PushMode": ("ladle.push", "PushMode"),
+    "PushMode": ("ladle.ingest.push", "PushMode"),
     "RepoConfig": ("ladle.config", "RepoConfig"),
-    "FieldStatus": ("ladle.online_read", "FieldStatus"),
+    "FieldStatus": ("ladle.retrieval.online_read", "FieldStatus"),
 }
 
 

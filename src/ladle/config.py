@@ -99,7 +99,7 @@ class MaterializationConfig(_Strict):
     """How materialization runs (``batch_engine``)."""
 
     #: ``local`` (in this process), ``spark`` (latest-per-key in Spark, written by the executors), or the
-    #: class path of a :class:`ladle.materialize.BatchEngine` subclass (see ladle/plugins.py)
+    #: class path of a :class:`ladle.ingest.materialize.BatchEngine` subclass (see ladle/plugins.py)
     type: Literal["local", "spark"] = "local"
     #: rows per write batch
     batch_size: int = Field(default=1_000_000, gt=0)
@@ -299,16 +299,16 @@ _BUILTIN_CONFIGS: dict[str, type[BaseModel]] = {
     "ladle.offline.duckdb.DuckDBOfflineStore": DuckDBOfflineStoreConfig,
     "ladle.offline.postgres.PostgreSQLOfflineStore": PostgreSQLOfflineStoreConfig,
     "ladle.offline.spark.SparkOfflineStore": SparkOfflineStoreConfig,
-    "ladle.materialize.LocalEngine": MaterializationConfig,
-    "ladle.materialize_spark.SparkEngine": MaterializationConfig,
+    "ladle.ingest.materialize.LocalEngine": MaterializationConfig,
+    "ladle.ingest.spark_engine.SparkEngine": MaterializationConfig,
 }
 
 
 def _plugin_sections(data: dict[str, Any], repo_path: Path, file: str) -> dict[str, BaseModel]:
     """Take the store sections whose ``type`` is a class path out of ``data``; return their validated configs."""
+    from ladle.backends.plugins import is_class_path, load_plugin, plugin_config
     from ladle.offline.base import OfflineStore
     from ladle.online.base import OnlineStore
-    from ladle.plugins import is_class_path, load_plugin, plugin_config
     from ladle.registry.base import RegistryStore
 
     plugins: dict[str, BaseModel] = {}
@@ -324,7 +324,7 @@ def _plugin_sections(data: dict[str, Any], repo_path: Path, file: str) -> dict[s
     if isinstance(engine, str):
         engine = {"type": engine}
     if isinstance(engine, dict) and is_class_path(engine.get("type")):
-        from ladle.materialize import BatchEngine
+        from ladle.ingest.materialize import BatchEngine
 
         cls = load_plugin(engine["type"], BatchEngine, "batch_engine.type", file, repo_path)
         plugins["batch_engine"] = plugin_config(cls, engine, _BUILTIN_CONFIGS, "batch_engine", file)
@@ -336,7 +336,7 @@ def _plugin_sections(data: dict[str, Any], repo_path: Path, file: str) -> dict[s
 
 
 def parse_repo_config(data: Any, repo_path: Path, file: str = CONFIG_FILE) -> RepoConfig:
-    """Validate an already-parsed yaml mapping (store ``type``s may be class paths: see :mod:`ladle.plugins`)."""
+    """Validate an already-parsed yaml mapping (store ``type``s may be class paths: see :mod:`ladle.backends.plugins`)."""
     if not isinstance(data, dict):
         raise InvalidConfig(file, "must be a YAML mapping with at least 'project:'")
     data = _expand_env(data, "", file)

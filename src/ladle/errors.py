@@ -35,7 +35,7 @@ Each error builds its message from the object it is about and what to do about i
 ``str(error)`` on one line and the HTTP server maps the class to a status code.
 
 The specific subclasses (``FeatureViewNotFound``, ``RequestDataNotFound``, ...) exist so that code
-written for Feast catches ladle's errors with Feast's names (``ladle.feast_errors``, seen as
+written for Feast catches ladle's errors with Feast's names (``ladle.repo.feast_errors``, seen as
 ``feast.errors``); ``NotFound(kind, ...)`` builds the subclass for its kind. They report their
 parent's name as :attr:`LadleError.type_name` (what the HTTP server puts in ``error.type``).
 """

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ladle.backends import make_batch_engine, make_offline_store, make_online_store
+from ladle.backends.catalog import make_batch_engine, make_offline_store, make_online_store
 from ladle.config import RepoConfig, load_repo_config
 from ladle.definitions import (
     DataSource,
@@ -24,19 +24,19 @@ from ladle.definitions import (
 )
 from ladle.definitions.kinds import kind_of
 from ladle.errors import DataSourceNotFound, InvalidRequest, NotFound
-from ladle.feature_refs import ResolvedFeatures, check_features_arg, resolve_features
-from ladle.historical import historical_job
-from ladle.inference import check_feature_view, infer_source
-from ladle.materialize import MaterializeResult, Progress, check_end, incremental_start, utc
+from ladle.ingest.materialize import MaterializeResult, Progress, check_end, incremental_start, utc
+from ladle.ingest.push import PushMode, as_arrow, check_offline_rows, online_rows
 from ladle.offline.base import OfflineStore
-from ladle.offline.retrieval_job import RetrievalJob
-from ladle.on_demand_check import dry_run_on_demand
 from ladle.online.base import OnlineStore
-from ladle.online_read import OnlineResponse, read_online
-from ladle.push import PushMode, as_arrow, check_offline_rows, online_rows
 from ladle.registry import Registry, RegistryDiff, RegistryState
 from ladle.registry.registry import MaterializationBookkeeping
-from ladle.repo import RepoContents, load_repo
+from ladle.repo.inference import check_feature_view, infer_source
+from ladle.repo.loader import RepoContents, load_repo
+from ladle.retrieval.feature_refs import ResolvedFeatures, check_features_arg, resolve_features
+from ladle.retrieval.historical import historical_job
+from ladle.retrieval.job import RetrievalJob
+from ladle.retrieval.on_demand_check import dry_run_on_demand
+from ladle.retrieval.online_read import OnlineResponse, read_online
 from ladle.types import to_arrow
 
 __all__ = ["FeatureStore"]
@@ -165,7 +165,7 @@ class FeatureStore:
     def _infer(
         self, contents: RepoContents, skip_source_validation: bool = False, missing_data_ok: bool = True
     ) -> RepoContents:
-        """Fill in and check the definitions against their sources (see :func:`ladle.inference.check_feature_view`)."""
+        """Fill in and check the definitions against their sources (see :func:`ladle.repo.inference.check_feature_view`)."""
         schema_of = self.offline_store.source_schema
         for src in contents.data_sources:
             if src.source_type != "request":

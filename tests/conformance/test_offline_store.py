@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 
 from ladle.config import DuckDBOfflineStoreConfig
 from ladle.definitions import DataSource, Entity, FeatureView, Field, FileSource, PostgreSQLSource, SparkSource
-from ladle.feature_refs import ViewRequest
-from ladle.offline.base import OfflineStore
+from ladle.offline.base import OfflineStore, ViewRequest
 from ladle.offline.duckdb import DuckDBOfflineStore
 from ladle.types import Int64
 from pit_reference import ViewSpec, at, entity_rows, reference, view_spec

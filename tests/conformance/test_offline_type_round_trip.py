@@ -22,10 +22,9 @@ import pytest
 from ladle.config import DuckDBOfflineStoreConfig
 from ladle.definitions import DataSource, Entity, FeatureView, Field, FileSource, PostgreSQLSource, SparkSource
 from ladle.errors import InvalidDefinition
-from ladle.feature_refs import ViewRequest
-from ladle.inference import infer_feature_view
-from ladle.offline.base import OfflineStore
+from ladle.offline.base import OfflineStore, ViewRequest
 from ladle.offline.duckdb import DuckDBOfflineStore
+from ladle.repo.inference import infer_feature_view
 from ladle.types import (
     Array,
     Bool,

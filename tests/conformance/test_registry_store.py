@@ -22,7 +22,7 @@ from ladle.registry.base import RegistryStore, content_token
 from ladle.registry.file import FileRegistryStore
 from ladle.registry.s3 import S3RegistryStore
 from ladle.registry.sql import SqlRegistryStore
-from ladle.repo import RepoContents
+from ladle.repo.loader import RepoContents
 
 POSTGRES_URL = os.environ.get("LADLE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from ladle import FeatureStore
-from ladle.init_template import init_repo
+from ladle.repo.init_template import init_repo
 
 LADLE = Path(sys.executable).parent / "ladle"
 START_TIMEOUT_S = 60.0

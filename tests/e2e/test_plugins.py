@@ -34,7 +34,7 @@ import json
 from pathlib import Path
 
 from ladle.config import SqliteOnlineStoreConfig
-from ladle.materialize import LocalEngine
+from ladle.ingest.materialize import LocalEngine
 from ladle.offline.duckdb import DuckDBOfflineStore
 from ladle.online.sqlite import SqliteOnlineStore
 from ladle.registry.file import FileRegistryStore

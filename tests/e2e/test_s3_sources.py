@@ -26,7 +26,7 @@ import pytest
 from conftest import start_moto_server
 from ladle.definitions import FileSource, SavedDatasetFileStorage
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest
-from ladle.push import PushMode
+from ladle.ingest.push import PushMode
 from ladle.store import FeatureStore
 
 pytestmark = pytest.mark.services

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from ladle.config import DuckDBOfflineStoreConfig
 from ladle.definitions import Entity, FeatureView, Field, FileSource
-from ladle.feature_refs import ViewRequest
+from ladle.offline.base import ViewRequest
 from ladle.offline.duckdb import DuckDBOfflineStore
 from ladle.types import Int64
 from pit_reference import MIN_CREATED, ViewSpec, at, entity_rows, reference, view_spec

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ladle.conform import conform
+from ladle.common.conform import conform
+from ladle.common.frames import pandas_to_arrow as arrow_from_pandas
 from ladle.errors import InvalidRequest
-from ladle.frames import pandas_to_arrow as arrow_from_pandas
 from ladle.offline.columns import cast_to_declared
 from ladle.types import Array, Decimal, Float64, Int64, Set, String, TimeUuid, Uuid
 

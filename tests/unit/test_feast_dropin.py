@@ -23,7 +23,7 @@ from feast_repo import (
     WAREHOUSES,
     write_stats,
 )
-from ladle.cli import cli
+from ladle.cli.commands import cli
 from ladle.definitions import BigQuerySource, PandasTransformation, PythonTransformation
 from ladle.errors import InvalidDefinition, InvalidRequest, LadleError, MissingExtra, UnsupportedSource
 from ladle.store import FeatureStore
@@ -92,7 +92,7 @@ def test_feast_error_names_catch_ladle_errors(make_repo) -> None:
 
 
 def test_feast_error_names_at_apply_and_config(make_repo) -> None:
-    from ladle.feast_compat import install_feast_aliases
+    from ladle.repo.feast_compat import install_feast_aliases
 
     install_feast_aliases()
     from feast.errors import ConflictingFeatureViewNames, FeastConfigError, SpecifiedFeaturesNotPresentError
@@ -151,7 +151,7 @@ def test_warehouse_sources_apply_round_trip_and_list(make_repo) -> None:
 
 
 def _repo_sources(repo: Path) -> list:
-    from ladle.repo import load_repo
+    from ladle.repo.loader import load_repo
 
     return load_repo(repo).data_sources
 

@@ -14,8 +14,8 @@ import pytest
 
 from ladle.config import load_repo_config
 from ladle.errors import InvalidRequest, LadleError
-from ladle.init_template import DRIVER_IDS, HISTORY_HOURS, check_project_name, driver_stats_table, init_repo
-from ladle.repo import load_repo
+from ladle.repo.init_template import DRIVER_IDS, HISTORY_HOURS, check_project_name, driver_stats_table, init_repo
+from ladle.repo.loader import load_repo
 
 NOW = datetime(2024, 3, 10, 17, 42, 5, 123456, tzinfo=UTC)
 EXPECTED_SCHEMA = pa.schema(

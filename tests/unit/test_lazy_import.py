@@ -6,7 +6,7 @@ import json.decoder
 import subprocess
 import sys
 
-from ladle.lazy_import import lazy_attribute, lazy_module
+from ladle.drivers.lazy_import import lazy_attribute, lazy_module
 
 
 def test_lazy_module_loads_on_first_attribute() -> None:
@@ -22,6 +22,6 @@ def test_lazy_attribute_resolves_the_submodule() -> None:
 
 
 def test_importing_ladle_does_not_import_backend_drivers() -> None:
-    code = "import sys, ladle.store, ladle.cli; print(sorted(m for m in ('boto3', 'redis', 'psycopg') if m in sys.modules and type(sys.modules[m]).__name__ != '_LazyModule'))"
+    code = "import sys, ladle.store, ladle.cli.commands; print(sorted(m for m in ('boto3', 'redis', 'psycopg') if m in sys.modules and type(sys.modules[m]).__name__ != '_LazyModule'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

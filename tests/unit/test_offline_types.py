@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from ladle.config import DuckDBOfflineStoreConfig
 from ladle.definitions import Entity, FeatureView, Field, FileSource
-from ladle.feature_refs import ViewRequest
+from ladle.offline.base import ViewRequest
 from ladle.offline.duckdb import DuckDBOfflineStore
 from ladle.types import (
     Array,

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ladle.errors import InvalidRequest
-from ladle.push import PushMode
+from ladle.ingest.push import PushMode
 from ladle.store import FeatureStore
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -26,7 +26,7 @@ from ladle.definitions import (
 )
 from ladle.errors import InvalidConfig, InvalidDefinition, InvalidRequest, NotFound, RegistryConflict
 from ladle.registry import FileRegistryStore, Registry, RegistryDiff, RegistryState
-from ladle.repo import RepoContents
+from ladle.repo.loader import RepoContents
 from ladle.types import Float32, Float64, Int64
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

@@ -11,8 +11,8 @@ import pytest
 import ladle
 from ladle.definitions import FileSource, PushSource, RequestSource
 from ladle.errors import InvalidDefinition, InvalidRequest, RepoLoadError
-from ladle.feast_compat import _real_feast_spec, install_feast_aliases
-from ladle.repo import IgnoreRules, RepoContents, load_repo, repo_files
+from ladle.repo.feast_compat import _real_feast_spec, install_feast_aliases
+from ladle.repo.loader import IgnoreRules, RepoContents, load_repo, repo_files
 
 _real_feast = _real_feast_spec() is not None  # ladle's own stand-in (the script shim) is not "real"
 needs_no_feast = pytest.mark.skipif(_real_feast, reason="the real Feast is installed: ladle does not alias it")

@@ -27,7 +27,7 @@ from ladle.errors import (
     NotFound,
     RegistryConflict,
 )
-from ladle.online_read import OnlineResponse
+from ladle.retrieval.online_read import OnlineResponse
 from ladle.server.auth import ApiKey, ApiKeyMiddleware, key_matches, needed_scope, parse_keys, read_key_file
 from ladle.server.breaker import CircuitBreaker, CircuitOpen
 from ladle.server.errors import (

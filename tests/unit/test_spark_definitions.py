@@ -56,7 +56,7 @@ def test_spark_source_arguments_are_checked() -> None:
 
 
 def test_feast_import_path_resolves_to_ladle() -> None:
-    from ladle.feast_compat import install_feast_aliases
+    from ladle.repo.feast_compat import install_feast_aliases
 
     install_feast_aliases()
     if not type(sys.modules["feast"]).__name__.startswith("_FeastStandIn"):

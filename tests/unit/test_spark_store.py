@@ -224,7 +224,7 @@ def test_to_spark_df_and_persist(stores: tuple[FeatureStore, FeatureStore], repo
 
 def test_spark_source_table_query_and_csv_path(tmp_path: Path) -> None:
     from ladle.definitions import Entity, FeatureView, Field
-    from ladle.feature_refs import ViewRequest
+    from ladle.offline.base import ViewRequest
     from ladle.offline.spark import SparkOfflineStore, SparkOfflineStoreConfig
     from ladle.types import Int64
 

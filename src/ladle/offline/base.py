@@ -8,16 +8,47 @@ feeds materialization. The point-in-time rules are stated once, in ARCHITECTURE.
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from ladle.definitions import DataSource, FeatureView
-from ladle.feature_refs import ViewRequest
+from ladle.definitions import DataSource, FeatureView, Field
 from ladle.offline.filesystem import ObjectStoreOptions
 
-__all__ = ["OfflineStore"]
+__all__ = ["EngineFrames", "OfflineStore", "ViewRequest"]
+
+
+@dataclass
+class ViewRequest:
+    """Features wanted from one (possibly aliased) feature view."""
+
+    view: FeatureView
+    #: the name features are reported under (the alias, else the view name)
+    name: str
+    features: list[Field]
+    #: view join key -> column of the caller's entities
+    join_key_map: dict[str, str] = field(default_factory=dict)
+    #: features fetched only because an on-demand view needs them (not returned)
+    hidden: set[str] = field(default_factory=set)
+
+    @property
+    def entity_columns(self) -> list[str]:
+        """The caller's columns holding this view's join keys, in join-key order."""
+        return [self.join_key_map.get(k, k) for k in self.view.join_keys]
+
+    def output_name(self, feature: str, full_feature_names: bool) -> str:
+        """``feature`` or ``view__feature``."""
+        return f"{self.name}__{feature}" if full_feature_names else feature
+
+    def add_feature(self, f: Field, hidden: bool) -> None:
+        if all(x.name != f.name for x in self.features):
+            self.features.append(f)
+            if hidden:
+                self.hidden.add(f.name)
+        elif not hidden:
+            self.hidden.discard(f.name)
 
 
 class OfflineStore(abc.ABC):
@@ -71,3 +102,47 @@ class OfflineStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+class EngineFrames(abc.ABC):
+    """Mixin of an offline store whose engine has DataFrames of its own (Spark), so a training set can stay there.
+
+    Entity rows given as the engine's DataFrame (or as SQL) are joined where they are instead of being
+    collected; ``RetrievalJob.to_spark_df()`` and ``persist()`` hand the result over without it passing
+    through the driver. Stores without this mixin answer those calls with a clear error.
+    """
+
+    #: the engine's name, as in ``to_<engine>_df``
+    engine: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def entity_schema(self, entity_df: Any) -> pa.Schema | None:
+        """The columns of an ``entity_df`` the engine keeps (its DataFrame, or SQL it runs); None for any other."""
+
+    @abc.abstractmethod
+    def collect_join(
+        self, entity_df: Any, timestamp_column: str, views: list[ViewRequest], filter_by_created_timestamp: bool
+    ) -> tuple[pa.Table, dict[str, pa.ChunkedArray]]:
+        """The point-in-time join of a kept ``entity_df``, collected: its rows (in order) and every feature of
+        every view as ``view__feature`` (declared types)."""
+
+    @abc.abstractmethod
+    def result_frame(
+        self,
+        entity_df: Any,
+        timestamp_column: str,
+        views: list[ViewRequest],
+        outputs: list[tuple[str, str, str]],
+        filter_by_created_timestamp: bool,
+    ) -> Any:
+        """The training set as an engine DataFrame (entity columns, then ``outputs``, each a (view name,
+        feature, output column); no on-demand features), computed by the engine. ``entity_df`` is a kept one
+        or a pyarrow Table."""
+
+    @abc.abstractmethod
+    def frame_from_arrow(self, table: pa.Table) -> Any:
+        """An Arrow table as an engine DataFrame."""
+
+    @abc.abstractmethod
+    def persist_frame(self, frame: Any, storage: Any, allow_overwrite: bool) -> None:
+        """Write an engine DataFrame to ``storage`` (a source naming a table or path) from the engine."""

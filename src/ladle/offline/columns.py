@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ladle.conform import conform
+from ladle.common.conform import conform
 from ladle.definitions import DataSource
 from ladle.errors import InvalidRequest
 from ladle.types import FeastType, is_uuid, to_arrow
@@ -80,7 +80,7 @@ def cast_to_declared(
     """Cast a fetched column to the feature's declared type, naming the feature when it cannot.
 
     Given a feature type (not only its Arrow type), the values are also put in canonical form
-    (:func:`ladle.conform.conform`: UUID text, sets as sorted distinct lists).
+    (:func:`ladle.common.conform.conform`: UUID text, sets as sorted distinct lists).
     """
     if isinstance(declared, pa.DataType):
         return _cast(column, declared, what)

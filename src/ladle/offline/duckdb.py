@@ -25,8 +25,7 @@ from ladle.config import DuckDBOfflineStoreConfig
 from ladle.definitions import DataSource, FeatureView, FileSource
 from ladle.definitions.external_sources import check_readable
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest
-from ladle.feature_refs import ViewRequest
-from ladle.offline.base import OfflineStore
+from ladle.offline.base import OfflineStore, ViewRequest
 from ladle.offline.columns import align_to_source, cast_to_declared, ensure_utc_micros
 from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
 from ladle.types import is_uuid, to_arrow

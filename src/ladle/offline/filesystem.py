@@ -26,8 +26,8 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from ladle.common.globs import glob_regex
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, SourceNotFound
-from ladle.globs import glob_regex
 
 __all__ = ["ObjectStoreOptions", "ParquetPath"]
 

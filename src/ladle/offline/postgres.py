@@ -20,9 +20,11 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import ConfigDict
 
-from ladle.conform import plain_python
+from ladle.common.conform import plain_python
 from ladle.definitions import DataSource, FeatureView, PostgreSQLSource
 from ladle.definitions.external_sources import check_readable
+from ladle.drivers.lazy_import import lazy_attribute, lazy_module
+from ladle.drivers.postgres_conn import PostgresSettings, open_pool
 from ladle.errors import (
     BackendFailure,
     BackendUnavailable,
@@ -31,11 +33,8 @@ from ladle.errors import (
     MissingExtra,
     SourceNotFound,
 )
-from ladle.feature_refs import ViewRequest
-from ladle.lazy_import import lazy_attribute, lazy_module
-from ladle.offline.base import OfflineStore
+from ladle.offline.base import OfflineStore, ViewRequest
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
-from ladle.postgres_conn import PostgresSettings, open_pool
 from ladle.types import is_uuid, to_arrow
 
 psycopg = lazy_module("psycopg")
@@ -109,7 +108,7 @@ def _arrow_values(values: list[Any], target: pa.DataType) -> pa.Array:
 
 
 class PostgreSQLOfflineStoreConfig(PostgresSettings):
-    """Feast's keys for a PostgreSQL offline store (see :class:`~ladle.postgres_conn.PostgresSettings`)."""
+    """Feast's keys for a PostgreSQL offline store (see :class:`~ladle.drivers.postgres_conn.PostgresSettings`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

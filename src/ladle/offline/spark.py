@@ -28,14 +28,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ladle.conform import conform_keys
+from ladle.common.conform import conform_keys
 from ladle.definitions import DataSource, FeatureView, FileSource, SavedDatasetSparkStorage, SparkSource
 from ladle.definitions.external_sources import check_readable
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest, MissingExtra
-from ladle.feature_refs import ResolvedFeatures, ViewRequest
-from ladle.offline.base import OfflineStore
+from ladle.offline.base import EngineFrames, OfflineStore, ViewRequest
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
-from ladle.offline.retrieval_job import EngineFrames
 from ladle.types import is_uuid, to_arrow
 
 __all__ = ["SparkOfflineStore", "SparkOfflineStoreConfig"]
@@ -486,13 +484,18 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         return table.select(entity_cols), joined
 
     def result_frame(
-        self, entity_df: Any, timestamp_column: str, resolved: ResolvedFeatures, filter_by_created_timestamp: bool
+        self,
+        entity_df: Any,
+        timestamp_column: str,
+        views: list[ViewRequest],
+        outputs: list[tuple[str, str, str]],
+        filter_by_created_timestamp: bool,
     ) -> Any:
         numbered = self._numbered(entity_df, timestamp_column)
-        frame = self.join_frame(numbered, resolved.views, filter_by_created_timestamp).orderBy(ROW)
-        declared = {f"{req.name}__{f.name}": f for req in resolved.views for f in req.features}
+        frame = self.join_frame(numbered, views, filter_by_created_timestamp).orderBy(ROW)
+        declared = {f"{req.name}__{f.name}": f for req in views for f in req.features}
         cols = [col(c) for c in numbered.columns if c not in (ROW, TS)]
-        for view, feature, name in resolved.outputs:
+        for view, feature, name in outputs:
             cols.append(self._declared(col(f"{view}__{feature}"), declared[f"{view}__{feature}"].dtype).alias(name))
         return frame.select(*cols)
 

@@ -18,8 +18,8 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from ladle.definitions import FeatureView
+from ladle.drivers.lazy_import import lazy_module
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
-from ladle.lazy_import import lazy_module
 from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
 from ladle.online.entity_key import encode_key_list, encode_keys
 from ladle.online.newer_wins import is_not_older, latest_per_key

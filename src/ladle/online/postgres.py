@@ -28,13 +28,13 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from ladle.definitions import FeatureView
+from ladle.drivers.lazy_import import lazy_attribute, lazy_module
+from ladle.drivers.postgres_conn import PostgresSettings, open_pool
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
-from ladle.lazy_import import lazy_attribute, lazy_module
 from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
 from ladle.online.entity_key import encode_key_list, encode_keys
 from ladle.online.newer_wins import latest_per_key, sql_not_older
 from ladle.online.value_bytes import decode_column, encode_column
-from ladle.postgres_conn import PostgresSettings, open_pool
 from ladle.types import to_arrow
 
 psycopg = lazy_module("psycopg")
@@ -66,7 +66,7 @@ def table_name(project: str, view: str) -> str:
 
 
 class PostgreSQLOnlineStoreConfig(OnlineStoreConfig, PostgresSettings):
-    """Feast's keys for a PostgreSQL online store (see :class:`~ladle.postgres_conn.PostgresSettings`)."""
+    """Feast's keys for a PostgreSQL online store (see :class:`~ladle.drivers.postgres_conn.PostgresSettings`)."""
 
     type: Literal["postgres"] = "postgres"
 

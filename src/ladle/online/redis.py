@@ -16,8 +16,8 @@ import pyarrow as pa
 from pydantic import Field, field_validator
 
 from ladle.definitions import FeatureView
+from ladle.drivers.lazy_import import lazy_module
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidConfig, InvalidRequest, MissingExtra
-from ladle.lazy_import import lazy_module
 from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
 from ladle.online.entity_key import encode_key_list, encode_keys
 from ladle.online.newer_wins import latest_per_key

@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from ladle.backends.plugins import is_class_path, load_plugin
 from ladle.config import CONFIG_FILE, RepoConfig
 from ladle.definitions import DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView, Project
+from ladle.definitions.contents import RepoContents
 from ladle.definitions.kinds import KIND_CLASS_NAMES
 from ladle.errors import (
     ConflictingViewNames,
@@ -27,13 +29,11 @@ from ladle.errors import (
     NotFound,
     RegistryConflict,
 )
-from ladle.plugins import is_class_path, load_plugin
 from ladle.registry.base import RegistryStore
 from ladle.registry.diff import RegistryDiff
 from ladle.registry.file import FileRegistryStore
 from ladle.registry.signing import sign, verify
 from ladle.registry.state import KIND_SINGULAR, KINDS, RegistryState, Specs
-from ladle.repo import RepoContents
 from ladle.types import ValueType, dtype_from_dict
 
 __all__ = ["ApplyInfra", "MaterializationBookkeeping", "Registry", "make_registry_store"]

@@ -1,4 +1,4 @@
-"""An :class:`~ladle.online_read.OnlineResponse` as Feast's feature-server JSON, encoded by orjson.
+"""An :class:`~ladle.retrieval.online_read.OnlineResponse` as Feast's feature-server JSON, encoded by orjson.
 
 ``{"metadata": {"feature_names": [...]}, "results": [{"values", "statuses", "event_timestamps"}, ...]}``:
 one result per returned column (entity columns first), each holding one entry per entity row.
@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from ladle.online_read import OnlineResponse
+from ladle.retrieval.online_read import OnlineResponse
 
 __all__ = ["EPOCH", "encode_json", "encode_online_response"]
 

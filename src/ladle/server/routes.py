@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ladle.errors import InvalidRequest
-from ladle.materialize import MaterializeResult
-from ladle.push import PushMode
+from ladle.ingest.materialize import MaterializeResult
+from ladle.ingest.push import PushMode
 from ladle.server.event_times import refuse_future_rows, timestamp_columns
 from ladle.server.health import health_report
 from ladle.server.online_json import encode_json, encode_online_response

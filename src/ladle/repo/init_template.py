@@ -125,7 +125,7 @@ def _check_target(path: Path) -> None:
 
 
 def _render(file: str, project: str) -> str:
-    text = resources.files("ladle").joinpath("templates", _TEMPLATE, file).read_text(encoding="utf-8")
+    text = resources.files("ladle").joinpath("repo", "templates", _TEMPLATE, file).read_text(encoding="utf-8")
     return Template(text).substitute(project=project, repo_folder=REPO_FOLDER)
 
 

@@ -17,9 +17,10 @@ import pyarrow as pa
 
 from ladle.definitions import Field, OnDemandFeatureView
 from ladle.errors import InvalidDefinition, InvalidRequest
-from ladle.feature_refs import OnDemandRequest, ResolvedFeatures, ViewRequest
+from ladle.offline.base import ViewRequest
 from ladle.offline.columns import cast_to_declared
-from ladle.on_demand_exec import on_demand_inputs, run_on_demand
+from ladle.retrieval.feature_refs import OnDemandRequest, ResolvedFeatures
+from ladle.retrieval.on_demand_exec import on_demand_inputs, run_on_demand
 from ladle.types import Array, FeastType, Int64, Set, Struct, ValueType, from_value_type, to_arrow
 
 __all__ = ["dry_run_on_demand", "sample_value"]

@@ -3,7 +3,7 @@
 Each name is one of ladle's own classes (an alias), so ``except FeatureViewNotFoundException:`` in code
 written for Feast catches the error ladle raises, and ``except LadleError`` still catches everything.
 
->>> from ladle.feast_errors import FeatureViewNotFoundException
+>>> from ladle.repo.feast_errors import FeatureViewNotFoundException
 >>> from ladle.errors import NotFound
 >>> isinstance(NotFound("feature view", "nope", "demo"), FeatureViewNotFoundException)
 True

@@ -1,5 +1,5 @@
 """``get_historical_features``: normalize the caller's entity rows, run the offline join, add on-demand
-features, and hand back a lazy :class:`~ladle.offline.retrieval_job.RetrievalJob`."""
+features, and hand back a lazy :class:`~ladle.retrieval.job.RetrievalJob`."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from ladle.common.frames import pandas_to_arrow
 from ladle.errors import EntityColumnsMissing, InvalidRequest, RequestDataNotFoundInEntityDf
-from ladle.feature_refs import ResolvedFeatures
-from ladle.frames import pandas_to_arrow
-from ladle.offline.base import OfflineStore
-from ladle.offline.retrieval_job import EngineFrames, RetrievalJob
-from ladle.on_demand_exec import apply_on_demand
+from ladle.offline.base import EngineFrames, OfflineStore
+from ladle.retrieval.feature_refs import ResolvedFeatures
+from ladle.retrieval.job import RetrievalJob
+from ladle.retrieval.on_demand_exec import apply_on_demand
 
 __all__ = ["DEFAULT_TIMESTAMP_COLUMN", "entity_table", "find_timestamp_column", "historical_job"]
 
@@ -150,7 +150,7 @@ def historical_job(
         native, entities = engine, (entity_df if kept is not None else table)
 
         def engine_frame() -> Any:
-            return native.result_frame(entities, ts_col, resolved, filter_by_created_timestamp)
+            return native.result_frame(entities, ts_col, resolved.views, resolved.outputs, filter_by_created_timestamp)
 
     return RetrievalJob(
         compute,

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from ladle.conform import plain_python
+from ladle.common.conform import plain_python
 from ladle.errors import InvalidRequest
 
 __all__ = ["as_arrow", "pandas_to_arrow", "short"]

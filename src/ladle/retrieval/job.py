@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import abc
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
 
 from ladle.errors import InvalidRequest
+from ladle.offline.base import EngineFrames
 from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
 
 if TYPE_CHECKING:
-    from ladle.feature_refs import ResolvedFeatures, ViewRequest
+    pass
 
 __all__ = ["EngineFrames", "RetrievalJob", "arrow_to_pandas"]
 
@@ -43,44 +43,6 @@ def arrow_to_pandas(table: pa.Table, feast_compatible_dtypes: bool = False) -> p
         if f.type in _NULLABLE_INTS and table.column(f.name).null_count > 0:
             df[f.name] = table.column(f.name).to_pandas(types_mapper=_NULLABLE_INTS.get).array
     return df
-
-
-class EngineFrames(abc.ABC):
-    """Mixin of an offline store whose engine has DataFrames of its own (Spark), so a training set can stay there.
-
-    Entity rows given as the engine's DataFrame (or as SQL) are joined where they are instead of being
-    collected; ``RetrievalJob.to_spark_df()`` and ``persist()`` hand the result over without it passing
-    through the driver. Stores without this mixin answer those calls with a clear error.
-    """
-
-    #: the engine's name, as in ``to_<engine>_df``
-    engine: ClassVar[str] = ""
-
-    @abc.abstractmethod
-    def entity_schema(self, entity_df: Any) -> pa.Schema | None:
-        """The columns of an ``entity_df`` the engine keeps (its DataFrame, or SQL it runs); None for any other."""
-
-    @abc.abstractmethod
-    def collect_join(
-        self, entity_df: Any, timestamp_column: str, views: list[ViewRequest], filter_by_created_timestamp: bool
-    ) -> tuple[pa.Table, dict[str, pa.ChunkedArray]]:
-        """The point-in-time join of a kept ``entity_df``, collected: its rows (in order) and every feature of
-        every view as ``view__feature`` (declared types)."""
-
-    @abc.abstractmethod
-    def result_frame(
-        self, entity_df: Any, timestamp_column: str, resolved: ResolvedFeatures, filter_by_created_timestamp: bool
-    ) -> Any:
-        """The training set as an engine DataFrame (entity columns, then the output columns; no on-demand
-        features), computed by the engine. ``entity_df`` is a kept one or a pyarrow Table."""
-
-    @abc.abstractmethod
-    def frame_from_arrow(self, table: pa.Table) -> Any:
-        """An Arrow table as an engine DataFrame."""
-
-    @abc.abstractmethod
-    def persist_frame(self, frame: Any, storage: Any, allow_overwrite: bool) -> None:
-        """Write an engine DataFrame to ``storage`` (a source naming a table or path) from the engine."""
 
 
 class RetrievalJob:

@@ -33,7 +33,7 @@ from ladle.definitions import (
 )
 
 if TYPE_CHECKING:
-    from ladle.materialize import MaterializeResult
+    from ladle.ingest.materialize import MaterializeResult
 
 __all__ = [
     "MaterializeProgress",

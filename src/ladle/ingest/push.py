@@ -8,14 +8,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ladle.conform import conform_keys
+from ladle.common.conform import conform_keys
+from ladle.common.frames import as_arrow
 from ladle.definitions import DataSource, FeatureView
 from ladle.errors import InvalidRequest
-from ladle.frames import as_arrow
 from ladle.offline.columns import align_to_source, cast_to_declared, ensure_utc_micros
 from ladle.online.base import CREATED_TS, EVENT_TS
 
-__all__ = ["PushMode", "as_arrow", "check_offline_rows", "online_rows"]  # as_arrow: from ladle.frames
+__all__ = ["PushMode", "as_arrow", "check_offline_rows", "online_rows"]  # as_arrow: from ladle.common.frames
 
 
 class PushMode(enum.Enum):

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from ladle.backends.plugins import is_class_path
 from ladle.config import RepoConfig
 from ladle.errors import InvalidRequest
-from ladle.materialize import BatchEngine, LocalEngine
+from ladle.ingest.materialize import BatchEngine, LocalEngine
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
-from ladle.plugins import is_class_path
 
 __all__ = ["make_batch_engine", "make_offline_store", "make_online_store"]
 
 
 def _plugin(class_path: str, base: type, key: str, config: RepoConfig) -> type:
+    from ladle.backends.plugins import load_plugin
     from ladle.config import CONFIG_FILE
-    from ladle.plugins import load_plugin
 
     return load_plugin(class_path, base, key, CONFIG_FILE, config.repo_path)
 
@@ -79,7 +79,7 @@ def make_batch_engine(config: RepoConfig) -> BatchEngine:
         )
         return engine
     if settings.type == "spark":
-        from ladle.materialize_spark import SparkEngine
+        from ladle.ingest.spark_engine import SparkEngine
 
         return SparkEngine(settings, config.repo_path)
     return LocalEngine(settings, config.repo_path)

@@ -5,7 +5,7 @@ that a value is canonical: :func:`conform` makes it so, given the declared type,
 Every path that brings values in (offline reads, push, ``write_to_online_store``, on-demand outputs) goes
 through it, so a set written as ``{"b", "a", "b"}`` is served as ``["a", "b"]`` from every store.
 
-:func:`plain_python` (used by :mod:`ladle.frames`) takes Python objects Arrow does not build arrays from
+:func:`plain_python` (used by :mod:`ladle.common.frames`) takes Python objects Arrow does not build arrays from
 (``uuid.UUID``, ``set``, ``frozenset``) as the values they stand for.
 
 >>> import pyarrow as pa

@@ -1,7 +1,7 @@
 """The ``ladle`` command: Feast's CLI (same commands, arguments and options) over ``FeatureStore``.
 
 A thin facade: each command parses its arguments, calls one :class:`~ladle.store.FeatureStore` method
-and prints the result (printing lives in :mod:`ladle.cli_output`). Errors ladle raises on purpose
+and prints the result (printing lives in :mod:`ladle.cli.output`). Errors ladle raises on purpose
 (:class:`~ladle.errors.LadleError`) print as one ``Error: ...`` line on stderr and exit 1 (``--verbose``
 adds the traceback); usage errors exit 2; success exits 0.
 
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from ladle import __version__
-from ladle import cli_output as out
+from ladle.cli import output as out
 from ladle.errors import LadleError, LadleWarning
 
 if TYPE_CHECKING:
@@ -218,7 +218,7 @@ def init_command(state: CliState, project_directory: str, minimal: bool, templat
 
     The name is the project's: letters, digits and underscores, not starting with an underscore.
     """
-    from ladle.init_template import init_repo
+    from ladle.repo.init_template import init_repo
 
     result = init_repo(state.repo_path / project_directory, minimal=minimal)
     click.echo(
@@ -345,7 +345,7 @@ def materialize_command(
     Timestamps are ISO 8601 (naive means UTC) or 'now'.
     """
     if disable_event_timestamp:
-        from ladle.materialize import EPOCH
+        from ladle.ingest.materialize import EPOCH
 
         start_ts, end_ts = start_ts or start_option or EPOCH, end_ts or end_option or datetime.now(UTC)
     start, end = _pick(start_ts, start_option, "START_TS"), _pick(end_ts, end_option, "END_TS")

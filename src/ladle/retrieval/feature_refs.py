@@ -6,11 +6,12 @@ features on-demand views need, and name clashes are decided in one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ladle.definitions import FeatureService, FeatureView, Field, OnDemandFeatureView, RequestSource
 from ladle.errors import FeatureNameCollision, FeatureNotFound, InvalidRequest, NotFound
+from ladle.offline.base import ViewRequest
 
 __all__ = ["Catalog", "OnDemandRequest", "ResolvedFeatures", "ViewRequest", "resolve_features"]
 
@@ -25,37 +26,6 @@ class Catalog(Protocol):
     def get_on_demand_feature_view(self, name: str) -> OnDemandFeatureView: ...
 
     def get_feature_service(self, name: str) -> FeatureService: ...
-
-
-@dataclass
-class ViewRequest:
-    """Features wanted from one (possibly aliased) feature view."""
-
-    view: FeatureView
-    #: the name features are reported under (the alias, else the view name)
-    name: str
-    features: list[Field]
-    #: view join key -> column of the caller's entities
-    join_key_map: dict[str, str] = field(default_factory=dict)
-    #: features fetched only because an on-demand view needs them (not returned)
-    hidden: set[str] = field(default_factory=set)
-
-    @property
-    def entity_columns(self) -> list[str]:
-        """The caller's columns holding this view's join keys, in join-key order."""
-        return [self.join_key_map.get(k, k) for k in self.view.join_keys]
-
-    def output_name(self, feature: str, full_feature_names: bool) -> str:
-        """``feature`` or ``view__feature``."""
-        return f"{self.name}__{feature}" if full_feature_names else feature
-
-    def add_feature(self, f: Field, hidden: bool) -> None:
-        if all(x.name != f.name for x in self.features):
-            self.features.append(f)
-            if hidden:
-                self.hidden.add(f.name)
-        elif not hidden:
-            self.hidden.discard(f.name)
 
 
 @dataclass

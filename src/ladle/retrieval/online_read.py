@@ -15,12 +15,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ladle.conform import plain_python
+from ladle.common.conform import plain_python
 from ladle.errors import InvalidRequest, MissingExtra
-from ladle.feature_refs import ResolvedFeatures
-from ladle.offline.retrieval_job import arrow_to_pandas
-from ladle.on_demand_exec import apply_on_demand
 from ladle.online.base import EVENT_TS, OnlineStore, ViewRead
+from ladle.retrieval.feature_refs import ResolvedFeatures
+from ladle.retrieval.job import arrow_to_pandas
+from ladle.retrieval.on_demand_exec import apply_on_demand
 
 __all__ = ["FieldStatus", "OnlineResponse", "entity_columns", "read_online"]
 

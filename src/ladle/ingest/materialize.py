@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from ladle.conform import conform_keys
+from ladle.common.conform import conform_keys
 from ladle.definitions import FeatureView
 from ladle.errors import InvalidRequest
 from ladle.offline.base import OfflineStore
@@ -139,8 +139,8 @@ def materialize_views(
 class BatchEngine(abc.ABC):
     """How materialization runs: ``batch_engine`` in feature_store.yaml.
 
-    ``type: local`` (:class:`LocalEngine`) and ``type: spark`` (``ladle.materialize_spark.SparkEngine``) are
-    built in; ``type: my_pkg.engines.MyEngine`` names a subclass (see :mod:`ladle.plugins`), created as
+    ``type: local`` (:class:`LocalEngine`) and ``type: spark`` (``ladle.ingest.spark_engine.SparkEngine``) are
+    built in; ``type: my_pkg.engines.MyEngine`` names a subclass (see :mod:`ladle.backends.plugins`), created as
     ``MyEngine(batch_engine_config, repo_path)``.
     """
 

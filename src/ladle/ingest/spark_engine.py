@@ -7,7 +7,7 @@ online store from its class and pydantic config (``model_dump()``), writes with 
 ``write`` — which applies the newer-wins rule, so re-running an interval is harmless and a newer pushed
 value survives — and closes it. Keys are unique after the aggregate, so partitions never race on a key.
 Only per-partition row counts come back to the driver. The registry records each interval after its
-writes, exactly as the local engine does (:func:`ladle.materialize.materialize_views`).
+writes, exactly as the local engine does (:func:`ladle.ingest.materialize.materialize_views`).
 
 Executors need ladle and the online store's driver installed (``pip install "ladle[redis]"`` etc.), and
 must reach the online store: an embedded SQLite file works in local mode only.
@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from ladle.definitions import Entity, FeatureView
 from ladle.errors import InvalidConfig, InvalidRequest
-from ladle.materialize import BatchEngine, Bookkeeping, MaterializeResult, Progress, stamped
+from ladle.ingest.materialize import BatchEngine, Bookkeeping, MaterializeResult, Progress, stamped
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 
@@ -107,7 +107,7 @@ def materialize_views_spark(
 ) -> list[MaterializeResult]:
     """Materialize each ``(view, start, end)`` with Spark; the registry records each interval after its writes.
 
-    Same arguments and result as :func:`ladle.materialize.materialize_views`, plus ``partitions``: how many
+    Same arguments and result as :func:`ladle.ingest.materialize.materialize_views`, plus ``partitions``: how many
     partitions (parallel writers) the latest rows are spread over (None keeps Spark's choice).
     ``event_timestamp`` replaces the rows' own timestamps, as in the local engine.
     """

@@ -6,7 +6,7 @@ each as a module with a name unique to the repo, with the repo folder on ``sys.p
 import each other by their plain names (``from driver_views import driver_fv``, as in the Feast
 tutorial): those imports resolve to the same module objects, so a definition imported into several
 files is still one object. ``import feast`` works too when Feast itself is not installed (see
-:mod:`ladle.feast_compat`).
+:mod:`ladle.repo.feast_compat`).
 """
 
 from __future__ import annotations
@@ -21,145 +21,21 @@ import re
 import sys
 import traceback
 import types
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ladle.definitions import (
-    DataSource,
-    Entity,
-    FeatureService,
-    FeatureView,
-    OnDemandFeatureView,
-    Project,
-)
-from ladle.definitions.kinds import KIND_CLASS_NAMES, kind_of
-from ladle.errors import InvalidDefinition, InvalidRequest, RepoLoadError
-from ladle.feast_compat import install_feast_aliases
-from ladle.globs import glob_regex
+from ladle.common.globs import glob_regex
+from ladle.definitions.contents import KIND_PLURALS, RepoContents, collector
+from ladle.errors import RepoLoadError
+from ladle.repo.feast_compat import install_feast_aliases
 
 __all__ = ["IGNORE_FILES", "IgnoreRules", "RepoContents", "load_repo", "repo_files"]
 
 #: files listing paths to skip, one gitignore-like glob per line
 IGNORE_FILES = (".ladleignore", ".feastignore")
 _SKIP_DIRS = frozenset({"__pycache__", "venv", ".venv", "env", "site-packages", "node_modules"})
-
-Definition = Entity | DataSource | FeatureView | OnDemandFeatureView | FeatureService | Project
-
-_PLURALS = {
-    "projects": "projects",
-    "data_sources": "data sources",
-    "entities": "entities",
-    "feature_views": "feature views",
-    "on_demand_feature_views": "on-demand feature views",
-    "feature_services": "feature services",
-}
-
-
-# --- what a repo contains --------------------------------------------------------------------------
-@dataclass
-class RepoContents:
-    """Every definition of a repo, by kind (each name once per kind)."""
-
-    entities: list[Entity] = field(default_factory=list)
-    data_sources: list[DataSource] = field(default_factory=list)
-    feature_views: list[FeatureView] = field(default_factory=list)
-    on_demand_feature_views: list[OnDemandFeatureView] = field(default_factory=list)
-    feature_services: list[FeatureService] = field(default_factory=list)
-    projects: list[Project] = field(default_factory=list)
-
-    def by_kind(self) -> dict[str, list[Any]]:
-        """The lists keyed by the registry's kind names (``entities``, ``feature_views``, ...)."""
-        return {
-            "projects": self.projects,
-            "data_sources": self.data_sources,
-            "entities": self.entities,
-            "feature_views": self.feature_views,
-            "on_demand_feature_views": self.on_demand_feature_views,
-            "feature_services": self.feature_services,
-        }
-
-    def objects(self) -> list[Definition]:
-        """Every definition, kind by kind."""
-        return [o for objs in self.by_kind().values() for o in objs]
-
-    @classmethod
-    def from_objects(cls, objects: Iterable[Any]) -> RepoContents:
-        """Sort definition objects into kinds (what ``FeatureStore.apply([...])`` is given).
-
-        The data sources and entities the given views use are included, as when loading a repo.
-        Raises :class:`~ladle.errors.InvalidDefinition` for two different objects with one name and
-        :class:`~ladle.errors.InvalidRequest` for something that is not a definition.
-        """
-
-        def conflict(kind: str, name: str, first: str, second: str) -> Exception:
-            return InvalidDefinition(
-                KIND_CLASS_NAMES[kind],
-                name,
-                f"two different {_PLURALS[kind]} have this name",
-                "give each a distinct name",
-            )
-
-        collector = _Collector(conflict)
-        for obj in objects:
-            if kind_of(obj) is None:
-                raise InvalidRequest(
-                    f"cannot apply {obj!r}: expected an Entity, data source, FeatureView, OnDemandFeatureView, "
-                    "FeatureService or Project"
-                )
-            collector.add(obj, "apply")
-        return collector.contents()
-
-
-def _projected(obj: Any) -> bool:
-    p = getattr(obj, "projection", None)
-    return p is not None and (p.features is not None or bool(p.name_alias) or bool(p.join_key_map))
-
-
-class _Collector:
-    """Definitions seen so far: identity-deduplicated, one per (kind, name), remembering where each came from."""
-
-    def __init__(self, conflict: Callable[[str, str, str, str], Exception]) -> None:
-        self._conflict = conflict
-        self._seen: dict[int, Any] = {}  # id -> object (kept alive so ids stay unique)
-        self._by_key: dict[tuple[str, str], tuple[Any, str]] = {}
-
-    def add(self, obj: Any, origin: str) -> None:
-        kind = kind_of(obj)
-        if kind is None or id(obj) in self._seen:
-            return
-        self._seen[id(obj)] = obj
-        key = (kind, obj.name)
-        if key in self._by_key:
-            other, other_origin = self._by_key[key]
-            if other.to_dict() != obj.to_dict():
-                raise self._conflict(kind, obj.name, other_origin, origin)
-            if _projected(other) and not _projected(obj):
-                self._by_key[key] = (obj, other_origin)  # keep the view itself, not a projection of it
-        else:
-            self._by_key[key] = (obj, origin)
-        self._add_used(obj, origin)
-
-    def _add_used(self, obj: Any, origin: str) -> None:
-        """What ``obj`` uses and must be registered with it: sources, push batch sources, entities."""
-        if isinstance(obj, FeatureView):
-            self.add(obj.source, origin)
-            for entity in obj.entity_objects:
-                self.add(entity, origin)
-        elif isinstance(obj, OnDemandFeatureView):
-            for request in obj.request_sources:
-                self.add(request, origin)
-        if isinstance(obj, DataSource) and obj.batch is not obj:
-            self.add(obj.batch, origin)
-
-    def contents(self) -> RepoContents:
-        out = RepoContents()
-        lists = out.by_kind()
-        for (kind, _name), (obj, _origin) in self._by_key.items():
-            lists[kind].append(obj)
-        return out
-
 
 # --- which files --------------------------------------------------------------------------------------
 
@@ -433,16 +309,16 @@ def _collect(modules: list[types.ModuleType], origins: dict[str, Path], repo: Pa
     def conflict(kind: str, name: str, first: str, second: str) -> Exception:
         where = f"in {first} and again in {second}" if first != second else f"twice in {first}"
         return RepoLoadError(
-            f"two different {_PLURALS[kind]} are named '{name}': {where} "
+            f"two different {KIND_PLURALS[kind]} are named '{name}': {where} "
             "(rename one of them, or define it once and import it where it is needed)"
         )
 
-    collector = _Collector(conflict)
+    found = collector(conflict)
     for module in modules:  # in import-completion order, so an object is credited to the file defining it
         file = origins.get(module.__name__)
         if file is None:
             continue  # an ignored file imported by another: its objects count where they are imported
         origin = file.relative_to(repo).as_posix()
         for value in list(vars(module).values()):
-            collector.add(value, origin)
-    return collector.contents()
+            found.add(value, origin)
+    return found.contents()

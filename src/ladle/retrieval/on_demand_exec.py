@@ -13,8 +13,8 @@ import pandas as pd
 import pyarrow as pa
 
 from ladle.errors import InvalidRequest, RequestDataNotFoundInEntityRows
-from ladle.feature_refs import OnDemandRequest, ResolvedFeatures
 from ladle.offline.columns import cast_to_declared
+from ladle.retrieval.feature_refs import OnDemandRequest, ResolvedFeatures
 
 __all__ = ["apply_on_demand", "on_demand_inputs", "run_on_demand"]
 

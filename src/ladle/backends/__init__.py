@@ -1,0 +1,1 @@
+"""Choosing backend classes: the name-to-class tables, plugins named by class path."""

@@ -1,0 +1,1 @@
+"""Ingestion: materialization (offline to online, local and Spark engines) and push."""
