@@ -399,3 +399,18 @@ def test_error_messages_are_bounded() -> None:
     status, kind, message = describe_error(NotFound("feature view", "v" * 1_000_000, "p"))
     assert (status, kind) == (404, "NotFound") and len(message) <= 1100
     assert status_of(TooManyRows("entity rows", 11, 10)) == 413
+
+
+def test_uvicorn_workers_import_the_protocol_without_the_app() -> None:
+    """A worker process imports ``ladle.server.protocol`` before it answers uvicorn's health check: that import
+    must stay light (no FastAPI, no store), or a loaded machine's workers are killed as hung."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ladle.server.protocol\n"
+        "heavy = [m for m in ('fastapi', 'ladle.store', 'ladle.server.app', 'duckdb') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == ""

@@ -14,8 +14,18 @@ deadline), :mod:`.same_origin` (JSON only, Host and Origin checks), :mod:`.event
 
 from __future__ import annotations
 
-from ladle.server.app import create_app
-from ladle.server.run import serve
-from ladle.server.settings import ServerSettings
+import importlib
+from typing import Any
 
 __all__ = ["ServerSettings", "create_app", "serve"]
+
+# Imported on first use: uvicorn's worker processes import ``ladle.server.protocol`` before they answer the
+# parent's health check, and must not pay for FastAPI and the whole store there (a slow start got workers
+# killed as hung).
+_WHERE = {"ServerSettings": "ladle.server.settings", "create_app": "ladle.server.app", "serve": "ladle.server.run"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'ladle.server' has no attribute {name!r}")

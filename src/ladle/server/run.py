@@ -11,6 +11,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+from typing import Any
 
 from ladle.config import load_repo_config
 from ladle.errors import MissingExtra
@@ -22,6 +23,8 @@ DEFAULT_PORT = 6566
 #: how long in-flight requests may take to finish once shutdown starts
 GRACEFUL_SHUTDOWN_S = 30
 _FACTORY = "ladle.server.app:app_from_env"
+#: how long a worker may take to answer uvicorn's health check before it is restarted
+WORKER_HEALTHCHECK_S = 60
 
 
 def serve(
@@ -60,11 +63,24 @@ def serve(
             lifespan="on",
             http=GuardedHttpToolsProtocol,
             server_header=False,
+            **_worker_health_options(),
         )
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+
+def _worker_health_options() -> dict[str, Any]:
+    """A generous worker health-check timeout where uvicorn has one (>= 0.54 kills a worker that does not
+    answer within 5 s, which a loaded machine's first import can exceed)."""
+    import inspect
+
+    import uvicorn
+
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
+        return {"timeout_worker_healthcheck": WORKER_HEALTHCHECK_S}
+    return {}
 
 
 def _require_extra() -> None:
