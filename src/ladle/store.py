@@ -30,12 +30,11 @@ from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 from ladle.registry import Registry, RegistryDiff, RegistryState
 from ladle.registry.registry import MaterializationBookkeeping
-from ladle.repo.inference import check_feature_view, infer_source
+from ladle.repo.inference import infer_contents
 from ladle.repo.loader import RepoContents, load_repo
 from ladle.retrieval.feature_refs import ResolvedFeatures, check_features_arg, resolve_features
 from ladle.retrieval.historical import historical_job
 from ladle.retrieval.job import RetrievalJob
-from ladle.retrieval.on_demand_check import dry_run_on_demand
 from ladle.retrieval.online_read import OnlineResponse, read_online
 from ladle.types import to_arrow
 
@@ -163,20 +162,27 @@ class FeatureStore:
 
     # --- applying definitions ----------------------------------------------------------------------
     def _infer(
-        self, contents: RepoContents, skip_source_validation: bool = False, missing_data_ok: bool = True
+        self,
+        contents: RepoContents,
+        skip_source_validation: bool = False,
+        missing_data_ok: bool = True,
+        registered: RegistryState | None = None,
+        doomed: frozenset[tuple[str, str]] = frozenset(),
     ) -> RepoContents:
-        """Fill in and check the definitions against their sources (see :func:`ladle.repo.inference.check_feature_view`)."""
-        schema_of = self.offline_store.source_schema
-        for src in contents.data_sources:
-            if src.source_type != "request":
-                infer_source(src, schema_of)
-        entities = {e.name: e for e in contents.entities}
-        for fv in contents.feature_views:
-            fv.bind_entities(entities)
-            check_feature_view(fv, schema_of, skip_source_validation, missing_data_ok)
-        for odfv in contents.on_demand_feature_views:
-            dry_run_on_demand(odfv)
-        return contents
+        """Copies of the definitions, filled in and checked against their sources
+        (:func:`ladle.repo.inference.infer_contents`); ``registered``: the state a partial apply adds to."""
+        return infer_contents(
+            contents,
+            self.offline_store.source_schema,
+            skip_source_validation=skip_source_validation,
+            missing_data_ok=missing_data_ok,
+            registered_entities=registered.entities() if registered else None,
+            registered_views=[
+                v
+                for n, v in (registered.feature_views() if registered else {}).items()
+                if ("feature_views", n) not in doomed
+            ],
+        )
 
     def _apply_infra(self, state: RegistryState, dropped: list[FeatureView]) -> None:
         """Make the online store match the committed ``state`` (see :meth:`Registry.settle_infra`)."""
@@ -222,12 +228,14 @@ class FeatureStore:
         contents = self._infer(load_repo(self.repo_path), skip_source_validation)
         return self._apply(contents)
 
-    def _apply(self, contents: RepoContents) -> RegistryDiff:
-        """Make the registry hold exactly ``contents``; online tables follow in the same all-or-nothing step."""
+    def _apply(
+        self, contents: RepoContents, partial: bool = False, delete: frozenset[tuple[str, str]] = frozenset()
+    ) -> RegistryDiff:
+        """Register ``contents`` (see :meth:`Registry.apply`); online tables follow in the same all-or-nothing step."""
         if self.config.online_store is not None:
             # an unreachable online store stops apply before the registry commit, so nothing is half-applied
             self.online_store.check()
-        diff = self.registry.apply(contents, partial=False, apply_infra=self._apply_infra)
+        diff = self.registry.apply(contents, partial=partial, delete=delete, apply_infra=self._apply_infra)
         self._resolved.clear()
         return diff
 
@@ -246,22 +254,9 @@ class FeatureStore:
         given = RepoContents.from_objects(objs)
         if not partial:
             return self._apply(self._infer(given))
-        state = self.registry.state()
-        current: dict[str, dict[str, Any]] = {
-            "projects": state.projects(),
-            "data_sources": state.data_sources(),
-            "entities": state.entities(),
-            "feature_views": state.feature_views(),
-            "on_demand_feature_views": state.on_demand_feature_views(),
-            "feature_services": state.feature_services(),
-        }
-        doomed = {(kind_of(o), o.name) for o in objects_to_delete or []}
-        merged = RepoContents()
-        for kind, new_objs in given.by_kind().items():
-            names = {o.name for o in new_objs}
-            kept = [o for n, o in current[kind].items() if n not in names and (kind, n) not in doomed]
-            merged.by_kind()[kind].extend([*kept, *new_objs])
-        return self._apply(self._infer(merged))
+        doomed = frozenset((kind_of(o) or type(o).__name__, o.name) for o in objects_to_delete or [])
+        contents = self._infer(given, registered=self.registry.state(), doomed=doomed)
+        return self._apply(contents, partial=True, delete=doomed)
 
     def teardown(self) -> None:
         """Remove the online tables and the registry."""
