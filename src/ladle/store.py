@@ -9,39 +9,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from ladle.backends.catalog import make_batch_engine, make_offline_store, make_online_store
 from ladle.config import RepoConfig, load_repo_config
-from ladle.definitions import (
-    DataSource,
-    Entity,
-    FeatureService,
-    FeatureView,
-    OnDemandFeatureView,
-    Project,
-    PushSource,
-)
+from ladle.definitions import DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView
+from ladle.definitions.contents import Definition, RepoContents
 from ladle.definitions.kinds import kind_of
-from ladle.errors import DataSourceNotFound, InvalidRequest, NotFound
-from ladle.ingest.materialize import MaterializeResult, Progress, check_end, incremental_start, utc
-from ladle.ingest.push import PushMode, as_arrow, check_offline_rows, online_rows
+from ladle.errors import InvalidRequest
+from ladle.ingest.materialize import MaterializeResult, Progress, check_end, incremental_start, select_views, utc
+from ladle.ingest.push import PushMode, push_rows, push_targets, write_view_rows
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 from ladle.registry import Registry, RegistryDiff, RegistryState
 from ladle.registry.registry import MaterializationBookkeeping
 from ladle.repo.inference import infer_contents
-from ladle.repo.loader import RepoContents, load_repo
-from ladle.retrieval.feature_refs import ResolvedFeatures, check_features_arg, resolve_features
+from ladle.repo.loader import load_repo
+from ladle.retrieval.feature_refs import CachedResolver, ResolvedFeatures
 from ladle.retrieval.historical import historical_job
 from ladle.retrieval.job import RetrievalJob
 from ladle.retrieval.online_read import OnlineResponse, read_online
-from ladle.types import to_arrow
 
 __all__ = ["FeatureStore"]
-
-Definition = Entity | DataSource | FeatureView | OnDemandFeatureView | FeatureService | Project
-
 
 class FeatureStore:
     """A feature repo's registry, offline store and online store behind Feast's API.
@@ -68,8 +55,7 @@ class FeatureStore:
         self._offline: OfflineStore | None = None
         self._online: OnlineStore | None = None
         self._lock = threading.Lock()
-        self._resolved: dict[tuple[Any, ...], ResolvedFeatures] = {}
-        self._resolved_for: object = None
+        self._resolver = CachedResolver(self.registry)
 
     # --- components ----------------------------------------------------------------------------------
     @property
@@ -236,7 +222,7 @@ class FeatureStore:
             # an unreachable online store stops apply before the registry commit, so nothing is half-applied
             self.online_store.check()
         diff = self.registry.apply(contents, partial=partial, delete=delete, apply_infra=self._apply_infra)
-        self._resolved.clear()
+        self._resolver.clear()
         return diff
 
     def apply(
@@ -266,25 +252,7 @@ class FeatureStore:
 
     # --- retrieval -----------------------------------------------------------------------------------
     def _resolve(self, features: Any, full_feature_names: bool) -> ResolvedFeatures:
-        check_features_arg(features, full_feature_names)
-        marker = self.registry.state_marker()
-        if marker != self._resolved_for:
-            self._resolved.clear()
-            self._resolved_for = marker
-        key_features = (
-            features.name
-            if isinstance(features, FeatureService)
-            else (tuple(features) if isinstance(features, list | tuple) else features)
-        )
-        # the marker is part of the key: a resolution computed while another thread swaps the registry in
-        # is never served under the new registry
-        key = (marker, key_features, full_feature_names, isinstance(features, FeatureService))
-        hit = self._resolved.get(key)
-        if hit is None:
-            hit = resolve_features(self.registry, features, full_feature_names)
-            _check_enabled(hit)
-            self._resolved[key] = hit
-        return hit
+        return self._resolver.resolve(features, full_feature_names)
 
     def get_historical_features(
         self,
@@ -295,7 +263,9 @@ class FeatureStore:
     ) -> RetrievalJob:
         """A point-in-time-correct training set: one row per entity row, features as of its timestamp."""
         resolved = self._resolve(features, full_feature_names)
-        job = historical_job(self.offline_store, resolved, entity_df, filter_by_created_timestamp, _key_types(resolved))
+        job = historical_job(
+            self.offline_store, resolved, entity_df, filter_by_created_timestamp, resolved.key_arrow_types()
+        )
         job.feast_compatible_dtypes = self.feast_compatible_dtypes
         return job
 
@@ -318,7 +288,7 @@ class FeatureStore:
             entity_rows,
             request_context,
             online.enforce_ttl,
-            key_types=_key_types(resolved),
+            key_types=resolved.key_arrow_types(),
         )
         response.feast_compatible_dtypes = self.feast_compatible_dtypes
         return response
@@ -341,26 +311,8 @@ class FeatureStore:
         """The views to materialize, and bookkeeping that records them only while they stay as they are now."""
         self._settle_infra()
         state = self.registry.state()
-        bookkeeping = MaterializationBookkeeping.of(self.registry, state)
-        views = [state.feature_views()[n] for n in sorted(state.feature_views())]
-        if not views:
-            raise InvalidRequest(f"project '{self.project}' has no feature views registered; run `ladle apply` first")
-        if names is None:
-            # disabled views and views fed only by an online push source have nothing to materialize
-            return [v for v in views if v.online and v.enabled and v.batch_source.has_history], bookkeeping
-        if isinstance(names, str) or not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
-            raise InvalidRequest("feature_views must be a list of feature view names (or None for every view)")
-        by_name = {v.name: v for v in views}
-        out = []
-        for n in names:
-            if n not in by_name:
-                raise NotFound("feature view", n, self.project, list(by_name))
-            if not by_name[n].online:
-                raise InvalidRequest(f"feature view '{n}' has online=False; it cannot be materialized")
-            if not by_name[n].enabled:
-                raise InvalidRequest(f"feature view '{n}' is disabled (enabled=False); enable it to materialize it")
-            out.append(by_name[n])
-        return out, bookkeeping
+        views = select_views(state.feature_views(), self.project, names)
+        return views, MaterializationBookkeeping.of(self.registry, state)
 
     def materialize(
         self,
@@ -430,11 +382,8 @@ class FeatureStore:
         self._require_online("write_to_online_store")
         self._settle_infra()
         view = self.registry.get_feature_view(feature_view_name)
-        table = as_arrow(df if inputs is None else inputs)
-        if table.num_rows == 0:
-            return 0
-        rows = online_rows(view, table, what, write_all_null_rows)
-        return self.online_store.write(self.project, view, rows) if rows.num_rows else 0
+        rows = df if inputs is None else inputs
+        return write_view_rows(self.online_store, self.project, view, rows, what, write_all_null_rows)
 
     async def write_to_online_store_async(
         self,
@@ -487,51 +436,9 @@ class FeatureStore:
         if mode is not PushMode.OFFLINE:
             self._require_online(f"push(to={mode.name})")
         self._settle_infra()
-        try:
-            source = self.registry.get_data_source(push_source_name)
-        except DataSourceNotFound:
-            pushes = [s.name for s in self.registry.list_data_sources() if isinstance(s, PushSource)]
-            raise NotFound("push source", push_source_name, self.project, pushes) from None
-        if not isinstance(source, PushSource):
-            raise InvalidRequest(f"data source '{push_source_name}' is a {type(source).__name__}, not a PushSource")
-        views = [v for v in self.registry.list_feature_views() if v.source.name == push_source_name]
-        if not views:
-            raise InvalidRequest(
-                f"push source '{push_source_name}' is not the source of any feature view, so the rows would go "
-                "nowhere (use it as a FeatureView's source and run `ladle apply`, or push to another source)"
-            )
-        if mode is PushMode.ONLINE and not any(v.online for v in views):
-            raise InvalidRequest(
-                f"push source '{push_source_name}' feeds only views with online=False "
-                f"({', '.join(v.name for v in views)}), so an online push writes nothing (push with to='offline')"
-            )
-        table = as_arrow(df)
-        if table.num_rows == 0:
-            return
-        what = f"push to '{push_source_name}'"
-        prepared = (
-            [(v, online_rows(v, table, what, write_all_null_rows)) for v in views if v.online]
-            if mode != PushMode.OFFLINE
-            else []
-        )
-        if mode == PushMode.ONLINE_AND_OFFLINE:  # everything is checked before anything is written
-            batch = source.batch
-            check_offline_rows(batch, self.offline_store.source_schema(batch), table, what)
-        if mode in (PushMode.ONLINE, PushMode.ONLINE_AND_OFFLINE):
-            for v, rows in prepared:
-                if rows.num_rows:
-                    self.online_store.write(self.project, v, rows)
-        if mode in (PushMode.OFFLINE, PushMode.ONLINE_AND_OFFLINE):
-            self.offline_store.append(source.batch, table)
-
-
-def _check_enabled(resolved: ResolvedFeatures) -> None:
-    disabled = sorted({req.view.name for req in resolved.views if not req.view.enabled})
-    if disabled:
-        raise InvalidRequest(
-            f"feature view(s) {disabled} are disabled (enabled=False) and serve no features; "
-            "set enabled=True and apply, or drop their features from the request"
-        )
+        targets = push_targets(self.registry, push_source_name, mode)
+        online = self.online_store if mode is not PushMode.OFFLINE else None
+        push_rows(self.offline_store, online, self.project, targets, df, mode, write_all_null_rows)
 
 
 def _tagged(objs: list[Any], tags: dict[str, str] | None) -> list[Any]:
@@ -540,18 +447,3 @@ def _tagged(objs: list[Any], tags: dict[str, str] | None) -> list[Any]:
     if not isinstance(tags, dict):
         raise InvalidRequest(f"tags must be a dict of tag name to value, got {type(tags).__name__}")
     return [o for o in objs if all(o.tags.get(k) == v for k, v in tags.items())]
-
-
-def _key_types(resolved: ResolvedFeatures) -> dict[str, pa.DataType]:
-    """The Arrow type of every entity column, from the views' declared join-key fields (cached)."""
-    cached = resolved.key_types
-    if cached is None:
-        cached = {}
-        for req in resolved.views:
-            for f in req.view.entity_columns:
-                try:
-                    cached.setdefault(req.join_key_map.get(f.name, f.name), to_arrow(f.dtype))
-                except TypeError:
-                    continue
-        resolved.key_types = cached
-    return cached
