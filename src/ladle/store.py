@@ -30,6 +30,7 @@ from ladle.retrieval.online_read import OnlineResponse, read_online
 
 __all__ = ["FeatureStore"]
 
+
 class FeatureStore:
     """A feature repo's registry, offline store and online store behind Feast's API.
 
