@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import UTC, datetime
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from ladle.config import RepoConfig, load_repo_config
 from ladle.definitions import DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView
 from ladle.definitions.contents import Definition, RepoContents
 from ladle.definitions.kinds import kind_of
-from ladle.errors import InvalidRequest
+from ladle.errors import InvalidRequest, WrongArgumentType
 from ladle.ingest.materialize import MaterializeResult, Progress, check_end, incremental_start, select_views, utc
 from ladle.ingest.push import PushMode, push_rows, push_targets, write_view_rows
 from ladle.offline.base import OfflineStore
@@ -45,6 +46,10 @@ class FeatureStore:
         fs_yaml_file: str | Path | None = None,
         feast_compatible_dtypes: bool | None = None,
     ) -> None:
+        if repo_path is not None and not isinstance(repo_path, str | PathLike):
+            raise WrongArgumentType(
+                f"FeatureStore(repo_path=...) must be a folder path, got {type(repo_path).__name__}"
+            )
         path = Path(repo_path) if repo_path is not None else Path.cwd()
         self.config = config if config is not None else load_repo_config(path, fs_yaml_file)
         #: ``to_df()`` results with Feast's dtypes instead of the declared ones (see docs/feast-differences.md)
@@ -241,7 +246,7 @@ class FeatureStore:
         given = RepoContents.from_objects(objs)
         if not partial:
             return self._apply(self._infer(given))
-        doomed = frozenset((kind_of(o) or type(o).__name__, o.name) for o in objects_to_delete or [])
+        doomed = _doomed(objects_to_delete)
         contents = self._infer(given, registered=self.registry.state(), doomed=doomed)
         return self._apply(contents, partial=True, delete=doomed)
 
@@ -329,6 +334,7 @@ class FeatureStore:
         writes those values with the current time as their event timestamp, so they replace what is stored.
         """
         self._require_online("materialize")
+        _check_progress(progress)
         start, end = utc(start_date), check_end(end_date)
         views, bookkeeping = self._online_views(feature_views)
         return self._materialize(
@@ -343,6 +349,7 @@ class FeatureStore:
     ) -> list[MaterializeResult]:
         """Materialize each view from where its last run ended (first run: ``end - ttl``) up to ``end``."""
         self._require_online("materialize_incremental")
+        _check_progress(progress)
         end = check_end(end_date)
         views, bookkeeping = self._online_views(feature_views)
         intervals = [(v, incremental_start(v, self.registry.materialized_until(v.name), end), end) for v in views]
@@ -448,3 +455,30 @@ def _tagged(objs: list[Any], tags: dict[str, str] | None) -> list[Any]:
     if not isinstance(tags, dict):
         raise InvalidRequest(f"tags must be a dict of tag name to value, got {type(tags).__name__}")
     return [o for o in objs if all(o.tags.get(k) == v for k, v in tags.items())]
+
+
+def _doomed(objects_to_delete: Any) -> frozenset[tuple[str, str]]:
+    """``objects_to_delete`` of ``apply`` as ``(kind, name)`` pairs, refusing anything that is not a definition."""
+    if objects_to_delete is None:
+        return frozenset()
+    if not isinstance(objects_to_delete, list | tuple):
+        raise WrongArgumentType(
+            f"apply(objects_to_delete=...) must be a list of definitions, got {type(objects_to_delete).__name__}"
+        )
+    pairs = []
+    for obj in objects_to_delete:
+        kind = kind_of(obj)
+        if kind is None:
+            raise WrongArgumentType(
+                f"apply(objects_to_delete=...) holds {str(obj)[:80]!r}, which is not a definition (pass the "
+                "Entity, FeatureView, ... objects themselves)"
+            )
+        pairs.append((kind, obj.name))
+    return frozenset(pairs)
+
+
+def _check_progress(progress: Any) -> None:
+    if progress is not None and not callable(progress):
+        raise WrongArgumentType(
+            f"progress must be a function (view name, rows written, total rows), got {type(progress).__name__}"
+        )

@@ -226,3 +226,43 @@ def test_concurrent_readers_never_see_a_half_inferred_view(store: FeatureStore) 
             r.join(timeout=10)
     assert seen == registered
     assert store.get_feature_view("a").projection.features is None
+
+
+@pytest.mark.parametrize(
+    ("objects_to_delete", "message"),
+    [
+        (5, r"apply\(objects_to_delete=...\) must be a list of definitions, got int"),
+        (["a"], r"apply\(objects_to_delete=...\) holds 'a', which is not a definition"),
+    ],
+)
+def test_objects_to_delete_that_are_not_definitions_are_refused(
+    store: FeatureStore, objects_to_delete: object, message: str
+) -> None:
+    from ladle.errors import WrongArgumentType
+
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    store.apply([driver, view("a", driver)])
+    with pytest.raises(WrongArgumentType, match=message):
+        store.apply([], objects_to_delete=objects_to_delete)
+    assert [v.name for v in store.list_feature_views()] == ["a"]
+
+
+def test_a_progress_that_is_not_a_function_is_refused_before_anything_runs(store: FeatureStore) -> None:
+    from datetime import UTC, datetime
+
+    from ladle.errors import WrongArgumentType
+
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    store.apply([driver, view("a", driver)])
+    with pytest.raises(WrongArgumentType, match=r"progress must be a function .* got int"):
+        store.materialize(datetime(1970, 1, 1, tzinfo=UTC), datetime(1970, 1, 2, tzinfo=UTC), progress=5)
+    with pytest.raises(WrongArgumentType, match="progress must be a function"):
+        store.materialize_incremental(datetime(1970, 1, 2, tzinfo=UTC), progress="bar")
+    assert store.registry.materialized_until("a") is None
+
+
+def test_a_repo_path_that_is_not_a_path_is_refused() -> None:
+    from ladle.errors import WrongArgumentType
+
+    with pytest.raises(WrongArgumentType, match=r"FeatureStore\(repo_path=...\) must be a folder path, got int"):
+        FeatureStore(repo_path=123)  # type: ignore[arg-type]
