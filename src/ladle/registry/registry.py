@@ -254,9 +254,9 @@ class Registry:
         ``partial=False`` makes the registry equal to ``contents`` (objects not in it are removed, like
         ``feast apply`` of a repo); ``partial=True`` adds or updates the given objects and keeps the others
         (like Feast's ``store.apply([...])``) and removes the ``delete`` pairs ``(kind, name)`` in the same
-        write (names not registered are skipped; an object also given in ``contents`` is kept). The new state is validated
-        (:class:`~ladle.errors.InvalidDefinition`) and written in one atomic write guarded by the token
-        of the state it was computed from: if someone else wrote the registry in between,
+        write (names not registered are skipped; an object also given in ``contents`` is kept). The new
+        state is validated (:class:`~ladle.errors.InvalidDefinition`) and written in one atomic write
+        guarded by the token of the state it was computed from: if someone else wrote the registry in between,
         :class:`~ladle.errors.RegistryConflict` is raised and nothing was written *or touched*. The
         written state records the online-store work still to do (its ``pending_infra``) with the
         materialization bookkeeping of dropped or reshaped views already forgotten; ``apply_infra`` then
