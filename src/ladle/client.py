@@ -26,19 +26,11 @@ import httpx
 import orjson
 
 from ladle import errors as _errors
-from ladle.errors import BackendUnavailable, LadleError
+from ladle.errors import BackendUnavailable, FeatureServerError, LadleError, WrongArgumentType
 
-__all__ = ["FeatureClient", "FeatureServerError", "RemoteOnlineResponse"]
+__all__ = ["FeatureClient", "FeatureServerError", "RemoteOnlineResponse"]  # FeatureServerError: from ladle.errors
 
 _EPOCH = "1970-01-01T00:00:00Z"
-
-
-class FeatureServerError(LadleError):
-    """An error answered by the server that maps to no ladle error class."""
-
-    def __init__(self, status: int, kind: str, message: str) -> None:
-        self.status, self.type = status, kind
-        super().__init__(f"feature server answered {status} {kind}: {message}")
 
 
 class RemoteOnlineResponse:
@@ -96,7 +88,7 @@ def _json_default(value: Any) -> Any:
         return value.isoformat()
     if hasattr(value, "tolist"):  # numpy scalars and arrays
         return value.tolist()
-    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")  # orjson's protocol; see FeatureClient._post
 
 
 def _columns(df: Any) -> dict[str, list[Any]]:
@@ -104,6 +96,8 @@ def _columns(df: Any) -> dict[str, list[Any]]:
     if isinstance(df, Mapping):
         return {str(k): list(v) for k, v in df.items()}
     if isinstance(df, list):
+        if not all(isinstance(row, Mapping) for row in df):
+            raise WrongArgumentType("rows given as a list must be dicts (one per row), e.g. [{'driver_id': 1001}]")
         keys = list(df[0]) if df else []
         return {k: [row.get(k) for row in df] for k in keys}
     if hasattr(df, "to_pydict"):  # pyarrow
@@ -112,7 +106,9 @@ def _columns(df: Any) -> dict[str, list[Any]]:
         if type(df).__module__.startswith("polars"):
             return dict(df.to_dict(as_series=False))
         return {str(k): v for k, v in df.to_dict(orient="list").items()}
-    raise TypeError(f"rows must be a DataFrame, a pyarrow Table or a dict of lists, got {type(df).__name__}")
+    raise WrongArgumentType(
+        f"rows must be a DataFrame, a pyarrow Table, a dict of lists or a list of dicts, got {type(df).__name__}"
+    )
 
 
 def _error_classes() -> dict[str, type[LadleError]]:
@@ -183,7 +179,12 @@ class FeatureClient:
         self.close()
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
-        content = orjson.dumps(body, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+        try:
+            content = orjson.dumps(
+                body, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+            )
+        except orjson.JSONEncodeError as exc:
+            raise WrongArgumentType(f"{path}: the request cannot be sent as JSON: {exc.__cause__ or exc}") from exc
         try:
             response = self._http.post(path, content=content)
         except httpx.TransportError as exc:
@@ -208,7 +209,9 @@ class FeatureClient:
         elif isinstance(getattr(features, "name", None), str):
             body["feature_service"] = features.name
         else:
-            raise TypeError("features must be a list of 'view:feature' references or a FeatureService")
+            raise WrongArgumentType(
+                f"features must be a list of 'view:feature' references or a FeatureService, got {type(features).__name__}"
+            )
         if request_context:
             body["request_context"] = _columns(request_context)
         return RemoteOnlineResponse(self._post("/get-online-features", body))

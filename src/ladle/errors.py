@@ -6,7 +6,8 @@ The tree::
     ├── InvalidDefinition (ValueError)   an Entity/FeatureView/... was built with bad arguments
     │   ├── SpecifiedFeaturesNotPresent  a declared feature is not a column of the view's source
     │   ├── ConflictingViewNames         a feature view and an on-demand view share a name
-    │   └── UnsupportedSource            a source no ladle offline store reads (BigQuerySource, ...)
+    │   ├── UnsupportedSource            a source no ladle offline store reads (BigQuerySource, ...)
+    │   └── InvalidType (TypeError)      a feature type that does not exist or cannot be built (Array(Map))
     ├── InvalidConfig (ValueError)       feature_store.yaml is missing, unreadable or has a bad key
     ├── RepoLoadError                    a repo file failed to import, or defines a name twice
     ├── NotFound (KeyError)              a named object (view, feature, service, ...) is not registered
@@ -16,6 +17,7 @@ The tree::
     │   └── DataSourceNotFound
     │       └── PushSourceNotFound
     ├── InvalidRequest (ValueError)      arguments to a FeatureStore call are wrong (entity df, refs, keys)
+    │   ├── WrongArgumentType (TypeError) an argument is of a type the call does not take
     │   ├── FeatureNameCollision         two requested features would get the same output name
     │   ├── EntityColumnsMissing         entity_df lacks a join key
     │   └── RequestDataNotFound          an on-demand view's request data is missing
@@ -23,13 +25,23 @@ The tree::
     │       └── RequestDataNotFoundInEntityRows
     ├── RegistryConflict                 someone else changed the registry while we were applying
     ├── MissingExtra (ImportError)       an optional backend's driver is not installed
+    ├── Unauthorized                     (feature server) the request carries no valid API key
+    ├── Forbidden                        (feature server) the API key's scope does not allow the call
+    ├── PayloadTooLarge                  (feature server) the request body is over ``max_body_bytes``
+    ├── RequestTimeout                   (feature server) the body did not arrive within ``body_timeout_sec``
+    ├── TooManyRows                      (feature server) more rows than ``max_entities_per_request``
+    ├── FeatureServerError               (client) the server answered an error no ladle class names
     └── BackendError                     a store failed; ``retryable`` says whether trying again may help
         ├── BackendUnavailable           transient: unreachable, timed out (retryable)
+        │   └── RegistryUnavailable      (feature server) no registry loaded yet
         └── BackendFailure               terminal: missing table, bad credentials, type mismatch
             └── SourceNotFound           a source's data (file, table) does not exist (yet)
 
     LadleWarning (UserWarning)          something worth knowing that does not stop the call (the CLI
                                         prints it as one ``Warning:`` line)
+
+The feature server maps each class to an HTTP status (``ladle.server.errors.STATUS_BY_CLASS``) and
+:class:`~ladle.client.FeatureClient` raises the class the server named.
 
 Each error builds its message from the object it is about and what to do about it; the CLI prints
 ``str(error)`` on one line and the HTTP server maps the class to a status code.
@@ -56,26 +68,35 @@ __all__ = [
     "EntityNotFound",
     "FeatureNameCollision",
     "FeatureNotFound",
+    "FeatureServerError",
     "FeatureServiceNotFound",
     "FeatureViewNotFound",
+    "Forbidden",
     "InvalidConfig",
     "InvalidDefinition",
     "InvalidRequest",
+    "InvalidType",
     "LadleError",
     "LadleWarning",
     "MissingExtra",
     "NotFound",
     "OnDemandFeatureViewNotFound",
+    "PayloadTooLarge",
     "ProjectNotFound",
     "PushSourceNotFound",
     "RegistryConflict",
+    "RegistryUnavailable",
     "RepoLoadError",
     "RequestDataNotFound",
     "RequestDataNotFoundInEntityDf",
     "RequestDataNotFoundInEntityRows",
+    "RequestTimeout",
     "SourceNotFound",
     "SpecifiedFeaturesNotPresent",
+    "TooManyRows",
+    "Unauthorized",
     "UnsupportedSource",
+    "WrongArgumentType",
     "did_you_mean",
 ]
 
@@ -201,6 +222,19 @@ class InvalidRequest(ValueError, LadleError):
     """The arguments of a FeatureStore call are wrong (bad refs, missing entity keys, ...)."""
 
 
+class WrongArgumentType(TypeError, InvalidRequest):
+    """An argument of a call is of a type it does not take (a ``TypeError`` too, as Python's own would be)."""
+
+
+class InvalidType(TypeError, InvalidDefinition):
+    """A feature type that does not exist or cannot be built: ``Array(Map)``, ``Struct({})``, an unknown
+    type name, something that is not a type (a ``TypeError`` too, as Python's own would be)."""
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        self.kind, self.name, self.problem, self.fix = "type", None, problem, fix
+        LadleError.__init__(self, problem + (f" ({fix})" if fix else ""))
+
+
 class RegistryConflict(LadleError):
     """The registry changed underneath an apply; re-run the command."""
 
@@ -237,6 +271,59 @@ class BackendFailure(BackendError):
 
 class SourceNotFound(BackendFailure):
     """A source's data (parquet files, a table) does not exist; it may simply not have been written yet."""
+
+
+class RegistryUnavailable(BackendUnavailable):
+    """No registry has been loaded yet (the feature server keeps trying in the background)."""
+
+
+# --- the feature server and its client ------------------------------------------------------------------
+
+
+class Unauthorized(LadleError):
+    """The request carries no valid API key."""
+
+
+class Forbidden(LadleError):
+    """The API key is valid but its scope does not allow the call."""
+
+
+class PayloadTooLarge(LadleError):
+    """The request body is larger than the server accepts."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the request body is larger than {limit} bytes (send fewer rows per request, or raise "
+            "feature_server.max_body_bytes in feature_store.yaml)"
+        )
+
+
+class RequestTimeout(LadleError):
+    """The client did not send its whole body in time."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"the request body did not arrive within {seconds:g} s (feature_server.body_timeout_sec); "
+            "the connection is closed"
+        )
+
+
+class TooManyRows(LadleError):
+    """A request holds more entity rows (or rows to write) than ``max_entities_per_request``."""
+
+    def __init__(self, what: str, rows: int, limit: int) -> None:
+        super().__init__(
+            f"the request has {rows} {what}; the server accepts at most {limit} per request (send them in "
+            "batches, or raise feature_server.max_entities_per_request in feature_store.yaml)"
+        )
+
+
+class FeatureServerError(LadleError):
+    """An error answered by the feature server that maps to no ladle error class (``status``, ``type``)."""
+
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        self.status, self.type = status, kind
+        super().__init__(f"feature server answered {status} {kind}: {message}")
 
 
 class LadleWarning(UserWarning):

@@ -6,42 +6,30 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import UTC, datetime
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from ladle.backends.catalog import make_batch_engine, make_offline_store, make_online_store
 from ladle.config import RepoConfig, load_repo_config
-from ladle.definitions import (
-    DataSource,
-    Entity,
-    FeatureService,
-    FeatureView,
-    OnDemandFeatureView,
-    Project,
-    PushSource,
-)
+from ladle.definitions import DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView
+from ladle.definitions.contents import Definition, RepoContents
 from ladle.definitions.kinds import kind_of
-from ladle.errors import DataSourceNotFound, InvalidRequest, NotFound
-from ladle.ingest.materialize import MaterializeResult, Progress, check_end, incremental_start, utc
-from ladle.ingest.push import PushMode, as_arrow, check_offline_rows, online_rows
+from ladle.errors import InvalidRequest, WrongArgumentType
+from ladle.ingest.materialize import MaterializeResult, Progress, check_end, incremental_start, select_views, utc
+from ladle.ingest.push import PushMode, push_rows, push_targets, write_view_rows
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 from ladle.registry import Registry, RegistryDiff, RegistryState
 from ladle.registry.registry import MaterializationBookkeeping
-from ladle.repo.inference import check_feature_view, infer_source
-from ladle.repo.loader import RepoContents, load_repo
-from ladle.retrieval.feature_refs import ResolvedFeatures, check_features_arg, resolve_features
+from ladle.repo.inference import infer_contents
+from ladle.repo.loader import load_repo
+from ladle.retrieval.feature_refs import CachedResolver, ResolvedFeatures
 from ladle.retrieval.historical import historical_job
 from ladle.retrieval.job import RetrievalJob
-from ladle.retrieval.on_demand_check import dry_run_on_demand
 from ladle.retrieval.online_read import OnlineResponse, read_online
-from ladle.types import to_arrow
 
 __all__ = ["FeatureStore"]
-
-Definition = Entity | DataSource | FeatureView | OnDemandFeatureView | FeatureService | Project
 
 
 class FeatureStore:
@@ -58,6 +46,10 @@ class FeatureStore:
         fs_yaml_file: str | Path | None = None,
         feast_compatible_dtypes: bool | None = None,
     ) -> None:
+        if repo_path is not None and not isinstance(repo_path, str | PathLike):
+            raise WrongArgumentType(
+                f"FeatureStore(repo_path=...) must be a folder path, got {type(repo_path).__name__}"
+            )
         path = Path(repo_path) if repo_path is not None else Path.cwd()
         self.config = config if config is not None else load_repo_config(path, fs_yaml_file)
         #: ``to_df()`` results with Feast's dtypes instead of the declared ones (see docs/feast-differences.md)
@@ -69,8 +61,7 @@ class FeatureStore:
         self._offline: OfflineStore | None = None
         self._online: OnlineStore | None = None
         self._lock = threading.Lock()
-        self._resolved: dict[tuple[Any, ...], ResolvedFeatures] = {}
-        self._resolved_for: object = None
+        self._resolver = CachedResolver(self.registry)
 
     # --- components ----------------------------------------------------------------------------------
     @property
@@ -163,20 +154,27 @@ class FeatureStore:
 
     # --- applying definitions ----------------------------------------------------------------------
     def _infer(
-        self, contents: RepoContents, skip_source_validation: bool = False, missing_data_ok: bool = True
+        self,
+        contents: RepoContents,
+        skip_source_validation: bool = False,
+        missing_data_ok: bool = True,
+        registered: RegistryState | None = None,
+        doomed: frozenset[tuple[str, str]] = frozenset(),
     ) -> RepoContents:
-        """Fill in and check the definitions against their sources (see :func:`ladle.repo.inference.check_feature_view`)."""
-        schema_of = self.offline_store.source_schema
-        for src in contents.data_sources:
-            if src.source_type != "request":
-                infer_source(src, schema_of)
-        entities = {e.name: e for e in contents.entities}
-        for fv in contents.feature_views:
-            fv.bind_entities(entities)
-            check_feature_view(fv, schema_of, skip_source_validation, missing_data_ok)
-        for odfv in contents.on_demand_feature_views:
-            dry_run_on_demand(odfv)
-        return contents
+        """Copies of the definitions, filled in and checked against their sources
+        (:func:`ladle.repo.inference.infer_contents`); ``registered``: the state a partial apply adds to."""
+        return infer_contents(
+            contents,
+            self.offline_store.source_schema,
+            skip_source_validation=skip_source_validation,
+            missing_data_ok=missing_data_ok,
+            registered_entities=registered.entities() if registered else None,
+            registered_views=[
+                v
+                for n, v in (registered.feature_views() if registered else {}).items()
+                if ("feature_views", n) not in doomed
+            ],
+        )
 
     def _apply_infra(self, state: RegistryState, dropped: list[FeatureView]) -> None:
         """Make the online store match the committed ``state`` (see :meth:`Registry.settle_infra`)."""
@@ -222,13 +220,15 @@ class FeatureStore:
         contents = self._infer(load_repo(self.repo_path), skip_source_validation)
         return self._apply(contents)
 
-    def _apply(self, contents: RepoContents) -> RegistryDiff:
-        """Make the registry hold exactly ``contents``; online tables follow in the same all-or-nothing step."""
+    def _apply(
+        self, contents: RepoContents, partial: bool = False, delete: frozenset[tuple[str, str]] = frozenset()
+    ) -> RegistryDiff:
+        """Register ``contents`` (see :meth:`Registry.apply`); online tables follow in the same all-or-nothing step."""
         if self.config.online_store is not None:
             # an unreachable online store stops apply before the registry commit, so nothing is half-applied
             self.online_store.check()
-        diff = self.registry.apply(contents, partial=False, apply_infra=self._apply_infra)
-        self._resolved.clear()
+        diff = self.registry.apply(contents, partial=partial, delete=delete, apply_infra=self._apply_infra)
+        self._resolver.clear()
         return diff
 
     def apply(
@@ -246,22 +246,9 @@ class FeatureStore:
         given = RepoContents.from_objects(objs)
         if not partial:
             return self._apply(self._infer(given))
-        state = self.registry.state()
-        current: dict[str, dict[str, Any]] = {
-            "projects": state.projects(),
-            "data_sources": state.data_sources(),
-            "entities": state.entities(),
-            "feature_views": state.feature_views(),
-            "on_demand_feature_views": state.on_demand_feature_views(),
-            "feature_services": state.feature_services(),
-        }
-        doomed = {(kind_of(o), o.name) for o in objects_to_delete or []}
-        merged = RepoContents()
-        for kind, new_objs in given.by_kind().items():
-            names = {o.name for o in new_objs}
-            kept = [o for n, o in current[kind].items() if n not in names and (kind, n) not in doomed]
-            merged.by_kind()[kind].extend([*kept, *new_objs])
-        return self._apply(self._infer(merged))
+        doomed = _doomed(objects_to_delete)
+        contents = self._infer(given, registered=self.registry.state(), doomed=doomed)
+        return self._apply(contents, partial=True, delete=doomed)
 
     def teardown(self) -> None:
         """Remove the online tables and the registry."""
@@ -271,25 +258,7 @@ class FeatureStore:
 
     # --- retrieval -----------------------------------------------------------------------------------
     def _resolve(self, features: Any, full_feature_names: bool) -> ResolvedFeatures:
-        check_features_arg(features, full_feature_names)
-        marker = self.registry.state_marker()
-        if marker != self._resolved_for:
-            self._resolved.clear()
-            self._resolved_for = marker
-        key_features = (
-            features.name
-            if isinstance(features, FeatureService)
-            else (tuple(features) if isinstance(features, list | tuple) else features)
-        )
-        # the marker is part of the key: a resolution computed while another thread swaps the registry in
-        # is never served under the new registry
-        key = (marker, key_features, full_feature_names, isinstance(features, FeatureService))
-        hit = self._resolved.get(key)
-        if hit is None:
-            hit = resolve_features(self.registry, features, full_feature_names)
-            _check_enabled(hit)
-            self._resolved[key] = hit
-        return hit
+        return self._resolver.resolve(features, full_feature_names)
 
     def get_historical_features(
         self,
@@ -300,7 +269,9 @@ class FeatureStore:
     ) -> RetrievalJob:
         """A point-in-time-correct training set: one row per entity row, features as of its timestamp."""
         resolved = self._resolve(features, full_feature_names)
-        job = historical_job(self.offline_store, resolved, entity_df, filter_by_created_timestamp, _key_types(resolved))
+        job = historical_job(
+            self.offline_store, resolved, entity_df, filter_by_created_timestamp, resolved.key_arrow_types()
+        )
         job.feast_compatible_dtypes = self.feast_compatible_dtypes
         return job
 
@@ -323,7 +294,7 @@ class FeatureStore:
             entity_rows,
             request_context,
             online.enforce_ttl,
-            key_types=_key_types(resolved),
+            key_types=resolved.key_arrow_types(),
         )
         response.feast_compatible_dtypes = self.feast_compatible_dtypes
         return response
@@ -346,26 +317,8 @@ class FeatureStore:
         """The views to materialize, and bookkeeping that records them only while they stay as they are now."""
         self._settle_infra()
         state = self.registry.state()
-        bookkeeping = MaterializationBookkeeping.of(self.registry, state)
-        views = [state.feature_views()[n] for n in sorted(state.feature_views())]
-        if not views:
-            raise InvalidRequest(f"project '{self.project}' has no feature views registered; run `ladle apply` first")
-        if names is None:
-            # disabled views and views fed only by an online push source have nothing to materialize
-            return [v for v in views if v.online and v.enabled and v.batch_source.has_history], bookkeeping
-        if isinstance(names, str) or not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
-            raise InvalidRequest("feature_views must be a list of feature view names (or None for every view)")
-        by_name = {v.name: v for v in views}
-        out = []
-        for n in names:
-            if n not in by_name:
-                raise NotFound("feature view", n, self.project, list(by_name))
-            if not by_name[n].online:
-                raise InvalidRequest(f"feature view '{n}' has online=False; it cannot be materialized")
-            if not by_name[n].enabled:
-                raise InvalidRequest(f"feature view '{n}' is disabled (enabled=False); enable it to materialize it")
-            out.append(by_name[n])
-        return out, bookkeeping
+        views = select_views(state.feature_views(), self.project, names)
+        return views, MaterializationBookkeeping.of(self.registry, state)
 
     def materialize(
         self,
@@ -381,6 +334,7 @@ class FeatureStore:
         writes those values with the current time as their event timestamp, so they replace what is stored.
         """
         self._require_online("materialize")
+        _check_progress(progress)
         start, end = utc(start_date), check_end(end_date)
         views, bookkeeping = self._online_views(feature_views)
         return self._materialize(
@@ -395,6 +349,7 @@ class FeatureStore:
     ) -> list[MaterializeResult]:
         """Materialize each view from where its last run ended (first run: ``end - ttl``) up to ``end``."""
         self._require_online("materialize_incremental")
+        _check_progress(progress)
         end = check_end(end_date)
         views, bookkeeping = self._online_views(feature_views)
         intervals = [(v, incremental_start(v, self.registry.materialized_until(v.name), end), end) for v in views]
@@ -435,11 +390,8 @@ class FeatureStore:
         self._require_online("write_to_online_store")
         self._settle_infra()
         view = self.registry.get_feature_view(feature_view_name)
-        table = as_arrow(df if inputs is None else inputs)
-        if table.num_rows == 0:
-            return 0
-        rows = online_rows(view, table, what, write_all_null_rows)
-        return self.online_store.write(self.project, view, rows) if rows.num_rows else 0
+        rows = df if inputs is None else inputs
+        return write_view_rows(self.online_store, self.project, view, rows, what, write_all_null_rows)
 
     async def write_to_online_store_async(
         self,
@@ -492,51 +444,9 @@ class FeatureStore:
         if mode is not PushMode.OFFLINE:
             self._require_online(f"push(to={mode.name})")
         self._settle_infra()
-        try:
-            source = self.registry.get_data_source(push_source_name)
-        except DataSourceNotFound:
-            pushes = [s.name for s in self.registry.list_data_sources() if isinstance(s, PushSource)]
-            raise NotFound("push source", push_source_name, self.project, pushes) from None
-        if not isinstance(source, PushSource):
-            raise InvalidRequest(f"data source '{push_source_name}' is a {type(source).__name__}, not a PushSource")
-        views = [v for v in self.registry.list_feature_views() if v.source.name == push_source_name]
-        if not views:
-            raise InvalidRequest(
-                f"push source '{push_source_name}' is not the source of any feature view, so the rows would go "
-                "nowhere (use it as a FeatureView's source and run `ladle apply`, or push to another source)"
-            )
-        if mode is PushMode.ONLINE and not any(v.online for v in views):
-            raise InvalidRequest(
-                f"push source '{push_source_name}' feeds only views with online=False "
-                f"({', '.join(v.name for v in views)}), so an online push writes nothing (push with to='offline')"
-            )
-        table = as_arrow(df)
-        if table.num_rows == 0:
-            return
-        what = f"push to '{push_source_name}'"
-        prepared = (
-            [(v, online_rows(v, table, what, write_all_null_rows)) for v in views if v.online]
-            if mode != PushMode.OFFLINE
-            else []
-        )
-        if mode == PushMode.ONLINE_AND_OFFLINE:  # everything is checked before anything is written
-            batch = source.batch
-            check_offline_rows(batch, self.offline_store.source_schema(batch), table, what)
-        if mode in (PushMode.ONLINE, PushMode.ONLINE_AND_OFFLINE):
-            for v, rows in prepared:
-                if rows.num_rows:
-                    self.online_store.write(self.project, v, rows)
-        if mode in (PushMode.OFFLINE, PushMode.ONLINE_AND_OFFLINE):
-            self.offline_store.append(source.batch, table)
-
-
-def _check_enabled(resolved: ResolvedFeatures) -> None:
-    disabled = sorted({req.view.name for req in resolved.views if not req.view.enabled})
-    if disabled:
-        raise InvalidRequest(
-            f"feature view(s) {disabled} are disabled (enabled=False) and serve no features; "
-            "set enabled=True and apply, or drop their features from the request"
-        )
+        targets = push_targets(self.registry, push_source_name, mode)
+        online = self.online_store if mode is not PushMode.OFFLINE else None
+        push_rows(self.offline_store, online, self.project, targets, df, mode, write_all_null_rows)
 
 
 def _tagged(objs: list[Any], tags: dict[str, str] | None) -> list[Any]:
@@ -547,16 +457,28 @@ def _tagged(objs: list[Any], tags: dict[str, str] | None) -> list[Any]:
     return [o for o in objs if all(o.tags.get(k) == v for k, v in tags.items())]
 
 
-def _key_types(resolved: ResolvedFeatures) -> dict[str, pa.DataType]:
-    """The Arrow type of every entity column, from the views' declared join-key fields (cached)."""
-    cached = resolved.key_types
-    if cached is None:
-        cached = {}
-        for req in resolved.views:
-            for f in req.view.entity_columns:
-                try:
-                    cached.setdefault(req.join_key_map.get(f.name, f.name), to_arrow(f.dtype))
-                except TypeError:
-                    continue
-        resolved.key_types = cached
-    return cached
+def _doomed(objects_to_delete: Any) -> frozenset[tuple[str, str]]:
+    """``objects_to_delete`` of ``apply`` as ``(kind, name)`` pairs, refusing anything that is not a definition."""
+    if objects_to_delete is None:
+        return frozenset()
+    if not isinstance(objects_to_delete, list | tuple):
+        raise WrongArgumentType(
+            f"apply(objects_to_delete=...) must be a list of definitions, got {type(objects_to_delete).__name__}"
+        )
+    pairs = []
+    for obj in objects_to_delete:
+        kind = kind_of(obj)
+        if kind is None:
+            raise WrongArgumentType(
+                f"apply(objects_to_delete=...) holds {str(obj)[:80]!r}, which is not a definition (pass the "
+                "Entity, FeatureView, ... objects themselves)"
+            )
+        pairs.append((kind, obj.name))
+    return frozenset(pairs)
+
+
+def _check_progress(progress: Any) -> None:
+    if progress is not None and not callable(progress):
+        raise WrongArgumentType(
+            f"progress must be a function (view name, rows written, total rows), got {type(progress).__name__}"
+        )

@@ -25,6 +25,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from ladle.errors import InvalidType
+
 __all__ = [
     "Array",
     "Bool",
@@ -122,7 +124,7 @@ def _element(kind: str, base_type: Any, nested: bool) -> None:
     if nested and isinstance(base_type, Array | Set):
         return
     allowed = "a scalar type other than Map, Json or Invalid" + (", an Array or a Set" if nested else "")
-    raise TypeError(f"{kind}({base_type!r}) is not supported: the elements of a {kind} must be {allowed}")
+    raise InvalidType(f"{kind}({base_type!r}) is not supported: the elements of a {kind} must be {allowed}")
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ class Struct:
 
     def __post_init__(self) -> None:
         if not self.fields:
-            raise TypeError("Struct needs at least one field")
+            raise InvalidType("Struct needs at least one field", "e.g. Struct({'lat': Float64, 'lon': Float64})")
 
     def __hash__(self) -> int:
         return hash(tuple(self.fields.items()))
@@ -277,7 +279,7 @@ def to_arrow(dtype: FeastType) -> pa.DataType:
     if isinstance(dtype, Struct):
         return pa.struct([pa.field(k, to_arrow(v)) for k, v in dtype.fields.items()])
     if dtype.name not in _ARROW:
-        raise TypeError(f"type {dtype!r} has no storage type; declare the field with a concrete type")
+        raise InvalidType(f"type {dtype!r} has no storage type; declare the field with a concrete type")
     return _ARROW[dtype.name]
 
 
@@ -341,7 +343,7 @@ def dtype_from_dict(data: Any) -> FeastType:
     """Inverse of :func:`dtype_to_dict`."""
     if isinstance(data, str):
         if data not in _PRIMITIVES:
-            raise TypeError(f"unknown type name '{data}'; known: {', '.join(sorted(_PRIMITIVES))}")
+            raise InvalidType(f"unknown type name '{data}'; known: {', '.join(sorted(_PRIMITIVES))}")
         return _PRIMITIVES[data]
     if "array" in data:
         return Array(dtype_from_dict(data["array"]))  # type: ignore[arg-type]  # Array checks its element
@@ -358,4 +360,4 @@ def as_feast_type(dtype: Any) -> FeastType:
         return from_value_type(dtype)
     if isinstance(dtype, pa.DataType):
         return from_arrow(dtype)
-    raise TypeError(f"{dtype!r} is not a feature type; use one of ladle.types (Int64, Float32, String, ...)")
+    raise InvalidType(f"{dtype!r} is not a feature type; use one of ladle.types (Int64, Float32, String, ...)")

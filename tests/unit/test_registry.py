@@ -205,6 +205,25 @@ def test_partial_apply_adds_and_updates_and_keeps_the_rest(registry: Registry) -
     assert len(registry.list_entities()) == 2
 
 
+def test_partial_apply_deletes_in_the_same_write(registry: Registry) -> None:
+    """``delete`` pairs go in the one atomic write of a partial apply: unknown names are skipped, an object
+    also given is kept, and a deletion that leaves a dangling reference writes nothing."""
+    registry.apply(contents())
+    rider = Entity(name="rider", join_keys=["rider_id"])
+    version = registry.version
+    diff = registry.apply(
+        contents(rider),
+        partial=True,
+        delete=[("FeatureService", "model_v1"), ("feature_views", "never_registered"), ("Entity", "rider")],
+    )
+    assert diff.describe() == ["+ entity 'rider'", "- feature service 'model_v1'"]
+    assert registry.version == version + 1
+    assert [e.name for e in registry.list_entities()] == ["driver", "rider"]
+    with pytest.raises(InvalidDefinition, match="reads feature view 'driver_stats', which is not defined"):
+        registry.apply(contents(rider), partial=True, delete=[("FeatureView", "driver_stats")])
+    assert registry.version == version + 1 and [v.name for v in registry.list_feature_views()] == ["driver_stats"]
+
+
 def test_failed_online_change_stays_pending_and_is_redone(registry: Registry) -> None:
     """The registry is committed first; online work that fails stays recorded until someone finishes it."""
     registry.apply(contents(), apply_infra=lambda s, d: None)

@@ -180,3 +180,89 @@ def test_projecting_a_view_whose_schema_is_inferred_is_checked_at_apply(store: F
         store.apply([driver, view("inferred", driver), typo])
     with pytest.raises(InvalidDefinition, match=r"cannot project unknown feature\(s\) \['nope'\]"):
         store.get_feature_view("inferred")[["nope"]]  # a view with a known schema still checks at once
+
+
+def test_a_failed_partial_apply_leaves_the_cached_views_as_registered(store: FeatureStore) -> None:
+    """Inference works on copies: an apply that re-checks a registered view against a changed entity (and
+    fails) never rebinds the view object the registry cache hands to every reader."""
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    store.apply([driver, view("a", driver, schema=[Field(name="rate", dtype=Float64)])])
+    held = store.get_feature_view("a")
+    before = (held.to_dict(), held.join_keys, [f.name for f in held.features])
+    with pytest.raises(InvalidDefinition, match="join key 'driver_key' is not a column"):
+        store.apply(Entity(name="driver", join_keys=["driver_key"]))
+    assert (held.to_dict(), held.join_keys, [f.name for f in held.features]) == before
+    assert store.get_feature_view("a").join_keys == ["driver_id"]
+
+
+def test_concurrent_readers_never_see_a_half_inferred_view(store: FeatureStore) -> None:
+    """Two threads read the cached registry while another applies (failing and succeeding partial applies,
+    and an object taken from the cache itself): every view they see is one the registry holds."""
+    import threading
+
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    store.apply([driver, view("a", driver)])  # features inferred from the source
+    registered = {(tuple(store.get_feature_view("a").join_keys), ("rate", "trips"))}
+    seen: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            v = store.get_feature_view("a")
+            seen.add((tuple(v.join_keys), tuple(f.name for f in v.features)))
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for r in readers:
+        r.start()
+    try:
+        for _ in range(5):
+            with pytest.raises(InvalidDefinition):
+                store.apply(Entity(name="driver", join_keys=["driver_key"]))
+            cached = store.get_feature_view("a")
+            store.apply([cached[["rate"]], Entity(name="driver", join_keys=["driver_id"])])
+    finally:
+        stop.set()
+        for r in readers:
+            r.join(timeout=10)
+    assert seen == registered
+    assert store.get_feature_view("a").projection.features is None
+
+
+@pytest.mark.parametrize(
+    ("objects_to_delete", "message"),
+    [
+        (5, r"apply\(objects_to_delete=...\) must be a list of definitions, got int"),
+        (["a"], r"apply\(objects_to_delete=...\) holds 'a', which is not a definition"),
+    ],
+)
+def test_objects_to_delete_that_are_not_definitions_are_refused(
+    store: FeatureStore, objects_to_delete: object, message: str
+) -> None:
+    from ladle.errors import WrongArgumentType
+
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    store.apply([driver, view("a", driver)])
+    with pytest.raises(WrongArgumentType, match=message):
+        store.apply([], objects_to_delete=objects_to_delete)
+    assert [v.name for v in store.list_feature_views()] == ["a"]
+
+
+def test_a_progress_that_is_not_a_function_is_refused_before_anything_runs(store: FeatureStore) -> None:
+    from datetime import UTC, datetime
+
+    from ladle.errors import WrongArgumentType
+
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    store.apply([driver, view("a", driver)])
+    with pytest.raises(WrongArgumentType, match=r"progress must be a function .* got int"):
+        store.materialize(datetime(1970, 1, 1, tzinfo=UTC), datetime(1970, 1, 2, tzinfo=UTC), progress=5)
+    with pytest.raises(WrongArgumentType, match="progress must be a function"):
+        store.materialize_incremental(datetime(1970, 1, 2, tzinfo=UTC), progress="bar")
+    assert store.registry.materialized_until("a") is None
+
+
+def test_a_repo_path_that_is_not_a_path_is_refused() -> None:
+    from ladle.errors import WrongArgumentType
+
+    with pytest.raises(WrongArgumentType, match=r"FeatureStore\(repo_path=...\) must be a folder path, got int"):
+        FeatureStore(repo_path=123)  # type: ignore[arg-type]

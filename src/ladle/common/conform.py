@@ -17,13 +17,13 @@ through it, so a set written as ``{"b", "a", "b"}`` is served as ``["a", "b"]`` 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ladle.definitions import Field
 from ladle.errors import InvalidRequest
 from ladle.types import Array, FeastType, PrimitiveFeastType, Set, TimeUuid, is_uuid
 
@@ -60,7 +60,17 @@ def conform(column: pa.ChunkedArray | pa.Array, dtype: FeastType, what: str) -> 
     return pa.chunked_array([arr], type=arr.type)
 
 
-def conform_keys(table: pa.Table, keys: list[Field]) -> pa.Table:
+class TypedColumn(Protocol):
+    """A column name and its declared type (a :class:`~ladle.definitions.Field`; common/ sits below definitions/)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dtype(self) -> FeastType: ...
+
+
+def conform_keys(table: pa.Table, keys: Sequence[TypedColumn]) -> pa.Table:
     """``table`` with its join-key columns of ``keys`` conformed (a Uuid key is its canonical text)."""
     for f in keys:
         if f.name in table.column_names and needs_conform(f.dtype):

@@ -7,7 +7,7 @@ a newer value that arrived (by push or a later interval) in the meantime.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from ladle.common.conform import conform_keys
 from ladle.definitions import FeatureView
-from ladle.errors import InvalidRequest
+from ladle.errors import InvalidRequest, NotFound
 from ladle.offline.base import OfflineStore
 from ladle.online.base import EVENT_TS, OnlineStore
 
@@ -31,6 +31,7 @@ __all__ = [
     "check_end",
     "incremental_start",
     "materialize_views",
+    "select_views",
     "stamped",
     "utc",
 ]
@@ -56,6 +57,32 @@ class MaterializeResult:
     start: datetime
     end: datetime
     rows: int
+
+
+def select_views(views: Mapping[str, FeatureView], project: str, names: Any) -> list[FeatureView]:
+    """The registered ``views`` a materialization runs over, by name.
+
+    ``names=None``: every online, enabled view with history (views fed only by an online push source have
+    nothing to materialize). Named views must exist, be online and enabled (:class:`~ladle.errors.NotFound`,
+    :class:`~ladle.errors.InvalidRequest` naming the view).
+    """
+    if not views:
+        raise InvalidRequest(f"project '{project}' has no feature views registered; run `ladle apply` first")
+    ordered = [views[n] for n in sorted(views)]
+    if names is None:
+        return [v for v in ordered if v.online and v.enabled and v.batch_source.has_history]
+    if isinstance(names, str) or not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise InvalidRequest("feature_views must be a list of feature view names (or None for every view)")
+    out = []
+    for n in names:
+        if n not in views:
+            raise NotFound("feature view", n, project, sorted(views))
+        if not views[n].online:
+            raise InvalidRequest(f"feature view '{n}' has online=False; it cannot be materialized")
+        if not views[n].enabled:
+            raise InvalidRequest(f"feature view '{n}' is disabled (enabled=False); enable it to materialize it")
+        out.append(views[n])
+    return out
 
 
 def utc(when: datetime) -> datetime:

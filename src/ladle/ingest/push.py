@@ -10,12 +10,22 @@ import pyarrow.compute as pc
 
 from ladle.common.conform import conform_keys
 from ladle.common.frames import as_arrow
-from ladle.definitions import DataSource, FeatureView
-from ladle.errors import InvalidRequest
+from ladle.definitions import DataSource, FeatureView, PushSource
+from ladle.errors import DataSourceNotFound, InvalidRequest, NotFound
+from ladle.offline.base import OfflineStore
 from ladle.offline.columns import align_to_source, cast_to_declared, ensure_utc_micros
-from ladle.online.base import CREATED_TS, EVENT_TS
+from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore
+from ladle.registry import Registry
 
-__all__ = ["PushMode", "as_arrow", "check_offline_rows", "online_rows"]  # as_arrow: from ladle.common.frames
+__all__ = [  # as_arrow: from ladle.common.frames
+    "PushMode",
+    "as_arrow",
+    "check_offline_rows",
+    "online_rows",
+    "push_rows",
+    "push_targets",
+    "write_view_rows",
+]
 
 
 class PushMode(enum.Enum):
@@ -87,3 +97,72 @@ def check_offline_rows(source: DataSource, schema: pa.Schema, rows: pa.Table, wh
     """Raise :class:`~ladle.errors.InvalidRequest` if ``rows`` cannot be appended to ``source`` (``schema``:
     its raw columns): a column is missing or a value does not fit. Run before anything is written."""
     align_to_source(source, schema, rows, f"{what} (nothing was written)")
+
+
+def write_view_rows(
+    online: OnlineStore, project: str, view: FeatureView, rows: Any, what: str, write_all_null_rows: bool = False
+) -> int:
+    """``write_to_online_store``: ``rows`` (any frame) prepared by :func:`online_rows` and written, newer-wins;
+    the number of rows handed to the online store (0 for no rows, or only all-null ones)."""
+    table = as_arrow(rows)
+    if table.num_rows == 0:
+        return 0
+    prepared = online_rows(view, table, what, write_all_null_rows)
+    return online.write(project, view, prepared) if prepared.num_rows else 0
+
+
+def push_targets(registry: Registry, name: str, mode: PushMode) -> tuple[PushSource, list[FeatureView]]:
+    """The push source ``name`` and the views it feeds; :class:`~ladle.errors.NotFound` or
+    :class:`~ladle.errors.InvalidRequest` when the push could not write anything."""
+    try:
+        source = registry.get_data_source(name)
+    except DataSourceNotFound:
+        pushes = [s.name for s in registry.list_data_sources() if isinstance(s, PushSource)]
+        raise NotFound("push source", name, registry.project, pushes) from None
+    if not isinstance(source, PushSource):
+        raise InvalidRequest(f"data source '{name}' is a {type(source).__name__}, not a PushSource")
+    views = [v for v in registry.list_feature_views() if v.source.name == name]
+    if not views:
+        raise InvalidRequest(
+            f"push source '{name}' is not the source of any feature view, so the rows would go "
+            "nowhere (use it as a FeatureView's source and run `ladle apply`, or push to another source)"
+        )
+    if mode is PushMode.ONLINE and not any(v.online for v in views):
+        raise InvalidRequest(
+            f"push source '{name}' feeds only views with online=False "
+            f"({', '.join(v.name for v in views)}), so an online push writes nothing (push with to='offline')"
+        )
+    return source, views
+
+
+def push_rows(
+    offline: OfflineStore,
+    online: OnlineStore | None,
+    project: str,
+    targets: tuple[PushSource, list[FeatureView]],
+    rows: Any,
+    mode: PushMode,
+    write_all_null_rows: bool = False,
+) -> None:
+    """Write ``rows`` to the push source's views (``targets``, from :func:`push_targets`) as ``mode`` says.
+
+    Everything is checked (online rows prepared, offline rows aligned to the source) before anything is
+    written. ``online`` may be ``None`` only for :attr:`PushMode.OFFLINE`.
+    """
+    source, views = targets
+    table = as_arrow(rows)
+    if table.num_rows == 0:
+        return
+    what = f"push to '{source.name}'"
+    to_online = mode is not PushMode.OFFLINE
+    to_offline = mode is not PushMode.ONLINE
+    prepared = [(v, online_rows(v, table, what, write_all_null_rows)) for v in views if v.online] if to_online else []
+    if to_online and to_offline:
+        check_offline_rows(source.batch, offline.source_schema(source.batch), table, what)
+    if to_online:
+        assert online is not None, "an online push needs the online store"
+        for v, prepared_rows in prepared:
+            if prepared_rows.num_rows:
+                online.write(project, v, prepared_rows)
+    if to_offline:
+        offline.append(source.batch, table)

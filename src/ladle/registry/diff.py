@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from ladle.errors import InvalidRequest
 from ladle.registry.state import KIND_SINGULAR, KINDS, Specs
 
 __all__ = ["MISSING", "FieldChange", "ObjectChange", "RegistryDiff", "diff_specs"]
@@ -181,7 +182,7 @@ class RegistryDiff:
     def of(self, change: str) -> list[ObjectChange]:
         """The changes of one type: ``added``, ``changed`` or ``removed``."""
         if change not in _CHANGES:
-            raise ValueError(f"change must be one of {_CHANGES}, got {change!r}")
+            raise InvalidRequest(f"RegistryDiff.of: change must be one of {_CHANGES}, got {change!r}")
         return [c for c in self.changes if c.change == change]
 
     @property

@@ -242,15 +242,21 @@ class Registry:
         return RegistryDiff.compute(state.specs(), self._desired(state, contents, partial))
 
     def apply(
-        self, contents: RepoContents, *, partial: bool = False, apply_infra: ApplyInfra | None = None
+        self,
+        contents: RepoContents,
+        *,
+        partial: bool = False,
+        delete: Iterable[tuple[str, str]] = (),
+        apply_infra: ApplyInfra | None = None,
     ) -> RegistryDiff:
         """Register ``contents``, all or nothing, then bring the online store in line; return what changed.
 
         ``partial=False`` makes the registry equal to ``contents`` (objects not in it are removed, like
         ``feast apply`` of a repo); ``partial=True`` adds or updates the given objects and keeps the others
-        (like Feast's ``store.apply([...])``). The new state is validated
-        (:class:`~ladle.errors.InvalidDefinition`) and written in one atomic write guarded by the token
-        of the state it was computed from: if someone else wrote the registry in between,
+        (like Feast's ``store.apply([...])``) and removes the ``delete`` pairs ``(kind, name)`` in the same
+        write (names not registered are skipped; an object also given in ``contents`` is kept). The new
+        state is validated (:class:`~ladle.errors.InvalidDefinition`) and written in one atomic write
+        guarded by the token of the state it was computed from: if someone else wrote the registry in between,
         :class:`~ladle.errors.RegistryConflict` is raised and nothing was written *or touched*. The
         written state records the online-store work still to do (its ``pending_infra``) with the
         materialization bookkeeping of dropped or reshaped views already forgotten; ``apply_infra`` then
@@ -259,7 +265,7 @@ class Registry:
         version (``apply_infra`` still runs, so missing online tables are recreated).
         """
         state, token = self._read()
-        return self._commit(state, token, self._desired(state, contents, partial), apply_infra)
+        return self._commit(state, token, self._desired(state, contents, partial, delete), apply_infra)
 
     def delete_objects(
         self, objects: Iterable[tuple[str, str]], *, apply_infra: ApplyInfra | None = None
@@ -279,10 +285,14 @@ class Registry:
         _validate(desired, self.project)
         return self._commit(state, token, desired, apply_infra)
 
-    def _desired(self, state: RegistryState, contents: RepoContents, partial: bool) -> Specs:
+    def _desired(
+        self, state: RegistryState, contents: RepoContents, partial: bool, delete: Iterable[tuple[str, str]] = ()
+    ) -> Specs:
         given = _contents_specs(contents)
         if partial:
             desired = state.specs()
+            for kind, name in delete:
+                desired[_kind_key(kind)].pop(name, None)
             for key in KINDS:
                 desired[key].update(given[key])
         else:

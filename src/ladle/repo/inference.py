@@ -3,22 +3,62 @@ columns, and checking that what it declares is really there — at apply/validat
 
 from __future__ import annotations
 
+import copy
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 
 import pyarrow as pa
 
-from ladle.definitions import DataSource, ExternalSource, FeatureView, Field, PushSource
+from ladle.definitions import DataSource, Entity, ExternalSource, FeatureView, Field, PushSource
+from ladle.definitions.contents import RepoContents
 from ladle.errors import InvalidDefinition, LadleWarning, SourceNotFound, SpecifiedFeaturesNotPresent
+from ladle.retrieval.on_demand_check import dry_run_on_demand
 from ladle.types import ValueType, from_arrow, from_value_type, is_uuid, to_arrow
 
-__all__ = ["check_feature_view", "infer_feature_view", "infer_source"]
+__all__ = ["check_feature_view", "infer_contents", "infer_feature_view", "infer_source"]
 
 SchemaOf = Callable[[DataSource], pa.Schema]
 
 
 def _mapped_schema(source: DataSource, schema: pa.Schema) -> dict[str, pa.DataType]:
     return {source.field_mapping.get(f.name, f.name): f.type for f in schema}
+
+
+def infer_contents(
+    contents: RepoContents,
+    schema_of: SchemaOf,
+    *,
+    skip_source_validation: bool = False,
+    missing_data_ok: bool = True,
+    registered_entities: Mapping[str, Entity] | None = None,
+    registered_views: Iterable[FeatureView] = (),
+) -> RepoContents:
+    """Copies of ``contents``' definitions, filled in and checked against their sources (see
+    :func:`check_feature_view`); on-demand views are dry-run.
+
+    Nothing given is changed: the objects may be the registry cache's, which concurrent readers share, and
+    a failed apply must leave them as they were. Views bind to the given entities, else to
+    ``registered_entities`` (a partial apply). ``registered_views`` keyed by a given entity are checked
+    again against it and returned with the contents (a changed join key must be a column of their source).
+    """
+    out = copy.deepcopy(contents)
+    given_views = {v.name for v in out.feature_views}
+    given_entities = {e.name for e in out.entities}
+    out.feature_views += [
+        copy.deepcopy(v)
+        for v in registered_views
+        if v.name not in given_views and given_entities.intersection(v.entities)
+    ]
+    entities = {**(registered_entities or {}), **{e.name: e for e in out.entities}}
+    for src in out.data_sources:
+        if src.source_type != "request":
+            infer_source(src, schema_of)
+    for fv in out.feature_views:
+        fv.bind_entities(entities)
+        check_feature_view(fv, schema_of, skip_source_validation, missing_data_ok)
+    for odfv in out.on_demand_feature_views:
+        dry_run_on_demand(odfv)
+    return out
 
 
 def infer_source(source: DataSource, schema_of: SchemaOf) -> None:

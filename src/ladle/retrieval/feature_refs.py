@@ -9,11 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ladle.definitions import FeatureService, FeatureView, Field, OnDemandFeatureView, RequestSource
+import pyarrow as pa
+
+from ladle.definitions import FeatureService, FeatureView, Field, OnDemandFeatureView
 from ladle.errors import FeatureNameCollision, FeatureNotFound, InvalidRequest, NotFound
 from ladle.offline.base import ViewRequest
+from ladle.types import to_arrow
 
-__all__ = ["Catalog", "OnDemandRequest", "ResolvedFeatures", "ViewRequest", "resolve_features"]
+__all__ = [
+    "CachedResolver",
+    "Catalog",
+    "OnDemandRequest",
+    "ResolvedFeatures",
+    "ViewRequest",
+    "check_features_arg",
+    "resolve_features",
+]
 
 
 class Catalog(Protocol):
@@ -51,8 +62,8 @@ class ResolvedFeatures:
     #: (view name to use, feature name, output column) for every returned feature, in order
     outputs: list[tuple[str, str, str]]
     full_feature_names: bool
-    #: entity column -> Arrow type, filled on first online read (see FeatureStore)
-    key_types: dict[str, Any] | None = None
+    #: entity column -> Arrow type, computed on first use (see :meth:`key_arrow_types`)
+    key_types: dict[str, pa.DataType] | None = None
 
     @property
     def request_fields(self) -> list[Field]:
@@ -70,6 +81,76 @@ class ResolvedFeatures:
         for v in self.views:
             out.extend(c for c in v.entity_columns if c not in out)
         return out
+
+    def key_arrow_types(self) -> dict[str, pa.DataType]:
+        """The Arrow type of every entity column, from the views' declared join-key fields (computed once).
+
+        Callers' key values (online entity rows, historical entity frames) are typed by it; a key whose
+        declared type has no Arrow form is left out (its values keep the type they arrive with).
+        """
+        if self.key_types is None:
+            types: dict[str, pa.DataType] = {}
+            for req in self.views:
+                for f in req.view.entity_columns:
+                    try:
+                        types.setdefault(req.join_key_map.get(f.name, f.name), to_arrow(f.dtype))
+                    except TypeError:
+                        continue
+            self.key_types = types
+        return self.key_types
+
+    def check_enabled(self) -> None:
+        """Refuse a request for features of disabled views (:class:`~ladle.errors.InvalidRequest` naming them)."""
+        disabled = sorted({req.view.name for req in self.views if not req.view.enabled})
+        if disabled:
+            raise InvalidRequest(
+                f"feature view(s) {disabled} are disabled (enabled=False) and serve no features; "
+                "set enabled=True and apply, or drop their features from the request"
+            )
+
+
+class MarkedCatalog(Catalog, Protocol):
+    """A catalog that can tell when its content changed."""
+
+    def state_marker(self) -> str | None: ...
+
+
+class CachedResolver:
+    """:func:`resolve_features` remembered per request shape until the catalog's content changes.
+
+    Resolutions of disabled views are refused (:meth:`ResolvedFeatures.check_enabled`) and never cached.
+    """
+
+    def __init__(self, catalog: MarkedCatalog) -> None:
+        self._catalog = catalog
+        self._cache: dict[tuple[Any, ...], ResolvedFeatures] = {}
+        self._marker: object = None
+
+    def clear(self) -> None:
+        """Forget every resolution (after an apply)."""
+        self._cache.clear()
+
+    def resolve(self, features: Any, full_feature_names: bool) -> ResolvedFeatures:
+        """The resolution of ``features`` against the catalog as it is now."""
+        check_features_arg(features, full_feature_names)
+        marker = self._catalog.state_marker()
+        if marker != self._marker:
+            self._cache.clear()
+            self._marker = marker
+        shape = (
+            features.name
+            if isinstance(features, FeatureService)
+            else (tuple(features) if isinstance(features, list | tuple) else features)
+        )
+        # the marker is part of the key: a resolution computed while another thread swaps the registry in
+        # is never served under the new registry
+        key = (marker, shape, full_feature_names, isinstance(features, FeatureService))
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = resolve_features(self._catalog, features, full_feature_names)
+            hit.check_enabled()
+            self._cache[key] = hit
+        return hit
 
 
 def _parse_ref(ref: str) -> tuple[str, str]:
@@ -201,12 +282,3 @@ def resolve_features(
             view, feat = _parse_ref(ref)
             b.add(view, None, [feat], {}, ref)
     return b.result()
-
-
-def request_source_names(resolved: ResolvedFeatures) -> list[RequestSource]:
-    """Request sources used by the resolved on-demand views."""
-    out: dict[str, RequestSource] = {}
-    for r in resolved.on_demand:
-        for s in r.view.request_sources:
-            out.setdefault(s.name, s)
-    return list(out.values())

@@ -3,6 +3,7 @@ features, and hand back a lazy :class:`~ladle.retrieval.job.RetrievalJob`."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -97,6 +98,37 @@ def _check_key_types(table: pa.Table, key_types: dict[str, pa.DataType]) -> None
             )
 
 
+def _join(
+    offline: OfflineStore,
+    in_engine: EngineFrames | None,
+    entity_df: Any,
+    table: pa.Table,
+    ts_col: str,
+    resolved: ResolvedFeatures,
+    filter_by_created_timestamp: bool,
+) -> pa.Table:
+    """The training set: the point-in-time join (in the store's engine when the entity rows are there), then
+    the on-demand features, in the caller's column order."""
+    rows = table
+    columns: dict[str, Any]
+    if in_engine is not None:
+        rows, columns = in_engine.collect_join(entity_df, ts_col, resolved.views, filter_by_created_timestamp)
+    else:
+        joined = (
+            offline.point_in_time_join(table, ts_col, resolved.views, True, filter_by_created_timestamp)
+            if resolved.views
+            else pa.table({})
+        )
+        columns = {name: joined.column(name) for name in joined.column_names}
+    if resolved.on_demand:
+        columns.update({c: rows.column(c) for c in rows.column_names})
+        columns.update(apply_on_demand(resolved, columns, rows.num_rows))
+    out = {c: rows.column(c) for c in rows.column_names}
+    for view, feature, col in resolved.outputs:
+        out[col] = columns[f"{view}__{feature}"]
+    return pa.table(out)
+
+
 def historical_job(
     offline: OfflineStore,
     resolved: ResolvedFeatures,
@@ -125,26 +157,10 @@ def historical_job(
             "rename them or pass full_feature_names=True"
         )
 
-    def compute() -> pa.Table:
-        rows = table
-        columns: dict[str, Any]
-        if engine is not None and kept is not None:
-            rows, columns = engine.collect_join(entity_df, ts_col, resolved.views, filter_by_created_timestamp)
-        else:
-            joined = (
-                offline.point_in_time_join(table, ts_col, resolved.views, True, filter_by_created_timestamp)
-                if resolved.views
-                else pa.table({})
-            )
-            columns = {name: joined.column(name) for name in joined.column_names}
-        if resolved.on_demand:
-            columns.update({c: rows.column(c) for c in rows.column_names})
-            columns.update(apply_on_demand(resolved, columns, rows.num_rows))
-        out = {c: rows.column(c) for c in rows.column_names}
-        for view, feature, col in resolved.outputs:
-            out[col] = columns[f"{view}__{feature}"]
-        return pa.table(out)
-
+    in_engine = engine if kept is not None else None
+    compute = functools.partial(
+        _join, offline, in_engine, entity_df, table, ts_col, resolved, filter_by_created_timestamp
+    )
     engine_frame: Callable[[], Any] | None = None
     if engine is not None and not resolved.on_demand:  # on-demand features are computed on the driver
         native, entities = engine, (entity_df if kept is not None else table)

@@ -7,6 +7,7 @@ Statuses: ``PRESENT``; ``NOT_FOUND`` (key absent); ``NULL_VALUE`` (stored null);
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ import pyarrow.compute as pc
 
 from ladle.common.conform import plain_python
 from ladle.errors import InvalidRequest, MissingExtra
+from ladle.offline.base import ViewRequest
 from ladle.online.base import EVENT_TS, OnlineStore, ViewRead
 from ladle.retrieval.feature_refs import ResolvedFeatures
 from ladle.retrieval.job import arrow_to_pandas
@@ -214,17 +216,30 @@ def _plain_array(values: list[Any], target: pa.DataType | None) -> pa.Array:
         return pa.array(plain, type=target) if target is not None else pa.array(plain)
 
 
-def read_online(
-    online: OnlineStore,
-    project: str,
-    resolved: ResolvedFeatures,
-    entity_rows: Any,
-    request_context: dict[str, list[Any]] | None = None,
-    enforce_ttl: bool = True,
-    now: datetime | None = None,
-    key_types: dict[str, pa.DataType] | None = None,
-) -> OnlineResponse:
-    """Read every requested feature for ``entity_rows``; see the module docstring for statuses."""
+@dataclass
+class _Columns:
+    """Returned columns by ``"{view name to use}__{feature}"``: values, statuses, event timestamps."""
+
+    values: dict[str, pa.Array] = field(default_factory=dict)
+    statuses: dict[str, np.ndarray] = field(default_factory=dict)
+    stamps: dict[str, pa.Array] = field(default_factory=dict)
+
+    def response(self, keys: dict[str, pa.Array], resolved: ResolvedFeatures) -> OnlineResponse:
+        """The response: the typed keys, then the requested features in the caller's order."""
+        outputs = [(col, f"{v}__{f}") for v, f, col in resolved.outputs]
+        return OnlineResponse(
+            keys,
+            {col: self.values[key] for col, key in outputs},
+            {col: self.statuses[key] for col, key in outputs},
+            {col: self.stamps[key] for col, key in outputs},
+        )
+
+
+def _typed_keys(
+    resolved: ResolvedFeatures, entity_rows: Any, request_context: Any, key_types: dict[str, pa.DataType]
+) -> tuple[dict[str, list[Any]], dict[str, pa.Array], int]:
+    """Key typing: the caller's columns (entity rows and request data), every join key as an Arrow array of its
+    declared type, and the number of rows. Missing join keys and unknown columns are refused."""
     cols = entity_columns(entity_rows)
     cols.update(entity_columns(request_context or {}, "request_context"))
     n = len(next(iter(cols.values()))) if cols else (len(entity_rows) if isinstance(entity_rows, list | tuple) else 0)
@@ -236,56 +251,94 @@ def read_online(
     extra = [c for c in cols if c not in needed and c not in request_names]
     if extra and not resolved.on_demand:
         raise InvalidRequest(f"entity_rows have column(s) {extra} that are neither join keys {needed} nor request data")
-    types = key_types or {}
-    arrays = {c: _to_array(c, cols[c], types.get(c)) for c in needed}
-    now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)
-    values: dict[str, pa.Array] = {}
-    statuses: dict[str, np.ndarray] = {}
-    stamps: dict[str, pa.Array] = {}
+    return cols, {c: _to_array(c, cols[c], key_types.get(c)) for c in needed}, n
+
+
+def _read_views(
+    online: OnlineStore, project: str, resolved: ResolvedFeatures, keys: dict[str, pa.Array], n: int
+) -> list[pa.Table]:
+    """Reads: every view's stored rows for the keys, in one ``read_many`` call (one row per entity row)."""
     reads = [
         ViewRead(
             req.view,
-            _key_table({k: arrays[c] for k, c in zip(req.view.join_keys, req.entity_columns, strict=True)}, n),
+            _key_table({k: keys[c] for k, c in zip(req.view.join_keys, req.entity_columns, strict=True)}, n),
             [f.name for f in req.features],
         )
         for req in resolved.views
     ]
-    tables = online.read_many(project, reads) if reads else []
-    for req, table in zip(resolved.views, tables, strict=True):
-        ts = table.column(EVENT_TS).combine_chunks()
-        found = ts.is_valid().to_numpy(zero_copy_only=False)
-        base = np.where(found, FieldStatus.PRESENT.value, FieldStatus.NOT_FOUND.value).astype(np.int8)
-        stale = None
-        if enforce_ttl and req.view.ttl and ts.null_count < n:
-            limit = now_us - int(req.view.ttl.total_seconds() * 1_000_000)
-            micros = ts.view(pa.int64()).to_numpy(zero_copy_only=False)  # nulls become NaN: never stale
-            with np.errstate(invalid="ignore"):
-                stale = found & (micros < limit)
-            if not stale.any():
-                stale = None
-        for f in req.features:
-            col = table.column(f.name).combine_chunks()
-            status = base
-            if col.null_count:
-                status = base.copy()
-                status[found & col.is_null().to_numpy(zero_copy_only=False)] = FieldStatus.NULL_VALUE.value
-            if stale is not None:
-                status = status.copy()
-                status[stale] = FieldStatus.OUTSIDE_MAX_AGE.value
-                col = pc.if_else(pa.array(stale), pa.nulls(n, col.type), col)
-            key = f"{req.name}__{f.name}"
-            values[key], statuses[key], stamps[key] = col, status, ts
+    return online.read_many(project, reads) if reads else []
+
+
+def _stale_rows(ts: pa.Array, found: np.ndarray, ttl_seconds: float, now_us: int) -> np.ndarray | None:
+    """Rows whose stored value is older than the view's ttl at read time (``None`` when there are none)."""
+    limit = now_us - int(ttl_seconds * 1_000_000)
+    micros = ts.view(pa.int64()).to_numpy(zero_copy_only=False)  # nulls become NaN: never stale
+    with np.errstate(invalid="ignore"):
+        stale = found & (micros < limit)
+    return stale if stale.any() else None
+
+
+def _add_view_statuses(
+    out: _Columns, req: ViewRequest, table: pa.Table, n: int, now_us: int, enforce_ttl: bool
+) -> None:
+    """Statuses: each feature of one view read, with PRESENT / NOT_FOUND / NULL_VALUE / OUTSIDE_MAX_AGE
+    (an expired value returned as null)."""
+    ts = table.column(EVENT_TS).combine_chunks()
+    found = ts.is_valid().to_numpy(zero_copy_only=False)
+    base = np.where(found, FieldStatus.PRESENT.value, FieldStatus.NOT_FOUND.value).astype(np.int8)
+    stale = None
+    if enforce_ttl and req.view.ttl and ts.null_count < n:
+        stale = _stale_rows(ts, found, req.view.ttl.total_seconds(), now_us)
+    for f in req.features:
+        col = table.column(f.name).combine_chunks()
+        status = base
+        if col.null_count:
+            status = base.copy()
+            status[found & col.is_null().to_numpy(zero_copy_only=False)] = FieldStatus.NULL_VALUE.value
+        if stale is not None:
+            status = status.copy()
+            status[stale] = FieldStatus.OUTSIDE_MAX_AGE.value
+            col = pc.if_else(pa.array(stale), pa.nulls(n, col.type), col)
+        key = f"{req.name}__{f.name}"
+        out.values[key], out.statuses[key], out.stamps[key] = col, status, ts
+
+
+def _add_on_demand(
+    out: _Columns, resolved: ResolvedFeatures, cols: dict[str, list[Any]], keys: dict[str, pa.Array], n: int
+) -> None:
+    """On-demand step: the on-demand views computed from the values read, the keys and the request data."""
+    inputs: dict[str, Any] = dict(out.values)
+    for c, v in cols.items():
+        if c not in inputs:
+            inputs[c] = keys[c] if c in keys else pa.array(v)
+    for key, col in apply_on_demand(resolved, inputs, n).items():
+        arr = col.combine_chunks()
+        status = np.where(pc.is_null(arr).to_numpy(zero_copy_only=False), 2, 1).astype(np.int8)
+        out.values[key], out.statuses[key] = arr, status
+        out.stamps[key] = pa.nulls(n, pa.timestamp("us", tz="UTC"))
+
+
+def read_online(
+    online: OnlineStore,
+    project: str,
+    resolved: ResolvedFeatures,
+    entity_rows: Any,
+    request_context: dict[str, list[Any]] | None = None,
+    enforce_ttl: bool = True,
+    now: datetime | None = None,
+    key_types: dict[str, pa.DataType] | None = None,
+) -> OnlineResponse:
+    """Read every requested feature for ``entity_rows``; see the module docstring for statuses.
+
+    ``key_types`` types the join-key values (default: the views' declared key types,
+    :meth:`ResolvedFeatures.key_arrow_types`).
+    """
+    types = key_types if key_types is not None else resolved.key_arrow_types()
+    cols, keys, n = _typed_keys(resolved, entity_rows, request_context, types)
+    now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)
+    out = _Columns()
+    for req, table in zip(resolved.views, _read_views(online, project, resolved, keys, n), strict=True):
+        _add_view_statuses(out, req, table, n, now_us, enforce_ttl)
     if resolved.on_demand:
-        inputs: dict[str, Any] = dict(values)
-        for c, v in cols.items():
-            if c not in inputs:
-                inputs[c] = arrays[c] if c in arrays else pa.array(v)
-        for key, col in apply_on_demand(resolved, inputs, n).items():
-            arr = col.combine_chunks()
-            status = np.where(pc.is_null(arr).to_numpy(zero_copy_only=False), 2, 1).astype(np.int8)
-            values[key], statuses[key] = arr, status
-            stamps[key] = pa.nulls(n, pa.timestamp("us", tz="UTC"))
-    out_vals = {col: values[f"{v}__{f}"] for v, f, col in resolved.outputs}
-    out_status = {col: statuses[f"{v}__{f}"] for v, f, col in resolved.outputs}
-    out_ts = {col: stamps[f"{v}__{f}"] for v, f, col in resolved.outputs}
-    return OnlineResponse(arrays, out_vals, out_status, out_ts)
+        _add_on_demand(out, resolved, cols, keys, n)
+    return out.response(keys, resolved)

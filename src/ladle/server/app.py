@@ -118,6 +118,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(router)
     install_handlers(app)
     _use_openapi(app, resolved)
+    _add_middleware(app, state, settings, resolved)
+    return app
+
+
+def _add_middleware(app: FastAPI, state: ServerState, settings: ServerSettings, resolved: ResolvedSettings) -> None:
+    """The middleware stack; each ``add_middleware`` wraps the previous ones, so metrics end up outermost."""
+    section = resolved.section
     routes = {getattr(r, "path", "") for r in router.routes} | {"/docs", "/openapi.json"}
     app.add_middleware(OnlineFeaturesFastPath, state=state)
     app.add_middleware(BodyLimitMiddleware, limit=resolved.max_body_bytes)
@@ -133,8 +140,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["content-type", "authorization", "x-api-key"],
         )
-    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=routes)
-    return app
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics, routes=routes)
 
 
 def _use_openapi(app: FastAPI, resolved: ResolvedSettings) -> None:

@@ -37,13 +37,20 @@ from starlette.responses import Response
 from ladle.errors import (
     BackendFailure,
     BackendUnavailable,
+    Forbidden,
     InvalidDefinition,
     InvalidRequest,
     LadleError,
     NotFound,
+    PayloadTooLarge,
     RegistryConflict,
+    RegistryUnavailable,
+    RequestTimeout,
+    TooManyRows,
+    Unauthorized,
 )
 
+# the server's error classes live in ladle.errors; these names are kept for code that imported them from here
 __all__ = [
     "STATUS_BY_CLASS",
     "Forbidden",
@@ -60,48 +67,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("ladle.server")
-
-
-class PayloadTooLarge(LadleError):
-    """The request body is larger than the server accepts."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"the request body is larger than {limit} bytes (send fewer rows per request, or raise "
-            "feature_server.max_body_bytes in feature_store.yaml)"
-        )
-
-
-class RequestTimeout(LadleError):
-    """The client did not send its whole body in time."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(
-            f"the request body did not arrive within {seconds:g} s (feature_server.body_timeout_sec); "
-            "the connection is closed"
-        )
-
-
-class TooManyRows(LadleError):
-    """A request holds more entity rows (or rows to write) than ``max_entities_per_request``."""
-
-    def __init__(self, what: str, rows: int, limit: int) -> None:
-        super().__init__(
-            f"the request has {rows} {what}; the server accepts at most {limit} per request (send them in "
-            "batches, or raise feature_server.max_entities_per_request in feature_store.yaml)"
-        )
-
-
-class Unauthorized(LadleError):
-    """The request carries no valid API key."""
-
-
-class Forbidden(LadleError):
-    """The API key is valid but its scope does not allow the call."""
-
-
-class RegistryUnavailable(BackendUnavailable):
-    """No registry has been loaded yet (the server keeps trying in the background)."""
 
 
 STATUS_BY_CLASS: dict[type[BaseException], int] = {
