@@ -11,10 +11,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from backends import PG_DSN, postgres_admin
 from ladle import Entity, FeatureView, Field, FileSource
 from ladle.errors import BackendUnavailable
 from ladle.types import Float64
-from services import PG_DSN, postgres_admin
+
+pytestmark = pytest.mark.services  # every test writes to the test PostgreSQL
 
 T = datetime(2026, 6, 1, tzinfo=timezone.utc)
 UTC = pa.timestamp("us", tz="UTC")

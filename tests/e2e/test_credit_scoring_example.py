@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from services import PG_DSN, postgres_admin
+from backends import PG_DSN, postgres_admin
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "credit_scoring"
 BIN = Path(sys.executable).parent
