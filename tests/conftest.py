@@ -10,22 +10,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
 pytest_plugins = ["backends"]  # its fixtures (moto_endpoint, pg_schema, redis_client) and marker hooks
 
-# Hypothesis: ``ci`` runs more examples, derandomized so a CI failure reproduces from the log; ``dev`` fewer,
-# for a quick loop. A test's own ``@settings`` may lower its count where one example is costly (Spark).
-settings.register_profile(
-    "ci",
-    max_examples=100,
-    deadline=None,
-    derandomize=True,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile("dev", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Hypothesis profiles, picked by HYPOTHESIS_PROFILE: ``ci`` (what .ci/run sets) runs each property test's full
+# count, derandomized so a CI failure reproduces from its log; ``dev`` (the default) a fifth of it, for a quick loop.
+CI_EXAMPLES = 200
+settings.register_profile("ci", max_examples=CI_EXAMPLES, deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("dev", max_examples=CI_EXAMPLES // 5, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def examples(ci: int) -> int:
+    """A property test's example count: ``ci`` under the ``ci`` profile, proportionally fewer under ``dev``."""
+    return max(10, ci * settings.default.max_examples // CI_EXAMPLES)
+
 
 DEFAULT_YAML = """\
 project: test_project

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backends import OFFLINE, OfflineBackend, offline_backend
+from conftest import examples
 from ladle.definitions import DataSource, Entity, FeatureView, Field, FileSource, PostgreSQLSource, SparkSource
 from ladle.offline.base import OfflineStore, ViewRequest
 from ladle.types import Int64
@@ -117,8 +118,7 @@ def test_point_in_time_join_matches_reference(backend: str) -> None:
     """Every backend returns, for every entity row and view, a value the point-in-time rules allow."""
 
     @settings(
-        max_examples=EXAMPLES.get(backend, 25),
-        deadline=None,
+        max_examples=examples(EXAMPLES.get(backend, 25)),
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
     @given(specs=st.lists(view_spec, min_size=1, max_size=2), ents=entity_rows, filter_created=st.booleans())
