@@ -93,7 +93,7 @@ def claim(service: str) -> None:
         )
 
 
-def driver(module: str, service: str) -> Any:
+def import_driver(module: str, service: str) -> Any:
     """Import a service's client library, or apply the rule (it comes with the dev extra)."""
     claim(service)
     try:
@@ -104,7 +104,7 @@ def driver(module: str, service: str) -> Any:
 
 def postgres_admin() -> Any:
     """An autocommit psycopg connection to the test PostgreSQL (the caller closes it)."""
-    psycopg = driver("psycopg", "PostgreSQL")
+    psycopg = import_driver("psycopg", "PostgreSQL")
     try:
         return psycopg.connect(PG_DSN, autocommit=True, connect_timeout=3)
     except psycopg.Error as exc:
@@ -113,7 +113,7 @@ def postgres_admin() -> Any:
 
 def redis_ping() -> Any:
     """A client of the test Redis that has answered a ping (the caller closes it)."""
-    redis = driver("redis", "Redis")
+    redis = import_driver("redis", "Redis")
     host, _, port = REDIS_URL.partition(":")
     client = redis.Redis(host=host, port=int(port or 6379), socket_connect_timeout=2)
     try:
@@ -194,7 +194,7 @@ def _session() -> Any:
 
 def spark_session() -> Any:
     """The shared local SparkSession (created on first use); Java and pyspark come with the dev extra."""
-    driver("pyspark", "Spark")
+    import_driver("pyspark", "Spark")
     if shutil.which("java") is None:
         unavailable("Spark", "java is not on PATH (Spark needs Java 17+)")
     return _session()
@@ -335,7 +335,7 @@ def _postgres_online(tmp_path: Path) -> Iterator[OnlineBackend]:
 
 @contextlib.contextmanager
 def _dynamodb_online(tmp_path: Path, endpoint: str, write_mode: str) -> Iterator[OnlineBackend]:
-    boto3 = driver("boto3", "DynamoDB (moto)")
+    boto3 = import_driver("boto3", "DynamoDB (moto)")
     from ladle.online.dynamodb import DynamoDBOnlineStore, DynamoDBOnlineStoreConfig
 
     project = f"p{uuid.uuid4().hex[:8]}"
@@ -438,7 +438,7 @@ def registry_locations(*names: str) -> Any:
             yield "sql", f"sqlite:///{tmp_path / 'registry.sqlite'}"
         elif request.param == "s3":
             endpoint = request.getfixturevalue("moto_endpoint")
-            boto3 = driver("boto3", "S3 (moto)")
+            boto3 = import_driver("boto3", "S3 (moto)")
             bucket = f"ladle-{uuid.uuid4().hex[:12]}"
             boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
             yield "s3", f"s3://{bucket}/registry.json|{endpoint}"

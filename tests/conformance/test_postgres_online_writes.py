@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from backends import PG_DSN, postgres_admin
+from backends import PG_DSN, import_driver, postgres_admin
 from ladle import Entity, FeatureView, Field, FileSource
 from ladle.errors import BackendUnavailable
 from ladle.types import Float64
@@ -92,7 +92,7 @@ def test_concurrent_writers_in_opposite_key_orders_do_not_deadlock(store: tuple[
 
 
 def test_a_deadlock_is_a_retryable_error_not_an_outage(store: tuple[object, str]) -> None:
-    psycopg = pytest.importorskip("psycopg")
+    psycopg = import_driver("psycopg", "PostgreSQL")
     online, _ = store
     for exc in (
         psycopg.errors.DeadlockDetected("deadlock detected"),
