@@ -21,6 +21,8 @@ from ladle.definitions import FileSource, SavedDatasetSparkStorage, SparkSource
 from ladle.errors import BackendFailure, InvalidRequest
 from ladle.store import FeatureStore
 
+pytestmark = pytest.mark.services  # every test runs Spark
+
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 UTC_US = pa.timestamp("us", tz="UTC")
 
@@ -299,7 +301,6 @@ def test_push_offline_appends_to_a_spark_path(tmp_path: Path) -> None:
 from ladle import Entity, FeatureView, Field, PushSource, SparkSource
 from ladle.types import Float64
 
-pytestmark = pytest.mark.services  # every test runs Spark
 driver = Entity(name="driver", join_keys=["driver_id"])
 src = SparkSource(name="events", path="data/events", file_format="parquet", timestamp_field="ts")
 push = PushSource(name="events_push", batch_source=src)
