@@ -2,6 +2,7 @@
 # fresh clone needs nothing but Python 3.11+.
 #   make demo   init a demo repo in demo_run/ -> apply -> plan -> training set, materialize, online reads
 #   make test   ruff, mypy and the whole test suite (what CI runs, via .ci/run)
+#   make test-laptop   the tests that need no service (no PostgreSQL, Redis, moto or Java): pytest -m 'not services'
 #   make test-lowest   the suite (but Spark) with the oldest allowed duckdb/pyarrow/pandas/numpy, in .venv-lowest
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 DEMO_DIR := demo_run
 DEMO_REPO := demo_repo
 
-.PHONY: demo test test-lowest venv clean
+.PHONY: demo test test-laptop test-lowest venv clean
 
 # The virtualenv, created once and reused by every target.
 $(VENV)/bin/python:
@@ -36,6 +37,10 @@ test: $(VENV)/bin/python
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+test-laptop: $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/pytest -q -m "not services"
 
 # The lower bounds of pyproject.toml, tested: exactly the versions in .ci/lowest-constraints.txt, in a venv of
 # their own. Spark tests are left to `make test` (pyspark needs newer pandas, and they take minutes).

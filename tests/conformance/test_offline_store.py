@@ -3,11 +3,10 @@ same brute-force reference of the point-in-time rules (see tests/property/test_p
 
 from __future__ import annotations
 
-import tempfile
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,47 +14,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ladle.config import DuckDBOfflineStoreConfig
+from backends import OFFLINE, OfflineBackend, offline_backend
+from conftest import examples
 from ladle.definitions import DataSource, Entity, FeatureView, Field, FileSource, PostgreSQLSource, SparkSource
 from ladle.offline.base import OfflineStore, ViewRequest
-from ladle.offline.duckdb import DuckDBOfflineStore
 from ladle.types import Int64
 from pit_reference import ViewSpec, at, entity_rows, reference, view_spec
-from services import PG_DSN, postgres_admin
-from spark_support import spark_session
 from timestamp_cases import EPOCH, UNITS, ZONES, column, micros
 
 MakeSource = Callable[[str, pa.Table, bool], DataSource]  # (name, rows, has_created) -> source
 
 
-def _duckdb() -> Iterator[tuple[OfflineStore, MakeSource]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-
-        def make(name: str, rows: pa.Table, has_created: bool) -> DataSource:
-            pq.write_table(rows, folder / f"{name}.parquet")
-            return FileSource(
-                name=name,
-                path=f"{name}.parquet",
-                timestamp_field="ts",
-                created_timestamp_column="created" if has_created else None,
-            )
-
-        store = DuckDBOfflineStore(DuckDBOfflineStoreConfig(), folder)
-        yield store, make
-        store.close()
-
-
-def _postgres() -> Iterator[tuple[OfflineStore, MakeSource]]:
-    from ladle.offline.postgres import PostgreSQLOfflineStore, PostgreSQLOfflineStoreConfig
-
-    dsn = PG_DSN
-    admin = postgres_admin()
-    schema = f"ladle_off_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-
-    def make(name: str, rows: pa.Table, has_created: bool) -> DataSource:
+def _make_source(backend: OfflineBackend, name: str, rows: pa.Table, has_created: bool) -> DataSource:
+    """Store ``rows`` where ``backend`` reads its sources, and return the source naming them."""
+    created = "created" if has_created else None
+    if backend.name == "postgres":
         # a tz-aware Arrow column becomes TIMESTAMPTZ, a naive one TIMESTAMP (PostgreSQL keeps microseconds)
+        admin, schema = backend.admin, backend.schema
         pg = {c: "TIMESTAMPTZ" if rows.schema.field(c).type.tz else "TIMESTAMP" for c in ("ts", "created")}
         admin.execute(
             f'CREATE TABLE "{schema}"."{name}" (driver_id BIGINT, ts {pg["ts"]}, created {pg["created"]}, value BIGINT)'
@@ -68,40 +43,27 @@ def _postgres() -> Iterator[tuple[OfflineStore, MakeSource]]:
         ):
             for row in zip(*(v.to_pylist() for v in values), strict=True):
                 copy.write_row(row)
-        return PostgreSQLSource(
-            name=name, table=name, timestamp_field="ts", created_timestamp_column="created" if has_created else None
+        return PostgreSQLSource(name=name, table=name, timestamp_field="ts", created_timestamp_column=created)
+    assert backend.folder is not None
+    pq.write_table(rows, backend.folder / f"{name}.parquet")
+    if backend.name == "spark":
+        return SparkSource(
+            name=name,
+            path=f"{name}.parquet",
+            file_format="parquet",
+            timestamp_field="ts",
+            created_timestamp_column=created,
         )
-
-    store = PostgreSQLOfflineStore(PostgreSQLOfflineStoreConfig(dsn=dsn, db_schema=schema))
-    yield store, make
-    store.close()
-    admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.close()
+    return FileSource(name=name, path=f"{name}.parquet", timestamp_field="ts", created_timestamp_column=created)
 
 
-def _spark() -> Iterator[tuple[OfflineStore, MakeSource]]:
-    from ladle.offline.spark import SparkOfflineStore, SparkOfflineStoreConfig
-
-    spark_session()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-
-        def make(name: str, rows: pa.Table, has_created: bool) -> DataSource:
-            pq.write_table(rows, folder / f"{name}.parquet")
-            return SparkSource(
-                name=name,
-                path=f"{name}.parquet",
-                file_format="parquet",
-                timestamp_field="ts",
-                created_timestamp_column="created" if has_created else None,
-            )
-
-        store = SparkOfflineStore(SparkOfflineStoreConfig(), folder)
-        yield store, make
-        store.close()
+def _open(name: str) -> Iterator[tuple[OfflineStore, MakeSource]]:
+    with offline_backend(name) as backend:
+        yield backend.store, functools.partial(_make_source, backend)
 
 
-BACKENDS = {"duckdb": _duckdb, "postgres": _postgres, "spark": _spark}
+#: every offline store (tests/backends.py): ``BACKENDS[name]()`` is a generator of (store, make source)
+BACKENDS = {name: functools.partial(_open, name) for name in OFFLINE}
 #: hypothesis examples per backend (a Spark query costs ~0.3-1 s on two cores)
 EXAMPLES = {"spark": 10}
 
@@ -156,8 +118,7 @@ def test_point_in_time_join_matches_reference(backend: str) -> None:
     """Every backend returns, for every entity row and view, a value the point-in-time rules allow."""
 
     @settings(
-        max_examples=EXAMPLES.get(backend, 25),
-        deadline=None,
+        max_examples=examples(EXAMPLES.get(backend, 25)),
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
     @given(specs=st.lists(view_spec, min_size=1, max_size=2), ents=entity_rows, filter_created=st.booleans())

@@ -6,24 +6,22 @@ types of each store while refusing a column whose type disagrees with the declar
 
 from __future__ import annotations
 
+import functools
 import json
 import math
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ladle.config import DuckDBOfflineStoreConfig
+from backends import OFFLINE, OfflineBackend, offline_backend
 from ladle.definitions import DataSource, Entity, FeatureView, Field, FileSource, PostgreSQLSource, SparkSource
 from ladle.errors import InvalidDefinition
 from ladle.offline.base import OfflineStore, ViewRequest
-from ladle.offline.duckdb import DuckDBOfflineStore
 from ladle.repo.inference import infer_feature_view
 from ladle.types import (
     Array,
@@ -44,8 +42,6 @@ from ladle.types import (
     Uuid,
     to_arrow,
 )
-from services import PG_DSN, postgres_admin
-from spark_support import spark_session
 
 T = datetime(2026, 6, 1, tzinfo=timezone.utc)
 UTC = pa.timestamp("us", tz="UTC")
@@ -97,20 +93,6 @@ def source_rows() -> pa.Table:
     return pa.table({"driver_id": pa.array([1, 2, 3], pa.int64()), "ts": pa.array([T] * 3, UTC), **columns})
 
 
-def _duckdb() -> Iterator[MakeSource | OfflineStore]:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-
-        def make(name: str, rows: pa.Table) -> DataSource:
-            pq.write_table(rows, folder / f"{name}.parquet")
-            return FileSource(name=name, path=f"{name}.parquet", timestamp_field="ts")
-
-        store = DuckDBOfflineStore(DuckDBOfflineStoreConfig(), folder)
-        yield store
-        yield make
-        store.close()
-
-
 def _pg_value(value: object, pg_type: str, dtype: object) -> object:
     from psycopg.types.json import Jsonb
 
@@ -123,64 +105,34 @@ def _pg_value(value: object, pg_type: str, dtype: object) -> object:
     return Jsonb(value)
 
 
-def _postgres() -> Iterator[MakeSource | OfflineStore]:
-    from ladle.offline.postgres import PostgreSQLOfflineStore, PostgreSQLOfflineStoreConfig
-
-    dsn = PG_DSN
-    admin = postgres_admin()
-    schema = f"ladle_types_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-
-    def make(name: str, rows: pa.Table) -> DataSource:
+def _make_source(backend: OfflineBackend, name: str, rows: pa.Table) -> DataSource:
+    """Store ``rows`` (as the column types of TYPES) where ``backend`` reads sources; the source naming them."""
+    if backend.name == "postgres":
         pg_types = {"driver_id": "INT8", "ts": "TIMESTAMPTZ", **{n: t for n, (_, t, _) in TYPES.items()}}
         columns = ", ".join(f'"{c}" {pg_types[c]}' for c in rows.column_names)
-        admin.execute(f'CREATE TABLE "{schema}"."{name}" ({columns})')
+        backend.admin.execute(f'CREATE TABLE "{backend.schema}"."{name}" ({columns})')
         names = ", ".join(f'"{c}"' for c in rows.column_names)
         marks = ", ".join(["%s"] * rows.num_columns)
-        with admin.cursor() as cur:
+        with backend.admin.cursor() as cur:
             cur.executemany(
-                f'INSERT INTO "{schema}"."{name}" ({names}) VALUES ({marks})',
+                f'INSERT INTO "{backend.schema}"."{name}" ({names}) VALUES ({marks})',
                 [
                     [_pg_value(v, pg_types[c], TYPES[c][0] if c in TYPES else None) for c, v in row.items()]
                     for row in rows.to_pylist()
                 ],
             )
         return PostgreSQLSource(name=name, table=name, timestamp_field="ts")
-
-    store = PostgreSQLOfflineStore(PostgreSQLOfflineStoreConfig(dsn=dsn, db_schema=schema))
-    yield store
-    yield make
-    store.close()
-    admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.close()
+    assert backend.folder is not None
+    pq.write_table(rows, backend.folder / f"{name}.parquet")
+    if backend.name == "spark":
+        return SparkSource(name=name, path=f"{name}.parquet", file_format="parquet", timestamp_field="ts")
+    return FileSource(name=name, path=f"{name}.parquet", timestamp_field="ts")
 
 
-def _spark() -> Iterator[MakeSource | OfflineStore]:
-    from ladle.offline.spark import SparkOfflineStore, SparkOfflineStoreConfig
-
-    spark_session()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-
-        def make(name: str, rows: pa.Table) -> DataSource:
-            pq.write_table(rows, folder / f"{name}.parquet")
-            return SparkSource(name=name, path=f"{name}.parquet", file_format="parquet", timestamp_field="ts")
-
-        store = SparkOfflineStore(SparkOfflineStoreConfig(), folder)
-        yield store
-        yield make
-        store.close()
-
-
-BACKENDS = {"duckdb": _duckdb, "postgres": _postgres, "spark": _spark}
-
-
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=OFFLINE)
 def offline(request: pytest.FixtureRequest) -> Iterator[tuple[OfflineStore, MakeSource]]:
-    gen = BACKENDS[request.param]()
-    store, make = next(gen), next(gen)
-    yield store, make  # type: ignore[misc]
-    next(gen, None)
+    with offline_backend(request.param) as backend:
+        yield backend.store, functools.partial(_make_source, backend)
 
 
 def same(a: object, b: object) -> bool:

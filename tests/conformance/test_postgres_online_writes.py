@@ -11,10 +11,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from backends import PG_DSN, import_driver, postgres_admin
 from ladle import Entity, FeatureView, Field, FileSource
 from ladle.errors import BackendUnavailable
 from ladle.types import Float64
-from services import PG_DSN, postgres_admin
+
+pytestmark = pytest.mark.services  # every test writes to the test PostgreSQL
 
 T = datetime(2026, 6, 1, tzinfo=timezone.utc)
 UTC = pa.timestamp("us", tz="UTC")
@@ -90,7 +92,7 @@ def test_concurrent_writers_in_opposite_key_orders_do_not_deadlock(store: tuple[
 
 
 def test_a_deadlock_is_a_retryable_error_not_an_outage(store: tuple[object, str]) -> None:
-    psycopg = pytest.importorskip("psycopg")
+    psycopg = import_driver("psycopg", "PostgreSQL")
     online, _ = store
     for exc in (
         psycopg.errors.DeadlockDetected("deadlock detected"),

@@ -7,13 +7,12 @@ writing, a full Registry apply on top of it, a stale Registry's apply refused, a
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from backends import registry_locations
 from ladle.config import RepoConfig
 from ladle.definitions import Entity
 from ladle.errors import RegistryConflict
@@ -24,35 +23,9 @@ from ladle.registry.s3 import S3RegistryStore
 from ladle.registry.sql import SqlRegistryStore
 from ladle.repo.loader import RepoContents
 
-POSTGRES_URL = os.environ.get("LADLE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _postgres_or_skip() -> None:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
-    except psycopg.Error as exc:
-        if os.environ.get("LADLE_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"PostgreSQL is required (LADLE_REQUIRE_SERVICES=1) but {POSTGRES_URL} is unreachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
-
-
-@pytest.fixture(params=["file", "sql-sqlite", "sql-postgres", "s3"])
-def registry_path(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """(registry_type, path) for a fresh registry location; the project name is unique per test."""
-    if request.param == "file":
-        yield "file", str(tmp_path / "registry.db")
-    elif request.param == "sql-sqlite":
-        yield "sql", f"sqlite:///{tmp_path / 'registry.sqlite'}"
-    elif request.param == "s3":
-        endpoint = request.getfixturevalue("moto_endpoint")
-        boto3 = pytest.importorskip("boto3")
-        bucket = f"ladle-{uuid.uuid4().hex[:12]}"
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
-        yield "s3", f"s3://{bucket}/registry.json|{endpoint}"
-    else:
-        _postgres_or_skip()
-        yield "sql", POSTGRES_URL
+#: (registry_type, path) of a fresh location on every registry store (tests/backends.py); the project name is
+#: unique per test
+registry_path = registry_locations()
 
 
 def make_store(kind: str, path: str, project: str, tmp_path: Path) -> RegistryStore:

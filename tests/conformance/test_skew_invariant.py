@@ -3,9 +3,8 @@ after materializing up to T, the online value of every key equals the historical
 
 from __future__ import annotations
 
-import os
+import contextlib
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,11 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from backends import PG_DSN, REDIS_URL, postgres_admin, spark_session
 from ladle.store import FeatureStore
-from spark_support import spark_session
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-PG_DSN = os.environ.get("LADLE_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 
 DEFINITIONS = """
 from datetime import timedelta
@@ -51,27 +49,6 @@ def _rows() -> pa.Table:
     )
 
 
-def _require(ok: bool, what: str) -> None:
-    if not ok:
-        if os.environ.get("LADLE_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{what} is required (LADLE_REQUIRE_SERVICES=1) but unavailable")
-        pytest.skip(f"{what} unavailable")
-
-
-@pytest.fixture
-def pg_schema() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.Error:
-        _require(False, "PostgreSQL")
-    schema = f"ladle_skew_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    yield schema
-    admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.close()
-
-
 def _offline(kind: str, repo: Path, rows: pa.Table, schema: str | None) -> tuple[str, str]:
     if kind == "spark":
         spark_session()  # the store reuses the active session
@@ -88,9 +65,7 @@ def _offline(kind: str, repo: Path, rows: pa.Table, schema: str | None) -> tuple
             "FileSource(name='stats_src', path='data/stats.parquet', timestamp_field='ts', "
             "created_timestamp_column='created')",
         )
-    import psycopg
-
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+    with contextlib.closing(postgres_admin()) as conn:
         conn.execute(
             f'CREATE TABLE "{schema}".stats (driver_id BIGINT, ts TIMESTAMPTZ, created TIMESTAMPTZ, '
             "rate DOUBLE PRECISION, trips BIGINT)"
@@ -108,7 +83,8 @@ def _online(kind: str, request: pytest.FixtureRequest, schema: str | None) -> st
     if kind == "sqlite":
         return "online_store:\n  type: sqlite\n  path: data/online.db\n"
     if kind == "redis":
-        return "online_store:\n  type: redis\n  connection_string: 127.0.0.1:6379\n"
+        request.getfixturevalue("redis_client")  # Redis answers (or the service rule)
+        return f"online_store:\n  type: redis\n  connection_string: {REDIS_URL}\n"
     if kind == "postgres":
         return f'online_store:\n  type: postgres\n  dsn: "{PG_DSN}"\n  db_schema: {schema}\n'
     endpoint = request.getfixturevalue("moto_endpoint")

@@ -5,9 +5,7 @@ registry records every interval exactly as the local engine does."""
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,13 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from backends import PG_DSN, REDIS_URL, spark_session
 from ladle.errors import InvalidConfig
 from ladle.store import FeatureStore
-from services import PG_DSN, postgres_admin, unavailable
-from spark_support import spark_session
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-REDIS = os.environ.get("LADLE_TEST_REDIS_URL", "127.0.0.1:6379").removeprefix("redis://")
 
 DEFINITIONS = """
 from datetime import timedelta
@@ -60,26 +56,12 @@ def _rows() -> pa.Table:
     )
 
 
-@pytest.fixture
-def pg_schema() -> Iterator[str]:
-    admin = postgres_admin()
-    schema = f"ladle_sparkeng_{uuid.uuid4().hex[:8]}"
-    yield schema
-    admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    admin.close()
-
-
 def _online_yaml(kind: str, request: pytest.FixtureRequest) -> str:
     if kind == "sqlite":
         return "online_store:\n  type: sqlite\n  path: data/online.db\n"
     if kind == "redis":
-        redis = pytest.importorskip("redis")
-        host, _, port = REDIS.partition(":")
-        try:
-            redis.Redis(host=host, port=int(port or 6379), socket_connect_timeout=2).ping()
-        except redis.RedisError as exc:
-            unavailable("Redis", f"{REDIS} is unreachable: {exc}")
-        return f"online_store:\n  type: redis\n  connection_string: {REDIS}\n"
+        request.getfixturevalue("redis_client")  # Redis answers (or the service rule)
+        return f"online_store:\n  type: redis\n  connection_string: {REDIS_URL}\n"
     schema = request.getfixturevalue("pg_schema")
     return f'online_store:\n  type: postgres\n  dsn: "{PG_DSN}"\n  db_schema: {schema}\n'
 
@@ -102,6 +84,7 @@ def _plain(values: list[object]) -> list[object]:
     return [None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else v for v in values]
 
 
+@pytest.mark.services  # Spark, whatever the online store
 @pytest.mark.parametrize("online", ["sqlite", "redis", "postgres"])
 def test_spark_engine_materializes_like_the_local_engine(
     online: str, tmp_path: Path, request: pytest.FixtureRequest

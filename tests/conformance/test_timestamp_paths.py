@@ -5,17 +5,15 @@ push (online and offline) and write_to_online_store. Each returns the exact valu
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from backends import PG_DSN, postgres_admin, spark_session
 from ladle import PushMode
 from ladle.store import FeatureStore
-from services import PG_DSN, postgres_admin
-from spark_support import spark_session
 
 T0 = datetime(2026, 10, 25, tzinfo=UTC)  # Europe/Berlin leaves summer time at 01:00 UTC that day
 
@@ -49,16 +47,6 @@ def _history(zone: str | None) -> pd.DataFrame:
             "rate": [0.1, 0.2, 0.5],
         }
     )
-
-
-@pytest.fixture
-def pg_schema() -> Iterator[str]:
-    admin = postgres_admin()
-    schema = f"ladle_ts_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    yield schema
-    admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.close()
 
 
 def _offline(kind: str, repo: Path, history: pd.DataFrame, request: pytest.FixtureRequest) -> tuple[str, str]:

@@ -23,9 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from backends import PG_DSN, PG_URL, REDIS_URL, postgres_admin, redis_ping
 from ladle.errors import RegistryConflict
 from ladle.store import FeatureStore
-from services import PG_DSN, postgres_admin, unavailable
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 KILLED = 77
@@ -64,15 +64,10 @@ def backend_yaml(kind: str) -> Iterator[str]:
     if kind == "sqlite":
         yield f"project: {project}\nregistry: data/registry.db\nonline_store:\n  type: sqlite\n  path: data/online.db\n"
     elif kind == "redis":
-        redis = pytest.importorskip("redis")
-        client = redis.Redis(host="127.0.0.1", port=6379)
-        try:
-            client.ping()
-        except redis.RedisError as exc:
-            unavailable("Redis", str(exc))
+        client = redis_ping()
         yield (
             f"project: {project}\nregistry: data/registry.db\n"
-            "online_store:\n  type: redis\n  connection_string: 127.0.0.1:6379\n"
+            f"online_store:\n  type: redis\n  connection_string: {REDIS_URL}\n"
         )
         for key in client.scan_iter(match=f"ladle:{project}:*"):
             client.delete(key)
@@ -81,7 +76,7 @@ def backend_yaml(kind: str) -> Iterator[str]:
         admin = postgres_admin()
         admin.execute(f'CREATE SCHEMA "{project}"')
         yield (
-            f"project: {project}\nregistry:\n  registry_type: sql\n  path: postgresql://postgres@127.0.0.1:5432/test\n"
+            f"project: {project}\nregistry:\n  registry_type: sql\n  path: {PG_URL}\n"
             f'online_store:\n  type: postgres\n  dsn: "{PG_DSN}"\n  db_schema: {project}\n'
         )
         admin.execute(f'DROP SCHEMA "{project}" CASCADE')
@@ -150,9 +145,7 @@ def online_storage(store: FeatureStore, view: str) -> bool:
             return found is not None
         finally:
             admin.close()
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=6379)
+    client = redis_ping()
     try:
         return any(client.hexists(k, f"{view}:_ts") for k in client.scan_iter(match=f"ladle:{project}:*"))
     finally:

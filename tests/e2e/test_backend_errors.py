@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from backends import PG_DSN, postgres_admin
 from conftest import RepoFactory
 from e2e.test_cli import fails, ok
-from services import PG_DSN, postgres_admin
 
 FEATURES = """
 from datetime import timedelta

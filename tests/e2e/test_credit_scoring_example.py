@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from services import PG_DSN, postgres_admin
+from backends import PG_DSN, import_driver, postgres_admin
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "credit_scoring"
 BIN = Path(sys.executable).parent
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.services
 
 @pytest.fixture
 def example(tmp_path: Path, moto_endpoint: str) -> Iterator[tuple[Path, dict[str, str]]]:
-    psycopg = pytest.importorskip("psycopg")
+    psycopg = import_driver("psycopg", "PostgreSQL")
     pytest.importorskip("sklearn")
     admin = postgres_admin()
     folder = tmp_path / "credit_scoring"

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import start_moto_server
+from backends import start_moto_server
 from ladle.definitions import FileSource, SavedDatasetFileStorage
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest
 from ladle.ingest.push import PushMode

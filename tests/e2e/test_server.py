@@ -9,8 +9,6 @@ a Redis outage is a 503; the server stops gracefully; the OpenAPI document survi
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,10 +26,10 @@ import pyarrow.parquet as pq
 import pytest
 from server_helpers import LADLE, Server, demo_repo, eventually, free_port, ladle, result, serving
 
+from backends import REDIS_URL, program, redis_ping
 from ladle import FeatureStore
 from ladle.client import FeatureClient
 from ladle.errors import BackendUnavailable, FeatureNotFound, InvalidRequest, NotFound
-from services import unavailable
 
 CONV = "driver_hourly_stats:conv_rate"
 TRIPS = "driver_hourly_stats:avg_daily_trips"
@@ -587,27 +585,11 @@ def test_graceful_shutdown_finishes_requests_in_flight(tmp_path: Path) -> None:
 
 
 # --- Redis --------------------------------------------------------------------------------------------
-def _redis_url() -> tuple[str, int]:
-    url = os.environ.get("LADLE_TEST_REDIS_URL", "127.0.0.1:6379")
-    host, _, port = url.removeprefix("redis://").partition(":")
-    return host, int(port or 6379)
-
-
-def _require_redis(host: str, port: int) -> Any:
-    redis = pytest.importorskip("redis")
-    client = redis.Redis(host=host, port=port, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        unavailable("Redis", f"{host}:{port} is unreachable: {exc}")
-    return client
-
-
+@pytest.mark.services
 def test_redis_backed_server(tmp_path: Path) -> None:
-    host, port = _redis_url()
-    client = _require_redis(host, port)
+    client = redis_ping()
     name = f"srv_{uuid.uuid4().hex[:8]}"
-    online = f"online_store:\n  type: redis\n  connection_string: {host}:{port}\n"
+    online = f"online_store:\n  type: redis\n  connection_string: {REDIS_URL}\n"
     try:
         repo = demo_repo(tmp_path, name=name, online=online)
         with serving(repo) as server:
@@ -642,10 +624,9 @@ def test_redis_backed_server(tmp_path: Path) -> None:
         client.close()
 
 
+@pytest.mark.services
 def test_redis_outage_is_503_and_recovers(tmp_path: Path) -> None:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        unavailable("redis-server", "the redis-server program is not installed (apt-get install redis-server)")
+    binary = program("redis-server", "Redis", "apt-get install redis-server")
     redis_port = free_port()
     args = [binary, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
 

@@ -10,12 +10,10 @@ event loop, so ``/health`` answers within 100 ms throughout; the server recovers
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,7 +26,9 @@ import httpx
 import pytest
 from server_helpers import Server, demo_repo, eventually, free_port, serving
 
-from services import PG_DSN, postgres_admin, unavailable
+from backends import PG_DSN, postgres_admin, program
+
+pytestmark = pytest.mark.services  # each test runs its own Redis, PostgreSQL proxy or moto server
 
 BODY = {"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1001]}}
 #: what the fixtures' servers are given (the defaults but a shorter deadline, to keep the tests short)
@@ -99,9 +99,7 @@ def recovers(server: Server) -> None:
 @contextmanager
 def own_redis() -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     """A redis-server of the test's own on a free port (never the shared one); yields a (re)starter."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        unavailable("redis-server", "the redis-server program is not installed (apt-get install redis-server)")
+    binary = program("redis-server", "Redis", "apt-get install redis-server")
     port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
 
@@ -260,14 +258,12 @@ def test_postgres_never_reachable(tmp_path: Path) -> None:
 
 # --- DynamoDB -----------------------------------------------------------------------------------------
 def test_dynamodb_killed_and_stalled(tmp_path: Path) -> None:
-    moto = Path(sys.executable).parent / "moto_server"
-    if not moto.exists():
-        unavailable("moto_server", "not installed (pip install 'moto[server]')")
+    moto = program("moto_server", "moto", "pip install 'moto[server]'")
     port = free_port()
 
     def start_moto() -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         eventually(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, timeout=30)
         return proc

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from ladle.config import DuckDBOfflineStoreConfig
 from ladle.definitions import Entity, FeatureView, Field, FileSource
 from ladle.offline.base import ViewRequest
@@ -81,14 +82,14 @@ def check(specs: list[ViewSpec], ents: list[tuple[int, int]], filter_created: bo
             assert got[r] in allowed, f"view v{i} row {r} (key={key}, ts={ts}): got {got[r]}, allowed {allowed}"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), suppress_health_check=[HealthCheck.too_slow])
 @given(specs=st.lists(view_spec, min_size=1, max_size=3), ents=entity_rows)
 def test_pit_join_matches_reference(specs: list[ViewSpec], ents: list[tuple[int, int]]) -> None:
     """Every output value is the one the point-in-time rules pick, for every row and view."""
     check(specs, ents, filter_created=False)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(80), suppress_health_check=[HealthCheck.too_slow])
 @given(specs=st.lists(view_spec, min_size=1, max_size=2), ents=entity_rows)
 def test_pit_join_with_created_filter_matches_reference(specs: list[ViewSpec], ents: list[tuple[int, int]]) -> None:
     """With filter_by_created_timestamp, rows created after the entity time are never used."""
@@ -112,7 +113,7 @@ def test_reference_tie_break_example() -> None:
     check([spec], [(1, 5), (1, 4), (1, 1), (2, 5)], False)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), suppress_health_check=[HealthCheck.too_slow])
 @given(spec=view_spec, window=st.tuples(st.integers(0, 12), st.integers(0, 12)))
 def test_pull_latest_matches_reference(spec: ViewSpec, window: tuple[int, int]) -> None:
     """Materialization reads the newest row per key inside [start, end] (same tie-break as the join)."""

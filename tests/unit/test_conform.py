@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from ladle.common.conform import conform
 from ladle.common.frames import pandas_to_arrow as arrow_from_pandas
 from ladle.errors import InvalidRequest
@@ -40,7 +41,7 @@ def same(a: object, b: object) -> bool:
 rows_of = st.lists(st.none() | st.lists(st.none() | st.integers(-3, 3), max_size=6), max_size=8)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(rows_of)
 def test_set_of_ints_matches_the_definition(rows: list[list[int | None] | None]) -> None:
     """Each row of a Set(Int64) column is its distinct values, ascending, a null kept once and last."""
@@ -48,7 +49,7 @@ def test_set_of_ints_matches_the_definition(rows: list[list[int | None] | None])
     assert got == [reference_set(r) for r in rows]  # type: ignore[arg-type]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(
     st.lists(
         st.none() | st.lists(st.none() | st.sampled_from([0.0, 1.5, -2.0, math.inf, math.nan]), max_size=6), max_size=6
@@ -59,7 +60,7 @@ def test_set_of_floats_keeps_one_nan(rows: list[list[float | None] | None]) -> N
     assert all(same(g, reference_set(r)) for g, r in zip(got, rows, strict=True))  # type: ignore[arg-type]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100))
 @given(
     st.lists(
         st.none() | st.lists(st.none() | st.lists(st.sampled_from(["b", "a", "ü", ""]), max_size=4), max_size=4),

@@ -3,7 +3,6 @@ data, materialize, push, write_to_online_store and online reads, on SQLite and R
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from backends import REDIS_URL, redis_ping
 from ladle.store import FeatureStore
-from services import unavailable
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -39,14 +38,8 @@ stats = FeatureView(name="stats", entities=[driver], ttl=timedelta(days=2),
 def _online_yaml(kind: str, project: str) -> str:
     if kind == "sqlite":
         return "online_store:\n  type: sqlite\n  path: data/online_store.db\n"
-    redis = pytest.importorskip("redis")
-    url = os.environ.get("LADLE_TEST_REDIS_URL", "127.0.0.1:6379").removeprefix("redis://")
-    try:
-        host, _, port = url.partition(":")
-        redis.Redis(host=host, port=int(port or 6379), socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        unavailable("Redis", f"{url} is unreachable: {exc}")
-    return f"online_store:\n  type: redis\n  connection_string: {url}\n"
+    redis_ping().close()  # Redis answers (or the service rule)
+    return f"online_store:\n  type: redis\n  connection_string: {REDIS_URL}\n"
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from ladle.config import parse_repo_config
 from ladle.errors import LadleError
 from ladle.registry.state import RegistryState
@@ -120,7 +121,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> FeatureStore:
     return fs
 
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=examples(60), suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @SETTINGS
@@ -176,7 +177,7 @@ def test_lookups(store: FeatureStore, name: Any) -> None:
     only_ladle_errors(lambda: store.list_feature_views(tags=name))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150))
 @given(
     data=st.dictionaries(
         st.sampled_from(
@@ -202,7 +203,7 @@ def test_config(tmp_path_factory: pytest.TempPathFactory, data: dict[str, Any]) 
     only_ladle_errors(lambda: parse_repo_config({"project": "p", "offline_store": data}, Path(".")))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150))
 @given(doc=garbage, raw=st.binary(max_size=40))
 def test_registry_document(store: FeatureStore, doc: Any, raw: bytes) -> None:
     good = json.loads(store.registry.state().to_json())

@@ -16,10 +16,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from backends import spark_session
 from ladle.definitions import FileSource, SavedDatasetSparkStorage, SparkSource
 from ladle.errors import BackendFailure, InvalidRequest
 from ladle.store import FeatureStore
-from spark_support import spark_session
+
+pytestmark = pytest.mark.services  # every test runs Spark
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 UTC_US = pa.timestamp("us", tz="UTC")
@@ -298,6 +300,7 @@ def test_push_offline_appends_to_a_spark_path(tmp_path: Path) -> None:
     (repo / "features.py").write_text("""
 from ladle import Entity, FeatureView, Field, PushSource, SparkSource
 from ladle.types import Float64
+
 driver = Entity(name="driver", join_keys=["driver_id"])
 src = SparkSource(name="events", path="data/events", file_format="parquet", timestamp_field="ts")
 push = PushSource(name="events_push", batch_source=src)
