@@ -313,8 +313,6 @@ class FeatureStore:
     ) -> OnlineResponse:
         """The latest values for ``entity_rows`` (list of dicts, or dict of lists), with statuses."""
         self._require_online("get_online_features")
-        online = self.config.online_store
-        assert online is not None
         resolved = self._resolve(features, full_feature_names)
         response = read_online(
             self.online_store,
@@ -322,7 +320,7 @@ class FeatureStore:
             resolved,
             entity_rows,
             request_context,
-            online.enforce_ttl,
+            self.online_store.config.enforce_ttl,
             key_types=_key_types(resolved),
         )
         response.feast_compatible_dtypes = self.feast_compatible_dtypes

@@ -15,10 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ladle.config import DuckDBOfflineStoreConfig
 from ladle.definitions import DataSource, Entity, FeatureView, Field, FileSource, PostgreSQLSource, SparkSource
 from ladle.offline.base import OfflineStore, ViewRequest
-from ladle.offline.duckdb import DuckDBOfflineStore
+from ladle.offline.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
 from ladle.types import Int64
 from pit_reference import ViewSpec, at, entity_rows, reference, view_spec
 from services import PG_DSN, postgres_admin
@@ -140,7 +139,7 @@ def check(backend: str, specs: list[ViewSpec], ents: list[tuple[int, int]], filt
             }
         )
         result = store.point_in_time_join(
-            entities, "event_timestamp", [ViewRequest(v, v.name, list(v.features)) for v in views], True, filter_created
+            entities, "event_timestamp", [ViewRequest(v, v.name, list(v.features)) for v in views], filter_created
         )
     finally:
         next(gen, None)
@@ -267,8 +266,9 @@ def test_every_timestamp_unit_and_zone_denotes_the_same_instants(backend: str, u
             }
         )
         joined = store.point_in_time_join(
-            entities, "event_timestamp", [ViewRequest(view, "stamped", list(view.features))], False
+            entities, "event_timestamp", [ViewRequest(view, "stamped", list(view.features))]
         )
+        joined = joined.rename_columns([c.partition("__")[2] for c in joined.column_names])
         latest = store.pull_latest(view, _h(0), _h(3)).read_all().sort_by("driver_id")
     finally:
         next(gen, None)

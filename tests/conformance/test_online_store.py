@@ -21,12 +21,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from ladle.config import SqliteOnlineStoreConfig
 from ladle.definitions import Entity, FeatureView, Field, FileSource
 from ladle.errors import BackendFailure
 from ladle.ingest.push import online_rows
 from ladle.online.base import OnlineStore, ViewRead
-from ladle.online.sqlite import SqliteOnlineStore
+from ladle.online.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig
 from ladle.types import (
     Array,
     Bool,

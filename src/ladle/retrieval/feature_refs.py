@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ladle.definitions import FeatureService, FeatureView, Field, OnDemandFeatureView, RequestSource
+from ladle.definitions import FeatureService, FeatureView, Field, OnDemandFeatureView
 from ladle.errors import FeatureNameCollision, FeatureNotFound, InvalidRequest, NotFound
 from ladle.offline.base import ViewRequest
 
@@ -201,12 +201,3 @@ def resolve_features(
             view, feat = _parse_ref(ref)
             b.add(view, None, [feat], {}, ref)
     return b.result()
-
-
-def request_source_names(resolved: ResolvedFeatures) -> list[RequestSource]:
-    """Request sources used by the resolved on-demand views."""
-    out: dict[str, RequestSource] = {}
-    for r in resolved.on_demand:
-        for s in r.view.request_sources:
-            out.setdefault(s.name, s)
-    return list(out.values())
