@@ -146,7 +146,7 @@ def _postgres() -> Iterator[MakeSource | OfflineStore]:
             )
         return PostgreSQLSource(name=name, table=name, timestamp_field="ts")
 
-    store = PostgreSQLOfflineStore(PostgreSQLOfflineStoreConfig(dsn=dsn, db_schema=schema))
+    store = PostgreSQLOfflineStore(PostgreSQLOfflineStoreConfig(dsn=dsn, db_schema=schema), Path("."))
     yield store
     yield make
     store.close()

@@ -44,6 +44,7 @@ __all__ = [
     "backend_class",
     "backend_names",
     "config_class",
+    "import_ref",
     "registry_store_class",
     "section_config",
 ]
@@ -118,7 +119,8 @@ BATCH_ENGINES = BackendKind(
 KINDS = (OFFLINE_STORES, ONLINE_STORES, REGISTRY_STORES, BATCH_ENGINES)
 
 
-def _import(ref: str) -> Any:
+def import_ref(ref: str) -> Any:
+    """The object a ``"module:Class"`` (or ``"module:Class.attr"``) string names, importing its module."""
     module, _, attr = ref.partition(":")
     obj: Any = importlib.import_module(module)
     for part in attr.split("."):
@@ -142,12 +144,12 @@ def backend_class(kind: BackendKind, name: str, file: str, repo_path: Path, labe
     Raises :class:`~ladle.errors.InvalidConfig` naming the yaml key (``label``, default the kind's), the value
     and the fix.
     """
-    protocol: type = _import(kind.protocol)
+    protocol: type = import_ref(kind.protocol)
     label = label or kind.label
     if is_class_path(name):
         return load_plugin(name, protocol, label, file, repo_path)
     if name in kind.builtins:
-        cls: type = _import(kind.builtins[name])
+        cls: type = import_ref(kind.builtins[name])
         return cls
     point = _entry_points(kind).get(name) if isinstance(name, str) else None
     if point is None:
@@ -208,7 +210,7 @@ def config_class(cls: type) -> type[BaseModel]:
 def section_config(kind: BackendKind, cls: type, section: dict[str, Any], file: str) -> BackendConfig:
     """Validate a yaml section with the settings model of ``cls`` (the backend its ``type`` selected)."""
     model = config_class(cls)
-    base: type[BaseModel] = _import(kind.config_base)
+    base: type[BaseModel] = import_ref(kind.config_base)
     if section.get(kind.key) not in kind.builtins or not issubclass(model, base):
         # a class path or an entry point's name is not one of the model's Literal names (a plugin may reuse a
         # built-in store's model), and a plugin's model may not derive from the kind's base (enforce_ttl, ...)

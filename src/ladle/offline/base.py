@@ -103,8 +103,8 @@ class OfflineStore(abc.ABC):
     def append(self, source: DataSource, rows: pa.Table) -> None:
         """Add ``rows`` (mapped names, as pushed) to the source's data so later reads see them.
 
-        Columns the source has and ``rows`` lacks are written as nulls; raises BackendFailure when the source
-        cannot be written (a query source, a read-only table).
+        ``rows`` must hold every column of the source: InvalidRequest names the missing ones (and a source that
+        cannot be appended to, such as a query), before anything is written.
         """
 
     @abc.abstractmethod

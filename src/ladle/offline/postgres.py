@@ -359,9 +359,9 @@ class PostgreSQLOfflineStore(OfflineStore):
         batches = table.to_batches(max_chunksize=250_000)
         return pa.RecordBatchReader.from_batches(table.schema, batches)
 
-    def query(self, query_text: str) -> pa.Table:
+    def query(self, sql: str) -> pa.Table:  # the protocol's name; psycopg's ``sql`` module is not used here
         with self._connect("running the entity_df query") as conn, conn.cursor() as cur:
-            cur.execute(query_text)
+            cur.execute(sql)
             names = [c.name for c in cur.description]
             types = [_column_type(conn, col.type_code) for col in cur.description]
             return self._fetch(cur, names, types)
@@ -371,6 +371,12 @@ class PostgreSQLOfflineStore(OfflineStore):
         if not src.table:
             raise InvalidRequest(f"cannot push offline to PostgreSQLSource '{src.name}': it is a query, not a table")
         names = [src.source_column(c) for c in rows.column_names]
+        missing = [f.name for f in self.source_schema(src) if f.name not in names]
+        if missing:  # COPY would fill them with NULL: refuse, as the other stores do
+            raise InvalidRequest(
+                f"cannot append to PostgreSQLSource '{src.name}': the rows lack column(s) {missing} of the offline "
+                "source"
+            )
         columns = []
         for c in rows.columns:
             if pa.types.is_timestamp(c.type):
