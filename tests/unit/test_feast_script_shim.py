@@ -114,6 +114,6 @@ def test_wheel_ships_the_hook(tmp_path: Path) -> None:
     )
     (wheel,) = tmp_path.glob("ladle-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"ladle_feast_shim.pth", "_ladle_feast_shim.py", "ladle/feast_compat.py"} <= names
+    assert {"ladle_feast_shim.pth", "_ladle_feast_shim.py", "ladle/repo/feast_compat.py"} <= names
     pth = zipfile.ZipFile(wheel).read("ladle_feast_shim.pth").decode()
     assert pth == (SRC / "ladle_feast_shim.pth").read_text()
