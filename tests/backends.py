@@ -41,11 +41,10 @@ from typing import Any, NoReturn
 
 import pytest
 
-from ladle.config import DuckDBOfflineStoreConfig, SqliteOnlineStoreConfig
 from ladle.offline.base import OfflineStore
-from ladle.offline.duckdb import DuckDBOfflineStore
+from ladle.offline.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
 from ladle.online.base import OnlineStore
-from ladle.online.sqlite import SqliteOnlineStore
+from ladle.online.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig
 
 # --- where the services are -----------------------------------------------------------------------------
 PG_DSN = os.environ.get("LADLE_TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
@@ -401,7 +400,9 @@ def offline_backend(name: str) -> Iterator[OfflineBackend]:
         admin = postgres_admin()
         schema = f"ladle_off_{uuid.uuid4().hex[:8]}"
         admin.execute(f'CREATE SCHEMA "{schema}"')
-        store: OfflineStore = PostgreSQLOfflineStore(PostgreSQLOfflineStoreConfig(dsn=PG_DSN, db_schema=schema))
+        store: OfflineStore = PostgreSQLOfflineStore(
+            PostgreSQLOfflineStoreConfig(dsn=PG_DSN, db_schema=schema), Path(".")
+        )
         try:
             yield OfflineBackend(name, store, schema=schema, admin=admin)
         finally:

@@ -1,7 +1,8 @@
 """``feature_store.yaml``: parsing, ``${ENV}`` expansion and validation into :class:`RepoConfig`.
 
-Each backend's settings are a pydantic model with a ``type`` literal, living beside the backend; this
-module only knows the built-in defaults and how to pick a model by ``type``.
+Each backend's settings are a pydantic model with a ``type`` literal, living beside the backend. This module
+imports no backend: it looks a section's ``type`` up in :mod:`ladle.backends.tables` (built-in names, entry
+points, class paths), which loads that one backend's module to validate the section with its model.
 """
 
 from __future__ import annotations
@@ -9,33 +10,34 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
+from ladle.backends.tables import (
+    BATCH_ENGINES,
+    OFFLINE_STORES,
+    ONLINE_STORES,
+    BackendKind,
+    backend_class,
+    registry_store_class,
+    section_config,
+)
+from ladle.common.backend_config import BackendConfig
 from ladle.errors import InvalidConfig
-from ladle.offline.postgres import PostgreSQLOfflineStoreConfig
-from ladle.offline.spark import SparkOfflineStoreConfig
-from ladle.online.base import OnlineStoreConfig
-from ladle.online.dynamodb import DynamoDBOnlineStoreConfig
-from ladle.online.postgres import PostgreSQLOnlineStoreConfig
-from ladle.online.redis import RedisOnlineStoreConfig
 
 __all__ = [
     "ApiKeyConfig",
-    "DuckDBOfflineStoreConfig",
+    "BackendConfig",
     "FeatureServerConfig",
-    "OnlineStoreConfig",
     "RegistryConfig",
     "RepoConfig",
-    "SqliteOnlineStoreConfig",
     "load_repo_config",
     "masked",
 ]
 
 CONFIG_FILE = "feature_store.yaml"
-_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|[KMGT]i?B|bytes|%)\s*$", re.IGNORECASE)
 #: environment variables naming the configuration file, first set wins (Feast reads the second)
 YAML_PATH_ENV_VARS = ("LADLE_FS_YAML_FILE_PATH", "FEAST_FS_YAML_FILE_PATH")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -49,62 +51,18 @@ class RegistryConfig(_Strict):
     """Where definitions are kept. ``path`` is relative to the repo unless absolute."""
 
     path: str = "data/registry.db"
-    #: ``file`` (a local JSON file) or ``sql`` (``path: postgresql://...`` or ``sqlite:///...``)
-    registry_type: Literal["file", "sql"] = "file"
+    #: ``file`` (a local JSON file, or S3 for ``path: s3://...``), ``sql`` (``path: postgresql://...`` or
+    #: ``sqlite:///...``), ``s3``, or the name of an installed registry store (``ladle.registry_stores``)
+    registry_type: str = "file"
     cache_ttl_seconds: float = 60.0
+    #: Feast's spelling: a class path (``my_pkg.MyRegistryStore``), ``FileRegistryStore``/``S3RegistryStore``,
+    #: or a ``registry_type`` name; wins over ``registry_type``
     registry_store_type: str | None = None
     #: for ``path: s3://...`` on an S3-compatible server other than AWS
     s3_endpoint_url: str | None = None
     #: HMAC key (write ``${ENV_VAR}``): sign the registry on write, refuse a registry without a valid
     #: signature on read (see docs/reliability.md, "Trust model")
     signing_key: str | None = None
-
-
-class DuckDBOfflineStoreConfig(_Strict):
-    """The embedded offline store: DuckDB over parquet files (``type: duckdb`` or ``type: file``)."""
-
-    type: Literal["duckdb", "file", "dask"] = "duckdb"
-    #: DuckDB memory limit, e.g. "4GB"; None lets DuckDB choose
-    memory_limit: str | None = None
-    #: worker threads; None means one per core
-    threads: int | None = Field(default=None, gt=0)
-    #: S3-compatible server for ``s3://`` sources (``host:port`` or a URL); a source's s3_endpoint_override wins
-    s3_endpoint: str | None = None
-    #: AWS region; default AWS_REGION / AWS_DEFAULT_REGION, else the bucket's own region
-    s3_region: str | None = None
-    #: ``path`` or ``vhost`` addressing (default: path with an endpoint, vhost on AWS)
-    s3_url_style: Literal["path", "vhost"] | None = None
-    #: https for an s3_endpoint without a scheme unless false
-    s3_use_ssl: bool | None = None
-    #: credentials; default the AWS environment variables, profile or instance role
-    s3_access_key_id: str | None = None
-    s3_secret_access_key: str | None = None
-
-    @field_validator("memory_limit")
-    @classmethod
-    def _memory_limit(cls, v: str | None) -> str | None:
-        if v is not None and not _MEMORY.match(v):
-            raise ValueError(f"{v!r} is not a size; write a number and a unit, e.g. 4GB, 512MB or 2GiB")
-        return v
-
-
-class SqliteOnlineStoreConfig(OnlineStoreConfig):
-    """The embedded online store: one SQLite file (``type: sqlite``)."""
-
-    type: Literal["sqlite"] = "sqlite"
-    path: str = "data/online_store.db"
-
-
-class MaterializationConfig(_Strict):
-    """How materialization runs (``batch_engine``)."""
-
-    #: ``local`` (in this process), ``spark`` (latest-per-key in Spark, written by the executors), or the
-    #: class path of a :class:`ladle.ingest.materialize.BatchEngine` subclass (see ladle/plugins.py)
-    type: Literal["local", "spark"] = "local"
-    #: rows per write batch
-    batch_size: int = Field(default=1_000_000, gt=0)
-    #: spark engine: partitions (parallel writers) of the latest rows; None keeps Spark's shuffle partitions
-    partitions: int | None = Field(default=None, gt=0)
 
 
 class ApiKeyConfig(_Strict):
@@ -162,25 +120,30 @@ class RepoConfig(_Strict):
     project: str
     registry: RegistryConfig = RegistryConfig()
     provider: Literal["local"] = "local"
-    offline_store: Annotated[
-        DuckDBOfflineStoreConfig | PostgreSQLOfflineStoreConfig | SparkOfflineStoreConfig, Field(discriminator="type")
-    ] = DuckDBOfflineStoreConfig()
+    #: each backend section is validated by its backend's own model (see :func:`_backend_sections`)
+    offline_store: SerializeAsAny[BackendConfig]
     #: ``online_store: null`` means no online store: an offline-only repo (online calls are refused)
-    online_store: (
-        Annotated[
-            SqliteOnlineStoreConfig | RedisOnlineStoreConfig | PostgreSQLOnlineStoreConfig | DynamoDBOnlineStoreConfig,
-            Field(discriminator="type"),
-        ]
-        | None
-    ) = SqliteOnlineStoreConfig()
-    batch_engine: MaterializationConfig = MaterializationConfig()
+    online_store: SerializeAsAny[BackendConfig] | None
+    batch_engine: SerializeAsAny[BackendConfig]
     feature_server: FeatureServerConfig = FeatureServerConfig()
     entity_key_serialization_version: int = 3
+    #: Feast's switch for reading naive entity timestamps as UTC; ladle always does, so only ``true`` is accepted
     coerce_tz_aware: bool = True
     #: ladle-only: ``to_df()`` gives Feast's dtypes (float64 for Float32, NaN for missing ints, lists online)
     feast_compatible_dtypes: bool = False
-    flags: dict[str, Any] | None = None
+    #: Feast's feature flags (``alpha_features``, ``on_demand_transforms``, ...): every ladle feature is on, so
+    #: a flag may be ``true`` (accepted, no effect) but not ``false``
+    flags: dict[str, bool] | None = None
     repo_path: Path = Path(".")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _backends(cls, data: Any) -> Any:
+        # RepoConfig(...) built in code: sections as mappings (or missing) get their backend's model here;
+        # parse_repo_config has done this already, naming the yaml file in its errors
+        if isinstance(data, dict):
+            return _backend_sections(data, Path(data.get("repo_path", ".")), CONFIG_FILE)
+        return data
 
     @field_validator("project")
     @classmethod
@@ -194,17 +157,26 @@ class RepoConfig(_Strict):
     def _registry_path(cls, v: Any) -> Any:
         return {"path": v} if isinstance(v, str) else v
 
-    @field_validator("offline_store", mode="before")
+    @field_validator("coerce_tz_aware")
     @classmethod
-    def _offline(cls, v: Any) -> Any:
-        return {"type": v} if isinstance(v, str) else v
+    def _tz_aware(cls, v: bool) -> bool:
+        if not v:
+            raise ValueError(
+                "ladle always reads naive entity_df timestamps as UTC and cannot turn that off; remove the key "
+                "or set it to true, and give entity_df timezone-aware timestamps for another zone"
+            )
+        return v
 
-    @field_validator("online_store", mode="before")
+    @field_validator("flags")
     @classmethod
-    def _online(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            return {"type": v}
-        return {"type": "sqlite", **v} if isinstance(v, dict) and "type" not in v else v
+    def _flags(cls, v: dict[str, bool] | None) -> dict[str, bool] | None:
+        off = sorted(k for k, on in (v or {}).items() if not on)
+        if off:
+            raise ValueError(
+                f"{', '.join(off)} set to false, but ladle has no feature flags (every feature is on); "
+                "remove the flag(s) or the whole flags: mapping"
+            )
+        return v
 
     @field_validator("entity_key_serialization_version")
     @classmethod
@@ -274,78 +246,55 @@ def _expand_env(value: Any, where: str, file: str) -> Any:
 
 def _describe(error: ValidationError, file: str) -> InvalidConfig:
     first = error.errors()[0]
-    parts = [str(p) for p in first["loc"] if not str(p).startswith("function-")]
-    if len(parts) > 2 and parts[0].endswith("_store"):
-        del parts[1]  # the union member's tag (online_store.redis.x -> online_store.x)
-    loc = ".".join(parts)
+    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
     if first["type"] == "extra_forbidden":
         return InvalidConfig(file, f"unknown key '{loc}'", "remove it or check its spelling against the docs")
     if first["type"] == "missing":
         return InvalidConfig(file, f"missing required key '{loc}'")
-    if first["type"] == "union_tag_invalid":
-        ctx = first.get("ctx", {})
-        return InvalidConfig(file, f"'{loc}.type' is {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}")
     if first["type"] == "literal_error":
         return InvalidConfig(file, f"'{loc}' is {first.get('input')!r}: {first['msg'].lower()}")
     return InvalidConfig(file, f"'{loc}': {first['msg'].removeprefix('Value error, ')}")
 
 
-#: built-in store classes (``module.Class``) and their config classes, for plugins that subclass them
-_BUILTIN_CONFIGS: dict[str, type[BaseModel]] = {
-    "ladle.online.sqlite.SqliteOnlineStore": SqliteOnlineStoreConfig,
-    "ladle.online.redis.RedisOnlineStore": RedisOnlineStoreConfig,
-    "ladle.online.postgres.PostgreSQLOnlineStore": PostgreSQLOnlineStoreConfig,
-    "ladle.online.dynamodb.DynamoDBOnlineStore": DynamoDBOnlineStoreConfig,
-    "ladle.offline.duckdb.DuckDBOfflineStore": DuckDBOfflineStoreConfig,
-    "ladle.offline.postgres.PostgreSQLOfflineStore": PostgreSQLOfflineStoreConfig,
-    "ladle.offline.spark.SparkOfflineStore": SparkOfflineStoreConfig,
-    "ladle.ingest.materialize.LocalEngine": MaterializationConfig,
-    "ladle.ingest.spark_engine.SparkEngine": MaterializationConfig,
-}
+#: each backend section, and the ``type`` it has when the yaml leaves it out
+_SECTIONS: tuple[tuple[BackendKind, str], ...] = (
+    (OFFLINE_STORES, "duckdb"),
+    (ONLINE_STORES, "sqlite"),
+    (BATCH_ENGINES, "local"),
+)
 
 
-def _plugin_sections(data: dict[str, Any], repo_path: Path, file: str) -> dict[str, BaseModel]:
-    """Take the store sections whose ``type`` is a class path out of ``data``; return their validated configs."""
-    from ladle.backends.plugins import is_class_path, load_plugin, plugin_config
-    from ladle.offline.base import OfflineStore
-    from ladle.online.base import OnlineStore
-    from ladle.registry.base import RegistryStore
-
-    plugins: dict[str, BaseModel] = {}
-    for key, base in (("online_store", OnlineStore), ("offline_store", OfflineStore)):
-        section = data.get(key)
+def _backend_sections(data: dict[str, Any], repo_path: Path, file: str) -> dict[str, Any]:
+    """``data`` with each backend section (``offline_store``, ``online_store``, ``batch_engine``) validated by the
+    model of the backend its ``type`` selects. A section may be its type alone (``online_store: redis``)."""
+    out = dict(data)
+    for kind, default in _SECTIONS:
+        section = data.get(kind.section, {})
+        if isinstance(section, BackendConfig) or (section is None and kind is ONLINE_STORES):
+            continue
         if isinstance(section, str):
             section = {"type": section}
-        if isinstance(section, dict) and is_class_path(section.get("type")):
-            cls = load_plugin(section["type"], base, f"{key}.type", file, repo_path)
-            plugins[key] = plugin_config(cls, section, _BUILTIN_CONFIGS, key, file)
-            del data[key]
-    engine = data.get("batch_engine")
-    if isinstance(engine, str):
-        engine = {"type": engine}
-    if isinstance(engine, dict) and is_class_path(engine.get("type")):
-        from ladle.ingest.materialize import BatchEngine
-
-        cls = load_plugin(engine["type"], BatchEngine, "batch_engine.type", file, repo_path)
-        plugins["batch_engine"] = plugin_config(cls, engine, _BUILTIN_CONFIGS, "batch_engine", file)
-        del data["batch_engine"]
-    registry = data.get("registry")
-    if isinstance(registry, dict) and is_class_path(registry.get("registry_store_type")):
-        load_plugin(registry["registry_store_type"], RegistryStore, "registry.registry_store_type", file, repo_path)
-    return plugins
+        if not isinstance(section, dict):
+            raise InvalidConfig(file, f"'{kind.section}' must be a mapping, e.g. {{type: {default}}}")
+        section = {"type": default, **section}
+        if not isinstance(section["type"], str):
+            raise InvalidConfig(file, f"'{kind.label}' must be a name such as {default!r}")
+        cls = backend_class(kind, section["type"], file, repo_path)
+        out[kind.section] = section_config(kind, cls, section, file)
+    return out
 
 
 def parse_repo_config(data: Any, repo_path: Path, file: str = CONFIG_FILE) -> RepoConfig:
     """Validate an already-parsed yaml mapping (store ``type``s may be class paths: see :mod:`ladle.backends.plugins`)."""
     if not isinstance(data, dict):
         raise InvalidConfig(file, "must be a YAML mapping with at least 'project:'")
-    data = _expand_env(data, "", file)
-    plugins = _plugin_sections(data, repo_path, file)
+    data = _backend_sections(_expand_env(data, "", file), repo_path, file)
     try:
         config = RepoConfig(**{**data, "repo_path": repo_path})
     except ValidationError as exc:
         raise _describe(exc, file) from None
-    return config.model_copy(update=plugins) if plugins else config
+    registry_store_class(config.registry, file, repo_path)  # an unknown or broken registry store fails here
+    return config
 
 
 def config_file_from_env() -> Path | None:

@@ -284,8 +284,6 @@ class FeatureStore:
     ) -> OnlineResponse:
         """The latest values for ``entity_rows`` (list of dicts, or dict of lists), with statuses."""
         self._require_online("get_online_features")
-        online = self.config.online_store
-        assert online is not None
         resolved = self._resolve(features, full_feature_names)
         response = read_online(
             self.online_store,
@@ -293,7 +291,7 @@ class FeatureStore:
             resolved,
             entity_rows,
             request_context,
-            online.enforce_ttl,
+            self.online_store.config.enforce_ttl,
             key_types=resolved.key_arrow_types(),
         )
         response.feast_compatible_dtypes = self.feast_compatible_dtypes

@@ -164,9 +164,8 @@ def test_every_type_round_trips(offline: tuple[OfflineStore, MakeSource]) -> Non
             "event_timestamp": pa.array([T + timedelta(hours=1)] * 4, UTC),
         }
     )
-    joined = store.point_in_time_join(
-        entities, "event_timestamp", [ViewRequest(view, "typed", list(view.features))], False
-    )
+    joined = store.point_in_time_join(entities, "event_timestamp", [ViewRequest(view, "typed", list(view.features))])
+    joined = joined.rename_columns([c.partition("__")[2] for c in joined.column_names])
     latest = store.pull_latest(view, T - timedelta(days=1), T + timedelta(days=1)).read_all().sort_by("driver_id")
     assert latest.column("driver_id").to_pylist() == [1, 2, 3]
     for name, (dtype, _, stored) in TYPES.items():
@@ -204,7 +203,6 @@ def test_uuid_join_keys_match_by_value_in_any_case(offline: tuple[OfflineStore, 
     view.bind_entities({"user": user})
     infer_feature_view(view, store.source_schema)
     entities = pa.table({"uid": [U1, U2.upper(), None], "event_timestamp": pa.array([T + timedelta(hours=1)] * 3, UTC)})
-    joined = store.point_in_time_join(
-        entities, "event_timestamp", [ViewRequest(view, "by_uid", list(view.features))], False
-    )
+    joined = store.point_in_time_join(entities, "event_timestamp", [ViewRequest(view, "by_uid", list(view.features))])
+    joined = joined.rename_columns([c.partition("__")[2] for c in joined.column_names])
     assert joined.column("i32").to_pylist() == [2**31 - 1, -5, None]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from backends import registry_locations
-from ladle.config import RepoConfig
+from ladle.config import RegistryConfig, RepoConfig
 from ladle.definitions import Entity
 from ladle.errors import RegistryConflict
 from ladle.registry import Registry
@@ -29,10 +29,9 @@ registry_path = registry_locations()
 
 
 def make_store(kind: str, path: str, project: str, tmp_path: Path) -> RegistryStore:
-    if kind == "s3":
-        url, _, endpoint = path.partition("|")
-        return S3RegistryStore(url.replace("registry.json", f"{project}/registry.json"), endpoint)
-    return FileRegistryStore(Path(path)) if kind == "file" else SqlRegistryStore(path, project, tmp_path)
+    config = RegistryConfig(**registry_settings(kind, path, project))  # type: ignore[arg-type]
+    cls = {"s3": S3RegistryStore, "file": FileRegistryStore, "sql": SqlRegistryStore}[kind]
+    return cls(config, tmp_path, project)
 
 
 def registry_settings(kind: str, path: str, project: str) -> dict[str, object]:

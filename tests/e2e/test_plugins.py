@@ -33,7 +33,7 @@ PLUGINS = """
 import json
 from pathlib import Path
 
-from ladle.config import SqliteOnlineStoreConfig
+from ladle.online.sqlite import SqliteOnlineStoreConfig
 from ladle.ingest.materialize import LocalEngine
 from ladle.offline.duckdb import DuckDBOfflineStore
 from ladle.online.sqlite import SqliteOnlineStore
@@ -75,9 +75,8 @@ class RecordingOfflineStore(DuckDBOfflineStore):
 
 
 class RecordingRegistryStore(FileRegistryStore):
-    def __init__(self, registry_config, repo_path):
-        super().__init__(Path(repo_path) / registry_config.path)
-        self.repo_path = repo_path
+    def __init__(self, registry_config, repo_path, project):
+        super().__init__(registry_config, repo_path, project)
 
     def write(self, data, expected_token):
         record(self.repo_path, "registry.write")

@@ -238,12 +238,12 @@ def test_saved_dataset_round_trip_on_s3(s3: Any, bucket: str, moto_endpoint: str
     job.persist(FileSource(path=target, s3_endpoint_override=moto_endpoint), allow_overwrite=True)
 
     # the saved training set reads back as a source, through the same path
-    back = store.offline_store.pull_all(
-        FileSource(name="saved", path=target, timestamp_field="event_timestamp", s3_endpoint_override=moto_endpoint),
-        ["driver_id", "trips"],
-        None,
-        None,
+    from ladle.offline.filesystem import ParquetPath
+
+    saved_source = ParquetPath(
+        target, "FileSource 'saved'", store.config.repo_path, store.offline_store.object_store, moto_endpoint
     )
+    back = saved_source.dataset().to_table(columns=["driver_id", "trips"])
     assert sorted(back.column("trips").to_pylist(), key=str) == sorted(
         job.to_arrow().column("trips").to_pylist(), key=str
     )
@@ -305,8 +305,7 @@ def source(path: str, endpoint: str) -> FileSource:
 
 
 def bare_store(tmp_path: Path) -> Any:
-    from ladle.config import DuckDBOfflineStoreConfig
-    from ladle.offline.duckdb import DuckDBOfflineStore
+    from ladle.offline.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
 
     return DuckDBOfflineStore(DuckDBOfflineStoreConfig(), tmp_path)
 

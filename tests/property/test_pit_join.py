@@ -18,10 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import examples
-from ladle.config import DuckDBOfflineStoreConfig
 from ladle.definitions import Entity, FeatureView, Field, FileSource
 from ladle.offline.base import ViewRequest
-from ladle.offline.duckdb import DuckDBOfflineStore
+from ladle.offline.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
 from ladle.types import Int64
 from pit_reference import MIN_CREATED, ViewSpec, at, entity_rows, reference, view_spec
 
@@ -67,7 +66,7 @@ def run_join(specs: list[ViewSpec], ents: list[tuple[int, int]], filter_created:
         )
         requests = [ViewRequest(v, v.name, list(v.features)) for v in views]
         try:
-            return store.point_in_time_join(entities, "event_timestamp", requests, True, filter_created)
+            return store.point_in_time_join(entities, "event_timestamp", requests, filter_created)
         finally:
             store.close()
 

@@ -1,4 +1,4 @@
-"""pull_all and append on the DuckDB store: time bounds, field mapping, single-file and folder sources."""
+"""append on the DuckDB store (single-file and folder sources), missing sources and local listings."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ladle.config import DuckDBOfflineStoreConfig
 from ladle.definitions import FileSource
 from ladle.errors import BackendFailure, InvalidRequest
-from ladle.offline.duckdb import DuckDBOfflineStore
+from ladle.offline.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
 
 T = datetime(2026, 2, 1, tzinfo=timezone.utc)
 UTC = pa.timestamp("us", tz="UTC")
@@ -20,18 +19,6 @@ UTC = pa.timestamp("us", tz="UTC")
 
 def data(ts: list[datetime], values: list[float]) -> pa.Table:
     return pa.table({"id": pa.array(range(len(ts)), pa.int64()), "ts": pa.array(ts, UTC), "v": values})
-
-
-def test_pull_all_bounds_and_mapping(tmp_path: Path) -> None:
-    pq.write_table(data([T, T + timedelta(hours=1), T + timedelta(hours=2)], [1.0, 2.0, 3.0]), tmp_path / "a.parquet")
-    src = FileSource(name="a", path="a.parquet", timestamp_field="ts", field_mapping={"v": "value"})
-    store = DuckDBOfflineStore(DuckDBOfflineStoreConfig(), tmp_path)
-    got = store.pull_all(src, ["id", "value"], T + timedelta(minutes=30), T + timedelta(hours=2))
-    assert sorted(zip(got.column("id").to_pylist(), got.column("value").to_pylist(), strict=True)) == [
-        (1, 2.0),
-        (2, 3.0),
-    ]
-    assert store.pull_all(src, ["value"], None, None).num_rows == 3
 
 
 def test_append_to_single_file_and_folder(tmp_path: Path) -> None:
@@ -42,7 +29,7 @@ def test_append_to_single_file_and_folder(tmp_path: Path) -> None:
     for path in ("one.parquet", "many"):
         src = FileSource(name=path.split(".")[0], path=path, timestamp_field="ts")
         store.append(src, data([T + timedelta(hours=1)], [2.0]))
-        got = store.pull_all(src, ["v"], None, None)
+        got = pq.read_table(tmp_path / path)
         assert sorted(got.column("v").to_pylist()) == [1.0, 2.0], path
     assert not [p for p in tmp_path.rglob("*.tmp")]  # nothing half-written left behind
     with pytest.raises(InvalidRequest, match=r"lack column\(s\) \['v'\]"):

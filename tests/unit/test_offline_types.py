@@ -9,10 +9,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ladle.config import DuckDBOfflineStoreConfig
 from ladle.definitions import Entity, FeatureView, Field, FileSource
 from ladle.offline.base import ViewRequest
-from ladle.offline.duckdb import DuckDBOfflineStore
+from ladle.offline.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
 from ladle.types import (
     Array,
     Bool,
@@ -76,7 +75,8 @@ def test_every_type_round_trips(tmp_path: Path) -> None:
     view.bind_entities({"thing": key})
     store = DuckDBOfflineStore(DuckDBOfflineStoreConfig(), tmp_path)
     entities = pa.table({"id": [2, 1, 3], "event_timestamp": pa.array([T, T, T], pa.timestamp("us", tz="UTC"))})
-    joined = store.point_in_time_join(entities, "event_timestamp", [ViewRequest(view, view.name, view.features)], False)
+    joined = store.point_in_time_join(entities, "event_timestamp", [ViewRequest(view, view.name, view.features)])
+    joined = joined.rename_columns([c.partition("__")[2] for c in joined.column_names])
     latest = store.pull_latest(view, T - timedelta(hours=1), T).read_all().sort_by("id")
     for name, (dtype, values) in TYPES.items():
         assert joined.schema.field(name).type == to_arrow(dtype), name

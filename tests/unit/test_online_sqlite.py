@@ -15,12 +15,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ladle.config import SqliteOnlineStoreConfig
 from ladle.definitions import Entity, FeatureView, Field, FileSource
 from ladle.errors import BackendFailure, BackendUnavailable, FeatureNotFound, InvalidRequest
 from ladle.online import sqlite as sqlite_module
 from ladle.online.newer_wins import is_newer, is_not_older, latest_per_key, sql_not_older
-from ladle.online.sqlite import SqliteOnlineStore
+from ladle.online.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig
 from ladle.types import (
     Array,
     Bool,

@@ -367,7 +367,7 @@ def test_concurrent_applies_from_the_same_version_conflict(tmp_path: Path, monke
 
 
 def test_a_stale_token_is_refused_by_the_store(tmp_path: Path) -> None:
-    store = FileRegistryStore(tmp_path / "r.db")
+    store = file_store(tmp_path / "r.db")
     token = store.write(b"one", None)
     store.write(b"two", token)
     with pytest.raises(RegistryConflict):
@@ -380,8 +380,12 @@ def test_a_stale_token_is_refused_by_the_store(tmp_path: Path) -> None:
     assert store.read() is None and not (tmp_path / "r.db.lock").exists()
 
 
+def file_store(path: Path) -> FileRegistryStore:
+    return FileRegistryStore(RegistryConfig(path=str(path)), path.parent, "demo")
+
+
 def _increment(path: str, times: int) -> int:
-    store = FileRegistryStore(Path(path))
+    store = file_store(Path(path))
     conflicts = 0
     for _ in range(times):
         while True:
@@ -401,7 +405,7 @@ def test_writers_in_several_processes_never_lose_an_update(tmp_path: Path) -> No
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: a real other process
     with ctx.Pool(6) as pool:
         pool.starmap(_increment, [(path, 40)] * 6)
-    assert FileRegistryStore(Path(path)).read() == b"240"  # without the file lock, updates get lost here
+    assert file_store(Path(path)).read() == b"240"  # without the file lock, updates get lost here
 
 
 # --- history and bookkeeping -----------------------------------------------------------------------------------

@@ -108,4 +108,4 @@ def test_missing_pyspark_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setitem(sys.modules, "pyspark.sql", None)
     with pytest.raises(MissingExtra, match=r'pip install "ladle\[spark\]"'):
-        SparkOfflineStore(SparkOfflineStoreConfig())
+        SparkOfflineStore(SparkOfflineStoreConfig(), Path("."))

@@ -263,10 +263,8 @@ def test_spark_source_table_query_and_csv_path(tmp_path: Path) -> None:
         for source in sources:
             view = FeatureView(name="fv", entities=[driver], schema=[Field(name="v", dtype=Int64)], source=source)
             view.bind_entities({"driver": driver})
-            joined = store.point_in_time_join(
-                entities, "event_timestamp", [ViewRequest(view, "fv", view.features)], False
-            )
-            assert joined.column("v").to_pylist() == [10, 30, 20], source.name
+            joined = store.point_in_time_join(entities, "event_timestamp", [ViewRequest(view, "fv", view.features)])
+            assert joined.column("fv__v").to_pylist() == [10, 30, 20], source.name
     finally:
         session.sql(f"DROP TABLE {table}")
 

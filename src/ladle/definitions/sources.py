@@ -105,6 +105,25 @@ class DataSource(Named, abc.ABC):
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready description."""
 
+    def source_column(self, name: str) -> str:
+        """The source column holding feature (or key) ``name``: the one ``field_mapping`` maps to it, else ``name``.
+
+        >>> FileSource(path="x.parquet", timestamp_field="ts", field_mapping={"rate_raw": "rate"}).source_column("rate")
+        'rate_raw'
+        """
+        for column, mapped in self.field_mapping.items():
+            if mapped == name:
+                return column
+        return name
+
+    def mapped_name(self, column: str) -> str:
+        """The name a source ``column`` is known by after ``field_mapping`` (``column`` itself when unmapped).
+
+        >>> FileSource(path="x.parquet", timestamp_field="ts", field_mapping={"rate_raw": "rate"}).mapped_name("rate_raw")
+        'rate'
+        """
+        return self.field_mapping.get(column, column)
+
     @property
     def batch(self) -> DataSource:
         """The source that holds this source's history (itself, or a push source's batch source)."""

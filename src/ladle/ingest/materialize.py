@@ -11,10 +11,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import pyarrow as pa
+from pydantic import Field
 
+from ladle.common.backend_config import BackendConfig
 from ladle.common.conform import conform_keys
 from ladle.definitions import FeatureView
 from ladle.errors import InvalidRequest, NotFound
@@ -26,6 +28,7 @@ __all__ = [
     "EPOCH",
     "BatchEngine",
     "LocalEngine",
+    "MaterializationConfig",
     "MaterializeResult",
     "Progress",
     "check_end",
@@ -163,17 +166,33 @@ def materialize_views(
     return results
 
 
+class MaterializationConfig(BackendConfig):
+    """How materialization runs (``batch_engine``), for the built-in engines."""
+
+    #: ``local`` (in this process) or ``spark`` (latest-per-key in Spark, written by the executors)
+    type: Literal["local", "spark"] = "local"
+    #: rows per write batch
+    batch_size: int = Field(default=1_000_000, gt=0)
+    #: spark engine: partitions (parallel writers) of the latest rows; None keeps Spark's shuffle partitions
+    partitions: int | None = Field(default=None, gt=0)
+
+
 class BatchEngine(abc.ABC):
     """How materialization runs: ``batch_engine`` in feature_store.yaml.
 
     ``type: local`` (:class:`LocalEngine`) and ``type: spark`` (``ladle.ingest.spark_engine.SparkEngine``) are
-    built in; ``type: my_pkg.engines.MyEngine`` names a subclass (see :mod:`ladle.backends.plugins`), created as
-    ``MyEngine(batch_engine_config, repo_path)``.
+    built in (:data:`ladle.backends.tables.BATCH_ENGINES`); ``type: my_pkg.engines.MyEngine`` names a subclass
+    (see :mod:`ladle.backends.plugins`). An engine is created as ``Engine(config, repo_path)``.
     """
 
-    def __init__(self, config: Any, repo_path: Path) -> None:
+    #: the engine's name: its ``type:`` in feature_store.yaml
+    name: ClassVar[str] = ""
+    #: the pydantic model of the ``batch_engine:`` section
+    config_class: ClassVar[type[BackendConfig] | None] = MaterializationConfig
+
+    def __init__(self, config: BackendConfig, repo_path: Path) -> None:
         self.config = config
-        self.repo_path = repo_path
+        self.repo_path = Path(repo_path)
 
     @abc.abstractmethod
     def materialize(
@@ -194,6 +213,9 @@ class BatchEngine(abc.ABC):
 
 class LocalEngine(BatchEngine):
     """Materialization in this process, ``batch_size`` rows per online write (:func:`materialize_views`)."""
+
+    name = "local"
+    config: MaterializationConfig
 
     def materialize(
         self,

@@ -47,7 +47,7 @@ class PushMode(enum.Enum):
 
 
 def _mapped(source: DataSource, name: str) -> str:
-    return source.field_mapping.get(name, name)
+    return source.mapped_name(name)
 
 
 def online_rows(view: FeatureView, rows: pa.Table, what: str, write_all_null_rows: bool = False) -> pa.Table:

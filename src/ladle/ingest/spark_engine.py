@@ -23,7 +23,14 @@ import pyarrow as pa
 
 from ladle.definitions import Entity, FeatureView
 from ladle.errors import InvalidConfig, InvalidRequest
-from ladle.ingest.materialize import BatchEngine, Bookkeeping, MaterializeResult, Progress, stamped
+from ladle.ingest.materialize import (
+    BatchEngine,
+    Bookkeeping,
+    MaterializationConfig,
+    MaterializeResult,
+    Progress,
+    stamped,
+)
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 
@@ -32,20 +39,11 @@ __all__ = ["SparkEngine", "materialize_views_spark", "partition_writer"]
 
 def _spec(online: OnlineStore, project: str, view: FeatureView, batch_size: int) -> dict[str, Any]:
     """Plain data an executor rebuilds the online store and the view from."""
-    store_cls, config = type(online), getattr(online, "config", None)
-    if config is None:
-        raise InvalidConfig(
-            "feature_store.yaml",
-            f"the spark engine cannot ship online store {store_cls.__name__} to executors (it has no pydantic config)",
-        )
-    dump = config.model_dump()
-    resolved_path = getattr(online, "path", None)
-    if isinstance(dump.get("path"), str) and resolved_path is not None:
-        dump["path"] = str(resolved_path)  # an embedded store's file, resolved against the repo already
+    store_cls, config = type(online), online.portable_config()
     return {
         "store": (store_cls.__module__, store_cls.__qualname__),
-        "config": (type(config).__module__, type(config).__qualname__, dump),
-        "repo_path": str(getattr(online, "repo_path", ".")),
+        "config": (type(config).__module__, type(config).__qualname__, config.model_dump()),
+        "repo_path": str(online.repo_path),
         "project": project,
         "view": view.to_dict(),
         "entities": [e.to_dict() for e in view.entity_objects],
@@ -117,7 +115,7 @@ def materialize_views_spark(
         raise InvalidConfig(
             "feature_store.yaml",
             f"batch_engine type 'spark' needs offline_store type 'spark', not "
-            f"'{type(offline).type_names[0] if type(offline).type_names else type(offline).__name__}'",
+            f"'{offline.name or type(offline).__name__}'",
             "set offline_store: {type: spark} (FileSource parquet and SparkSource are read by Spark), "
             "or batch_engine: {type: local}",
         )
@@ -146,6 +144,9 @@ def materialize_views_spark(
 
 class SparkEngine(BatchEngine):
     """``batch_engine: {type: spark, partitions: N}``: :func:`materialize_views_spark`."""
+
+    name = "spark"
+    config: MaterializationConfig
 
     def materialize(
         self,

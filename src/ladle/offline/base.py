@@ -10,10 +10,12 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from ladle.common.backend_config import BackendConfig
 from ladle.definitions import DataSource, FeatureView, Field
 from ladle.offline.filesystem import ObjectStoreOptions
 
@@ -38,9 +40,9 @@ class ViewRequest:
         """The caller's columns holding this view's join keys, in join-key order."""
         return [self.join_key_map.get(k, k) for k in self.view.join_keys]
 
-    def output_name(self, feature: str, full_feature_names: bool) -> str:
-        """``feature`` or ``view__feature``."""
-        return f"{self.name}__{feature}" if full_feature_names else feature
+    def output_name(self, feature: str) -> str:
+        """The column a store names a feature of this view: ``view__feature``."""
+        return f"{self.name}__{feature}"
 
     def add_feature(self, f: Field, hidden: bool) -> None:
         if all(x.name != f.name for x in self.features):
@@ -52,12 +54,23 @@ class ViewRequest:
 
 
 class OfflineStore(abc.ABC):
-    """History of feature values, queried in bulk."""
+    """History of feature values, queried in bulk.
 
-    #: the ``type:`` value(s) in feature_store.yaml that select this store
-    type_names: ClassVar[tuple[str, ...]] = ()
+    A store is created as ``Store(config, repo_path)``: its settings (the ``offline_store:`` section,
+    validated by :attr:`config_class`) and the repo folder (relative paths resolve against it). It may
+    connect lazily. Selected by ``type:`` through :data:`ladle.backends.tables.OFFLINE_STORES`.
+    """
+
+    #: the store's name: its ``type:`` in feature_store.yaml (aliases are in the backend table)
+    name: ClassVar[str] = ""
+    #: the pydantic model of the store's ``offline_store:`` section
+    config_class: ClassVar[type[BackendConfig] | None] = None
     #: S3 settings for parquet files this store writes outside its sources (``RetrievalJob.persist``)
     object_store: ObjectStoreOptions = ObjectStoreOptions()
+
+    def __init__(self, config: BackendConfig, repo_path: Path) -> None:
+        self.config = config
+        self.repo_path = Path(repo_path)
 
     @abc.abstractmethod
     def point_in_time_join(
@@ -65,14 +78,14 @@ class OfflineStore(abc.ABC):
         entities: pa.Table,
         timestamp_column: str,
         views: list[ViewRequest],
-        full_feature_names: bool,
         filter_by_created_timestamp: bool = False,
     ) -> pa.Table:
         """The feature columns for every row of ``entities``, per the point-in-time rules.
 
         ``entities`` holds the join-key columns the views need and ``timestamp_column`` (timestamp[us,
         UTC]). Returns exactly ``entities.num_rows`` rows in the same order, one column per requested
-        feature of every view (``ViewRequest.output_name``), cast to the declared Arrow types.
+        feature of every view, named ``view__feature`` (``ViewRequest.output_name``), cast to the declared
+        Arrow types. With ``filter_by_created_timestamp``, a candidate row also needs ``created <= ts``.
         """
 
     @abc.abstractmethod
@@ -83,22 +96,23 @@ class OfflineStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def pull_all(
-        self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
-    ) -> pa.Table:
-        """Every source row with ``start <= ts <= end`` (open bounds when None); mapped column names."""
-
-    @abc.abstractmethod
     def source_schema(self, source: DataSource) -> pa.Schema:
         """The source's columns (raw names, before field_mapping). Raises BackendFailure if unreadable."""
 
     @abc.abstractmethod
     def append(self, source: DataSource, rows: pa.Table) -> None:
-        """Add ``rows`` (mapped names, as pushed) to the source's data so later reads see them."""
+        """Add ``rows`` (mapped names, as pushed) to the source's data so later reads see them.
+
+        ``rows`` must hold every column of the source: InvalidRequest names the missing ones (and a source that
+        cannot be appended to, such as a query), before anything is written.
+        """
 
     @abc.abstractmethod
     def query(self, sql: str) -> pa.Table:
-        """Run a query in the store's own dialect (used for ``entity_df`` given as SQL)."""
+        """Run a query in the store's own dialect (used for ``entity_df`` given as SQL); all rows, as Arrow.
+
+        Raises InvalidRequest (or BackendFailure) naming the store when the query fails.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

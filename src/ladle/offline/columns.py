@@ -122,8 +122,7 @@ def align_to_source(source: DataSource, schema: pa.Schema, rows: pa.Table, what:
     """``rows`` (feature names, after ``field_mapping``) as ``source``'s raw columns of ``schema``, cast to
     their types: what an offline push appends. :class:`InvalidRequest` names a missing column or a value
     that does not fit, before anything is written."""
-    inverse = {v: k for k, v in source.field_mapping.items()}
-    renamed = rows.rename_columns([inverse.get(c, c) for c in rows.column_names])
+    renamed = rows.rename_columns([source.source_column(c) for c in rows.column_names])
     missing = [f.name for f in schema if f.name not in renamed.column_names]
     if missing:
         raise InvalidRequest(f"{what}: the rows lack column(s) {missing} of the offline source '{source.name}'")

@@ -10,18 +10,20 @@ qualifies and the largest created wins.
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import Field, field_validator
 
-from ladle.config import DuckDBOfflineStoreConfig
+from ladle.common.backend_config import BackendConfig
 from ladle.definitions import DataSource, FeatureView, FileSource
 from ladle.definitions.external_sources import check_readable
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest
@@ -30,7 +32,7 @@ from ladle.offline.columns import align_to_source, cast_to_declared, ensure_utc_
 from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
 from ladle.types import is_uuid, to_arrow
 
-__all__ = ["DuckDBOfflineStore"]
+__all__ = ["DuckDBOfflineStore", "DuckDBOfflineStoreConfig"]
 
 _SHIFT = 18446744073709551616  # 2**64
 _OFFSET = 9223372036854775808  # 2**63
@@ -92,14 +94,46 @@ def _time_range_sql(column: str, lo: int | None, hi: int | None) -> list[str]:
     return where
 
 
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|[KMGT]i?B|bytes|%)\s*$", re.IGNORECASE)
+
+
+class DuckDBOfflineStoreConfig(BackendConfig):
+    """The embedded offline store: DuckDB over parquet files (``type: duckdb``, or Feast's ``file``/``dask``)."""
+
+    type: Literal["duckdb", "file", "dask"] = "duckdb"
+    #: DuckDB memory limit, e.g. "4GB"; None lets DuckDB choose
+    memory_limit: str | None = None
+    #: worker threads; None means one per core
+    threads: int | None = Field(default=None, gt=0)
+    #: S3-compatible server for ``s3://`` sources (``host:port`` or a URL); a source's s3_endpoint_override wins
+    s3_endpoint: str | None = None
+    #: AWS region; default AWS_REGION / AWS_DEFAULT_REGION, else the bucket's own region
+    s3_region: str | None = None
+    #: ``path`` or ``vhost`` addressing (default: path with an endpoint, vhost on AWS)
+    s3_url_style: Literal["path", "vhost"] | None = None
+    #: https for an s3_endpoint without a scheme unless false
+    s3_use_ssl: bool | None = None
+    #: credentials; default the AWS environment variables, profile or instance role
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_limit(cls, v: str | None) -> str | None:
+        if v is not None and not _MEMORY.match(v):
+            raise ValueError(f"{v!r} is not a size; write a number and a unit, e.g. 4GB, 512MB or 2GiB")
+        return v
+
+
 class DuckDBOfflineStore(OfflineStore):
     """Parquet files queried in-process with DuckDB."""
 
-    type_names = ("duckdb", "file", "dask")
+    name = "duckdb"
+    config_class = DuckDBOfflineStoreConfig
+    config: DuckDBOfflineStoreConfig
 
     def __init__(self, config: DuckDBOfflineStoreConfig, repo_path: Path) -> None:
-        self.config = config
-        self.repo_path = Path(repo_path)
+        super().__init__(config, repo_path)
         self.object_store = ObjectStoreOptions(
             endpoint=config.s3_endpoint,
             region=config.s3_region,
@@ -175,12 +209,6 @@ class DuckDBOfflineStore(OfflineStore):
         fs = self._file_source(source)
         return self._run(f"SELECT * FROM {self._relation(fs)} LIMIT 0", f"cannot read FileSource '{fs.name}'").schema
 
-    def _source_column(self, source: DataSource, name: str) -> str:
-        for src_col, mapped in source.field_mapping.items():
-            if mapped == name:
-                return src_col
-        return name
-
     def _view_select(
         self, view: FeatureView, features: list[str], bounds: tuple[int | None, int | None], with_keys: bool = True
     ) -> str:
@@ -191,11 +219,11 @@ class DuckDBOfflineStore(OfflineStore):
         cols = []
         if with_keys:
             types = {f.name: f.dtype for f in view.entity_columns}
-            cols += [f"{_key_sql(q(self._source_column(src, k)), types.get(k))} AS {q(k)}" for k in view.join_keys]
+            cols += [f"{_key_sql(q(src.source_column(k)), types.get(k))} AS {q(k)}" for k in view.join_keys]
         cols.append(f"{_epoch_us_sql(src.timestamp_field, schema)} AS __ts")
         if src.created_timestamp_column:
             cols.append(f"{_epoch_us_sql(src.created_timestamp_column, schema)} AS __cr")
-        cols += [f"{q(self._source_column(src, f))} AS {q(f)}" for f in features]
+        cols += [f"{q(src.source_column(f))} AS {q(f)}" for f in features]
         where = [f"{q(src.timestamp_field)} IS NOT NULL", *_time_range_sql(src.timestamp_field, *bounds)]
         return f"SELECT {', '.join(cols)} FROM {self._relation(fs)} WHERE {' AND '.join(where)}"
 
@@ -209,14 +237,8 @@ class DuckDBOfflineStore(OfflineStore):
             if relation is None:
                 raise InvalidRequest(f"{what}: the SQL returns no rows (it is not a query); write a SELECT")
             return relation.to_arrow_table()
-        except duckdb.BinderException as exc:
-            raise BackendFailure(
-                "duckdb offline store", f"{what}: {exc}", "check the schema and field_mapping"
-            ) from exc
-        except duckdb.ConversionException as exc:
-            raise InvalidRequest(f"{what}: {exc}") from exc
         except duckdb.Error as exc:
-            raise BackendFailure("duckdb offline store", f"{what}: {exc}") from exc
+            raise _driver_error(exc, what) from exc
         finally:
             cur.close()
 
@@ -226,7 +248,6 @@ class DuckDBOfflineStore(OfflineStore):
         entities: pa.Table,
         timestamp_column: str,
         views: list[ViewRequest],
-        full_feature_names: bool,
         filter_by_created_timestamp: bool = False,
     ) -> pa.Table:
         n = entities.num_rows
@@ -243,7 +264,7 @@ class DuckDBOfflineStore(OfflineStore):
             sql = self._pit_sql(req, bounds, filter_by_created_timestamp)
             result = _in_row_order(self._run(sql, f"point-in-time join of '{req.name}'", {_ENTITY: slim}), n)
             for f in req.features:
-                name = req.output_name(f.name, full_feature_names)
+                name = req.output_name(f.name)
                 out[name] = cast_to_declared(result.column(f.name), f.dtype, f"{req.name}:{f.name}")
         return pa.table(out) if out else pa.table({_ROW: slim.column(_ROW)}).drop([_ROW])
 
@@ -331,15 +352,6 @@ class DuckDBOfflineStore(OfflineStore):
         out = pa.table(dict(zip(names, arrays, strict=True)))
         return pa.RecordBatchReader.from_batches(out.schema, out.to_batches(max_chunksize=250_000))
 
-    def pull_all(
-        self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
-    ) -> pa.Table:
-        fs = self._file_source(source)
-        cols = ", ".join(f"{q(self._source_column(source, c))} AS {q(c)}" for c in columns) or "*"
-        where = _time_range_sql(fs.timestamp_field, *(None if b is None else _epoch_us(b) for b in (start, end)))
-        sql = f"SELECT {cols} FROM {self._relation(fs)}" + (f" WHERE {' AND '.join(where)}" if where else "")
-        return self._run(sql, f"reading source '{fs.name}'")
-
     def query(self, sql: str) -> pa.Table:
         return self._run(sql, "entity_df query")
 
@@ -348,6 +360,15 @@ class DuckDBOfflineStore(OfflineStore):
         fs = self._file_source(source)
         aligned = align_to_source(fs, self.source_schema(fs), rows, f"cannot append to FileSource '{fs.name}'")
         self._parquet(fs).append(aligned)
+
+
+def _driver_error(exc: duckdb.Error, what: str) -> BackendFailure | InvalidRequest:
+    """The ladle error a DuckDB error raised while doing ``what`` stands for."""
+    if isinstance(exc, duckdb.BinderException):
+        return BackendFailure("duckdb offline store", f"{what}: {exc}", "check the schema and field_mapping")
+    if isinstance(exc, duckdb.ConversionException):
+        return InvalidRequest(f"{what}: {exc}")
+    return BackendFailure("duckdb offline store", f"{what}: {exc}")
 
 
 def _key_sql(expr: str, dtype: object) -> str:

@@ -15,11 +15,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
 from pydantic import ConfigDict
 
+from ladle.common.backend_config import BackendConfig
 from ladle.common.conform import plain_python
 from ladle.definitions import DataSource, FeatureView, PostgreSQLSource
 from ladle.definitions.external_sources import check_readable
@@ -107,7 +109,7 @@ def _arrow_values(values: list[Any], target: pa.DataType) -> pa.Array:
     return pa.array(values, target)
 
 
-class PostgreSQLOfflineStoreConfig(PostgresSettings):
+class PostgreSQLOfflineStoreConfig(BackendConfig, PostgresSettings):
     """Feast's keys for a PostgreSQL offline store (see :class:`~ladle.drivers.postgres_conn.PostgresSettings`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -128,12 +130,14 @@ def _arrow_key_type(t: pa.DataType) -> str:
 class PostgreSQLOfflineStore(OfflineStore):
     """History in PostgreSQL tables or queries (``PostgreSQLSource``)."""
 
-    type_names = ("postgres",)
+    name = "postgres"
+    config_class = PostgreSQLOfflineStoreConfig
+    config: PostgreSQLOfflineStoreConfig
 
-    def __init__(self, config: PostgreSQLOfflineStoreConfig, repo_path: Any = None) -> None:
+    def __init__(self, config: PostgreSQLOfflineStoreConfig, repo_path: Path) -> None:
         if psycopg is None:
             raise MissingExtra("the postgres offline store", "postgres", "psycopg")
-        self.config = config
+        super().__init__(config, repo_path)
         self._pool: Any = None
         self._lock = threading.Lock()
 
@@ -149,6 +153,20 @@ class PostgreSQLOfflineStore(OfflineStore):
             "start PostgreSQL or fix offline_store host/port/database/user/password (or dsn)",
         )
 
+    def _driver_error(self, exc: Exception, doing: str) -> Exception:
+        """The ladle error a psycopg (or pool) error raised while ``doing`` stands for; ``exc`` itself if none."""
+        if isinstance(exc, psycopg.OperationalError) or type(exc).__name__ == "PoolTimeout":
+            return self._unavailable(exc, doing)
+        if isinstance(exc, psycopg.errors.UndefinedTable):
+            return SourceNotFound("postgres offline store", f"{doing}: {exc}".strip(), "check the source's table/query")
+        if isinstance(exc, psycopg.errors.UndefinedColumn):
+            return BackendFailure(
+                "postgres offline store", f"{doing}: {exc}".strip(), "check the schema and field_mapping"
+            )
+        if isinstance(exc, psycopg.Error):
+            return BackendFailure("postgres offline store", f"{doing}: {exc}".strip())
+        return exc
+
     @contextmanager
     def _connect(self, doing: str) -> Iterator[Any]:
         with self._lock:
@@ -161,22 +179,11 @@ class PostgreSQLOfflineStore(OfflineStore):
         try:
             with pool.connection() as conn:
                 yield conn
-        except psycopg.OperationalError as exc:
-            raise self._unavailable(exc, doing) from exc
-        except psycopg.errors.UndefinedTable as exc:
-            raise SourceNotFound(
-                "postgres offline store", f"{doing}: {exc}".strip(), "check the source's table/query"
-            ) from exc
-        except psycopg.errors.UndefinedColumn as exc:
-            raise BackendFailure(
-                "postgres offline store", f"{doing}: {exc}".strip(), "check the schema and field_mapping"
-            ) from exc
-        except psycopg.Error as exc:
-            raise BackendFailure("postgres offline store", f"{doing}: {exc}".strip()) from exc
         except Exception as exc:
-            if type(exc).__name__ == "PoolTimeout":
-                raise self._unavailable(exc, doing) from exc
-            raise
+            mapped = self._driver_error(exc, doing)
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     # --- sources -------------------------------------------------------------------------------------
     @staticmethod
@@ -197,10 +204,7 @@ class PostgreSQLOfflineStore(OfflineStore):
 
     @staticmethod
     def _column(source: DataSource, name: str) -> Any:
-        for src_col, mapped in source.field_mapping.items():
-            if mapped == name:
-                return sql.Identifier(src_col)
-        return sql.Identifier(name)
+        return sql.Identifier(source.source_column(name))
 
     def source_schema(self, source: DataSource) -> pa.Schema:
         with self._connect(f"reading the columns of source '{source.batch.name}'") as conn:
@@ -241,7 +245,6 @@ class PostgreSQLOfflineStore(OfflineStore):
         entities: pa.Table,
         timestamp_column: str,
         views: list[ViewRequest],
-        full_feature_names: bool,
         filter_by_created_timestamp: bool = False,
     ) -> pa.Table:
         ts = ensure_utc_micros(entities.column(timestamp_column), timestamp_column)
@@ -277,7 +280,7 @@ class PostgreSQLOfflineStore(OfflineStore):
                     cur.execute(query)
                     result = self._fetch(cur, names, types)
                 for f in req.features:
-                    name = req.output_name(f.name, full_feature_names)
+                    name = req.output_name(f.name)
                     out[name] = cast_to_declared(result.column(f.name), f.dtype, f"{req.name}:{f.name}")
         return pa.table(out)
 
@@ -356,30 +359,9 @@ class PostgreSQLOfflineStore(OfflineStore):
         batches = table.to_batches(max_chunksize=250_000)
         return pa.RecordBatchReader.from_batches(table.schema, batches)
 
-    def pull_all(
-        self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
-    ) -> pa.Table:
-        src = self._source(source)
-        schema = self.source_schema(src)
-        mapped = {src.field_mapping.get(f.name, f.name): f.type for f in schema}
-        where = [sql.SQL("TRUE")]
-        params: list[Any] = []
-        for bound, op in ((start, ">="), (end, "<=")):
-            if bound is not None:
-                where.append(sql.SQL("{} {} %s").format(self._column(src, src.timestamp_field), sql.SQL(op)))
-                params.append(bound)
-        query = sql.SQL("SELECT {} FROM {} AS src WHERE {}").format(
-            sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._column(src, c), sql.Identifier(c)) for c in columns),
-            self._relation(src),
-            sql.SQL(" AND ").join(where),
-        )
-        with self._connect(f"reading source '{src.name}'") as conn, conn.cursor() as cur:
-            cur.execute(query, params)
-            return self._fetch(cur, columns, [mapped.get(c, pa.string()) for c in columns])
-
-    def query(self, query_text: str) -> pa.Table:
+    def query(self, sql: str) -> pa.Table:  # the protocol's name; psycopg's ``sql`` module is not used here
         with self._connect("running the entity_df query") as conn, conn.cursor() as cur:
-            cur.execute(query_text)
+            cur.execute(sql)
             names = [c.name for c in cur.description]
             types = [_column_type(conn, col.type_code) for col in cur.description]
             return self._fetch(cur, names, types)
@@ -388,8 +370,13 @@ class PostgreSQLOfflineStore(OfflineStore):
         src = self._source(source)
         if not src.table:
             raise InvalidRequest(f"cannot push offline to PostgreSQLSource '{src.name}': it is a query, not a table")
-        inverse = {v: k for k, v in src.field_mapping.items()}
-        names = [inverse.get(c, c) for c in rows.column_names]
+        names = [src.source_column(c) for c in rows.column_names]
+        missing = [f.name for f in self.source_schema(src) if f.name not in names]
+        if missing:  # COPY would fill them with NULL: refuse, as the other stores do
+            raise InvalidRequest(
+                f"cannot append to PostgreSQLSource '{src.name}': the rows lack column(s) {missing} of the offline "
+                "source"
+            )
         columns = []
         for c in rows.columns:
             if pa.types.is_timestamp(c.type):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -26,8 +25,9 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import field_validator
 
+from ladle.common.backend_config import BackendConfig
 from ladle.common.conform import conform_keys
 from ladle.definitions import DataSource, FeatureView, FileSource, SavedDatasetSparkStorage, SparkSource
 from ladle.definitions.external_sources import check_readable
@@ -50,15 +50,13 @@ _DEFAULT_CONF = {
 _LONG_MIN = -(2**63)
 
 
-class SparkOfflineStoreConfig(BaseModel):
+class SparkOfflineStoreConfig(BackendConfig):
     """Feast's keys for the Spark offline store.
 
     ``spark_conf`` goes to ``SparkSession.builder.config`` when ladle creates the session (e.g.
     ``spark.master: spark://host:7077``); when a session is already active (a notebook, ``spark-submit``),
     it is reused as it is.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["spark"] = "spark"
     spark_conf: dict[str, str] | None = None
@@ -138,13 +136,14 @@ def _first_line(exc: BaseException) -> str:
 class SparkOfflineStore(OfflineStore, EngineFrames):
     """History in Spark: ``SparkSource`` tables, queries and files, and ``FileSource`` parquet."""
 
-    type_names = ("spark",)
+    name = "spark"
+    config_class = SparkOfflineStoreConfig
+    config: SparkOfflineStoreConfig
     engine: ClassVar[str] = "spark"
 
-    def __init__(self, config: SparkOfflineStoreConfig, repo_path: Path | str = ".") -> None:
+    def __init__(self, config: SparkOfflineStoreConfig, repo_path: Path) -> None:
         _pyspark()
-        self.config = config
-        self.repo_path = Path(repo_path)
+        super().__init__(config, repo_path)
         self._spark: Any = None
         self._lock = threading.Lock()
 
@@ -208,7 +207,7 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
             if isinstance(batch, FileSource):
                 return self._read_parquet(self._path(batch.path))
         except Exception as exc:
-            raise self._source_error(batch, exc) from exc
+            raise self._driver_error(exc, f"reading {type(batch).__name__} '{batch.name}'", batch) from exc
         raise InvalidDefinition(
             type(batch).__name__,
             batch.name,
@@ -228,7 +227,10 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         floored = {c: F.timestamp_micros(F.expr(f"({_quoted(c)} - pmod({_quoted(c)}, 1000)) div 1000")) for c in nanos}
         return raw.withColumns(floored)
 
-    def _source_error(self, source: DataSource, exc: Exception) -> BackendFailure:
+    def _driver_error(self, exc: Exception, doing: str, source: DataSource | None = None) -> BackendFailure:
+        """The ladle error a Spark error raised while ``doing`` (reading ``source``, when given) stands for."""
+        if source is None:
+            return BackendFailure(_STORE, f"{doing}: {_first_line(exc)}")
         kind = type(source).__name__
         where = source.describe_location() if isinstance(source, SparkSource) else f"parquet at '{source.path}'"  # type: ignore[attr-defined]
         text = _first_line(exc)
@@ -262,14 +264,7 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         try:
             return frame.toArrow()
         except Exception as exc:
-            raise BackendFailure(_STORE, f"{doing}: {_first_line(exc)}") from exc
-
-    @staticmethod
-    def _source_column(source: DataSource, name: str) -> str:
-        for src_col, mapped in source.field_mapping.items():
-            if mapped == name:
-                return src_col
-        return name
+            raise self._driver_error(exc, doing) from exc
 
     def _view_rows(
         self,
@@ -288,7 +283,7 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         missing = [
             c
             for c in [
-                *(self._source_column(src, k) for k in [*view.join_keys, *features]),
+                *(src.source_column(k) for k in [*view.join_keys, *features]),
                 src.timestamp_field,
                 src.created_timestamp_column,
             ]
@@ -307,9 +302,9 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
             else F.lit(_LONG_MIN)
         )
         types = {f.name: f.dtype for f in view.entity_columns}
-        cols = [_key_column(col(self._source_column(src, k)), types.get(k)).alias(k) for k in view.join_keys]
+        cols = [_key_column(col(src.source_column(k)), types.get(k)).alias(k) for k in view.join_keys]
         cols += [ts.alias("__ts"), cr.alias("__cr")]
-        cols += [col(self._source_column(src, f)).alias(f) for f in features]
+        cols += [col(src.source_column(f)).alias(f) for f in features]
         rows = raw.select(*cols).where(F.col("__ts").isNotNull())
         if lo is not None:
             rows = rows.where(F.col("__ts") >= F.lit(lo))
@@ -385,7 +380,6 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         entities: pa.Table,
         timestamp_column: str,
         views: list[ViewRequest],
-        full_feature_names: bool,
         filter_by_created_timestamp: bool = False,
     ) -> pa.Table:
         n = entities.num_rows
@@ -404,9 +398,7 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         for req in views:
             for f in req.features:
                 column = result.column(f"{req.name}__{f.name}")
-                out[req.output_name(f.name, full_feature_names)] = cast_to_declared(
-                    column, f.dtype, f"{req.name}:{f.name}"
-                )
+                out[req.output_name(f.name)] = cast_to_declared(column, f.dtype, f"{req.name}:{f.name}")
         return pa.table(out)
 
     def _entity_upload(
@@ -566,21 +558,6 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         out = latest_rows(view, table)
         return pa.RecordBatchReader.from_batches(out.schema, out.to_batches(max_chunksize=250_000))
 
-    def pull_all(
-        self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
-    ) -> pa.Table:
-        _, F, _ = _pyspark()
-        raw = self.frame(source)
-        batch = source.batch
-        ts = epoch_micros(raw, batch.timestamp_field, f"source '{batch.name}'")
-        frame = raw
-        if start is not None:
-            frame = frame.where(ts >= F.lit(_epoch_us(start)))
-        if end is not None:
-            frame = frame.where(ts <= F.lit(_epoch_us(end)))
-        selected = frame.select(*[col(self._source_column(batch, c)).alias(c) for c in columns])
-        return self._to_arrow(selected, f"reading source '{batch.name}'")
-
     def query(self, sql: str) -> pa.Table:
         frame = self._entity_frame(sql)
         return self._to_arrow(frame, "entity_df query")
@@ -597,8 +574,7 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
                 "point it at a folder of parquet files"
             )
         target = self.frame(batch)
-        inverse = {v: k for k, v in batch.field_mapping.items()}
-        renamed = rows.rename_columns([inverse.get(c, c) for c in rows.column_names])
+        renamed = rows.rename_columns([batch.source_column(c) for c in rows.column_names])
         missing = [c for c in target.columns if c not in renamed.column_names]
         if missing:
             raise InvalidRequest(
@@ -613,7 +589,7 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
                 fmt = batch.file_format or "parquet"
                 aligned.write.mode("append").format(fmt).save(self._path(batch.path))
         except Exception as exc:
-            raise BackendFailure(_STORE, f"appending to '{batch.name}': {_first_line(exc)}") from exc
+            raise self._driver_error(exc, f"appending to '{batch.name}'") from exc
 
 
 def latest_rows(view: FeatureView, table: pa.Table) -> pa.Table:
@@ -629,12 +605,6 @@ def latest_rows(view: FeatureView, table: pa.Table) -> pa.Table:
             column = ensure_utc_micros(column, name)
         out[name] = column
     return conform_keys(pa.table(out), view.entity_columns)
-
-
-def batches(table: pa.Table, size: int) -> Iterator[pa.Table]:
-    """``table`` in slices of at most ``size`` rows."""
-    for start in range(0, table.num_rows, max(size, 1)):
-        yield table.slice(start, size)
 
 
 def _key_column(column: Any, dtype: object) -> Any:

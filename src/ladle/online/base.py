@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
 
+from ladle.common.backend_config import BackendConfig
 from ladle.definitions import FeatureView
 
 __all__ = ["CREATED_TS", "EVENT_TS", "OnlineStore", "ViewRead"]
@@ -33,10 +34,8 @@ class ViewRead:
     features: list[str]
 
 
-class OnlineStoreConfig(BaseModel):
-    """Settings shared by every online store; each store's config adds ``type`` and its own keys."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class OnlineStoreConfig(BackendConfig):
+    """Settings shared by every online store; each store's config narrows ``type`` and adds its own keys."""
 
     #: serve values older than the view's ttl as OUTSIDE_MAX_AGE (null) instead of as fresh
     enforce_ttl: bool = True
@@ -45,12 +44,24 @@ class OnlineStoreConfig(BaseModel):
 class OnlineStore(abc.ABC):
     """Latest feature values per entity key, for low-latency reads.
 
-    A store is created with its own config (the ``online_store:`` mapping of feature_store.yaml, as its
-    pydantic model) and the repo folder (to resolve relative paths). It may open connections lazily.
+    A store is created as ``Store(config, repo_path)``: its own config (the ``online_store:`` mapping of
+    feature_store.yaml, as its :attr:`config_class` model) and the repo folder (to resolve relative paths).
+    It may open connections lazily. Selected by ``type:`` through :data:`ladle.backends.tables.ONLINE_STORES`.
     """
 
-    #: the ``type:`` value in feature_store.yaml that selects this store
-    type_name: ClassVar[str] = ""
+    #: the store's name: its ``type:`` in feature_store.yaml
+    name: ClassVar[str] = ""
+    #: the pydantic model of the store's ``online_store:`` section
+    config_class: ClassVar[type[OnlineStoreConfig] | None] = None
+
+    def __init__(self, config: OnlineStoreConfig, repo_path: Path) -> None:
+        self.config = config
+        self.repo_path = Path(repo_path)
+
+    def portable_config(self) -> OnlineStoreConfig:
+        """The config another process (a Spark executor) rebuilds this store from: :attr:`config` with
+        anything relative to this process resolved. Stores with local paths override it."""
+        return self.config
 
     @abc.abstractmethod
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:

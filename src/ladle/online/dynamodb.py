@@ -75,12 +75,14 @@ class DynamoDBOnlineStoreConfig(OnlineStoreConfig):
 class DynamoDBOnlineStore(OnlineStore):
     """Latest values per key in DynamoDB tables."""
 
-    type_name = "dynamodb"
+    name = "dynamodb"
+    config_class = DynamoDBOnlineStoreConfig
+    config: DynamoDBOnlineStoreConfig
 
     def __init__(self, config: DynamoDBOnlineStoreConfig, repo_path: Path) -> None:
         if boto3 is None:
             raise MissingExtra("the dynamodb online store", "dynamodb", "boto3")
-        self.config = config
+        super().__init__(config, repo_path)
         self._client: Any = None
         self._lock = threading.Lock()
 

@@ -110,13 +110,15 @@ def _from_pg(values: list[Any], t: pa.DataType) -> pa.Array:
 class PostgreSQLOnlineStore(OnlineStore):
     """Latest values per key in PostgreSQL tables."""
 
-    type_name = "postgres"
+    name = "postgres"
+    config_class = PostgreSQLOnlineStoreConfig
+    config: PostgreSQLOnlineStoreConfig
 
     def __init__(self, config: PostgreSQLOnlineStoreConfig, repo_path: Path) -> None:
         if psycopg is None:
             raise MissingExtra("the postgres online store", "postgres", "psycopg")
         _ = psycopg.Error  # load the driver now, under the store's lock: Python 3.11's lazy loading is not thread-safe
-        self.config = config
+        super().__init__(config, repo_path)
         self._pool: Any = None
         self._lock = threading.Lock()
 

@@ -135,7 +135,9 @@ def _int_in(text: str, what: str, low: int, high: int) -> int:
 class RedisOnlineStore(OnlineStore):
     """Latest values per key in Redis hashes."""
 
-    type_name = "redis"
+    name = "redis"
+    config_class = RedisOnlineStoreConfig
+    config: RedisOnlineStoreConfig
 
     def __init__(self, config: RedisOnlineStoreConfig, repo_path: Path) -> None:
         if redis_lib is None:
@@ -143,7 +145,7 @@ class RedisOnlineStore(OnlineStore):
         _ = (
             redis_lib.RedisError
         )  # load the driver now, under the store's lock: Python 3.11's lazy loading is not thread-safe
-        self.config = config
+        super().__init__(config, repo_path)
         try:
             self._kwargs = _connection_kwargs(config.connection_string)
         except ValueError as exc:

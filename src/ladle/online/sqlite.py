@@ -41,22 +41,21 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ladle.config import SqliteOnlineStoreConfig
 from ladle.definitions import FeatureView
 from ladle.errors import BackendError, BackendFailure, BackendUnavailable, FeatureNotFound, InvalidRequest
-from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore
+from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig
 from ladle.online.entity_key import encode_keys
 from ladle.online.newer_wins import latest_per_key, sql_not_older
 from ladle.types import FeastType, to_arrow
 
-__all__ = ["SqliteOnlineStore"]
+__all__ = ["SqliteOnlineStore", "SqliteOnlineStoreConfig"]
 
 ENTITY_KEY = "entity_key"
 #: bumped when the entity-key encoding changes; part of the table text, so old tables are rebuilt
@@ -317,6 +316,14 @@ def _has_json_each(conn: sqlite3.Connection) -> bool:
     return True
 
 
+class SqliteOnlineStoreConfig(OnlineStoreConfig):
+    """The embedded online store: one SQLite file (``type: sqlite``)."""
+
+    type: Literal["sqlite"] = "sqlite"
+    #: the database file, relative to the repo folder unless absolute
+    path: str = "data/online_store.db"
+
+
 class SqliteOnlineStore(OnlineStore):
     """Latest feature values per entity key in one local SQLite file (see the module docstring).
 
@@ -326,10 +333,12 @@ class SqliteOnlineStore(OnlineStore):
     '/repo/data/online_store.db'
     """
 
-    type_name = "sqlite"
+    name = "sqlite"
+    config_class = SqliteOnlineStoreConfig
+    config: SqliteOnlineStoreConfig
 
     def __init__(self, config: SqliteOnlineStoreConfig, repo_path: Path) -> None:
-        self.config = config
+        super().__init__(config, repo_path)
         path = Path(config.path)
         #: the database file
         self.path = path if path.is_absolute() else Path(repo_path) / path
@@ -378,6 +387,10 @@ class SqliteOnlineStore(OnlineStore):
             self._conns.append(conn)
             local.conn, local.generation = conn, self._generation
         return conn
+
+    def portable_config(self) -> SqliteOnlineStoreConfig:
+        """The config with :attr:`path` resolved against the repo folder (an executor's folder differs)."""
+        return self.config.model_copy(update={"path": str(self.path)})
 
     def close(self) -> None:
         """Close every thread's connection; the next call reconnects. Not to be called while others read."""

@@ -11,7 +11,11 @@ from __future__ import annotations
 import abc
 import contextlib
 import hashlib
-from typing import ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from ladle.config import RegistryConfig
 
 __all__ = ["RegistryStore", "content_token"]
 
@@ -33,10 +37,19 @@ class RegistryStore(abc.ABC):
     Implementations must make :meth:`write` atomic (readers see the old or the new bytes, never a mix)
     and must perform its token check and replace as one step with respect to other writers, including
     writers in other processes.
+
+    A store is created as ``Store(config, repo_path, project)``: the ``registry:`` section (a
+    :class:`~ladle.config.RegistryConfig`), the repo folder (relative paths resolve against it) and the
+    project whose registry it holds. Selected through :data:`ladle.backends.tables.REGISTRY_STORES`.
     """
 
-    #: the ``registry_type`` value in feature_store.yaml that selects this store
-    type_name: ClassVar[str] = ""
+    #: the store's name: its ``registry_type`` in feature_store.yaml
+    name: ClassVar[str] = ""
+
+    def __init__(self, config: RegistryConfig, repo_path: Path, project: str) -> None:
+        self.config = config
+        self.repo_path = Path(repo_path)
+        self.project = project
 
     @abc.abstractmethod
     def read(self) -> bytes | None:

@@ -14,10 +14,13 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING
 
 from ladle.errors import InvalidConfig, RegistryConflict
 from ladle.registry.base import RegistryStore
+
+if TYPE_CHECKING:
+    from ladle.config import RegistryConfig
 
 try:
     import fcntl
@@ -31,16 +34,27 @@ class FileRegistryStore(RegistryStore):
     """The registry as one local file.
 
     >>> import tempfile, pathlib
-    >>> store = FileRegistryStore(pathlib.Path(tempfile.mkdtemp()) / "registry.db")
+    >>> from ladle.config import RegistryConfig
+    >>> store = FileRegistryStore(RegistryConfig(path="registry.db"), pathlib.Path(tempfile.mkdtemp()), "demo")
     >>> token = store.write(b"{}", expected_token=None)
     >>> store.read(), store.token(store.read()) == token
     (b'{}', True)
     """
 
-    type_name: ClassVar[str] = "file"
+    name = "file"
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    def __init__(self, config: RegistryConfig, repo_path: Path, project: str) -> None:
+        super().__init__(config, repo_path, project)
+        if "://" in config.path:
+            raise InvalidConfig(
+                "feature_store.yaml",
+                f"registry path '{config.path}' is remote, which ladle does not support yet",
+                "use a local path such as data/registry.db, or registry_type: sql with a postgresql:// or "
+                "sqlite:/// path",
+            )
+        path = Path(config.path)
+        #: the registry file
+        self.path = path if path.is_absolute() else self.repo_path / path
 
     @property
     def lock_path(self) -> Path:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ladle.backends.plugins import is_class_path, load_plugin
+from ladle.backends.tables import registry_store_class
 from ladle.config import CONFIG_FILE, RepoConfig
 from ladle.definitions import DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView, Project
 from ladle.definitions.contents import RepoContents
@@ -31,7 +31,6 @@ from ladle.errors import (
 )
 from ladle.registry.base import RegistryStore
 from ladle.registry.diff import RegistryDiff
-from ladle.registry.file import FileRegistryStore
 from ladle.registry.signing import sign, verify
 from ladle.registry.state import KIND_SINGULAR, KINDS, RegistryState, Specs
 from ladle.types import ValueType, dtype_from_dict
@@ -69,29 +68,12 @@ _LABELS = {
 
 
 def make_registry_store(config: RepoConfig) -> RegistryStore:
-    """The registry store ``config.registry`` describes: a local file, a SQL database for ``sql``, S3, or the
-    class named by ``registry_store_type`` (created as ``Store(registry_config, repo_path)``)."""
-    path = config.registry.path
-    store_type = config.registry.registry_store_type
-    if is_class_path(store_type):
-        cls = load_plugin(str(store_type), RegistryStore, "registry.registry_store_type", CONFIG_FILE, config.repo_path)
-        store: RegistryStore = cls(config.registry, config.repo_path)
-        return store
-    if config.registry.registry_type == "sql" or path.startswith(("postgresql://", "postgres://", "sqlite:///")):
-        from ladle.registry.sql import SqlRegistryStore
-
-        return SqlRegistryStore(path, config.project, config.repo_path)
-    if path.startswith("s3://"):
-        from ladle.registry.s3 import S3RegistryStore
-
-        return S3RegistryStore(path, config.registry.s3_endpoint_url)
-    if "://" in path:
-        raise InvalidConfig(
-            CONFIG_FILE,
-            f"registry path '{path}' is remote, which ladle does not support yet",
-            "use a local path such as data/registry.db, or registry_type: sql with a postgresql:// or sqlite:/// path",
-        )
-    return FileRegistryStore(config.resolve(path))
+    """The registry store ``config.registry`` describes (see :func:`ladle.backends.tables.registry_store_class`):
+    a local file, a SQL database, S3, an installed store or a class path, created as
+    ``Store(registry_config, repo_path, project)``."""
+    cls = registry_store_class(config.registry, CONFIG_FILE, config.repo_path)
+    store: RegistryStore = cls(config.registry, config.repo_path, config.project)
+    return store
 
 
 class Registry:

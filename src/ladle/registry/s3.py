@@ -9,10 +9,14 @@ becomes :class:`~ladle.errors.RegistryConflict`.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ladle.errors import BackendFailure, BackendUnavailable, MissingExtra, RegistryConflict
 from ladle.registry.base import RegistryStore, content_token
+
+if TYPE_CHECKING:
+    from ladle.config import RegistryConfig
 
 __all__ = ["S3RegistryStore"]
 
@@ -20,9 +24,11 @@ __all__ = ["S3RegistryStore"]
 class S3RegistryStore(RegistryStore):
     """The registry document as one S3 object."""
 
-    type_name = "s3"
+    name = "s3"
 
-    def __init__(self, url: str, endpoint_url: str | None = None) -> None:
+    def __init__(self, config: RegistryConfig, repo_path: Path, project: str) -> None:
+        super().__init__(config, repo_path, project)
+        url, endpoint_url = config.path, config.s3_endpoint_url
         try:
             import boto3
         except ImportError as exc:

@@ -14,11 +14,14 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ladle.errors import BackendFailure, BackendUnavailable, MissingExtra, RegistryConflict
 from ladle.registry.base import RegistryStore, content_token
 from ladle.registry.file import file_lock
+
+if TYPE_CHECKING:
+    from ladle.config import RegistryConfig
 
 __all__ = ["SqlRegistryStore"]
 
@@ -31,11 +34,11 @@ _CREATE = (
 class SqlRegistryStore(RegistryStore):
     """The registry document of one project, in PostgreSQL or SQLite."""
 
-    type_name = "sql"
+    name = "sql"
 
-    def __init__(self, url: str, project: str, repo_path: Path) -> None:
-        self.url = url
-        self.project = project
+    def __init__(self, config: RegistryConfig, repo_path: Path, project: str) -> None:
+        super().__init__(config, repo_path, project)
+        url = self.url = config.path
         if url.startswith(("postgresql://", "postgres://")):
             self._dialect = "postgres"
         elif url.startswith("sqlite:///"):

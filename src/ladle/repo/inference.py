@@ -21,7 +21,7 @@ SchemaOf = Callable[[DataSource], pa.Schema]
 
 
 def _mapped_schema(source: DataSource, schema: pa.Schema) -> dict[str, pa.DataType]:
-    return {source.field_mapping.get(f.name, f.name): f.type for f in schema}
+    return {source.mapped_name(f.name): f.type for f in schema}
 
 
 def infer_contents(

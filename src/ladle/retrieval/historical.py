@@ -115,7 +115,7 @@ def _join(
         rows, columns = in_engine.collect_join(entity_df, ts_col, resolved.views, filter_by_created_timestamp)
     else:
         joined = (
-            offline.point_in_time_join(table, ts_col, resolved.views, True, filter_by_created_timestamp)
+            offline.point_in_time_join(table, ts_col, resolved.views, filter_by_created_timestamp)
             if resolved.views
             else pa.table({})
         )
@@ -174,7 +174,7 @@ def historical_job(
         [o[2] for o in resolved.outputs],
         resolved.full_feature_names,
         {"timestamp_column": ts_col, "features": [f"{o[0]}:{o[1]}" for o in resolved.outputs]},
-        offline_store=type(offline).type_names[0] if type(offline).type_names else type(offline).__name__,
+        offline_store=offline.name or type(offline).__name__,
         engine=engine,
         engine_frame=engine_frame,
         object_store=offline.object_store,
