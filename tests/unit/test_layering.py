@@ -4,8 +4,9 @@ The layers, top to bottom (docs/architecture.md draws them)::
 
     front-ends     cli/, server/                       the ``ladle`` command and the HTTP server, over FeatureStore
     top level      ladle (__init__), store, client     what users import
-    capabilities   retrieval/, ingest/, repo/, registry/, backends/
+    capabilities   retrieval/, ingest/, repo/, registry/, backends/catalog
     config         config                              feature_store.yaml, read by the registry and the backend table
+    backend table  backends/tables, backends/plugins   names and class paths to backend classes, loaded lazily
     backends       offline/, online/
     definitions    definitions/
     foundation     common/, drivers/, errors, types
@@ -26,6 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("top level", ("ladle", "ladle.store", "ladle.client")),
     ("capabilities", ("ladle.retrieval", "ladle.ingest", "ladle.repo", "ladle.registry", "ladle.backends")),
     ("config", ("ladle.config",)),
+    ("backend table", ("ladle.backends.tables", "ladle.backends.plugins")),
     ("backends", ("ladle.offline", "ladle.online")),
     ("definitions", ("ladle.definitions",)),
     ("foundation", ("ladle.common", "ladle.drivers", "ladle.errors", "ladle.types")),

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError, create_model
 
@@ -31,8 +31,14 @@ from ladle.backends.plugins import PluginConfig, check_backend, is_class_path, l
 from ladle.common.backend_config import BackendConfig
 from ladle.errors import InvalidConfig, did_you_mean
 
-if TYPE_CHECKING:
-    from ladle.config import RegistryConfig
+
+class RegistrySettings(Protocol):
+    """The keys of ``registry:`` that choose its store (``ladle.config.RegistryConfig`` has them)."""
+
+    registry_store_type: str | None
+    registry_type: str
+    path: str
+
 
 __all__ = [
     "BATCH_ENGINES",
@@ -177,7 +183,7 @@ def backend_class(kind: BackendKind, name: str, file: str, repo_path: Path, labe
 _FEAST_REGISTRY_STORES = {"FileRegistryStore": "file", "LocalRegistryStore": "file", "S3RegistryStore": "s3"}
 
 
-def registry_store_class(registry: RegistryConfig, file: str, repo_path: Path) -> type:
+def registry_store_class(registry: RegistrySettings, file: str, repo_path: Path) -> type:
     """The registry store class ``registry:`` selects.
 
     ``registry_store_type`` wins (a class path, one of Feast's store names, or a name of the table); else
