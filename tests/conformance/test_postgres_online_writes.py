@@ -96,7 +96,7 @@ def test_a_deadlock_is_a_retryable_error_not_an_outage(store: tuple[object, str]
         psycopg.errors.DeadlockDetected("deadlock detected"),
         psycopg.errors.SerializationFailure("could not serialize access"),
     ):
-        mapped = online._fail(exc, "writing feature view 'stats'")  # type: ignore[attr-defined]
+        mapped = online._driver_error(exc, "writing feature view 'stats'")  # type: ignore[attr-defined]
         assert isinstance(mapped, BackendUnavailable) and mapped.retryable
         assert "cannot connect" not in str(mapped)
         assert "conflicted with a concurrent write" in str(mapped)

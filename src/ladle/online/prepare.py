@@ -77,7 +77,8 @@ def prepare_rows(view: FeatureView, rows: pa.Table) -> PreparedRows:
             f"{rows.column(EVENT_TS).null_count} row(s) written to feature view '{view.name}' have a null event "
             "timestamp (drop those rows first)"
         )
-    latest = latest_per_key(rows.append_column(_KEY, keys), [_KEY])
+    # the key columns tell keys apart as their encoding does, and integers are cheaper to compare than text
+    latest = latest_per_key(rows.append_column(_KEY, keys), list(view.join_keys))
     n = latest.num_rows
     created = to_micros(latest.column(CREATED_TS)) if CREATED_TS in latest.column_names else pa.nulls(n, pa.int64())
     return PreparedRows(
