@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from ladle.common.conform import conform_keys
+from ladle.common.times import UTC_US
 from ladle.definitions import FeatureView
 from ladle.errors import InvalidRequest
 from ladle.offline.base import OfflineStore
@@ -97,7 +98,7 @@ def stamped(rows: pa.Table, event_timestamp: datetime | None) -> pa.Table:
     """
     if event_timestamp is None:
         return rows
-    stamp = pa.array([utc(event_timestamp)] * rows.num_rows, pa.timestamp("us", tz="UTC"))
+    stamp = pa.array([utc(event_timestamp)] * rows.num_rows, UTC_US)
     return rows.set_column(rows.schema.get_field_index(EVENT_TS), EVENT_TS, stamp)
 
 

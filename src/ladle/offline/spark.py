@@ -19,7 +19,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ladle.common.conform import conform_keys
+from ladle.common.times import epoch_us as _epoch_us
 from ladle.definitions import DataSource, FeatureView, FileSource, SavedDatasetSparkStorage, SparkSource
 from ladle.definitions.external_sources import check_readable
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest, MissingExtra
@@ -122,12 +123,6 @@ def epoch_micros(frame: Any, name: str, what: str) -> Any:
     if kind == "string":
         return F.unix_micros(c.cast("timestamp"))
     raise InvalidRequest(f"{what}: column '{name}' must hold timestamps, but its Spark type is {kind}")
-
-
-def _epoch_us(when: datetime) -> int:
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when
-    delta = when - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _first_line(exc: BaseException) -> str:

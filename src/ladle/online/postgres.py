@@ -34,7 +34,7 @@ import pyarrow as pa
 from ladle.common.type_family import type_family
 from ladle.definitions import FeatureView
 from ladle.drivers.lazy_import import lazy_attribute, lazy_module
-from ladle.drivers.postgres_conn import PostgresSettings, open_pool
+from ladle.drivers.postgres_conn import PostgresSettings, open_pool, value_column_type
 from ladle.errors import BackendFailure, BackendUnavailable, MissingExtra
 from ladle.online.base import OnlineStore, OnlineStoreConfig, ViewRead
 from ladle.online.entity_key import encode_key_list
@@ -84,33 +84,26 @@ def _rolled_back(exc: Exception) -> bool:
     return str(getattr(exc, "sqlstate", "") or "").startswith("40")
 
 
-_SQL_TYPES = {"bool": "BOOLEAN", "int": "BIGINT", "timestamp": "BIGINT", "float": "DOUBLE PRECISION", "string": "TEXT"}
-
-
 #: the first columns of every table
 _KEY_AND_STAMPS = [("entity_key", "TEXT"), ("event_ts", "BIGINT"), ("created_ts", "BIGINT")]
 
 
-def _sql_type(t: pa.DataType) -> str:
-    """The column type of a feature of Arrow type ``t``: native scalars; bytes raw and the rest tagged, as BYTEA."""
-    return _SQL_TYPES.get(type_family(t), "BYTEA")
-
-
 def _to_pg(column: pa.Array, t: pa.DataType) -> list[Any]:
-    family = type_family(t)
-    if _SQL_TYPES.get(family) == "BIGINT":
+    """Parameters for COPY of a feature column of Arrow type ``t`` (see :func:`value_column_type`)."""
+    sql_type = value_column_type(t)
+    if sql_type == "BIGINT":
         return column.cast(pa.int64()).to_pylist()  # type: ignore[no-any-return]
-    if family in _SQL_TYPES or family == "bytes":
+    if sql_type != "BYTEA" or type_family(t) == "bytes":
         return column.to_pylist()  # type: ignore[no-any-return]
     return [v or None for v in encode_column(column)]
 
 
 def _from_pg(values: Sequence[Any], t: pa.DataType) -> pa.Array:
-    family = type_family(t)
-    if family in _SQL_TYPES:
+    """A feature column of Arrow type ``t`` from the values PostgreSQL returned."""
+    if value_column_type(t) != "BYTEA":
         return pa.array(values, t)
     as_bytes = [None if v is None else bytes(v) for v in values]
-    return pa.array(as_bytes, t) if family == "bytes" else decode_column(as_bytes, t)
+    return pa.array(as_bytes, t) if type_family(t) == "bytes" else decode_column(as_bytes, t)
 
 
 class PostgreSQLOnlineStore(OnlineStore):
@@ -182,7 +175,7 @@ class PostgreSQLOnlineStore(OnlineStore):
 
     def _ensure(self, conn: Any, project: str, view: FeatureView) -> None:
         """Create the view's table, or bring it to the view's shape by the rule of :mod:`ladle.online.shape`."""
-        wanted = [(f.name, _sql_type(to_arrow(f.dtype))) for f in view.features]
+        wanted = [(f.name, value_column_type(to_arrow(f.dtype))) for f in view.features]
         table = self._table(project, view)
         new = ViewShape.of(view)
         found = conn.execute(
