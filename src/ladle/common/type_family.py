@@ -12,6 +12,7 @@ of their plain type.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import pyarrow as pa
@@ -36,42 +37,34 @@ TypeFamily = Literal[
 ]
 
 
+#: the first test a type passes names its family (large variants and string views join their plain type)
+_TESTS: list[tuple[Callable[[pa.DataType], bool], TypeFamily]] = [
+    (pa.types.is_null, "null"),
+    (pa.types.is_boolean, "bool"),
+    (pa.types.is_integer, "int"),
+    (pa.types.is_floating, "float"),
+    (pa.types.is_decimal, "decimal"),
+    (pa.types.is_string, "string"),
+    (pa.types.is_large_string, "string"),
+    (pa.types.is_string_view, "string"),
+    (pa.types.is_binary, "bytes"),
+    (pa.types.is_large_binary, "bytes"),
+    (pa.types.is_timestamp, "timestamp"),
+    (pa.types.is_date, "date"),
+    (pa.types.is_list, "list"),
+    (pa.types.is_large_list, "list"),
+    (pa.types.is_struct, "struct"),
+    (pa.types.is_map, "map"),
+]
+
+
 def type_family(t: pa.DataType) -> TypeFamily:
     """The family of ``t`` (``"other"`` for types no feature is declared as: durations, dictionaries, ...)."""
-    if isinstance(t, pa.JsonType):
+    if isinstance(t, pa.JsonType):  # an extension type: its storage type would say "string"
         return "json"
-    return _scalar_family(t) or _nested_family(t)
-
-
-def _scalar_family(t: pa.DataType) -> TypeFamily | None:
-    if pa.types.is_null(t):
-        return "null"
-    if pa.types.is_boolean(t):
-        return "bool"
-    if pa.types.is_integer(t):
-        return "int"
-    if pa.types.is_floating(t):
-        return "float"
-    if pa.types.is_decimal(t):
-        return "decimal"
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return "string"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return "bytes"
-    if pa.types.is_timestamp(t):
-        return "timestamp"
-    if pa.types.is_date(t):
-        return "date"
-    return None
-
-
-def _nested_family(t: pa.DataType) -> TypeFamily:
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return "list"
-    if pa.types.is_struct(t):
-        return "struct"
-    if pa.types.is_map(t):
-        return "map"
+    for test, family in _TESTS:
+        if test(t):
+            return family
     return "other"
 
 

@@ -358,23 +358,30 @@ class SqliteOnlineStore(OnlineStore):
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
         """Create each kept view's table, rebuild one whose join keys or features changed, drop deleted ones.
 
-        A rebuilt table keeps its rows and the columns whose name and type did not change (a new feature is
-        null until the next materialization); if the join keys changed, its rows are dropped.
+        The rule of :mod:`ladle.online.shape`: a rebuilt table keeps its rows and the columns whose name and
+        type did not change (a new or retyped feature is null until the next write); if the join keys changed,
+        its rows are dropped. The table text is the recorded shape.
         """
         if not keep and not self.path.exists():
             return
         wanted = [(self.table_name(project, v), *self._layout(project, v)) for v in keep]
-        conn = self._conn(create=True)
+        self._change_tables(project, delete, wanted, "updating the tables")
+
+    def _change_tables(
+        self, project: str, drop: list[FeatureView], sync: list[tuple[str, str, list[tuple[str, str]]]], doing: str
+    ) -> None:
+        """In one transaction: drop the tables of ``drop``, then create or rebuild each of ``sync``."""
+        conn = self._conn(create=bool(sync))
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for view in delete:
+            for view in drop:
                 conn.execute(f"DROP TABLE IF EXISTS {_q(self.table_name(project, view))}")
-            for table, create, columns in wanted:
+            for table, create, columns in sync:
                 self._sync_table(conn, table, create, columns)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             _rollback(conn)
-            raise self._driver_error(exc, "updating the tables") from exc
+            raise self._driver_error(exc, doing) from exc
         finally:
             self._plans.clear()
             self._upserts.clear()
@@ -405,21 +412,17 @@ class SqliteOnlineStore(OnlineStore):
         if not self.path.exists():
             self.close()
             return
-        conn = self._conn()
+        self._change_tables(project, views, [], "dropping the tables")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for view in views:
-                conn.execute(f"DROP TABLE IF EXISTS {_q(self.table_name(project, view))}")
-            conn.execute("COMMIT")
-            left = conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-            ).fetchone()[0]
+            left = (
+                self._conn()
+                .execute(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+                )
+                .fetchone()[0]
+            )
         except sqlite3.Error as exc:
-            _rollback(conn)
             raise self._driver_error(exc, "dropping the tables") from exc
-        finally:
-            self._plans.clear()
-            self._upserts.clear()
         if left == 0:
             self.close()
             for suffix in ("", "-wal", "-shm", "-journal"):
