@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +26,7 @@ from ladle.errors import BackendFailure, BackendUnavailable, MissingExtra
 from ladle.online.base import OnlineStore, OnlineStoreConfig, ViewRead
 from ladle.online.entity_key import encode_key_list
 from ladle.online.newer_wins import is_not_older
-from ladle.online.prepare import prepare_rows
+from ladle.online.prepare import PreparedRows, prepare_rows
 from ladle.online.read_result import declared_types, result_table
 from ladle.online.shape import ShapeChange, ViewShape, shape_change
 from ladle.online.value_bytes import decode_column, encode_column
@@ -213,72 +214,56 @@ class DynamoDBOnlineStore(OnlineStore):
     def write(self, project: str, view: FeatureView, rows: pa.Table) -> int:
         if rows.num_rows == 0:
             return 0
-        prepared = prepare_rows(view, rows)
-        ids = [_item_id(k) for k in prepared.keys.to_pylist()]
-        ts = prepared.event_us.to_pylist()
-        cr = prepared.created_us.to_pylist()
-        names = prepared.names
-        values = [encode_column(column) for column in prepared.features]
-        table = self.table_name(project, view)
-        client = self._dynamodb()
-
-        def item_of(i: int) -> dict[str, Any]:
-            item: dict[str, Any] = {"entity_id": {"S": ids[i]}, "event_ts": {"N": str(ts[i])}}
-            if cr[i] is not None:
-                item["created_ts"] = {"N": str(cr[i])}
-            for name, column in zip(names, values, strict=True):
-                if column[i]:
-                    item[f"f:{name}"] = {"B": column[i]}
-            return item
-
-        def put(i: int) -> None:
-            item = item_of(i)
-            attrs: dict[str, Any] = {":ts": {"N": str(ts[i])}}
-            if cr[i] is not None:
-                attrs[":cr"] = {"N": str(cr[i])}
-            try:
-                client.put_item(
-                    TableName=table,
-                    Item=item,
-                    ConditionExpression=_CONDITION_WITH_CREATED if cr[i] is not None else _CONDITION_NO_CREATED,
-                    ExpressionAttributeValues=attrs,
-                )
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise  # an older row is refused by the condition: that is the rule, not an error
-
-        def put_batch(start: int) -> None:
-            chunk = range(start, min(start + _WRITE_BATCH, len(ids)))
-            stored = self._batch_get({table: [ids[i] for i in chunk]}, f"'{view.name}'", stamps_only=True)[table]
-            winners = []
-            for i in chunk:
-                old = stored.get(ids[i])
-                old_cr = old.get("created_ts", {}).get("N") if old else None
-                if old is None or is_not_older(
-                    ts[i], cr[i], int(old["event_ts"]["N"]), None if old_cr is None else int(old_cr)
-                ):
-                    winners.append({"PutRequest": {"Item": item_of(i)}})
-            for start_w in range(0, len(winners), 25):  # BatchWriteItem's limit
-                request: dict[str, Any] = {table: winners[start_w : start_w + 25]}
-                for attempt in range(_RETRIES):
-                    request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                    if not request:
-                        break
-                    time.sleep(min(0.05 * 2**attempt, 1.0))
-                else:
-                    raise BackendUnavailable(
-                        "dynamodb online store", f"writing '{view.name}': items stayed unprocessed"
-                    )
-
+        items = _Items.of(self.table_name(project, view), view.name, prepare_rows(view, rows))
         try:
             with ThreadPoolExecutor(max_workers=self.config.write_concurrency) as pool:
                 if self.config.write_mode == "batch":
-                    list(pool.map(put_batch, range(0, len(ids), _WRITE_BATCH)))
+                    list(pool.map(lambda start: self._put_batch(items, start), range(0, len(items.ids), _WRITE_BATCH)))
                 else:
-                    list(pool.map(put, range(len(ids))))
+                    list(pool.map(lambda i: self._put(items, i), range(len(items.ids))))
         except (BotoCoreError, ClientError) as exc:
-            raise self._driver_error(exc, f"writing feature view '{view.name}' (table '{table}')") from exc
-        return prepared.given
+            raise self._driver_error(exc, f"writing feature view '{items.view}' (table '{items.table}')") from exc
+        return rows.num_rows
+
+    def _put(self, items: _Items, i: int) -> None:
+        """One conditional PutItem: DynamoDB refuses the item when the stored one is newer."""
+        attrs: dict[str, Any] = {":ts": {"N": str(items.ts[i])}}
+        if items.cr[i] is not None:
+            attrs[":cr"] = {"N": str(items.cr[i])}
+        try:
+            self._dynamodb().put_item(
+                TableName=items.table,
+                Item=items.item(i),
+                ConditionExpression=_CONDITION_WITH_CREATED if items.cr[i] is not None else _CONDITION_NO_CREATED,
+                ExpressionAttributeValues=attrs,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise  # an older row is refused by the condition: that is the rule, not an error
+
+    def _put_batch(self, items: _Items, start: int) -> None:
+        """Read the stored stamps of up to ``_WRITE_BATCH`` keys, then BatchWriteItem the rows that win."""
+        chunk = range(start, min(start + _WRITE_BATCH, len(items.ids)))
+        table = items.table
+        stored = self._batch_get({table: [items.ids[i] for i in chunk]}, f"'{items.view}'", stamps_only=True)[table]
+        winners = []
+        for i in chunk:
+            old = stored.get(items.ids[i])
+            old_cr = old.get("created_ts", {}).get("N") if old else None
+            if old is None or is_not_older(
+                items.ts[i], items.cr[i], int(old["event_ts"]["N"]), None if old_cr is None else int(old_cr)
+            ):
+                winners.append({"PutRequest": {"Item": items.item(i)}})
+        client = self._dynamodb()
+        for start_w in range(0, len(winners), 25):  # BatchWriteItem's limit
+            request: dict[str, Any] = {table: winners[start_w : start_w + 25]}
+            for attempt in range(_RETRIES):
+                request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise BackendUnavailable("dynamodb online store", f"writing '{items.view}': items stayed unprocessed")
 
     # --- reads ---------------------------------------------------------------------------------------
     def read(self, project: str, view: FeatureView, keys: pa.Table, features: list[str]) -> pa.Table:
@@ -329,6 +314,41 @@ class DynamoDBOnlineStore(OnlineStore):
         except (BotoCoreError, ClientError) as exc:
             raise self._driver_error(exc, f"reading feature view(s) {views}") from exc
         return found
+
+
+@dataclass(frozen=True)
+class _Items:
+    """Prepared rows as DynamoDB items: ids, stamps (UTC micros) and each feature's tagged bytes."""
+
+    table: str
+    view: str
+    ids: list[str]
+    ts: list[int]
+    cr: list[int | None]
+    names: list[str]
+    values: list[list[bytes]]
+
+    @classmethod
+    def of(cls, table: str, view: str, prepared: PreparedRows) -> _Items:
+        return cls(
+            table=table,
+            view=view,
+            ids=[_item_id(k) for k in prepared.keys.to_pylist()],
+            ts=prepared.event_us.to_pylist(),
+            cr=prepared.created_us.to_pylist(),
+            names=prepared.names,
+            values=[encode_column(column) for column in prepared.features],
+        )
+
+    def item(self, i: int) -> dict[str, Any]:
+        """Row ``i`` as an item; a null feature is no attribute."""
+        item: dict[str, Any] = {"entity_id": {"S": self.ids[i]}, "event_ts": {"N": str(self.ts[i])}}
+        if self.cr[i] is not None:
+            item["created_ts"] = {"N": str(self.cr[i])}
+        for name, column in zip(self.names, self.values, strict=True):
+            if column[i]:
+                item[f"f:{name}"] = {"B": column[i]}
+        return item
 
 
 def _item_id(encoded_key: str) -> str:
