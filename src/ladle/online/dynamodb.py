@@ -223,7 +223,8 @@ class DynamoDBOnlineStore(OnlineStore):
                     list(pool.map(lambda i: self._put(items, i), range(len(items.ids))))
         except (BotoCoreError, ClientError) as exc:
             raise self._driver_error(exc, f"writing feature view '{items.view}' (table '{items.table}')") from exc
-        return rows.num_rows
+        written: int = rows.num_rows
+        return written
 
     def _put(self, items: _Items, i: int) -> None:
         """One conditional PutItem: DynamoDB refuses the item when the stored one is newer."""
