@@ -17,10 +17,12 @@ import pyarrow as pa
 import pytest
 
 from backends import OnlineBackend, never, online_backends
-from ladle.definitions import Entity, FeatureView, Field, FileSource
-from ladle.errors import BackendFailure
+from ladle.definitions import Entity, FeatureService, FeatureView, Field, FileSource, OnDemandFeatureView
+from ladle.errors import BackendFailure, InvalidRequest
 from ladle.ingest.push import online_rows
 from ladle.online.base import ViewRead
+from ladle.retrieval.feature_refs import resolve_features
+from ladle.retrieval.online_read import read_online
 from ladle.types import (
     Array,
     Bool,
@@ -75,6 +77,12 @@ TYPES = {
     "bset": (Set(Bytes), [[b"", b"\x00\xff"], [], None]),
     "grid": (Array(Array(Int64)), [[[1, None], [], None], [], None]),
     "aset": (Array(Set(String)), [[["a", "b"], []], None, [None]]),
+    # nested timestamps and bytes: one JSON format in every store (timestamps as micros, bytes as base64)
+    "whens": (Array(UnixTimestamp), [[T, None, T - timedelta(days=20000)], [], None]),
+    "rec": (
+        Struct({"at": UnixTimestamp, "raw": Bytes}),
+        [{"at": T, "raw": b"\x00\xff"}, None, {"at": None, "raw": None}],
+    ),
 }
 
 
@@ -295,3 +303,102 @@ def test_all_null_rows_keep_stored_values_and_no_rows_write_nothing(backend: Bac
     empty = rows([], [], [], v=pa.array([], pa.int64()), s=pa.array([], pa.string()))
     assert backend.store.write(p, view, empty) == 0
     backend.store.teardown(p, [view])
+
+
+def test_update_keeps_rows_and_same_typed_features_and_clears_the_rest(backend: Backend) -> None:
+    """The update rule (ladle/online/shape.py): a kept view keeps its rows and the values of features still
+    declared with the same type; a dropped feature is removed (declared again, it comes back empty); a
+    feature whose type changed is cleared; a changed entity key drops the view's rows."""
+    store, p = backend.store, backend.project
+    first = make_view({"keep": Int64, "drop": String, "retype": Int64})
+    store.update(p, [first], [])
+    store.write(p, first, rows([1, 2], [T, T], [None, None], keep=[10, 20], drop=["a", "b"], retype=[5, 6]))
+    keys = pa.table({"id": [1, 2, 3]})
+    second = make_view({"keep": Int64, "retype": String, "new": Float64})
+    store.update(p, [second], [])
+    assert store.read(p, second, keys, ["keep", "retype", "new"]).to_pydict() == {
+        "keep": [10, 20, None],
+        "retype": [None, None, None],
+        "new": [None, None, None],
+        "event_ts": [T, T, None],
+    }
+    store.write(p, second, rows([2], [T], [None], keep=[21], retype=["r"], new=[0.5]))
+    assert store.read(p, second, keys, ["keep", "retype", "new"]).to_pydict() == {
+        "keep": [10, 21, None],
+        "retype": [None, "r", None],
+        "new": [None, 0.5, None],
+        "event_ts": [T, T, None],
+    }
+    third = make_view({"keep": Int64, "drop": String})
+    for _ in range(2):  # the second update changes nothing
+        store.update(p, [third], [])
+        assert store.read(p, third, keys, ["keep", "drop"]).to_pydict() == {
+            "keep": [10, 21, None],
+            "drop": [None, None, None],
+            "event_ts": [T, T, None],
+        }
+    rekeyed = make_view({"keep": Int64, "drop": String}, keys=("other",))
+    store.update(p, [rekeyed], [])
+    other = pa.table({"other": [1, 2]})
+    assert store.read(p, rekeyed, other, ["keep"]).to_pydict() == {"keep": [None, None], "event_ts": [None, None]}
+    store.update(p, [third], [])  # back to the first key: the old rows stay gone
+    assert store.read(p, third, keys, ["keep"]).column("event_ts").null_count == 3
+    store.teardown(p, [third])
+    assert backend.leftovers() == []
+
+
+class _Catalog:
+    """The registry lookups that feature resolution needs, over a list of views."""
+
+    def __init__(self, project: str, views: list[FeatureView]) -> None:
+        self.project = project
+        self._views = {v.name: v for v in views}
+
+    def get_feature_view(self, name: str) -> FeatureView:
+        return self._views[name]
+
+    def get_on_demand_feature_view(self, name: str) -> OnDemandFeatureView:
+        raise KeyError(name)
+
+    def get_feature_service(self, name: str) -> FeatureService:
+        raise KeyError(name)
+
+
+def test_ttl_is_enforced_at_read_time(backend: Backend) -> None:
+    """A stored value older than the view's ttl at read time is OUTSIDE_MAX_AGE (served as null), whatever the
+    store; ``enforce_ttl=False`` serves it as PRESENT. Stored nulls and absent keys keep their own statuses."""
+    store, p = backend.store, backend.project
+    view = make_view({"v": Int64})  # ttl: one day; a row older than that is stale, its stored nulls included
+    store.update(p, [view], [])
+    day = timedelta(days=1)
+    store.write(p, view, rows([1, 2, 3], [T, T - 2 * day, T], [None, None, None], v=[10, 20, None]))
+    resolved = resolve_features(_Catalog(p, [view]), ["things:v"])
+    entity_rows = [{"id": i} for i in (1, 2, 3, 4)]
+    now = T + timedelta(hours=1)
+    fresh = read_online(store, p, resolved, entity_rows, now=now)
+    assert fresh.to_dict()["v"] == [10, None, None, None]
+    assert fresh.statuses["v"] == ["PRESENT", "OUTSIDE_MAX_AGE", "NULL_VALUE", "NOT_FOUND"]
+    old = read_online(store, p, resolved, entity_rows, now=now, enforce_ttl=False)
+    assert old.to_dict()["v"] == [10, 20, None, None]
+    assert old.statuses["v"] == ["PRESENT", "PRESENT", "NULL_VALUE", "NOT_FOUND"]
+    later = read_online(store, p, resolved, entity_rows, now=T + day + timedelta(microseconds=1))
+    assert later.statuses["v"] == ["OUTSIDE_MAX_AGE", "OUTSIDE_MAX_AGE", "OUTSIDE_MAX_AGE", "NOT_FOUND"]
+    store.teardown(p, [view])
+
+
+def test_bad_rows_are_refused_naming_the_view(backend: Backend) -> None:
+    """The shared preparation step (ladle/online/prepare.py) checks rows the same way for every store."""
+    store, p = backend.store, backend.project
+    view = make_view({"v": Int64})
+    store.update(p, [view], [])
+    bad = {
+        "null join key": rows([1, None], [T, T], [None, None], v=[1, 2]),
+        "null event timestamp": rows([1, 2], [T, None], [None, None], v=[1, 2]),  # type: ignore[list-item]
+        r"lack column\(s\) \['v'\]": rows([1], [T], [None]),
+        "does not convert to its declared type": rows([1], [T], [None], v=["x"]),
+    }
+    for message, table in bad.items():
+        with pytest.raises(InvalidRequest, match=rf"things.*{message}|{message}.*things"):
+            store.write(p, view, table)
+    assert store.read(p, view, pa.table({"id": [1, 2]}), ["v"]).column("event_ts").null_count == 2
+    store.teardown(p, [view])

@@ -98,7 +98,7 @@ def test_a_deadlock_is_a_retryable_error_not_an_outage(store: tuple[object, str]
         psycopg.errors.DeadlockDetected("deadlock detected"),
         psycopg.errors.SerializationFailure("could not serialize access"),
     ):
-        mapped = online._fail(exc, "writing feature view 'stats'")  # type: ignore[attr-defined]
+        mapped = online._driver_error(exc, "writing feature view 'stats'")  # type: ignore[attr-defined]
         assert isinstance(mapped, BackendUnavailable) and mapped.retryable
         assert "cannot connect" not in str(mapped)
         assert "conflicted with a concurrent write" in str(mapped)
@@ -136,3 +136,28 @@ def test_views_whose_names_share_63_bytes_get_distinct_tables(store: tuple[objec
         is not None
     )  # short names keep Feast's {project}_{view}
     admin.close()
+
+
+def test_a_table_made_before_shapes_were_recorded_keeps_its_rows_when_it_still_fits(
+    store: tuple[object, str],
+) -> None:
+    """Tables of earlier versions carry no shape comment: one whose columns still fit the view keeps its rows;
+    one that does not is made afresh (its join keys are unknown)."""
+    online, schema = store
+    admin = postgres_admin()
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    for name, column in (("p_stats", '"rate" DOUBLE PRECISION'), ("p_other", '"speed" BIGINT')):
+        admin.execute(
+            f'CREATE TABLE "{schema}"."{name}" '
+            f"(entity_key TEXT PRIMARY KEY, event_ts BIGINT NOT NULL, created_ts BIGINT, {column})"
+        )
+        admin.execute(f'INSERT INTO "{schema}"."{name}" VALUES (\'1\', 1780272000000000, NULL, 2)')
+    admin.close()
+    stats, other = view("stats"), view("other")
+    online.update("p", [stats, other], [])  # type: ignore[attr-defined]
+    keys = pa.table({"driver_id": pa.array([1], pa.int64())})
+    assert online.read("p", stats, keys, ["rate"]).to_pydict() == {  # type: ignore[attr-defined]
+        "rate": [2.0],
+        "event_ts": [T],
+    }
+    assert online.read("p", other, keys, ["rate"]).to_pydict() == {"rate": [None], "event_ts": [None]}  # type: ignore[attr-defined]

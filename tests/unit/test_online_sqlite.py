@@ -14,11 +14,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ladle.definitions import Entity, FeatureView, Field, FileSource
 from ladle.errors import BackendFailure, BackendUnavailable, FeatureNotFound, InvalidRequest
 from ladle.online import sqlite as sqlite_module
 from ladle.online.newer_wins import is_newer, is_not_older, latest_per_key, sql_not_older
+from ladle.online.prepare import prepare_rows
 from ladle.online.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig
 from ladle.types import (
     Array,
@@ -565,3 +568,45 @@ def test_json_text_with_nan_is_stored_with_json_words(store: SqliteOnlineStore) 
     assert json.loads(stored["2"]) == [np.float32(0.1).item()]
     got = read_one(store, view, [1, 2], "e")
     assert same(got, [[NAN, 0.25], [np.float32(0.1).item()]])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4),  # key
+            st.integers(0, 3),  # event stamp
+            st.one_of(st.none(), st.integers(0, 2)),  # created stamp
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_prepare_rows_keeps_what_writing_rows_one_by_one_keeps(batch: list[tuple[int, int, int | None]]) -> None:
+    """The shared write step (ladle/online/prepare.py) keeps, per key, exactly the row a store holds after
+    the rows are written one at a time with the newer-wins rule; stamps come out as UTC micros, features
+    in their declared type."""
+    view = make_view({"v": Int32})
+    table = pa.table(
+        {
+            "driver_id": [k for k, _, _ in batch],
+            "v": list(range(len(batch))),  # int64 in, declared Int32 out; the value is the row's position
+            "event_ts": pa.array([T0 + e for _, e, _ in batch], pa.int64()).cast(UTC_US),
+            "created_ts": pa.array([None if c is None else T0 + c for _, _, c in batch], pa.int64()).cast(UTC_US),
+        }
+    )
+    stored: dict[int, int] = {}
+    for i, (key, event, created) in enumerate(batch):
+        j = stored.get(key)
+        if j is None or is_not_older(event, created, batch[j][1], batch[j][2]):
+            stored[key] = i
+    prepared = prepare_rows(view, table)
+    assert prepared.given == len(batch)
+    assert prepared.features[0].type == pa.int32()
+    got = dict(zip(prepared.keys.to_pylist(), prepared.features[0].to_pylist(), strict=True))
+    assert got == {str(k): i for k, i in stored.items()}
+    for key, event, created in zip(
+        prepared.keys.to_pylist(), prepared.event_us.to_pylist(), prepared.created_us.to_pylist(), strict=True
+    ):
+        _, want_event, want_created = batch[stored[int(key)]]
+        assert (event, created) == (T0 + want_event, None if want_created is None else T0 + want_created)

@@ -49,3 +49,13 @@ def test_absent_values_decode_as_null(n: int) -> None:
     encoded[1] = None  # an absent hash field
     back = decode_column(encoded, pa.int64()).to_pylist()
     assert back[0] == 0 and back[1] is None and back[2] == 2
+
+
+def test_nested_values_written_before_the_one_json_format_still_read() -> None:
+    """Redis/DynamoDB/PostgreSQL wrote bytes inside nested values as ``{"__bytes__": hex}`` and maps as pairs;
+    the one format (ladle/online/nested_json.py) writes base64 and objects, and reads both."""
+    old_bytes = [b'v[{"__bytes__": "00ff"}, null]', b""]
+    assert decode_column(old_bytes, pa.list_(pa.binary())).to_pylist() == [[b"\x00\xff", None], None]
+    old_map = [b'v[["k", "v"]]']
+    assert decode_column(old_map, pa.map_(pa.string(), pa.string())).to_pylist() == [[("k", "v")]]
+    assert encode_column(pa.array([[b"\x00\xff"]], pa.list_(pa.binary()))) == [b'v["AP8="]']

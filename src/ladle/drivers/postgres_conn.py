@@ -1,4 +1,5 @@
-"""Connection settings shared by the PostgreSQL offline and online stores (Feast's keys) and their pool.
+"""Connection settings shared by the PostgreSQL offline and online stores (Feast's keys), their pool, and
+the column types both keep Arrow values in.
 
 ``dsn`` (any libpq connection string or URL) overrides the separate keys. Each store keeps one
 ``psycopg_pool.ConnectionPool`` per process, opened on first use and closed by ``close()``.
@@ -9,9 +10,42 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pyarrow as pa
 from pydantic import BaseModel
 
-__all__ = ["PostgresSettings", "conninfo", "open_pool"]
+from ladle.common.type_family import type_family
+
+__all__ = ["PostgresSettings", "conninfo", "key_column_type", "open_pool", "value_column_type"]
+
+#: the column type of each type family an entity key can have; any other key is compared as TEXT
+_KEY_TYPES = {"int": "BIGINT", "float": "DOUBLE PRECISION", "bytes": "BYTEA"}
+#: the column type of each scalar family of feature values; the rest (bytes included) are BYTEA
+_VALUE_TYPES = {
+    "bool": "BOOLEAN",
+    "int": "BIGINT",
+    "timestamp": "BIGINT",
+    "float": "DOUBLE PRECISION",
+    "string": "TEXT",
+}
+
+
+def key_column_type(t: pa.DataType) -> str:
+    """The column type of an entity-key column of Arrow type ``t``.
+
+    >>> key_column_type(pa.int32()), key_column_type(pa.string())
+    ('BIGINT', 'TEXT')
+    """
+    return _KEY_TYPES.get(type_family(t), "TEXT")
+
+
+def value_column_type(t: pa.DataType) -> str:
+    """The column type of a feature of Arrow type ``t``: scalars natively (timestamps as UTC microseconds),
+    bytes raw and arrays, maps, structs and decimals as tagged bytes (:mod:`ladle.online.value_bytes`) in BYTEA.
+
+    >>> value_column_type(pa.timestamp("us", tz="UTC")), value_column_type(pa.list_(pa.int64()))
+    ('BIGINT', 'BYTEA')
+    """
+    return _VALUE_TYPES.get(type_family(t), "BYTEA")
 
 
 class PostgresSettings(BaseModel):

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from ladle.common.backend_config import BackendConfig
 from ladle.common.conform import conform_keys
+from ladle.common.times import UTC_US
 from ladle.definitions import FeatureView
 from ladle.errors import InvalidRequest, NotFound
 from ladle.offline.base import OfflineStore
@@ -127,7 +128,7 @@ def stamped(rows: pa.Table, event_timestamp: datetime | None) -> pa.Table:
     """
     if event_timestamp is None:
         return rows
-    stamp = pa.array([utc(event_timestamp)] * rows.num_rows, pa.timestamp("us", tz="UTC"))
+    stamp = pa.array([utc(event_timestamp)] * rows.num_rows, UTC_US)
     return rows.set_column(rows.schema.get_field_index(EVENT_TS), EVENT_TS, stamp)
 
 

@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 
 from ladle.common.conform import conform_keys
 from ladle.common.frames import as_arrow
+from ladle.common.times import UTC_US
 from ladle.definitions import DataSource, FeatureView, PushSource
 from ladle.errors import DataSourceNotFound, InvalidRequest, NotFound
 from ladle.offline.base import OfflineStore
@@ -76,7 +77,7 @@ def online_rows(view: FeatureView, rows: pa.Table, what: str, write_all_null_row
     if cr and cr in renamed.column_names:
         out[CREATED_TS] = ensure_utc_micros(renamed.column(cr), cr)
     else:
-        out[CREATED_TS] = pa.chunked_array([pa.nulls(rows.num_rows, pa.timestamp("us", tz="UTC"))])
+        out[CREATED_TS] = pa.chunked_array([pa.nulls(rows.num_rows, UTC_US)])
     if out[EVENT_TS].null_count:
         raise InvalidRequest(f"{what}: {out[EVENT_TS].null_count} row(s) have no value in timestamp column '{ts_name}'")
     table = pa.table(out)

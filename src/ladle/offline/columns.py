@@ -17,13 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ladle.common.conform import conform
+from ladle.common.times import UTC_US
 from ladle.definitions import DataSource
 from ladle.errors import InvalidRequest
 from ladle.types import FeastType, is_uuid, to_arrow
 
 __all__ = ["UTC_MICROS", "align_to_source", "cast_to_declared", "ensure_utc_micros"]
 
-UTC_MICROS = pa.timestamp("us", tz="UTC")
+UTC_MICROS = UTC_US
 
 
 def _timestamps_to_utc_micros(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from pydantic import Field, field_validator
 
 from ladle.common.backend_config import BackendConfig
+from ladle.common.times import epoch_us as _epoch_us
 from ladle.definitions import DataSource, FeatureView, FileSource
 from ladle.definitions.external_sources import check_readable
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest
@@ -60,13 +61,6 @@ def _in_row_order(result: pa.Table, n: int) -> pa.Table:
     order = np.empty(n, dtype=np.int64)
     order[rows] = np.arange(n, dtype=np.int64)
     return result.take(pa.array(order))
-
-
-def _epoch_us(when: datetime) -> int:
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delta = when - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _epoch_us_sql(column: str, schema: pa.Schema) -> str:

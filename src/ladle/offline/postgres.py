@@ -23,10 +23,11 @@ from pydantic import ConfigDict
 
 from ladle.common.backend_config import BackendConfig
 from ladle.common.conform import plain_python
+from ladle.common.times import UTC_US as _UTC_US
 from ladle.definitions import DataSource, FeatureView, PostgreSQLSource
 from ladle.definitions.external_sources import check_readable
 from ladle.drivers.lazy_import import lazy_attribute, lazy_module
-from ladle.drivers.postgres_conn import PostgresSettings, open_pool
+from ladle.drivers.postgres_conn import PostgresSettings, key_column_type, open_pool
 from ladle.errors import (
     BackendFailure,
     BackendUnavailable,
@@ -44,7 +45,6 @@ sql = lazy_attribute("psycopg", "sql")
 
 __all__ = ["PostgreSQLOfflineStore", "PostgreSQLOfflineStoreConfig"]
 
-_UTC_US = pa.timestamp("us", tz="UTC")
 _FETCH = 50_000
 _SCALARS = {
     "int2": pa.int16(),
@@ -115,16 +115,6 @@ class PostgreSQLOfflineStoreConfig(BackendConfig, PostgresSettings):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["postgres"] = "postgres"
-
-
-def _arrow_key_type(t: pa.DataType) -> str:
-    if pa.types.is_integer(t):
-        return "BIGINT"
-    if pa.types.is_floating(t):
-        return "DOUBLE PRECISION"
-    if pa.types.is_binary(t):
-        return "BYTEA"
-    return "TEXT"
 
 
 class PostgreSQLOfflineStore(OfflineStore):
@@ -253,7 +243,7 @@ class PostgreSQLOfflineStore(OfflineStore):
         out: dict[str, pa.ChunkedArray] = {}
         with self._connect("point-in-time join") as conn, conn.transaction():
             cols = [("__row", "BIGINT"), ("__ts", "TIMESTAMPTZ")] + [
-                (c, _arrow_key_type(entities.schema.field(c).type)) for c in key_cols
+                (c, key_column_type(entities.schema.field(c).type)) for c in key_cols
             ]
             conn.execute(
                 sql.SQL("CREATE TEMP TABLE __ladle_entity ({}) ON COMMIT DROP").format(

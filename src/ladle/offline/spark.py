@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -29,6 +29,7 @@ from pydantic import field_validator
 
 from ladle.common.backend_config import BackendConfig
 from ladle.common.conform import conform_keys
+from ladle.common.times import epoch_us as _epoch_us
 from ladle.definitions import DataSource, FeatureView, FileSource, SavedDatasetSparkStorage, SparkSource
 from ladle.definitions.external_sources import check_readable
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest, MissingExtra
@@ -120,12 +121,6 @@ def epoch_micros(frame: Any, name: str, what: str) -> Any:
     if kind == "string":
         return F.unix_micros(c.cast("timestamp"))
     raise InvalidRequest(f"{what}: column '{name}' must hold timestamps, but its Spark type is {kind}")
-
-
-def _epoch_us(when: datetime) -> int:
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when
-    delta = when - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _first_line(exc: BaseException) -> str:

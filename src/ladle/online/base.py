@@ -67,7 +67,9 @@ class OnlineStore(abc.ABC):
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
         """Create (or alter to the current schema) the storage for ``keep``; drop what ``delete`` owns.
 
-        Idempotent. A view whose feature list changed keeps no stale columns.
+        Idempotent. A kept view whose definition changed follows one rule (:mod:`ladle.online.shape`): its
+        rows stay with the values of every feature still declared with the same type; a dropped feature's
+        values are removed, a retyped feature's cleared; a change of its join keys drops its rows.
         """
 
     @abc.abstractmethod

@@ -5,6 +5,8 @@ the encoded entity key as hash key ``entity_id`` (``__dummy`` for a view without
 micros) and one binary attribute per non-null feature (tagged bytes, :mod:`ladle.online.value_bytes`).
 Writes are conditional puts — the condition is the newer-wins rule, so DynamoDB itself refuses an older
 row — sent from a small thread pool; reads are BatchGetItem (100 keys a call, unprocessed keys retried).
+The item ``__ladle_shape`` of each table records the view's shape (:mod:`ladle.online.shape`), so that
+``update`` knows which attributes a changed view must lose.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,12 +22,14 @@ import pyarrow as pa
 
 from ladle.definitions import FeatureView
 from ladle.drivers.lazy_import import lazy_module
-from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
-from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
-from ladle.online.entity_key import encode_key_list, encode_keys
-from ladle.online.newer_wins import is_not_older, latest_per_key
+from ladle.errors import BackendFailure, BackendUnavailable, MissingExtra
+from ladle.online.base import OnlineStore, OnlineStoreConfig, ViewRead
+from ladle.online.entity_key import encode_key_list
+from ladle.online.newer_wins import is_not_older
+from ladle.online.prepare import PreparedRows, prepare_rows
+from ladle.online.read_result import declared_types, result_table
+from ladle.online.shape import ShapeChange, ViewShape, shape_change
 from ladle.online.value_bytes import decode_column, encode_column
-from ladle.types import to_arrow
 
 boto3 = lazy_module("boto3")
 try:  # the exception classes are needed in except clauses; botocore.exceptions alone is light
@@ -41,7 +46,8 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 __all__ = ["DynamoDBOnlineStore", "DynamoDBOnlineStoreConfig"]
 
-_UTC_US = pa.timestamp("us", tz="UTC")
+#: the item recording the view's shape (:mod:`ladle.online.shape`); no encoded key looks like it
+_SHAPE_ID = "__ladle_shape"
 _READ_BATCH = 100
 _WRITE_BATCH = 100  # keys per stamp check (one BatchGetItem) in write_mode: batch
 _RETRIES = 8
@@ -113,7 +119,7 @@ class DynamoDBOnlineStore(OnlineStore):
         """The view's table, from ``table_name_template``."""
         return self.config.table_name_template.format(project=project, table_name=view.name)
 
-    def _fail(self, exc: Exception, doing: str) -> Exception:
+    def _driver_error(self, exc: Exception, doing: str) -> Exception:
         if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError):
             return BackendUnavailable(
                 "dynamodb online store",
@@ -137,30 +143,64 @@ class DynamoDBOnlineStore(OnlineStore):
         try:
             client.list_tables(Limit=1)
         except (BotoCoreError, ClientError) as exc:
-            raise self._fail(exc, "checking the connection") from exc
+            raise self._driver_error(exc, "checking the connection") from exc
 
     # --- tables --------------------------------------------------------------------------------------
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
+        """Create kept views' tables, apply the shape rule (:mod:`ladle.online.shape`), delete ``delete``'s."""
         client = self._dynamodb()
         try:
             existing = set(self._list_tables(client))
             for view in delete:
-                name = self.table_name(project, view)
-                if name in existing:
-                    client.delete_table(TableName=name)
-                    client.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+                self._delete_table(client, self.table_name(project, view), existing)
             for view in keep:
                 name = self.table_name(project, view)
+                new = ViewShape.of(view)
+                if name in existing:
+                    item = client.get_item(TableName=name, Key={"entity_id": {"S": _SHAPE_ID}}, ConsistentRead=True)
+                    old = ViewShape.from_json(item.get("Item", {}).get("shape", {}).get("S"))
+                    change = shape_change(old, new)
+                    if change.drop_rows:
+                        self._delete_table(client, name, existing)
+                    elif change.any:
+                        self._clear(client, name, change)
                 if name not in existing:
-                    client.create_table(
-                        TableName=name,
-                        KeySchema=[{"AttributeName": "entity_id", "KeyType": "HASH"}],
-                        AttributeDefinitions=[{"AttributeName": "entity_id", "AttributeType": "S"}],
-                        BillingMode="PAY_PER_REQUEST",
-                    )
-                    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+                    self._create_table(client, name)
+                client.put_item(TableName=name, Item={"entity_id": {"S": _SHAPE_ID}, "shape": {"S": new.to_json()}})
         except (BotoCoreError, ClientError) as exc:
-            raise self._fail(exc, "creating/deleting tables") from exc
+            raise self._driver_error(exc, "creating/deleting tables") from exc
+
+    @staticmethod
+    def _delete_table(client: Any, name: str, existing: set[str]) -> None:
+        if name in existing:
+            client.delete_table(TableName=name)
+            client.get_waiter("table_not_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+            existing.discard(name)
+
+    @staticmethod
+    def _create_table(client: Any, name: str) -> None:
+        client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "entity_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "entity_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+
+    @staticmethod
+    def _clear(client: Any, name: str, change: ShapeChange) -> None:
+        """Remove the ``change.cleared`` attributes from every item of the table."""
+        names = {f"#f{i}": f"f:{f}" for i, f in enumerate(change.cleared)}
+        remove = "REMOVE " + ", ".join(names)
+        for page in client.get_paginator("scan").paginate(TableName=name, ProjectionExpression="entity_id"):
+            for item in page["Items"]:
+                if item["entity_id"]["S"] != _SHAPE_ID:
+                    client.update_item(
+                        TableName=name,
+                        Key={"entity_id": item["entity_id"]},
+                        UpdateExpression=remove,
+                        ExpressionAttributeNames=names,
+                    )
 
     @staticmethod
     def _list_tables(client: Any) -> list[str]:
@@ -176,82 +216,64 @@ class DynamoDBOnlineStore(OnlineStore):
     def write(self, project: str, view: FeatureView, rows: pa.Table) -> int:
         if rows.num_rows == 0:
             return 0
-        keys = encode_keys(rows.select(view.join_keys))
-        if keys.null_count:
-            raise InvalidRequest(f"{keys.null_count} row(s) for feature view '{view.name}' have a null join key")
-        latest = latest_per_key(rows.append_column("__key", keys), ["__key"])
-        ids = [_item_id(k) for k in latest.column("__key").to_pylist()]
-        ts = latest.column(EVENT_TS).cast(_UTC_US).cast(pa.int64()).to_pylist()
-        cr = latest.column(CREATED_TS).cast(_UTC_US).cast(pa.int64()).to_pylist()
-        names = [f.name for f in view.features]
-        values = [encode_column(latest.column(f.name).cast(to_arrow(f.dtype))) for f in view.features]
-        table = self.table_name(project, view)
-        client = self._dynamodb()
-
-        def item_of(i: int) -> dict[str, Any]:
-            item: dict[str, Any] = {"entity_id": {"S": ids[i]}, "event_ts": {"N": str(ts[i])}}
-            if cr[i] is not None:
-                item["created_ts"] = {"N": str(cr[i])}
-            for name, column in zip(names, values, strict=True):
-                if column[i]:
-                    item[f"f:{name}"] = {"B": column[i]}
-            return item
-
-        def put(i: int) -> None:
-            item = item_of(i)
-            attrs: dict[str, Any] = {":ts": {"N": str(ts[i])}}
-            if cr[i] is not None:
-                attrs[":cr"] = {"N": str(cr[i])}
-            try:
-                client.put_item(
-                    TableName=table,
-                    Item=item,
-                    ConditionExpression=_CONDITION_WITH_CREATED if cr[i] is not None else _CONDITION_NO_CREATED,
-                    ExpressionAttributeValues=attrs,
-                )
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise  # an older row is refused by the condition: that is the rule, not an error
-
-        def put_batch(start: int) -> None:
-            chunk = range(start, min(start + _WRITE_BATCH, len(ids)))
-            stored = self._batch_get({table: [ids[i] for i in chunk]}, f"'{view.name}'", stamps_only=True)[table]
-            winners = []
-            for i in chunk:
-                old = stored.get(ids[i])
-                old_cr = old.get("created_ts", {}).get("N") if old else None
-                if old is None or is_not_older(
-                    ts[i], cr[i], int(old["event_ts"]["N"]), None if old_cr is None else int(old_cr)
-                ):
-                    winners.append({"PutRequest": {"Item": item_of(i)}})
-            for start_w in range(0, len(winners), 25):  # BatchWriteItem's limit
-                request: dict[str, Any] = {table: winners[start_w : start_w + 25]}
-                for attempt in range(_RETRIES):
-                    request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                    if not request:
-                        break
-                    time.sleep(min(0.05 * 2**attempt, 1.0))
-                else:
-                    raise BackendUnavailable(
-                        "dynamodb online store", f"writing '{view.name}': items stayed unprocessed"
-                    )
-
+        items = _Items.of(self.table_name(project, view), view.name, prepare_rows(view, rows))
         try:
             with ThreadPoolExecutor(max_workers=self.config.write_concurrency) as pool:
                 if self.config.write_mode == "batch":
-                    list(pool.map(put_batch, range(0, len(ids), _WRITE_BATCH)))
+                    list(pool.map(lambda start: self._put_batch(items, start), range(0, len(items.ids), _WRITE_BATCH)))
                 else:
-                    list(pool.map(put, range(len(ids))))
+                    list(pool.map(lambda i: self._put(items, i), range(len(items.ids))))
         except (BotoCoreError, ClientError) as exc:
-            raise self._fail(exc, f"writing feature view '{view.name}' (table '{table}')") from exc
+            raise self._driver_error(exc, f"writing feature view '{items.view}' (table '{items.table}')") from exc
         written: int = rows.num_rows
         return written
+
+    def _put(self, items: _Items, i: int) -> None:
+        """One conditional PutItem: DynamoDB refuses the item when the stored one is newer."""
+        attrs: dict[str, Any] = {":ts": {"N": str(items.ts[i])}}
+        if items.cr[i] is not None:
+            attrs[":cr"] = {"N": str(items.cr[i])}
+        try:
+            self._dynamodb().put_item(
+                TableName=items.table,
+                Item=items.item(i),
+                ConditionExpression=_CONDITION_WITH_CREATED if items.cr[i] is not None else _CONDITION_NO_CREATED,
+                ExpressionAttributeValues=attrs,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise  # an older row is refused by the condition: that is the rule, not an error
+
+    def _put_batch(self, items: _Items, start: int) -> None:
+        """Read the stored stamps of up to ``_WRITE_BATCH`` keys, then BatchWriteItem the rows that win."""
+        chunk = range(start, min(start + _WRITE_BATCH, len(items.ids)))
+        table = items.table
+        stored = self._batch_get({table: [items.ids[i] for i in chunk]}, f"'{items.view}'", stamps_only=True)[table]
+        winners = []
+        for i in chunk:
+            old = stored.get(items.ids[i])
+            old_cr = old.get("created_ts", {}).get("N") if old else None
+            if old is None or is_not_older(
+                items.ts[i], items.cr[i], int(old["event_ts"]["N"]), None if old_cr is None else int(old_cr)
+            ):
+                winners.append({"PutRequest": {"Item": items.item(i)}})
+        client = self._dynamodb()
+        for start_w in range(0, len(winners), 25):  # BatchWriteItem's limit
+            request: dict[str, Any] = {table: winners[start_w : start_w + 25]}
+            for attempt in range(_RETRIES):
+                request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise BackendUnavailable("dynamodb online store", f"writing '{items.view}': items stayed unprocessed")
 
     # --- reads ---------------------------------------------------------------------------------------
     def read(self, project: str, view: FeatureView, keys: pa.Table, features: list[str]) -> pa.Table:
         return self.read_many(project, [ViewRead(view, keys, features)])[0]
 
     def read_many(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
+        declared = [declared_types(project, r.view, r.features) for r in reads]
         wanted = [[None if k is None else _item_id(k) for k in encode_key_list(r.keys)] for r in reads]
         tables = [self.table_name(project, r.view) for r in reads]
         needed: dict[str, dict[str, None]] = {}
@@ -259,15 +281,11 @@ class DynamoDBOnlineStore(OnlineStore):
             needed.setdefault(table, {}).update(dict.fromkeys(k for k in w if k is not None))
         found = self._batch_get({t: list(ks) for t, ks in needed.items()}, ", ".join(f"'{r.view.name}'" for r in reads))
         out = []
-        for r, table, w in zip(reads, tables, wanted, strict=True):
-            declared = {f.name: to_arrow(f.dtype) for f in r.view.features}
+        for r, table, w, types in zip(reads, tables, wanted, declared, strict=True):
             items = [found[table].get(k) if k is not None else None for k in w]
-            columns: dict[str, pa.Array] = {}
-            for f in r.features:
-                raw = [None if it is None or f"f:{f}" not in it else it[f"f:{f}"]["B"] for it in items]
-                columns[f] = decode_column(raw, declared[f])
-            columns[EVENT_TS] = pa.array([None if it is None else int(it["event_ts"]["N"]) for it in items], _UTC_US)
-            out.append(pa.table(columns))
+            attrs = [f"f:{f}" for f in r.features]
+            rows = [None if it is None else [it["event_ts"]["N"], *_values(it, attrs)] for it in items]
+            out.append(result_table(r.features, types, rows, decode_column))
         return out
 
     def _batch_get(
@@ -297,11 +315,51 @@ class DynamoDBOnlineStore(OnlineStore):
                 else:
                     raise BackendUnavailable("dynamodb online store", f"reading {views}: keys stayed unprocessed")
         except (BotoCoreError, ClientError) as exc:
-            raise self._fail(exc, f"reading feature view(s) {views}") from exc
+            raise self._driver_error(exc, f"reading feature view(s) {views}") from exc
         return found
+
+
+@dataclass(frozen=True)
+class _Items:
+    """Prepared rows as DynamoDB items: ids, stamps (UTC micros) and each feature's tagged bytes."""
+
+    table: str
+    view: str
+    ids: list[str]
+    ts: list[int]
+    cr: list[int | None]
+    names: list[str]
+    values: list[list[bytes]]
+
+    @classmethod
+    def of(cls, table: str, view: str, prepared: PreparedRows) -> _Items:
+        return cls(
+            table=table,
+            view=view,
+            ids=[_item_id(k) for k in prepared.keys.to_pylist()],
+            ts=prepared.event_us.to_pylist(),
+            cr=prepared.created_us.to_pylist(),
+            names=prepared.names,
+            values=[encode_column(column) for column in prepared.features],
+        )
+
+    def item(self, i: int) -> dict[str, Any]:
+        """Row ``i`` as an item; a null feature is no attribute."""
+        item: dict[str, Any] = {"entity_id": {"S": self.ids[i]}, "event_ts": {"N": str(self.ts[i])}}
+        if self.cr[i] is not None:
+            item["created_ts"] = {"N": str(self.cr[i])}
+        for name, column in zip(self.names, self.values, strict=True):
+            if column[i]:
+                item[f"f:{name}"] = {"B": column[i]}
+        return item
 
 
 def _item_id(encoded_key: str) -> str:
     """The ``entity_id`` of an encoded key. DynamoDB refuses an empty key, the encoding of every row of a view
     without entities; ``__dummy`` (Feast's dummy entity) cannot collide with an encoded key (see entity_key.py)."""
     return encoded_key or "__dummy"
+
+
+def _values(item: dict[str, Any], attrs: list[str]) -> list[bytes | None]:
+    """The stored bytes of ``attrs`` in ``item`` (``None`` where a value is null, so not stored)."""
+    return [item[a]["B"] if a in item else None for a in attrs]

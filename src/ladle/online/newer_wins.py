@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ladle.common.times import to_micros
 from ladle.online.base import CREATED_TS, EVENT_TS
 
 __all__ = ["is_newer", "is_not_older", "latest_per_key", "sql_not_older"]
@@ -90,7 +91,5 @@ def latest_per_key(rows: pa.Table, key_columns: list[str]) -> pa.Table:
 
 def _micros(column: pa.ChunkedArray) -> np.ndarray:
     """Integer microseconds (nulls as the oldest value) of a timestamp column."""
-    if pa.types.is_timestamp(column.type):
-        column = pc.cast(column, pa.timestamp("us", tz=column.type.tz), safe=False)
-    values = pc.fill_null(pc.cast(column, pa.int64()), _OLDEST)
+    values = pc.fill_null(to_micros(column), _OLDEST)
     return np.asarray(values.to_numpy(), dtype=np.int64)

@@ -14,6 +14,9 @@ each batch is upserted in ``entity_key`` order — so they cannot deadlock each 
 serialization failure caused by anything else is retried a few times with backoff, then reported as a
 retryable :class:`~ladle.errors.BackendUnavailable`. PostgreSQL truncates identifiers at 63 bytes, so a
 table name longer than that is shortened with a hash suffix (:func:`table_name`) and never shared.
+
+The table's comment records the view's shape (:mod:`ladle.online.shape`): ``update`` drops and adds only
+the columns of features that were dropped, added or retyped, and empties the table when the join keys change.
 """
 
 from __future__ import annotations
@@ -22,18 +25,23 @@ import hashlib
 import random
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
 
+from ladle.common.type_family import type_family
 from ladle.definitions import FeatureView
 from ladle.drivers.lazy_import import lazy_attribute, lazy_module
-from ladle.drivers.postgres_conn import PostgresSettings, open_pool
-from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, MissingExtra
-from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
-from ladle.online.entity_key import encode_key_list, encode_keys
-from ladle.online.newer_wins import latest_per_key, sql_not_older
+from ladle.drivers.postgres_conn import PostgresSettings, open_pool, value_column_type
+from ladle.errors import BackendFailure, BackendUnavailable, MissingExtra
+from ladle.online.base import OnlineStore, OnlineStoreConfig, ViewRead
+from ladle.online.entity_key import encode_key_list
+from ladle.online.newer_wins import sql_not_older
+from ladle.online.prepare import prepare_rows
+from ladle.online.read_result import declared_types, in_key_order, result_table
+from ladle.online.shape import ViewShape, shape_change
 from ladle.online.value_bytes import decode_column, encode_column
 from ladle.types import to_arrow
 
@@ -42,7 +50,6 @@ sql = lazy_attribute("psycopg", "sql")
 
 __all__ = ["PostgreSQLOnlineStore", "PostgreSQLOnlineStoreConfig", "table_name"]
 
-_UTC_US = pa.timestamp("us", tz="UTC")
 #: PostgreSQL's identifier limit (NAMEDATALEN - 1), in bytes
 _MAX_IDENTIFIER = 63
 #: attempts of one write when PostgreSQL aborts it for a deadlock or a serialization failure
@@ -77,34 +84,26 @@ def _rolled_back(exc: Exception) -> bool:
     return str(getattr(exc, "sqlstate", "") or "").startswith("40")
 
 
-def _sql_type(t: pa.DataType) -> str:
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    if pa.types.is_integer(t) or pa.types.is_timestamp(t):
-        return "BIGINT"
-    if pa.types.is_floating(t):
-        return "DOUBLE PRECISION"
-    if pa.types.is_string(t):
-        return "TEXT"
-    return "BYTEA"  # bytes raw; arrays, maps, structs as tagged bytes
+#: the first columns of every table
+_KEY_AND_STAMPS = [("entity_key", "TEXT"), ("event_ts", "BIGINT"), ("created_ts", "BIGINT")]
 
 
-def _to_pg(column: pa.ChunkedArray, t: pa.DataType) -> list[Any]:
-    kind = _sql_type(t)
-    if kind == "BIGINT":
+def _to_pg(column: pa.Array, t: pa.DataType) -> list[Any]:
+    """Parameters for COPY of a feature column of Arrow type ``t`` (see :func:`value_column_type`)."""
+    sql_type = value_column_type(t)
+    if sql_type == "BIGINT":
         return column.cast(pa.int64()).to_pylist()  # type: ignore[no-any-return]
-    if kind == "BYTEA" and not pa.types.is_binary(t):
-        return [v or None for v in encode_column(column)]
-    return column.to_pylist()  # type: ignore[no-any-return]
+    if sql_type != "BYTEA" or type_family(t) == "bytes":
+        return column.to_pylist()  # type: ignore[no-any-return]
+    return [v or None for v in encode_column(column)]
 
 
-def _from_pg(values: list[Any], t: pa.DataType) -> pa.Array:
-    kind = _sql_type(t)
-    if kind == "BYTEA" and not pa.types.is_binary(t):
-        return decode_column([None if v is None else bytes(v) for v in values], t)
-    if kind == "BYTEA":
-        return pa.array([None if v is None else bytes(v) for v in values], t)
-    return pa.array(values, t)
+def _from_pg(values: Sequence[Any], t: pa.DataType) -> pa.Array:
+    """A feature column of Arrow type ``t`` from the values PostgreSQL returned."""
+    if value_column_type(t) != "BYTEA":
+        return pa.array(values, t)
+    as_bytes = [None if v is None else bytes(v) for v in values]
+    return pa.array(as_bytes, t) if type_family(t) == "bytes" else decode_column(as_bytes, t)
 
 
 class PostgreSQLOnlineStore(OnlineStore):
@@ -128,10 +127,10 @@ class PostgreSQLOnlineStore(OnlineStore):
                 try:  # autocommit: reads need no BEGIN/COMMIT round trips
                     self._pool = open_pool(self.config, autocommit=True, timeout=3.0)  # bounded waits
                 except Exception as exc:
-                    raise self._fail(exc, "connecting") from exc
+                    raise self._driver_error(exc, "connecting") from exc
             return self._pool.connection()
 
-    def _fail(self, exc: Exception, doing: str) -> Exception:
+    def _driver_error(self, exc: Exception, doing: str) -> Exception:
         where = self.config.where()
         if _rolled_back(exc):  # deadlock, serialization failure: not an outage
             return BackendUnavailable(
@@ -163,7 +162,7 @@ class PostgreSQLOnlineStore(OnlineStore):
             with self._connection() as conn:
                 conn.execute("SELECT 1")
         except psycopg.Error as exc:
-            raise self._fail(exc, "checking the connection") from exc
+            raise self._driver_error(exc, "checking the connection") from exc
 
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
         try:
@@ -174,26 +173,53 @@ class PostgreSQLOnlineStore(OnlineStore):
                 for view in keep:
                     self._ensure(conn, project, view)
         except psycopg.Error as exc:
-            raise self._fail(exc, "updating tables") from exc
+            raise self._driver_error(exc, "updating tables") from exc
 
     def _ensure(self, conn: Any, project: str, view: FeatureView) -> None:
-        wanted = [(f.name, _sql_type(to_arrow(f.dtype))) for f in view.features]
+        """Create the view's table, or bring it to the view's shape by the rule of :mod:`ladle.online.shape`."""
+        wanted = [(f.name, value_column_type(to_arrow(f.dtype))) for f in view.features]
+        table = self._table(project, view)
+        new = ViewShape.of(view)
+        found = conn.execute(
+            "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND c.relkind = 'r'",
+            (self.config.db_schema, table_name(project, view.name)),
+        ).fetchone()
+        old = None if found is None else ViewShape.from_json(found[0])
+        change = shape_change(old, new)
+        # a table made before shapes were recorded is rebuilt when its columns differ (its join keys are unknown)
+        rebuild = change.drop_rows or (
+            found is not None and old is None and self._columns(conn, project, view) != [*_KEY_AND_STAMPS, *wanted]
+        )
+        if found is not None and rebuild:
+            conn.execute(sql.SQL("DROP TABLE {}").format(table))
+        if found is None or rebuild:
+            cols = sql.SQL("").join(sql.SQL(", {} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in wanted)
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE {} (entity_key TEXT PRIMARY KEY, event_ts BIGINT NOT NULL, created_ts BIGINT{})"
+                ).format(table, cols)
+            )
+        elif old is not None:
+            for name in change.cleared:
+                conn.execute(sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(table, sql.Identifier(name)))
+            for name, sql_type in wanted:
+                if name in change.cleared or name not in old.features:
+                    conn.execute(
+                        sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                            table, sql.Identifier(name), sql.SQL(sql_type)
+                        )
+                    )
+        conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(table, sql.Literal(new.to_json())))
+
+    def _columns(self, conn: Any, project: str, view: FeatureView) -> list[tuple[str, str]]:
+        """The columns (name, upper-case type) of the view's table, in order."""
         have = conn.execute(
             "SELECT column_name, upper(data_type) FROM information_schema.columns "
             "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
             (self.config.db_schema, table_name(project, view.name)),
         ).fetchall()
-        expected = [("entity_key", "TEXT"), ("event_ts", "BIGINT"), ("created_ts", "BIGINT"), *wanted]
-        if [tuple(r) for r in have] == expected:
-            return
-        table = self._table(project, view)
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))  # the view's shape changed
-        cols = sql.SQL("").join(sql.SQL(", {} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in wanted)
-        conn.execute(
-            sql.SQL(
-                "CREATE TABLE {} (entity_key TEXT PRIMARY KEY, event_ts BIGINT NOT NULL, created_ts BIGINT{})"
-            ).format(table, cols)
-        )
+        return [tuple(r) for r in have]
 
     def teardown(self, project: str, views: list[FeatureView]) -> None:
         self.update(project, [], views)
@@ -201,17 +227,13 @@ class PostgreSQLOnlineStore(OnlineStore):
     def write(self, project: str, view: FeatureView, rows: pa.Table) -> int:
         if rows.num_rows == 0:
             return 0
-        keys = encode_keys(rows.select(view.join_keys))
-        if keys.null_count:
-            raise InvalidRequest(f"{keys.null_count} row(s) for feature view '{view.name}' have a null join key")
-        # one lock order for every writer: rows are upserted by entity_key
-        latest = latest_per_key(rows.append_column("__key", keys), ["__key"]).sort_by("__key")
-        names = ["entity_key", "event_ts", "created_ts", *(f.name for f in view.features)]
+        prepared = prepare_rows(view, rows).sorted_by_key()  # one lock order for every writer
+        names = ["entity_key", "event_ts", "created_ts", *prepared.names]
         columns = [
-            latest.column("__key").to_pylist(),
-            latest.column(EVENT_TS).cast(_UTC_US).cast(pa.int64()).to_pylist(),
-            latest.column(CREATED_TS).cast(_UTC_US).cast(pa.int64()).to_pylist(),
-            *(_to_pg(latest.column(f.name).cast(to_arrow(f.dtype)), to_arrow(f.dtype)) for f in view.features),
+            prepared.keys.to_pylist(),
+            prepared.event_us.to_pylist(),
+            prepared.created_us.to_pylist(),
+            *(_to_pg(c, c.type) for c in prepared.features),
         ]
         table = self._table(project, view)
         ident = sql.SQL(", ").join(sql.Identifier(n) for n in names)
@@ -240,15 +262,15 @@ class PostgreSQLOnlineStore(OnlineStore):
                 break
             except psycopg.Error as exc:
                 if not _rolled_back(exc) or attempt == _WRITE_ATTEMPTS - 1:
-                    raise self._fail(exc, f"writing feature view '{view.name}'") from exc
+                    raise self._driver_error(exc, f"writing feature view '{view.name}'") from exc
                 time.sleep(0.05 * 2**attempt * (1 + random.random()))  # rolled back whole: the retry is safe
-        written: int = rows.num_rows
-        return written
+        return prepared.given
 
     def read(self, project: str, view: FeatureView, keys: pa.Table, features: list[str]) -> pa.Table:
         return self.read_many(project, [ViewRead(view, keys, features)])[0]
 
     def read_many(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
+        declared = [declared_types(project, r.view, r.features) for r in reads]
         wanted = [encode_key_list(r.keys) for r in reads]
         unique = [[k for k in dict.fromkeys(w) if k is not None] for w in wanted]
         queries = [
@@ -265,16 +287,8 @@ class PostgreSQLOnlineStore(OnlineStore):
                     cursors = [conn.execute(q, (u,)) if u else None for q, u in zip(queries, unique, strict=True)]
                 rows = [c.fetchall() if c is not None else [] for c in cursors]
         except psycopg.Error as exc:
-            raise self._fail(exc, f"reading feature view(s) {names}") from exc
-        out = []
-        for r, w, found_rows in zip(reads, wanted, rows, strict=True):
-            found = {row[0]: row for row in found_rows}
-            missing = (None,) * (len(r.features) + 2)
-            columns = list(zip(*[found.get(k, missing) for k in w], strict=True)) if w else [()] * len(missing)
-            declared = {f.name: to_arrow(f.dtype) for f in r.view.features}
-            table: dict[str, pa.Array] = {
-                f: _from_pg(list(columns[i + 2]), declared[f]) for i, f in enumerate(r.features)
-            }
-            table[EVENT_TS] = pa.array(columns[1], _UTC_US)
-            out.append(pa.table(table))
-        return out
+            raise self._driver_error(exc, f"reading feature view(s) {names}") from exc
+        return [
+            result_table(r.features, types, in_key_order(w, {row[0]: row[1:] for row in found}), _from_pg)
+            for r, types, w, found in zip(reads, declared, wanted, rows, strict=True)
+        ]

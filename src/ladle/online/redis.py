@@ -4,6 +4,8 @@ Layout: one hash per entity key per project, ``ladle:{project}:{join keys}:{enco
 share an entity share the hash. A view's fields are ``{view}:{feature}`` plus ``{view}:_ts`` and
 ``{view}:_cr`` (UTC micros). Values are tagged bytes (:mod:`ladle.online.value_bytes`). Writes run a Lua
 script that applies the newer-wins rule atomically per key; reads are one Lua call (HMGET per key) for every view of a request.
+The hash ``ladle:{project}:_shapes`` records each applied view's shape (:mod:`ladle.online.shape`), so that
+``update`` knows which fields a changed view must lose.
 """
 
 from __future__ import annotations
@@ -17,18 +19,18 @@ from pydantic import Field, field_validator
 
 from ladle.definitions import FeatureView
 from ladle.drivers.lazy_import import lazy_module
-from ladle.errors import BackendFailure, BackendUnavailable, InvalidConfig, InvalidRequest, MissingExtra
-from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
-from ladle.online.entity_key import encode_key_list, encode_keys
-from ladle.online.newer_wins import latest_per_key
+from ladle.errors import BackendFailure, BackendUnavailable, InvalidConfig, MissingExtra
+from ladle.online.base import OnlineStore, OnlineStoreConfig, ViewRead
+from ladle.online.entity_key import encode_key_list
+from ladle.online.prepare import prepare_rows
+from ladle.online.read_result import declared_types, result_table
+from ladle.online.shape import ViewShape, shape_change
 from ladle.online.value_bytes import decode_column, encode_column
-from ladle.types import to_arrow
 
 redis_lib = lazy_module("redis")
 
 __all__ = ["RedisOnlineStore", "RedisOnlineStoreConfig"]
 
-_UTC_US = pa.timestamp("us", tz="UTC")
 _CHUNK = 2_000
 
 # KEYS: hashes. ARGV: ts field, created field, n features, feature fields..., then per key: ts, created,
@@ -173,7 +175,7 @@ class RedisOnlineStore(OnlineStore):
                 self._read_script = self._client.register_script(_READ_SCRIPT)
             return self._client
 
-    def _fail(self, exc: Exception, doing: str) -> Exception:
+    def _driver_error(self, exc: Exception, doing: str) -> Exception:
         where = f"{self._kwargs['host']}:{self._kwargs['port']}"
         if isinstance(exc, redis_lib.AuthenticationError | redis_lib.AuthenticationWrongNumberOfArgsError):
             return BackendFailure(
@@ -196,37 +198,62 @@ class RedisOnlineStore(OnlineStore):
                 self._client = None
 
     @staticmethod
-    def _prefix(project: str, view: FeatureView) -> str:
-        return f"ladle:{project}:{','.join(view.join_keys)}:"
+    def _prefix(project: str, join_keys: list[str] | tuple[str, ...]) -> str:
+        return f"ladle:{project}:{','.join(join_keys)}:"
 
     def _keys(self, project: str, view: FeatureView, keys: pa.Table) -> list[str | None]:
-        prefix = self._prefix(project, view)
+        prefix = self._prefix(project, view.join_keys)
         return [None if k is None else prefix + k for k in encode_key_list(keys)]
 
     def check(self) -> None:
         try:
             self._redis().ping()
         except redis_lib.RedisError as exc:
-            raise self._fail(exc, "checking the connection") from exc
+            raise self._driver_error(exc, "checking the connection") from exc
 
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
+        """Drop ``delete``'s fields; apply the shape rule (:mod:`ladle.online.shape`) to every kept view."""
+        client = self._redis()
         try:  # apply checks the server and the credentials now rather than at the first write
-            self._redis().ping()
+            client.ping()
+            self._drop_fields(project, delete)
+            shapes_key = self._shapes_key(project)
+            recorded = client.hmget(shapes_key, [v.name for v in keep]) if keep else []
+            for view, text in zip(keep, recorded, strict=True):
+                new = ViewShape.of(view)
+                old = ViewShape.from_json(text)
+                change = shape_change(old, new)
+                if old is not None and change.any:
+                    fields = [*(f"{view.name}:{f}" for f in change.cleared)]
+                    if change.drop_rows:
+                        fields += [f"{view.name}:_ts", f"{view.name}:_cr"]
+                    self._hdel_all(self._prefix(project, old.join_keys), fields)
+                client.hset(shapes_key, view.name, new.to_json())
         except redis_lib.RedisError as exc:
-            raise self._fail(exc, "applying") from exc
-        self._drop_fields(project, delete)
+            raise self._driver_error(exc, "applying") from exc
+
+    @staticmethod
+    def _shapes_key(project: str) -> str:
+        return f"ladle:{project}:_shapes"
+
+    def _hdel_all(self, prefix: str, fields: list[str]) -> None:
+        """Remove ``fields`` from every hash under ``prefix``; a hash left empty goes."""
+        if not fields:
+            return
+        client = self._redis()
+        for key in client.scan_iter(match=prefix + "*", count=1000):
+            client.hdel(key, *fields)
+            if not client.hlen(key):
+                client.delete(key)
 
     def _drop_fields(self, project: str, views: list[FeatureView]) -> None:
-        client = self._redis()
         try:
             for view in views:
                 fields = [f"{view.name}:{f.name}" for f in view.features] + [f"{view.name}:_ts", f"{view.name}:_cr"]
-                for key in client.scan_iter(match=self._prefix(project, view) + "*", count=1000):
-                    client.hdel(key, *fields)
-                    if not client.hlen(key):
-                        client.delete(key)
+                self._hdel_all(self._prefix(project, view.join_keys), fields)
+                self._redis().hdel(self._shapes_key(project), view.name)
         except redis_lib.RedisError as exc:
-            raise self._fail(exc, "dropping feature views") from exc
+            raise self._driver_error(exc, "dropping feature views") from exc
 
     def teardown(self, project: str, views: list[FeatureView]) -> None:
         self._drop_fields(project, views)
@@ -234,22 +261,13 @@ class RedisOnlineStore(OnlineStore):
     def write(self, project: str, view: FeatureView, rows: pa.Table) -> int:
         if rows.num_rows == 0:
             return 0
-        encoded = encode_keys(rows.select(view.join_keys))
-        if encoded.null_count:
-            raise InvalidRequest(f"{encoded.null_count} row(s) for feature view '{view.name}' have a null join key")
-        latest = latest_per_key(rows.append_column("__key", encoded), ["__key"])
-        prefix = self._prefix(project, view)
-        keys = [prefix + k for k in latest.column("__key").to_pylist()]
-        ts = latest.column(EVENT_TS).cast(_UTC_US).cast(pa.int64()).to_pylist()
-        cr = [
-            b"" if c is None else str(c).encode()
-            for c in latest.column(CREATED_TS).cast(_UTC_US).cast(pa.int64()).to_pylist()
-        ]
-        features = [f.name for f in view.features]
-        columns = [
-            encode_column(latest.column(f).cast(to_arrow(field.dtype)))
-            for f, field in zip(features, view.features, strict=True)
-        ]
+        prepared = prepare_rows(view, rows)
+        prefix = self._prefix(project, view.join_keys)
+        keys = [prefix + k for k in prepared.keys.to_pylist()]
+        ts = prepared.event_us.to_pylist()
+        cr = [b"" if c is None else str(c).encode() for c in prepared.created_us.to_pylist()]
+        features = prepared.names
+        columns = [encode_column(column) for column in prepared.features]
         head = [f"{view.name}:_ts", f"{view.name}:_cr", len(features), *(f"{view.name}:{f}" for f in features)]
         client = self._redis()
         try:
@@ -265,14 +283,14 @@ class RedisOnlineStore(OnlineStore):
                             pipe.expire(k, self.config.key_ttl_seconds)
                 pipe.execute()
         except redis_lib.RedisError as exc:
-            raise self._fail(exc, f"writing feature view '{view.name}'") from exc
-        written: int = rows.num_rows
-        return written
+            raise self._driver_error(exc, f"writing feature view '{view.name}'") from exc
+        return prepared.given
 
     def read(self, project: str, view: FeatureView, keys: pa.Table, features: list[str]) -> pa.Table:
         return self.read_many(project, [ViewRead(view, keys, features)])[0]
 
     def read_many(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
+        types = [declared_types(project, r.view, r.features) for r in reads]
         # Views keyed by the same entity values live in the same hashes: one HMGET per hash serves them all.
         groups: dict[tuple[str | None, ...], list[int]] = {}
         for i, r in enumerate(reads):
@@ -297,30 +315,17 @@ class RedisOnlineStore(OnlineStore):
             replies = self._read_script(keys=all_keys, args=args) if all_keys else []
         except redis_lib.RedisError as exc:
             names = ", ".join(f"'{r.view.name}'" for r in reads)
-            raise self._fail(exc, f"reading feature view(s) {names}") from exc
+            raise self._driver_error(exc, f"reading feature view(s) {names}") from exc
         out: list[pa.Table | None] = [None] * len(reads)
         at = 0
         for wanted, members, unique, fields in plan:
             found = dict(zip(unique, replies[at : at + len(unique)], strict=True))
             at += len(unique)
-            missing = [None] * len(fields)
-            columns = list(zip(*[found.get(k, missing) if k is not None else missing for k in wanted], strict=True))
-            if not columns:
-                columns = [()] * len(fields)
             index = {f: j for j, f in enumerate(fields)}
+            replies_in_order = [None if k is None else found.get(k) for k in wanted]
             for i in members:
                 r = reads[i]
-                picked = [
-                    columns[index[f"{r.view.name}:_ts"]],
-                    *(columns[index[f"{r.view.name}:{f}"]] for f in r.features),
-                ]
-                out[i] = _columns(r, picked)
+                picked = [index[f"{r.view.name}:_ts"], *(index[f"{r.view.name}:{f}"] for f in r.features)]
+                rows = [None if reply is None else [reply[j] for j in picked] for reply in replies_in_order]
+                out[i] = result_table(r.features, types[i], rows, decode_column)
         return [t for t in out if t is not None]
-
-
-def _columns(read: ViewRead, columns: list[tuple[bytes | None, ...]]) -> pa.Table:
-    """The read's result table from its stored columns (first: the event timestamps, then the features)."""
-    declared = {f.name: to_arrow(f.dtype) for f in read.view.features}
-    out: dict[str, pa.Array] = {f: decode_column(columns[i + 1], declared[f]) for i, f in enumerate(read.features)}
-    out[EVENT_TS] = pa.array([None if v is None else int(v) for v in columns[0]], _UTC_US)
-    return pa.table(out)

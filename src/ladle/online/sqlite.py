@@ -21,8 +21,8 @@ How values are stored, so that each reads back exactly:
 * Float32, Float64 -> REAL (inf and -inf included). SQLite keeps NaN as NULL and -0.0 as 0.0, so those
   two are stored as an 8-byte BLOB of the IEEE-754 double, big-endian (NaN is ``x'7FF8000000000000'``);
 * String, Json -> TEXT; Bytes -> BLOB;
-* Array, Struct, Map -> TEXT holding JSON: maps as objects, bytes inside as base64 strings, timestamps
-  inside as integer microseconds, NaN/Infinity/-Infinity as those (non-standard) JSON words.
+* Array, Struct, Map -> TEXT holding JSON, the format every online store keeps nested values in
+  (:mod:`ladle.online.nested_json`).
 
 Connections are kept, one per thread, in WAL mode. A read is one query: the keys, as one JSON array
 parameter, ``LEFT JOIN``-ed to the table in their order (``json_each``), so SQLite returns one row per key.
@@ -31,14 +31,12 @@ parameter, ``LEFT JOIN``-ed to the table in their order (``json_each``), so SQLi
 from __future__ import annotations
 
 import abc
-import base64
 import contextlib
 import functools
-import json
 import sqlite3
 import struct
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -46,13 +44,16 @@ from typing import Any, Literal
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from ladle.common.type_family import type_family
 from ladle.definitions import FeatureView
-from ladle.errors import BackendError, BackendFailure, BackendUnavailable, FeatureNotFound, InvalidRequest
+from ladle.errors import BackendError, BackendFailure, BackendUnavailable
 from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig
 from ladle.online.entity_key import encode_keys
-from ladle.online.newer_wins import latest_per_key, sql_not_older
+from ladle.online.nested_json import decode_nested, encode_nested
+from ladle.online.newer_wins import sql_not_older
+from ladle.online.prepare import prepare_rows
+from ladle.online.read_result import Decode, declared_types, in_key_order, result_table
 from ladle.types import FeastType, to_arrow
 
 __all__ = ["SqliteOnlineStore", "SqliteOnlineStoreConfig"]
@@ -61,7 +62,6 @@ ENTITY_KEY = "entity_key"
 #: bumped when the entity-key encoding changes; part of the table text, so old tables are rebuilt
 _KEY_VERSION = "v1"
 _RESERVED = {ENTITY_KEY, EVENT_TS, CREATED_TS}
-_UTC_US = pa.timestamp("us", tz="UTC")
 #: rows per executemany call (one transaction for the whole write)
 _WRITE_CHUNK = 50_000
 _BUSY_TIMEOUT_S = 30.0
@@ -106,6 +106,10 @@ class _Codec(abc.ABC):
         """The declared-type array for values fetched from SQLite."""
         return self.finish(pa.array(values, self.fetched))
 
+    def decode(self, values: Sequence[Any], target: pa.DataType) -> pa.Array:
+        """:meth:`from_sql` as a :data:`~ladle.online.read_result.Decode` (``target`` is the codec's own)."""
+        return self.from_sql(values)
+
 
 class _Scalar(_Codec):
     """Integers, booleans, timestamps, strings, bytes: stored natively."""
@@ -149,150 +153,63 @@ class _Real(_Codec):
 
 
 class _Json(_Codec):
-    """Arrays, structs and maps: JSON text (see the module docstring for the details)."""
+    """Arrays, structs and maps: JSON text (:mod:`ladle.online.nested_json`)."""
 
     sql_type = "TEXT"
 
     def __init__(self, target: pa.DataType) -> None:
         super().__init__(target, pa.string())
         self.finishes = True  # the text is parsed
-        self._stored = _json_storage_type(target)
-        self._has_floats = _has_floats(target)
-        self._decode_bytes = _bytes_decoder(target)
 
     def to_sql(self, column: pa.Array) -> list[Any]:
-        stored = column if self._stored == self.target else column.cast(self._stored)
-        values = stored.to_pylist(maps_as_pydicts="lossy")
-        if self._has_floats and not _all_finite(stored):
-            return [None if v is None else _STD_JSON.encode(v) for v in values]
-        return [None if v is None else orjson.dumps(v, default=_json_default).decode() for v in values]
+        return encode_nested(column)
 
     def finish(self, fetched: pa.Array) -> pa.Array:
         return self.from_sql(fetched.to_pylist())
 
     def from_sql(self, values: Sequence[Any]) -> pa.Array:
-        try:
-            parsed = [None if v is None else orjson.loads(v) for v in values]
-        except orjson.JSONDecodeError:  # NaN / Infinity, which only the standard library reads
-            parsed = [None if v is None else json.loads(v) for v in values]
-        if self._decode_bytes is not None:
-            parsed = [self._decode_bytes(v) for v in parsed]
-        arr = pa.array(parsed, self._stored)
-        return arr if self._stored == self.target else arr.cast(self.target)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    raise TypeError(f"cannot store a {type(value).__name__} as JSON")
-
-
-_STD_JSON = json.JSONEncoder(allow_nan=True, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-
-
-def _json_storage_type(t: pa.DataType) -> pa.DataType:
-    """``t`` with timestamps replaced by int64 (microseconds) and decimals by text, the shape JSON holds."""
-    if pa.types.is_timestamp(t):
-        return pa.int64()
-    if pa.types.is_decimal(t):
-        return pa.string()
-    if pa.types.is_list(t):
-        return pa.list_(_json_storage_type(t.value_type))
-    if pa.types.is_struct(t):
-        return pa.struct([pa.field(f.name, _json_storage_type(f.type)) for f in t])
-    if pa.types.is_map(t):
-        return pa.map_(_json_storage_type(t.key_type), _json_storage_type(t.item_type))
-    return t
-
-
-def _has_floats(t: pa.DataType) -> bool:
-    if pa.types.is_floating(t):
-        return True
-    return any(_has_floats(t.field(i).type) for i in range(t.num_fields))
-
-
-def _all_finite(column: pa.Array) -> bool:
-    """Whether every float anywhere inside ``column`` (lists, structs, maps) is finite."""
-    t = column.type
-    if pa.types.is_floating(t):
-        return bool(pc.all(pc.is_finite(column)).as_py() is not False)
-    if pa.types.is_list(t):
-        return _all_finite(column.flatten())
-    if pa.types.is_map(t):
-        return _all_finite(column.keys) and _all_finite(column.items)
-    if pa.types.is_struct(t):
-        return all(_all_finite(column.field(i)) for i in range(t.num_fields))
-    return True
-
-
-def _bytes_decoder(t: pa.DataType) -> Callable[[Any], Any] | None:
-    """A function turning base64 strings back into bytes inside parsed JSON of type ``t`` (None: none inside)."""
-    if pa.types.is_binary(t):
-        return lambda v: None if v is None else base64.b64decode(v)
-    if pa.types.is_list(t):
-        inner = _bytes_decoder(t.value_type)
-        if inner is None:
-            return None
-        return lambda v: None if v is None else [inner(x) for x in v]
-    if pa.types.is_struct(t):
-        fields = {f.name: d for f in t if (d := _bytes_decoder(f.type)) is not None}
-        if not fields:
-            return None
-        return lambda v: None if v is None else {k: fields[k](x) if k in fields else x for k, x in v.items()}
-    return None
+        return decode_nested(values, self.target)
 
 
 @functools.cache
 def _codec(dtype: FeastType) -> _Codec:
     """The codec of a declared feature type."""
     t = to_arrow(dtype)
-    if pa.types.is_boolean(t):
+    family = type_family(t)
+    if family == "bool":
         return _Scalar(t, "INTEGER", t, pa.int8())
-    if pa.types.is_integer(t):
+    if family == "int":
         return _Scalar(t, "INTEGER", t, t)
-    if pa.types.is_timestamp(t):
+    if family == "timestamp":
         return _Scalar(t, "INTEGER", pa.int64(), t)
-    if pa.types.is_floating(t):
+    if family == "float":
         return _Real(t)
-    if pa.types.is_string(t):
+    if family == "string":
         return _Scalar(t, "TEXT", t, t)
-    if pa.types.is_decimal(t):  # exact, as its text
+    if family == "decimal":  # exact, as its text
         return _Scalar(t, "TEXT", pa.string(), pa.string())
-    if pa.types.is_binary(t):
+    if family == "bytes":
         return _Scalar(t, "BLOB", t, t)
     return _Json(t)
-
-
-def _micros(column: pa.ChunkedArray) -> pa.Array:
-    """A timestamp column as int64 UTC microseconds (naive timestamps are taken as UTC)."""
-    if pa.types.is_timestamp(column.type):
-        column = column.cast(pa.timestamp("us", tz=column.type.tz), safe=False)
-    return column.cast(pa.int64()).combine_chunks()
 
 
 # --- cached statements ---------------------------------------------------------------------------------
 @dataclass
 class _ReadPlan:
-    """The SELECTs and codecs for one (view, features) pair; ``view`` is the object they were built for."""
+    """The SELECTs and decoders for one (view, features) pair; ``view`` is the object they were built for."""
 
     view: FeatureView
     dtypes: tuple[FeastType, ...]
-    #: one row per key of a JSON array parameter, in its order (nulls where a key is not stored)
+    #: ``event_ts`` then the features, one row per key of a JSON array parameter, in its order
     ordered: str
-    #: ``entity_key`` then the columns, for the keys in an ``IN`` list (ends with "IN ")
+    #: ``entity_key``, ``event_ts`` then the features, for the keys in an ``IN`` list (ends with "IN ")
     select_in: str
-    codecs: list[_Codec]
-    names: list[str]
-    #: a fetched row (features, then event_ts) as an Arrow struct of the codecs' fetched types
-    row_type: pa.DataType
+    features: list[str]
+    types: list[pa.DataType]
+    decoders: list[Decode]
 
     def sql_in(self, n: int) -> str:
         return self.select_in + _placeholders(n)
-
-    def empty(self, n: int) -> pa.Table:
-        """``n`` rows of nulls: every key missing."""
-        arrays = [pa.nulls(n, c.target) for c in self.codecs] + [pa.nulls(n, _UTC_US)]
-        return pa.Table.from_arrays(arrays, names=self.names)
 
 
 @functools.lru_cache(maxsize=64)
@@ -382,7 +299,7 @@ class SqliteOnlineStore(OnlineStore):
         except (sqlite3.Error, OSError) as exc:
             if conn is not None:
                 conn.close()
-            raise self._error(exc, "opening the database") from exc
+            raise self._driver_error(exc, "opening the database") from exc
         with self._lock:
             self._conns.append(conn)
             local.conn, local.generation = conn, self._generation
@@ -401,7 +318,7 @@ class SqliteOnlineStore(OnlineStore):
             self._conns.clear()
             self._generation += 1
 
-    def _error(self, exc: BaseException, doing: str, view: str | None = None) -> BackendError:
+    def _driver_error(self, exc: BaseException, doing: str, view: str | None = None) -> BackendError:
         """The ladle error for a driver error raised while ``doing`` something."""
         message = str(exc)
         name = getattr(exc, "sqlite_errorname", "")
@@ -454,23 +371,30 @@ class SqliteOnlineStore(OnlineStore):
     def update(self, project: str, keep: list[FeatureView], delete: list[FeatureView]) -> None:
         """Create each kept view's table, rebuild one whose join keys or features changed, drop deleted ones.
 
-        A rebuilt table keeps its rows and the columns whose name and type did not change (a new feature is
-        null until the next materialization); if the join keys changed, its rows are dropped.
+        The rule of :mod:`ladle.online.shape`: a rebuilt table keeps its rows and the columns whose name and
+        type did not change (a new or retyped feature is null until the next write); if the join keys changed,
+        its rows are dropped. The table text is the recorded shape.
         """
         if not keep and not self.path.exists():
             return
         wanted = [(self.table_name(project, v), *self._layout(project, v)) for v in keep]
-        conn = self._conn(create=True)
+        self._change_tables(project, delete, wanted, "updating the tables")
+
+    def _change_tables(
+        self, project: str, drop: list[FeatureView], sync: list[tuple[str, str, list[tuple[str, str]]]], doing: str
+    ) -> None:
+        """In one transaction: drop the tables of ``drop``, then create or rebuild each of ``sync``."""
+        conn = self._conn(create=bool(sync))
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for view in delete:
+            for view in drop:
                 conn.execute(f"DROP TABLE IF EXISTS {_q(self.table_name(project, view))}")
-            for table, create, columns in wanted:
+            for table, create, columns in sync:
                 self._sync_table(conn, table, create, columns)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             _rollback(conn)
-            raise self._error(exc, "updating the tables") from exc
+            raise self._driver_error(exc, doing) from exc
         finally:
             self._plans.clear()
             self._upserts.clear()
@@ -501,21 +425,17 @@ class SqliteOnlineStore(OnlineStore):
         if not self.path.exists():
             self.close()
             return
-        conn = self._conn()
+        self._change_tables(project, views, [], "dropping the tables")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for view in views:
-                conn.execute(f"DROP TABLE IF EXISTS {_q(self.table_name(project, view))}")
-            conn.execute("COMMIT")
-            left = conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-            ).fetchone()[0]
+            left = (
+                self._conn()
+                .execute(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+                )
+                .fetchone()[0]
+            )
         except sqlite3.Error as exc:
-            _rollback(conn)
-            raise self._error(exc, "dropping the tables") from exc
-        finally:
-            self._plans.clear()
-            self._upserts.clear()
+            raise self._driver_error(exc, "dropping the tables") from exc
         if left == 0:
             self.close()
             for suffix in ("", "-wal", "-shm", "-journal"):
@@ -538,56 +458,28 @@ class SqliteOnlineStore(OnlineStore):
 
     def write(self, project: str, view: FeatureView, rows: pa.Table) -> int:
         """Upsert ``rows`` newer-wins, in one transaction; see :meth:`OnlineStore.write`."""
-        n: int = rows.num_rows
-        if n == 0:
+        if rows.num_rows == 0:
             return 0
-        features = view.features
-        missing = [c for c in [*view.join_keys, EVENT_TS, *(f.name for f in features)] if c not in rows.column_names]
-        if missing:
-            raise InvalidRequest(f"rows written to feature view '{view.name}' lack column(s) {missing}")
-        latest = latest_per_key(rows, view.join_keys)
-        keys = encode_keys(latest.select(view.join_keys))
-        event = _micros(latest.column(EVENT_TS))
-        if keys.null_count or event.null_count:
-            raise InvalidRequest(
-                f"rows written to feature view '{view.name}' have a null join key or a null event timestamp "
-                "(drop those rows first)"
-            )
-        created = _micros(latest.column(CREATED_TS)) if CREATED_TS in latest.column_names else pa.nulls(len(keys))
-        columns = [self._declared(view, f.name, latest.column(f.name), to_arrow(f.dtype)) for f in features]
-        codecs = [_codec(f.dtype) for f in features]
-        sql = self._upsert_sql(project, view, tuple(f.name for f in features))
+        prepared = prepare_rows(view, rows)
+        codecs = [_codec(f.dtype) for f in view.features]
+        sql = self._upsert_sql(project, view, tuple(prepared.names))
         conn = self._conn(create=True)
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for start in range(0, len(keys), _WRITE_CHUNK):
+            for start in range(0, len(prepared), _WRITE_CHUNK):
                 end = start + _WRITE_CHUNK
                 params = [
-                    keys[start:end].to_pylist(),
-                    *(codec.to_sql(col[start:end]) for codec, col in zip(codecs, columns, strict=True)),
-                    event[start:end].to_pylist(),
-                    created[start:end].to_pylist(),
+                    prepared.keys[start:end].to_pylist(),
+                    *(codec.to_sql(col[start:end]) for codec, col in zip(codecs, prepared.features, strict=True)),
+                    prepared.event_us[start:end].to_pylist(),
+                    prepared.created_us[start:end].to_pylist(),
                 ]
                 conn.executemany(sql, zip(*params, strict=True))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             _rollback(conn)
-            raise self._error(exc, f"writing {n} rows", view.name) from exc
-        return n
-
-    @staticmethod
-    def _declared(view: FeatureView, name: str, column: pa.ChunkedArray, target: pa.DataType) -> pa.Array:
-        """``column`` as one array of the feature's declared type."""
-        arr = column.combine_chunks()
-        if arr.type == target:
-            return arr
-        try:
-            return arr.cast(target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-            raise InvalidRequest(
-                f"feature '{name}' of view '{view.name}' is {arr.type}, which does not convert to its declared "
-                f"type {target}: {exc}"
-            ) from exc
+            raise self._driver_error(exc, f"writing {rows.num_rows} rows", view.name) from exc
+        return prepared.given
 
     # --- reads -----------------------------------------------------------------------------------------------
     def _read_plan(self, project: str, view: FeatureView, features: list[str]) -> _ReadPlan:
@@ -595,27 +487,23 @@ class SqliteOnlineStore(OnlineStore):
         plan = self._plans.get(key)
         if plan is not None and plan.view is view:
             return plan
-        by_name = {f.name: f for f in view.features}
-        unknown = [f for f in features if f not in by_name]
-        if unknown:
-            raise FeatureNotFound(view.name, unknown[0], project, list(by_name))
-        dtypes = tuple(by_name[f].dtype for f in features)
+        types = declared_types(project, view, features)
+        by_name = {f.name: f.dtype for f in view.features}
+        dtypes = tuple(by_name[f] for f in features)
         if plan is not None and plan.dtypes == dtypes:
             plan.view = view  # an equal definition reloaded from the registry
             return plan
         table = _q(self.table_name(project, view))
-        cols = ", ".join(f"t.{c}" for c in [*(_q(f) for f in features), EVENT_TS])
-        codecs = [_codec(d) for d in dtypes]
-        fetched = [pa.field(f, c.fetched) for f, c in zip(features, codecs, strict=True)]
+        cols = ", ".join(f"t.{c}" for c in [EVENT_TS, *(_q(f) for f in features)])
         plan = _ReadPlan(
             view=view,
             dtypes=dtypes,
             ordered=f"SELECT {cols} FROM json_each(?) AS k LEFT JOIN {table} AS t "
             f"ON t.{ENTITY_KEY} = k.value ORDER BY k.key",
             select_in=f"SELECT t.{ENTITY_KEY}, {cols} FROM {table} AS t WHERE t.{ENTITY_KEY} IN ",
-            codecs=codecs,
-            names=[*features, EVENT_TS],
-            row_type=pa.struct([*fetched, pa.field(EVENT_TS, _UTC_US)]),
+            features=list(features),
+            types=types,
+            decoders=[_codec(d).decode for d in dtypes],
         )
         self._plans[key] = plan
         return plan
@@ -628,24 +516,23 @@ class SqliteOnlineStore(OnlineStore):
         holding a NUL character (which they cut short), the keys go in an ``IN (...)`` list instead.
         """
         plan = self._read_plan(project, view, features)
-        n = keys.num_rows
-        if n == 0:
-            return plan.empty(0)
-        encoded = encode_keys(keys)
-        wanted = encoded.to_pylist()
-        conn = self._conn()
+        wanted: list[str | None] = encode_keys(keys).to_pylist() if keys.num_rows else []
+        rows: Sequence[Sequence[Any] | None] = []
+        if wanted:
+            conn = self._conn()
+            try:
+                doc = orjson.dumps(wanted).decode() if self._json_each else None
+                if doc is not None and "\\u0000" not in doc:
+                    rows = conn.execute(plan.ordered, (doc,)).fetchall()
+                else:
+                    found = self._read_in(conn, plan, wanted)
+                    rows = in_key_order(wanted, {r[0]: r[1:] for r in found})
+            except sqlite3.Error as exc:
+                raise self._driver_error(exc, f"reading {len(wanted)} keys", view.name) from exc
         try:
-            doc = orjson.dumps(wanted).decode() if self._json_each else None
-            if doc is not None and "\\u0000" not in doc:
-                return self._rows_table(plan, conn.execute(plan.ordered, (doc,)).fetchall(), view)
-            found = self._read_in(conn, plan, wanted)
-        except sqlite3.Error as exc:
-            raise self._error(exc, f"reading {n} keys", view.name) from exc
-        if not found:
-            return plan.empty(n)
-        columns = list(zip(*found, strict=True))
-        index = pc.index_in(encoded, value_set=pa.array(columns[0], pa.string()))
-        return self._table(plan, columns[1:], view).take(index)
+            return result_table(plan.features, plan.types, rows, plan.decoders)
+        except _DECODE_ERRORS as exc:
+            raise self._mismatch(view, exc) from exc
 
     @staticmethod
     def _read_in(conn: sqlite3.Connection, plan: _ReadPlan, wanted: list[str | None]) -> list[tuple[Any, ...]]:
@@ -657,33 +544,6 @@ class SqliteOnlineStore(OnlineStore):
             size = min(1 << (len(part) - 1).bit_length(), limit)  # few distinct statements: the cache hits
             rows += conn.execute(plan.sql_in(size), part + [None] * (size - len(part))).fetchall()
         return rows
-
-    def _rows_table(self, plan: _ReadPlan, rows: list[tuple[Any, ...]], view: FeatureView) -> pa.Table:
-        """Fetched rows (features then ``event_ts``) as a table of the declared types.
-
-        All columns are converted in one Arrow call (a struct of the fetched types); a NaN/-0.0 BLOB in a
-        REAL column makes that fail, and the column-by-column path decodes it.
-        """
-        try:
-            table = pa.Table.from_struct_array(pa.array(rows, plan.row_type))
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            return self._table(plan, list(zip(*rows, strict=True)), view)
-        try:
-            for i, codec in enumerate(plan.codecs):
-                if codec.finishes:
-                    table = table.set_column(i, plan.names[i], codec.finish(table.column(i).combine_chunks()))
-        except _DECODE_ERRORS as exc:
-            raise self._mismatch(view, exc) from exc
-        return table
-
-    def _table(self, plan: _ReadPlan, columns: list[tuple[Any, ...]], view: FeatureView) -> pa.Table:
-        """Fetched columns (features then ``event_ts``) as a table of the declared types."""
-        try:
-            arrays = [codec.from_sql(col) for codec, col in zip(plan.codecs, columns[:-1], strict=True)]
-            arrays.append(pa.array(columns[-1], _UTC_US))
-        except _DECODE_ERRORS as exc:
-            raise self._mismatch(view, exc) from exc
-        return pa.Table.from_arrays(arrays, names=plan.names)
 
     def _mismatch(self, view: FeatureView, exc: Exception) -> BackendFailure:
         return BackendFailure(

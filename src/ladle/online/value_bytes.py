@@ -3,19 +3,20 @@
 Every stored value is one tag byte and a payload; an empty value is null. Numbers are fixed-width
 big-endian (floats as IEEE doubles, so NaN, infinities and -0.0 survive), text is UTF-8, bytes are
 raw, timestamps are UTC microseconds, decimals are their text (``1.500000000000000000``), and arrays,
-maps and structs are JSON (decimals inside them as JSON strings, so they stay exact). Encoding and decoding work
-on whole columns; per value there is only a slice or a join.
+maps and structs are the JSON text every online store keeps them as (:mod:`ladle.online.nested_json`).
+Encoding and decoding work on whole columns; per value there is only a slice or a join.
 """
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
+from ladle.common.type_family import type_family
+from ladle.online.nested_json import decode_nested, encode_nested
 
 __all__ = ["decode_column", "encode_column"]
 
@@ -29,40 +30,12 @@ _FLOAT_RECORD = np.dtype([("tag", "u1"), ("value", ">f8")])
 
 
 def _kind(t: pa.DataType) -> str:
-    if pa.types.is_boolean(t):
-        return "bool"
-    if pa.types.is_integer(t) or pa.types.is_timestamp(t):
+    family = type_family(t)
+    if family in ("int", "timestamp"):
         return "int"
-    if pa.types.is_floating(t):
-        return "float"
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "text"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return "bytes"
-    if pa.types.is_decimal(t):
-        return "decimal"
-    return "json"
-
-
-def _json_type(t: pa.DataType) -> pa.DataType:
-    """``t`` with every decimal inside replaced by text, the shape its JSON holds."""
-    if pa.types.is_decimal(t):
-        return pa.string()
-    if pa.types.is_list(t):
-        return pa.list_(_json_type(t.value_type))
-    if pa.types.is_struct(t):
-        return pa.struct([pa.field(f.name, _json_type(f.type)) for f in t])
-    if pa.types.is_map(t):
-        return pa.map_(_json_type(t.key_type), _json_type(t.item_type))
-    return t
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return {"__bytes__": value.hex()}
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"cannot store a {type(value).__name__} value")
+    if family in ("bool", "float", "decimal", "bytes"):
+        return family
+    return "text" if family == "string" else "json"
 
 
 def _fixed(column: pa.Array, dtype: str) -> list[bytes]:
@@ -88,16 +61,11 @@ def encode_column(column: pa.Array | pa.ChunkedArray) -> list[bytes]:
     elif kind == "bytes":
         out = [_VALUE + v for v in column.fill_null(b"").to_pylist()]
     else:
-        stored = column.cast(_json_type(column.type))
-        out = [_VALUE + json.dumps(v, default=_json_default, allow_nan=True).encode() for v in stored.to_pylist()]
+        out = [b"" if v is None else _VALUE + v.encode() for v in encode_nested(column)]
     if column.null_count:
         valid = column.is_valid().to_numpy(zero_copy_only=False)
         out = [v if ok else b"" for v, ok in zip(out, valid, strict=True)]
     return out
-
-
-def _object_hook(obj: dict[str, Any]) -> Any:
-    return bytes.fromhex(obj["__bytes__"]) if set(obj) == {"__bytes__"} else obj
 
 
 def _decode_numbers(values: Sequence[bytes | None], kind: str, target: pa.DataType) -> pa.Array:
@@ -129,10 +97,4 @@ def decode_column(values: Sequence[bytes | None], target: pa.DataType) -> pa.Arr
         return pa.array([None if p is None else p.decode() for p in payloads], pa.string()).cast(target)
     if kind == "bytes":
         return pa.array(payloads, target)
-    parsed = [None if p is None else json.loads(p, object_hook=_object_hook) for p in payloads]
-    if pa.types.is_map(target):
-        parsed = [
-            None if v is None else list(v.items()) if isinstance(v, dict) else [tuple(x) for x in v] for v in parsed
-        ]
-    stored = _json_type(target)
-    return pa.array(parsed, stored) if stored == target else pa.array(parsed, stored).cast(target)
+    return decode_nested(payloads, target)

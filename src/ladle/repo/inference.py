@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import pyarrow as pa
 
+from ladle.common.type_family import type_family
 from ladle.definitions import DataSource, Entity, ExternalSource, FeatureView, Field, PushSource
 from ladle.definitions.contents import RepoContents
 from ladle.errors import InvalidDefinition, LadleWarning, SourceNotFound, SpecifiedFeaturesNotPresent
@@ -194,27 +195,9 @@ def _check_declared(view: FeatureView, src: DataSource) -> None:
 
 
 def _kind(t: pa.DataType) -> str:
-    if isinstance(t, pa.JsonType):
-        return "json"
-    if pa.types.is_integer(t):
-        return "int"
-    if pa.types.is_floating(t) or pa.types.is_decimal(t):
-        return "float"
-    if pa.types.is_boolean(t):
-        return "bool"
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return "string"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        return "bytes"
-    if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        return "timestamp"
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return "list"
-    if pa.types.is_struct(t):
-        return "struct"
-    if pa.types.is_map(t):
-        return "map"
-    return "null" if pa.types.is_null(t) else str(t)
+    """The type family, with decimals counted as floats and dates as timestamps (what a feature may be read as)."""
+    family = type_family(t)
+    return {"decimal": "float", "date": "timestamp", "other": str(t)}.get(family, family)
 
 
 def _check_type(view: FeatureView, f: Field, source_type: pa.DataType, source_name: str) -> None:
