@@ -288,3 +288,28 @@ def test_feast_import_paths() -> None:
     assert deco is stream_feature_view and AvroFormat("{}").schema_json == "{}"
     assert feast.StreamFeatureView is StreamFeatureView and feast.Aggregation is Aggregation
     assert Array(Float64) == Array(Float64)
+
+
+def test_tutorial_historical_features_are_windowed(make_repo) -> None:
+    import pandas as pd
+
+    repo = make_repo({"features.py": TUTORIAL})
+    _write_transactions(repo)
+    store = FeatureStore(repo_path=repo)
+    store.apply_repo()
+    entity_df = pd.DataFrame(
+        {
+            "user_id": [1001, 1001, 1001, 1002, 1003],
+            "event_timestamp": [T0, T0 - timedelta(minutes=1), T0 + timedelta(minutes=30), T0, T0],
+        }
+    )
+    df = store.get_historical_features(
+        entity_df=entity_df,
+        features=[
+            "transaction_streaming_features:transaction_count_1h",
+            "transaction_streaming_features:total_amount_1h",
+        ],
+    ).to_df()
+    assert df["transaction_count_1h"].tolist() == [2, 1, 1, 1, 0]
+    assert df["total_amount_1h"].tolist()[:4] == [15.5, 10.0, 5.5, 7.0]
+    assert pd.isna(df["total_amount_1h"].iloc[4])
