@@ -28,7 +28,7 @@ from ladle.windows.validate import check_windowed_view
 from services import PG_DSN, postgres_admin
 from window_reference import FUNCTIONS, Event, at, entity_rows, events, reference, same, windows
 
-EXAMPLES = {"duckdb": 60, "postgres": 25, "spark": 4}
+EXAMPLES = {"duckdb": 60, "postgres": 25, "spark": 3}
 UTC = pa.timestamp("us", tz="UTC")
 
 

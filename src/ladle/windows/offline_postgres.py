@@ -119,7 +119,11 @@ def _load_events(
         conds.append(sql.SQL("({}) IN ({})").format(tuple_sql, wanted))
     epoch = sql.SQL("(EXTRACT(EPOCH FROM x.__ts) * 1000000)::bigint")
     events = sql.SQL("SELECT x.*, {} AS __us FROM ({}) x").format(epoch, store._select(view, columns))
-    cr = sql.SQL(", (EXTRACT(EPOCH FROM s.__cr) * 1000000)::bigint AS __cr") if view.batch_source.created_timestamp_column else sql.SQL("")
+    cr = (
+        sql.SQL(", (EXTRACT(EPOCH FROM s.__cr) * 1000000)::bigint AS __cr")
+        if view.batch_source.created_timestamp_column
+        else sql.SQL("")
+    )
     picked = sql.SQL(", ").join([*(sql.SQL("s.{}").format(_ident(k)) for k in keys), sql.SQL("s.__us AS __ts")])
     values = sql.SQL("").join(sql.SQL(", s.{}").format(_ident(c)) for c in columns)
     conn.execute(
@@ -149,8 +153,14 @@ def _query(req: ViewRequest, specs: list[WindowSpec]) -> Any:
         "SELECT {keys}__ts, NULL::bigint AS __row{values} FROM {ev} "
         "UNION ALL SELECT {ekeys}e.{ts} AS __ts, e.{row} AS __row{nulls} FROM {ent} e"
     ).format(
-        keys=key_list, values=values, ev=_ident(_EVENTS), ekeys=entity_keys, ts=_ident(TS), row=_ident(ROW),
-        nulls=nulls, ent=_ident(_ENTITY),
+        keys=key_list,
+        values=values,
+        ev=_ident(_EVENTS),
+        ekeys=entity_keys,
+        ts=_ident(TS),
+        row=_ident(ROW),
+        nulls=nulls,
+        ent=_ident(_ENTITY),
     )
     partition = sql.SQL("PARTITION BY {} ").format(sql.SQL(", ").join(_ident(k) for k in keys)) if keys else sql.SQL("")
     windows = sorted({s.window_us for s in specs if s.function in _WINDOWED})
