@@ -54,9 +54,13 @@ def check_windowed_view(view: WindowedFeatureView, columns: dict[str, pa.DataTyp
     None when the source cannot be read) and fill in the output types left undeclared."""
     label = view.kind_label
     src = view.batch_source
-    if columns is not None and view.timestamp_field and view.timestamp_field not in columns:
+    if view.timestamp_field and src.timestamp_field and view.timestamp_field != src.timestamp_field:
         raise InvalidDefinition(
-            label, view.name, f"timestamp_field '{view.timestamp_field}' is not a column of source '{src.name}'"
+            label,
+            view.name,
+            f"timestamp_field '{view.timestamp_field}' differs from the event time of source '{src.name}' "
+            f"('{src.timestamp_field}'); windows are measured on the source's event time, offline and online",
+            "drop timestamp_field=, or set the source's timestamp_field to that column",
         )
     outputs = {name: agg for agg, name, _ in view.aggregation_outputs()}
     fields = []
