@@ -370,3 +370,27 @@ def test_a_view_timestamp_field_other_than_the_source_is_refused(make_repo) -> N
     _write_transactions(repo)
     with pytest.raises(InvalidDefinition, match=r"transaction_streaming_features.*differs from the event time"):
         FeatureStore(repo_path=repo).apply_repo()
+
+
+def test_a_view_udf_is_refused_at_apply(make_repo) -> None:
+    text = """
+from datetime import timedelta
+
+from feast import Entity, FileSource, PushSource
+from feast.aggregation import Aggregation
+from feast.stream_feature_view import stream_feature_view
+
+user = Entity(name="user", join_keys=["user_id"])
+src = PushSource(name="p", batch_source=FileSource(path="data/transactions.parquet", timestamp_field="event_timestamp"))
+
+
+@stream_feature_view(entities=[user], source=src, mode="pandas",
+                     aggregations=[Aggregation(column="transaction_amount", function="sum", time_window=timedelta(hours=1))])
+def doubled(df):
+    df["transaction_amount"] = df["transaction_amount"] * 2
+    return df
+"""
+    repo = make_repo({"features.py": text})
+    _write_transactions(repo)
+    with pytest.raises(InvalidDefinition, match=r"'doubled'.*does not run feature view udfs"):
+        FeatureStore(repo_path=repo).apply_repo()
