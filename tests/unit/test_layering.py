@@ -4,7 +4,7 @@ The layers, top to bottom (docs/architecture.md draws them)::
 
     front-ends     cli/, server/                       the ``ladle`` command and the HTTP server, over FeatureStore
     top level      ladle (__init__), store, client     what users import
-    capabilities   retrieval/, ingest/, repo/, registry/, backends/catalog
+    capabilities   retrieval/, ingest/, repo/, registry/, windows/, backends/catalog
     config         config                              feature_store.yaml, read by the registry and the backend table
     backend table  backends/tables, backends/plugins   names and class paths to backend classes, loaded lazily
     backends       offline/, online/
@@ -25,7 +25,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("front-ends", ("ladle.cli", "ladle.server")),
     ("top level", ("ladle", "ladle.store", "ladle.client")),
-    ("capabilities", ("ladle.retrieval", "ladle.ingest", "ladle.repo", "ladle.registry", "ladle.backends")),
+    ("capabilities", ("ladle.retrieval", "ladle.ingest", "ladle.repo", "ladle.registry", "ladle.backends", "ladle.windows")),
     ("config", ("ladle.config",)),
     ("backend table", ("ladle.backends.tables", "ladle.backends.plugins")),
     ("backends", ("ladle.offline", "ladle.online")),

@@ -15,6 +15,8 @@ from ladle.definitions.contents import RepoContents
 from ladle.errors import InvalidDefinition, LadleWarning, SourceNotFound, SpecifiedFeaturesNotPresent
 from ladle.retrieval.on_demand_check import dry_run_on_demand
 from ladle.types import ValueType, from_arrow, from_value_type, is_uuid, to_arrow
+from ladle.windows.spec import is_windowed
+from ladle.windows.validate import check_no_udf, check_windowed_view
 
 __all__ = ["check_feature_view", "infer_contents", "infer_feature_view", "infer_source"]
 
@@ -91,10 +93,13 @@ def infer_source(source: DataSource, schema_of: SchemaOf) -> None:
 
 def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
     """Check ``view`` against its source; infer features (and join-key types) left undeclared."""
+    check_no_udf(view)
     infer_source(view.source, schema_of)
     src = view.batch_source
     if isinstance(src, ExternalSource) or not src.has_history:
         _check_declared(view, src)
+        if is_windowed(view):
+            check_windowed_view(view, None)
         return
     columns = _mapped_schema(src, schema_of(src))
     for name in (src.timestamp_field, src.created_timestamp_column):
@@ -124,6 +129,9 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
     for key in view.join_keys:
         if key not in declared:  # an entity of ValueType.UUID keys by canonical UUID text, whatever the column holds
             view.schema.insert(0, Field(name=key, dtype=uuid_keys.get(key) or from_arrow(columns[key])))
+    if is_windowed(view):  # its features are aggregates of source columns, not columns
+        check_windowed_view(view, columns)
+        return
     for f in view.features:
         if f.name not in columns:
             raise SpecifiedFeaturesNotPresent(
@@ -160,6 +168,7 @@ def check_feature_view(
     of every join key, in the schema or as the entity's ``value_type``): its source is not read when
     ``skip_source_validation``, and a source whose data does not exist yet (:class:`SourceNotFound`) is a :class:`LadleWarning` rather
     than an error when ``missing_data_ok``."""
+    check_no_udf(view)
     keys = _declared_key_types(view)
     if keys is None:
         infer_feature_view(view, schema_of)
@@ -179,6 +188,8 @@ def check_feature_view(
             )
     for field in reversed(keys.values()):
         view.schema.insert(0, field)
+    if is_windowed(view):
+        check_windowed_view(view, None)
     view.projection.features = None
 
 

@@ -16,6 +16,7 @@ from ladle.offline.base import EngineFrames, OfflineStore
 from ladle.retrieval.feature_refs import ResolvedFeatures
 from ladle.retrieval.job import RetrievalJob
 from ladle.retrieval.on_demand_exec import apply_on_demand
+from ladle.windows.offline import split_windowed, windowed_join
 
 __all__ = ["DEFAULT_TIMESTAMP_COLUMN", "entity_table", "find_timestamp_column", "historical_job"]
 
@@ -109,17 +110,17 @@ def _join(
 ) -> pa.Table:
     """The training set: the point-in-time join (in the store's engine when the entity rows are there), then
     the on-demand features, in the caller's column order."""
+    plain, windowed = split_windowed(resolved.views)
     rows = table
     columns: dict[str, Any]
     if in_engine is not None:
-        rows, columns = in_engine.collect_join(entity_df, ts_col, resolved.views, filter_by_created_timestamp)
+        rows, columns = in_engine.collect_join(entity_df, ts_col, plain, filter_by_created_timestamp)
     else:
         joined = (
-            offline.point_in_time_join(table, ts_col, resolved.views, filter_by_created_timestamp)
-            if resolved.views
-            else pa.table({})
+            offline.point_in_time_join(table, ts_col, plain, filter_by_created_timestamp) if plain else pa.table({})
         )
         columns = {name: joined.column(name) for name in joined.column_names}
+    columns.update(windowed_join(offline, rows, ts_col, windowed))
     if resolved.on_demand:
         columns.update({c: rows.column(c) for c in rows.column_names})
         columns.update(apply_on_demand(resolved, columns, rows.num_rows))
@@ -157,12 +158,13 @@ def historical_job(
             "rename them or pass full_feature_names=True"
         )
 
+    _, windowed = split_windowed(resolved.views)
     in_engine = engine if kept is not None else None
     compute = functools.partial(
         _join, offline, in_engine, entity_df, table, ts_col, resolved, filter_by_created_timestamp
     )
     engine_frame: Callable[[], Any] | None = None
-    if engine is not None and not resolved.on_demand:  # on-demand features are computed on the driver
+    if engine is not None and not resolved.on_demand and not windowed:  # computed on the driver
         native, entities = engine, (entity_df if kept is not None else table)
 
         def engine_frame() -> Any:
