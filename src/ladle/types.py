@@ -112,6 +112,14 @@ class PrimitiveFeastType:
     def __repr__(self) -> str:
         return self.name
 
+    # Each primitive is one object that code compares with ``is`` (``dtype is Invalid``); copies of definitions
+    # (inference works on deep copies) must keep them identical.
+    def __copy__(self) -> PrimitiveFeastType:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PrimitiveFeastType:
+        return self
+
     def to_value_type(self) -> ValueType:
         """The legacy ``ValueType`` for this type."""
         return _PRIMITIVE_TO_VALUE_TYPE[self.name]

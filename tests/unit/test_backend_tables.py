@@ -3,6 +3,7 @@ unknown name lists every choice, ``ladle.config`` imports no backend, and Feast'
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -159,10 +160,9 @@ def test_config_imports_no_backend_and_no_driver() -> None:
         "print(sorted(m for m in sys.modules if m.startswith(('ladle.online.', 'ladle.offline.'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.splitlines() == [
-        "[]",
-        "[]",
-        "['ladle.offline.base', 'ladle.offline.columns', 'ladle.offline.duckdb', 'ladle.offline.filesystem', "
-        "'ladle.online.base', 'ladle.online.entity_key', 'ladle.online.newer_wins', 'ladle.online.redis', "
-        "'ladle.online.value_bytes']",
-    ]
+    before, drivers, after = out.splitlines()
+    assert (before, drivers) == ("[]", "[]")
+    loaded = set(ast.literal_eval(after))
+    stores = {"ladle.offline.duckdb", "ladle.offline.postgres", "ladle.offline.spark", "ladle.online.sqlite"}
+    stores |= {"ladle.online.redis", "ladle.online.postgres", "ladle.online.dynamodb"}
+    assert loaded & stores == {"ladle.offline.duckdb", "ladle.online.redis"}  # the default offline store, and redis

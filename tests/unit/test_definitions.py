@@ -249,3 +249,14 @@ def test_control_characters_never_reach_ddl(bad: str, tmp_path) -> None:
     with pytest.raises(InvalidDefinition, match="contains a control character"):
         Field(name=bad, dtype=Float64)
     assert Field(name="odd name; -- but printable", dtype=Float64).name == "odd name; -- but printable"
+
+
+def test_copies_of_definitions_keep_the_primitive_types_themselves() -> None:
+    """Inference works on deep copies; code compares primitive types by identity (``dtype is Invalid``)."""
+    import copy
+
+    from ladle.types import Invalid, String
+
+    field = Field(name="f", dtype=Invalid)
+    assert copy.deepcopy(field).dtype is Invalid
+    assert copy.copy(String) is String and copy.deepcopy([String])[0] is String

@@ -25,7 +25,10 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("front-ends", ("ladle.cli", "ladle.server")),
     ("top level", ("ladle", "ladle.store", "ladle.client")),
-    ("capabilities", ("ladle.retrieval", "ladle.ingest", "ladle.repo", "ladle.registry", "ladle.backends", "ladle.windows")),
+    (
+        "capabilities",
+        ("ladle.retrieval", "ladle.ingest", "ladle.repo", "ladle.registry", "ladle.backends", "ladle.windows"),
+    ),
     ("config", ("ladle.config",)),
     ("backend table", ("ladle.backends.tables", "ladle.backends.plugins")),
     ("backends", ("ladle.offline", "ladle.online")),
