@@ -11,9 +11,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from server_helpers import Server, result, serving
 
 from ladle import FeatureStore
-from server_helpers import Server, result, serving
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 DEFINITIONS = """
