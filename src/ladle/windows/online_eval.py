@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -35,29 +34,31 @@ SMALL = 256
 _ORDERED = {"first", "last", "first_k", "last_k"}
 
 
-@dataclass
 class _Column:
-    """One aggregated column: its type, validity, dense ranks (order and equality), and its values as
-    numbers (fixed columns: int64 or float64, booleans and timestamps as int64) or as Arrow (the rest)."""
+    """One aggregated column: its type, validity, its values as numbers (fixed columns: int64 or float64,
+    booleans and timestamps as int64) or as Arrow (the rest), and dense ranks (order and equality) on demand."""
 
-    type: pa.DataType
-    valid: np.ndarray
-    ranks: np.ndarray
-    numbers: np.ndarray | None
-    arrow: pa.Array | None
+    def __init__(self, t: pa.DataType, valid: np.ndarray, numbers: np.ndarray | None, arrow: pa.Array | None) -> None:
+        self.type, self.valid, self.numbers, self.arrow = t, valid, numbers, arrow
 
     @classmethod
     def of_numbers(cls, t: pa.DataType, valid: np.ndarray, numbers: np.ndarray) -> _Column:
-        ranks = np.unique(numbers, return_inverse=True)[1].astype(np.int64).reshape(-1)
-        return cls(t, valid, ranks, numbers, None)
+        return cls(t, valid, numbers, None)
 
     @classmethod
     def of_arrow(cls, values: pa.Array) -> _Column:
-        valid = values.is_valid().to_numpy(zero_copy_only=False)
-        ranks = np.zeros(0, np.int64)
-        if len(values):
-            ranks = pc.rank(values, sort_keys="ascending", tiebreaker="dense").to_numpy().astype(np.int64)
-        return cls(values.type, valid, ranks, None, values)
+        return cls(values.type, values.is_valid().to_numpy(zero_copy_only=False), None, values)
+
+    @functools.cached_property
+    def ranks(self) -> np.ndarray:
+        if self.numbers is not None:
+            inverse: np.ndarray = np.unique(self.numbers, return_inverse=True)[1]
+            return inverse.astype(np.int64).reshape(-1)
+        assert self.arrow is not None
+        if len(self.arrow) == 0:
+            return np.zeros(0, np.int64)
+        ranks: np.ndarray = pc.rank(self.arrow, sort_keys="ascending", tiebreaker="dense").to_numpy()
+        return ranks.astype(np.int64)
 
     def take(self, index: np.ndarray) -> pa.Array:
         """The values at ``index`` (``-1``: null), of the column's type."""
