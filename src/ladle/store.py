@@ -18,6 +18,7 @@ from ladle.definitions.kinds import kind_of
 from ladle.errors import InvalidRequest, WrongArgumentType
 from ladle.ingest.materialize import MaterializeResult, Progress, check_end, incremental_start, select_views, utc
 from ladle.ingest.push import PushMode, push_rows, push_targets, write_view_rows
+from ladle.ingest.windowed import drop_views, is_windowed, materialize_windowed
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 from ladle.registry import Registry, RegistryDiff, RegistryState
@@ -182,6 +183,7 @@ class FeatureStore:
             return
         keep = [v for v in state.feature_views().values() if v.online]
         self.online_store.update(self.project, keep, dropped)
+        drop_views(self.online_store, self.project, dropped)
 
     def _settle_infra(self) -> None:
         """Finish online-store work a crashed or interrupted apply left pending in the registry."""
@@ -254,6 +256,7 @@ class FeatureStore:
         """Remove the online tables and the registry."""
         if self.config.online_store is not None:
             self.online_store.teardown(self.project, self.registry.list_feature_views())
+            drop_views(self.online_store, self.project, self.registry.list_feature_views())
         self.registry.teardown()
 
     # --- retrieval -----------------------------------------------------------------------------------
@@ -360,10 +363,19 @@ class FeatureStore:
         progress: Progress | None,
         event_timestamp: datetime | None = None,
     ) -> list[MaterializeResult]:
-        """Run ``intervals`` on the configured batch engine (``local``, ``spark``, or a class path)."""
-        return make_batch_engine(self.config).materialize(
-            self.offline_store, self.online_store, bookkeeping, self.project, intervals, progress, event_timestamp
+        """Run ``intervals`` on the configured batch engine (``local``, ``spark``, or a class path); windowed
+        views load their window state in this process (:mod:`ladle.ingest.windowed`)."""
+        windowed = [i for i in intervals if is_windowed(i[0])]
+        plain = [i for i in intervals if not is_windowed(i[0])]
+        done = materialize_windowed(
+            self.offline_store, self.online_store, bookkeeping, self.project, windowed, progress
         )
+        if plain:
+            done += make_batch_engine(self.config).materialize(
+                self.offline_store, self.online_store, bookkeeping, self.project, plain, progress, event_timestamp
+            )
+        order = {v.name: i for i, (v, _, _) in enumerate(intervals)}
+        return sorted(done, key=lambda r: order[r.view])
 
     # --- writes from the application -----------------------------------------------------------------
     def write_to_online_store(
@@ -389,7 +401,9 @@ class FeatureStore:
         self._settle_infra()
         view = self.registry.get_feature_view(feature_view_name)
         rows = df if inputs is None else inputs
-        return write_view_rows(self.online_store, self.project, view, rows, what, write_all_null_rows)
+        return write_view_rows(
+            self.online_store, self.offline_store, self.project, view, rows, what, write_all_null_rows
+        )
 
     async def write_to_online_store_async(
         self,

@@ -329,3 +329,32 @@ def test_query_runs_in_the_stores_own_dialect(backend: str) -> None:
     assert got.column("driver_id").to_pylist() == [2, 3]
     assert got.column("value").to_pylist() == [20, 30]
     assert pa.types.is_integer(got.schema.field("value").type)
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_pull_all_returns_every_row_in_the_bounds_under_mapped_names(backend: str) -> None:
+    """``pull_all`` (what a windowed view's online state is loaded from): every row with start <= ts <= end, both
+    bounds inclusive and optional, the requested columns under their mapped names."""
+    rows = pa.table(
+        {
+            "driver_id": pa.array([1, 1, 2, 3], pa.int64()),
+            "ts": _stamps([1, 2, 3, 4]),
+            "created": _stamps([None, None, None, None]),
+            "value": pa.array([10, 11, 20, 30], pa.int64()),
+        }
+    )
+    gen = BACKENDS[backend]()
+    store, make = next(gen)
+    try:
+        source = make(f"pulled_{uuid.uuid4().hex[:6]}", rows, False)
+        source.field_mapping = {"value": "amount"}
+        bounded = store.pull_all(source, ["driver_id", "amount", "ts"], at(2), at(3))
+        everything = store.pull_all(source, ["driver_id", "amount"], None, None)
+    finally:
+        next(gen, None)
+    assert bounded.column_names == ["driver_id", "amount", "ts"]
+    assert sorted(zip(bounded.column("driver_id").to_pylist(), bounded.column("amount").to_pylist())) == [
+        (1, 11),
+        (2, 20),
+    ]
+    assert sorted(everything.column("amount").to_pylist()) == [10, 11, 20, 30]

@@ -13,6 +13,7 @@ from ladle.common.frames import as_arrow
 from ladle.common.times import UTC_US
 from ladle.definitions import DataSource, FeatureView, PushSource
 from ladle.errors import DataSourceNotFound, InvalidRequest, NotFound
+from ladle.ingest.windowed import is_windowed, write_windowed
 from ladle.offline.base import OfflineStore
 from ladle.offline.columns import align_to_source, cast_to_declared, ensure_utc_micros
 from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore
@@ -101,13 +102,22 @@ def check_offline_rows(source: DataSource, schema: pa.Schema, rows: pa.Table, wh
 
 
 def write_view_rows(
-    online: OnlineStore, project: str, view: FeatureView, rows: Any, what: str, write_all_null_rows: bool = False
+    online: OnlineStore,
+    offline: OfflineStore | None,
+    project: str,
+    view: FeatureView,
+    rows: Any,
+    what: str,
+    write_all_null_rows: bool = False,
 ) -> int:
-    """``write_to_online_store``: ``rows`` (any frame) prepared by :func:`online_rows` and written, newer-wins;
-    the number of rows handed to the online store (0 for no rows, or only all-null ones)."""
+    """``write_to_online_store``: ``rows`` (any frame) prepared by :func:`online_rows` and written, newer-wins
+    (a windowed view adds them to its window state); the number of rows handed to the online store (0 for no
+    rows, or only all-null ones)."""
     table = as_arrow(rows)
     if table.num_rows == 0:
         return 0
+    if is_windowed(view):
+        return write_windowed(online, offline, project, [view], table, what)
     prepared = online_rows(view, table, what, write_all_null_rows)
     return online.write(project, view, prepared) if prepared.num_rows else 0
 
@@ -157,11 +167,13 @@ def push_rows(
     what = f"push to '{source.name}'"
     to_online = mode is not PushMode.OFFLINE
     to_offline = mode is not PushMode.ONLINE
-    prepared = [(v, online_rows(v, table, what, write_all_null_rows)) for v in views if v.online] if to_online else []
+    online_views = [v for v in views if v.online] if to_online else []
+    prepared = [(v, online_rows(v, table, what, write_all_null_rows)) for v in online_views if not is_windowed(v)]
     if to_online and to_offline:
         check_offline_rows(source.batch, offline.source_schema(source.batch), table, what)
     if to_online:
         assert online is not None, "an online push needs the online store"
+        write_windowed(online, offline, project, [v for v in online_views if is_windowed(v)], table, what)
         for v, prepared_rows in prepared:
             if prepared_rows.num_rows:
                 online.write(project, v, prepared_rows)

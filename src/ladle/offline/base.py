@@ -96,6 +96,13 @@ class OfflineStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def pull_all(
+        self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
+    ) -> pa.Table:
+        """Every source row with ``start <= ts <= end`` (open bounds when None), ``columns`` by their mapped
+        names (``field_mapping``): what a windowed view's online state is loaded from."""
+
+    @abc.abstractmethod
     def source_schema(self, source: DataSource) -> pa.Schema:
         """The source's columns (raw names, before field_mapping). Raises BackendFailure if unreadable."""
 

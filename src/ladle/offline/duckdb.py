@@ -346,6 +346,15 @@ class DuckDBOfflineStore(OfflineStore):
         out = pa.table(dict(zip(names, arrays, strict=True)))
         return pa.RecordBatchReader.from_batches(out.schema, out.to_batches(max_chunksize=250_000))
 
+    def pull_all(
+        self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
+    ) -> pa.Table:
+        fs = self._file_source(source)
+        cols = ", ".join(f"{q(fs.source_column(c))} AS {q(c)}" for c in columns) or "*"
+        where = _time_range_sql(fs.timestamp_field, *(None if b is None else _epoch_us(b) for b in (start, end)))
+        sql = f"SELECT {cols} FROM {self._relation(fs)}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        return self._run(sql, f"reading source '{fs.name}'")
+
     def query(self, sql: str) -> pa.Table:
         return self._run(sql, "entity_df query")
 

@@ -349,6 +349,27 @@ class PostgreSQLOfflineStore(OfflineStore):
         batches = table.to_batches(max_chunksize=250_000)
         return pa.RecordBatchReader.from_batches(table.schema, batches)
 
+    def pull_all(
+        self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
+    ) -> pa.Table:
+        src = self._source(source)
+        schema = self.source_schema(src)
+        mapped = {src.mapped_name(f.name): f.type for f in schema}
+        where = [sql.SQL("TRUE")]
+        params: list[Any] = []
+        for bound, op in ((start, ">="), (end, "<=")):
+            if bound is not None:
+                where.append(sql.SQL("{} {} %s").format(self._column(src, src.timestamp_field), sql.SQL(op)))
+                params.append(bound)
+        query = sql.SQL("SELECT {} FROM {} AS src WHERE {}").format(
+            sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._column(src, c), sql.Identifier(c)) for c in columns),
+            self._relation(src),
+            sql.SQL(" AND ").join(where),
+        )
+        with self._connect(f"reading source '{src.name}'") as conn, conn.cursor() as cur:
+            cur.execute(query, params)
+            return self._fetch(cur, columns, [mapped.get(c, pa.string()) for c in columns])
+
     def query(self, sql: str) -> pa.Table:  # the protocol's name; psycopg's ``sql`` module is not used here
         with self._connect("running the entity_df query") as conn, conn.cursor() as cur:
             cur.execute(sql)

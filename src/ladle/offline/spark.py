@@ -553,6 +553,21 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         out = latest_rows(view, table)
         return pa.RecordBatchReader.from_batches(out.schema, out.to_batches(max_chunksize=250_000))
 
+    def pull_all(
+        self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
+    ) -> pa.Table:
+        _, F, _ = _pyspark()
+        raw = self.frame(source)
+        batch = source.batch
+        ts = epoch_micros(raw, batch.timestamp_field, f"source '{batch.name}'")
+        frame = raw
+        if start is not None:
+            frame = frame.where(ts >= F.lit(_epoch_us(start)))
+        if end is not None:
+            frame = frame.where(ts <= F.lit(_epoch_us(end)))
+        selected = frame.select(*[col(batch.source_column(c)).alias(c) for c in columns])
+        return self._to_arrow(selected, f"reading source '{batch.name}'")
+
     def query(self, sql: str) -> pa.Table:
         frame = self._entity_frame(sql)
         return self._to_arrow(frame, "entity_df query")

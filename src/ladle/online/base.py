@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
+from pydantic import Field
 
 from ladle.common.backend_config import BackendConfig
 from ladle.definitions import FeatureView
@@ -39,6 +40,8 @@ class OnlineStoreConfig(BackendConfig):
 
     #: serve values older than the view's ttl as OUTSIDE_MAX_AGE (null) instead of as fresh
     enforce_ttl: bool = True
+    #: events kept per key and windowed view (the oldest are dropped beyond it; docs/semantics.md)
+    window_max_events_per_key: int = Field(default=10_000, ge=1)
 
 
 class OnlineStore(abc.ABC):

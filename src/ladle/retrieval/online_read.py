@@ -23,6 +23,7 @@ from ladle.online.base import EVENT_TS, OnlineStore, ViewRead
 from ladle.retrieval.feature_refs import ResolvedFeatures
 from ladle.retrieval.job import arrow_to_pandas
 from ladle.retrieval.on_demand_exec import apply_on_demand
+from ladle.windows.online import read_views
 
 __all__ = ["FieldStatus", "OnlineResponse", "entity_columns", "read_online"]
 
@@ -255,9 +256,10 @@ def _typed_keys(
 
 
 def _read_views(
-    online: OnlineStore, project: str, resolved: ResolvedFeatures, keys: dict[str, pa.Array], n: int
+    online: OnlineStore, project: str, resolved: ResolvedFeatures, keys: dict[str, pa.Array], n: int, now_us: int
 ) -> list[pa.Table]:
-    """Reads: every view's stored rows for the keys, in one ``read_many`` call (one row per entity row)."""
+    """Reads: every view's stored rows for the keys, in one ``read_many`` call (one row per entity row); windowed
+    views' values for the windows ending at ``now_us``."""
     reads = [
         ViewRead(
             req.view,
@@ -266,7 +268,7 @@ def _read_views(
         )
         for req in resolved.views
     ]
-    return online.read_many(project, reads) if reads else []
+    return read_views(online, project, reads, now_us) if reads else []
 
 
 def _stale_rows(ts: pa.Array, found: np.ndarray, ttl_seconds: float, now_us: int) -> np.ndarray | None:
@@ -337,7 +339,7 @@ def read_online(
     cols, keys, n = _typed_keys(resolved, entity_rows, request_context, types)
     now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)
     out = _Columns()
-    for req, table in zip(resolved.views, _read_views(online, project, resolved, keys, n), strict=True):
+    for req, table in zip(resolved.views, _read_views(online, project, resolved, keys, n, now_us), strict=True):
         _add_view_statuses(out, req, table, n, now_us, enforce_ttl)
     if resolved.on_demand:
         _add_on_demand(out, resolved, cols, keys, n)
