@@ -353,7 +353,7 @@ def test_pull_all_returns_every_row_in_the_bounds_under_mapped_names(backend: st
     finally:
         next(gen, None)
     assert bounded.column_names == ["driver_id", "amount", "ts"]
-    assert sorted(zip(bounded.column("driver_id").to_pylist(), bounded.column("amount").to_pylist())) == [
+    assert sorted(zip(bounded.column("driver_id").to_pylist(), bounded.column("amount").to_pylist(), strict=True)) == [
         (1, 11),
         (2, 20),
     ]
