@@ -6,7 +6,10 @@ import importlib
 from typing import Any
 
 from ladle.definitions import (
+    Aggregation,
     AthenaSource,
+    AvroFormat,
+    BatchFeatureView,
     BigQuerySource,
     Entity,
     Feature,
@@ -14,6 +17,9 @@ from ladle.definitions import (
     FeatureView,
     Field,
     FileSource,
+    JsonFormat,
+    KafkaSource,
+    KinesisSource,
     MsSqlServerSource,
     OnDemandFeatureView,
     OracleSource,
@@ -21,14 +27,19 @@ from ladle.definitions import (
     ParquetFormat,
     PostgreSQLSource,
     Project,
+    ProtoFormat,
     PushSource,
     PythonTransformation,
+    RedisStreamSource,
     RedshiftSource,
     RequestSource,
     SnowflakeSource,
     SparkSource,
+    StreamFeatureView,
     TrinoSource,
+    batch_feature_view,
     on_demand_feature_view,
+    stream_feature_view,
 )
 from ladle.types import ValueType
 
@@ -51,7 +62,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Aggregation",
     "AthenaSource",
+    "AvroFormat",
+    "BatchFeatureView",
     "BigQuerySource",
     "Entity",
     "Feature",
@@ -61,6 +75,9 @@ __all__ = [
     "Field",
     "FieldStatus",
     "FileSource",
+    "JsonFormat",
+    "KafkaSource",
+    "KinesisSource",
     "MsSqlServerSource",
     "OnDemandFeatureView",
     "OracleSource",
@@ -68,16 +85,21 @@ __all__ = [
     "ParquetFormat",
     "PostgreSQLSource",
     "Project",
+    "ProtoFormat",
     "PushMode",
     "PushSource",
     "PythonTransformation",
+    "RedisStreamSource",
     "RedshiftSource",
     "RepoConfig",
     "RequestSource",
     "SnowflakeSource",
     "SparkSource",
+    "StreamFeatureView",
     "TrinoSource",
     "ValueType",
     "__version__",
+    "batch_feature_view",
     "on_demand_feature_view",
+    "stream_feature_view",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ladle.definitions.aggregation import Aggregation
 from ladle.definitions.entity import Entity
 from ladle.definitions.external_sources import (
     AthenaSource,
@@ -30,10 +31,29 @@ from ladle.definitions.sources import (
     source_from_dict,
 )
 from ladle.definitions.spark_source import SavedDatasetSparkStorage, SparkSource
+from ladle.definitions.stream_feature_view import (
+    BatchFeatureView,
+    StreamFeatureView,
+    batch_feature_view,
+    stream_feature_view,
+)
+from ladle.definitions.stream_sources import (
+    AvroFormat,
+    JsonFormat,
+    KafkaSource,
+    KinesisSource,
+    ProtoFormat,
+    RedisStreamSource,
+    StreamFormat,
+    StreamSource,
+)
 from ladle.definitions.transformation import PandasTransformation, PythonTransformation, Transformation
 
 __all__ = [
+    "Aggregation",
     "AthenaSource",
+    "AvroFormat",
+    "BatchFeatureView",
     "BigQuerySource",
     "DataSource",
     "Entity",
@@ -45,6 +65,9 @@ __all__ = [
     "Field",
     "FileFormat",
     "FileSource",
+    "JsonFormat",
+    "KafkaSource",
+    "KinesisSource",
     "MsSqlServerSource",
     "OnDemandFeatureView",
     "OracleSource",
@@ -52,16 +75,23 @@ __all__ = [
     "ParquetFormat",
     "PostgreSQLSource",
     "Project",
+    "ProtoFormat",
     "PushSource",
     "PythonTransformation",
+    "RedisStreamSource",
     "RedshiftSource",
     "RequestSource",
     "SavedDatasetFileStorage",
     "SavedDatasetSparkStorage",
     "SnowflakeSource",
     "SparkSource",
+    "StreamFeatureView",
+    "StreamFormat",
+    "StreamSource",
     "Transformation",
     "TrinoSource",
+    "batch_feature_view",
     "on_demand_feature_view",
     "source_from_dict",
+    "stream_feature_view",
 ]

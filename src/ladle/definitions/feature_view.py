@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from ladle.definitions.base import Named, check_name, check_tags, check_ttl, ttl_from_seconds, ttl_to_seconds
 from ladle.definitions.entity import Entity
@@ -68,6 +68,15 @@ class FeatureView(Named):
     >>> [f.name for f in fv.features]
     ['conv_rate']
     """
+
+    #: ``to_dict()["view_type"]`` of a subclass stored in the same registry kind ("" for a plain view)
+    view_type: ClassVar[str] = ""
+    _view_types: ClassVar[dict[str, type[FeatureView]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.view_type:
+            FeatureView._view_types[cls.view_type] = cls
 
     def __init__(
         self,
@@ -246,7 +255,11 @@ class FeatureView(Named):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], entities: dict[str, Entity] | None = None) -> FeatureView:
-        """Inverse of :meth:`to_dict`; ``entities`` resolves entity names to objects."""
+        """Inverse of :meth:`to_dict`; ``entities`` resolves entity names to objects. A subclass's dict
+        (``view_type`` set: stream and batch feature views) is rebuilt as that subclass."""
+        subclass = FeatureView._view_types.get(data.get("view_type", ""))
+        if subclass is not None and subclass is not cls:
+            return subclass.from_dict(data, entities)
         resolved: list[Entity | str] = [(entities or {}).get(n, n) for n in data["entities"]]
         # identical repeated fields: what ladle 0.1.0 stored for a view keyed by two entities with
         # one join key; read them once, so such a registry can still be loaded and repaired by an apply

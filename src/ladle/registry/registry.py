@@ -45,7 +45,7 @@ ApplyInfra = Callable[[RegistryState, list[FeatureView]], None]
 _T = TypeVar("_T")
 _MATERIALIZATION_ATTEMPTS = 5
 #: a feature view change under these paths invalidates what was materialized (rows of another shape/source)
-_RESHAPING_PATHS = ("schema", "source", "entities", "online")
+_RESHAPING_PATHS = ("schema", "source", "entities", "online", "aggregations", "timestamp_field")
 _KIND_ALIASES = {
     "Entity": "entities",
     "DataSource": "data_sources",
@@ -54,6 +54,10 @@ _KIND_ALIASES = {
     "RequestSource": "data_sources",
     "FeatureView": "feature_views",
     "BatchFeatureView": "feature_views",
+    "StreamFeatureView": "feature_views",
+    "KafkaSource": "data_sources",
+    "KinesisSource": "data_sources",
+    "RedisStreamSource": "data_sources",
     "OnDemandFeatureView": "on_demand_feature_views",
     "FeatureService": "feature_services",
     "Project": "projects",

@@ -11,6 +11,8 @@ import pyarrow as pa
 from ladle.definitions import DataSource, ExternalSource, FeatureView, Field, PushSource
 from ladle.errors import InvalidDefinition, LadleWarning, SourceNotFound, SpecifiedFeaturesNotPresent
 from ladle.types import ValueType, from_arrow, from_value_type, is_uuid, to_arrow
+from ladle.windows.spec import is_windowed
+from ladle.windows.validate import check_windowed_view
 
 __all__ = ["check_feature_view", "infer_feature_view", "infer_source"]
 
@@ -54,6 +56,8 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
     src = view.batch_source
     if isinstance(src, ExternalSource) or not src.has_history:
         _check_declared(view, src)
+        if is_windowed(view):
+            check_windowed_view(view, None)
         return
     columns = _mapped_schema(src, schema_of(src))
     for name in (src.timestamp_field, src.created_timestamp_column):
@@ -83,6 +87,9 @@ def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
     for key in view.join_keys:
         if key not in declared:  # an entity of ValueType.UUID keys by canonical UUID text, whatever the column holds
             view.schema.insert(0, Field(name=key, dtype=uuid_keys.get(key) or from_arrow(columns[key])))
+    if is_windowed(view):  # its features are aggregates of source columns, not columns
+        check_windowed_view(view, columns)
+        return
     for f in view.features:
         if f.name not in columns:
             raise SpecifiedFeaturesNotPresent(
@@ -138,6 +145,8 @@ def check_feature_view(
             )
     for field in reversed(keys.values()):
         view.schema.insert(0, field)
+    if is_windowed(view):
+        check_windowed_view(view, None)
     view.projection.features = None
 
 
