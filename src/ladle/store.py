@@ -23,6 +23,7 @@ from ladle.definitions import (
     PushSource,
 )
 from ladle.definitions.kinds import kind_of
+from ladle.definitions.stream_sources import StreamSource
 from ladle.errors import DataSourceNotFound, InvalidRequest, NotFound
 from ladle.ingest.materialize import MaterializeResult, Progress, check_end, incremental_start, utc
 from ladle.ingest.push import PushMode, as_arrow, check_offline_rows, online_rows
@@ -497,7 +498,7 @@ class FeatureStore:
         except DataSourceNotFound:
             pushes = [s.name for s in self.registry.list_data_sources() if isinstance(s, PushSource)]
             raise NotFound("push source", push_source_name, self.project, pushes) from None
-        if not isinstance(source, PushSource):
+        if not isinstance(source, PushSource | StreamSource):  # stream sources: what `ladle stream` writes
             raise InvalidRequest(f"data source '{push_source_name}' is a {type(source).__name__}, not a PushSource")
         views = [v for v in self.registry.list_feature_views() if v.source.name == push_source_name]
         if not views:
