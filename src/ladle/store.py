@@ -27,6 +27,7 @@ from ladle.definitions.stream_sources import StreamSource
 from ladle.errors import DataSourceNotFound, InvalidRequest, NotFound
 from ladle.ingest.materialize import MaterializeResult, Progress, check_end, incremental_start, utc
 from ladle.ingest.push import PushMode, as_arrow, check_offline_rows, online_rows
+from ladle.ingest.windowed import drop_views, is_windowed, materialize_windowed, write_windowed
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 from ladle.registry import Registry, RegistryDiff, RegistryState
@@ -185,6 +186,7 @@ class FeatureStore:
             return
         keep = [v for v in state.feature_views().values() if v.online]
         self.online_store.update(self.project, keep, dropped)
+        drop_views(self.online_store, self.project, dropped)
 
     def _settle_infra(self) -> None:
         """Finish online-store work a crashed or interrupted apply left pending in the registry."""
@@ -268,6 +270,7 @@ class FeatureStore:
         """Remove the online tables and the registry."""
         if self.config.online_store is not None:
             self.online_store.teardown(self.project, self.registry.list_feature_views())
+            drop_views(self.online_store, self.project, self.registry.list_feature_views())
         self.registry.teardown()
 
     # --- retrieval -----------------------------------------------------------------------------------
@@ -408,10 +411,17 @@ class FeatureStore:
         progress: Progress | None,
         event_timestamp: datetime | None = None,
     ) -> list[MaterializeResult]:
-        """Run ``intervals`` on the configured batch engine (``local``, ``spark``, or a class path)."""
-        return make_batch_engine(self.config).materialize(
-            self.offline_store, self.online_store, bookkeeping, self.project, intervals, progress, event_timestamp
-        )
+        """Run ``intervals`` on the configured batch engine (``local``, ``spark``, or a class path); windowed
+        views load their window state in this process (:mod:`ladle.ingest.windowed`)."""
+        windowed = [i for i in intervals if is_windowed(i[0])]
+        plain = [i for i in intervals if not is_windowed(i[0])]
+        done = materialize_windowed(self.offline_store, self.online_store, bookkeeping, self.project, windowed, progress)
+        if plain:
+            done += make_batch_engine(self.config).materialize(
+                self.offline_store, self.online_store, bookkeeping, self.project, plain, progress, event_timestamp
+            )
+        order = {v.name: i for i, (v, _, _) in enumerate(intervals)}
+        return sorted(done, key=lambda r: order[r.view])
 
     # --- writes from the application -----------------------------------------------------------------
     def write_to_online_store(
@@ -439,6 +449,8 @@ class FeatureStore:
         table = as_arrow(df if inputs is None else inputs)
         if table.num_rows == 0:
             return 0
+        if is_windowed(view):
+            return write_windowed(self.online_store, self.offline_store, self.project, [view], table, what)
         rows = online_rows(view, table, what, write_all_null_rows)
         return self.online_store.write(self.project, view, rows) if rows.num_rows else 0
 
@@ -515,15 +527,14 @@ class FeatureStore:
         if table.num_rows == 0:
             return
         what = f"push to '{push_source_name}'"
-        prepared = (
-            [(v, online_rows(v, table, what, write_all_null_rows)) for v in views if v.online]
-            if mode != PushMode.OFFLINE
-            else []
-        )
+        online_views = [v for v in views if v.online] if mode != PushMode.OFFLINE else []
+        prepared = [(v, online_rows(v, table, what, write_all_null_rows)) for v in online_views if not is_windowed(v)]
         if mode == PushMode.ONLINE_AND_OFFLINE:  # everything is checked before anything is written
             batch = source.batch
             check_offline_rows(batch, self.offline_store.source_schema(batch), table, what)
         if mode in (PushMode.ONLINE, PushMode.ONLINE_AND_OFFLINE):
+            windowed = [v for v in online_views if is_windowed(v)]
+            write_windowed(self.online_store, self.offline_store, self.project, windowed, table, what)
             for v, rows in prepared:
                 if rows.num_rows:
                     self.online_store.write(self.project, v, rows)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ladle.definitions import FeatureView
 
@@ -40,6 +40,8 @@ class OnlineStoreConfig(BaseModel):
 
     #: serve values older than the view's ttl as OUTSIDE_MAX_AGE (null) instead of as fresh
     enforce_ttl: bool = True
+    #: events kept per key and windowed view (the oldest are dropped beyond it; docs/semantics.md)
+    window_max_events_per_key: int = Field(default=10_000, ge=1)
 
 
 class OnlineStore(abc.ABC):

@@ -21,6 +21,7 @@ from ladle.online.base import EVENT_TS, OnlineStore, ViewRead
 from ladle.retrieval.feature_refs import ResolvedFeatures
 from ladle.retrieval.job import arrow_to_pandas
 from ladle.retrieval.on_demand_exec import apply_on_demand
+from ladle.windows.online import read_views
 
 __all__ = ["FieldStatus", "OnlineResponse", "entity_columns", "read_online"]
 
@@ -250,7 +251,7 @@ def read_online(
         )
         for req in resolved.views
     ]
-    tables = online.read_many(project, reads) if reads else []
+    tables = read_views(online, project, reads, now_us) if reads else []
     for req, table in zip(resolved.views, tables, strict=True):
         ts = table.column(EVENT_TS).combine_chunks()
         found = ts.is_valid().to_numpy(zero_copy_only=False)

@@ -1,0 +1,175 @@
+"""Window state in the SQLite online store's file: one table per view and layout, one row per event::
+
+    CREATE TABLE "{project}_{view}__win_{layout}" (
+      k TEXT NOT NULL, ts INTEGER NOT NULL, id BLOB NOT NULL, p BLOB NOT NULL,
+      PRIMARY KEY (k, ts, id)
+    ) WITHOUT ROWID
+
+``k`` is the encoded entity key, ``ts`` UTC microseconds, ``id`` the event id, ``p`` the payload. The
+primary key makes a replay an ``INSERT OR IGNORE`` no-op and a read one range scan per key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from ladle.errors import BackendFailure
+from ladle.windows.events import EventBatch, FetchedEvents
+from ladle.windows.state_base import DEFAULT_MAX_EVENTS, StateTarget, WindowState
+
+__all__ = ["SqliteWindowState"]
+
+_BUSY_TIMEOUT_S = 30.0
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class SqliteWindowState(WindowState):
+    """Events in tables of the online store's SQLite file (``path``)."""
+
+    type_name = "sqlite"
+
+    def __init__(self, path: Path, max_events: int = DEFAULT_MAX_EVENTS) -> None:
+        super().__init__(max_events)
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._generation = 0
+        self._created: set[str] = set()
+
+    def _conn(self) -> sqlite3.Connection:
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
+        if conn is not None and local.generation == self._generation:
+            return conn
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            conn.execute("PRAGMA synchronous=NORMAL").fetchall()
+        except (sqlite3.Error, OSError) as exc:
+            raise self._error(exc, "opening the database") from exc
+        with self._lock:
+            self._conns.append(conn)
+            local.conn, local.generation = conn, self._generation
+        return conn
+
+    def _error(self, exc: BaseException, doing: str) -> BackendFailure:
+        return BackendFailure(f"sqlite window state {self.path}", f"{doing} failed: {exc}")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._conns:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._conns.clear()
+            self._generation += 1
+            self._created.clear()
+
+    def _ensure(self, conn: sqlite3.Connection, table: str) -> None:
+        if table not in self._created:
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {_q(table)} (k TEXT NOT NULL, ts INTEGER NOT NULL, id BLOB NOT NULL, "
+                "p BLOB NOT NULL, PRIMARY KEY (k, ts, id)) WITHOUT ROWID"
+            )
+            self._created.add(table)
+
+    def add(self, target: StateTarget, events: EventBatch, now_us: int) -> None:
+        if not len(events):
+            return
+        table = _q(target.name)
+        conn = self._conn()
+        keys = list(dict.fromkeys(events.keys))
+        cutoff = now_us - target.horizon_us
+        try:
+            self._ensure(conn, target.name)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    f"INSERT OR IGNORE INTO {table} (k, ts, id, p) VALUES (?, ?, ?, ?)",
+                    zip(events.keys, events.ts.tolist(), events.ids, events.payloads, strict=True),
+                )
+                conn.execute(
+                    f"DELETE FROM {table} WHERE k IN (SELECT value FROM json_each(?)) AND ts <= ?",
+                    (orjson.dumps(keys).decode(), cutoff),
+                )
+                self._trim(conn, table, keys)
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise self._error(exc, f"adding events of feature view '{target.view}'") from exc
+
+    def _trim(self, conn: sqlite3.Connection, table: str, keys: list[str]) -> None:
+        """Drop the oldest events of every key in ``keys`` holding more than :attr:`max_events`."""
+        over = conn.execute(
+            f"SELECT k, count(*) FROM {table} WHERE k IN (SELECT value FROM json_each(?)) GROUP BY k HAVING count(*) > ?",
+            (orjson.dumps(keys).decode(), self.max_events),
+        ).fetchall()
+        for key, count in over:
+            conn.execute(
+                f"DELETE FROM {table} WHERE k = ? AND (ts, id) IN (SELECT ts, id FROM {table} WHERE k = ? "
+                "ORDER BY ts, id LIMIT ?)",
+                (key, key, count - self.max_events),
+            )
+
+    def fetch(self, target: StateTarget, keys: list[str], since_us: int, until_us: int) -> FetchedEvents:
+        if not keys:
+            return FetchedEvents.empty()
+        table = _q(target.name)
+        conn = self._conn()
+        try:
+            if len(keys) == 1:
+                rows = conn.execute(
+                    f"SELECT 0, ts, p FROM {table} WHERE k = ? AND ts > ? AND ts <= ?", (keys[0], since_us, until_us)
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    f"SELECT j.key, t.ts, t.p FROM json_each(?) AS j JOIN {table} AS t ON t.k = j.value "
+                    "WHERE t.ts > ? AND t.ts <= ?",
+                    (orjson.dumps(keys).decode(), since_us, until_us),
+                ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return FetchedEvents.empty()
+            raise self._error(exc, f"reading events of feature view '{target.view}'") from exc
+        if not rows:
+            return FetchedEvents.empty()
+        index, ts, payloads = zip(*rows, strict=True)
+        return FetchedEvents(np.array(index, np.int64), np.array(ts, np.int64), list(payloads))
+
+    def sweep(self, target: StateTarget, now_us: int) -> None:
+        conn = self._conn()
+        try:
+            conn.execute(f"DELETE FROM {_q(target.name)} WHERE ts <= ?", (now_us - target.horizon_us,))
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise self._error(exc, f"evicting events of feature view '{target.view}'") from exc
+
+    def drop(self, project: str, view: str) -> None:
+        if not self.path.exists():
+            return
+        conn = self._conn()
+        prefix = f"{project}_{view}__win_"
+        try:
+            names = [
+                r[0]
+                for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+                if r[0].startswith(prefix)
+            ]
+            for name in names:
+                conn.execute(f"DROP TABLE IF EXISTS {_q(name)}")
+                self._created.discard(name)
+        except sqlite3.Error as exc:
+            raise self._error(exc, f"dropping the window state of feature view '{view}'") from exc
