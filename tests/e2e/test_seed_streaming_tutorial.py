@@ -1,8 +1,8 @@
 """The streaming tutorial (shared/seeds/001, sections 2.3-6.2), run on ladle as a user runs it.
 
 The repo is the tutorial's: ``user_features`` and its on-demand view, ``transaction_features``, the push
-source and the ``StreamFeatureView`` with the 1-hour count and sum — its code unchanged apart from ``from
-feast`` -> ``from ladle``. The tutorial splits it over two files but uses ``user`` in the second without
+source and the ``StreamFeatureView`` with the 1-hour count and sum — its code unchanged (ladle's loader
+maps its ``from feast`` imports; the scripts run with ``from feast`` -> ``from ladle``). The tutorial splits it over two files but uses ``user`` in the second without
 importing it, so both snippets go into one module (as they must to run at all). feature_store.yaml is the
 tutorial's (Redis online store, ``type: file`` offline) with a project name unique to the run, because the
 test Redis is shared. Then: ``ladle apply``; ``get_historical_features`` returns the windowed features;
@@ -216,7 +216,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     (root / "features").mkdir()
     (root / "feature_store.yaml").write_text(YAML.format(project=project))
     code = _seed_block("### 3.1", USER_FEATURES) + "\n" + _seed_block("### 3.2", TRANSACTION_FEATURES)
-    (root / "features" / "features.py").write_text(code.replace("from feast", "from ladle"))
+    (root / "features" / "features.py").write_text(code)  # the loader maps `feast` imports to ladle
     users = pd.DataFrame(
         {
             "user_id": [1001, 1002],
