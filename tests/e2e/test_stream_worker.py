@@ -1,6 +1,6 @@
 """``ladle stream`` as a user runs it, against the real Redis: a worker killed mid-stream and restarted loses
 no event and counts none twice (online window values, offline rows); two workers in one group share the
-stream; SIGTERM stops a worker cleanly; a source it cannot consume is one line naming what it can."""
+stream; SIGTERM stops a worker cleanly (its Prometheus metrics served meanwhile); a source it cannot consume is one line naming what it can."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from server_helpers import eventually, free_port
 from stream_helpers import LADLE, USERS, StreamRepo, Worker, make_stream_repo, redis_client
 
 from ladle import FeatureStore
@@ -120,8 +122,13 @@ def test_sigterm_stops_cleanly_and_bad_messages_go_to_the_dead_letter_stream(tmp
         repo.send(client, 0, 10)
         client.xadd(repo.stream, {"payload": b"{not json"})
         client.xadd(repo.stream, {"payload": b'{"user_id": 1, "transaction_amount": 2}'})  # no timestamp
-        worker = Worker(repo, "--consumer", "w1")
+        port = free_port()
+        worker = Worker(repo, "--consumer", "w1", "--metrics-port", str(port))
         repo.wait_drained(client, 12)
+        metrics = eventually(lambda: _scrape(port, "ladle_stream_rejected_total"), timeout=15)
+        assert 'ladle_stream_events_total{source="transaction_stream"} 10.0' in metrics
+        assert 'ladle_stream_rejected_total{source="transaction_stream"} 2.0' in metrics
+        assert 'ladle_stream_batches_total{source="transaction_stream"}' in metrics
         started = time.monotonic()
         assert worker.stop(signal.SIGTERM) == 0, worker.log()
         assert time.monotonic() - started < 10
@@ -135,6 +142,14 @@ def test_sigterm_stops_cleanly_and_bad_messages_go_to_the_dead_letter_stream(tmp
         assert len(repo.offline_rows()) == 10
     finally:
         _cleanup(client, repo)
+
+
+def _scrape(port: int, needle: str) -> str | None:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.TransportError:
+        return None
+    return text if needle in text else None
 
 
 def test_a_source_without_a_reader_is_one_line_naming_what_is_supported(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ class ServerStream:
 
     def __init__(self, config: RepoConfig, metrics: ServerMetrics) -> None:
         self._config = config
-        self._metrics = PrometheusStreamMetrics(None if metrics.multiprocess else metrics.registry)
+        self._metrics = PrometheusStreamMetrics(metrics.registry)
         self._store: FeatureStore | None = None
         self._service: StreamService | None = None
 

@@ -55,10 +55,13 @@ class StreamStats:
 
 
 class PrometheusStreamMetrics:
-    """The stream metrics in a Prometheus ``registry`` (``None``: the default one, or multiprocess files)."""
+    """The stream metrics in a Prometheus ``registry`` (``None``: prometheus_client's default registry). In
+    multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``) values also go to the shared files, whatever the registry."""
 
     def __init__(self, registry: Any = None) -> None:
-        from prometheus_client import Counter, Gauge, Histogram
+        from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+
+        registry = REGISTRY if registry is None else registry
 
         self.events = Counter("ladle_stream_events", "Stream events written.", ["source"], registry=registry)
         self.batches = Counter("ladle_stream_batches", "Stream batches written.", ["source"], registry=registry)
