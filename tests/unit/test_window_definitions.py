@@ -288,3 +288,109 @@ def test_feast_import_paths() -> None:
     assert deco is stream_feature_view and AvroFormat("{}").schema_json == "{}"
     assert feast.StreamFeatureView is StreamFeatureView and feast.Aggregation is Aggregation
     assert Array(Float64) == Array(Float64)
+
+
+def test_tutorial_historical_features_are_windowed(make_repo) -> None:
+    import pandas as pd
+
+    repo = make_repo({"features.py": TUTORIAL})
+    _write_transactions(repo)
+    store = FeatureStore(repo_path=repo)
+    store.apply_repo()
+    entity_df = pd.DataFrame(
+        {
+            "user_id": [1001, 1001, 1001, 1002, 1003],
+            "event_timestamp": [T0, T0 - timedelta(minutes=1), T0 + timedelta(minutes=30), T0, T0],
+        }
+    )
+    df = store.get_historical_features(
+        entity_df=entity_df,
+        features=[
+            "transaction_streaming_features:transaction_count_1h",
+            "transaction_streaming_features:total_amount_1h",
+        ],
+    ).to_df()
+    assert df["transaction_count_1h"].tolist() == [2, 1, 1, 1, 0]
+    assert df["total_amount_1h"].tolist()[:4] == [15.5, 10.0, 5.5, 7.0]
+    assert pd.isna(df["total_amount_1h"].iloc[4])
+
+
+MIXED = (
+    TUTORIAL
+    + """
+import pandas as pd
+from feast import FeatureView, on_demand_feature_view
+from feast.types import Float64, String
+
+profile = FeatureView(
+    name="profile", entities=[user], ttl=timedelta(0),
+    schema=[Field(name="merchant", dtype=String)], source=transaction_source,
+)
+
+
+@on_demand_feature_view(sources=[streaming_features], schema=[Field(name="mean_amount_1h", dtype=Float64)])
+def mean_amount(inputs: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame()
+    out["mean_amount_1h"] = inputs["total_amount_1h"] / inputs["transaction_count_1h"]
+    return out
+"""
+)
+
+
+def test_windowed_plain_and_on_demand_features_in_one_call(make_repo) -> None:
+    """One row per entity row (duplicates kept, caller's order), windowed + plain + on-demand side by side."""
+    import pandas as pd
+
+    repo = make_repo({"features.py": MIXED})
+    _write_transactions(repo)
+    store = FeatureStore(repo_path=repo)
+    store.apply_repo()
+    entity_df = pd.DataFrame(
+        {"user_id": [1002, 1001, 1001, 1001], "event_timestamp": [T0, T0, T0, T0 - timedelta(minutes=10)]}
+    )
+    df = store.get_historical_features(
+        entity_df=entity_df,
+        features=[
+            "transaction_streaming_features:transaction_count_1h",
+            "transaction_streaming_features:total_amount_1h",
+            "profile:merchant",
+            "mean_amount:mean_amount_1h",
+        ],
+        full_feature_names=True,
+    ).to_df()
+    assert df["user_id"].tolist() == [1002, 1001, 1001, 1001]
+    assert df["transaction_streaming_features__transaction_count_1h"].tolist() == [1, 2, 2, 1]
+    assert df["profile__merchant"].tolist() == ["a", "b", "b", "a"]
+    assert df["mean_amount__mean_amount_1h"].round(3).tolist() == [7.0, 7.75, 7.75, 10.0]
+
+
+def test_a_view_timestamp_field_other_than_the_source_is_refused(make_repo) -> None:
+    text = TUTORIAL.replace("    source=push_source,", "    source=push_source,\n    timestamp_field='created',")
+    repo = make_repo({"features.py": text})
+    _write_transactions(repo)
+    with pytest.raises(InvalidDefinition, match=r"transaction_streaming_features.*differs from the event time"):
+        FeatureStore(repo_path=repo).apply_repo()
+
+
+def test_a_view_udf_is_refused_at_apply(make_repo) -> None:
+    text = """
+from datetime import timedelta
+
+from feast import Entity, FileSource, PushSource
+from feast.aggregation import Aggregation
+from feast.stream_feature_view import stream_feature_view
+
+user = Entity(name="user", join_keys=["user_id"])
+src = PushSource(name="p", batch_source=FileSource(path="data/transactions.parquet", timestamp_field="event_timestamp"))
+
+
+@stream_feature_view(entities=[user], source=src, mode="pandas",
+                     aggregations=[Aggregation(column="transaction_amount", function="sum", time_window=timedelta(hours=1))])
+def doubled(df):
+    df["transaction_amount"] = df["transaction_amount"] * 2
+    return df
+"""
+    repo = make_repo({"features.py": text})
+    _write_transactions(repo)
+    with pytest.raises(InvalidDefinition, match=r"'doubled'.*does not run feature view udfs"):
+        FeatureStore(repo_path=repo).apply_repo()

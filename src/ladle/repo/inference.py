@@ -12,7 +12,7 @@ from ladle.definitions import DataSource, ExternalSource, FeatureView, Field, Pu
 from ladle.errors import InvalidDefinition, LadleWarning, SourceNotFound, SpecifiedFeaturesNotPresent
 from ladle.types import ValueType, from_arrow, from_value_type, is_uuid, to_arrow
 from ladle.windows.spec import is_windowed
-from ladle.windows.validate import check_windowed_view
+from ladle.windows.validate import check_no_udf, check_windowed_view
 
 __all__ = ["check_feature_view", "infer_feature_view", "infer_source"]
 
@@ -52,6 +52,7 @@ def infer_source(source: DataSource, schema_of: SchemaOf) -> None:
 
 def infer_feature_view(view: FeatureView, schema_of: SchemaOf) -> None:
     """Check ``view`` against its source; infer features (and join-key types) left undeclared."""
+    check_no_udf(view)
     infer_source(view.source, schema_of)
     src = view.batch_source
     if isinstance(src, ExternalSource) or not src.has_history:
@@ -126,6 +127,7 @@ def check_feature_view(
     of every join key, in the schema or as the entity's ``value_type``): its source is not read when
     ``skip_source_validation``, and a source whose data does not exist yet (:class:`SourceNotFound`) is a :class:`LadleWarning` rather
     than an error when ``missing_data_ok``."""
+    check_no_udf(view)
     keys = _declared_key_types(view)
     if keys is None:
         infer_feature_view(view, schema_of)

@@ -15,6 +15,7 @@ from ladle.offline.base import EngineFrames, OfflineStore
 from ladle.retrieval.feature_refs import ResolvedFeatures
 from ladle.retrieval.job import RetrievalJob
 from ladle.retrieval.on_demand_exec import apply_on_demand
+from ladle.windows.offline import split_windowed, windowed_join
 
 __all__ = ["DEFAULT_TIMESTAMP_COLUMN", "entity_table", "find_timestamp_column", "historical_job"]
 
@@ -125,18 +126,21 @@ def historical_job(
             "rename them or pass full_feature_names=True"
         )
 
+    plain, windowed = split_windowed(resolved.views)
+
     def compute() -> pa.Table:
         rows = table
         columns: dict[str, Any]
         if engine is not None and kept is not None:
-            rows, columns = engine.collect_join(entity_df, ts_col, resolved.views, filter_by_created_timestamp)
+            rows, columns = engine.collect_join(entity_df, ts_col, plain, filter_by_created_timestamp)
         else:
             joined = (
-                offline.point_in_time_join(table, ts_col, resolved.views, True, filter_by_created_timestamp)
-                if resolved.views
+                offline.point_in_time_join(table, ts_col, plain, True, filter_by_created_timestamp)
+                if plain
                 else pa.table({})
             )
             columns = {name: joined.column(name) for name in joined.column_names}
+        columns.update(windowed_join(offline, rows, ts_col, windowed, True))
         if resolved.on_demand:
             columns.update({c: rows.column(c) for c in rows.column_names})
             columns.update(apply_on_demand(resolved, columns, rows.num_rows))
@@ -146,7 +150,7 @@ def historical_job(
         return pa.table(out)
 
     engine_frame: Callable[[], Any] | None = None
-    if engine is not None and not resolved.on_demand:  # on-demand features are computed on the driver
+    if engine is not None and not resolved.on_demand and not windowed:  # computed on the driver
         native, entities = engine, (entity_df if kept is not None else table)
 
         def engine_frame() -> Any:

@@ -16,7 +16,7 @@ from ladle.errors import InvalidDefinition
 from ladle.types import Array, FeastType, Invalid, PrimitiveFeastType, Set, from_arrow, to_arrow
 from ladle.windows.functions import FUNCTIONS
 
-__all__ = ["check_windowed_view"]
+__all__ = ["check_no_udf", "check_windowed_view"]
 
 _INTEGER = ("Int32", "Int64", "Bool")
 _FLOAT = ("Float32", "Float64", "Decimal")
@@ -49,14 +49,31 @@ def _holds(function: str, declared: FeastType, input_dtype: FeastType) -> bool:
     return want == have or (want == "float" and have == "int") or have == "invalid"
 
 
+def check_no_udf(view: object) -> None:
+    """A stream/batch view's ``udf`` is refused at apply: ladle would have to run it identically on every path
+    (training sets, materialize, push, the stream worker), and it does not, so it would skew training and serving."""
+    if isinstance(view, WindowedFeatureView) and view.udf is not None:
+        raise InvalidDefinition(
+            view.kind_label,
+            view.name,
+            f"has a udf ({getattr(view.udf, '__name__', 'a function')}); ladle does not run feature view udfs, "
+            "since a transformation applied only while streaming would make training and serving differ",
+            "compute the column in the batch source (or an on-demand view over this one) and drop the udf",
+        )
+
+
 def check_windowed_view(view: WindowedFeatureView, columns: dict[str, pa.DataType] | None) -> None:
     """Check ``view``'s aggregations against the source ``columns`` (name -> Arrow type, after field_mapping;
     None when the source cannot be read) and fill in the output types left undeclared."""
     label = view.kind_label
     src = view.batch_source
-    if columns is not None and view.timestamp_field and view.timestamp_field not in columns:
+    if view.timestamp_field and src.timestamp_field and view.timestamp_field != src.timestamp_field:
         raise InvalidDefinition(
-            label, view.name, f"timestamp_field '{view.timestamp_field}' is not a column of source '{src.name}'"
+            label,
+            view.name,
+            f"timestamp_field '{view.timestamp_field}' differs from the event time of source '{src.name}' "
+            f"('{src.timestamp_field}'); windows are measured on the source's event time, offline and online",
+            "drop timestamp_field=, or set the source's timestamp_field to that column",
         )
     outputs = {name: agg for agg, name, _ in view.aggregation_outputs()}
     fields = []

@@ -1,0 +1,107 @@
+"""Window SQL for the DuckDB offline store (see :mod:`ladle.windows.offline` for the plan).
+
+Each spec is one DuckDB window aggregate over ``RANGE BETWEEN W - 1 PRECEDING AND CURRENT ROW``; DuckDB
+evaluates framed aggregates with segment trees, so a key with many events costs a sort, not a rescan per
+row. ``first``/``last`` (and their ``_k`` forms) are ``arg_min``/``arg_max`` by the total order
+``(event time, created present, created time, value)``.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from ladle.offline.base import ViewRequest
+from ladle.offline.duckdb import DuckDBOfflineStore, _key_sql, q
+from ladle.windows.offline import ROW, TS, bounds_for
+from ladle.windows.spec import WindowSpec
+
+__all__ = ["join", "spec_sql"]
+
+_ENTITY = "__ladle_window_entities"
+
+
+def _order_key(column: str, has_created: bool) -> str:
+    created = "coalesce(__cr, 0)" if has_created else "0"
+    flag = "__cr IS NOT NULL" if has_created else "false"
+    return f"CASE WHEN {column} IS NOT NULL THEN struct_pack(t := __ts, h := {flag}, c := {created}, v := {column}) END"
+
+
+def spec_sql(spec: WindowSpec, window: str, has_created: bool) -> str:
+    """The window aggregate of one spec over the named window ``window``."""
+    c = q(spec.column)
+    simple = {
+        "sum": f"sum({c})",
+        "count": f"count({c})",
+        "mean": f"avg({c})",
+        "min": f"min({c})",
+        "max": f"max({c})",
+        "std": f"stddev_samp({c})",
+        "var": f"var_samp({c})",
+        "count_distinct": f"count(DISTINCT {c})",
+        "first": f"arg_min({c}, {_order_key(c, has_created)})",
+        "last": f"arg_max({c}, {_order_key(c, has_created)})",
+        "first_k": f"arg_min({c}, {_order_key(c, has_created)}, {spec.param})",
+        "last_k": f"arg_max({c}, {_order_key(c, has_created)}, {spec.param})",
+    }
+    expr = f"{simple[spec.function]} OVER {window}"
+    if spec.function == "last_k":
+        expr = f"list_reverse({expr})"
+    if spec.function in ("first_k", "last_k"):  # an empty window is null, not an empty list
+        expr = f"CASE WHEN count({c}) OVER {window} > 0 THEN {expr} END"
+    return f"{expr} AS {q(spec.name)}"
+
+
+def _view_sql(store: DuckDBOfflineStore, req: ViewRequest, specs: list[WindowSpec], slim: pa.Table) -> str:
+    view = req.view
+    columns = sorted({s.column for s in specs})
+    has_created = bool(view.batch_source.created_timestamp_column)
+    lo, hi = bounds_for(slim.column(TS), specs)
+    events = store._view_select(view, columns, (lo, hi))
+    types = {f.name: f.dtype for f in view.entity_columns}
+    keys = view.join_keys
+    entity_keys = [f"{_key_sql(q(ec), types.get(k))} AS {q(k)}" for ec, k in zip(req.entity_columns, keys, strict=True)]
+    longest = max(s.window_us for s in specs)
+    ent = f"SELECT {', '.join([*entity_keys, f'{TS} AS __ts', f'{ROW} AS __row'])} FROM {_ENTITY}"
+    aggs = ", ".join(spec_sql(s, f"w{s.window_us}", has_created) for s in specs)
+    windows = sorted({s.window_us for s in specs})
+    if not keys:
+        named = ", ".join(
+            f"w{us} AS (ORDER BY __ts RANGE BETWEEN {us - 1} PRECEDING AND CURRENT ROW)" for us in windows
+        )
+        stacked = f"SELECT * FROM ({events}) UNION ALL BY NAME {ent}"
+        return f"SELECT * FROM (SELECT __row AS {ROW}, {aggs} FROM ({stacked}) WINDOW {named}) WHERE {ROW} IS NOT NULL"
+    # Events of the keys asked for, in the time span their entity rows can see (a hash join). Each key gets a
+    # number, and the window order is key number * stride + time: one ordered sequence whose keys lie further
+    # apart than any window, which DuckDB frames far faster than thousands of small partitions.
+    key_list = ", ".join(q(k) for k in keys)
+    match = " AND ".join(f"s.{q(k)} = w.{q(k)}" for k in keys)
+    base = (lo or 0) - 1
+    stride = (hi or 0) - base + longest + 1
+    if (slim.num_rows + 2) * stride < 2**62:
+        order, partition = f"__kr * {stride} + (__ts - {base})", ""
+    else:  # the numbered sequence would overflow BIGINT: partition by key instead
+        order, partition = "__ts", f"PARTITION BY {key_list} "
+    named = ", ".join(
+        f"w{us} AS ({partition}ORDER BY __o RANGE BETWEEN {us - 1} PRECEDING AND CURRENT ROW)" for us in windows
+    )
+    return (
+        f"WITH ent AS ({ent}), "
+        f"span AS (SELECT {key_list}, min(__ts) AS __lo, max(__ts) AS __hi, row_number() OVER () AS __kr "
+        f"FROM ent GROUP BY ALL), "
+        f"ev AS (SELECT s.*, w.__kr FROM ({events}) s JOIN span w ON {match} "
+        f"WHERE s.__ts > w.__lo - {longest} AND s.__ts <= w.__hi), "
+        f"er AS (SELECT s.*, w.__kr FROM ent s LEFT JOIN span w ON {match}), "
+        f"stacked AS (SELECT *, {order} AS __o FROM (SELECT * FROM ev UNION ALL BY NAME SELECT * FROM er)) "
+        f"SELECT * FROM (SELECT __row AS {ROW}, {aggs} FROM stacked WINDOW {named}) WHERE {ROW} IS NOT NULL"
+    )
+
+
+def join(
+    store: DuckDBOfflineStore, slim: pa.Table, views: list[ViewRequest], specs: dict[str, list[WindowSpec]]
+) -> dict[str, pa.Table]:
+    """Each windowed request's features for the entity rows of ``slim``, as ``(ROW, feature...)`` tables."""
+    out = {}
+    for req in views:
+        sql = _view_sql(store, req, specs[req.name], slim)
+        out[req.name] = store._run(sql, f"windowed features of '{req.name}'", {_ENTITY: slim})
+    return out

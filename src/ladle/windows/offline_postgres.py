@@ -1,0 +1,205 @@
+"""Window SQL for the PostgreSQL offline store (see :mod:`ladle.windows.offline` for the plan).
+
+The entity rows are COPY'd into a temporary table and the events of their keys (in the time range they can
+see) copied into another, indexed on ``(keys, time)``; both vanish with the transaction. ``sum``, ``count``,
+``mean``, ``min``, ``max``, ``std`` and ``var`` are window aggregates over ``RANGE BETWEEN W - 1 PRECEDING
+AND CURRENT ROW``. PostgreSQL has no framed ``count(DISTINCT)`` nor ``arg_max``, so ``count_distinct`` and
+``first``/``last`` (and their ``_k`` forms) are per-row subqueries on the index: ``first``/``last`` read
+``k`` index entries (``ORDER BY ... LIMIT k``); ``count_distinct`` reads the row's window.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from ladle.offline.base import ViewRequest
+from ladle.offline.postgres import PostgreSQLOfflineStore, _arrow_key_type, _key_sql, sql
+from ladle.windows.offline import ROW, TS, bounds_for
+from ladle.windows.spec import WindowSpec
+
+__all__ = ["join"]
+
+_ENTITY = "__ladle_window_entities"
+_EVENTS = "__ladle_window_events"
+_WINDOWED = {"sum", "count", "mean", "min", "max", "std", "var"}
+
+
+def _ident(name: str) -> Any:
+    return sql.Identifier(name)
+
+
+def _cast(spec: WindowSpec) -> str:
+    if spec.function in ("mean", "std", "var") or (spec.function == "sum" and pa.types.is_floating(spec.dtype)):
+        return "::float8"
+    if spec.function == "sum":
+        return "::bigint"
+    return ""
+
+
+def _window_expr(spec: WindowSpec) -> Any:
+    fn = {"mean": "avg", "std": "stddev_samp", "var": "var_samp"}.get(spec.function, spec.function)
+    return sql.SQL("({fn}({col}) OVER {w}){cast} AS {name}").format(
+        fn=sql.SQL(fn),
+        col=_ident(spec.column),
+        w=sql.SQL(f"w{spec.window_us}"),
+        cast=sql.SQL(_cast(spec)),
+        name=_ident(spec.name),
+    )
+
+
+def _row_expr(spec: WindowSpec, keys: list[str], has_created: bool) -> Any:
+    """A per-entity-row subquery over the indexed events (for what PostgreSQL cannot frame)."""
+    col = _ident(spec.column)
+    match = [sql.SQL("v.{k} = u.{k}").format(k=_ident(k)) for k in keys]
+    match.append(sql.SQL("v.__ts > u.__ts - {} AND v.__ts <= u.__ts").format(sql.Literal(spec.window_us)))
+    match.append(sql.SQL("v.{} IS NOT NULL").format(col))
+    where = sql.SQL(" AND ").join(match)
+    if spec.function == "count_distinct":
+        return sql.SQL("(SELECT count(DISTINCT v.{c}) FROM {ev} v WHERE {w}) AS {n}").format(
+            c=col, ev=_ident(_EVENTS), w=where, n=_ident(spec.name)
+        )
+    last = spec.function.startswith("last")
+    direction = "DESC" if last else "ASC"
+    created = f"(v.__cr IS NOT NULL) {direction}, v.__cr {direction}, " if has_created else ""
+    order = sql.SQL(f"v.__ts {direction}, {created}v.{{c}} {direction}").format(c=col)
+    limit = spec.param or 1
+    picked = sql.SQL("SELECT v.{c} AS x, v.__ts AS t{cr} FROM {ev} v WHERE {w} ORDER BY {o} LIMIT {k}").format(
+        c=col,
+        cr=sql.SQL(", v.__cr AS cr" if has_created else ""),
+        ev=_ident(_EVENTS),
+        w=where,
+        o=order,
+        k=sql.Literal(limit),
+    )
+    if spec.function in ("first", "last"):
+        return sql.SQL("(SELECT p.x FROM ({p}) p) AS {n}").format(p=picked, n=_ident(spec.name))
+    # chronological order: the total order ascending
+    asc = "p.t, (p.cr IS NOT NULL), p.cr, p.x" if has_created else "p.t, p.x"
+    return sql.SQL("(SELECT array_agg(p.x ORDER BY {asc}) FROM ({p}) p) AS {n}").format(
+        asc=sql.SQL(asc), p=picked, n=_ident(spec.name)
+    )
+
+
+def _load_entities(conn: Any, slim: pa.Table) -> None:
+    keys = [c for c in slim.column_names if c not in (ROW, TS)]
+    cols = [(ROW, "BIGINT"), (TS, "BIGINT")] + [(c, _arrow_key_type(slim.schema.field(c).type)) for c in keys]
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+            _ident(_ENTITY), sql.SQL(", ").join(sql.SQL("{} {}").format(_ident(c), sql.SQL(t)) for c, t in cols)
+        )
+    )
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        _ident(_ENTITY), sql.SQL(", ").join(_ident(c) for c, _ in cols)
+    )
+    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+        for row in zip(*(slim.column(c).to_pylist() for c, _ in cols), strict=True):
+            copy.write_row(row)
+    conn.execute(sql.SQL("ANALYZE {}").format(_ident(_ENTITY)))
+
+
+def _load_events(
+    conn: Any, store: PostgreSQLOfflineStore, req: ViewRequest, specs: list[WindowSpec], slim: pa.Table
+) -> None:
+    """The view's events for the entity rows' keys and time range, in a temp table indexed on (keys, time)."""
+    view = req.view
+    keys = view.join_keys
+    columns = sorted({s.column for s in specs})
+    lo, hi = bounds_for(slim.column(TS), specs)
+    types = {f.name: f.dtype for f in view.entity_columns}
+    entity_keys = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(_key_sql(sql.SQL("e.{}").format(_ident(c)), types.get(k)), _ident(k))
+        for c, k in zip(req.entity_columns, keys, strict=True)
+    )
+    conds = [sql.SQL("s.__us >= {} AND s.__us <= {}").format(sql.Literal(lo or 0), sql.Literal(hi or 0))]
+    if keys:
+        wanted = sql.SQL("SELECT DISTINCT {} FROM {} e").format(entity_keys, _ident(_ENTITY))
+        tuple_sql = sql.SQL(", ").join(sql.SQL("s.{}").format(_ident(k)) for k in keys)
+        conds.append(sql.SQL("({}) IN ({})").format(tuple_sql, wanted))
+    epoch = sql.SQL("(EXTRACT(EPOCH FROM x.__ts) * 1000000)::bigint")
+    events = sql.SQL("SELECT x.*, {} AS __us FROM ({}) x").format(epoch, store._select(view, columns))
+    cr = (
+        sql.SQL(", (EXTRACT(EPOCH FROM s.__cr) * 1000000)::bigint AS __cr")
+        if view.batch_source.created_timestamp_column
+        else sql.SQL("")
+    )
+    picked = sql.SQL(", ").join([*(sql.SQL("s.{}").format(_ident(k)) for k in keys), sql.SQL("s.__us AS __ts")])
+    values = sql.SQL("").join(sql.SQL(", s.{}").format(_ident(c)) for c in columns)
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE {t} ON COMMIT DROP AS SELECT {p}{cr}{v} FROM ({e}) s WHERE {w}").format(
+            t=_ident(_EVENTS), p=picked, cr=cr, v=values, e=events, w=sql.SQL(" AND ").join(conds)
+        )
+    )
+    index = sql.SQL(", ").join([*(_ident(k) for k in keys), sql.SQL("__ts")])
+    conn.execute(sql.SQL("CREATE INDEX ON {} ({})").format(_ident(_EVENTS), index))
+    conn.execute(sql.SQL("ANALYZE {}").format(_ident(_EVENTS)))
+
+
+def _query(req: ViewRequest, specs: list[WindowSpec]) -> Any:
+    view = req.view
+    keys = view.join_keys
+    has_created = bool(view.batch_source.created_timestamp_column)
+    columns = sorted({s.column for s in specs})
+    types = {f.name: f.dtype for f in view.entity_columns}
+    key_list = sql.SQL("").join(sql.SQL("{}, ").format(_ident(k)) for k in keys)
+    entity_keys = sql.SQL("").join(
+        sql.SQL("{} AS {}, ").format(_key_sql(sql.SQL("e.{}").format(_ident(c)), types.get(k)), _ident(k))
+        for c, k in zip(req.entity_columns, keys, strict=True)
+    )
+    nulls = sql.SQL("").join(sql.SQL(", NULL AS {}").format(_ident(c)) for c in columns)
+    values = sql.SQL("").join(sql.SQL(", {}").format(_ident(c)) for c in columns)
+    stacked = sql.SQL(
+        "SELECT {keys}__ts, NULL::bigint AS __row{values} FROM {ev} "
+        "UNION ALL SELECT {ekeys}e.{ts} AS __ts, e.{row} AS __row{nulls} FROM {ent} e"
+    ).format(
+        keys=key_list,
+        values=values,
+        ev=_ident(_EVENTS),
+        ekeys=entity_keys,
+        ts=_ident(TS),
+        row=_ident(ROW),
+        nulls=nulls,
+        ent=_ident(_ENTITY),
+    )
+    partition = sql.SQL("PARTITION BY {} ").format(sql.SQL(", ").join(_ident(k) for k in keys)) if keys else sql.SQL("")
+    windows = sorted({s.window_us for s in specs if s.function in _WINDOWED})
+    named = sql.SQL(", ").join(
+        sql.SQL("{} AS ({}ORDER BY __ts RANGE BETWEEN {} PRECEDING AND CURRENT ROW)").format(
+            sql.SQL(f"w{us}"), partition, sql.Literal(us - 1)
+        )
+        for us in windows
+    )
+    framed = [_window_expr(s) for s in specs if s.function in _WINDOWED]
+    inner = sql.SQL("SELECT {keys}__ts, __row{f} FROM ({s}) x{w}").format(
+        keys=key_list,
+        f=sql.SQL("").join(sql.SQL(", {}").format(e) for e in framed),
+        s=stacked,
+        w=sql.SQL(" WINDOW {}").format(named) if windows else sql.SQL(""),
+    )
+    outputs = [
+        sql.SQL("u.{}").format(_ident(s.name)) if s.function in _WINDOWED else _row_expr(s, keys, has_created)
+        for s in specs
+    ]
+    return sql.SQL("SELECT u.__row, {o} FROM ({i}) u WHERE u.__row IS NOT NULL").format(
+        o=sql.SQL(", ").join(outputs), i=inner
+    )
+
+
+def join(
+    store: PostgreSQLOfflineStore, slim: pa.Table, views: list[ViewRequest], specs: dict[str, list[WindowSpec]]
+) -> dict[str, pa.Table]:
+    """Each windowed request's features for the entity rows of ``slim``, as ``(ROW, feature...)`` tables."""
+    out = {}
+    with store._connect("windowed features") as conn, conn.transaction():
+        _load_entities(conn, slim)
+        for req in views:
+            view_specs = specs[req.name]
+            _load_events(conn, store, req, view_specs, slim)
+            names = [ROW, *(s.name for s in view_specs)]
+            types = [pa.int64(), *(s.dtype for s in view_specs)]
+            with conn.cursor(name="ladle_windows") as cur:
+                cur.execute(_query(req, view_specs))
+                out[req.name] = store._fetch(cur, names, types)
+            conn.execute(sql.SQL("DROP TABLE {}").format(_ident(_EVENTS)))
+    return out
