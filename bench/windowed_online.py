@@ -57,7 +57,16 @@ txn = StreamFeatureView(
 FEATURES = [
     f"txn:{n}"
     for n in (
-        "n_1h", "sum_1h", "mean_1h", "max_1h", "n_2h", "sum_2h", "min_2h", "std_2h", "merchants_2h", "last_merchant",
+        "n_1h",
+        "sum_1h",
+        "mean_1h",
+        "max_1h",
+        "n_2h",
+        "sum_2h",
+        "min_2h",
+        "std_2h",
+        "merchants_2h",
+        "last_merchant",
     )
 ]
 
@@ -134,7 +143,9 @@ def main() -> None:
         print(f"materialize {EVENTS:,} events into {args.online} window state: {time.perf_counter() - t0:.2f} s")
         for batch, calls in ((1, args.calls), (100, max(200, args.calls // 4))):
             p50, p99 = _latency(store, batch, calls)
-            print(f"get_online_features {args.online}, 10 aggregates, {batch} key(s): p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+            print(
+                f"get_online_features {args.online}, 10 aggregates, {batch} key(s): p50 {p50:.3f} ms, p99 {p99:.3f} ms"
+            )
         rate = _push_rate(store, now, args.push_batches, 10_000)
         print(f"push into {args.online} window state, batches of 10,000 events: {rate:,.0f} events/s")
         df = store.get_online_features(FEATURES, {"user_id": [1, 2]}).to_df()

@@ -415,7 +415,9 @@ class FeatureStore:
         views load their window state in this process (:mod:`ladle.ingest.windowed`)."""
         windowed = [i for i in intervals if is_windowed(i[0])]
         plain = [i for i in intervals if not is_windowed(i[0])]
-        done = materialize_windowed(self.offline_store, self.online_store, bookkeeping, self.project, windowed, progress)
+        done = materialize_windowed(
+            self.offline_store, self.online_store, bookkeeping, self.project, windowed, progress
+        )
         if plain:
             done += make_batch_engine(self.config).materialize(
                 self.offline_store, self.online_store, bookkeeping, self.project, plain, progress, event_timestamp

@@ -8,6 +8,7 @@ does not apply: windows are measured on the events' own times.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import pyarrow as pa
@@ -43,9 +44,14 @@ def materialize_windowed(
 
 
 def write_windowed(
-    online: OnlineStore, offline: OfflineStore | None, project: str, views: list[FeatureView], rows: pa.Table, what: str
+    online: OnlineStore,
+    offline: OfflineStore | None,
+    project: str,
+    views: Sequence[FeatureView],
+    rows: pa.Table,
+    what: str,
 ) -> int:
     """Add ``rows`` (as pushed: source column names) to every windowed view of ``views``; returns the rows given."""
     for view in views:
         add_rows(online, offline, project, view, rows, what)
-    return rows.num_rows
+    return int(rows.num_rows)

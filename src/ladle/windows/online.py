@@ -27,7 +27,11 @@ def read_views(online: OnlineStore, project: str, reads: list[ViewRead], at_us: 
     windowed = [is_windowed(r.view) for r in reads]
     if not any(windowed):
         return online.read_many(project, reads)
-    plain = online.read_many(project, [r for r, w in zip(reads, windowed, strict=True) if not w]) if not all(windowed) else []
+    plain = (
+        online.read_many(project, [r for r, w in zip(reads, windowed, strict=True) if not w])
+        if not all(windowed)
+        else []
+    )
     serving = window_serving(online)
     tables = iter(plain)
     return [serving.read(project, r, at_us) if w else next(tables) for r, w in zip(reads, windowed, strict=True)]

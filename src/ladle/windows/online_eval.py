@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from ladle.windows.spec import WindowSpec
 
 __all__ = ["CREATED", "aggregate"]

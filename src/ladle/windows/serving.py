@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from ladle.windows.spec import WindowSpec, longest_window, window_specs
 
 from ladle.common.conform import conform_keys
 from ladle.definitions import FeatureView
@@ -28,6 +27,7 @@ from ladle.online.entity_key import encode_key_list, encode_keys
 from ladle.types import to_arrow
 from ladle.windows.events import EventBatch, EventLayout, cast_column, event_ids, normalized_type
 from ladle.windows.online_eval import CREATED, aggregate
+from ladle.windows.spec import WindowSpec, longest_window, window_specs
 from ladle.windows.state_base import StateTarget, WindowState
 
 __all__ = ["ViewPlan", "WindowServing", "events_of", "plan_of"]
@@ -168,7 +168,7 @@ class WindowServing:
         mapped = rows.rename_columns([src.field_mapping.get(c, c) for c in rows.column_names])
         plan = self.plan(project, view, offline)
         self.state.add(plan.target, events_of(plan, mapped, what), _now_us() if now_us is None else now_us)
-        return rows.num_rows
+        return int(rows.num_rows)
 
     def materialize(
         self, offline: OfflineStore, project: str, view: FeatureView, end: datetime, now_us: int | None = None
@@ -192,7 +192,7 @@ class WindowServing:
             table = pa.Table.from_batches([batch])
             self.state.add(plan.target, events_of(plan, table, f"materializing '{view.name}'"), now)
         self.state.sweep(plan.target, now)
-        return rows.num_rows
+        return int(rows.num_rows)
 
     def read(self, project: str, read: ViewRead, at_us: int) -> pa.Table:
         """The requested aggregates of ``read`` for the window ending at ``at_us``: one row per key row,
