@@ -99,7 +99,9 @@ def _offline(kind: str, repo: Path, rows: pa.Table, schema: str | None) -> tuple
             )
         return "offline_store:\n  type: duckdb\n", "FileSource(name='events', path='data/events', timestamp_field='ts')"
     admin = postgres_admin()
-    admin.execute(f'CREATE TABLE "{schema}".events (driver_id BIGINT, ts TIMESTAMPTZ, amount DOUBLE PRECISION, trips BIGINT)')
+    admin.execute(
+        f'CREATE TABLE "{schema}".events (driver_id BIGINT, ts TIMESTAMPTZ, amount DOUBLE PRECISION, trips BIGINT)'
+    )
     with admin.cursor() as cur, cur.copy(f'COPY "{schema}".events FROM STDIN') as copy:
         for row in zip(*(rows.column(c).to_pylist() for c in rows.column_names), strict=True):
             copy.write_row(row)
@@ -160,7 +162,9 @@ def _check(store: FeatureStore, label: str, features: list[str] = FEATURES) -> N
 
 @pytest.mark.parametrize("online", ["sqlite", "redis", "postgres", "dynamodb"])
 @pytest.mark.parametrize("offline", ["duckdb", "postgres", "spark"])
-def test_windowed_online_equals_historical(offline: str, online: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_windowed_online_equals_historical(
+    offline: str, online: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     schema = None
     if "postgres" in (offline, online):
         schema = f"ladle_wskew_{uuid.uuid4().hex[:8]}"

@@ -9,7 +9,6 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -207,9 +206,3 @@ class Worker:
                 pytest.fail(f"ladle stream did not stop within {timeout} s after signal {sig}:\n{self.log()}")
         self._log.close()
         return int(self.proc.returncode)
-
-
-def workers(repo: StreamRepo, *arg_lists: list[str]) -> Iterator[Worker]:
-    """Start one worker per argument list."""
-    for args in arg_lists:
-        yield Worker(repo, *args)

@@ -96,6 +96,24 @@ def test_another_consumer_claims_an_idle_batch_whole(stream: str) -> None:
     assert (claimed.batch_id, claimed.messages) == (lost.batch_id, lost.messages)
 
 
+def test_a_batch_split_between_consumers_comes_back_whole(stream: str) -> None:
+    _add(stream, 4)
+    dead = RedisStreamReader(URL, stream, "g", "c1")
+    lost = dead.next_batch(4, 0.1)
+    assert lost is not None
+    dead.close()
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    moved = [m.message_id for m in lost.messages[:2]]
+    client.xclaim(stream, "g", "busy", 0, moved)  # half of it now sits, freshly, with another consumer
+    time.sleep(0.3)
+    other = RedisStreamReader(URL, stream, "g", "c2", claim_idle_seconds=0.2)
+    claimed = other.next_batch(10, 0.1)
+    assert claimed is not None
+    assert (claimed.batch_id, claimed.messages) == (lost.batch_id, lost.messages)
+    other.ack(claimed)
+    assert client.xpending(stream, "g")["pending"] == 0
+
+
 def test_trimmed_pending_message_is_acknowledged_not_processed(stream: str) -> None:
     ids = _add(stream, 3)
     dead = RedisStreamReader(URL, stream, "g", "c1")
