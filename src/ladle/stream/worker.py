@@ -86,6 +86,7 @@ class StreamWorker:
                 if limit is not None and self.stats.events + self.stats.rejected >= limit:
                     break
         finally:
+            self._report_lag(force=True)  # the totals printed at the end show the lag as it is then
             self.reader.close()
         return self.stats
 
