@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import orjson
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ladle.stream.decode import MessageDecoder
 from ladle.stream.reader_base import Message
@@ -62,3 +64,48 @@ def test_bad_messages_are_rejected_with_a_reason_and_the_rest_kept() -> None:
     assert [m.message_id for m in decoded.messages] == ["1-0", "1-6"]
     assert decoded.table.column("user_id").to_pylist() == [1, 3]
     assert decoded.table.column("ts").to_pylist()[1] == datetime(2024, 1, 15, 9, 5, tzinfo=UTC)
+
+
+_TIMESTAMPS = st.sampled_from(
+    [
+        "2024-01-15T10:00:00Z",
+        "2024-01-15 11:30:00",
+        "2024-01-15T10:05:00+01:00",
+        "2024-01-15T10:00:00.123456",
+        1705316400,
+    ]
+)
+_RECORDS = st.fixed_dictionaries(
+    {"user_id": st.integers(-5, 5), "ts": _TIMESTAMPS},
+    optional={
+        "amount": st.one_of(st.none(), st.integers(-3, 3), st.floats(-1e3, 1e3, width=32)),
+        "note": st.one_of(st.none(), st.text(max_size=5)),
+        "extra": st.dictionaries(st.text(max_size=3), st.integers(-10, 10), max_size=2),
+    },
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_RECORDS, min_size=1, max_size=8))
+def test_the_batch_json_reader_gives_exactly_the_rows_of_the_per_message_path(records: list[dict[str, object]]) -> None:
+    """Rule: decoding a batch at once (Arrow's JSON reader) and message by message (the reference) give the
+    same table whenever the fast path takes the batch; it declines rather than differ."""
+    decoder = MessageDecoder(COLUMNS, ["user_id", "ts"], "payload")
+    messages = [_json(i, r) for i, r in enumerate(records)]
+    fast = decoder._decode_json_lines(messages)
+    slow = decoder._decode_each(messages)
+    assert slow.rejected == []
+    if fast is not None:
+        assert fast.table.equals(slow.table)
+    assert decoder.decode(messages).table.equals(slow.table)
+
+
+def test_the_fast_path_takes_plain_json_batches_and_declines_others() -> None:
+    decoder = MessageDecoder(COLUMNS, ["user_id", "ts"], "payload")
+    plain = [_json(i, {"user_id": i, "amount": 1.5, "ts": "2024-01-15T10:00:00Z"}) for i in range(3)]
+    assert decoder._decode_json_lines(plain) is not None
+    pretty = Message("1-9", {"payload": b'{"user_id": 1,\n "ts": "2024-01-15T10:00:00Z"}'})
+    assert decoder._decode_json_lines([*plain, pretty]) is None
+    assert decoder.decode([*plain, pretty]).table.num_rows == 4
+    flat = Message("1-8", {"user_id": b"1", "ts": b"2024-01-15T10:00:00Z"})
+    assert decoder._decode_json_lines([flat]) is None

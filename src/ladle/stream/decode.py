@@ -11,6 +11,7 @@ reported back with the reason instead of failing the batch.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.json as pa_json
 
 from ladle.common.frames import short
 from ladle.stream.reader_base import Message
@@ -60,6 +62,35 @@ class MessageDecoder:
 
     def decode(self, messages: Sequence[Message]) -> Decoded:
         """Every message as a row; bad messages are left out and returned with their reason."""
+        fast = self._decode_json_lines(messages)
+        return fast if fast is not None else self._decode_each(messages)
+
+    def _decode_json_lines(self, messages: Sequence[Message]) -> Decoded | None:
+        """All payloads parsed by Arrow's JSON reader in one go — the common case of a batch of well-formed
+        JSON messages. ``None`` whenever the batch is anything else (a flat message, a payload spanning lines,
+        a value Arrow will not convert, a required column missing): :meth:`_decode_each` then decides, so both
+        paths give the same rows."""
+        if not messages or not self.payload_field:
+            return None
+        lines = []
+        for m in messages:
+            raw = m.fields.get(self.payload_field)
+            if raw is None or b"\n" in raw or b"\r" in raw:
+                return None
+            lines.append(raw)
+        options = pa_json.ParseOptions(
+            explicit_schema=pa.schema(list(self.columns.items())), unexpected_field_behavior="ignore"
+        )
+        try:
+            table = pa_json.read_json(io.BytesIO(b"\n".join(lines)), parse_options=options)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            return None
+        if table.num_rows != len(messages) or any(table.column(c).null_count for c in self.required):
+            return None
+        return Decoded(table.select(list(self.columns)), list(messages), [])
+
+    def _decode_each(self, messages: Sequence[Message]) -> Decoded:
+        """Message by message (Python values cast per column); bad messages are set aside with their reason."""
         rejected: list[tuple[Message, str]] = []
         good: list[Message] = []
         records: list[dict[str, Any]] = []
@@ -84,7 +115,7 @@ class MessageDecoder:
 
 
 def _retry(decoder: MessageDecoder, good: list[Message], rejected: list[tuple[Message, str]]) -> Decoded:
-    again = decoder.decode(good)
+    again = decoder._decode_each(good)
     return Decoded(again.table, again.messages, rejected + again.rejected)
 
 
