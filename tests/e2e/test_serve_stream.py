@@ -7,8 +7,9 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
-from server_helpers import eventually, serving
+from server_helpers import eventually, ladle, serving
 from stream_helpers import USERS, make_stream_repo, redis_client
 
 pytestmark = pytest.mark.services
@@ -46,3 +47,24 @@ def test_serve_stream_consumes_while_serving_and_stops_on_shutdown(tmp_path: Pat
     finally:
         client.delete(repo.stream, f"ladle:stream:{repo.stream}:ladle:journal")
         client.close()
+
+
+def test_serve_stream_without_a_stream_source_fails_in_one_line(tmp_path: Path) -> None:
+    repo = tmp_path / "plain"
+    (repo / "data").mkdir(parents=True)
+    (repo / "feature_store.yaml").write_text("project: plain\nregistry: data/registry.db\nprovider: local\n")
+    (repo / "features.py").write_text(
+        "from ladle import Entity, FeatureView, Field, FileSource\n"
+        "from ladle.types import Int64\n"
+        "u = Entity(name='user_id', join_keys=['user_id'])\n"
+        "fv = FeatureView(name='plain', entities=[u], schema=[Field(name='user_id', dtype=Int64),\n"
+        "                 Field(name='x', dtype=Int64)], source=FileSource(path='data/p.parquet', timestamp_field='ts'))\n"
+    )
+    pd.DataFrame({"user_id": [1], "x": [2], "ts": [pd.Timestamp("2024-01-01", tz="UTC")]}).to_parquet(
+        repo / "data" / "p.parquet"
+    )
+    assert ladle("apply", cwd=repo).returncode == 0
+    done = ladle("serve", "--stream", "-p", "0", cwd=repo)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "has no stream source feeding a feature view" in lines[0], done.stderr

@@ -552,7 +552,12 @@ def serve_command(
         registry_ttl_sec=registry_ttl_sec,
         stream=stream,
     )
-    settings.resolve(load_repo_config(state.repo_path, state.fs_yaml_file))  # a bad yaml fails here, in one line
+    config = load_repo_config(state.repo_path, state.fs_yaml_file)
+    settings.resolve(config)  # a bad yaml fails here, in one line
+    if stream:
+        from ladle.server.streaming import check_streamable
+
+        check_streamable(config)
     serve(
         settings,
         host=host,

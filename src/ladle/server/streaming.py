@@ -12,14 +12,32 @@ import logging
 from ladle.config import RepoConfig
 from ladle.server.metrics import ServerMetrics
 from ladle.store import FeatureStore
+from ladle.stream.binding import resolve_bindings
 from ladle.stream.metrics import PrometheusStreamMetrics
 from ladle.stream.service import StreamService
 
-__all__ = ["ServerStream"]
+__all__ = ["ServerStream", "check_streamable"]
 
 _log = logging.getLogger("ladle.server")
 #: how long shutdown waits for the workers' batches in hand
 STOP_TIMEOUT_S = 20.0
+
+
+def check_streamable(config: RepoConfig) -> None:
+    """Raise the error ``ladle serve --stream`` would hit at start (no stream source to consume, a source
+    without a reader), so the command fails in one line before the server starts."""
+    store = FeatureStore(config=config)
+    try:
+        resolve_bindings(
+            store.registry.list_data_sources(),
+            store.list_feature_views(),
+            (),
+            store.offline_store.source_schema,
+            True,
+            store.project,
+        )
+    finally:
+        store.close()
 
 
 class ServerStream:
