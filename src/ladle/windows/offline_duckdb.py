@@ -18,6 +18,8 @@ from ladle.windows.spec import WindowSpec
 __all__ = ["join", "spec_sql"]
 
 _ENTITY = "__ladle_window_entities"
+#: keys with at most this many entity rows join their events directly; busier keys are framed
+BAND_ROWS = 32
 
 
 def _order_key(column: str, has_created: bool) -> str:
@@ -26,10 +28,12 @@ def _order_key(column: str, has_created: bool) -> str:
     return f"CASE WHEN {column} IS NOT NULL THEN struct_pack(t := __ts, h := {flag}, c := {created}, v := {column}) END"
 
 
-def spec_sql(spec: WindowSpec, window: str, has_created: bool) -> str:
-    """The window aggregate of one spec over the named window ``window``."""
+def spec_sql(spec: WindowSpec, has_created: bool, over: str = "", within: str = "") -> str:
+    """One spec as an aggregate: a window aggregate when ``over`` names a window, else a grouped aggregate
+    restricted to the events of its window by the condition ``within`` (empty: every joined event)."""
     c = q(spec.column)
-    simple = {
+    key = _order_key(c, has_created)
+    calls = {
         "sum": f"sum({c})",
         "count": f"count({c})",
         "mean": f"avg({c})",
@@ -38,16 +42,17 @@ def spec_sql(spec: WindowSpec, window: str, has_created: bool) -> str:
         "std": f"stddev_samp({c})",
         "var": f"var_samp({c})",
         "count_distinct": f"count(DISTINCT {c})",
-        "first": f"arg_min({c}, {_order_key(c, has_created)})",
-        "last": f"arg_max({c}, {_order_key(c, has_created)})",
-        "first_k": f"arg_min({c}, {_order_key(c, has_created)}, {spec.param})",
-        "last_k": f"arg_max({c}, {_order_key(c, has_created)}, {spec.param})",
+        "first": f"arg_min({c}, {key})",
+        "last": f"arg_max({c}, {key})",
+        "first_k": f"arg_min({c}, {key}, {spec.param})",
+        "last_k": f"arg_max({c}, {key}, {spec.param})",
     }
-    expr = f"{simple[spec.function]} OVER {window}"
+    tail = (f" FILTER (WHERE {within})" if within else "") + (f" OVER {over}" if over else "")
+    expr = calls[spec.function] + tail
     if spec.function == "last_k":
         expr = f"list_reverse({expr})"
     if spec.function in ("first_k", "last_k"):  # an empty window is null, not an empty list
-        expr = f"CASE WHEN count({c}) OVER {window} > 0 THEN {expr} END"
+        expr = f"CASE WHEN count({c}){tail} > 0 THEN {expr} END"
     return f"{expr} AS {q(spec.name)}"
 
 
@@ -60,39 +65,61 @@ def _view_sql(store: DuckDBOfflineStore, req: ViewRequest, specs: list[WindowSpe
     types = {f.name: f.dtype for f in view.entity_columns}
     keys = view.join_keys
     entity_keys = [f"{_key_sql(q(ec), types.get(k))} AS {q(k)}" for ec, k in zip(req.entity_columns, keys, strict=True)]
-    longest = max(s.window_us for s in specs)
     ent = f"SELECT {', '.join([*entity_keys, f'{TS} AS __ts', f'{ROW} AS __row'])} FROM {_ENTITY}"
-    aggs = ", ".join(spec_sql(s, f"w{s.window_us}", has_created) for s in specs)
     windows = sorted({s.window_us for s in specs})
     if not keys:
+        aggs = ", ".join(spec_sql(s, has_created, over=f"w{s.window_us}") for s in specs)
         named = ", ".join(
             f"w{us} AS (ORDER BY __ts RANGE BETWEEN {us - 1} PRECEDING AND CURRENT ROW)" for us in windows
         )
         stacked = f"SELECT * FROM ({events}) UNION ALL BY NAME {ent}"
         return f"SELECT * FROM (SELECT __row AS {ROW}, {aggs} FROM ({stacked}) WINDOW {named}) WHERE {ROW} IS NOT NULL"
-    # Events of the keys asked for, in the time span their entity rows can see (a hash join). Each key gets a
-    # number, and the window order is key number * stride + time: one ordered sequence whose keys lie further
-    # apart than any window, which DuckDB frames far faster than thousands of small partitions.
+    return _keyed_sql(keys, ent, events, specs, has_created, (lo, hi), slim.num_rows)
+
+
+def _keyed_sql(
+    keys: list[str],
+    ent: str,
+    events: str,
+    specs: list[WindowSpec],
+    has_created: bool,
+    bounds: tuple[int | None, int | None],
+    rows: int,
+) -> str:
+    """Keys with few entity rows join their events directly (at most BAND_ROWS x the key's events); keys with
+    more are framed: one ordered sequence (key number x stride + time, keys further apart than any window)
+    that DuckDB frames with segment trees, far faster than thousands of small partitions."""
+    longest = max(s.window_us for s in specs)
+    windows = sorted({s.window_us for s in specs})
     key_list = ", ".join(q(k) for k in keys)
     match = " AND ".join(f"s.{q(k)} = w.{q(k)}" for k in keys)
-    base = (lo or 0) - 1
-    stride = (hi or 0) - base + longest + 1
-    if (slim.num_rows + 2) * stride < 2**62:
+    base = (bounds[0] or 0) - 1
+    stride = (bounds[1] or 0) - base + longest + 1
+    if (rows + 2) * stride < 2**62:
         order, partition = f"__kr * {stride} + (__ts - {base})", ""
     else:  # the numbered sequence would overflow BIGINT: partition by key instead
         order, partition = "__ts", f"PARTITION BY {key_list} "
     named = ", ".join(
         f"w{us} AS ({partition}ORDER BY __o RANGE BETWEEN {us - 1} PRECEDING AND CURRENT ROW)" for us in windows
     )
+    framed = ", ".join(spec_sql(s, has_created, over=f"w{s.window_us}") for s in specs)
+    banded = ", ".join(
+        spec_sql(s, has_created, within="" if s.window_us == longest else f"__ts > __et - {s.window_us}") for s in specs
+    )
+    band_match = " AND ".join(f"v.{q(k)} = e.{q(k)}" for k in keys)
     return (
         f"WITH ent AS ({ent}), "
-        f"span AS (SELECT {key_list}, min(__ts) AS __lo, max(__ts) AS __hi, row_number() OVER () AS __kr "
-        f"FROM ent GROUP BY ALL), "
-        f"ev AS (SELECT s.*, w.__kr FROM ({events}) s JOIN span w ON {match} "
+        f"span AS (SELECT {key_list}, min(__ts) AS __lo, max(__ts) AS __hi, count(*) AS __n, "
+        f"row_number() OVER () AS __kr FROM ent GROUP BY ALL), "
+        f"ev AS (SELECT s.*, w.__kr, w.__n FROM ({events}) s JOIN span w ON {match} "
         f"WHERE s.__ts > w.__lo - {longest} AND s.__ts <= w.__hi), "
-        f"er AS (SELECT s.*, w.__kr FROM ent s LEFT JOIN span w ON {match}), "
-        f"stacked AS (SELECT *, {order} AS __o FROM (SELECT * FROM ev UNION ALL BY NAME SELECT * FROM er)) "
-        f"SELECT * FROM (SELECT __row AS {ROW}, {aggs} FROM stacked WINDOW {named}) WHERE {ROW} IS NOT NULL"
+        f"er AS (SELECT s.*, w.__kr, coalesce(w.__n, 0) AS __n FROM ent s LEFT JOIN span w ON {match}), "
+        f"stacked AS (SELECT *, {order} AS __o FROM (SELECT * FROM ev WHERE __n > {BAND_ROWS} "
+        f"UNION ALL BY NAME SELECT * FROM er WHERE __n > {BAND_ROWS})), "
+        f"joined AS (SELECT e.__row, e.__ts AS __et, v.* EXCLUDE (__kr, __n) FROM er e LEFT JOIN ev v "
+        f"ON {band_match} AND v.__ts <= e.__ts AND v.__ts > e.__ts - {longest} WHERE e.__n <= {BAND_ROWS}) "
+        f"SELECT * FROM (SELECT __row AS {ROW}, {framed} FROM stacked WINDOW {named}) WHERE {ROW} IS NOT NULL "
+        f"UNION ALL SELECT __row AS {ROW}, {banded} FROM joined GROUP BY __row"
     )
 
 
