@@ -151,3 +151,15 @@ def test_sweep_evicts_keys_that_were_not_written(state: WindowState) -> None:
     state.sweep(target, later)
     got = _fetched(state, target, ["a", "b"], NOW_US - 10 * HOUR_US, later)
     assert [k for k, *_ in got] == (["a", "b"] if state.type_name == "dynamodb" else ["b"])
+
+
+def test_a_big_batch_is_evicted_and_trimmed_too(state: WindowState) -> None:
+    """A batch of many keys (SQLite maintains the whole table in one pass beyond 1,000 keys)."""
+    state.max_events = 2
+    target = _target(horizon_us=HOUR_US)
+    keys = [f"k{i}" for i in range(1_200)]
+    old = _batch(["a", "a", "a", "a"], [90, 3, 2, 1], [1.0, 2.0, 3.0, 4.0], ["x"] * 4)
+    state.add(target, old, NOW_US)
+    state.add(target, _batch(keys + ["b"] * 4, [5] * 1_200 + [70, 4, 3, 2], [1.0] * 1_204, ["y"] * 1_204), NOW_US)
+    got = _fetched(state, target, ["a", "b", "k7"], NOW_US - 10 * HOUR_US, NOW_US)
+    assert got == [("a", 1, 4.0, "x"), ("a", 2, 3.0, "x"), ("b", 2, 1.0, "y"), ("b", 3, 1.0, "y"), ("k7", 5, 1.0, "y")]

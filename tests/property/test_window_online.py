@@ -26,6 +26,7 @@ from ladle.definitions.stream_feature_view import StreamFeatureView
 from ladle.online.base import OnlineStore, ViewRead
 from ladle.online.sqlite import SqliteOnlineStore
 from ladle.types import Float64, Int64, String
+from ladle.windows import online_eval
 from ladle.windows.functions import evaluate
 from ladle.windows.serving import WindowServing
 from ladle.windows.spec import window_specs
@@ -100,8 +101,13 @@ def _redis(tmp_path: Path) -> OnlineStore:
     return RedisOnlineStore(RedisOnlineStoreConfig(connection_string="127.0.0.1:6379"), tmp_path)
 
 
+@pytest.mark.parametrize("path", ["python", "numpy"])
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
-def test_online_windows_equal_the_reference(backend: str, tmp_path: Path) -> None:
+def test_online_windows_equal_the_reference(
+    backend: str, path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both evaluators (plain Python for a few events, numpy beyond ``SMALL``) on both stores."""
+    monkeypatch.setattr(online_eval, "SMALL", 10_000 if path == "python" else -1)
     online = (
         SqliteOnlineStore(SqliteOnlineStoreConfig(path="online.db"), tmp_path)
         if backend == "sqlite"
@@ -110,7 +116,7 @@ def test_online_windows_equal_the_reference(backend: str, tmp_path: Path) -> Non
     serving = WindowServing(window_state_of(online))
     at_us = int(AT.timestamp()) * 1_000_000
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.lists(event, max_size=40), st.lists(st.integers(0, 39), max_size=8))
     # one time, created times missing and present: a missing created time sorts first
     @example([(0, 5, None, 1.0, 1, "a"), (0, 5, 1, 2.0, 2, "b"), (0, 5, None, 3.0, 0, "c")], [1])

@@ -12,6 +12,7 @@ is a 16-byte BLAKE2b digest of the time and the payload, and every state backend
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,15 +62,15 @@ class EventLayout:
 
     columns: tuple[tuple[str, pa.DataType], ...]
 
-    @property
+    @functools.cached_property
     def fixed(self) -> list[tuple[str, pa.DataType]]:
         return [(n, t) for n, t in self.columns if _fixed_kind(t) is not None]
 
-    @property
+    @functools.cached_property
     def variable(self) -> list[tuple[str, pa.DataType]]:
         return [(n, t) for n, t in self.columns if _fixed_kind(t) is None]
 
-    @property
+    @functools.cached_property
     def fixed_dtype(self) -> np.dtype:
         fields: list[tuple[str, str]] = []
         for i, (_, t) in enumerate(self.fixed):
@@ -105,26 +106,41 @@ class EventLayout:
 
     def decode(self, payloads: Sequence[bytes]) -> dict[str, pa.Array]:
         """Inverse of :meth:`encode`: one array per column (its layout type)."""
+        fixed, variable = self.decode_raw(payloads)
         out: dict[str, pa.Array] = {}
+        for name, t in self.columns:
+            if name in variable:
+                out[name] = variable[name]
+                continue
+            valid, values = fixed[name]
+            mask = ~valid
+            if pa.types.is_boolean(t):
+                out[name] = pa.array(values != 0, pa.bool_(), mask=mask)
+            elif pa.types.is_timestamp(t):
+                out[name] = pa.array(values, pa.int64(), mask=mask).cast(t)
+            else:
+                out[name] = pa.array(values, t, mask=mask)
+        return out
+
+    def decode_raw(
+        self, payloads: Sequence[bytes]
+    ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, pa.Array]]:
+        """:meth:`decode` without Arrow for the fixed columns: ``(validity, int64 or float64 values)`` each
+        (booleans and timestamps as int64), and the variable columns as Arrow arrays."""
         fixed, variable = self.fixed, self.variable
         width = self.fixed_dtype.itemsize if fixed else 0
+        numbers: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if fixed:
             joined = b"".join(payloads) if not variable else b"".join(p[:width] for p in payloads)
             records = np.frombuffer(joined, self.fixed_dtype)
-            for i, (name, t) in enumerate(fixed):
-                mask = records[f"v{i}"] == 0
-                values = records[f"x{i}"]
-                if pa.types.is_boolean(t):
-                    out[name] = pa.array(values != 0, pa.bool_(), mask=mask)
-                elif pa.types.is_timestamp(t):
-                    out[name] = pa.array(values, pa.int64(), mask=mask).cast(t)
-                else:
-                    out[name] = pa.array(values, t, mask=mask)
+            for i, (name, _) in enumerate(fixed):
+                numbers[name] = (records[f"v{i}"] != 0, records[f"x{i}"])
+        others: dict[str, pa.Array] = {}
         if variable:
             cells = _split_variable([p[width:] for p in payloads], len(variable))
             for j, (name, t) in enumerate(variable):
-                out[name] = _decode_variable([row[j] for row in cells], t)
-        return out
+                others[name] = _decode_variable([row[j] for row in cells], t)
+        return numbers, others
 
 
 def _encode_variable(column: pa.Array, t: pa.DataType) -> list[bytes]:

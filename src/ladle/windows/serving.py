@@ -201,15 +201,14 @@ class WindowServing:
         wanted = encode_key_list(read.keys) if read.keys.num_columns else [""] * read.keys.num_rows
         unique = list(dict.fromkeys(k for k in wanted if k is not None))
         fetched = self.state.fetch(plan.target, unique, at_us - plan.target.horizon_us, at_us)
-        columns = plan.layout.decode(fetched.payloads)
-        events = pa.table(
-            {"__k": pa.array(fetched.key_index, pa.int64()), "__ts": pa.array(fetched.ts, pa.int64()), **columns}
-        )
         specs = [s for s in plan.specs if s.name in read.features]
-        values = aggregate(specs, len(unique), events, at_us)
-        position = {k: i for i, k in enumerate(unique)}
-        take = pa.array([position.get(k) if k is not None else None for k in wanted], pa.int64())
-        out = {f: values[f].take(take) for f in read.features}
+        values = aggregate(specs, len(unique), fetched.key_index, fetched.ts, plan.layout, fetched.payloads, at_us)
+        if wanted == unique:  # every key once, none null: the values are in order already
+            out = {f: values[f] for f in read.features}
+        else:
+            position = {k: i for i, k in enumerate(unique)}
+            take = pa.array([position.get(k) if k is not None else None for k in wanted], pa.int64())
+            out = {f: values[f].take(take) for f in read.features}
         out[EVENT_TS] = pa.array(
             np.full(len(wanted), at_us, np.int64), pa.int64(), mask=np.array([k is None for k in wanted])
         ).cast(_UTC_US)

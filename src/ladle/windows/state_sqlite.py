@@ -26,6 +26,8 @@ from ladle.windows.state_base import DEFAULT_MAX_EVENTS, StateTarget, WindowStat
 __all__ = ["SqliteWindowState"]
 
 _BUSY_TIMEOUT_S = 30.0
+#: up to this many distinct keys in a batch, eviction and trimming probe each key; beyond, one table pass
+_PER_KEY_MAINTENANCE = 1_000
 
 
 def _q(name: str) -> str:
@@ -92,17 +94,19 @@ class SqliteWindowState(WindowState):
         cutoff = now_us - target.horizon_us
         try:
             self._ensure(conn, target.name)
+            rows = sorted(zip(events.keys, events.ts.tolist(), events.ids, events.payloads, strict=True))
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(
-                    f"INSERT OR IGNORE INTO {table} (k, ts, id, p) VALUES (?, ?, ?, ?)",
-                    zip(events.keys, events.ts.tolist(), events.ids, events.payloads, strict=True),
-                )
-                conn.execute(
-                    f"DELETE FROM {table} WHERE k IN (SELECT value FROM json_each(?)) AND ts <= ?",
-                    (orjson.dumps(keys).decode(), cutoff),
-                )
-                self._trim(conn, table, keys)
+                conn.executemany(f"INSERT OR IGNORE INTO {table} (k, ts, id, p) VALUES (?, ?, ?, ?)", rows)
+                if len(keys) <= _PER_KEY_MAINTENANCE:
+                    conn.execute(
+                        f"DELETE FROM {table} WHERE k IN (SELECT value FROM json_each(?)) AND ts <= ?",
+                        (orjson.dumps(keys).decode(), cutoff),
+                    )
+                    self._trim(conn, table, keys)
+                else:  # a big batch: one pass over the table costs less than a probe per key
+                    conn.execute(f"DELETE FROM {table} WHERE ts <= ?", (cutoff,))
+                    self._trim(conn, table, None)
                 conn.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
@@ -111,12 +115,18 @@ class SqliteWindowState(WindowState):
         except sqlite3.Error as exc:
             raise self._error(exc, f"adding events of feature view '{target.view}'") from exc
 
-    def _trim(self, conn: sqlite3.Connection, table: str, keys: list[str]) -> None:
-        """Drop the oldest events of every key in ``keys`` holding more than :attr:`max_events`."""
-        over = conn.execute(
-            f"SELECT k, count(*) FROM {table} WHERE k IN (SELECT value FROM json_each(?)) GROUP BY k HAVING count(*) > ?",
-            (orjson.dumps(keys).decode(), self.max_events),
-        ).fetchall()
+    def _trim(self, conn: sqlite3.Connection, table: str, keys: list[str] | None) -> None:
+        """Drop the oldest events of every key in ``keys`` (None: every key) holding more than :attr:`max_events`."""
+        if keys is None:
+            over = conn.execute(
+                f"SELECT k, count(*) FROM {table} GROUP BY k HAVING count(*) > ?", (self.max_events,)
+            ).fetchall()
+        else:
+            over = conn.execute(
+                f"SELECT k, count(*) FROM {table} WHERE k IN (SELECT value FROM json_each(?)) "
+                "GROUP BY k HAVING count(*) > ?",
+                (orjson.dumps(keys).decode(), self.max_events),
+            ).fetchall()
         for key, count in over:
             conn.execute(
                 f"DELETE FROM {table} WHERE k = ? AND (ts, id) IN (SELECT ts, id FROM {table} WHERE k = ? "
