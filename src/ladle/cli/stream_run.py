@@ -77,7 +77,8 @@ def run_stream(
     metrics = _start_metrics_server(metrics_port, metrics_host)
     service = StreamService(store, names, metrics=metrics, **service_args)
     for worker in service.workers:
-        target = "online and offline" if worker.sink is not None else "online"
+        sink = worker.sink
+        target = "online" if sink is None else "online and offline" + ("" if sink.exactly_once else " (at least once)")
         console.print(
             f"Consuming {worker.reader.description} into {target} ({', '.join(v.name for v in worker.binding.views)})."
         )
