@@ -114,11 +114,11 @@ def _settings(backend: str):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("backend", ["duckdb", "duckdb-framed", "postgres", "spark"])
 def test_windowed_join_matches_reference(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every windowed value of every entity row equals the brute-force rule, on this backend (DuckDB twice: keys
-    with few entity rows join their events directly, busier keys are framed; ``-framed`` frames every key)."""
+    whose rows x events are few join their events directly, others are framed; ``-framed`` frames every key)."""
     if backend == "duckdb-framed":
         import ladle.windows.offline_duckdb as offline_duckdb
 
-        monkeypatch.setattr(offline_duckdb, "BAND_ROWS", 0)
+        monkeypatch.setattr(offline_duckdb, "FRAME_COST", 0)
         backend = "duckdb"
 
     @_settings(backend)

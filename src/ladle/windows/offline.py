@@ -7,8 +7,9 @@ Every backend computes the same thing (docs/semantics.md, "Windowed aggregations
 stack the entity rows with the events of the keys they ask for, ordered by time per key, and compute each
 function as a window aggregate over ``RANGE BETWEEN W - 1 PRECEDING AND CURRENT ROW`` on epoch microseconds
 (which is exactly ``(t - W, t]`` on integers, peers at ``t`` included). The cost is a sort of the events
-and entity rows per key plus one windowed aggregate per spec (segment trees, no per-row rescans): no
-``entity rows x events`` product, whatever the skew of the keys.
+and entity rows per key plus one windowed aggregate per spec (segment trees, no per-row rescans), so a hot
+key never costs ``entity rows x events``; DuckDB joins a key's rows to its events directly when that product
+is the cheaper plan (few entity rows per key).
 """
 
 from __future__ import annotations

@@ -18,8 +18,9 @@ from ladle.windows.spec import WindowSpec
 __all__ = ["join", "spec_sql"]
 
 _ENTITY = "__ladle_window_entities"
-#: keys with at most this many entity rows join their events directly; busier keys are framed
-BAND_ROWS = 32
+#: a window aggregate costs about this many joined (entity row, event) pairs per row and spec (measured with
+#: bench/windowed_historical.py); 0 frames every key
+FRAME_COST = 60
 
 
 def _order_key(column: str, has_created: bool) -> str:
@@ -86,9 +87,9 @@ def _keyed_sql(
     bounds: tuple[int | None, int | None],
     rows: int,
 ) -> str:
-    """Keys with few entity rows join their events directly (at most BAND_ROWS x the key's events); keys with
-    more are framed: one ordered sequence (key number x stride + time, keys further apart than any window)
-    that DuckDB frames with segment trees, far faster than thousands of small partitions."""
+    """Per key, the cheaper of two exact plans: join its entity rows to its events and group (rows x events
+    pairs), or frame them: one ordered sequence (key number x stride + time, keys further apart than any
+    window) that DuckDB frames with segment trees, far faster than thousands of small partitions."""
     longest = max(s.window_us for s in specs)
     windows = sorted({s.window_us for s in specs})
     key_list = ", ".join(q(k) for k in keys)
@@ -107,17 +108,24 @@ def _keyed_sql(
         spec_sql(s, has_created, within="" if s.window_us == longest else f"__ts > __et - {s.window_us}") for s in specs
     )
     band_match = " AND ".join(f"v.{q(k)} = e.{q(k)}" for k in keys)
+    # a key is framed when joining its entity rows to its events (rows x events pairs) would cost more than
+    # framing them (rows + events, times the number of specs and the measured per-row cost of a frame)
+    framed_when = f"__n * __m > {FRAME_COST} * {len(specs)} * (__n + __m)"
     return (
         f"WITH ent AS ({ent}), "
         f"span AS (SELECT {key_list}, min(__ts) AS __lo, max(__ts) AS __hi, count(*) AS __n, "
         f"row_number() OVER () AS __kr FROM ent GROUP BY ALL), "
-        f"ev AS (SELECT s.*, w.__kr, w.__n FROM ({events}) s JOIN span w ON {match} "
+        f"ev0 AS (SELECT s.*, w.__kr, w.__n FROM ({events}) s JOIN span w ON {match} "
         f"WHERE s.__ts > w.__lo - {longest} AND s.__ts <= w.__hi), "
-        f"er AS (SELECT s.*, w.__kr, coalesce(w.__n, 0) AS __n FROM ent s LEFT JOIN span w ON {match}), "
-        f"stacked AS (SELECT *, {order} AS __o FROM (SELECT * FROM ev WHERE __n > {BAND_ROWS} "
-        f"UNION ALL BY NAME SELECT * FROM er WHERE __n > {BAND_ROWS})), "
-        f"joined AS (SELECT e.__row, e.__ts AS __et, v.* EXCLUDE (__kr, __n) FROM er e LEFT JOIN ev v "
-        f"ON {band_match} AND v.__ts <= e.__ts AND v.__ts > e.__ts - {longest} WHERE e.__n <= {BAND_ROWS}) "
+        f"mode AS (SELECT __kr, {framed_when} AS __framed FROM "
+        f"(SELECT __kr, any_value(__n) AS __n, count(*) AS __m FROM ev0 GROUP BY __kr)), "
+        f"ev AS (SELECT s.*, coalesce(m.__framed, false) AS __framed FROM ev0 s LEFT JOIN mode m USING (__kr)), "
+        f"er AS (SELECT s.*, w.__kr, coalesce(m.__framed, false) AS __framed FROM ent s "
+        f"LEFT JOIN span w ON {match} LEFT JOIN mode m ON m.__kr = w.__kr), "
+        f"stacked AS (SELECT *, {order} AS __o FROM (SELECT * EXCLUDE (__n) FROM ev WHERE __framed "
+        f"UNION ALL BY NAME SELECT * FROM er WHERE __framed)), "
+        f"joined AS (SELECT e.__row, e.__ts AS __et, v.* EXCLUDE (__kr, __n, __framed) FROM er e LEFT JOIN ev v "
+        f"ON {band_match} AND v.__ts <= e.__ts AND v.__ts > e.__ts - {longest} WHERE NOT e.__framed) "
         f"SELECT * FROM (SELECT __row AS {ROW}, {framed} FROM stacked WINDOW {named}) WHERE {ROW} IS NOT NULL "
         f"UNION ALL SELECT __row AS {ROW}, {banded} FROM joined GROUP BY __row"
     )
