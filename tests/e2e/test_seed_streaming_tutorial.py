@@ -196,21 +196,27 @@ def python(code: str, cwd: Path) -> str:
     return done.stdout
 
 
-NOW = datetime.now(UTC).replace(microsecond=0)
-#: transactions of the last hours: user 1001 has 3 in the last hour (amounts 10, 20, 30) and 1 older
-TRANSACTIONS = [
-    (1001, 10.0, NOW - timedelta(minutes=50)),
-    (1001, 20.0, NOW - timedelta(minutes=30)),
-    (1001, 30.0, NOW - timedelta(minutes=10)),
-    (1001, 99.0, NOW - timedelta(hours=3)),
-    (1002, 5.0, NOW - timedelta(minutes=20)),
-]
+def transactions(now: datetime) -> list[tuple[int, float, datetime]]:
+    """User 1001 has 3 transactions in the hour before ``now`` (10, 20, 30) and 1 older; 1002 has one.
+    The oldest in the hour is 40 minutes old, so online reads stay inside the window on a slow machine."""
+    return [
+        (1001, 10.0, now - timedelta(minutes=40)),
+        (1001, 20.0, now - timedelta(minutes=30)),
+        (1001, 30.0, now - timedelta(minutes=10)),
+        (1001, 99.0, now - timedelta(hours=3)),
+        (1002, 5.0, now - timedelta(minutes=20)),
+    ]
+
+
+#: when the repo's data was made (set by the fixture; the test rows are relative to it)
+NOW: dict[str, datetime] = {}
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     client = redis_client()
     project = f"churn_prediction_{uuid.uuid4().hex[:8]}"
+    now = NOW["at"] = datetime.now(UTC).replace(microsecond=0)
     root = tmp_path_factory.mktemp("seed001") / "feature_repo"
     (root / "data").mkdir(parents=True)
     (root / "features").mkdir()
@@ -225,12 +231,12 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             "days_since_last_purchase": [3, 10],
             "customer_segment": ["gold", "silver"],
             "tenure_months": [9, 4],
-            "event_timestamp": [NOW - timedelta(hours=2)] * 2,
-            "created_timestamp": [NOW - timedelta(hours=2)] * 2,
+            "event_timestamp": [now - timedelta(hours=2)] * 2,
+            "created_timestamp": [now - timedelta(hours=2)] * 2,
         }
     )
     users.to_parquet(root / "data" / "user_features.parquet")
-    tx = pd.DataFrame(TRANSACTIONS, columns=["user_id", "transaction_amount", "transaction_timestamp"])
+    tx = pd.DataFrame(transactions(now), columns=["user_id", "transaction_amount", "transaction_timestamp"])
     tx["transaction_amount"] = tx["transaction_amount"].astype("float32")
     tx["transaction_count_7d"] = [1, 2, 3, 4, 1]
     tx["avg_transaction_7d"] = pd.Series([10.0, 15.0, 20.0, 20.0, 5.0], dtype="float32")
@@ -244,6 +250,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def test_historical_features_include_the_windowed_ones(repo: Path) -> None:
+    now = NOW["at"]
     out = python(
         f"""
         import pandas as pd
@@ -253,10 +260,10 @@ def test_historical_features_include_the_windowed_ones(repo: Path) -> None:
         entity_df = pd.DataFrame({{
             "user_id": [1001, 1001, 1002, 1003],
             "event_timestamp": pd.to_datetime([
-                "{(NOW - timedelta(minutes=25)).isoformat()}",
-                "{NOW.isoformat()}",
-                "{NOW.isoformat()}",
-                "{NOW.isoformat()}",
+                "{(now - timedelta(minutes=25)).isoformat()}",
+                "{now.isoformat()}",
+                "{now.isoformat()}",
+                "{now.isoformat()}",
             ]),
         }})
         training_df = store.get_historical_features(
