@@ -524,6 +524,7 @@ for _kind in _kinds():
     type=click.IntRange(min=1),
     help="Seconds an idle keep-alive connection stays open.",
 )
+@click.option("--stream", is_flag=True, help="Also run the stream workers of `ladle stream` (every stream source).")
 @pass_state
 def serve_command(
     state: CliState,
@@ -535,6 +536,7 @@ def serve_command(
     api_key: str | None,
     api_key_file: str | None,
     keep_alive_timeout: int,
+    stream: bool,
 ) -> None:
     """Serve online features over HTTP (Feast's feature server API) until stopped."""
     from ladle.config import load_repo_config
@@ -548,8 +550,14 @@ def serve_command(
         api_keys=parse_keys(api_key),
         api_keys_file=api_key_file,
         registry_ttl_sec=registry_ttl_sec,
+        stream=stream,
     )
-    settings.resolve(load_repo_config(state.repo_path, state.fs_yaml_file))  # a bad yaml fails here, in one line
+    config = load_repo_config(state.repo_path, state.fs_yaml_file)
+    settings.resolve(config)  # a bad yaml fails here, in one line
+    if stream:
+        from ladle.server.streaming import check_streamable
+
+        check_streamable(config)
     serve(
         settings,
         host=host,
@@ -558,6 +566,52 @@ def serve_command(
         access_log=not no_access_log,
         keep_alive_timeout=keep_alive_timeout,
     )
+
+
+# --- the stream worker ----------------------------------------------------------------------------------
+@cli.command("stream")
+@click.argument("sources", nargs=-1)
+@click.option(
+    "--group", default="ladle", show_default=True, help="Consumer group (workers in one group share a stream)."
+)
+@click.option("--consumer", default="", help="This worker's name in the group (default: HOST-PID).")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(min=1), help="Messages per batch.")
+@click.option("--no-offline", is_flag=True, help="Write online only (do not append to the offline source).")
+@click.option(
+    "--redis", "connection", default="", help="Redis to read when the source names none (host:port or redis://)."
+)
+@click.option(
+    "--claim-idle-sec",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.001),
+    help="Take over messages another consumer left unacknowledged this long.",
+)
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None, help="Serve Prometheus metrics here.")
+@click.option("--max-events", type=click.IntRange(min=1), default=None, help="Stop after this many events.")
+@pass_state
+def stream_command(
+    state: CliState,
+    sources: tuple[str, ...],
+    group: str,
+    consumer: str,
+    batch_size: int,
+    no_offline: bool,
+    connection: str,
+    claim_idle_sec: float,
+    metrics_port: int | None,
+    max_events: int | None,
+) -> None:
+    """Consume stream sources (all Redis Stream sources when none is named) into the online store, and append
+    them to their offline source, until stopped (SIGTERM / Ctrl-C). See docs/streaming.md."""
+    from ladle.cli.stream_run import run_stream
+    from ladle.stream.binding import ReaderSettings
+    from ladle.stream.worker import WorkerOptions
+
+    reader = ReaderSettings(group, consumer, connection, claim_idle_sec)
+    options = WorkerOptions(batch_size=batch_size, max_events=max_events)
+    args = {"reader": reader, "options": options, "offline": not no_offline}
+    run_stream(state.store(), list(sources), out.make_console(), args, metrics_port)
 
 
 # --- global options after the subcommand ---------------------------------------------------------------

@@ -12,6 +12,7 @@ from ladle.common.conform import conform_keys
 from ladle.common.frames import as_arrow
 from ladle.common.times import UTC_US
 from ladle.definitions import DataSource, FeatureView, PushSource
+from ladle.definitions.stream_sources import StreamSource
 from ladle.errors import DataSourceNotFound, InvalidRequest, NotFound
 from ladle.ingest.windowed import is_windowed, write_windowed
 from ladle.offline.base import OfflineStore
@@ -122,7 +123,7 @@ def write_view_rows(
     return online.write(project, view, prepared) if prepared.num_rows else 0
 
 
-def push_targets(registry: Registry, name: str, mode: PushMode) -> tuple[PushSource, list[FeatureView]]:
+def push_targets(registry: Registry, name: str, mode: PushMode) -> tuple[PushSource | StreamSource, list[FeatureView]]:
     """The push source ``name`` and the views it feeds; :class:`~ladle.errors.NotFound` or
     :class:`~ladle.errors.InvalidRequest` when the push could not write anything."""
     try:
@@ -130,7 +131,7 @@ def push_targets(registry: Registry, name: str, mode: PushMode) -> tuple[PushSou
     except DataSourceNotFound:
         pushes = [s.name for s in registry.list_data_sources() if isinstance(s, PushSource)]
         raise NotFound("push source", name, registry.project, pushes) from None
-    if not isinstance(source, PushSource):
+    if not isinstance(source, PushSource | StreamSource):  # stream sources: what `ladle stream` writes
         raise InvalidRequest(f"data source '{name}' is a {type(source).__name__}, not a PushSource")
     views = [v for v in registry.list_feature_views() if v.source.name == name]
     if not views:
@@ -150,7 +151,7 @@ def push_rows(
     offline: OfflineStore,
     online: OnlineStore | None,
     project: str,
-    targets: tuple[PushSource, list[FeatureView]],
+    targets: tuple[PushSource | StreamSource, list[FeatureView]],
     rows: Any,
     mode: PushMode,
     write_all_null_rows: bool = False,

@@ -93,13 +93,19 @@ def create_app(settings: ServerSettings) -> FastAPI:
         limits=Limits(section.max_entities_per_request, section.online_timeout_sec, section.max_future_event_sec),
     )
 
+    stream = _stream(settings, config, metrics)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(refresher.start)
         await run_in_threadpool(_finish_pending_apply, store)
+        if stream is not None:
+            await run_in_threadpool(stream.start)
         try:
             yield
         finally:
+            if stream is not None:
+                await run_in_threadpool(stream.stop)
             refresher.stop()
             state.probe.close()
             store.close()
@@ -141,6 +147,15 @@ def _add_middleware(app: FastAPI, state: ServerState, settings: ServerSettings, 
             allow_headers=["content-type", "authorization", "x-api-key"],
         )
     app.add_middleware(MetricsMiddleware, metrics=state.metrics, routes=routes)
+
+
+def _stream(settings: ServerSettings, config: RepoConfig, metrics: ServerMetrics) -> Any:
+    """The stream workers of ``ladle serve --stream`` (:mod:`.streaming`), or ``None``."""
+    if not settings.stream:
+        return None
+    from ladle.server.streaming import ServerStream
+
+    return ServerStream(config, metrics)
 
 
 def _use_openapi(app: FastAPI, resolved: ResolvedSettings) -> None:

@@ -44,6 +44,8 @@ class ServerSettings:
     max_body_bytes: int | None = None
     #: the interface ``ladle serve`` listens on (an allowed ``Host`` by default)
     bind_host: str | None = None
+    #: run the stream workers in the server process (``ladle serve --stream``)
+    stream: bool = False
 
     def resolve(self, config: RepoConfig) -> ResolvedSettings:
         """Combine with the repo's ``feature_server:`` section."""
