@@ -14,9 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ladle.config import SqliteOnlineStoreConfig
 from ladle.online.base import OnlineStore
-from ladle.online.sqlite import SqliteOnlineStore
+from ladle.online.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig
 from ladle.windows.events import EventBatch, EventLayout, event_ids
 from ladle.windows.state_base import StateTarget, WindowState
 from ladle.windows.state_catalog import window_state_of

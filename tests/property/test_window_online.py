@@ -19,12 +19,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ladle.config import SqliteOnlineStoreConfig
 from ladle.definitions import Entity, Field, FileSource, PushSource
 from ladle.definitions.aggregation import Aggregation
 from ladle.definitions.stream_feature_view import StreamFeatureView
 from ladle.online.base import OnlineStore, ViewRead
-from ladle.online.sqlite import SqliteOnlineStore
+from ladle.online.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig
 from ladle.types import Float64, Int64, String
 from ladle.windows import online_eval
 from ladle.windows.functions import evaluate

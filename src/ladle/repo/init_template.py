@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ladle.common.times import UTC_US as _TS
 from ladle.errors import InvalidRequest
 
 __all__ = [
@@ -49,7 +50,7 @@ _TEMPLATE = "demo"
 _DEMO_FILES = ("feature_store.yaml", "example_repo.py", "test_workflow.py")
 _DATA_FILE = "data/driver_stats.parquet"
 _MAX_CREATED_DELAY_S = 300
-_TS = pa.timestamp("us", tz="UTC")
+
 _PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
 _README = "README.md"
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ladle.common.conform import plain_python
+from ladle.common.times import UTC_US
 from ladle.errors import InvalidRequest, MissingExtra
 from ladle.offline.base import ViewRequest
 from ladle.online.base import EVENT_TS, OnlineStore, ViewRead
@@ -317,7 +318,7 @@ def _add_on_demand(
         arr = col.combine_chunks()
         status = np.where(pc.is_null(arr).to_numpy(zero_copy_only=False), 2, 1).astype(np.int8)
         out.values[key], out.statuses[key] = arr, status
-        out.stamps[key] = pa.nulls(n, pa.timestamp("us", tz="UTC"))
+        out.stamps[key] = pa.nulls(n, UTC_US)
 
 
 def read_online(

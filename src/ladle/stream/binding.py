@@ -23,7 +23,7 @@ from ladle.types import to_arrow
 
 __all__ = ["READERS", "ReaderSettings", "StreamBinding", "make_reader", "resolve_bindings"]
 
-_UTC_US = pa.timestamp("us", tz="UTC")
+from ladle.common.times import UTC_US as _UTC_US
 
 
 @dataclass(frozen=True)

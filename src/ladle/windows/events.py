@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ladle.common.times import UTC_US as _UTC_US
 from ladle.errors import InvalidRequest
 from ladle.online.value_bytes import decode_column, encode_column
 
@@ -28,7 +29,6 @@ __all__ = ["EventBatch", "EventLayout", "FetchedEvents", "event_ids"]
 
 _NULL_LENGTH = 0xFFFFFFFF
 _LENGTH = np.dtype("<u4")
-_UTC_US = pa.timestamp("us", tz="UTC")
 
 
 def _fixed_kind(t: pa.DataType) -> str | None:

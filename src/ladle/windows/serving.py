@@ -32,7 +32,8 @@ from ladle.windows.state_base import StateTarget, WindowState
 
 __all__ = ["ViewPlan", "WindowServing", "events_of", "plan_of"]
 
-_UTC_US = pa.timestamp("us", tz="UTC")
+from ladle.common.times import UTC_US as _UTC_US
+
 _PLANS_KEPT = 256
 
 
