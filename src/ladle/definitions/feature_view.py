@@ -51,6 +51,35 @@ class FeatureViewProjection:
         return f"FeatureViewProjection({self.name_to_use!r}, {names})"
 
 
+def _entity_names(view: str, entities: list[Entity | str]) -> tuple[list[str], list[Entity]]:
+    """The entity names of a view (given as objects or names), and the objects given."""
+    names: list[str] = []
+    objects: list[Entity] = []
+    for e in entities:
+        if isinstance(e, Entity):
+            names.append(e.name)
+            objects.append(e)
+        elif isinstance(e, str):
+            names.append(e)
+        else:
+            raise InvalidDefinition("FeatureView", view, f"entities must be Entity objects or names, got {e!r}")
+    if len(set(names)) != len(names):
+        raise InvalidDefinition("FeatureView", view, f"an entity is listed twice: {names}")
+    return names, objects
+
+
+def _checked_fields(view: str, fields: list[Field]) -> list[Field]:
+    """``fields`` when each is a Field and no name repeats."""
+    seen: set[str] = set()
+    for f in fields:
+        if not isinstance(f, Field):
+            raise InvalidDefinition("FeatureView", view, f"schema entries must be Field objects, got {f!r}")
+        if f.name in seen:
+            raise InvalidDefinition("FeatureView", view, f"field '{f.name}' is declared twice in the schema")
+        seen.add(f.name)
+    return fields
+
+
 class FeatureView(Named):
     """Features of one or more entities, read from a batch (or push) source.
 
@@ -108,27 +137,8 @@ class FeatureView(Named):
                 "request data belongs in an on_demand_feature_view",
             )
         self.source: DataSource = src
-        self.entities: list[str] = []
-        self.entity_objects: list[Entity] = []
-        for e in entities or []:
-            if isinstance(e, Entity):
-                self.entities.append(e.name)
-                self.entity_objects.append(e)
-            elif isinstance(e, str):
-                self.entities.append(e)
-            else:
-                raise InvalidDefinition("FeatureView", name, f"entities must be Entity objects or names, got {e!r}")
-        if len(set(self.entities)) != len(self.entities):
-            raise InvalidDefinition("FeatureView", name, f"an entity is listed twice: {self.entities}")
-        fields = list(schema or []) + list(features or [])
-        seen: set[str] = set()
-        for f in fields:
-            if not isinstance(f, Field):
-                raise InvalidDefinition("FeatureView", name, f"schema entries must be Field objects, got {f!r}")
-            if f.name in seen:
-                raise InvalidDefinition("FeatureView", name, f"field '{f.name}' is declared twice in the schema")
-            seen.add(f.name)
-        self.schema: list[Field] = fields
+        self.entities, self.entity_objects = _entity_names(name, entities or [])
+        self.schema: list[Field] = _checked_fields(name, list(schema or []) + list(features or []))
         self.ttl = check_ttl("FeatureView", name, ttl)
         if not all(isinstance(flag, bool) for flag in (online, offline, enabled)):
             raise InvalidDefinition("FeatureView", name, "online, offline and enabled must be True or False")
