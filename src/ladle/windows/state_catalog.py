@@ -50,14 +50,17 @@ def window_state_of(online: OnlineStore) -> WindowState:
         from ladle.windows.state_postgres import PostgresWindowState
 
         store: Any = online
-        return PostgresWindowState(store._connection, store.config.db_schema, table_name, store._fail, cap)
+        return PostgresWindowState(store._connection, store.config.db_schema, table_name, store._driver_error, cap)
     if kind == "dynamodb":
         from ladle.windows.state_dynamodb import DynamoDBWindowState
 
         store = online
         template = store.config.table_name_template
         return DynamoDBWindowState(
-            store._dynamodb, lambda project, name: template.format(project=project, table_name=name), store._fail, cap
+            store._dynamodb,
+            lambda project, name: template.format(project=project, table_name=name),
+            store._driver_error,
+            cap,
         )
     raise InvalidConfig(
         "feature_store.yaml",

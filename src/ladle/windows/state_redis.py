@@ -168,7 +168,7 @@ def _grouped(
 
 def redis_errors(store: Any) -> Callable[[Exception, str], Exception]:
     """The Redis online store's mapping of driver errors to ladle errors (a failure otherwise)."""
-    fail = getattr(store, "_fail", None)
+    fail = getattr(store, "_driver_error", None)
     if fail is None:
         return lambda exc, doing: BackendFailure("redis window state", f"{doing} failed: {exc}")
     return fail  # type: ignore[no-any-return]
