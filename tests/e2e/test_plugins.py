@@ -162,6 +162,7 @@ def test_plugins_named_by_class_path_run_every_step(make_repo: RepoFactory) -> N
     assert shown["online_store"] == {
         "type": "plugins.stores.RecordingOnlineStore",
         "enforce_ttl": True,
+        "window_max_events_per_key": 10_000,
         "path": "data/online.db",
         "label": "from-yaml",
     }
