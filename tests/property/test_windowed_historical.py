@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -51,11 +52,13 @@ def _postgres() -> Iterator[tuple[OfflineStore, Callable[[str, pa.Table, bool], 
             name=name, table=name, timestamp_field="ts", created_timestamp_column="created" if has_created else None
         )
 
-    store = PostgreSQLOfflineStore(PostgreSQLOfflineStoreConfig(dsn=PG_DSN, db_schema=schema))
-    yield store, make
-    store.close()
-    admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.close()
+    try:
+        store = PostgreSQLOfflineStore(PostgreSQLOfflineStoreConfig(dsn=PG_DSN, db_schema=schema), Path("."))
+        yield store, make
+        store.close()
+    finally:  # never leak the admin connection (hypothesis runs this once per example)
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.close()
 
 
 BACKENDS = {**PIT_BACKENDS, "postgres": _postgres}
