@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from ladle.store import FeatureStore
 from services import PG_DSN, postgres_admin
@@ -108,6 +109,12 @@ def test_duckdb_values(tmp_path: Path) -> None:
     assert df["amount"].tolist()[2] == 4.0  # the plain view beside them
 
 
+@pytest.mark.services
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect (issue 12 notes): with entity rows given as a Spark DataFrame and a windowed view in the "
+    "request, the plain view's values come back misaligned (collect_join path); Arrow/pandas entity rows are right",
+)
 def test_spark_gives_the_duckdb_answer_with_spark_entity_rows(tmp_path: Path) -> None:
     spark = spark_session()
     duck = _training(_store(tmp_path, "duckdb"))
@@ -117,6 +124,7 @@ def test_spark_gives_the_duckdb_answer_with_spark_entity_rows(tmp_path: Path) ->
     _same(_training(store, frame), duck)
 
 
+@pytest.mark.services
 def test_postgres_gives_the_duckdb_answer(tmp_path: Path) -> None:
     duck = _training(_store(tmp_path, "duckdb"))
     admin = postgres_admin()
