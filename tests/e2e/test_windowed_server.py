@@ -15,7 +15,6 @@ from server_helpers import Server, result, serving
 
 from ladle import FeatureStore
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 DEFINITIONS = """
 from datetime import timedelta
 import pandas as pd
@@ -47,14 +46,21 @@ FEATURES = ["txn:txn_count_1h", "txn:txn_sum_1h", "txn:recent_amounts", "last_am
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def now() -> datetime:
+    """Taken when the module's tests start, not when it is imported: windows are measured from the read time,
+    so a clock read at collection would let events age out while the rest of the suite runs."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory, now: datetime) -> Path:
     repo = tmp_path_factory.mktemp("windowed") / "repo"
     (repo / "data/events").mkdir(parents=True)
     pq.write_table(
         pa.table(
             {
                 "user_id": pa.array([1, 1, 1], pa.int64()),
-                "ts": pa.array([NOW - timedelta(minutes=m) for m in (10, 50, 90)], pa.timestamp("us", tz="UTC")),
+                "ts": pa.array([now - timedelta(minutes=m) for m in (10, 50, 90)], pa.timestamp("us", tz="UTC")),
                 "amount": pa.array([2.0, 3.0, 5.0]),
             }
         ),
@@ -67,7 +73,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (repo / "features.py").write_text(DEFINITIONS)
     store = FeatureStore(repo_path=repo)
     store.apply_repo()
-    store.materialize(NOW - timedelta(days=1), NOW)
+    store.materialize(now - timedelta(days=1), now)
     store.close()
     return repo
 
@@ -96,8 +102,8 @@ def test_windowed_features_over_http_with_statuses(server: Server) -> None:
     assert got["avg_1h"]["values"][0] == 2.5
 
 
-def test_a_pushed_event_is_in_the_next_read_and_a_replay_is_not_counted(server: Server) -> None:
-    event = {"user_id": [1], "ts": [(NOW - timedelta(minutes=1)).isoformat()], "amount": [10.0]}
+def test_a_pushed_event_is_in_the_next_read_and_a_replay_is_not_counted(server: Server, now: datetime) -> None:
+    event = {"user_id": [1], "ts": [(now - timedelta(minutes=1)).isoformat()], "amount": [10.0]}
     for _ in range(2):  # the second push replays the first
         response = server.post("/push", {"push_source_name": "txn_push", "df": event, "to": "online"})
         assert response.status_code == 200, response.text
