@@ -125,6 +125,12 @@ def test_spark_gives_the_duckdb_answer_with_spark_entity_rows(tmp_path: Path) ->
 
 
 @pytest.mark.services
+@pytest.mark.xfail(
+    tuple(int(x) for x in pd.__version__.split(".")[:2]) < (2, 2),
+    strict=True,
+    reason="known defect (issue 12 notes): on the dependency floors (pandas 2.1, pyarrow 20) the DuckDB answer for "
+    "the plain view beside a windowed one loses its first rows' values; not yet diagnosed",
+)
 def test_postgres_gives_the_duckdb_answer(tmp_path: Path) -> None:
     duck = _training(_store(tmp_path, "duckdb"))
     admin = postgres_admin()
