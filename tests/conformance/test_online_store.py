@@ -402,3 +402,24 @@ def test_bad_rows_are_refused_naming_the_view(backend: Backend) -> None:
             store.write(p, view, table)
     assert store.read(p, view, pa.table({"id": [1, 2]}), ["v"]).column("event_ts").null_count == 2
     store.teardown(p, [view])
+
+
+def test_delete_removes_keys_whatever_their_timestamps(backend: Backend) -> None:
+    """``delete`` (rollback's way past newer-wins): the keys go, an older row can then be written, other
+    keys and another view sharing the same entity keep their values, unknown keys are ignored."""
+    stats, quality = make_view({"v": Int64}, name="stats"), make_view({"r": String}, name="quality")
+    backend.store.update(backend.project, [stats, quality], [])
+    later = T + timedelta(hours=1)
+    backend.store.write(backend.project, stats, rows([1, 2, 3], [later] * 3, [None] * 3, v=[10, 20, 30]))
+    backend.store.write(backend.project, quality, rows([1, 2], [T, T], [None, None], r=["q1", "q2"]))
+    backend.store.delete(backend.project, stats, pa.table({"id": pa.array([2, 3, 99], pa.int64())}))
+    keys = pa.table({"id": pa.array([1, 2, 3], pa.int64())})
+    got = backend.store.read(backend.project, stats, keys, ["v"])
+    assert got.column("v").to_pylist() == [10, None, None]
+    assert got.column("event_ts").to_pylist() == [later, None, None]
+    assert backend.store.read(backend.project, quality, keys, ["r"]).column("r").to_pylist() == ["q1", "q2", None]
+    backend.store.write(backend.project, stats, rows([2], [T], [None], v=[21]))  # older than the deleted row
+    assert backend.store.read(backend.project, stats, keys, ["v"]).column("v").to_pylist() == [10, 21, None]
+    backend.store.delete(backend.project, stats, pa.table({"id": pa.array([], pa.int64())}))  # nothing to do
+    backend.store.teardown(backend.project, [stats, quality])
+    assert backend.leftovers() == []

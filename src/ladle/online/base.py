@@ -19,6 +19,7 @@ from pydantic import Field
 
 from ladle.common.backend_config import BackendConfig
 from ladle.definitions import FeatureView
+from ladle.errors import BackendFailure
 
 __all__ = ["CREATED_TS", "EVENT_TS", "OnlineStore", "ViewRead"]
 
@@ -111,3 +112,17 @@ class OnlineStore(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook: most stores hold connections
         """Release connections. The store may be used again afterwards (it reconnects)."""
+
+    def delete(self, project: str, view: FeatureView, keys: pa.Table) -> None:
+        """Remove the stored row of each of ``keys`` (the view's join-key columns), whatever its timestamps.
+
+        The one way past the newer-wins rule: a rollback (``ladle rollback``) deletes the keys it replaces,
+        then writes the older version's rows. Keys not stored are ignored; another view's values stored
+        with the same key (Redis shares a hash per entity key) are kept. Every built-in store implements
+        it; a plugin store that does not cannot be rolled back and says so.
+        """
+        raise BackendFailure(
+            self.name or type(self).__name__,
+            f"cannot delete keys of feature view '{view.name}': the store does not implement `delete`",
+            "implement OnlineStore.delete in the store (docs/plugins.md) to roll feature-set versions back",
+        )

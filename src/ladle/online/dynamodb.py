@@ -318,6 +318,28 @@ class DynamoDBOnlineStore(OnlineStore):
             raise self._driver_error(exc, f"reading feature view(s) {views}") from exc
         return found
 
+    # --- deleting keys (rollback) --------------------------------------------------------------------
+    def delete(self, project: str, view: FeatureView, keys: pa.Table) -> None:
+        """Remove the items of ``keys`` (BatchWriteItem delete requests); see :meth:`OnlineStore.delete`."""
+        ids = list(dict.fromkeys(_item_id(k) for k in encode_key_list(keys) if k is not None)) if keys.num_rows else []
+        table, client = self.table_name(project, view), self._dynamodb()
+        try:
+            for start in range(0, len(ids), 25):  # BatchWriteItem's limit
+                request: dict[str, Any] = {
+                    table: [{"DeleteRequest": {"Key": {"entity_id": {"S": i}}}} for i in ids[start : start + 25]]
+                }
+                for attempt in range(_RETRIES):
+                    request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                    if not request:
+                        break
+                    time.sleep(min(0.05 * 2**attempt, 1.0))
+                else:
+                    raise BackendUnavailable(
+                        "dynamodb online store", f"deleting '{view.name}': items stayed unprocessed"
+                    )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._driver_error(exc, f"deleting keys of feature view '{view.name}' (table '{table}')") from exc
+
 
 @dataclass(frozen=True)
 class _Items:

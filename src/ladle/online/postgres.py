@@ -292,3 +292,16 @@ class PostgreSQLOnlineStore(OnlineStore):
             result_table(r.features, types, in_key_order(w, {row[0]: row[1:] for row in found}), _from_pg)
             for r, types, w, found in zip(reads, declared, wanted, rows, strict=True)
         ]
+
+    # --- deleting keys (rollback) ----------------------------------------------------------------------
+    def delete(self, project: str, view: FeatureView, keys: pa.Table) -> None:
+        """Remove the rows of ``keys`` in one statement; see :meth:`OnlineStore.delete`."""
+        wanted = sorted({k for k in encode_key_list(keys) if k is not None}) if keys.num_rows else []
+        if not wanted:
+            return
+        statement = sql.SQL("DELETE FROM {} WHERE entity_key = ANY(%s)").format(self._table(project, view))
+        try:
+            with self._connection() as conn, conn.transaction():
+                conn.execute(statement, (wanted,))
+        except psycopg.Error as exc:
+            raise self._driver_error(exc, f"deleting keys of feature view '{view.name}'") from exc

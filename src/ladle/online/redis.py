@@ -329,3 +329,31 @@ class RedisOnlineStore(OnlineStore):
                 rows = [None if reply is None else [reply[j] for j in picked] for reply in replies_in_order]
                 out[i] = result_table(r.features, types[i], rows, decode_column)
         return [t for t in out if t is not None]
+
+    # --- deleting keys (rollback) ------------------------------------------------------------------------
+    def delete(self, project: str, view: FeatureView, keys: pa.Table) -> None:
+        """Remove this view's fields from the hash of each of ``keys`` (other views' fields stay; a hash
+        left empty goes), atomically per key; see :meth:`OnlineStore.delete`."""
+        wanted = [k for k in self._keys(project, view, keys) if k is not None] if keys.num_rows else []
+        if not wanted:
+            return
+        fields = [f"{view.name}:_ts", f"{view.name}:_cr", *(f"{view.name}:{f.name}" for f in view.features)]
+        client = self._redis()
+        try:
+            script = client.register_script(_DELETE_SCRIPT)
+            with client.pipeline(transaction=False) as pipe:
+                for start in range(0, len(wanted), _CHUNK):
+                    script(keys=wanted[start : start + _CHUNK], args=fields, client=pipe)
+                pipe.execute()
+        except redis_lib.RedisError as exc:
+            raise self._driver_error(exc, f"deleting keys of feature view '{view.name}'") from exc
+
+
+# KEYS: hashes. ARGV: the fields of one view. Each hash loses them, and goes when nothing else is left in it.
+_DELETE_SCRIPT = """
+for _, key in ipairs(KEYS) do
+  redis.call('HDEL', key, unpack(ARGV))
+  if redis.call('HLEN', key) == 0 then redis.call('DEL', key) end
+end
+return #KEYS
+"""

@@ -551,3 +551,19 @@ class SqliteOnlineStore(OnlineStore):
             f"a stored value of feature view '{view.name}' does not match its declared type: {exc}",
             "run `ladle apply` and materialize again",
         )
+
+    # --- deleting keys (rollback) ----------------------------------------------------------------------------
+    def delete(self, project: str, view: FeatureView, keys: pa.Table) -> None:
+        """Remove the rows of ``keys`` in one transaction; see :meth:`OnlineStore.delete`."""
+        wanted = [k for k in encode_keys(keys).to_pylist() if k is not None] if keys.num_rows else []
+        if not wanted:
+            return
+        conn = self._conn()
+        sql = f"DELETE FROM {_q(self.table_name(project, view))} WHERE {ENTITY_KEY} = ?"
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(sql, ((k,) for k in wanted))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise self._driver_error(exc, f"deleting {len(wanted)} keys", view.name) from exc
