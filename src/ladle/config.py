@@ -114,6 +114,17 @@ class FeatureServerConfig(_Strict):
         return [{"key": k} if isinstance(k, str) else k for k in v] if isinstance(v, list) else v
 
 
+class FeatureSetsConfig(_Strict):
+    """Where ``ladle publish`` writes feature-set versions (``feature_sets:``, docs/operating.md)."""
+
+    #: ``<root>/<view>/<version>/`` and ``<root>/<view>/latest``: a local folder (relative to the repo) or
+    #: ``s3://bucket/prefix`` (any URI pyarrow knows)
+    root: str = Field(min_length=1)
+    #: an S3-compatible server for an ``s3://`` root (``host:port`` or a URL); default: the offline store's
+    #: ``s3_endpoint``, then AWS
+    s3_endpoint: str | None = None
+
+
 class RepoConfig(_Strict):
     """The whole of feature_store.yaml, validated."""
 
@@ -126,6 +137,8 @@ class RepoConfig(_Strict):
     online_store: SerializeAsAny[BackendConfig] | None
     batch_engine: SerializeAsAny[BackendConfig]
     feature_server: FeatureServerConfig = FeatureServerConfig()
+    #: ladle-only: where published feature-set versions live (``ladle publish``; None: pass ``--root``)
+    feature_sets: FeatureSetsConfig | None = None
     entity_key_serialization_version: int = 3
     #: Feast's switch for reading naive entity timestamps as UTC; ladle always does, so only ``true`` is accepted
     coerce_tz_aware: bool = True

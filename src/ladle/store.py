@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import warnings
+from dataclasses import replace
 from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from ladle import __version__
 from ladle.backends.catalog import make_batch_engine, make_offline_store, make_online_store
+from ladle.check import CheckReport, run_checks
 from ladle.config import RepoConfig, load_repo_config
 from ladle.definitions import DataSource, Entity, FeatureService, FeatureView, OnDemandFeatureView
 from ladle.definitions.contents import Definition, RepoContents
 from ladle.definitions.kinds import kind_of
-from ladle.errors import InvalidRequest, WrongArgumentType
+from ladle.errors import InvalidRequest, LadleWarning, WrongArgumentType
 from ladle.ingest.materialize import MaterializeResult, Progress, check_end, incremental_start, select_views, utc
 from ladle.ingest.push import PushMode, push_rows, push_targets, write_view_rows
 from ladle.ingest.windowed import drop_views, is_windowed, materialize_windowed
 from ladle.offline.base import OfflineStore
+from ladle.offline.filesystem import ObjectStoreOptions
 from ladle.online.base import OnlineStore
 from ladle.registry import Registry, RegistryDiff, RegistryState
 from ladle.registry.registry import MaterializationBookkeeping
@@ -29,6 +34,8 @@ from ladle.retrieval.feature_refs import CachedResolver, ResolvedFeatures
 from ladle.retrieval.historical import historical_job
 from ladle.retrieval.job import RetrievalJob
 from ladle.retrieval.online_read import OnlineResponse, read_online
+from ladle.versions import FeatureSetRoot, PublishResult, RollbackResult, VersionInfo, publish, rollback
+from ladle.versions.sources import source_versions
 
 __all__ = ["FeatureStore"]
 
@@ -276,6 +283,8 @@ class FeatureStore:
             self.offline_store, resolved, entity_df, filter_by_created_timestamp, resolved.key_arrow_types()
         )
         job.feast_compatible_dtypes = self.feast_compatible_dtypes
+        views = [r.view for r in resolved.views]
+        job.metadata["source_versions"] = source_versions(views, self.repo_path, self._object_store())
         return job
 
     def get_online_features(
@@ -459,6 +468,63 @@ class FeatureStore:
         targets = push_targets(self.registry, push_source_name, mode)
         online = self.online_store if mode is not PushMode.OFFLINE else None
         push_rows(self.offline_store, online, self.project, targets, df, mode, write_all_null_rows)
+
+    # --- feature-set versions (docs/operating.md) ------------------------------------------------------
+    def _object_store(self) -> ObjectStoreOptions:
+        options = getattr(self.offline_store, "object_store", None)
+        return options if isinstance(options, ObjectStoreOptions) else ObjectStoreOptions()
+
+    def feature_set_root(self, root: str | None = None) -> FeatureSetRoot:
+        """Where versions are published: ``root``, else ``feature_sets.root`` of feature_store.yaml."""
+        configured = self.config.feature_sets
+        where = root or (configured.root if configured else None)
+        if not where:
+            raise InvalidRequest(
+                "no feature-set root: add `feature_sets: {root: data/feature_sets}` (or s3://bucket/prefix) to "
+                "feature_store.yaml, or pass --root"
+            )
+        options = self._object_store()
+        if configured is not None and configured.s3_endpoint and not root:
+            options = replace(options, endpoint=configured.s3_endpoint)
+        return FeatureSetRoot(where, self.repo_path, options)
+
+    def _contract_view(self, name: str | FeatureView) -> FeatureView:
+        """The view whose contract data is checked against: the repo's definition (publishing may come before
+        ``apply``), else the registered one."""
+        if isinstance(name, FeatureView):
+            return name
+        with warnings.catch_warnings():  # a source not written yet is expected before the first publish
+            warnings.simplefilter("ignore", LadleWarning)
+            contents = self._infer(load_repo(self.repo_path), skip_source_validation=True)
+        found = [v for v in contents.feature_views if v.name == name]
+        return found[0] if found else self.registry.get_feature_view(name)
+
+    def publish(
+        self, view: str | FeatureView, df: Any, version: str | None = None, root: str | None = None
+    ) -> PublishResult:
+        """Check ``df`` (a frame, or a parquet/csv path or folder) against the view's contract and publish it as
+        a new version (default: a UTC timestamp), then move ``latest`` to it; refused data leaves ``latest``."""
+        target = self._contract_view(view)
+        extra = {"ladle_version": __version__, "registry_version": self.registry.version}
+        return publish(self.feature_set_root(root), target, df, version, extra)
+
+    def list_versions(self, view: str, root: str | None = None) -> list[VersionInfo]:
+        """The published versions of ``view`` (oldest first), the one ``latest`` points at marked."""
+        return self.feature_set_root(root).versions(view)
+
+    def rollback(self, view: str, version: str, root: str | None = None, online: bool = True) -> RollbackResult:
+        """Move ``latest`` of ``view`` back to ``version`` and make the online store serve that version's values
+        for every key of the current and the target version (all-or-nothing; docs/operating.md)."""
+        target = self.registry.get_feature_view(view) if online else self._contract_view(view)
+        use_online = online and self.config.online_store is not None and target.online
+        if use_online:
+            self._settle_infra()
+        store = self.online_store if use_online else None
+        return rollback(self.feature_set_root(root), target, version, store, self.project)
+
+    def check(self, sample: int = 10) -> CheckReport:
+        """The operating checklist (``ladle check``): registry, sources, freshness, online reads, skew."""
+        return run_checks(self, sample)
 
 
 def _tagged(objs: list[Any], tags: dict[str, str] | None) -> list[Any]:

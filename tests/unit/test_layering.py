@@ -4,7 +4,7 @@ The layers, top to bottom (docs/architecture.md draws them)::
 
     front-ends     cli/, server/, stream/              the ``ladle`` command, the HTTP server, the stream worker
     top level      ladle (__init__), store, client     what users import
-    capabilities   retrieval/, ingest/, repo/, registry/, windows/, backends/catalog
+    capabilities   retrieval/, ingest/, repo/, registry/, windows/, versions/, check/, backends/catalog
     config         config                              feature_store.yaml, read by the registry and the backend table
     backend table  backends/tables, backends/plugins   names and class paths to backend classes, loaded lazily
     backends       offline/, online/
@@ -27,7 +27,16 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("top level", ("ladle", "ladle.store", "ladle.client")),
     (
         "capabilities",
-        ("ladle.retrieval", "ladle.ingest", "ladle.repo", "ladle.registry", "ladle.backends", "ladle.windows"),
+        (
+            "ladle.retrieval",
+            "ladle.ingest",
+            "ladle.repo",
+            "ladle.registry",
+            "ladle.backends",
+            "ladle.windows",
+            "ladle.versions",
+            "ladle.check",
+        ),
     ),
     ("config", ("ladle.config",)),
     ("backend table", ("ladle.backends.tables", "ladle.backends.plugins")),

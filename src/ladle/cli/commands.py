@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from ladle import __version__
+from ladle.cli import operate
 from ladle.cli import output as out
 from ladle.errors import LadleError, LadleWarning
 
@@ -680,6 +681,7 @@ def _accept_global_options(command: click.Command) -> None:
 
 for _command in cli.commands.values():
     _accept_global_options(_command)
+operate.register(cli, _accept_global_options)  # publish, versions, rollback, check (docs/operating.md)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

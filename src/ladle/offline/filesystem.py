@@ -9,11 +9,17 @@ glob (``*``, ``?``, ``[...]``, ``**`` across folders). Listing, reading and writ
 S3 settings come from, in order: the source's ``s3_endpoint_override``, the offline store's ``s3_*``
 keys, then the standard AWS environment and profile (credentials, ``AWS_REGION``/``AWS_DEFAULT_REGION``).
 Requests have bounded connect timeouts and retries, so an unreachable endpoint fails in seconds.
+
+A path whose last component is ``latest`` and which names a small file (not a folder) is a feature-set
+pointer written by ``ladle publish``: a JSON document naming a version, so the path reads the sibling
+folder ``<version>/`` (docs/operating.md). The pointer is read once per :class:`ParquetPath`, when the
+path is first resolved; :attr:`ParquetPath.version` tells which version that was.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import uuid
@@ -29,7 +35,12 @@ import pyarrow.parquet as pq
 from ladle.common.globs import glob_regex
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, SourceNotFound
 
-__all__ = ["ObjectStoreOptions", "ParquetPath"]
+__all__ = ["POINTER_NAME", "ObjectStoreOptions", "ParquetPath", "parse_pointer"]
+
+#: the name of a feature set's pointer file (``<root>/<view>/latest``)
+POINTER_NAME = "latest"
+#: a pointer file is a few hundred bytes; anything larger named ``latest`` is data, not a pointer
+_POINTER_MAX_BYTES = 64 * 1024
 
 #: seconds to open a connection; a request is tried at most this many times
 CONNECT_TIMEOUT_S = 5.0
@@ -82,6 +93,18 @@ def _s3_filesystem(bucket: str, endpoint: str, options: ObjectStoreOptions) -> p
     return pafs.S3FileSystem(**kwargs)
 
 
+def parse_pointer(data: bytes) -> str | None:
+    """The version a pointer file's bytes name, or None if they are not a pointer (``{"version": ...}``)."""
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if not isinstance(version, str) or not version or "/" in version or version.startswith("."):
+        return None
+    return version
+
+
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(glob_regex(pattern) + r"\Z")
 
@@ -115,6 +138,8 @@ class ParquetPath:
         self._repo_path = repo_path
         self._fs: pafs.FileSystem | None = None
         self._root = ""
+        #: the feature-set version a ``.../latest`` pointer path resolved to (None for any other path)
+        self.version: str | None = None
         self.is_glob = any(c in path for c in _GLOB_CHARS)
         self.is_local = "://" not in path or path.startswith("file://")
 
@@ -123,7 +148,8 @@ class ParquetPath:
     def filesystem(self) -> pafs.FileSystem:
         """The pyarrow filesystem holding the data (made on first use)."""
         if self._fs is None:
-            self._fs, self._root = self._resolve()
+            fs, root = self._resolve()
+            self._fs, self._root = fs, self._follow_pointer(fs, root)
         return self._fs
 
     @property
@@ -155,6 +181,23 @@ class ParquetPath:
             return fs, (root.rstrip("/") + self.uri[len(head) :]).rstrip("/")
         local = Path(self.uri) if Path(self.uri).is_absolute() else self._repo_path / self.uri
         return pafs.LocalFileSystem(), local.absolute().as_posix()
+
+    def _follow_pointer(self, fs: pafs.FileSystem, path: str) -> str:
+        """``path`` itself, or the version folder beside it when it is a ``latest`` pointer file."""
+        if self.is_glob or path.rpartition("/")[2] != POINTER_NAME:
+            return path
+        try:
+            info = fs.get_file_info(path)
+            if info.type != pafs.FileType.File or (info.size or 0) > _POINTER_MAX_BYTES:
+                return path
+            with fs.open_input_stream(path) as stream:
+                version = parse_pointer(stream.read())
+        except OSError as exc:
+            raise self._mapped(exc, "reading the latest pointer of") from exc
+        if version is None:
+            return path
+        self.version = version
+        return f"{path.rpartition('/')[0]}/{version}"
 
     def _base_dir(self) -> str:
         """The folder a glob starts from (the components before the first wildcard)."""

@@ -1,0 +1,105 @@
+"""Rolling a feature set back: ``latest`` moves to an older version and the online store serves its values.
+
+Newer-wins would keep the rows being rolled back (they are newer), so the online part replaces instead: every
+key of the current version and of the target is deleted (:meth:`OnlineStore.delete`), then the target's
+latest row per key is written. Keys only in the current version are thereby gone online.
+
+All-or-nothing: the pointer moves first; if the online work fails, the pointer is put back and the current
+version's values are written again (the online store then serves what it served before), and the error is
+raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ladle.definitions import FeatureView
+from ladle.definitions.contract import schema_hash
+from ladle.errors import InvalidRequest
+from ladle.ingest.push import online_rows
+from ladle.ingest.windowed import is_windowed
+from ladle.online.base import OnlineStore
+from ladle.versions.layout import DATA_FILE, FeatureSetRoot
+
+__all__ = ["RollbackResult", "read_version", "rollback"]
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    """What a rollback did: the version ``latest`` named before and now, and the online keys replaced."""
+
+    view: str
+    version: str
+    previous: str | None
+    keys_replaced: int
+    rows_written: int
+
+
+def read_version(root: FeatureSetRoot, view: str, version: str) -> pa.Table:
+    """The data of one published version."""
+    path = f"{root.version_dir(view, version)}/{DATA_FILE}"
+    try:
+        return pq.read_table(path, filesystem=root.fs)
+    except OSError as exc:
+        raise root.failure(f"reading version '{version}' of '{view}' failed: {exc}") from exc
+
+
+def _keys(view: FeatureView, tables: list[pa.Table]) -> pa.Table:
+    """The distinct join-key tuples of ``tables`` (source columns mapped to join keys, declared types)."""
+    parts = [online_rows(view, t, f"rollback of '{view.name}'", True).select(view.join_keys) for t in tables]
+    merged = pa.concat_tables([p.cast(parts[0].schema) for p in parts])
+    return merged.group_by(view.join_keys).aggregate([]) if view.join_keys else merged.slice(0, 1)
+
+
+def replace_online(
+    online: OnlineStore, project: str, view: FeatureView, current: pa.Table | None, target: pa.Table
+) -> tuple[int, int]:
+    """Make ``online`` hold exactly ``target``'s latest row per key for the keys of both tables."""
+    keys = _keys(view, [t for t in (current, target) if t is not None])
+    online.delete(project, view, keys)
+    rows = online_rows(view, target, f"rollback of '{view.name}'", True)
+    written = online.write(project, view, rows) if rows.num_rows else 0
+    return keys.num_rows, written
+
+
+def rollback(
+    root: FeatureSetRoot, view: FeatureView, version: str, online: OnlineStore | None, project: str
+) -> RollbackResult:
+    """Move ``latest`` of ``view`` to ``version``; with ``online``, make it serve that version (module doc)."""
+    meta = root.metadata(view.name, version)
+    if meta.get("schema_hash") != schema_hash(view):
+        raise InvalidRequest(
+            f"cannot roll feature view '{view.name}' back to '{version}': that version was published under another "
+            "contract (its schema_hash differs from the view's); publish the data again under the current contract, "
+            "or roll the view's definition back too (`ladle apply`) first"
+        )
+    if online is not None and is_windowed(view):
+        raise InvalidRequest(
+            f"cannot roll windowed feature view '{view.name}' back online: its online state is raw events; "
+            "roll back the pointer with --offline-only and materialize the window again"
+        )
+    previous = root.pointer(view.name)
+    current = read_version(root, view.name, previous) if online is not None and previous else None
+    target = read_version(root, view.name, version) if online is not None else None
+    root.move_pointer(view.name, version, previous)
+    if online is None or target is None:
+        return RollbackResult(view.name, version, previous, 0, 0)
+    try:
+        keys, written = replace_online(online, project, view, current, target)
+    except BaseException:
+        root.move_pointer(view.name, previous, version)
+        if current is not None:
+            _restore(online, project, view, current, target)
+        raise
+    return RollbackResult(view.name, version, previous, keys, written)
+
+
+def _restore(online: OnlineStore, project: str, view: FeatureView, current: pa.Table, target: pa.Table) -> None:
+    """Best effort after a failed rollback: the current version's values back online (the error that made the
+    rollback fail is the one raised, so a failure here is left to it)."""
+    with contextlib.suppress(Exception):  # the error that made the rollback fail is the one raised
+        replace_online(online, project, view, target, current)
