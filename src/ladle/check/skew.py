@@ -4,7 +4,7 @@ For a plain view, the historical value of a key at the last materialization time
 row with ``T - ttl <= ts <= T`` (what materialization copied; no ttl: any row up to ``T``). Sampled keys are
 read straight from the online store (no ttl filter) and compared feature by feature with those rows. For a
 windowed view, the online aggregates of sampled keys are compared with the training-set values at now.
-Keys are sampled with a fixed seed, so a failing check fails again on the same keys.
+Keys are sorted, then sampled with a fixed seed, so a failing check fails again on the same keys.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def check_online(
 def _plain_pairs(store: CheckedStore, view: FeatureView, until: datetime, sample: int) -> tuple[pa.Table, pa.Table]:
     start = until - view.ttl if view.ttl else _EPOCH
     latest = store.offline_store.pull_latest(view, start, until).read_all()
-    expected = _sample(latest, sample)
+    expected = _sample(latest.sort_by([(k, "ascending") for k in view.join_keys]), sample)
     features = [f.name for f in view.features]
     got = store.online_store.read(store.project, view, expected.select(view.join_keys), features)
     return expected.select([*view.join_keys, *features]), got.select(features).append_column(
@@ -79,7 +79,8 @@ def _plain_pairs(store: CheckedStore, view: FeatureView, until: datetime, sample
 
 def _windowed_pairs(store: CheckedStore, view: FeatureView, sample: int, now: datetime) -> tuple[pa.Table, pa.Table]:
     keys = store.offline_store.pull_all(view.batch_source, list(view.join_keys), None, now)
-    keys = _sample(keys.group_by(list(view.join_keys)).aggregate([]), sample)
+    distinct = keys.group_by(list(view.join_keys)).aggregate([])
+    keys = _sample(distinct.sort_by([(k, "ascending") for k in view.join_keys]), sample)
     names = [s.name for s in window_specs(view)]
     refs = [f"{view.name}:{n}" for n in names]
     if keys.num_rows == 0:

@@ -4,9 +4,9 @@ Newer-wins would keep the rows being rolled back (they are newer), so the online
 key of the current version and of the target is deleted (:meth:`OnlineStore.delete`), then the target's
 latest row per key is written. Keys only in the current version are thereby gone online.
 
-All-or-nothing: the pointer moves first; if the online work fails, the pointer is put back and the current
-version's values are written again (the online store then serves what it served before), and the error is
-raised.
+All-or-nothing: the online values of those keys are read first; then the pointer moves; if the online work
+fails, the pointer is put back, the values read before are written back (the online store then serves what it
+served before; their created timestamps are not kept), and the error is raised.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ladle.definitions.contract import schema_hash
 from ladle.errors import InvalidRequest
 from ladle.ingest.push import online_rows
 from ladle.ingest.windowed import is_windowed
-from ladle.online.base import OnlineStore
+from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore
 from ladle.versions.layout import DATA_FILE, FeatureSetRoot
 
 __all__ = ["RollbackResult", "read_version", "rollback"]
@@ -55,15 +55,16 @@ def _keys(view: FeatureView, tables: list[pa.Table]) -> pa.Table:
     return merged.group_by(view.join_keys).aggregate([]) if view.join_keys else merged.slice(0, 1)
 
 
-def replace_online(
-    online: OnlineStore, project: str, view: FeatureView, current: pa.Table | None, target: pa.Table
-) -> tuple[int, int]:
-    """Make ``online`` hold exactly ``target``'s latest row per key for the keys of both tables."""
-    keys = _keys(view, [t for t in (current, target) if t is not None])
-    online.delete(project, view, keys)
-    rows = online_rows(view, target, f"rollback of '{view.name}'", True)
-    written = online.write(project, view, rows) if rows.num_rows else 0
-    return keys.num_rows, written
+def _snapshot(online: OnlineStore, project: str, view: FeatureView, keys: pa.Table) -> pa.Table:
+    """What the online store holds for ``keys`` now, as rows to write back (stored keys only)."""
+    features = [f.name for f in view.features]
+    held = online.read(project, view, keys, features)
+    found = held.column(EVENT_TS).is_valid()
+    rows = {k: keys.column(k) for k in view.join_keys}
+    rows.update({f: held.column(f) for f in features})
+    rows[EVENT_TS] = held.column(EVENT_TS)
+    rows[CREATED_TS] = pa.nulls(keys.num_rows, held.column(EVENT_TS).type)
+    return pa.table(rows).filter(found)
 
 
 def rollback(
@@ -83,23 +84,22 @@ def rollback(
             "roll back the pointer with --offline-only and materialize the window again"
         )
     previous = root.pointer(view.name)
-    current = read_version(root, view.name, previous) if online is not None and previous else None
-    target = read_version(root, view.name, version) if online is not None else None
-    root.move_pointer(view.name, version, previous)
-    if online is None or target is None:
+    if online is None:
+        root.move_pointer(view.name, version, previous)
         return RollbackResult(view.name, version, previous, 0, 0)
+    target = read_version(root, view.name, version)
+    tables = [read_version(root, view.name, previous), target] if previous else [target]
+    keys = _keys(view, tables)
+    before = _snapshot(online, project, view, keys)
+    root.move_pointer(view.name, version, previous)
     try:
-        keys, written = replace_online(online, project, view, current, target)
+        online.delete(project, view, keys)
+        rows = online_rows(view, target, f"rollback of '{view.name}'", True)
+        written = online.write(project, view, rows) if rows.num_rows else 0
     except BaseException:
         root.move_pointer(view.name, previous, version)
-        if current is not None:
-            _restore(online, project, view, current, target)
+        with contextlib.suppress(Exception):  # best effort: the error that made the rollback fail is raised
+            online.delete(project, view, keys)
+            online.write(project, view, before)
         raise
-    return RollbackResult(view.name, version, previous, keys, written)
-
-
-def _restore(online: OnlineStore, project: str, view: FeatureView, current: pa.Table, target: pa.Table) -> None:
-    """Best effort after a failed rollback: the current version's values back online (the error that made the
-    rollback fail is the one raised, so a failure here is left to it)."""
-    with contextlib.suppress(Exception):  # the error that made the rollback fail is the one raised
-        replace_online(online, project, view, target, current)
+    return RollbackResult(view.name, version, previous, keys.num_rows, written)
