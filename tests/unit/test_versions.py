@@ -14,6 +14,7 @@ from subprocess import PIPE
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -207,3 +208,48 @@ def test_no_root_is_a_clear_error(make_repo: Any) -> None:
     path = make_repo({"features.py": FEATURES.format(ttl_days=2, path="data/x.parquet", extra="")})
     with pytest.raises(InvalidRequest, match=r"no feature-set root.*feature_sets: \{root:"):
         FeatureStore(repo_path=path).publish(VIEW, build([1], 1.0, 10))
+
+
+def test_pushing_offline_into_a_published_version_is_refused(make_repo: Any) -> None:
+    from ladle.definitions import FileSource
+
+    store = local_repo(make_repo)
+    store.publish(VIEW, build([1], 1.0, 10), version="v1")
+    source = FileSource(name="s", path="data/sets/driver_stats/latest", timestamp_field="ts")
+    rows = pa.Table.from_pandas(build([1], 2.0, 20), preserve_index=False)
+    with pytest.raises(
+        InvalidRequest, match=r"latest pointer of a published feature set \(version 'v1'\).*ladle publish"
+    ):
+        store.offline_store.append(source, rows)
+    assert sorted(p.name for p in (store.repo_path / "data/sets/driver_stats/v1").iterdir()) == [
+        "data.parquet",
+        "metadata.json",
+    ]
+
+
+@pytest.mark.services
+def test_spark_reads_the_version_latest_points_at(make_repo: Any) -> None:
+    from backends import spark_session
+    from ladle.definitions import Entity, FeatureView, Field, FileSource
+    from ladle.offline.base import ViewRequest
+    from ladle.offline.spark import SparkOfflineStore, SparkOfflineStoreConfig
+    from ladle.types import Int64
+
+    spark_session()
+    store = local_repo(make_repo)
+    store.publish(VIEW, build([1, 2], 1.0, 10), version="v1")
+    store.publish(VIEW, build([1, 2], 2.0, 20), version="v2")
+    spark = SparkOfflineStore(SparkOfflineStoreConfig(), store.repo_path)
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    source = FileSource(name="s", path="data/sets/driver_stats/latest", timestamp_field="ts")
+    view = FeatureView(name=VIEW, entities=[driver], schema=[Field(name="trips", dtype=Int64)], source=source)
+    view.bind_entities({"driver": driver})
+    entities = pa.table({"driver_id": [1, 2], "event_timestamp": pa.array([NOW, NOW], pa.timestamp("us", tz="UTC"))})
+
+    def trips() -> list[int]:
+        joined = spark.point_in_time_join(entities, "event_timestamp", [ViewRequest(view, VIEW, view.features)])
+        return list(joined.column(f"{VIEW}__trips").to_pylist())
+
+    assert trips() == [21, 22]
+    store.rollback(VIEW, "v1", online=False)
+    assert trips() == [11, 12]

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from ladle.common.globs import glob_regex
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidRequest, SourceNotFound
 
-__all__ = ["POINTER_NAME", "ObjectStoreOptions", "ParquetPath", "parse_pointer"]
+__all__ = ["POINTER_NAME", "ObjectStoreOptions", "ParquetPath", "follow_local_pointer", "parse_pointer"]
 
 #: the name of a feature set's pointer file (``<root>/<view>/latest``)
 POINTER_NAME = "latest"
@@ -103,6 +103,16 @@ def parse_pointer(data: bytes) -> str | None:
     if not isinstance(version, str) or not version or "/" in version or version.startswith("."):
         return None
     return version
+
+
+def follow_local_pointer(path: str) -> str:
+    """A local ``.../latest`` pointer path as the version folder it names (any other path as it is): for
+    engines that read paths themselves (Spark)."""
+    if "://" in path and not path.startswith("file://"):
+        return path
+    parquet = ParquetPath(path, f"path '{path}'", Path("/"), ObjectStoreOptions())
+    _ = parquet.filesystem
+    return parquet.fs_path if parquet.version is not None else path
 
 
 def _glob_regex(pattern: str) -> re.Pattern[str]:
@@ -371,6 +381,12 @@ class ParquetPath:
                 f"cannot append to {self.owner}: its path '{self.uri}' is a glob; point it at a folder to push offline"
             )
         info = self._info(self.fs_path)
+        if self.version is not None:
+            raise InvalidRequest(
+                f"cannot append to {self.owner}: its path '{self.uri}' is the latest pointer of a published feature "
+                f"set (version '{self.version}'), and published versions never change; publish a new version "
+                "with `ladle publish` instead"
+            )
         if info.type == pafs.FileType.Directory or self.uri.endswith("/"):
             self._put(table, f"{self.fs_path}/part-{uuid.uuid4().hex}.parquet")
             return

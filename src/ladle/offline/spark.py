@@ -35,6 +35,7 @@ from ladle.definitions.external_sources import check_readable
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest, MissingExtra
 from ladle.offline.base import EngineFrames, OfflineStore, ViewRequest
 from ladle.offline.columns import cast_to_declared, ensure_utc_micros
+from ladle.offline.filesystem import follow_local_pointer
 from ladle.types import is_uuid, to_arrow
 
 __all__ = ["SparkOfflineStore", "SparkOfflineStoreConfig"]
@@ -214,11 +215,15 @@ class SparkOfflineStore(OfflineStore, EngineFrames):
         read as timestamps, are read as longs and floored to microsecond timestamps (the rule of
         :mod:`ladle.offline.columns`). That needs the files' schema, so it works for local paths only."""
         _, F, _ = _pyspark()
+        path = follow_local_pointer(path)  # a feature set's `latest` pointer reads the version it names
+        reader = self.spark.read
+        if Path(path, "metadata.json").is_file():  # a published version folder: its parquet, not its metadata
+            reader = reader.option("pathGlobFilter", "*.parquet")
         nanos = _nanosecond_columns(path)
         if not nanos:
-            return self.spark.read.parquet(path)
+            return reader.parquet(path)
         self.spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
-        raw = self.spark.read.parquet(path)
+        raw = reader.parquet(path)
         floored = {c: F.timestamp_micros(F.expr(f"({_quoted(c)} - pmod({_quoted(c)}, 1000)) div 1000")) for c in nanos}
         return raw.withColumns(floored)
 
