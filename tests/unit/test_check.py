@@ -112,3 +112,39 @@ def test_an_online_value_that_differs_fails_the_skew_item(make_repo: Any) -> Non
     assert "driver_id=3 rate: online 9.5, offline 1.75" in text and "driver_id=3 trips: online 999, offline 13" in text
     assert "ladle materialize START END" in text
     assert outcome(report)[("online read", VIEW)]
+
+
+WINDOWED = """
+from datetime import timedelta
+from ladle import Aggregation, BatchFeatureView, Entity, FileSource
+
+user = Entity(name="user", join_keys=["user_id"])
+src = FileSource(name="tx_src", path="data/tx.parquet", timestamp_field="ts")
+aggs = [Aggregation(column="amount", function=fn, time_window=timedelta(hours=h)) for h in (1, 24) for fn in ("sum", "count")]
+tx = BatchFeatureView(name="tx", entities=[user], source=src, aggregations=aggs)
+"""
+
+
+def test_windowed_views_are_compared_with_the_training_set_at_now(make_repo: Any) -> None:
+    repo = make_repo({"features.py": WINDOWED})
+    minutes = [10, 50, 200, 30, 600]
+    pd.DataFrame(
+        {
+            "user_id": [1, 1, 1, 2, 2],
+            "ts": [NOW - timedelta(minutes=m) for m in minutes],
+            "amount": [10.0, 2.5, 4.0, 7.0, 1.0],
+        }
+    ).to_parquet(repo / "data/tx.parquet")
+    store = FeatureStore(repo_path=repo)
+    store.apply_repo()
+    store.materialize(NOW - timedelta(days=2), NOW)
+    report = store.check(sample=5)
+    assert report.ok, report.to_dict()
+    assert "2 sampled keys equal the historical values at now" in next(
+        i.detail for i in report.items if i.check == "skew"
+    )
+    # an event written online only: the online aggregates no longer equal the training set's
+    store.write_to_online_store("tx", pd.DataFrame({"user_id": [2], "ts": [NOW], "amount": [100.0]}))
+    text = failure(store.check(sample=5), "skew")
+    assert text.startswith("tx: 1 of 2 sampled keys differ from the historical values at now")
+    assert "user_id=2 sum_amount_3600s: online 107.0, offline 7.0" in text
