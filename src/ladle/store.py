@@ -488,16 +488,19 @@ class FeatureStore:
             options = replace(options, endpoint=configured.s3_endpoint)
         return FeatureSetRoot(where, self.repo_path, options)
 
-    def _contract_view(self, name: str | FeatureView) -> FeatureView:
-        """The view whose contract data is checked against: the repo's definition (publishing may come before
-        ``apply``), else the registered one."""
-        if isinstance(name, FeatureView):
-            return name
+    def _contract_view(self, view: str | FeatureView) -> FeatureView:
+        """The view whose contract data is checked against, by name: the repo's definition (publishing may come
+        before ``apply``), else the registered one, else (a view object given) that object."""
+        name = view.name if isinstance(view, FeatureView) else view
         with warnings.catch_warnings():  # a source not written yet is expected before the first publish
             warnings.simplefilter("ignore", LadleWarning)
             contents = self._infer(load_repo(self.repo_path), skip_source_validation=True)
         found = [v for v in contents.feature_views if v.name == name]
-        return found[0] if found else self.registry.get_feature_view(name)
+        if found:
+            return found[0]
+        if isinstance(view, FeatureView) and name not in self.registry.state().feature_views():
+            return view
+        return self.registry.get_feature_view(name)
 
     def publish(
         self, view: str | FeatureView, df: Any, version: str | None = None, root: str | None = None

@@ -253,3 +253,24 @@ def test_spark_reads_the_version_latest_points_at(make_repo: Any) -> None:
     assert trips() == [21, 22]
     store.rollback(VIEW, "v1", online=False)
     assert trips() == [11, 12]
+
+
+def test_a_view_object_outside_the_repo_is_its_own_contract(make_repo: Any) -> None:
+    from ladle.definitions import Entity, FeatureView, Field, FileSource
+    from ladle.types import Int64
+
+    store = local_repo(make_repo)
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    source = FileSource(name="other_src", path="data/sets/other/latest", timestamp_field="ts")
+    other = FeatureView(name="other", entities=[driver], schema=[Field(name="trips", dtype=Int64)], source=source)
+    other.bind_entities({"driver": driver})
+    result = store.publish(other, build([1], 1.0, 10).drop(columns=["rate"]), version="v1")
+    assert result.metadata["contract"]["features"] == [{"name": "trips", "dtype": "Int64"}]
+    with pytest.raises(InvalidRequest, match=r"'other'.*no column 'trips'"):
+        store.publish(other, build([1], 1.0, 10).drop(columns=["trips"]), version="v2")
+    # a repo view passed as an object is checked against the repo's definition of that name
+    with pytest.raises(InvalidRequest, match=r"'driver_stats'.*no column 'rate'"):
+        store.publish(
+            FeatureView(name=VIEW, entities=[driver], schema=[Field(name="trips", dtype=Int64)], source=source),
+            build([1], 1.0, 10).drop(columns=["rate"]),
+        )
