@@ -164,6 +164,16 @@ def _check_source(store: CheckedStore, view: FeatureView, report: CheckReport) -
     return True
 
 
+def _duration(span: timedelta) -> str:
+    """``2d``, ``1h30m``, ``6s``: whole seconds, largest units first."""
+    seconds, parts = int(span.total_seconds()), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
 def _check_fresh(store: CheckedStore, view: FeatureView, now: datetime, report: CheckReport) -> datetime | None:
     until = store.registry.materialized_until(view.name)
     if until is None:
@@ -182,11 +192,16 @@ def _check_fresh(store: CheckedStore, view: FeatureView, now: datetime, report: 
             "freshness",
             view.name,
             False,
-            f"materialized up to {until.isoformat()}, {lag} ago: staler than its ttl ({ttl})",
+            f"materialized up to {until.isoformat(timespec='seconds')}, {_duration(lag)} ago: staler than its "
+            f"ttl ({_duration(ttl)})",
             "run `ladle materialize-incremental now`, and schedule it more often than the ttl",
         )
     else:
         report.add(
-            "freshness", view.name, True, f"materialized up to {until.isoformat()} (lag {lag}, ttl {ttl or 'none'})"
+            "freshness",
+            view.name,
+            True,
+            f"materialized up to {until.isoformat(timespec='seconds')} (lag {_duration(lag)}, "
+            f"ttl {_duration(ttl) if ttl else 'none'})",
         )
     return until
