@@ -18,8 +18,12 @@ from synthetic import ensure_repo
 from ladle import FeatureStore
 
 FEATURES = [
-    "driver_stats:conv_rate", "driver_stats:acc_rate", "driver_stats:trips",
-    "driver_quality:rating", "driver_quality:complaints", "driver_quality:tenure_days",
+    "driver_stats:conv_rate",
+    "driver_stats:acc_rate",
+    "driver_stats:trips",
+    "driver_quality:rating",
+    "driver_quality:complaints",
+    "driver_quality:tenure_days",
 ]
 
 CHILD = """
@@ -55,8 +59,10 @@ def main() -> None:
     runs = [run_ladle(repo, rows) for _ in range(args.repeat)]
     best = min(runs, key=lambda r: r["seconds"])
     print(f"ladle historical: {rows:,} entity rows x {int(15_000_000 * args.scale):,} feature rows, 6 features")
-    print(f"  best of {args.repeat}: {best['seconds']:.2f} s, peak RSS {best['rss_gb']:.2f} GB "
-          f"(all: {', '.join(format(r['seconds'], '.2f') for r in runs)} s)")
+    print(
+        f"  best of {args.repeat}: {best['seconds']:.2f} s, peak RSS {best['rss_gb']:.2f} GB "
+        f"(all: {', '.join(format(r['seconds'], '.2f') for r in runs)} s)"
+    )
     try:
         import feast  # noqa: F401
     except ImportError:

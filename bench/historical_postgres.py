@@ -23,15 +23,19 @@ from synthetic import ROOT, ensure_repo, entity_table
 from ladle import FeatureStore
 
 FEATURES = [
-    "driver_stats:conv_rate", "driver_stats:acc_rate", "driver_stats:trips",
-    "driver_quality:rating", "driver_quality:complaints", "driver_quality:tenure_days",
+    "driver_stats:conv_rate",
+    "driver_stats:acc_rate",
+    "driver_stats:trips",
+    "driver_quality:rating",
+    "driver_quality:complaints",
+    "driver_quality:tenure_days",
 ]
 SCHEMA = "ladle_bench_offline"
 COLUMNS = {
     "driver_stats": "driver_id BIGINT, event_timestamp TIMESTAMPTZ, created TIMESTAMPTZ, conv_rate REAL, "
-                    "acc_rate DOUBLE PRECISION, trips BIGINT",
+    "acc_rate DOUBLE PRECISION, trips BIGINT",
     "driver_quality": "driver_id BIGINT, event_timestamp TIMESTAMPTZ, created TIMESTAMPTZ, rating DOUBLE PRECISION, "
-                      "complaints BIGINT, tenure_days BIGINT",
+    "complaints BIGINT, tenure_days BIGINT",
 }
 
 
@@ -65,17 +69,24 @@ def repo_for(dsn: str, scale: float, suffix: str) -> Path:
     (repo / "data").mkdir(parents=True, exist_ok=True)
     (repo / "feature_store.yaml").write_text(
         f"project: bench_pg\nregistry: data/registry.db\nprovider: local\n"
-        f"offline_store:\n  type: postgres\n  dsn: \"{dsn}\"\n  db_schema: {SCHEMA}\n"
+        f'offline_store:\n  type: postgres\n  dsn: "{dsn}"\n  db_schema: {SCHEMA}\n'
         f"online_store:\n  type: sqlite\n  path: data/online_store.db\n"
     )
     (repo / "features.py").write_text(
-        (Path(ensure_repo(scale)) / "features.py").read_text()
-        .replace("from ladle import Entity, FeatureView, Field, FileSource",
-                 "from ladle import Entity, FeatureView, Field, PostgreSQLSource")
-        .replace('FileSource(name="driver_stats_src", path="data/driver_stats.parquet",',
-                 f'PostgreSQLSource(name="driver_stats_src", table="driver_stats_{suffix}",')
-        .replace('FileSource(name="driver_quality_src", path="data/driver_quality.parquet",',
-                 f'PostgreSQLSource(name="driver_quality_src", table="driver_quality_{suffix}",')
+        (Path(ensure_repo(scale)) / "features.py")
+        .read_text()
+        .replace(
+            "from ladle import Entity, FeatureView, Field, FileSource",
+            "from ladle import Entity, FeatureView, Field, PostgreSQLSource",
+        )
+        .replace(
+            'FileSource(name="driver_stats_src", path="data/driver_stats.parquet",',
+            f'PostgreSQLSource(name="driver_stats_src", table="driver_stats_{suffix}",',
+        )
+        .replace(
+            'FileSource(name="driver_quality_src", path="data/driver_quality.parquet",',
+            f'PostgreSQLSource(name="driver_quality_src", table="driver_quality_{suffix}",',
+        )
     )
     return repo
 

@@ -76,13 +76,20 @@ def spark_repo(scale: float, cores: int, memory: str) -> Path:
         "online_store:\n  type: sqlite\n  path: data/online_store.db\n"
     )
     (repo / "features.py").write_text(
-        (ensure_repo(scale) / "features.py").read_text()
-        .replace("from ladle import Entity, FeatureView, Field, FileSource",
-                 "from ladle import Entity, FeatureView, Field, SparkSource")
-        .replace('FileSource(name="driver_stats_src", path="data/driver_stats.parquet",',
-                 f'SparkSource(name="driver_stats_src", path="{data / "driver_stats.parquet"}", file_format="parquet",')
-        .replace('FileSource(name="driver_quality_src", path="data/driver_quality.parquet",',
-                 f'SparkSource(name="driver_quality_src", path="{data / "driver_quality.parquet"}", file_format="parquet",')
+        (ensure_repo(scale) / "features.py")
+        .read_text()
+        .replace(
+            "from ladle import Entity, FeatureView, Field, FileSource",
+            "from ladle import Entity, FeatureView, Field, SparkSource",
+        )
+        .replace(
+            'FileSource(name="driver_stats_src", path="data/driver_stats.parquet",',
+            f'SparkSource(name="driver_stats_src", path="{data / "driver_stats.parquet"}", file_format="parquet",',
+        )
+        .replace(
+            'FileSource(name="driver_quality_src", path="data/driver_quality.parquet",',
+            f'SparkSource(name="driver_quality_src", path="{data / "driver_quality.parquet"}", file_format="parquet",',
+        )
     )
     return repo
 
@@ -113,8 +120,10 @@ def main() -> None:
     spark = run_spark(repo, rows, args.repeat)
     runs = spark["runs"]
     assert isinstance(runs, list)
-    print(f"  spark local[{args.cores}]: {', '.join(format(r, '.2f') for r in runs)} s (session start "
-          f"{spark['startup']:.1f} s apart), peak RSS {spark['rss_gb']:.2f} GB (driver + JVM)")
+    print(
+        f"  spark local[{args.cores}]: {', '.join(format(r, '.2f') for r in runs)} s (session start "
+        f"{spark['startup']:.1f} s apart), peak RSS {spark['rss_gb']:.2f} GB (driver + JVM)"
+    )
     same = spark["null_conv_rate"] == duck["null_conv_rate"]
     print(f"  same null count for conv_rate on both: {same} ({spark['null_conv_rate']:,})")
 

@@ -20,7 +20,9 @@ from ladle import FeatureStore
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--online", choices=["sqlite", "redis", "postgres", "dynamodb"], default="sqlite", help="online store to use")
+    parser.add_argument(
+        "--online", choices=["sqlite", "redis", "postgres", "dynamodb"], default="sqlite", help="online store to use"
+    )
     args = parser.parse_args()
     repo = ensure_repo(args.scale, reset=True, online=args.online)
     FeatureStore(repo_path=repo).apply_repo()
@@ -38,8 +40,9 @@ def main() -> None:
     source_rows = int(15_000_000 * args.scale)
     written = sum(r.rows for r in results)
     print(f"ladle materialize to {args.online}: {source_rows:,} source rows -> {written:,} online rows")
-    print(f"  first run {first:.2f} s ({source_rows / first / 1e6:.1f} M source rows/s); "
-          f"idempotent re-run {again:.2f} s")
+    print(
+        f"  first run {first:.2f} s ({source_rows / first / 1e6:.1f} M source rows/s); idempotent re-run {again:.2f} s"
+    )
     try:
         import feast  # noqa: F401
     except ImportError:

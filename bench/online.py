@@ -20,8 +20,12 @@ from synthetic import KEYS, ensure_repo
 from ladle import FeatureStore
 
 FEATURES = [
-    "driver_stats:conv_rate", "driver_stats:acc_rate", "driver_stats:trips",
-    "driver_quality:rating", "driver_quality:complaints", "driver_quality:tenure_days",
+    "driver_stats:conv_rate",
+    "driver_stats:acc_rate",
+    "driver_stats:trips",
+    "driver_quality:rating",
+    "driver_quality:complaints",
+    "driver_quality:tenure_days",
 ]
 
 
@@ -42,7 +46,9 @@ def measure(store: FeatureStore, batch: int, calls: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--online", choices=["sqlite", "redis", "postgres", "dynamodb"], default="sqlite", help="online store to use")
+    parser.add_argument(
+        "--online", choices=["sqlite", "redis", "postgres", "dynamodb"], default="sqlite", help="online store to use"
+    )
     parser.add_argument("--calls", type=int, default=2000)
     args = parser.parse_args()
     store = FeatureStore(repo_path=ensure_repo(args.scale, online=args.online))

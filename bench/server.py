@@ -44,8 +44,12 @@ from ladle import FeatureStore
 
 PROJECT = "server_bench"
 FEATURES = [
-    "driver_stats:conv_rate", "driver_stats:acc_rate", "driver_stats:trips",
-    "driver_quality:rating", "driver_quality:complaints", "driver_quality:tenure_days",
+    "driver_stats:conv_rate",
+    "driver_stats:acc_rate",
+    "driver_stats:trips",
+    "driver_quality:rating",
+    "driver_quality:complaints",
+    "driver_quality:tenure_days",
 ]
 LADLE = Path(sys.executable).parent / "ladle"
 EXTRA_SERVICE = '\n\nfrom ladle import FeatureService\nbench_service = FeatureService(name="bench_service", features=[driver_stats])\n'
@@ -75,7 +79,9 @@ def build_repo(online: str) -> tuple[Path, bytes, bytes]:
         data.mkdir(parents=True, exist_ok=True)
         pq.write_table(_source(2 * KEYS, 1, "driver_stats"), data / "driver_stats.parquet")
         pq.write_table(_source(KEYS, 2, "driver_quality"), data / "driver_quality.parquet")
-    (repo / "feature_store.yaml").write_text(YAML.format(online=ONLINE[online]).replace("project: bench", f"project: {PROJECT}"))
+    (repo / "feature_store.yaml").write_text(
+        YAML.format(online=ONLINE[online]).replace("project: bench", f"project: {PROJECT}")
+    )
     registry = data / "registry.db"
     (repo / "features.py").write_text(REPO_PY + EXTRA_SERVICE)
     FeatureStore(repo_path=repo).apply_repo()
@@ -107,9 +113,20 @@ class Served:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - kept open for the life of the server
         self.proc = subprocess.Popen(
-            [str(LADLE), "serve", "-p", str(self.port), "--workers", str(workers), "--no-access-log",
-             "--registry-ttl-sec", str(ttl)],
-            cwd=repo, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                str(LADLE),
+                "serve",
+                "-p",
+                str(self.port),
+                "--workers",
+                str(workers),
+                "--no-access-log",
+                "--registry-ttl-sec",
+                str(ttl),
+            ],
+            cwd=repo,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -148,7 +165,10 @@ def run_wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
     try:
         done = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-            capture_output=True, text=True, timeout=seconds + 60, check=True,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=True,
         )
     finally:
         script.unlink()
@@ -182,8 +202,10 @@ def run_python(url: str, requests: int, connections: int) -> dict[str, float]:
     payloads = []
     for _ in range(4096):
         body = f'{{"features":{features},"entities":{{"driver_id":[{rng.randrange(KEYS)}]}}}}'.encode()
-        payloads.append(b"POST /get-online-features HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        payloads.append(
+            b"POST /get-online-features HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
     latencies: list[float] = []
     errors = 0
 
@@ -235,8 +257,10 @@ class RegistryFlipper(threading.Thread):
 
 
 def report(label: str, r: dict[str, float]) -> None:
-    print(f"  {label:<34} {r['rps']:>8,.0f} req/s   p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms   "
-          f"max {r['max']:7.2f} ms   ({int(r['requests']):,} requests, {int(r['errors'])} non-200)")
+    print(
+        f"  {label:<34} {r['rps']:>8,.0f} req/s   p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms   "
+        f"max {r['max']:7.2f} ms   ({int(r['requests']):,} requests, {int(r['errors'])} non-200)"
+    )
 
 
 def main() -> None:
@@ -251,11 +275,17 @@ def main() -> None:
     use_wrk = shutil.which("wrk") is not None and not args.python_load
     repo, without, with_service = build_repo(args.online)
     registry = repo / "data/registry.db"
-    print(f"ladle serve, {args.online} online store, 1 entity x 6 features from 2 views, {args.connections} connections, "
-          f"load: {'wrk' if use_wrk else 'Python (asyncio streams)'}, {os.cpu_count()} cores")
+    print(
+        f"ladle serve, {args.online} online store, 1 entity x 6 features from 2 views, {args.connections} connections, "
+        f"load: {'wrk' if use_wrk else 'Python (asyncio streams)'}, {os.cpu_count()} cores"
+    )
 
     def load(url: str) -> dict[str, float]:
-        return run_wrk(url, args.duration, args.connections) if use_wrk else run_python(url, args.requests, args.connections)
+        return (
+            run_wrk(url, args.duration, args.connections)
+            if use_wrk
+            else run_python(url, args.requests, args.connections)
+        )
 
     try:
         for workers in args.workers:
@@ -276,8 +306,10 @@ def main() -> None:
                     flipper.join()
                     registry.write_bytes(without)
                 report(f"{workers} worker(s), registry changing", during)
-                print(f"    registry replaced {flipper.flips} times; the server re-read it "
-                      f"{server.refreshes() - before} times (metrics of the worker that answered)")
+                print(
+                    f"    registry replaced {flipper.flips} times; the server re-read it "
+                    f"{server.refreshes() - before} times (metrics of the worker that answered)"
+                )
             finally:
                 server.stop()
     finally:

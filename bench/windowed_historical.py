@@ -43,8 +43,10 @@ tx = BatchFeatureView(
 )
 """
 
-YAML = "project: bench_windows\nregistry: data/registry.db\nprovider: local\nonline_store:\n  type: sqlite\n" \
-       "  path: data/online.db\noffline_store:\n  type: duckdb\n"
+YAML = (
+    "project: bench_windows\nregistry: data/registry.db\nprovider: local\nonline_store:\n  type: sqlite\n"
+    "  path: data/online.db\noffline_store:\n  type: duckdb\n"
+)
 
 
 def _keys(rng: np.random.Generator, n: int, skew: bool) -> np.ndarray:
@@ -159,14 +161,18 @@ def main() -> None:
     ladle = [_child(LADLE.format(repo=str(folder / "repo"), entities=paths["entities"])) for _ in range(args.repeat)]
     kind = "skewed (half on 10 keys)" if args.skew else "uniform keys"
     print(f"windowed historical: {entities:,} entity rows x {events:,} events, {kind}, 11 aggregates x 2 windows")
-    print(f"  ladle      best of {args.repeat}: {min(r['seconds'] for r in ladle):.2f} s "
-          f"(all: {', '.join(format(r['seconds'], '.2f') for r in ladle)})")
+    print(
+        f"  ladle      best of {args.repeat}: {min(r['seconds'] for r in ladle):.2f} s "
+        f"(all: {', '.join(format(r['seconds'], '.2f') for r in ladle)})"
+    )
     if args.skip_band:
         return
     code = BAND.format(long_us=WINDOWS["1d"] * 10**6, short_us=WINDOWS["1h"] * 10**6, **paths)
     band = [_child(code) for _ in range(args.repeat)]
-    print(f"  band join  best of {args.repeat}: {min(r['seconds'] for r in band):.2f} s "
-          f"(all: {', '.join(format(r['seconds'], '.2f') for r in band)})")
+    print(
+        f"  band join  best of {args.repeat}: {min(r['seconds'] for r in band):.2f} s "
+        f"(all: {', '.join(format(r['seconds'], '.2f') for r in band)})"
+    )
     if ladle[0]["count_1d"] != band[0]["count_1d"]:
         print(f"  MISMATCH: total 1-day count {ladle[0]['count_1d']} (ladle) vs {band[0]['count_1d']} (band join)")
     else:

@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from ladle.errors import BackendUnavailable, InvalidRequest
@@ -109,3 +110,32 @@ def test_offline_only_rollback_moves_the_pointer_and_leaves_online(make_repo: An
     assert (result.previous, result.version, result.keys_replaced) == ("v2", "v1", 0)
     assert online(store, [1, 2, 3, 4]) == before
     assert [v.version for v in store.list_versions(VIEW) if v.is_latest] == ["v1"]
+
+
+def test_the_newest_row_per_key_is_the_one_newer_wins_keeps() -> None:
+    """Rollback writes one row per key, chosen as newer-wins would: later event, then later created (null
+    created first), then the later row."""
+    from ladle.definitions import Entity, FeatureView, Field, FileSource
+    from ladle.types import Int64
+    from ladle.versions.rollback import _newest_per_key
+
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    view = FeatureView(
+        name="v",
+        entities=[driver],
+        schema=[Field(name="x", dtype=Int64)],
+        source=FileSource(path="x", timestamp_field="ts"),
+    )
+    view.bind_entities({"driver": driver})
+    t = [NOW - timedelta(hours=h) for h in range(3)]
+    utc = pa.timestamp("us", tz="UTC")
+    rows = pa.table(
+        {
+            "driver_id": pa.array([1, 1, 2, 2, 3, 3, 4], pa.int64()),
+            "x": [10, 11, 20, 21, 30, 31, 40],
+            "event_ts": pa.array([t[1], t[0], t[0], t[0], t[0], t[0], t[2]], utc),
+            "created_ts": pa.array([None, None, t[0], None, t[1], t[1], None], utc),
+        }
+    )
+    got = _newest_per_key(view, rows).sort_by("driver_id")
+    assert got.column("x").to_pylist() == [11, 20, 31, 40]

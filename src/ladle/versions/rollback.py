@@ -15,6 +15,7 @@ import contextlib
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ladle.definitions import FeatureView
@@ -53,6 +54,19 @@ def _keys(view: FeatureView, tables: list[pa.Table]) -> pa.Table:
     parts = [online_rows(view, t, f"rollback of '{view.name}'", True).select(view.join_keys) for t in tables]
     merged = pa.concat_tables([p.cast(parts[0].schema) for p in parts])
     return merged.group_by(view.join_keys).aggregate([]) if view.join_keys else merged.slice(0, 1)
+
+
+def _newest_per_key(view: FeatureView, rows: pa.Table) -> pa.Table:
+    """One row per key, the newest by ``(event_ts, created_ts)`` (null created first; ties: the later row):
+    the row newer-wins would keep, chosen before the write so the store gets one row per key."""
+    if not view.join_keys or rows.num_rows == 0:
+        return rows
+    created = pc.fill_null(rows.column(CREATED_TS).cast(pa.int64()), -(2**63))  # null created sorts first
+    order = rows.append_column("__row", pa.array(range(rows.num_rows), pa.int64())).append_column("__cr", created)
+    order = order.sort_by([(EVENT_TS, "ascending"), ("__cr", "ascending"), ("__row", "ascending")])
+    order = order.append_column("__rank", pa.array(range(order.num_rows), pa.int64()))
+    newest = order.group_by(view.join_keys).aggregate([("__rank", "max")]).column("__rank_max")
+    return order.take(newest).drop_columns(["__row", "__cr", "__rank"])
 
 
 def _snapshot(online: OnlineStore, project: str, view: FeatureView, keys: pa.Table) -> pa.Table:
@@ -94,7 +108,7 @@ def rollback(
     root.move_pointer(view.name, version, previous)
     try:
         online.delete(project, view, keys)
-        rows = online_rows(view, target, f"rollback of '{view.name}'", True)
+        rows = _newest_per_key(view, online_rows(view, target, f"rollback of '{view.name}'", True))
         written = online.write(project, view, rows) if rows.num_rows else 0
     except BaseException:
         root.move_pointer(view.name, previous, version)
