@@ -22,6 +22,7 @@ from ladle.ingest.windowed import drop_views, is_windowed, materialize_windowed
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 from ladle.registry import Registry, RegistryDiff, RegistryState
+from ladle.registry.history import RegistryVersion
 from ladle.registry.registry import MaterializationBookkeeping
 from ladle.repo.inference import infer_contents
 from ladle.repo.loader import load_repo
@@ -258,6 +259,23 @@ class FeatureStore:
             self.online_store.teardown(self.project, self.registry.list_feature_views())
             drop_views(self.online_store, self.project, self.registry.list_feature_views())
         self.registry.teardown()
+
+    # --- registry history (docs/registry-history.md) ---------------------------------------------------
+    def registry_history(self) -> list[RegistryVersion]:
+        """The retained registry versions, oldest first: time, user, host, summary and changes of each."""
+        return self.registry.history()
+
+    def diff_registry_versions(self, a: int, b: int) -> RegistryDiff:
+        """What changed from registry version ``a`` to ``b``, object by object and field by field."""
+        return self.registry.diff_versions(a, b)
+
+    def rollback_registry(self, version: int) -> RegistryDiff:
+        """Write a new registry version equal to ``version``, with the online tables adjusted as ``apply`` does."""
+        if self.config.online_store is not None:
+            self.online_store.check()
+        diff = self.registry.rollback(version, apply_infra=self._apply_infra)
+        self._resolver.clear()
+        return diff
 
     # --- retrieval -----------------------------------------------------------------------------------
     def _resolve(self, features: Any, full_feature_names: bool) -> ResolvedFeatures:

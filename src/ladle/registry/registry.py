@@ -30,7 +30,9 @@ from ladle.errors import (
     RegistryConflict,
 )
 from ladle.registry.base import RegistryStore
+from ladle.registry.contracts import annotate_contracts, view_schema_hashes
 from ladle.registry.diff import RegistryDiff
+from ladle.registry.history import RegistryVersion, diff_versions, history_entry_extras, list_versions, specs_at
 from ladle.registry.signing import sign, verify
 from ladle.registry.state import KIND_SINGULAR, KINDS, RegistryState, Specs
 from ladle.types import ValueType, dtype_from_dict
@@ -165,8 +167,13 @@ class Registry:
         return self._current().version
 
     def to_dict(self) -> dict[str, Any]:
-        """The whole registry document (what ``ladle registry-dump`` prints)."""
-        return copy.deepcopy(self._current().to_dict())
+        """The whole registry document (what ``ladle registry-dump`` prints), each feature view with its
+        ``schema_hash`` (:func:`ladle.definitions.contract.schema_hash`) beside its content ``hash``."""
+        state = self._current()
+        document = copy.deepcopy(state.to_dict())
+        for name, digest in view_schema_hashes(state.specs()).items():
+            document["objects"]["feature_views"][name]["schema_hash"] = digest
+        return document
 
     # --- Feast's read API ------------------------------------------------------------------------------
     # Objects returned are shared by every caller until the registry changes: treat them as read-only.
@@ -225,7 +232,8 @@ class Registry:
     def plan(self, contents: RepoContents, partial: bool = False) -> RegistryDiff:
         """What :meth:`apply` would change (validated like an apply); writes nothing."""
         state, _ = self._read()
-        return RegistryDiff.compute(state.specs(), self._desired(state, contents, partial))
+        current, desired = state.specs(), self._desired(state, contents, partial)
+        return annotate_contracts(RegistryDiff.compute(current, desired), current, desired)
 
     def apply(
         self,
@@ -287,11 +295,25 @@ class Registry:
         return desired
 
     def _commit(
-        self, state: RegistryState, token: str | None, desired: Specs, apply_infra: ApplyInfra | None
+        self,
+        state: RegistryState,
+        token: str | None,
+        desired: Specs,
+        apply_infra: ApplyInfra | None,
+        rollback_of: int | None = None,
     ) -> RegistryDiff:
-        diff = RegistryDiff.compute(state.specs(), desired)
+        current = state.specs()
+        diff = annotate_contracts(RegistryDiff.compute(current, desired), current, desired)
         if not diff.is_empty:
-            new = state.applied(desired, diff.to_dict(), datetime.now(UTC), _views_to_rematerialize(state, diff))
+            changes = diff.to_dict()
+            new = state.applied(
+                desired,
+                changes,
+                datetime.now(UTC),
+                _views_to_rematerialize(state, diff),
+                about=history_entry_extras(changes, rollback_of),
+                keep=self.config.registry.history_limit,
+            )
             _check_readable(new)
             self._remember(new, self._write(new, token))
         if apply_infra is not None:
@@ -326,6 +348,32 @@ class Registry:
                     if attempt == _MATERIALIZATION_ATTEMPTS - 1:
                         raise
         return True
+
+    # --- history ----------------------------------------------------------------------------------------
+    def history(self) -> list[RegistryVersion]:
+        """The retained registry versions, oldest first (read fresh; see :mod:`ladle.registry.history`)."""
+        return list_versions(self._read()[0])
+
+    def specs_at(self, version: int) -> Specs:
+        """Every object's ``to_dict()`` as registry ``version`` held them."""
+        return specs_at(self._read()[0], version)
+
+    def diff_versions(self, a: int, b: int) -> RegistryDiff:
+        """What changed from registry version ``a`` to ``b`` (``InvalidRequest`` for an unknown version)."""
+        state = self._read()[0]
+        return annotate_contracts(diff_versions(state, a, b), specs_at(state, a), specs_at(state, b))
+
+    def rollback(self, version: int, *, apply_infra: ApplyInfra | None = None) -> RegistryDiff:
+        """Make the registry equal to ``version`` again by writing a *new* version (history is never rewritten).
+
+        Atomic and conflict-checked like :meth:`apply` (the same commit path: pending online work recorded
+        first, then ``apply_infra``); materialization bookkeeping of views the rollback reshapes is
+        forgotten, so they are materialized again. Rolling back to the current content changes nothing.
+        """
+        state, token = self._read()
+        desired = specs_at(state, version)
+        _validate(desired, self.project)
+        return self._commit(state, token, desired, apply_infra, rollback_of=version)
 
     # --- materialization bookkeeping -----------------------------------------------------------------
     def materialized_until(self, view_name: str) -> datetime | None:

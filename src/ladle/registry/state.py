@@ -46,8 +46,9 @@ __all__ = [
 
 #: the ``format`` marker written into every registry document
 FORMAT = "ladle-registry/1"
-#: applies remembered in ``history`` (older entries are dropped so the file stays small)
-HISTORY_LIMIT = 500
+#: applies remembered in ``history`` by default (``registry.history_limit``; older entries and the archived
+#: specs only they use are dropped so the document stays small)
+HISTORY_LIMIT = 100
 
 #: kind key -> object name -> the object's ``to_dict()``
 Specs = dict[str, dict[str, dict[str, Any]]]
@@ -138,6 +139,7 @@ _TOP_LEVEL_KEYS = {
     "objects",
     "materialization",
     "history",
+    "snapshots",
     "pending_infra",
     "signature",
 }
@@ -223,6 +225,9 @@ class RegistryState:
     objects: dict[str, dict[str, StoredObject]] = field(default_factory=lambda: {k: {} for k in KINDS})
     materialization: dict[str, Materialization] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: content hash -> ``to_dict()`` of every object some retained ``history`` version holds (what makes an
+    #: earlier version restorable, see :mod:`ladle.registry.history`)
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: online-store work committed but maybe not done yet (see :class:`PendingInfra`); ``None``: none
     pending_infra: PendingInfra | None = None
     _built: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
@@ -244,6 +249,7 @@ class RegistryState:
             "objects": {k: {n: o.to_dict() for n, o in self.objects[k].items()} for k in KINDS},
             "materialization": {v: m.to_dict() for v, m in self.materialization.items()},
             "history": self.history,
+            **({"snapshots": self.snapshots} if self.snapshots else {}),
             **({"pending_infra": self.pending_infra.to_dict()} if self.pending_infra is not None else {}),
         }
 
@@ -271,6 +277,7 @@ class RegistryState:
                 objects=objects,
                 materialization={v: Materialization.from_dict(m) for v, m in data.get("materialization", {}).items()},
                 history=list(data.get("history", [])),
+                snapshots=dict(data.get("snapshots") or {}),
                 pending_infra=PendingInfra.from_dict(data["pending_infra"]) if data.get("pending_infra") else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -323,14 +330,19 @@ class RegistryState:
         changes: list[dict[str, Any]],
         now: datetime,
         forget_materialization: Iterable[str] = (),
+        *,
+        about: dict[str, Any] | None = None,
+        keep: int = HISTORY_LIMIT,
     ) -> RegistryState:
         """The state after an apply that makes the objects equal to ``specs``.
 
-        ``changes`` (the diff's ``to_dict()`` entries) goes into the history; the version goes up by
-        one; unchanged objects keep their timestamps; views in ``forget_materialization`` (and views no
-        longer registered) lose their materialization record. The new state carries a
-        :class:`PendingInfra` (merged with one still pending here) naming the views whose online
-        storage goes: the online store is changed only after this state is committed.
+        ``changes`` (the diff's ``to_dict()`` entries) goes into the history with ``about`` (who, where, a
+        summary: see :func:`ladle.registry.history.history_entry_extras`); the version goes up by one;
+        the last ``keep`` history entries are kept, and the snapshots hold exactly the specs they name, so
+        each of them can be restored; unchanged objects keep their timestamps; views in
+        ``forget_materialization`` (and views no longer registered) lose their materialization record. The new
+        state carries a :class:`PendingInfra` (merged with one still pending here) naming the views whose
+        online storage goes: the online store is changed only after this state is committed.
         """
         stamp = utc_iso(now)
         objects = {
@@ -344,9 +356,12 @@ class RegistryState:
             v: m for v, m in self.materialization.items() if v in objects["feature_views"] and v not in forget
         }
         pending = PendingInfra.dropping(self, objects) if changes else self.pending_infra
-        new = RegistryState(self.project, self.version + 1, stamp, objects, materialization, [], pending)
-        entry = {"version": new.version, "time": stamp, "objects": new.hashes(), "changes": changes}
-        new.history = [*self.history, entry][-HISTORY_LIMIT:]
+        new = RegistryState(self.project, self.version + 1, stamp, objects, materialization, [], {}, pending)
+        entry = {"version": new.version, "time": stamp, "objects": new.hashes(), "changes": changes, **(about or {})}
+        new.history = [*self.history, entry][-max(1, keep) :]
+        pool = {**self.snapshots, **{o.hash: o.spec for k in KINDS for o in objects[k].values()}}
+        used = {h for e in new.history for h in e.get("objects", {}).values()}
+        new.snapshots = {h: pool[h] for h in sorted(used) if h in pool}
         return new
 
     def with_materialization(self, view_name: str, start: datetime, end: datetime, now: datetime) -> RegistryState:

@@ -1,0 +1,81 @@
+"""``ladle registry history|diff|rollback`` and the schema hash, as a user runs them on the demo repo.
+
+A cosmetic edit (ttl) and a contract edit (a feature removed) are told apart by ``plan``; history lists the
+three versions; ``diff 1 3`` names the fields; ``rollback 1`` writes version 4 equal to version 1, and the
+online store follows (the restored view is materialized and read again).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_cli import fresh_repo, ok, online_tables, python
+
+FIRST_VIEW_TTL = "    ttl=timedelta(days=1),\n    # The schema defines"
+ACC_RATE = (
+    '        Field(name="acc_rate", dtype=Float32),\n        Field(name="avg_daily_trips", dtype=Int64, description='
+)
+
+
+def edit(repo: Path, old: str, new: str) -> None:
+    path = repo / "example_repo.py"
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+
+
+def test_history_diff_rollback_and_schema_hash(tmp_path: Path) -> None:
+    repo, _ = fresh_repo(tmp_path, "hist")
+    listed = ok("feature-views", "list", cwd=repo)
+    described = json.loads(ok("feature-views", "describe", "driver_hourly_stats", "-o", "json", cwd=repo))
+    digest = described["schema_hash"]
+    assert len(digest) == 64 and "SCHEMA HASH" in listed and digest[:12] in listed
+    dump = json.loads(ok("registry-dump", cwd=repo))
+    assert dump["objects"]["feature_views"]["driver_hourly_stats"]["schema_hash"] == digest
+
+    edit(repo, FIRST_VIEW_TTL, FIRST_VIEW_TTL.replace("days=1", "days=2"))
+    plan = ok("plan", cwd=repo)
+    assert "cosmetic change feature view 'driver_hourly_stats'" in plan and "CONTRACT CHANGE" not in plan
+    ok("apply", cwd=repo)
+    edit(repo, ACC_RATE, '        Field(name="avg_daily_trips", dtype=Int64, description=')
+    plan = ok("plan", cwd=repo)
+    assert f"CONTRACT CHANGE feature view 'driver_hourly_stats': schema hash {digest[:12]} -> " in plan
+    ok("apply", cwd=repo)
+
+    history = json.loads(ok("registry", "history", "--json", cwd=repo))
+    assert [v["version"] for v in history] == [1, 2, 3]
+    assert all(v["user"] and v["host"] and v["time"] for v in history)
+    assert "ttl_seconds" in history[1]["summary"]
+    table = ok("registry", "history", cwd=repo)
+    assert "VERSION" in table and "USER" in table and "schema[" in table
+    diff = ok("registry", "diff", "1", "3", cwd=repo)
+    assert "~ feature view 'driver_hourly_stats'" in diff and "ttl_seconds: 86400 -> 172800" in diff
+    assert "acc_rate" in diff and "CONTRACT CHANGE" in diff
+    as_json = json.loads(ok("registry", "diff", "1", "3", "--json", cwd=repo))
+    assert {f["path"] for f in as_json[0]["fields"]} >= {"ttl_seconds"}
+
+    out = ok("registry", "rollback", "1", cwd=repo)
+    assert "wrote registry version 4" in out
+    assert json.loads(ok("registry", "history", "--json", cwd=repo))[-1]["rollback_of"] == 1
+    restored = json.loads(ok("feature-views", "describe", "driver_hourly_stats", "-o", "json", cwd=repo))
+    assert restored["schema_hash"] == digest and restored["ttl_seconds"] == 86400
+    assert any("driver_hourly_stats" in t for t in online_tables(repo, "hist"))
+    ok("materialize-incremental", "now", cwd=repo)
+    values = python(
+        """
+        from ladle import FeatureStore
+        store = FeatureStore(".")
+        r = store.get_online_features(["driver_hourly_stats:acc_rate"], [{"driver_id": 1001}]).to_dict()
+        print(r["acc_rate"][0] is not None)
+        """,
+        repo,
+    )
+    assert values.strip() == "True"  # the restored feature is served again
+    assert "does not exist" in ok_or_error(repo, "registry", "rollback", "99")
+
+
+def ok_or_error(repo: Path, *args: str) -> str:
+    from test_cli import fails
+
+    return fails(*args, cwd=repo)
