@@ -16,6 +16,7 @@ from ladle.definitions import DataSource, Entity, FeatureService, FeatureView, O
 from ladle.definitions.contents import Definition, RepoContents
 from ladle.definitions.kinds import kind_of
 from ladle.errors import InvalidRequest, WrongArgumentType
+from ladle.ingest.late_data import incremental_with_late_data
 from ladle.ingest.materialize import MaterializeResult, Progress, check_end, incremental_start, select_views, utc
 from ladle.ingest.push import PushMode, push_rows, push_targets, write_view_rows
 from ladle.ingest.windowed import drop_views, is_windowed, materialize_windowed
@@ -372,7 +373,15 @@ class FeatureStore:
         end = check_end(end_date)
         views, bookkeeping = self._online_views(feature_views)
         intervals = [(v, incremental_start(v, self.registry.materialized_until(v.name), end), end) for v in views]
-        return self._materialize(intervals, bookkeeping, progress)
+        return incremental_with_late_data(  # late data: older events that arrived since the last run
+            self.offline_store,
+            self.online_store,
+            self.registry,
+            self.project,
+            [v for v in views if not is_windowed(v)],
+            end,
+            lambda: self._materialize(intervals, bookkeeping, progress),
+        )
 
     def _materialize(
         self,

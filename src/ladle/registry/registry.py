@@ -413,6 +413,25 @@ class Registry:
                 time.sleep(0.02 * (attempt + 1))
         return False
 
+    def ingest_marker(self, view_name: str) -> dict[str, Any] | None:
+        """What the view's last incremental run had seen of its source (:mod:`ladle.ingest.late_data`), read fresh."""
+        record = self._read()[0].materialization.get(view_name)
+        return None if record is None else record.ingested
+
+    def record_ingest_markers(self, markers: dict[str, dict[str, Any]]) -> None:
+        """Remember per view what an incremental run has seen of its source, in one atomic write (retried
+        on a concurrent write, like the materialization bookkeeping)."""
+        for attempt in range(_MATERIALIZATION_ATTEMPTS):
+            state, token = self._read()
+            new = state.with_ingest_markers(markers, datetime.now(UTC))
+            try:
+                self._remember(new, self._write(new, token))
+                return
+            except RegistryConflict:
+                if attempt == _MATERIALIZATION_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+
     def teardown(self) -> None:
         """Delete the stored registry."""
         self.store.delete()

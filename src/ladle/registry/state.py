@@ -103,6 +103,8 @@ class Materialization:
     intervals: tuple[tuple[str, str], ...] = ()
     #: the latest end of any run (where ``materialize_incremental`` starts next time)
     materialized_until: str | None = None
+    #: what the last incremental run had seen of the source (:mod:`ladle.ingest.late_data`), else ``None``
+    ingested: dict[str, Any] | None = None
 
     def add(self, start: datetime, end: datetime) -> Materialization:
         """This record with ``[start, end]`` added (overlapping or touching intervals are merged)."""
@@ -119,16 +121,24 @@ class Materialization:
         until = _utc(end)
         if self.materialized_until is not None:
             until = max(until, datetime.fromisoformat(self.materialized_until))
-        return Materialization(tuple((s.isoformat(), e.isoformat()) for s, e in merged), until.isoformat())
+        intervals = tuple((s.isoformat(), e.isoformat()) for s, e in merged)
+        return Materialization(intervals, until.isoformat(), self.ingested)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"intervals": [list(i) for i in self.intervals], "materialized_until": self.materialized_until}
+        out: dict[str, Any] = {
+            "intervals": [list(i) for i in self.intervals],
+            "materialized_until": self.materialized_until,
+        }
+        if self.ingested is not None:
+            out["ingested"] = self.ingested
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Materialization:
         """Inverse of :meth:`to_dict`."""
-        return cls(tuple((s, e) for s, e in data.get("intervals", [])), data.get("materialized_until"))
+        intervals = tuple((s, e) for s, e in data.get("intervals", []))
+        return cls(intervals, data.get("materialized_until"), data.get("ingested"))
 
 
 _TOP_LEVEL_KEYS = {
@@ -370,6 +380,14 @@ class RegistryState:
         return self._same_objects(
             last_updated=utc_iso(now), materialization={**self.materialization, view_name: record}
         )
+
+    def with_ingest_markers(self, markers: dict[str, dict[str, Any]], now: datetime) -> RegistryState:
+        """The state with each registered view's late-data marker replaced (version unchanged)."""
+        materialization = dict(self.materialization)
+        for view, marker in markers.items():
+            if view in self.objects["feature_views"]:
+                materialization[view] = replace(materialization.get(view, Materialization()), ingested=marker)
+        return self._same_objects(last_updated=utc_iso(now), materialization=materialization)
 
     def infra_done(self) -> RegistryState:
         """This state with its pending online-store work marked as done."""
