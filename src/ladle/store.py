@@ -27,6 +27,7 @@ from ladle.registry.history import RegistryVersion
 from ladle.registry.registry import MaterializationBookkeeping
 from ladle.repo.inference import infer_contents
 from ladle.repo.loader import load_repo
+from ladle.retrieval.date_range import range_entity_rows
 from ladle.retrieval.feature_refs import CachedResolver, ResolvedFeatures
 from ladle.retrieval.historical import historical_job
 from ladle.retrieval.job import RetrievalJob
@@ -284,13 +285,25 @@ class FeatureStore:
 
     def get_historical_features(
         self,
-        entity_df: Any,
-        features: list[str] | FeatureService,
+        entity_df: Any = None,
+        features: list[str] | FeatureService | None = None,
         full_feature_names: bool = False,
         filter_by_created_timestamp: bool = False,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
     ) -> RetrievalJob:
-        """A point-in-time-correct training set: one row per entity row, features as of its timestamp."""
+        """A point-in-time-correct training set: one row per entity row, features as of its timestamp.
+
+        Without ``entity_df``, the rows are every ``(key, event time)`` of the views' data between
+        ``start_date`` and ``end_date`` (Feast's entity-less retrieval; see :mod:`ladle.retrieval.date_range`).
+        """
+        if features is None:
+            raise InvalidRequest("get_historical_features needs features=[...] or a FeatureService")
         resolved = self._resolve(features, full_feature_names)
+        if entity_df is None:
+            entity_df = range_entity_rows(self.offline_store, resolved, start_date, end_date)
+        elif start_date is not None or end_date is not None:
+            raise InvalidRequest("pass either entity_df or start_date/end_date to get_historical_features, not both")
         job = historical_job(
             self.offline_store, resolved, entity_df, filter_by_created_timestamp, resolved.key_arrow_types()
         )
