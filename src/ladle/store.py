@@ -32,6 +32,14 @@ from ladle.retrieval.feature_refs import CachedResolver, ResolvedFeatures
 from ladle.retrieval.historical import historical_job
 from ladle.retrieval.job import RetrievalJob
 from ladle.retrieval.online_read import OnlineResponse, read_online
+from ladle.retrieval.saved_datasets import (
+    ReproduceReport,
+    SavedDataset,
+    dataset_record,
+    reproduce,
+    source_fingerprint,
+    write_dataset,
+)
 
 __all__ = ["FeatureStore"]
 
@@ -278,6 +286,69 @@ class FeatureStore:
         diff = self.registry.rollback(version, apply_infra=self._apply_infra)
         self._resolver.clear()
         return diff
+
+    # --- saved datasets (docs/saved-datasets.md) --------------------------------------------------------
+    def create_saved_dataset(
+        self,
+        from_: RetrievalJob,
+        name: str,
+        storage: Any,
+        tags: dict[str, str] | None = None,
+        feature_service: FeatureService | None = None,
+        allow_overwrite: bool = False,
+    ) -> SavedDataset:
+        """Store ``from_``'s training set at ``storage`` and register it with its reproducibility metadata."""
+        if not isinstance(from_, RetrievalJob):
+            raise WrongArgumentType(f"create_saved_dataset(from_=...) takes a RetrievalJob, got {type(from_).__name__}")
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest("create_saved_dataset needs a name")
+        known = {d["name"] for d in self.registry.list_saved_datasets()}
+        if name in known and not allow_overwrite:
+            raise InvalidRequest(f"saved dataset '{name}' already exists; pass allow_overwrite=True or another name")
+        state = self.registry.state()
+        service = feature_service.name if feature_service is not None else None
+        record, entity = dataset_record(
+            from_,
+            name,
+            storage,
+            tags,
+            state.feature_views(),
+            state.version,
+            self.offline_store,
+            self.repo_path,
+            service,
+        )
+        write_dataset(from_, storage, entity, self.offline_store, allow_overwrite)
+        self.registry.save_dataset(name, record, allow_overwrite)
+        return SavedDataset.from_record(record, self.offline_store)
+
+    def get_saved_dataset(self, name: str) -> SavedDataset:
+        """A registered saved dataset (``.to_df()`` reads its rows)."""
+        return SavedDataset.from_record(self.registry.get_saved_dataset(name), self.offline_store)
+
+    def list_saved_datasets(self, tags: dict[str, str] | None = None) -> list[SavedDataset]:
+        """The registered saved datasets, by name."""
+        found = [SavedDataset.from_record(r, self.offline_store) for r in self.registry.list_saved_datasets()]
+        return _tagged(found, tags)
+
+    def reproduce_saved_dataset(self, name: str) -> ReproduceReport:
+        """Rebuild a saved dataset from its entity rows and features and compare it with the stored rows."""
+        dataset = self.get_saved_dataset(name)
+        service = dataset.feature_service_name
+        features = self.get_feature_service(service) if service else dataset.features
+
+        def rebuild(entity: Any) -> Any:
+            job = self.get_historical_features(entity, features, full_feature_names=dataset.full_feature_names)
+            return job.to_arrow()
+
+        state = self.registry.state()
+        return reproduce(
+            dataset,
+            rebuild,
+            state.feature_views(),
+            state.version,
+            lambda source: source_fingerprint(self.offline_store, source, self.repo_path),
+        )
 
     # --- retrieval -----------------------------------------------------------------------------------
     def _resolve(self, features: Any, full_feature_names: bool) -> ResolvedFeatures:

@@ -1,4 +1,5 @@
-"""``ladle registry history|diff|rollback`` and the schema hash, as a user runs them on the demo repo.
+"""``ladle registry history|diff|rollback``, the schema hash, ``ladle saved-datasets`` and ``ladle reproduce``, as a
+user runs them on the demo repo.
 
 A cosmetic edit (ttl) and a contract edit (a feature removed) are told apart by ``plan``; history lists the
 three versions; ``diff 1 3`` names the fields; ``rollback 1`` writes version 4 equal to version 1, and the
@@ -10,7 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from test_cli import fresh_repo, ok, online_tables, python
+import pyarrow as pa
+import pyarrow.parquet as pq
+from test_cli import fails, fresh_repo, ladle, ok, online_tables, python
 
 FIRST_VIEW_TTL = "    ttl=timedelta(days=1),\n    # The schema defines"
 ACC_RATE = (
@@ -72,10 +75,46 @@ def test_history_diff_rollback_and_schema_hash(tmp_path: Path) -> None:
         repo,
     )
     assert values.strip() == "True"  # the restored feature is served again
-    assert "does not exist" in ok_or_error(repo, "registry", "rollback", "99")
+    assert "does not exist" in fails("registry", "rollback", "99", cwd=repo)
 
 
-def ok_or_error(repo: Path, *args: str) -> str:
-    from test_cli import fails
+def test_saved_datasets_and_reproduce(tmp_path: Path) -> None:
+    repo, _ = fresh_repo(tmp_path, "saved")
+    python(
+        """
+        from datetime import datetime, timezone
+        import pandas as pd
+        from ladle import FeatureStore
+        from ladle.definitions import SavedDatasetFileStorage
+        store = FeatureStore(".")
+        table = pd.read_parquet("data/driver_stats.parquet")
+        entities = table[["driver_id", "event_timestamp"]].head(50).reset_index(drop=True)
+        job = store.get_historical_features(entities, ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate"])
+        store.create_saved_dataset(
+            from_=job, name="train_v1", storage=SavedDatasetFileStorage(path="data/train_v1.parquet"),
+            tags={"model": "eta"},
+        )
+        """,
+        repo,
+    )
+    listed = ok("saved-datasets", "list", cwd=repo)
+    assert "train_v1" in listed and "data/train_v1.parquet" in listed
+    described = json.loads(ok("saved-datasets", "describe", "train_v1", "-o", "json", cwd=repo))
+    assert described["tags"] == {"model": "eta"} and described["reproducibility"]["rows"] == 50
+    assert described["reproducibility"]["views"]["driver_hourly_stats"]["fingerprint"].startswith("files:")
+    assert "0 differ" in ok("reproduce", "train_v1", cwd=repo)
 
-    return fails(*args, cwd=repo)
+    source = repo / "data/driver_stats.parquet"
+    table = pq.read_table(source)
+    scaled = table.set_column(
+        table.schema.get_field_index("conv_rate"),
+        "conv_rate",
+        pa.array([1.5] * table.num_rows, table.schema.field("conv_rate").type),
+    )
+    pq.write_table(scaled, source)
+    done = ladle("reproduce", "train_v1", cwd=repo)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "differs from its rebuild" in done.stdout and "conv_rate" in done.stdout
+    assert "source 'driver_hourly_stats_source' of feature view 'driver_hourly_stats'" in done.stdout
+    report = json.loads(ladle("reproduce", "train_v1", "--json", cwd=repo).stdout)
+    assert report["identical"] is False and report["differing_columns"] == {"conv_rate": report["differing_rows"]}

@@ -1,5 +1,6 @@
-"""``ladle registry history|diff|rollback`` (docs/registry-history.md) and the schema-hash additions to
-``plan`` and ``feature-views describe``; registered on the root group by :func:`register`.
+"""``ladle registry history|diff|rollback`` (docs/registry-history.md), ``ladle saved-datasets list|describe``
+and ``ladle reproduce`` (docs/saved-datasets.md), and the schema-hash additions to ``plan`` and
+``feature-views describe``; registered on the root group by :func:`register`.
 
 Kept apart from :mod:`ladle.cli.commands` (Feast's commands) so each module stays within its size budget.
 """
@@ -98,6 +99,56 @@ def rollback_command(state: CliState, version: int) -> None:
     console.print(f"\nRolled back to version {version}: wrote registry version {store.registry.version}.")
 
 
+@click.group("saved-datasets", context_settings=_CONTEXT)
+def saved_datasets_group() -> None:
+    """Saved training sets and their reproducibility metadata."""
+
+
+@saved_datasets_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the datasets as JSON.")
+@pass_state
+def saved_list_command(state: CliState, as_json: bool) -> None:
+    """List the saved datasets."""
+    datasets = state.store().list_saved_datasets()
+    if as_json:
+        click.echo(json.dumps([d.to_dict() for d in datasets], indent=2, default=str))
+        return
+    console = out.make_console()
+    if not datasets:
+        console.print("No saved datasets (create one with store.create_saved_dataset).")
+        return
+    table = plain_table("NAME", "ROWS", "REGISTRY VERSION", "CREATED", "STORAGE")
+    for d in datasets:
+        meta = d.metadata
+        plain_row(table, d.name, meta.get("rows"), meta.get("registry_version"), d.created_timestamp, d.storage["path"])
+    console.print(table)
+
+
+@saved_datasets_group.command("describe")
+@click.argument("name")
+@click.option("--output", "-o", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@pass_state
+def saved_describe_command(state: CliState, name: str, output: str) -> None:
+    """Print a saved dataset's record: features, storage and reproducibility metadata."""
+    click.echo(out.format_document(state.store().get_saved_dataset(name).to_dict(), output))
+
+
+@click.command("reproduce", context_settings=_CONTEXT)
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_state
+def reproduce_command(state: CliState, name: str, as_json: bool) -> None:
+    """Rebuild saved dataset NAME and compare it with the stored rows; exit 1 when any row differs."""
+    report = state.store().reproduce_saved_dataset(name)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for line in report.lines():
+            click.echo(line)
+    if not report.identical:
+        raise SystemExit(1)
+
+
 def _diff_json(diff: Any) -> list[dict[str, Any]]:
     return [
         {
@@ -138,3 +189,5 @@ def describe_document(obj: Any) -> dict[str, Any]:
 def register(cli: click.Group) -> None:
     """Add this module's commands to the root group."""
     cli.add_command(registry_group)
+    cli.add_command(saved_datasets_group)
+    cli.add_command(reproduce_command)

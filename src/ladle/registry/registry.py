@@ -432,6 +432,38 @@ class Registry:
                     raise
                 time.sleep(0.02 * (attempt + 1))
 
+    # --- saved datasets ---------------------------------------------------------------------------------
+    def list_saved_datasets(self) -> list[dict[str, Any]]:
+        """Every saved dataset's record, by name (read fresh)."""
+        saved = self._read()[0].saved_datasets
+        return [saved[n] for n in sorted(saved)]
+
+    def get_saved_dataset(self, name: str) -> dict[str, Any]:
+        """One saved dataset's record (:class:`~ladle.errors.NotFound` naming the known ones)."""
+        saved = self._read()[0].saved_datasets
+        if name not in saved:
+            raise NotFound("saved dataset", name, self.project, list(saved))
+        return saved[name]
+
+    def save_dataset(self, name: str, record: dict[str, Any], allow_overwrite: bool = False) -> None:
+        """Register a saved dataset in one atomic write (retried on a concurrent write); an existing name is an
+        :class:`~ladle.errors.InvalidRequest` unless ``allow_overwrite``."""
+        for attempt in range(_MATERIALIZATION_ATTEMPTS):
+            state, token = self._read()
+            if name in state.saved_datasets and not allow_overwrite:
+                raise InvalidRequest(
+                    f"saved dataset '{name}' already exists in project '{self.project}'; pass allow_overwrite=True "
+                    "or choose another name"
+                )
+            new = state.with_saved_dataset(name, record, datetime.now(UTC))
+            try:
+                self._remember(new, self._write(new, token))
+                return
+            except RegistryConflict:
+                if attempt == _MATERIALIZATION_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+
     def teardown(self) -> None:
         """Delete the stored registry."""
         self.store.delete()

@@ -150,6 +150,7 @@ _TOP_LEVEL_KEYS = {
     "materialization",
     "history",
     "snapshots",
+    "saved_datasets",
     "pending_infra",
     "signature",
 }
@@ -238,6 +239,8 @@ class RegistryState:
     #: content hash -> ``to_dict()`` of every object some retained ``history`` version holds (what makes an
     #: earlier version restorable, see :mod:`ladle.registry.history`)
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: name -> saved dataset record (:mod:`ladle.retrieval.saved_datasets`); kept across applies, like Feast's
+    saved_datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: online-store work committed but maybe not done yet (see :class:`PendingInfra`); ``None``: none
     pending_infra: PendingInfra | None = None
     _built: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
@@ -260,6 +263,7 @@ class RegistryState:
             "materialization": {v: m.to_dict() for v, m in self.materialization.items()},
             "history": self.history,
             **({"snapshots": self.snapshots} if self.snapshots else {}),
+            **({"saved_datasets": self.saved_datasets} if self.saved_datasets else {}),
             **({"pending_infra": self.pending_infra.to_dict()} if self.pending_infra is not None else {}),
         }
 
@@ -288,6 +292,7 @@ class RegistryState:
                 materialization={v: Materialization.from_dict(m) for v, m in data.get("materialization", {}).items()},
                 history=list(data.get("history", [])),
                 snapshots=dict(data.get("snapshots") or {}),
+                saved_datasets=dict(data.get("saved_datasets") or {}),
                 pending_infra=PendingInfra.from_dict(data["pending_infra"]) if data.get("pending_infra") else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -366,7 +371,9 @@ class RegistryState:
             v: m for v, m in self.materialization.items() if v in objects["feature_views"] and v not in forget
         }
         pending = PendingInfra.dropping(self, objects) if changes else self.pending_infra
-        new = RegistryState(self.project, self.version + 1, stamp, objects, materialization, [], {}, pending)
+        new = RegistryState(
+            self.project, self.version + 1, stamp, objects, materialization, [], {}, dict(self.saved_datasets), pending
+        )
         entry = {"version": new.version, "time": stamp, "objects": new.hashes(), "changes": changes, **(about or {})}
         new.history = [*self.history, entry][-max(1, keep) :]
         pool = {**self.snapshots, **{o.hash: o.spec for k in KINDS for o in objects[k].values()}}
@@ -388,6 +395,13 @@ class RegistryState:
             if view in self.objects["feature_views"]:
                 materialization[view] = replace(materialization.get(view, Materialization()), ingested=marker)
         return self._same_objects(last_updated=utc_iso(now), materialization=materialization)
+
+    def with_saved_dataset(self, name: str, record: dict[str, Any] | None, now: datetime) -> RegistryState:
+        """The state with saved dataset ``name`` set to ``record`` (removed for ``None``; version unchanged)."""
+        saved = {k: v for k, v in self.saved_datasets.items() if k != name}
+        if record is not None:
+            saved[name] = record
+        return self._same_objects(last_updated=utc_iso(now), saved_datasets=dict(sorted(saved.items())))
 
     def infra_done(self) -> RegistryState:
         """This state with its pending online-store work marked as done."""
