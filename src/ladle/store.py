@@ -287,6 +287,11 @@ class FeatureStore:
         self._resolver.clear()
         return diff
 
+    def list_feature_view_versions(self, name: str) -> list[dict[str, Any]]:
+        """Feast's view versions of ``name`` (v0, v1, ... one per contract change), each with ``active``."""
+        record = self.registry.feature_view_versions(name)
+        return [{**v, "active": v["version"] == record["active"]} for v in record["versions"]]
+
     # --- saved datasets (docs/saved-datasets.md) --------------------------------------------------------
     def create_saved_dataset(
         self,

@@ -46,6 +46,9 @@ def test_history_diff_rollback_and_schema_hash(tmp_path: Path) -> None:
     assert f"CONTRACT CHANGE feature view 'driver_hourly_stats': schema hash {digest[:12]} -> " in plan
     ok("apply", cwd=repo)
 
+    versions = json.loads(ok("feature-views", "versions", "driver_hourly_stats", "--json", cwd=repo))
+    assert [(v["version"], v["active"]) for v in versions] == [(0, False), (1, True)]  # ttl edit: no new version
+    assert "v1" in ok("feature-views", "list-versions", "driver_hourly_stats", cwd=repo)
     history = json.loads(ok("registry", "history", "--json", cwd=repo))
     assert [v["version"] for v in history] == [1, 2, 3]
     assert all(v["user"] and v["host"] and v["time"] for v in history)
@@ -63,6 +66,8 @@ def test_history_diff_rollback_and_schema_hash(tmp_path: Path) -> None:
     assert json.loads(ok("registry", "history", "--json", cwd=repo))[-1]["rollback_of"] == 1
     restored = json.loads(ok("feature-views", "describe", "driver_hourly_stats", "-o", "json", cwd=repo))
     assert restored["schema_hash"] == digest and restored["ttl_seconds"] == 86400
+    versions = json.loads(ok("feature-views", "versions", "driver_hourly_stats", "--json", cwd=repo))
+    assert [(v["version"], v["active"]) for v in versions] == [(0, False), (1, False), (2, True)]
     assert any("driver_hourly_stats" in t for t in online_tables(repo, "hist"))
     ok("materialize-incremental", "now", cwd=repo)
     values = python(

@@ -115,6 +115,7 @@ def test_registry_file_layout(registry: Registry) -> None:
         "materialization",
         "history",
         "snapshots",
+        "view_versions",
         "pending_infra",
     }
     registry.settle_infra(lambda state, dropped: None)
@@ -128,6 +129,7 @@ def test_registry_file_layout(registry: Registry) -> None:
         "materialization",
         "history",
         "snapshots",
+        "view_versions",
     }
     assert doc["format"] == "ladle-registry/1" and doc["project"] == "demo" and doc["version"] == 1
     assert set(doc["objects"]) == {

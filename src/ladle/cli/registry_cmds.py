@@ -149,6 +149,23 @@ def reproduce_command(state: CliState, name: str, as_json: bool) -> None:
         raise SystemExit(1)
 
 
+@click.command("versions", context_settings=_CONTEXT)
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
+@pass_state
+def view_versions_command(state: CliState, name: str, as_json: bool) -> None:
+    """List a feature view's versions (v0, v1, ...: one per contract change) and the active one."""
+    versions = state.store().list_feature_view_versions(name)
+    if as_json:
+        click.echo(json.dumps(versions, indent=2))
+        return
+    table = plain_table("VERSION", "ACTIVE", "SCHEMA HASH", "REGISTRY VERSION", "CREATED")
+    for v in versions:
+        hash_ = (v.get("schema_hash") or "?")[:12]
+        plain_row(table, f"v{v['version']}", "*" if v["active"] else "", hash_, v["registry_version"], v.get("time"))
+    out.make_console().print(table)
+
+
 def _diff_json(diff: Any) -> list[dict[str, Any]]:
     return [
         {
@@ -191,3 +208,7 @@ def register(cli: click.Group) -> None:
     cli.add_command(registry_group)
     cli.add_command(saved_datasets_group)
     cli.add_command(reproduce_command)
+    views = cli.commands.get("feature-views")
+    if isinstance(views, click.Group):
+        views.add_command(view_versions_command)
+        views.add_command(view_versions_command, "list-versions")  # the ADR's spelling

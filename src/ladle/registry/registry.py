@@ -35,6 +35,7 @@ from ladle.registry.diff import RegistryDiff
 from ladle.registry.history import RegistryVersion, diff_versions, history_entry_extras, list_versions, specs_at
 from ladle.registry.signing import sign, verify
 from ladle.registry.state import KIND_SINGULAR, KINDS, RegistryState, Specs
+from ladle.registry.view_versions import apply_pins, next_view_versions, split_versioned, versioned_view
 from ladle.types import ValueType, dtype_from_dict
 
 __all__ = ["ApplyInfra", "MaterializationBookkeeping", "Registry", "make_registry_store"]
@@ -205,8 +206,20 @@ class Registry:
         return _by_name(self._current().feature_views())
 
     def get_feature_view(self, name: str) -> FeatureView:
-        """One feature view (:class:`~ladle.errors.NotFound` when absent)."""
-        return self._get(self._current().feature_views(), "feature view", name)
+        """One feature view (:class:`~ladle.errors.NotFound` when absent); ``"name@vN"`` is version N of it
+        (see :mod:`ladle.registry.view_versions`)."""
+        base, number = split_versioned(name) if isinstance(name, str) else (name, None)
+        state = self._current()
+        view = self._get(state.feature_views(), "feature view", base)
+        if number is None:
+            return view
+        return versioned_view(state, base, number)
+
+    def feature_view_versions(self, name: str) -> dict[str, Any]:
+        """``{"active": N, "versions": [{version, schema_hash, registry_version, time, spec}]}`` of a view."""
+        state = self._read()[0]
+        self._get(state.feature_views(), "feature view", name)
+        return copy.deepcopy(state.view_versions.get(name) or {"active": None, "versions": []})
 
     def list_on_demand_feature_views(self) -> list[OnDemandFeatureView]:
         """Registered on-demand feature views, by name."""
@@ -292,7 +305,7 @@ class Registry:
         else:
             desired = given
         _validate(desired, self.project)
-        return desired
+        return apply_pins(desired, state)
 
     def _commit(
         self,
@@ -305,14 +318,18 @@ class Registry:
         current = state.specs()
         diff = annotate_contracts(RegistryDiff.compute(current, desired), current, desired)
         if not diff.is_empty:
-            changes = diff.to_dict()
+            changes, now = diff.to_dict(), datetime.now(UTC)
+            versions = next_view_versions(
+                state, desired, view_schema_hashes(desired), state.version + 1, now.isoformat()
+            )
             new = state.applied(
                 desired,
                 changes,
-                datetime.now(UTC),
+                now,
                 _views_to_rematerialize(state, diff),
                 about=history_entry_extras(changes, rollback_of),
                 keep=self.config.registry.history_limit,
+                view_versions=versions,
             )
             _check_readable(new)
             self._remember(new, self._write(new, token))
@@ -371,7 +388,7 @@ class Registry:
         forgotten, so they are materialized again. Rolling back to the current content changes nothing.
         """
         state, token = self._read()
-        desired = specs_at(state, version)
+        desired = apply_pins(specs_at(state, version), state)
         _validate(desired, self.project)
         return self._commit(state, token, desired, apply_infra, rollback_of=version)
 

@@ -151,6 +151,7 @@ _TOP_LEVEL_KEYS = {
     "history",
     "snapshots",
     "saved_datasets",
+    "view_versions",
     "pending_infra",
     "signature",
 }
@@ -241,6 +242,8 @@ class RegistryState:
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: name -> saved dataset record (:mod:`ladle.retrieval.saved_datasets`); kept across applies, like Feast's
     saved_datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: view name -> ``{"active": N, "versions": [...]}`` (Feast's view versions, :mod:`ladle.registry.view_versions`)
+    view_versions: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: online-store work committed but maybe not done yet (see :class:`PendingInfra`); ``None``: none
     pending_infra: PendingInfra | None = None
     _built: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
@@ -264,6 +267,7 @@ class RegistryState:
             "history": self.history,
             **({"snapshots": self.snapshots} if self.snapshots else {}),
             **({"saved_datasets": self.saved_datasets} if self.saved_datasets else {}),
+            **({"view_versions": self.view_versions} if self.view_versions else {}),
             **({"pending_infra": self.pending_infra.to_dict()} if self.pending_infra is not None else {}),
         }
 
@@ -293,6 +297,7 @@ class RegistryState:
                 history=list(data.get("history", [])),
                 snapshots=dict(data.get("snapshots") or {}),
                 saved_datasets=dict(data.get("saved_datasets") or {}),
+                view_versions=dict(data.get("view_versions") or {}),
                 pending_infra=PendingInfra.from_dict(data["pending_infra"]) if data.get("pending_infra") else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -348,6 +353,7 @@ class RegistryState:
         *,
         about: dict[str, Any] | None = None,
         keep: int = HISTORY_LIMIT,
+        view_versions: dict[str, dict[str, Any]] | None = None,
     ) -> RegistryState:
         """The state after an apply that makes the objects equal to ``specs``.
 
@@ -372,12 +378,20 @@ class RegistryState:
         }
         pending = PendingInfra.dropping(self, objects) if changes else self.pending_infra
         new = RegistryState(
-            self.project, self.version + 1, stamp, objects, materialization, [], {}, dict(self.saved_datasets), pending
+            project=self.project,
+            version=self.version + 1,
+            last_updated=stamp,
+            objects=objects,
+            materialization=materialization,
+            saved_datasets=dict(self.saved_datasets),
+            view_versions=dict(self.view_versions if view_versions is None else view_versions),
+            pending_infra=pending,
         )
         entry = {"version": new.version, "time": stamp, "objects": new.hashes(), "changes": changes, **(about or {})}
         new.history = [*self.history, entry][-max(1, keep) :]
         pool = {**self.snapshots, **{o.hash: o.spec for k in KINDS for o in objects[k].values()}}
         used = {h for e in new.history for h in e.get("objects", {}).values()}
+        used |= {v["spec"] for r in new.view_versions.values() for v in r.get("versions", [])}
         new.snapshots = {h: pool[h] for h in sorted(used) if h in pool}
         return new
 
