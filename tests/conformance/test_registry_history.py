@@ -131,6 +131,8 @@ def test_rollback_writes_a_new_version_and_settles_online(registry_path: tuple[s
     assert infra.calls == [{"driver_stats": Float32}]  # the online step saw version 1's view
     assert fresh.state().pending_infra is None  # the online step ran and was marked done
     assert registry.rollback(1).is_empty  # already equal: nothing written
+    with pytest.raises(InvalidRequest, match="versions start at 1"):
+        registry.rollback(0)
     assert Registry(config).version == 4
 
 

@@ -13,7 +13,8 @@ records, per view, what it had seen of the source up to its end (an *ingest mark
 
 Those rows go through the online store's newer-wins write, so a late row replaces a stored value only where
 its event time is newer, and rows older than ``end - ttl`` (already expired when read) are not re-read.
-The cost is one read of the timestamp columns (and join keys) up to the run's end per view and run. A view
+The cost is one read of the timestamp columns up to the run's end per view and run (plus the late window's
+keys when rows arrived late). A view
 whose first incremental run predates this bookkeeping starts tracking on its next run.
 """
 
@@ -82,18 +83,19 @@ def scan_view(offline: OfflineStore, view: FeatureView, previous: IngestMarker |
     """Read the view's timestamps up to ``end``; compare with ``previous`` (the last run's marker)."""
     source = view.batch_source
     ts, created = source.timestamp_field, source.created_timestamp_column
-    keys = [f.name for f in view.entity_columns]
-    seen = offline.pull_all(source, [*keys, ts, *([created] if created else [])], None, end)
+    seen = offline.pull_all(source, [ts, *([created] if created else [])], None, end)
     marker = IngestMarker(end, seen.num_rows, _max(seen.column(created)) if created else None)
     if previous is None:
         return LateScan(view, marker)
-    before = seen.filter(pc.less_equal(seen.column(ts), pa.scalar(previous.until, seen.schema.field(ts).type)))
-    if before.num_rows == previous.rows:
+    before = pc.sum(pc.less_equal(seen.column(ts), pa.scalar(previous.until, seen.schema.field(ts).type))).as_py()
+    if (before or 0) == previous.rows:
         return LateScan(view, marker)
     oldest_alive = end - view.ttl if view.ttl and view.ttl > timedelta(0) else EPOCH
     if created and previous.created_max is not None:
-        threshold = pa.scalar(previous.created_max, before.schema.field(created).type)
-        late = before.filter(pc.greater(before.column(created), threshold))
+        keys = [f.name for f in view.entity_columns]
+        window = offline.pull_all(source, [*keys, ts, created], oldest_alive, previous.until)
+        threshold = pa.scalar(previous.created_max, window.schema.field(created).type)
+        late = window.filter(pc.greater(window.column(created), threshold))
         if late.num_rows:
             start = max(utc(pc.min(late.column(ts)).as_py()), oldest_alive)
             return LateScan(view, marker, (start, previous.until), late.select(keys))
@@ -124,9 +126,10 @@ def incremental_with_late_data(
 
     The late rows' counts are added to that view's result; the new markers are recorded after every write.
     """
+    markers = registry.ingest_markers()
     scans = []
     for view in views:
-        previous = registry.ingest_marker(view.name)
+        previous = markers.get(view.name)
         scans.append(scan_view(offline, view, None if previous is None else IngestMarker.from_dict(previous), end))
     results = run()
     late_counts: dict[str, int] = {}

@@ -387,6 +387,11 @@ class Registry:
         first, then ``apply_infra``); materialization bookkeeping of views the rollback reshapes is
         forgotten, so they are materialized again. Rolling back to the current content changes nothing.
         """
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise InvalidRequest(
+                f"cannot roll back to registry version {version!r}: versions start at 1 (to remove everything, "
+                "use `ladle teardown`)"
+            )
         state, token = self._read()
         desired = apply_pins(specs_at(state, version), state)
         _validate(desired, self.project)
@@ -430,10 +435,10 @@ class Registry:
                 time.sleep(0.02 * (attempt + 1))
         return False
 
-    def ingest_marker(self, view_name: str) -> dict[str, Any] | None:
-        """What the view's last incremental run had seen of its source (:mod:`ladle.ingest.late_data`), read fresh."""
-        record = self._read()[0].materialization.get(view_name)
-        return None if record is None else record.ingested
+    def ingest_markers(self) -> dict[str, dict[str, Any]]:
+        """Per view, what its last incremental run had seen of its source (:mod:`ladle.ingest.late_data`), read fresh."""
+        state = self._read()[0]
+        return {v: m.ingested for v, m in state.materialization.items() if m.ingested is not None}
 
     def record_ingest_markers(self, markers: dict[str, dict[str, Any]]) -> None:
         """Remember per view what an incremental run has seen of its source, in one atomic write (retried
