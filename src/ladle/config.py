@@ -63,6 +63,8 @@ class RegistryConfig(_Strict):
     #: HMAC key (write ``${ENV_VAR}``): sign the registry on write, refuse a registry without a valid
     #: signature on read (see docs/reliability.md, "Trust model")
     signing_key: str | None = None
+    #: registry versions kept restorable (``ladle registry history|diff|rollback``; docs/registry-history.md)
+    history_limit: int = Field(default=100, ge=1, le=100_000)
 
 
 class ApiKeyConfig(_Strict):

@@ -20,6 +20,7 @@ from ladle.definitions import DataSource, Entity, FeatureService, FeatureView, O
 from ladle.definitions.contents import Definition, RepoContents
 from ladle.definitions.kinds import kind_of
 from ladle.errors import InvalidRequest, LadleWarning, WrongArgumentType
+from ladle.ingest.late_data import incremental_with_late_data
 from ladle.ingest.materialize import MaterializeResult, Progress, check_end, incremental_start, select_views, utc
 from ladle.ingest.push import PushMode, push_rows, push_targets, write_view_rows
 from ladle.ingest.windowed import drop_views, is_windowed, materialize_windowed
@@ -27,15 +28,25 @@ from ladle.offline.base import OfflineStore
 from ladle.offline.filesystem import ObjectStoreOptions
 from ladle.online.base import OnlineStore
 from ladle.registry import Registry, RegistryDiff, RegistryState
+from ladle.registry.history import RegistryVersion
 from ladle.registry.registry import MaterializationBookkeeping
 from ladle.repo.inference import infer_contents
 from ladle.repo.loader import load_repo
+from ladle.retrieval.date_range import range_entity_rows
 from ladle.retrieval.feature_refs import CachedResolver, ResolvedFeatures
 from ladle.retrieval.historical import historical_job
 from ladle.retrieval.job import RetrievalJob
 from ladle.retrieval.online_read import OnlineResponse, read_online
 from ladle.versions import FeatureSetRoot, PublishResult, RollbackResult, VersionInfo, publish, rollback
 from ladle.versions.sources import source_versions
+from ladle.retrieval.saved_datasets import (
+    ReproduceReport,
+    SavedDataset,
+    dataset_record,
+    reproduce,
+    source_fingerprint,
+    write_dataset,
+)
 
 __all__ = ["FeatureStore"]
 
@@ -266,19 +277,116 @@ class FeatureStore:
             drop_views(self.online_store, self.project, self.registry.list_feature_views())
         self.registry.teardown()
 
+    # --- registry history (docs/registry-history.md) ---------------------------------------------------
+    def registry_history(self) -> list[RegistryVersion]:
+        """The retained registry versions, oldest first: time, user, host, summary and changes of each."""
+        return self.registry.history()
+
+    def diff_registry_versions(self, a: int, b: int) -> RegistryDiff:
+        """What changed from registry version ``a`` to ``b``, object by object and field by field."""
+        return self.registry.diff_versions(a, b)
+
+    def rollback_registry(self, version: int) -> RegistryDiff:
+        """Write a new registry version equal to ``version``, with the online tables adjusted as ``apply`` does."""
+        if self.config.online_store is not None:
+            self.online_store.check()
+        diff = self.registry.rollback(version, apply_infra=self._apply_infra)
+        self._resolver.clear()
+        return diff
+
+    def list_feature_view_versions(self, name: str) -> list[dict[str, Any]]:
+        """Feast's view versions of ``name`` (v0, v1, ... one per contract change), each with ``active``."""
+        record = self.registry.feature_view_versions(name)
+        return [{**v, "active": v["version"] == record["active"]} for v in record["versions"]]
+
+    # --- saved datasets (docs/saved-datasets.md) --------------------------------------------------------
+    def create_saved_dataset(
+        self,
+        from_: RetrievalJob,
+        name: str,
+        storage: Any,
+        tags: dict[str, str] | None = None,
+        feature_service: FeatureService | None = None,
+        allow_overwrite: bool = False,
+    ) -> SavedDataset:
+        """Store ``from_``'s training set at ``storage`` and register it with its reproducibility metadata."""
+        if not isinstance(from_, RetrievalJob):
+            raise WrongArgumentType(f"create_saved_dataset(from_=...) takes a RetrievalJob, got {type(from_).__name__}")
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest("create_saved_dataset needs a name")
+        known = {d["name"] for d in self.registry.list_saved_datasets()}
+        if name in known and not allow_overwrite:
+            raise InvalidRequest(f"saved dataset '{name}' already exists; pass allow_overwrite=True or another name")
+        state = self.registry.state()
+        service = feature_service.name if feature_service is not None else None
+        record, entity = dataset_record(
+            from_,
+            name,
+            storage,
+            tags,
+            state.feature_views(),
+            state.version,
+            self.offline_store,
+            self.repo_path,
+            service,
+        )
+        write_dataset(from_, storage, entity, self.offline_store, allow_overwrite)
+        self.registry.save_dataset(name, record, allow_overwrite)
+        return SavedDataset.from_record(record, self.offline_store)
+
+    def get_saved_dataset(self, name: str) -> SavedDataset:
+        """A registered saved dataset (``.to_df()`` reads its rows)."""
+        return SavedDataset.from_record(self.registry.get_saved_dataset(name), self.offline_store)
+
+    def list_saved_datasets(self, tags: dict[str, str] | None = None) -> list[SavedDataset]:
+        """The registered saved datasets, by name."""
+        found = [SavedDataset.from_record(r, self.offline_store) for r in self.registry.list_saved_datasets()]
+        return _tagged(found, tags)
+
+    def reproduce_saved_dataset(self, name: str) -> ReproduceReport:
+        """Rebuild a saved dataset from its entity rows and features and compare it with the stored rows."""
+        dataset = self.get_saved_dataset(name)
+        service = dataset.feature_service_name
+        features = self.get_feature_service(service) if service else dataset.features
+
+        def rebuild(entity: Any) -> Any:
+            job = self.get_historical_features(entity, features, full_feature_names=dataset.full_feature_names)
+            return job.to_arrow()
+
+        state = self.registry.state()
+        return reproduce(
+            dataset,
+            rebuild,
+            state.feature_views(),
+            state.version,
+            lambda source: source_fingerprint(self.offline_store, source, self.repo_path),
+        )
+
     # --- retrieval -----------------------------------------------------------------------------------
     def _resolve(self, features: Any, full_feature_names: bool) -> ResolvedFeatures:
         return self._resolver.resolve(features, full_feature_names)
 
     def get_historical_features(
         self,
-        entity_df: Any,
-        features: list[str] | FeatureService,
+        entity_df: Any = None,
+        features: list[str] | FeatureService | None = None,
         full_feature_names: bool = False,
         filter_by_created_timestamp: bool = False,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
     ) -> RetrievalJob:
-        """A point-in-time-correct training set: one row per entity row, features as of its timestamp."""
+        """A point-in-time-correct training set: one row per entity row, features as of its timestamp.
+
+        Without ``entity_df``, the rows are every ``(key, event time)`` of the views' data between
+        ``start_date`` and ``end_date`` (Feast's entity-less retrieval; see :mod:`ladle.retrieval.date_range`).
+        """
+        if features is None:
+            raise InvalidRequest("get_historical_features needs features=[...] or a FeatureService")
         resolved = self._resolve(features, full_feature_names)
+        if entity_df is None:
+            entity_df = range_entity_rows(self.offline_store, resolved, start_date, end_date)
+        elif start_date is not None or end_date is not None:
+            raise InvalidRequest("pass either entity_df or start_date/end_date to get_historical_features, not both")
         job = historical_job(
             self.offline_store, resolved, entity_df, filter_by_created_timestamp, resolved.key_arrow_types()
         )
@@ -363,7 +471,15 @@ class FeatureStore:
         end = check_end(end_date)
         views, bookkeeping = self._online_views(feature_views)
         intervals = [(v, incremental_start(v, self.registry.materialized_until(v.name), end), end) for v in views]
-        return self._materialize(intervals, bookkeeping, progress)
+        return incremental_with_late_data(  # late data: older events that arrived since the last run
+            self.offline_store,
+            self.online_store,
+            self.registry,
+            self.project,
+            [v for v in views if not is_windowed(v)],
+            end,
+            lambda: self._materialize(intervals, bookkeeping, progress),
+        )
 
     def _materialize(
         self,

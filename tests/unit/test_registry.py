@@ -114,11 +114,23 @@ def test_registry_file_layout(registry: Registry) -> None:
         "objects",
         "materialization",
         "history",
+        "snapshots",
+        "view_versions",
         "pending_infra",
     }
     registry.settle_infra(lambda state, dropped: None)
     doc = orjson.loads(registry_bytes(registry))
-    assert set(doc) == {"format", "project", "version", "last_updated", "objects", "materialization", "history"}
+    assert set(doc) == {
+        "format",
+        "project",
+        "version",
+        "last_updated",
+        "objects",
+        "materialization",
+        "history",
+        "snapshots",
+        "view_versions",
+    }
     assert doc["format"] == "ladle-registry/1" and doc["project"] == "demo" and doc["version"] == 1
     assert set(doc["objects"]) == {
         "projects",
@@ -144,9 +156,11 @@ def test_plan_describes_changes_field_by_field_and_writes_nothing(registry: Regi
         "    schema[1].dtype: Float32 -> Float64",
         "    ttl_seconds: 86400 -> 3600",
     ]
+    assert [c.name for c in diff.contract_changes] == ["driver_stats"]
+    assert diff.contract_lines()[0].startswith("CONTRACT CHANGE feature view 'driver_stats': schema hash ")
     assert [(c.kind, c.name) for c in diff.changed] == [("feature_view", "driver_stats")]
     assert ("entity", "driver") in diff.unchanged
-    assert diff.summary() == "0 added, 1 changed, 0 removed, 6 unchanged"
+    assert diff.summary() == "0 added, 1 changed, 0 removed, 6 unchanged, 1 contract change(s)"
     assert registry_bytes(registry) == before
 
 
@@ -420,7 +434,13 @@ def test_history_records_versions_hashes_and_changes(registry: Registry) -> None
     assert history[0]["objects"]["entity/driver"] == history[2]["objects"]["entity/driver"]
     assert history[0]["objects"]["feature_view/driver_stats"] != history[1]["objects"]["feature_view/driver_stats"]
     assert history[1]["changes"] == [
-        {"kind": "feature_view", "name": "driver_stats", "change": "changed", "fields": ["ttl_seconds"]}
+        {
+            "kind": "feature_view",
+            "name": "driver_stats",
+            "change": "changed",
+            "fields": ["ttl_seconds"],
+            "contract_changed": False,  # a ttl change is cosmetic: the schema hash is the same
+        }
     ]
     assert history[2]["changes"][0]["change"] == "removed"
     state = registry.state()

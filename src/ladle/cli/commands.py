@@ -246,6 +246,7 @@ def plan_command(state: CliState, skip_source_validation: bool) -> None:
         console.print("No changes.")
         return
     out.print_diff(console, diff.describe())
+    _more.contract_lines(diff)
     console.print("\nRun `ladle apply` to apply these changes.")
 
 
@@ -471,7 +472,7 @@ def _object_group(kind: _Kind) -> click.Group:
     @click.option("--output", "-o", type=_FORMATS, default="yaml", show_default=True, help="Output format.")
     @pass_state
     def describe_command(state: CliState, name: str, output: str) -> None:
-        click.echo(out.format_document(kind.get(state.store(), name).to_dict(), output))
+        click.echo(out.format_document(_more.describe_document(kind.get(state.store(), name)), output))
 
     describe_command.help = f"Print the definition of one of the {kind.plural}."
     return group
@@ -679,6 +680,9 @@ def _accept_global_options(command: click.Command) -> None:
             command.params.append(option)
 
 
+from ladle.cli import registry_cmds as _more  # noqa: E402  (registry history, saved datasets, reproduce)
+
+_more.register(cli)
 for _command in cli.commands.values():
     _accept_global_options(_command)
 operate.register(cli, _accept_global_options)  # publish, versions, rollback, check (docs/operating.md)

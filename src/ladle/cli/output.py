@@ -106,8 +106,10 @@ def entities_table(entities: Sequence[Entity]) -> Table:
 
 
 def feature_views_table(views: Sequence[FeatureView]) -> Table:
-    """NAME, ENTITIES, FEATURES, TTL, ONLINE, SOURCE."""
-    table = _table("NAME", "ENTITIES", "FEATURES", "TTL", "ONLINE", "SOURCE")
+    """NAME, ENTITIES, FEATURES, TTL, ONLINE, SOURCE, SCHEMA HASH (the contract's, first 12 digits)."""
+    from ladle.definitions.contract import schema_hash
+
+    table = _table("NAME", "ENTITIES", "FEATURES", "TTL", "ONLINE", "SOURCE", "SCHEMA HASH")
     for v in views:
         _row(
             table,
@@ -117,6 +119,7 @@ def feature_views_table(views: Sequence[FeatureView]) -> Table:
             format_duration(v.ttl),
             v.online,
             v.source.name,
+            schema_hash(v)[:12],
         )
     return table
 

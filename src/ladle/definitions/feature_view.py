@@ -51,6 +51,18 @@ class FeatureViewProjection:
         return f"FeatureViewProjection({self.name_to_use!r}, {names})"
 
 
+def _checked_version(view: str, version: str | None) -> str | None:
+    """``None`` for ``"latest"``/``None``; ``"vN"`` (lower case) for a pin; InvalidDefinition otherwise."""
+    if version is None or (isinstance(version, str) and version.strip().lower() == "latest"):
+        return None
+    text = version.strip().lower() if isinstance(version, str) else ""
+    if not (text.startswith("v") and text[1:].isdigit()):
+        raise InvalidDefinition(
+            "FeatureView", view, f"version must be 'latest' or 'v<N>' (e.g. 'v2'), got {version!r}", "fix the pin"
+        )
+    return f"v{int(text[1:])}"
+
+
 def _entity_names(view: str, entities: list[Entity | str]) -> tuple[list[str], list[Entity]]:
     """The entity names of a view (given as objects or names), and the objects given."""
     names: list[str] = []
@@ -124,6 +136,7 @@ class FeatureView(Named):
         features: list[Field] | None = None,
         stream_source: DataSource | None = None,
         enabled: bool = True,
+        version: str | None = None,
     ) -> None:
         self.name = check_name("FeatureView", name)
         src = source if source is not None else (batch_source if batch_source is not None else stream_source)
@@ -148,6 +161,9 @@ class FeatureView(Named):
         self.description = description or ""
         self.tags = check_tags("FeatureView", name, tags)
         self.owner = owner or ""
+        #: Feast's version pin: ``"latest"`` (or ``None``) serves the newest definition, ``"vN"`` the registered
+        #: version N (docs/registry-history.md)
+        self.version = _checked_version(name, version)
         self.projection = FeatureViewProjection(self.name)
 
     # --- derived views of the schema ---------------------------------------------------------------
@@ -248,20 +264,24 @@ class FeatureView(Named):
     # --- serialization -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready description (the definition, not any projection of it)."""
-        # `enabled` is written only when False, so views registered before it existed keep their hash
-        return ({} if self.enabled else {"enabled": False}) | {
-            "kind": "feature_view",
-            "name": self.name,
-            "entities": self.entities,
-            "schema": [f.to_dict() for f in self.schema],
-            "source": self.source.to_dict(),
-            "ttl_seconds": ttl_to_seconds(self.ttl),
-            "online": self.online,
-            "offline": self.offline,
-            "description": self.description,
-            "tags": self.tags,
-            "owner": self.owner,
-        }
+        # `enabled` and `version` are written only when set, so views registered before them keep their hash
+        return (
+            ({} if self.enabled else {"enabled": False})
+            | ({"version": self.version} if self.version else {})
+            | {
+                "kind": "feature_view",
+                "name": self.name,
+                "entities": self.entities,
+                "schema": [f.to_dict() for f in self.schema],
+                "source": self.source.to_dict(),
+                "ttl_seconds": ttl_to_seconds(self.ttl),
+                "online": self.online,
+                "offline": self.offline,
+                "description": self.description,
+                "tags": self.tags,
+                "owner": self.owner,
+            }
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], entities: dict[str, Entity] | None = None) -> FeatureView:
@@ -286,6 +306,7 @@ class FeatureView(Named):
             description=data.get("description", ""),
             tags=data.get("tags"),
             owner=data.get("owner", ""),
+            version=data.get("version"),
         )
 
     def __repr__(self) -> str:

@@ -121,6 +121,16 @@ class ObjectChange:
     #: ``added``, ``changed`` or ``removed``
     change: str
     fields: tuple[FieldChange, ...] = ()
+    #: a changed feature view's schema hash before and after (set by
+    #: :func:`ladle.registry.contracts.annotate_contracts`); ``None``: not computed
+    schema_hashes: tuple[str | None, str | None] | None = None
+
+    @property
+    def contract_changed(self) -> bool | None:
+        """``True``: a feature view's contract (schema hash) changed; ``False``: cosmetic; ``None``: unknown."""
+        if self.schema_hashes is None:
+            return None
+        return self.schema_hashes[0] != self.schema_hashes[1]
 
     @property
     def label(self) -> str:
@@ -129,7 +139,15 @@ class ObjectChange:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (kept in the registry history): the changed paths, not the values."""
-        return {"kind": self.kind, "name": self.name, "change": self.change, "fields": [f.path for f in self.fields]}
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "name": self.name,
+            "change": self.change,
+            "fields": [f.path for f in self.fields],
+        }
+        if self.contract_changed is not None:
+            out["contract_changed"] = self.contract_changed
+        return out
 
     def describe(self) -> list[str]:
         """``+ entity 'driver'``, ``- feature service 'old'``, or ``~ feature view 'x'`` then one line per field."""
@@ -138,6 +156,16 @@ class ObjectChange:
         if self.change == "removed":
             return [f"- {self.label}"]
         return [f"~ {self.label}"] + [f"    {f.describe()}" for f in self.fields]
+
+    def contract_note(self) -> str | None:
+        """``CONTRACT CHANGE feature view 'x': schema hash 1a2b.. -> 3c4d..`` or ``cosmetic ...``; ``None``
+        when the contract was not computed (not a changed feature view)."""
+        if self.schema_hashes is None:
+            return None
+        before, after = (h[:12] if h else "?" for h in self.schema_hashes)
+        if self.contract_changed:
+            return f"CONTRACT CHANGE {self.label}: schema hash {before} -> {after} (consumers must follow)"
+        return f"cosmetic change {self.label}: schema hash {before} unchanged"
 
 
 @dataclass(frozen=True)
@@ -206,11 +234,21 @@ class RegistryDiff:
             return ["No changes: the registry already matches the repo."]
         return [line for c in self.changes for line in c.describe()]
 
+    def contract_lines(self) -> list[str]:
+        """One line per changed feature view: a contract change (schema hash changed) or a cosmetic one."""
+        return [note for c in self.changes if (note := c.contract_note()) is not None]
+
+    @property
+    def contract_changes(self) -> list[ObjectChange]:
+        """Changed feature views whose contract (schema hash) changed."""
+        return [c for c in self.changes if c.contract_changed]
+
     def summary(self) -> str:
-        """``2 added, 1 changed, 0 removed, 5 unchanged``."""
+        """``2 added, 1 changed, 0 removed, 5 unchanged`` (plus ``, 1 contract change`` when there are some)."""
+        contracts = len(self.contract_changes)
         return (
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
-            f"{len(self.unchanged)} unchanged"
+            f"{len(self.unchanged)} unchanged" + (f", {contracts} contract change(s)" if contracts else "")
         )
 
     def to_dict(self) -> list[dict[str, Any]]:

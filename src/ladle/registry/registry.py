@@ -30,9 +30,12 @@ from ladle.errors import (
     RegistryConflict,
 )
 from ladle.registry.base import RegistryStore
+from ladle.registry.contracts import annotate_contracts, view_schema_hashes
 from ladle.registry.diff import RegistryDiff
+from ladle.registry.history import RegistryVersion, diff_versions, history_entry_extras, list_versions, specs_at
 from ladle.registry.signing import sign, verify
 from ladle.registry.state import KIND_SINGULAR, KINDS, RegistryState, Specs
+from ladle.registry.view_versions import apply_pins, next_view_versions, split_versioned, versioned_view
 from ladle.types import ValueType, dtype_from_dict
 
 __all__ = ["ApplyInfra", "MaterializationBookkeeping", "Registry", "make_registry_store"]
@@ -165,8 +168,13 @@ class Registry:
         return self._current().version
 
     def to_dict(self) -> dict[str, Any]:
-        """The whole registry document (what ``ladle registry-dump`` prints)."""
-        return copy.deepcopy(self._current().to_dict())
+        """The whole registry document (what ``ladle registry-dump`` prints), each feature view with its
+        ``schema_hash`` (:func:`ladle.definitions.contract.schema_hash`) beside its content ``hash``."""
+        state = self._current()
+        document = copy.deepcopy(state.to_dict())
+        for name, digest in view_schema_hashes(state.specs()).items():
+            document["objects"]["feature_views"][name]["schema_hash"] = digest
+        return document
 
     # --- Feast's read API ------------------------------------------------------------------------------
     # Objects returned are shared by every caller until the registry changes: treat them as read-only.
@@ -198,8 +206,20 @@ class Registry:
         return _by_name(self._current().feature_views())
 
     def get_feature_view(self, name: str) -> FeatureView:
-        """One feature view (:class:`~ladle.errors.NotFound` when absent)."""
-        return self._get(self._current().feature_views(), "feature view", name)
+        """One feature view (:class:`~ladle.errors.NotFound` when absent); ``"name@vN"`` is version N of it
+        (see :mod:`ladle.registry.view_versions`)."""
+        base, number = split_versioned(name) if isinstance(name, str) else (name, None)
+        state = self._current()
+        view = self._get(state.feature_views(), "feature view", base)
+        if number is None:
+            return view
+        return versioned_view(state, base, number)
+
+    def feature_view_versions(self, name: str) -> dict[str, Any]:
+        """``{"active": N, "versions": [{version, schema_hash, registry_version, time, spec}]}`` of a view."""
+        state = self._read()[0]
+        self._get(state.feature_views(), "feature view", name)
+        return copy.deepcopy(state.view_versions.get(name) or {"active": None, "versions": []})
 
     def list_on_demand_feature_views(self) -> list[OnDemandFeatureView]:
         """Registered on-demand feature views, by name."""
@@ -225,7 +245,8 @@ class Registry:
     def plan(self, contents: RepoContents, partial: bool = False) -> RegistryDiff:
         """What :meth:`apply` would change (validated like an apply); writes nothing."""
         state, _ = self._read()
-        return RegistryDiff.compute(state.specs(), self._desired(state, contents, partial))
+        current, desired = state.specs(), self._desired(state, contents, partial)
+        return annotate_contracts(RegistryDiff.compute(current, desired), current, desired)
 
     def apply(
         self,
@@ -284,14 +305,32 @@ class Registry:
         else:
             desired = given
         _validate(desired, self.project)
-        return desired
+        return apply_pins(desired, state)
 
     def _commit(
-        self, state: RegistryState, token: str | None, desired: Specs, apply_infra: ApplyInfra | None
+        self,
+        state: RegistryState,
+        token: str | None,
+        desired: Specs,
+        apply_infra: ApplyInfra | None,
+        rollback_of: int | None = None,
     ) -> RegistryDiff:
-        diff = RegistryDiff.compute(state.specs(), desired)
+        current = state.specs()
+        diff = annotate_contracts(RegistryDiff.compute(current, desired), current, desired)
         if not diff.is_empty:
-            new = state.applied(desired, diff.to_dict(), datetime.now(UTC), _views_to_rematerialize(state, diff))
+            changes, now = diff.to_dict(), datetime.now(UTC)
+            versions = next_view_versions(
+                state, desired, view_schema_hashes(desired), state.version + 1, now.isoformat()
+            )
+            new = state.applied(
+                desired,
+                changes,
+                now,
+                _views_to_rematerialize(state, diff),
+                about=history_entry_extras(changes, rollback_of),
+                keep=self.config.registry.history_limit,
+                view_versions=versions,
+            )
             _check_readable(new)
             self._remember(new, self._write(new, token))
         if apply_infra is not None:
@@ -326,6 +365,37 @@ class Registry:
                     if attempt == _MATERIALIZATION_ATTEMPTS - 1:
                         raise
         return True
+
+    # --- history ----------------------------------------------------------------------------------------
+    def history(self) -> list[RegistryVersion]:
+        """The retained registry versions, oldest first (read fresh; see :mod:`ladle.registry.history`)."""
+        return list_versions(self._read()[0])
+
+    def specs_at(self, version: int) -> Specs:
+        """Every object's ``to_dict()`` as registry ``version`` held them."""
+        return specs_at(self._read()[0], version)
+
+    def diff_versions(self, a: int, b: int) -> RegistryDiff:
+        """What changed from registry version ``a`` to ``b`` (``InvalidRequest`` for an unknown version)."""
+        state = self._read()[0]
+        return annotate_contracts(diff_versions(state, a, b), specs_at(state, a), specs_at(state, b))
+
+    def rollback(self, version: int, *, apply_infra: ApplyInfra | None = None) -> RegistryDiff:
+        """Make the registry equal to ``version`` again by writing a *new* version (history is never rewritten).
+
+        Atomic and conflict-checked like :meth:`apply` (the same commit path: pending online work recorded
+        first, then ``apply_infra``); materialization bookkeeping of views the rollback reshapes is
+        forgotten, so they are materialized again. Rolling back to the current content changes nothing.
+        """
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise InvalidRequest(
+                f"cannot roll back to registry version {version!r}: versions start at 1 (to remove everything, "
+                "use `ladle teardown`)"
+            )
+        state, token = self._read()
+        desired = apply_pins(specs_at(state, version), state)
+        _validate(desired, self.project)
+        return self._commit(state, token, desired, apply_infra, rollback_of=version)
 
     # --- materialization bookkeeping -----------------------------------------------------------------
     def materialized_until(self, view_name: str) -> datetime | None:
@@ -364,6 +434,57 @@ class Registry:
                     raise
                 time.sleep(0.02 * (attempt + 1))
         return False
+
+    def ingest_markers(self) -> dict[str, dict[str, Any]]:
+        """Per view, what its last incremental run had seen of its source (:mod:`ladle.ingest.late_data`), read fresh."""
+        state = self._read()[0]
+        return {v: m.ingested for v, m in state.materialization.items() if m.ingested is not None}
+
+    def record_ingest_markers(self, markers: dict[str, dict[str, Any]]) -> None:
+        """Remember per view what an incremental run has seen of its source, in one atomic write (retried
+        on a concurrent write, like the materialization bookkeeping)."""
+        for attempt in range(_MATERIALIZATION_ATTEMPTS):
+            state, token = self._read()
+            new = state.with_ingest_markers(markers, datetime.now(UTC))
+            try:
+                self._remember(new, self._write(new, token))
+                return
+            except RegistryConflict:
+                if attempt == _MATERIALIZATION_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+
+    # --- saved datasets ---------------------------------------------------------------------------------
+    def list_saved_datasets(self) -> list[dict[str, Any]]:
+        """Every saved dataset's record, by name (read fresh)."""
+        saved = self._read()[0].saved_datasets
+        return [saved[n] for n in sorted(saved)]
+
+    def get_saved_dataset(self, name: str) -> dict[str, Any]:
+        """One saved dataset's record (:class:`~ladle.errors.NotFound` naming the known ones)."""
+        saved = self._read()[0].saved_datasets
+        if name not in saved:
+            raise NotFound("saved dataset", name, self.project, list(saved))
+        return saved[name]
+
+    def save_dataset(self, name: str, record: dict[str, Any], allow_overwrite: bool = False) -> None:
+        """Register a saved dataset in one atomic write (retried on a concurrent write); an existing name is an
+        :class:`~ladle.errors.InvalidRequest` unless ``allow_overwrite``."""
+        for attempt in range(_MATERIALIZATION_ATTEMPTS):
+            state, token = self._read()
+            if name in state.saved_datasets and not allow_overwrite:
+                raise InvalidRequest(
+                    f"saved dataset '{name}' already exists in project '{self.project}'; pass allow_overwrite=True "
+                    "or choose another name"
+                )
+            new = state.with_saved_dataset(name, record, datetime.now(UTC))
+            try:
+                self._remember(new, self._write(new, token))
+                return
+            except RegistryConflict:
+                if attempt == _MATERIALIZATION_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
 
     def teardown(self) -> None:
         """Delete the stored registry."""

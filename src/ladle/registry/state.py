@@ -46,8 +46,9 @@ __all__ = [
 
 #: the ``format`` marker written into every registry document
 FORMAT = "ladle-registry/1"
-#: applies remembered in ``history`` (older entries are dropped so the file stays small)
-HISTORY_LIMIT = 500
+#: applies remembered in ``history`` by default (``registry.history_limit``; older entries and the archived
+#: specs only they use are dropped so the document stays small)
+HISTORY_LIMIT = 100
 
 #: kind key -> object name -> the object's ``to_dict()``
 Specs = dict[str, dict[str, dict[str, Any]]]
@@ -102,6 +103,8 @@ class Materialization:
     intervals: tuple[tuple[str, str], ...] = ()
     #: the latest end of any run (where ``materialize_incremental`` starts next time)
     materialized_until: str | None = None
+    #: what the last incremental run had seen of the source (:mod:`ladle.ingest.late_data`), else ``None``
+    ingested: dict[str, Any] | None = None
 
     def add(self, start: datetime, end: datetime) -> Materialization:
         """This record with ``[start, end]`` added (overlapping or touching intervals are merged)."""
@@ -118,16 +121,24 @@ class Materialization:
         until = _utc(end)
         if self.materialized_until is not None:
             until = max(until, datetime.fromisoformat(self.materialized_until))
-        return Materialization(tuple((s.isoformat(), e.isoformat()) for s, e in merged), until.isoformat())
+        intervals = tuple((s.isoformat(), e.isoformat()) for s, e in merged)
+        return Materialization(intervals, until.isoformat(), self.ingested)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"intervals": [list(i) for i in self.intervals], "materialized_until": self.materialized_until}
+        out: dict[str, Any] = {
+            "intervals": [list(i) for i in self.intervals],
+            "materialized_until": self.materialized_until,
+        }
+        if self.ingested is not None:
+            out["ingested"] = self.ingested
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Materialization:
         """Inverse of :meth:`to_dict`."""
-        return cls(tuple((s, e) for s, e in data.get("intervals", [])), data.get("materialized_until"))
+        intervals = tuple((s, e) for s, e in data.get("intervals", []))
+        return cls(intervals, data.get("materialized_until"), data.get("ingested"))
 
 
 _TOP_LEVEL_KEYS = {
@@ -138,6 +149,9 @@ _TOP_LEVEL_KEYS = {
     "objects",
     "materialization",
     "history",
+    "snapshots",
+    "saved_datasets",
+    "view_versions",
     "pending_infra",
     "signature",
 }
@@ -223,6 +237,13 @@ class RegistryState:
     objects: dict[str, dict[str, StoredObject]] = field(default_factory=lambda: {k: {} for k in KINDS})
     materialization: dict[str, Materialization] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: content hash -> ``to_dict()`` of every object some retained ``history`` version holds (what makes an
+    #: earlier version restorable, see :mod:`ladle.registry.history`)
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: name -> saved dataset record (:mod:`ladle.retrieval.saved_datasets`); kept across applies, like Feast's
+    saved_datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: view name -> ``{"active": N, "versions": [...]}`` (Feast's view versions, :mod:`ladle.registry.view_versions`)
+    view_versions: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: online-store work committed but maybe not done yet (see :class:`PendingInfra`); ``None``: none
     pending_infra: PendingInfra | None = None
     _built: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
@@ -244,6 +265,9 @@ class RegistryState:
             "objects": {k: {n: o.to_dict() for n, o in self.objects[k].items()} for k in KINDS},
             "materialization": {v: m.to_dict() for v, m in self.materialization.items()},
             "history": self.history,
+            **({"snapshots": self.snapshots} if self.snapshots else {}),
+            **({"saved_datasets": self.saved_datasets} if self.saved_datasets else {}),
+            **({"view_versions": self.view_versions} if self.view_versions else {}),
             **({"pending_infra": self.pending_infra.to_dict()} if self.pending_infra is not None else {}),
         }
 
@@ -271,6 +295,9 @@ class RegistryState:
                 objects=objects,
                 materialization={v: Materialization.from_dict(m) for v, m in data.get("materialization", {}).items()},
                 history=list(data.get("history", [])),
+                snapshots=dict(data.get("snapshots") or {}),
+                saved_datasets=dict(data.get("saved_datasets") or {}),
+                view_versions=dict(data.get("view_versions") or {}),
                 pending_infra=PendingInfra.from_dict(data["pending_infra"]) if data.get("pending_infra") else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -323,14 +350,20 @@ class RegistryState:
         changes: list[dict[str, Any]],
         now: datetime,
         forget_materialization: Iterable[str] = (),
+        *,
+        about: dict[str, Any] | None = None,
+        keep: int = HISTORY_LIMIT,
+        view_versions: dict[str, dict[str, Any]] | None = None,
     ) -> RegistryState:
         """The state after an apply that makes the objects equal to ``specs``.
 
-        ``changes`` (the diff's ``to_dict()`` entries) goes into the history; the version goes up by
-        one; unchanged objects keep their timestamps; views in ``forget_materialization`` (and views no
-        longer registered) lose their materialization record. The new state carries a
-        :class:`PendingInfra` (merged with one still pending here) naming the views whose online
-        storage goes: the online store is changed only after this state is committed.
+        ``changes`` (the diff's ``to_dict()`` entries) goes into the history with ``about`` (who, where, a
+        summary: see :func:`ladle.registry.history.history_entry_extras`); the version goes up by one;
+        the last ``keep`` history entries are kept, and the snapshots hold exactly the specs they name, so
+        each of them can be restored; unchanged objects keep their timestamps; views in
+        ``forget_materialization`` (and views no longer registered) lose their materialization record. The new
+        state carries a :class:`PendingInfra` (merged with one still pending here) naming the views whose
+        online storage goes: the online store is changed only after this state is committed.
         """
         stamp = utc_iso(now)
         objects = {
@@ -344,9 +377,22 @@ class RegistryState:
             v: m for v, m in self.materialization.items() if v in objects["feature_views"] and v not in forget
         }
         pending = PendingInfra.dropping(self, objects) if changes else self.pending_infra
-        new = RegistryState(self.project, self.version + 1, stamp, objects, materialization, [], pending)
-        entry = {"version": new.version, "time": stamp, "objects": new.hashes(), "changes": changes}
-        new.history = [*self.history, entry][-HISTORY_LIMIT:]
+        new = RegistryState(
+            project=self.project,
+            version=self.version + 1,
+            last_updated=stamp,
+            objects=objects,
+            materialization=materialization,
+            saved_datasets=dict(self.saved_datasets),
+            view_versions=dict(self.view_versions if view_versions is None else view_versions),
+            pending_infra=pending,
+        )
+        entry = {"version": new.version, "time": stamp, "objects": new.hashes(), "changes": changes, **(about or {})}
+        new.history = [*self.history, entry][-max(1, keep) :]
+        pool = {**self.snapshots, **{o.hash: o.spec for k in KINDS for o in objects[k].values()}}
+        used = {h for e in new.history for h in e.get("objects", {}).values()}
+        used |= {v["spec"] for r in new.view_versions.values() for v in r.get("versions", [])}
+        new.snapshots = {h: pool[h] for h in sorted(used) if h in pool}
         return new
 
     def with_materialization(self, view_name: str, start: datetime, end: datetime, now: datetime) -> RegistryState:
@@ -355,6 +401,21 @@ class RegistryState:
         return self._same_objects(
             last_updated=utc_iso(now), materialization={**self.materialization, view_name: record}
         )
+
+    def with_ingest_markers(self, markers: dict[str, dict[str, Any]], now: datetime) -> RegistryState:
+        """The state with each registered view's late-data marker replaced (version unchanged)."""
+        materialization = dict(self.materialization)
+        for view, marker in markers.items():
+            if view in self.objects["feature_views"]:
+                materialization[view] = replace(materialization.get(view, Materialization()), ingested=marker)
+        return self._same_objects(last_updated=utc_iso(now), materialization=materialization)
+
+    def with_saved_dataset(self, name: str, record: dict[str, Any] | None, now: datetime) -> RegistryState:
+        """The state with saved dataset ``name`` set to ``record`` (removed for ``None``; version unchanged)."""
+        saved = {k: v for k, v in self.saved_datasets.items() if k != name}
+        if record is not None:
+            saved[name] = record
+        return self._same_objects(last_updated=utc_iso(now), saved_datasets=dict(sorted(saved.items())))
 
     def infra_done(self) -> RegistryState:
         """This state with its pending online-store work marked as done."""

@@ -280,5 +280,6 @@ def resolve_features(
             raise InvalidRequest("features must be a non-empty list of 'view:feature' strings or a FeatureService")
         for ref in features:
             view, feat = _parse_ref(ref)
-            b.add(view, None, [feat], {}, ref)
+            # "view@vN": version N of the view (the registry resolves it), reported under that name
+            b.add(view, view if "@" in view else None, [feat], {}, ref)
     return b.result()

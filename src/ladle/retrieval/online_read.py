@@ -321,6 +321,18 @@ def _add_on_demand(
         out.stamps[key] = pa.nulls(n, UTC_US)
 
 
+def _check_served_versions(resolved: ResolvedFeatures) -> None:
+    """Refuse ``view@vN`` refs to a version other than the active one: the online table holds only that."""
+    for req in resolved.views:
+        if getattr(req.view, "online_servable", True) is False:
+            active = getattr(req.view, "active_version", None)
+            raise InvalidRequest(
+                f"'{req.name}' is not the active version of feature view '{req.view.name}' (v{active} is), and the "
+                f"online store holds only the active version; read '{req.name}' offline, or pin the view with "
+                f"version='{req.name.rpartition('@')[2]}' and apply to serve it online"
+            )
+
+
 def read_online(
     online: OnlineStore,
     project: str,
@@ -336,6 +348,7 @@ def read_online(
     ``key_types`` types the join-key values (default: the views' declared key types,
     :meth:`ResolvedFeatures.key_arrow_types`).
     """
+    _check_served_versions(resolved)
     types = key_types if key_types is not None else resolved.key_arrow_types()
     cols, keys, n = _typed_keys(resolved, entity_rows, request_context, types)
     now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)

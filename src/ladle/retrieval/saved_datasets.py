@@ -1,0 +1,354 @@
+"""Saved datasets: a training set stored with what it takes to rebuild it, and the rebuild's comparison.
+
+``store.create_saved_dataset(from_=job, name=, storage=)`` (Feast's call) writes the job's rows to
+``storage`` (one parquet file, or Spark's folder), the entity rows beside them
+(``<path>.entity_df.parquet``), and registers a record in the registry (kept across applies, like Feast's
+saved datasets) holding the reproducibility metadata: the registry version, each view's schema hash and its
+source's version (the job's ``source_versions``, when it read published versions) or fingerprint, the
+entity rows' fingerprint, the result's fingerprint and row count, the ladle and dependency versions, and the
+time. ``ladle reproduce NAME`` (:func:`reproduce`) rebuilds the training set from the stored entity rows and
+feature references and reports the rows that differ, naming the views and sources that changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ladle.definitions import DataSource, FeatureView, FileSource
+from ladle.definitions.contract import schema_hash
+from ladle.errors import InvalidRequest
+from ladle.offline.base import OfflineStore
+from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
+from ladle.retrieval.job import RetrievalJob, arrow_to_pandas
+
+__all__ = [
+    "ReproduceReport",
+    "SavedDataset",
+    "dataset_record",
+    "entity_rows_path",
+    "reproduce",
+    "source_fingerprint",
+    "table_fingerprint",
+]
+
+_DEPENDENCIES = ("ladle", "pyarrow", "pandas", "numpy", "duckdb", "psycopg", "pyspark", "polars")
+
+
+def table_fingerprint(table: pa.Table) -> str:
+    """SHA-256 of a table's rows (column names, types and values, in order), independent of its chunking."""
+    sink = pa.BufferOutputStream()
+    plain = table.replace_schema_metadata(None).combine_chunks()
+    with pa.ipc.new_stream(sink, plain.schema) as writer:
+        writer.write_table(plain)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def source_fingerprint(offline: OfflineStore, source: DataSource, repo_path: Path) -> str:
+    """What a view's source holds now: for a FileSource, SHA-256 of its files' names and bytes; for any
+    other source, its row count and newest event time as the offline store reads them."""
+    if isinstance(source, FileSource) and source.path:
+        options = getattr(offline, "object_store", ObjectStoreOptions())
+        path = ParquetPath(source.path, f"FileSource '{source.name}'", repo_path, options, source.s3_endpoint_override)
+        digest = hashlib.sha256()
+        for name in sorted(path.files()):
+            digest.update(name.encode())
+            with path.filesystem.open_input_stream(name) as stream:
+                while chunk := stream.read(1 << 20):
+                    digest.update(chunk)
+        return "files:" + digest.hexdigest()
+    rows = offline.pull_all(source, [source.timestamp_field], None, None)
+    newest = pc.max(rows.column(0)).as_py() if rows.num_rows else None
+    return f"rows:{rows.num_rows};newest:{newest}"
+
+
+def entity_rows_path(storage_path: str) -> str:
+    """Where the entity rows of a saved dataset stored at ``storage_path`` go."""
+    return storage_path.rstrip("/").removesuffix(".parquet") + ".entity_df.parquet"
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in _DEPENDENCIES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _storage_path(storage: Any) -> tuple[str, str]:
+    """``(path, s3 endpoint)`` of a SavedDatasetFileStorage / FileSource / SavedDatasetSparkStorage target."""
+    target = getattr(storage, "file_options", None) or getattr(storage, "spark_source", None) or storage
+    path = getattr(target, "path", None)
+    if not isinstance(path, str) or not path:
+        raise InvalidRequest(
+            f"saved datasets are stored at a path: pass SavedDatasetFileStorage(path=...), got {type(storage).__name__}"
+        )
+    return path, getattr(target, "s3_endpoint_override", "") or ""
+
+
+def _parquet(path: str, endpoint: str, offline: OfflineStore, what: str) -> ParquetPath:
+    options = getattr(offline, "object_store", ObjectStoreOptions())
+    return ParquetPath(path, what, Path.cwd(), options, endpoint, store="saved datasets")
+
+
+@dataclass(frozen=True)
+class ViewProvenance:
+    """What a view was when a saved dataset was built from it."""
+
+    schema_hash: str
+    source: str
+    #: the published version the job read (``source_versions``), else ``None``
+    version: str | None
+    fingerprint: str | None
+
+
+def dataset_record(
+    job: RetrievalJob,
+    name: str,
+    storage: Any,
+    tags: dict[str, str] | None,
+    views: dict[str, FeatureView],
+    registry_version: int,
+    offline: OfflineStore,
+    repo_path: Path,
+    feature_service: str | None = None,
+) -> tuple[dict[str, Any], pa.Table]:
+    """The registry record of a saved dataset of ``job`` (written nowhere yet) and its entity rows."""
+    path, endpoint = _storage_path(storage)
+    table = job.to_arrow()
+    entity = table.drop_columns([c for c in job.feature_columns if c in table.column_names])
+    versions = dict(getattr(job, "source_versions", None) or {})
+    features = list(job.metadata.get("features", []))
+    used = sorted({ref.split(":", 1)[0] for ref in features} & set(views))
+    provenance = {}
+    for view_name in used:
+        view = views[view_name]
+        version = versions.get(view_name)
+        fingerprint = None if version is not None else source_fingerprint(offline, view.batch_source, repo_path)
+        provenance[view_name] = ViewProvenance(schema_hash(view), view.batch_source.name, version, fingerprint)
+    record = {
+        "name": name,
+        "features": features,
+        "feature_service": feature_service,
+        "join_keys": [c for c in entity.column_names if c != job.metadata.get("timestamp_column")],
+        "full_feature_names": job.full_feature_names,
+        "storage": {"path": path, "s3_endpoint_override": endpoint or None},
+        "entity_rows": entity_rows_path(path),
+        "tags": dict(tags or {}),
+        "created_timestamp": datetime.now(UTC).isoformat(),
+        "reproducibility": {
+            "registry_version": registry_version,
+            "views": {n: p.__dict__ for n, p in provenance.items()},
+            "entity_df_fingerprint": table_fingerprint(entity),
+            "result_fingerprint": table_fingerprint(table),
+            "rows": table.num_rows,
+            "timestamp_column": job.metadata.get("timestamp_column"),
+            "versions": _versions(),
+        },
+    }
+    return record, entity
+
+
+def write_dataset(job: RetrievalJob, storage: Any, entity: pa.Table, offline: OfflineStore, overwrite: bool) -> None:
+    """Write the rows (through ``job.persist``) and the entity rows beside them."""
+    path, endpoint = _storage_path(storage)
+    _parquet(entity_rows_path(path), endpoint, offline, f"the entity rows of saved dataset at '{path}'").write(
+        entity, overwrite
+    )
+    job.persist(storage, allow_overwrite=overwrite)
+
+
+@dataclass
+class SavedDataset:
+    """A registered saved dataset (Feast's ``SavedDataset``): the stored rows and how they were made."""
+
+    name: str
+    features: list[str]
+    join_keys: list[str]
+    full_feature_names: bool
+    storage: dict[str, Any]
+    tags: dict[str, str]
+    created_timestamp: str
+    feature_service_name: str | None
+    #: registry version, views' schema hashes and sources, fingerprints, versions (see the module docs)
+    metadata: dict[str, Any]
+    entity_rows: str
+    _offline: OfflineStore | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], offline: OfflineStore | None = None) -> SavedDataset:
+        """The object for a registry record."""
+        return cls(
+            record["name"],
+            list(record["features"]),
+            list(record["join_keys"]),
+            bool(record["full_feature_names"]),
+            dict(record["storage"]),
+            dict(record.get("tags") or {}),
+            record["created_timestamp"],
+            record.get("feature_service"),
+            dict(record["reproducibility"]),
+            record["entity_rows"],
+            offline,
+        )
+
+    def _read(self, path: str) -> pa.Table:
+        options = getattr(self._offline, "object_store", ObjectStoreOptions())
+        endpoint = self.storage.get("s3_endpoint_override") or ""
+        return ParquetPath(path, f"saved dataset '{self.name}'", Path.cwd(), options, endpoint).read_table()
+
+    def to_arrow(self) -> pa.Table:
+        """The stored rows."""
+        return self._read(self.storage["path"])
+
+    def to_df(self) -> pd.DataFrame:
+        """The stored rows as pandas (declared dtypes kept)."""
+        return arrow_to_pandas(self.to_arrow())
+
+    def entity_df(self) -> pa.Table:
+        """The entity rows the dataset was built from."""
+        return self._read(self.entity_rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``ladle saved-datasets describe`` prints."""
+        return {
+            "name": self.name,
+            "features": self.features,
+            "feature_service": self.feature_service_name,
+            "join_keys": self.join_keys,
+            "full_feature_names": self.full_feature_names,
+            "storage": self.storage,
+            "entity_rows": self.entity_rows,
+            "tags": self.tags,
+            "created_timestamp": self.created_timestamp,
+            "reproducibility": self.metadata,
+        }
+
+
+@dataclass
+class ReproduceReport:
+    """The rebuild of a saved dataset compared with the stored rows."""
+
+    name: str
+    rows: int
+    rebuilt_rows: int
+    differing_rows: int
+    #: column -> rows that differ in it
+    differing_columns: dict[str, int]
+    #: what changed since the dataset was saved: views, sources, registry version (one line each)
+    changes: list[str]
+
+    @property
+    def identical(self) -> bool:
+        """Whether the rebuild equals the stored rows."""
+        return self.differing_rows == 0 and self.rows == self.rebuilt_rows
+
+    def lines(self) -> list[str]:
+        """The report as a user reads it."""
+        if self.identical:
+            head = f"Saved dataset '{self.name}' reproduced: {self.rows} rows, 0 differ."
+        else:
+            cols = ", ".join(f"{c} ({n})" for c, n in self.differing_columns.items())
+            head = (
+                f"Saved dataset '{self.name}' differs from its rebuild: {self.differing_rows} of {self.rows} rows "
+                f"differ (rebuilt {self.rebuilt_rows})" + (f"; columns: {cols}" if cols else "")
+            )
+        return [head, *(f"  {c}" for c in self.changes)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (``ladle reproduce --json``)."""
+        return {**self.__dict__, "identical": self.identical}
+
+
+def _equal_rows(a: pa.ChunkedArray, b: pa.ChunkedArray) -> pa.Array:
+    """Per row, whether two columns hold the same value (null equals null, NaN equals NaN)."""
+    if a.type != b.type:
+        try:
+            b = b.cast(a.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return pa.array([False] * len(a))
+    same = pc.fill_null(pc.equal(a, b), False)
+    both_null = pc.and_(pc.is_null(a), pc.is_null(b))
+    same = pc.or_(same, both_null)
+    if pa.types.is_floating(a.type):
+        same = pc.or_(same, pc.fill_null(pc.and_(pc.is_nan(a), pc.is_nan(b)), False))
+    return same
+
+
+def compare(stored: pa.Table, rebuilt: pa.Table) -> tuple[int, dict[str, int]]:
+    """``(differing rows, {column: differing rows})`` of two tables compared row by row."""
+    if stored.num_rows != rebuilt.num_rows:
+        return max(stored.num_rows, rebuilt.num_rows), {}
+    every = pa.array([True] * stored.num_rows)
+    columns: dict[str, int] = {}
+    for name in stored.column_names:
+        if name not in rebuilt.column_names:
+            columns[name] = stored.num_rows
+            every = pa.array([False] * stored.num_rows)
+            continue
+        same = _equal_rows(stored.column(name), rebuilt.column(name))
+        misses = stored.num_rows - pc.sum(same).as_py() if stored.num_rows else 0
+        if misses:
+            columns[name] = misses
+        every = pc.and_(every, same)
+    differing = stored.num_rows - (pc.sum(every).as_py() or 0) if stored.num_rows else 0
+    return differing, columns
+
+
+def _changes(
+    dataset: SavedDataset, views: dict[str, FeatureView], version: int, current: Callable[..., Any]
+) -> list[str]:
+    meta = dataset.metadata
+    out = []
+    if meta.get("registry_version") != version:
+        out.append(f"registry: saved at version {meta.get('registry_version')}, now at version {version}")
+    for name, was in meta.get("views", {}).items():
+        view = views.get(name)
+        if view is None:
+            out.append(f"feature view '{name}': no longer registered")
+            continue
+        if schema_hash(view) != was["schema_hash"]:
+            out.append(
+                f"feature view '{name}': contract changed (schema hash {was['schema_hash'][:12]} -> "
+                f"{schema_hash(view)[:12]})"
+            )
+        if was.get("version") is not None:
+            continue
+        now = current(view.batch_source)
+        if now != was.get("fingerprint"):
+            out.append(
+                f"source '{was['source']}' of feature view '{name}': its data changed since the dataset was saved"
+            )
+    return out
+
+
+def reproduce(
+    dataset: SavedDataset,
+    rebuild: Callable[[pa.Table], pa.Table],
+    views: dict[str, FeatureView],
+    registry_version: int,
+    fingerprint: Callable[[DataSource], str],
+) -> ReproduceReport:
+    """Rebuild ``dataset`` from its entity rows (``rebuild``) and compare with the stored rows."""
+    stored = dataset.to_arrow()
+    rebuilt = rebuild(dataset.entity_df())
+    differing, columns = compare(stored, rebuilt)
+    return ReproduceReport(
+        dataset.name,
+        stored.num_rows,
+        rebuilt.num_rows,
+        differing,
+        columns,
+        _changes(dataset, views, registry_version, fingerprint),
+    )
