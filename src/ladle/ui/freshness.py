@@ -1,0 +1,94 @@
+"""Freshness of feature views: materialized intervals, the newest event time online and offline, the lag
+against the view's ttl.
+
+The list (every view) reads only the registry: each view's merged materialized intervals and where the
+last run ended; its lag is ``now - materialized_until``. One view's page also probes the stores
+(:func:`probe`): the newest event time in the offline source and, among the newest keys there, in the
+online store; the lag is then measured from the newest online event. A view is **stale** when it is
+served online with a ttl and the lag is over the ttl (or it was never materialized and is not fed by a
+push or stream source, whose rows reach the online store without materialization).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ladle.definitions import FeatureView
+from ladle.store import FeatureStore
+from ladle.ui.catalog import Snapshot
+from ladle.ui.values import offline_sample, online_newest
+
+__all__ = ["freshness_row", "freshness_rows", "probe"]
+
+#: source types whose rows reach the online store without a materialization
+_FED_DIRECTLY = frozenset({"push", "kafka", "kinesis", "redis_stream", "redis-stream", "stream"})
+
+
+def _seconds_since(when: str | None, now: datetime) -> float | None:
+    if when is None:
+        return None
+    return round((now - datetime.fromisoformat(when.replace("Z", "+00:00"))).total_seconds(), 3)
+
+
+def _verdict(spec: dict[str, Any], lag: float | None, fed_directly: bool) -> tuple[bool, str]:
+    """``(stale, why)`` for an online view with this lag (seconds, None: never materialized)."""
+    ttl = spec.get("ttl_seconds")
+    if not spec.get("online", True):
+        return False, "not served online"
+    if lag is None:
+        if fed_directly:
+            return False, "fed by its push or stream source (no materialization needed)"
+        return True, "never materialized: run `ladle materialize-incremental`"
+    if not ttl:
+        return False, "no ttl: values never expire"
+    if lag > ttl:
+        return True, f"lag {lag:.0f} s is over the ttl of {ttl:.0f} s: online values are expiring"
+    return False, f"lag {lag:.0f} s is within the ttl of {ttl:.0f} s"
+
+
+def freshness_row(snapshot: Snapshot, name: str, now: datetime) -> dict[str, Any]:
+    """One view's freshness from the registry alone."""
+    spec = snapshot.stored("feature_views", name).spec
+    record = snapshot.state.materialization.get(name)
+    until = record.materialized_until if record is not None else None
+    source_type = str((spec.get("source") or {}).get("type", ""))
+    lag = _seconds_since(until, now)
+    stale, why = _verdict(spec, lag, source_type in _FED_DIRECTLY)
+    return {
+        "name": name,
+        "online": bool(spec.get("online", True)),
+        "ttl_seconds": spec.get("ttl_seconds"),
+        "source_type": source_type,
+        "intervals": [list(i) for i in record.intervals] if record is not None else [],
+        "materialized_until": until,
+        "lag_seconds": lag,
+        "stale": stale,
+        "why": why,
+    }
+
+
+def freshness_rows(snapshot: Snapshot, now: datetime | None = None) -> list[dict[str, Any]]:
+    """:func:`freshness_row` of every feature view, by name."""
+    at = now or datetime.now(UTC)
+    return [freshness_row(snapshot, row["name"], at) for row in snapshot.rows["feature_views"]]
+
+
+def probe(store: FeatureStore, snapshot: Snapshot, view: FeatureView, now: datetime | None = None) -> dict[str, Any]:
+    """:func:`freshness_row` plus what the stores hold now: ``offline`` (newest event time in the source)
+    and ``online`` (keys read among the newest offline keys, how many are present, the newest event time);
+    with an online event time the lag is measured from it."""
+    at = now or datetime.now(UTC)
+    row = freshness_row(snapshot, view.name, at)
+    sample = offline_sample(store, view, 1)
+    online = online_newest(store, view, sample.pop("keys"))
+    row["offline"] = {"newest_event_time": sample["newest_event_time"]}
+    row["online_store"] = online
+    if online["newest_event_time"] is not None:
+        row["lag_seconds"] = _seconds_since(online["newest_event_time"], at)
+        row["lag_from"] = "newest online event"
+        spec = snapshot.stored("feature_views", view.name).spec
+        row["stale"], row["why"] = _verdict(spec, row["lag_seconds"], True)
+    else:
+        row["lag_from"] = "materialized_until"
+    return row
