@@ -74,8 +74,17 @@ def offline_sample(store: FeatureStore, view: FeatureView, limit: int) -> dict[s
         raise InvalidRequest(f"limit must be between 1 and {MAX_SAMPLE_ROWS} (got {limit})")
     table, time_column = _newest_first(view, store)
     newest = table.column(time_column)[0].as_py() if table.num_rows else None
-    keys = table.select(view.join_keys).slice(0, MAX_KEYS) if view.join_keys else table.select([]).slice(0, 1)
-    return {**_rows(table.slice(0, limit)), "newest_event_time": plain(newest), "keys": keys}
+    return {**_rows(table.slice(0, limit)), "newest_event_time": plain(newest), "keys": _distinct_keys(view, table)}
+
+
+def _distinct_keys(view: FeatureView, table: pa.Table) -> pa.Table:
+    """The first :data:`MAX_KEYS` distinct entity keys of ``table``, in its order."""
+    keys = table.select(view.join_keys)
+    seen = dict.fromkeys(zip(*(keys.column(k).to_pylist() for k in view.join_keys), strict=True))
+    rows = list(seen)[:MAX_KEYS]
+    return pa.table(
+        {k: pa.array([r[i] for r in rows], keys.schema.field(k).type) for i, k in enumerate(view.join_keys)}
+    )
 
 
 def online_newest(store: FeatureStore, view: FeatureView, keys: pa.Table) -> dict[str, Any]:
