@@ -161,6 +161,9 @@ def test_lineage_whole_and_per_object(client: TestClient) -> None:
     }
     assert len(one["edges"]) == 6
     refused(client, "/api/lineage?node=feature_view/nope", 404, "NotFound")
+    entity = ok(client, "/api/lineage?node=entity/driver")
+    assert len(entity["nodes"]) == 10 and len(entity["edges"]) == 13  # every view of the demo has this entity
+    refused(client, "/api/lineage?node=entity/nobody", 404, "NotFound")
 
 
 def test_freshness_list_and_probe(client: TestClient) -> None:

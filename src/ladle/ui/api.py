@@ -85,7 +85,8 @@ async def get_overview(request: Request) -> Response:
 
 @router.get("/lineage", responses={**_OBJECT, **_READ_ERRORS}, summary="The lineage graph, laid out")
 async def get_lineage(
-    request: Request, node: str = Query("", description="kind/name: only this object's lineage (default: all)")
+    request: Request,
+    node: str = Query("", description="kind/name: only this object's lineage (an entity: its views'); default all"),
 ) -> Response:
     """Nodes (with x, y) and edges: sources → feature views → on-demand views → feature services."""
     state = _state(request)
@@ -93,8 +94,13 @@ async def get_lineage(
     def work() -> dict[str, Any]:
         snap = _snapshot(state)
         graph = graph_of(snap)
-        if node:
-            graph = graph.neighbourhood(node, snap.state.project)
+        if node.startswith("entity/"):  # an entity's lineage: that of its feature views
+            snap.stored("entities", node.partition("/")[2])
+            name = node.partition("/")[2]
+            views = [f"feature_view/{r['name']}" for r in snap.rows["feature_views"] if name in r["entities"]]
+            graph = graph.neighbourhood(views, snap.state.project)
+        elif node:
+            graph = graph.neighbourhood([node], snap.state.project)
         laid: dict[str, Any] = snap.cached(("layout", node), lambda: layout(graph))
         return laid
 

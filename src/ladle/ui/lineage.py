@@ -33,15 +33,18 @@ class Graph:
     nodes: dict[str, dict[str, Any]]
     edges: list[tuple[str, str]]
 
-    def neighbourhood(self, node: str, project: str) -> Graph:
-        """``node`` with everything upstream and downstream of it (its whole lineage)."""
-        if node not in self.nodes:
-            raise NotFound("lineage node", node, project, known=self.nodes)
+    def neighbourhood(self, nodes: list[str], project: str) -> Graph:
+        """``nodes`` with everything upstream and downstream of them (their whole lineage)."""
+        for node in nodes:
+            if node not in self.nodes:
+                raise NotFound("lineage node", node, project, known=self.nodes)
         ups, downs = defaultdict(list), defaultdict(list)
         for a, b in self.edges:
             downs[a].append(b)
             ups[b].append(a)
-        keep = {node} | _reach(node, ups) | _reach(node, downs)
+        keep = set(nodes)
+        for node in nodes:
+            keep |= _reach(node, ups) | _reach(node, downs)
         return Graph(
             {k: v for k, v in self.nodes.items() if k in keep},
             [(a, b) for a, b in self.edges if a in keep and b in keep],
