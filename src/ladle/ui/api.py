@@ -52,6 +52,7 @@ class PreviewRequest(BaseModel):
 
     entity_rows: list[dict[str, Any]] | None = None
     rows: int = 5
+    full_feature_names: bool = False
 
 
 def _body(model: type[BaseModel]) -> dict[str, Any]:
@@ -180,7 +181,8 @@ async def post_preview(request: Request, name: str) -> Response:
 
     def work() -> dict[str, Any]:
         store = state.ready_store()
-        result = training_preview(store, store.get_feature_service(name), body.entity_rows, body.rows)
+        service = store.get_feature_service(name)
+        result = training_preview(store, service, body.entity_rows, body.rows, body.full_feature_names)
         return {**result, "snippets": snippets.for_preview(_base(request), name, result["entity_rows"])}
 
     return _json(await state.off_loop(work))

@@ -9,6 +9,7 @@ JSON error bodies. It is read-only: no route writes to a store or the registry.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -23,6 +24,7 @@ from starlette.responses import Response
 
 from ladle import __version__
 from ladle.config import RepoConfig, load_repo_config
+from ladle.errors import LadleError
 from ladle.server.auth import ApiKey, ApiKeyMiddleware
 from ladle.server.breaker import CircuitBreaker
 from ladle.server.errors import error_response, install_handlers, remember_error
@@ -33,6 +35,10 @@ from ladle.server.settings import ServerSettings
 from ladle.server.state import Limits, ServerState
 from ladle.store import FeatureStore
 from ladle.ui.api import router
+from ladle.ui.catalog import snapshot_of
+from ladle.ui.lineage import graph_of, layout
+
+_log = logging.getLogger("ladle.ui")
 
 __all__ = ["PAGES", "create_ui_app"]
 
@@ -72,6 +78,20 @@ def _never_expiring(config: RepoConfig) -> RepoConfig:
     return config.model_copy(update={"registry": config.registry.model_copy(update={"cache_ttl_seconds": 0})})
 
 
+def _warm(store: FeatureStore, loaded: bool) -> None:
+    """Build what the pages need of a registry just read (rows, definitions, the lineage layout) in the
+    refresher's thread, so no request pays for it; a state already seen costs nothing."""
+    if not loaded:
+        return
+    try:
+        snapshot = snapshot_of(store.registry.state())
+        snapshot.state.feature_views()
+        graph = graph_of(snapshot)
+        snapshot.cached(("layout", ""), lambda: layout(graph))
+    except LadleError as exc:  # a damaged definition: the request that needs it reports it
+        _log.warning("could not prepare the registry for the UI: %s", exc)
+
+
 def _validation_error(request: Request, exc: Exception) -> Response:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
     parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5]]
@@ -85,7 +105,9 @@ def create_ui_app(settings: ServerSettings) -> FastAPI:
     resolved = settings.resolve(config)
     store = FeatureStore(config=_never_expiring(config))
     metrics = ServerMetrics()
-    refresher = RegistryRefresher(store.refresh_registry, lambda: store.registry.version, resolved.registry_ttl_sec)
+    refresher = RegistryRefresher(
+        store.refresh_registry, lambda: store.registry.version, resolved.registry_ttl_sec, lambda ok: _warm(store, ok)
+    )
     section = resolved.section
     state = ServerState(
         store,

@@ -135,7 +135,11 @@ def _request_fields(store: FeatureStore, service: FeatureService) -> list[str]:
 
 
 def training_preview(
-    store: FeatureStore, service: FeatureService, entity_rows: list[dict[str, Any]] | None, count: int
+    store: FeatureStore,
+    service: FeatureService,
+    entity_rows: list[dict[str, Any]] | None,
+    count: int,
+    full_feature_names: bool = False,
 ) -> dict[str, Any]:
     """The training set of ``service`` for ``entity_rows`` (default: ``count`` recent rows, see
     :func:`_default_rows`): ``{"entity_rows", "columns", "rows"}``."""
@@ -149,7 +153,7 @@ def training_preview(
     columns = {k: [r.get(k) for r in rows] for k in dict.fromkeys(k for r in rows for k in r)}
     if "event_timestamp" in columns:
         columns["event_timestamp"] = [_as_time(v) for v in columns["event_timestamp"]]
-    table = store.get_historical_features(pa.table(columns), service).to_arrow()
+    table = store.get_historical_features(pa.table(columns), service, full_feature_names).to_arrow()
     return {"entity_rows": plain(rows), **_rows(table)}
 
 

@@ -216,10 +216,11 @@ function lookupForm(doc) {
   const features = isService ? null : (doc.spec.schema || []).filter((f) => !keys.includes(f.name)).map((f) => `${doc.name}:${f.name}`);
   const keyInput = el("textarea", { id: "lookup-entities", rows: 3, cols: 60 }, JSON.stringify(Object.fromEntries(keys.map((k) => [k, []]))));
   const out = el("div", { id: "lookup-result" });
+  const full = el("input", { type: "checkbox", id: "lookup-full-names" });
   const run = async () => {
     out.replaceChildren(el("p", { class: "muted" }, "Reading…"));
     try {
-      const body = { entities: JSON.parse(keyInput.value), full_feature_names: false };
+      const body = { entities: JSON.parse(keyInput.value), full_feature_names: full.checked };
       if (isService) body.feature_service = doc.name; else body.features = features;
       const answer = await api("/api/online", body);
       const names = answer.result.metadata.feature_names;
@@ -238,7 +239,8 @@ function lookupForm(doc) {
   };
   return [el("h2", {}, "Online lookup"),
     el("p", { class: "muted" }, isService ? "Entity keys (and request data), column → values, JSON:" : `Entity keys (${keys.join(", ") || "none"}), column → values, JSON:`),
-    keyInput, el("div", { class: "toolbar" }, el("button", { id: "lookup-run", onclick: run }, "Look up")), out];
+    keyInput, el("div", { class: "toolbar" }, el("button", { id: "lookup-run", onclick: run }, "Look up"),
+      el("label", {}, full, " full feature names (view__feature)")), out];
 }
 
 function freshnessKv(f) {
@@ -279,16 +281,19 @@ function viewSections(doc) {
 function previewSection(doc) {
   const out = el("div", { id: "preview" });
   const rows = el("textarea", { id: "preview-rows", rows: 3, cols: 80, placeholder: "entity rows as JSON (empty: recent keys of the first view)" });
+  const full = el("input", { type: "checkbox", id: "preview-full-names" });
   const run = async () => {
     out.replaceChildren(el("p", { class: "muted" }, "Computing…"));
     try {
       const body = rows.value.trim() ? { entity_rows: JSON.parse(rows.value) } : { rows: 5 };
+      body.full_feature_names = full.checked;
       const p = await api(`/api/feature-services/${encodeURIComponent(doc.name)}/preview`, body);
       rows.value = JSON.stringify(p.entity_rows);
       out.replaceChildren(table(p.columns, p.rows.map((r) => r.map(show))), snippets(p.snippets));
     } catch (err) { out.replaceChildren(errorBox(err)); }
   };
-  return [el("h2", {}, "Training-set preview"), rows, el("div", { class: "toolbar" }, el("button", { id: "preview-run", onclick: run }, "Preview")), out];
+  return [el("h2", {}, "Training-set preview"), rows, el("div", { class: "toolbar" }, el("button", { id: "preview-run", onclick: run }, "Preview"),
+    el("label", {}, full, " full feature names (view__feature)")), out];
 }
 
 function kindSections(doc) {
