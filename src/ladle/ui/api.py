@@ -23,7 +23,7 @@ from ladle.server.routes import read_online_features
 from ladle.server.schemas import error_responses
 from ladle.server.state import ServerState
 from ladle.ui import freshness, history, snippets
-from ladle.ui.catalog import MAX_PER_PAGE, Snapshot, kind_of_slug, snapshot_of
+from ladle.ui.catalog import MAX_PAGE, MAX_PER_PAGE, Snapshot, kind_of_slug, snapshot_of
 from ladle.ui.lineage import graph_of, layout
 from ladle.ui.overview import overview
 from ladle.ui.values import MAX_SAMPLE_ROWS, offline_sample, training_preview
@@ -112,7 +112,7 @@ async def get_lineage(
 async def get_freshness(
     request: Request,
     stale: bool = Query(False, description="only stale views"),
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
     per_page: int = Query(50, ge=1, le=MAX_PER_PAGE),
 ) -> Response:
     """Per view (from the registry): materialized intervals, where the last run ended, lag, stale or not."""
@@ -229,7 +229,7 @@ async def get_list(
     kind: str,
     q: str = Query("", description="text in the name, description, owner or feature names"),
     tag: str = Query("", description="key or key:value"),
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
     per_page: int = Query(50, ge=1, le=MAX_PER_PAGE),
 ) -> Response:
     """One page of ``entities``, ``data-sources``, ``feature-views``, ``on-demand-feature-views`` or

@@ -18,6 +18,7 @@ from ladle.registry.state import RegistryState
 
 __all__ = [
     "KIND_SLUGS",
+    "MAX_PAGE",
     "MAX_PER_PAGE",
     "Page",
     "Snapshot",
@@ -30,6 +31,8 @@ __all__ = [
 KIND_SLUGS: dict[str, str] = {k.replace("_", "-"): k for k in KINDS if k != "projects"}
 #: the largest page a list returns
 MAX_PER_PAGE = 200
+#: the highest page number asked for (past the last page a list is empty)
+MAX_PAGE = 1_000_000
 
 
 def kind_of_slug(slug: str, project: str) -> str:
