@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from server_helpers import demo_repo, free_port
 
 from ladle import FeatureStore
+from ladle.repo.init_template import init_repo
 from ladle.server.settings import ServerSettings
 from ladle.ui.app import create_ui_app
 
@@ -461,3 +462,50 @@ def test_openapi_fuzzing_finds_no_server_error(repo: Path) -> None:
     assert "Traceback" not in log.read_text(), log.read_text()
     summary = done.stdout[done.stdout.rfind("Test cases:") :]
     assert int(summary.split()[2]) >= 200, summary
+
+
+def test_stale_views_are_flagged(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "stale").path
+    store = FeatureStore(repo_path=repo)
+    store.apply_repo()
+    now = datetime.now(UTC)
+    store.materialize(now - timedelta(days=10), now - timedelta(days=3), ["driver_hourly_stats"])
+    store.close()
+    with TestClient(create_ui_app(ServerSettings(repo_path=str(repo))), base_url=LOCAL) as c:
+        doc = ok(c, "/api/freshness")
+        rows = {r["name"]: r for r in doc["items"]}
+        assert doc["stale"] == 1 and rows["driver_hourly_stats"]["stale"] is True
+        assert rows["driver_hourly_stats"]["lag_seconds"] >= 3 * 86400 - 60
+        assert "over the ttl of 86400 s" in rows["driver_hourly_stats"]["why"]
+        assert rows["driver_hourly_stats_fresh"]["stale"] is False  # a push source feeds it
+        assert "push or stream source" in rows["driver_hourly_stats_fresh"]["why"]
+        assert [r["name"] for r in ok(c, "/api/freshness?stale=true")["items"]] == ["driver_hourly_stats"]
+        probed = ok(c, "/api/feature-views/driver_hourly_stats/freshness")
+        newest_online = datetime.fromisoformat(probed["online_store"]["newest_event_time"])
+        assert newest_online <= now - timedelta(days=3) and probed["stale"] is True
+        assert datetime.fromisoformat(probed["offline"]["newest_event_time"]) > newest_online
+
+
+def test_an_offline_only_repo(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "offline_only").path
+    yaml = repo / "feature_store.yaml"
+    text = yaml.read_text()
+    yaml.write_text(text[: text.index("online_store:")] + "online_store: null\n" + text[text.index("offline_store:") :])
+    FeatureStore(repo_path=repo).apply_repo()
+    with TestClient(create_ui_app(ServerSettings(repo_path=str(repo))), base_url=LOCAL) as c:
+        health = ok(c, "/api/overview")["health"]["online_store"]
+        assert health == {"type": None, "ok": True, "probe": "no online store configured (offline only)"}
+        doc = ok(c, "/api/freshness")
+        assert doc["stale"] == 0 and all("no online store" in r["why"] for r in doc["items"])
+        assert ok(c, "/api/feature-views/driver_hourly_stats")["online_store"] is False
+        probed = ok(c, "/api/feature-views/driver_hourly_stats/freshness")
+        assert probed["online_store"]["keys_read"] == 0 and probed["offline"]["newest_event_time"]
+        message = refused(
+            c,
+            "/api/online",
+            400,
+            "InvalidRequest",
+            json={"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1001]}},
+        )
+        assert "online_store: null" in message
+        assert ok(c, "/api/feature-services/driver_activity_v1/preview", json={"rows": 1})["rows"]

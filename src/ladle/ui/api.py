@@ -119,7 +119,7 @@ async def get_freshness(
     state = _state(request)
 
     def work() -> dict[str, Any]:
-        rows = freshness.freshness_rows(_snapshot(state))
+        rows = freshness.freshness_rows(_snapshot(state), state.store.config.online_store is not None)
         if stale:
             rows = [r for r in rows if r["stale"]]
         start = (page - 1) * per_page
@@ -267,6 +267,7 @@ def _object_document(state: ServerState, slug: str, name: str, base: str) -> dic
         "last_updated": stored.last_updated_timestamp,
         "reads": [a for a, b in graph.edges if b == node],
         "read_by": [b for a, b in graph.edges if a == node],
+        "online_store": state.store.config.online_store is not None,
         "snippets": snippets.for_object(base, kind, name),
     }
     if kind == "entities":
@@ -275,7 +276,7 @@ def _object_document(state: ServerState, slug: str, name: str, base: str) -> dic
         view = snap.state.feature_views()[name]
         document["schema_hash"] = schema_hash(view)
         document["join_keys"] = view.join_keys
-        document["freshness"] = freshness.freshness_row(snap, name, datetime.now(UTC))
+        document["freshness"] = freshness.freshness_row(snap, name, datetime.now(UTC), document["online_store"])
         features = [f.name for f in view.features]
         document["snippets"] += snippets.for_view_values(base, name, features, view.join_keys)
     return document

@@ -31,11 +31,13 @@ def _seconds_since(when: str | None, now: datetime) -> float | None:
     return round((now - datetime.fromisoformat(when.replace("Z", "+00:00"))).total_seconds(), 3)
 
 
-def _verdict(spec: dict[str, Any], lag: float | None, fed_directly: bool) -> tuple[bool, str]:
+def _verdict(spec: dict[str, Any], lag: float | None, fed_directly: bool, online_store: bool) -> tuple[bool, str]:
     """``(stale, why)`` for an online view with this lag (seconds, None: never materialized)."""
     ttl = spec.get("ttl_seconds")
     if not spec.get("online", True):
         return False, "not served online"
+    if not online_store:
+        return False, "the repo has no online store (offline only)"
     if lag is None:
         if fed_directly:
             return False, "fed by its push or stream source (no materialization needed)"
@@ -47,14 +49,14 @@ def _verdict(spec: dict[str, Any], lag: float | None, fed_directly: bool) -> tup
     return False, f"lag {lag:.0f} s is within the ttl of {ttl:.0f} s"
 
 
-def freshness_row(snapshot: Snapshot, name: str, now: datetime) -> dict[str, Any]:
-    """One view's freshness from the registry alone."""
+def freshness_row(snapshot: Snapshot, name: str, now: datetime, online_store: bool = True) -> dict[str, Any]:
+    """One view's freshness from the registry alone (``online_store``: whether the repo has one)."""
     spec = snapshot.stored("feature_views", name).spec
     record = snapshot.state.materialization.get(name)
     until = record.materialized_until if record is not None else None
     source_type = str((spec.get("source") or {}).get("type", ""))
     lag = _seconds_since(until, now)
-    stale, why = _verdict(spec, lag, source_type in _FED_DIRECTLY)
+    stale, why = _verdict(spec, lag, source_type in _FED_DIRECTLY, online_store)
     return {
         "name": name,
         "online": bool(spec.get("online", True)),
@@ -68,10 +70,10 @@ def freshness_row(snapshot: Snapshot, name: str, now: datetime) -> dict[str, Any
     }
 
 
-def freshness_rows(snapshot: Snapshot, now: datetime | None = None) -> list[dict[str, Any]]:
+def freshness_rows(snapshot: Snapshot, online_store: bool = True, now: datetime | None = None) -> list[dict[str, Any]]:
     """:func:`freshness_row` of every feature view, by name."""
     at = now or datetime.now(UTC)
-    return [freshness_row(snapshot, row["name"], at) for row in snapshot.rows["feature_views"]]
+    return [freshness_row(snapshot, row["name"], at, online_store) for row in snapshot.rows["feature_views"]]
 
 
 def probe(store: FeatureStore, snapshot: Snapshot, view: FeatureView, now: datetime | None = None) -> dict[str, Any]:
@@ -79,16 +81,20 @@ def probe(store: FeatureStore, snapshot: Snapshot, view: FeatureView, now: datet
     and ``online`` (keys read among the newest offline keys, how many are present, the newest event time);
     with an online event time the lag is measured from it."""
     at = now or datetime.now(UTC)
-    row = freshness_row(snapshot, view.name, at)
+    has_online = store.config.online_store is not None
+    row = freshness_row(snapshot, view.name, at, has_online)
     sample = offline_sample(store, view, 1)
-    online = online_newest(store, view, sample.pop("keys"))
+    keys = sample.pop("keys")
+    online: dict[str, Any] = {"keys_read": 0, "present": 0, "newest_event_time": None}
+    if has_online:
+        online = online_newest(store, view, keys)
     row["offline"] = {"newest_event_time": sample["newest_event_time"]}
     row["online_store"] = online
     if online["newest_event_time"] is not None:
         row["lag_seconds"] = _seconds_since(online["newest_event_time"], at)
         row["lag_from"] = "newest online event"
         spec = snapshot.stored("feature_views", view.name).spec
-        row["stale"], row["why"] = _verdict(spec, row["lag_seconds"], True)
+        row["stale"], row["why"] = _verdict(spec, row["lag_seconds"], True, has_online)
     else:
         row["lag_from"] = "materialized_until"
     return row

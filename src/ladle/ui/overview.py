@@ -55,7 +55,10 @@ async def overview(state: ServerState, snapshot: Snapshot) -> dict[str, Any]:
     """The overview document."""
     registry_state = snapshot.state
     last_apply = registry_state.history[-1]["time"] if registry_state.history else None
-    online = await state.probe.check()
+    if state.store.config.online_store is None:
+        online: dict[str, Any] = {"type": None, "ok": True, "probe": "no online store configured (offline only)"}
+    else:
+        online = await state.probe.check()
     offline = await _offline_health(state)
     return {
         "project": registry_state.project,

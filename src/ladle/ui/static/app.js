@@ -274,7 +274,7 @@ function viewSections(doc) {
     doc.spec.udf ? [el("h2", {}, "Transformation"), el("pre", { class: "udf" }, doc.spec.udf.source)] : null,
     el("h2", {}, "Freshness"), box, el("div", { class: "toolbar" }, el("button", { class: "secondary", id: "probe", onclick: probe }, "Check the stores now")),
     el("h2", {}, "Offline sample"), el("div", { class: "toolbar" }, el("button", { class: "secondary", id: "load-sample", onclick: loadSample }, "Load the newest rows")), sample,
-    doc.spec.online ? lookupForm(doc) : null,
+    doc.spec.online && doc.online_store ? lookupForm(doc) : null,
   ];
 }
 
@@ -305,7 +305,7 @@ function kindSections(doc) {
     case "on_demand_feature_view": return [el("h2", {}, "Schema"), schemaTable(spec), el("h2", {}, `Function (${spec.mode})`), el("pre", { class: "udf" }, spec.udf_source || "")];
     case "feature_service": return [el("h2", {}, "Features"),
       table(["View", "Features"], (spec.features || []).map((p) => [objLink(p.on_demand ? "on_demand_feature_view" : "feature_view", p.name), (p.features || []).join(", ")])),
-      lookupForm(doc), previewSection(doc)];
+      doc.online_store ? lookupForm(doc) : null, previewSection(doc)];
     default: return [el("pre", {}, JSON.stringify(spec, null, 2))];
   }
 }
