@@ -163,6 +163,9 @@ def test_lineage_whole_and_per_object(client: TestClient) -> None:
         "feature_service/driver_activity_v3",
     }
     assert len(one["edges"]) == 6
+    assert (
+        one["snippets"][2]["code"] == "curl -s 'http://127.0.0.1/api/lineage?node=feature_service/driver_activity_v3'"
+    )
     refused(client, "/api/lineage?node=feature_view/nope", 404, "NotFound")
     entity = ok(client, "/api/lineage?node=entity/driver")
     # every view of the demo has this entity: all but the request source, which only feeds what they feed
@@ -178,6 +181,7 @@ def test_freshness_list_and_probe(client: TestClient) -> None:
     assert row["name"] == "driver_hourly_stats" and len(row["intervals"]) == 1
     assert 0 <= row["lag_seconds"] < 600 and "within the ttl" in row["why"]
     assert ok(client, "/api/freshness?stale=true")["items"] == []
+    assert "materialization_intervals" in doc["snippets"][0]["code"]
     probed = ok(client, "/api/feature-views/driver_hourly_stats/freshness")
     newest = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)  # the demo's last row: this hour
     assert probed["offline"]["newest_event_time"] == newest.isoformat()
@@ -270,6 +274,7 @@ def test_history(client: TestClient) -> None:
     assert doc["versions"] == [
         {"version": 1, "time": doc["versions"][0]["time"], "objects": 12, "added": 12, "changed": 0, "removed": 0}
     ]
+    assert "ladle registry-dump" in doc["snippets"][1]["code"]
     version = ok(client, "/api/history/1")
     assert {"change": "added", "fields": [], "kind": "feature_view", "name": "driver_hourly_stats"} in version[
         "changes"

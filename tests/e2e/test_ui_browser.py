@@ -268,6 +268,7 @@ def test_freshness_and_history_pages(chromium_driver: Any, url: str) -> None:
     assert chromium_driver.find_elements("css selector", "tr.stale") == []
     open_page(chromium_driver, url, "/history", "table tbody tr")
     assert texts(chromium_driver, "table tbody tr td:first-child") == ["v1"]
+    assert "ladle registry-dump" in " ".join(texts(chromium_driver, "pre.snippet-code"))
     chromium_driver.find_element("link text", "v1").click()
     until(chromium_driver, lambda d: d.find_element("tag name", "h1").text == "Registry version 1", "version page")
     assert len(texts(chromium_driver, "table tbody tr")) == 12

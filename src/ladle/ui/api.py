@@ -103,7 +103,7 @@ async def get_lineage(
         elif node:
             graph = graph.neighbourhood([node], snap.state.project)
         laid: dict[str, Any] = snap.cached(("layout", node), lambda: layout(graph))
-        return laid
+        return {**laid, "snippets": snippets.for_lineage(_base(request), node)}
 
     return _json(await state.off_loop(work))
 
@@ -129,6 +129,7 @@ async def get_freshness(
             "stale": sum(r["stale"] for r in rows),
             "page": page,
             "per_page": per_page,
+            "snippets": snippets.for_freshness(_base(request)),
         }
 
     return _json(await state.off_loop(work))
@@ -138,7 +139,8 @@ async def get_freshness(
 async def get_history(request: Request) -> Response:
     """The registry's versions, newest first, with how many objects each added, changed and removed."""
     state = _state(request)
-    return _json(await state.off_loop(lambda: history.versions(_snapshot(state).state)))
+    document = await state.off_loop(lambda: history.versions(_snapshot(state).state))
+    return _json({**document, "snippets": snippets.for_history(_base(request))})
 
 
 @router.get("/history/{version}", responses={**_OBJECT, **_READ_ERRORS}, summary="One registry version's changes")

@@ -9,7 +9,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["for_list", "for_lookup", "for_object", "for_overview", "for_preview", "for_view_values"]
+__all__ = [
+    "for_freshness",
+    "for_history",
+    "for_lineage",
+    "for_list",
+    "for_lookup",
+    "for_object",
+    "for_overview",
+    "for_preview",
+    "for_view_values",
+]
 
 _SDK_GET = {
     "entities": "get_entity",
@@ -100,4 +110,35 @@ def for_preview(base: str, service: str, rows: list[dict[str, Any]]) -> list[dic
         f"ladle feature-services describe {service}",
         f"curl -s -X POST {base}/api/feature-services/{service}/preview -H 'Content-Type: application/json' \\\n"
         f"  -d '{json.dumps({'entity_rows': rows})}'",
+    )
+
+
+def for_lineage(base: str, node: str) -> list[dict[str, str]]:
+    """The lineage page (``node``: one object's, else the whole graph)."""
+    query = f"?node={node}" if node else ""
+    return _snippet(
+        "for view in store.list_feature_views():\n    print(view.batch_source.name, '->', view.name)\n"
+        "for service in store.list_feature_services():\n"
+        "    print([p.name for p in service.feature_view_projections], '->', service.name)",
+        "ladle feature-views list\nladle feature-services list",
+        f"curl -s '{base}/api/lineage{query}'",
+    )
+
+
+def for_freshness(base: str) -> list[dict[str, str]]:
+    """The freshness page."""
+    return _snippet(
+        "for view in store.list_feature_views():\n"
+        "    print(view.name, store.registry.materialization_intervals(view.name))",
+        "ladle materialize-incremental $(date -u +%Y-%m-%dT%H:%M:%S)",
+        f"curl -s '{base}/api/freshness?stale=true'",
+    )
+
+
+def for_history(base: str) -> list[dict[str, str]]:
+    """The history page."""
+    return _snippet(
+        "for entry in store.registry.to_dict()['history']:\n    print(entry['version'], entry['time'], entry['changes'])",
+        "ladle registry-dump | python -c 'import json, sys; print(json.load(sys.stdin)[\"history\"])'",
+        f"curl -s {base}/api/history",
     )

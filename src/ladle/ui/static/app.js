@@ -142,6 +142,10 @@ function graph(doc, focus) {
       svg("title", {}, `${n.kind.replace(/_/g, " ")} ${n.name}${n.type ? ` (${n.type})` : ""}`),
       svg("rect", { width: NODE_W, height: NODE_H }),
       svg("text", { x: 10, y: 22 }, label));
+    g.addEventListener("mouseenter", () => {
+      for (const p of root.querySelectorAll("path.edge")) p.classList.toggle("hl", p.dataset.from === n.id || p.dataset.to === n.id);
+    });
+    g.addEventListener("mouseleave", () => { for (const p of root.querySelectorAll("path.edge.hl")) p.classList.remove("hl"); });
     const slug = SLUG_OF_KIND[n.kind];
     if (slug && n.type !== "missing") g.addEventListener("click", () => { location.hash = `#/obj/${slug}/${encodeURIComponent(n.name)}`; });
     root.append(g);
@@ -335,7 +339,8 @@ async function objectPage(slug, name) {
 
 async function lineagePage() {
   const doc = await api("/api/lineage");
-  return [el("h1", {}, "Lineage"), el("p", { class: "muted" }, "Data sources → feature views → on-demand views → feature services. Click a node to open it."), graph(doc, null)];
+  return [el("h1", {}, "Lineage"), el("p", { class: "muted" }, "Data sources → feature views → on-demand views → feature services. Point at a node to see its edges; click it to open it."),
+    graph(doc, null), snippets(doc.snippets)];
 }
 
 async function freshnessPage(params) {
@@ -350,14 +355,14 @@ async function freshnessPage(params) {
   return [el("h1", {}, "Freshness"), el("p", {}, `${doc.stale} stale of ${doc.total} feature views.`), el("div", { class: "toolbar" }, toggle),
     table(["View", "Online", "TTL", "Materialized until", "Intervals", "Lag", "", "Why"], rows, (i) => ({ class: doc.items[i].stale ? "stale" : "" })),
     el("div", { class: "pager" }, el("button", { class: "secondary", disabled: page <= 1, onclick: () => go(page - 1) }, "Previous"), `page ${page} of ${pages}`,
-      el("button", { class: "secondary", disabled: page >= pages, onclick: () => go(page + 1) }, "Next"))];
+      el("button", { class: "secondary", disabled: page >= pages, onclick: () => go(page + 1) }, "Next")), snippets(doc.snippets)];
 }
 
 async function historyPage() {
   const doc = await api("/api/history");
   return [el("h1", {}, "Registry history"), el("p", { class: "muted" }, `Current version ${doc.current}; source: ${doc.source}.`),
     table(["Version", "Time", "Added", "Changed", "Removed", "Objects"], doc.versions.map((v) =>
-      [el("a", { href: `#/history/${v.version}` }, `v${v.version}`), show(v.time), v.added, v.changed, v.removed, v.objects]))];
+      [el("a", { href: `#/history/${v.version}` }, `v${v.version}`), show(v.time), v.added, v.changed, v.removed, v.objects])), snippets(doc.snippets)];
 }
 
 async function versionPage(version) {
