@@ -3,6 +3,7 @@ over the demo repo of ``ladle init``, a windowed repo, and as a real ``ladle ui`
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -289,6 +290,9 @@ def test_pages_and_openapi(client: TestClient) -> None:
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert client.get("/static/app.js").headers["content-type"].startswith("text/javascript")
     assert client.get("/static/app.css").status_code == 200
+    for page in ("/", "/static/app.js", "/static/app.css"):  # nothing is loaded from another site
+        assert set(re.findall(r"https?://[^\s\"'`)]+", client.get(page).text)) <= {"http://www.w3.org/2000/svg"}
+    assert client.get("/docs").status_code == 404  # Swagger UI would need a CDN
     doc = ok(client, "/openapi.json")
     paths = set(doc["paths"])
     assert {

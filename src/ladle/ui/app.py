@@ -132,7 +132,7 @@ def create_ui_app(settings: ServerSettings) -> FastAPI:
         version=__version__,
         description='The read-only API of `ladle ui`. Errors are `{"error": {"type", "message"}}`.',
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # Swagger UI's page loads its assets from a CDN: the UI fetches nothing from the network
         redoc_url=None,
         openapi_url="/openapi.json",
     )
