@@ -81,9 +81,9 @@ function kv(pairs) {
   return el("dl", { class: "kv" }, pairs.filter(Boolean).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
 }
 
-function snippets(list) {
+function snippets(list, title) {
   if (!list || !list.length) return null;
-  return el("section", { class: "snippets-section" }, el("h2", {}, "Equivalent calls"),
+  return el("section", { class: "snippets-section" }, el(title ? "h3" : "h2", {}, title || "Equivalent calls"),
     el("div", { class: "snippets" }, list.map((s) => {
       const code = el("pre", { class: "snippet-code" }, s.code);
       const copy = el("button", { class: "secondary", type: "button", onclick: () => navigator.clipboard && navigator.clipboard.writeText(s.code) }, "Copy");
@@ -238,7 +238,7 @@ function lookupForm(doc) {
             el("span", { class: status === "PRESENT" ? "badge ok" : "badge bad", "data-status": status }, status), show(results[j].event_timestamps[i])]);
         });
       }
-      out.replaceChildren(table(["Row", "Feature", "Value", "Status", "Event time"], rows), snippets(answer.snippets));
+      out.replaceChildren(table(["Row", "Feature", "Value", "Status", "Event time"], rows), snippets(answer.snippets, "This lookup as a call"));
     } catch (err) { out.replaceChildren(errorBox(err)); }
   };
   return [el("h2", {}, "Online lookup"),
@@ -293,7 +293,7 @@ function previewSection(doc) {
       body.full_feature_names = full.checked;
       const p = await api(`/api/feature-services/${encodeURIComponent(doc.name)}/preview`, body);
       rows.value = JSON.stringify(p.entity_rows);
-      out.replaceChildren(table(p.columns, p.rows.map((r) => r.map(show))), snippets(p.snippets));
+      out.replaceChildren(table(p.columns, p.rows.map((r) => r.map(show))), snippets(p.snippets, "This preview as a call"));
     } catch (err) { out.replaceChildren(errorBox(err)); }
   };
   return [el("h2", {}, "Training-set preview"), rows, el("div", { class: "toolbar" }, el("button", { id: "preview-run", onclick: run }, "Preview"),
