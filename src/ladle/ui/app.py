@@ -36,6 +36,7 @@ from ladle.server.state import Limits, ServerState
 from ladle.store import FeatureStore
 from ladle.ui.api import router
 from ladle.ui.catalog import snapshot_of
+from ladle.ui.freshness import freshness_rows
 from ladle.ui.lineage import graph_of, layout
 
 _log = logging.getLogger("ladle.ui")
@@ -79,7 +80,7 @@ def _never_expiring(config: RepoConfig) -> RepoConfig:
 
 
 def _warm(store: FeatureStore, loaded: bool) -> None:
-    """Build what the pages need of a registry just read (rows, definitions, the lineage layout) in the
+    """Build what the pages need of a registry just read (rows, definitions, lineage layout, freshness) in the
     refresher's thread, so no request pays for it; a state already seen costs nothing."""
     if not loaded:
         return
@@ -88,6 +89,7 @@ def _warm(store: FeatureStore, loaded: bool) -> None:
         snapshot.state.feature_views()
         graph = graph_of(snapshot)
         snapshot.cached(("layout", ""), lambda: layout(graph))
+        freshness_rows(snapshot)
     except LadleError as exc:  # a damaged definition: the request that needs it reports it
         _log.warning("could not prepare the registry for the UI: %s", exc)
 

@@ -49,21 +49,40 @@ def _verdict(spec: dict[str, Any], lag: float | None, fed_directly: bool, online
     return False, f"lag {lag:.0f} s is within the ttl of {ttl:.0f} s"
 
 
-def freshness_row(snapshot: Snapshot, name: str, now: datetime, online_store: bool = True) -> dict[str, Any]:
-    """One view's freshness from the registry alone (``online_store``: whether the repo has one)."""
+def _base(snapshot: Snapshot, name: str) -> dict[str, Any]:
+    """What a view's freshness takes from the registry, parsed once per snapshot."""
     spec = snapshot.stored("feature_views", name).spec
     record = snapshot.state.materialization.get(name)
     until = record.materialized_until if record is not None else None
-    source_type = str((spec.get("source") or {}).get("type", ""))
-    lag = _seconds_since(until, now)
-    stale, why = _verdict(spec, lag, source_type in _FED_DIRECTLY, online_store)
+    return {
+        "spec": spec,
+        "until": until,
+        "until_time": None if until is None else datetime.fromisoformat(until.replace("Z", "+00:00")),
+        "source_type": str((spec.get("source") or {}).get("type", "")),
+        "intervals": [list(i) for i in record.intervals] if record is not None else [],
+    }
+
+
+def _bases(snapshot: Snapshot) -> dict[str, dict[str, Any]]:
+    bases: dict[str, dict[str, Any]] = snapshot.cached(
+        "freshness", lambda: {row["name"]: _base(snapshot, row["name"]) for row in snapshot.rows["feature_views"]}
+    )
+    return bases
+
+
+def freshness_row(snapshot: Snapshot, name: str, now: datetime, online_store: bool = True) -> dict[str, Any]:
+    """One view's freshness from the registry alone (``online_store``: whether the repo has one)."""
+    base = _bases(snapshot).get(name) or _base(snapshot, name)
+    spec, until_time = base["spec"], base["until_time"]
+    lag = None if until_time is None else round((now - until_time).total_seconds(), 3)
+    stale, why = _verdict(spec, lag, base["source_type"] in _FED_DIRECTLY, online_store)
     return {
         "name": name,
         "online": bool(spec.get("online", True)),
         "ttl_seconds": spec.get("ttl_seconds"),
-        "source_type": source_type,
-        "intervals": [list(i) for i in record.intervals] if record is not None else [],
-        "materialized_until": until,
+        "source_type": base["source_type"],
+        "intervals": base["intervals"],
+        "materialized_until": base["until"],
         "lag_seconds": lag,
         "stale": stale,
         "why": why,
@@ -73,7 +92,7 @@ def freshness_row(snapshot: Snapshot, name: str, now: datetime, online_store: bo
 def freshness_rows(snapshot: Snapshot, online_store: bool = True, now: datetime | None = None) -> list[dict[str, Any]]:
     """:func:`freshness_row` of every feature view, by name."""
     at = now or datetime.now(UTC)
-    return [freshness_row(snapshot, row["name"], at, online_store) for row in snapshot.rows["feature_views"]]
+    return [freshness_row(snapshot, name, at, online_store) for name in _bases(snapshot)]
 
 
 def probe(store: FeatureStore, snapshot: Snapshot, view: FeatureView, now: datetime | None = None) -> dict[str, Any]:
