@@ -15,6 +15,8 @@ Where the services are (loopback defaults, each overridable):
 - Redis: ``LADLE_TEST_REDIS_URL`` (``host:port``), default ``127.0.0.1:6379``.
 - moto: the ``moto_server`` program beside the interpreter, started on a free loopback port.
 - Spark: pyspark in local mode with ``java`` on PATH (see ``spark_session``).
+- Chromium: ``LADLE_TEST_CHROMIUM`` and ``LADLE_TEST_CHROMEDRIVER``, default Debian's ``/usr/bin/chromium`` and
+  ``/usr/bin/chromedriver`` (packages ``chromium`` and ``chromium-driver``), driven by Selenium (the UI's tests).
 
 Gap markers, the ibis way: ``@notimpl(["redis"], reason=...)`` is a gap that should close some day (a strict
 xfail: the test fails once the backend starts passing), ``@never(["redis"], reason=...)`` a difference by
@@ -62,7 +64,9 @@ OFFLINE = ("duckdb", "postgres", "spark")
 REGISTRY = ("file", "s3", "sql-postgres", "sql-sqlite")
 SERVICE_BACKENDS = frozenset({"dynamodb", "dynamodb-batch", "postgres", "redis", "spark", "s3", "sql-postgres"})
 #: fixtures that start or reach a service: a test using one is a service test
-SERVICE_FIXTURES = frozenset({"moto_endpoint", "pg_schema", "redis_client"})
+SERVICE_FIXTURES = frozenset({"moto_endpoint", "pg_schema", "redis_client", "chromium_driver"})
+CHROMIUM = os.environ.get("LADLE_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("LADLE_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 KNOWN_BACKENDS = frozenset(ONLINE) | frozenset(OFFLINE) | frozenset(REGISTRY)
 
 
@@ -275,6 +279,33 @@ def redis_client() -> Iterator[Any]:
     client = redis_ping()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def chromium_driver() -> Iterator[Any]:
+    """A headless Chromium driven by Selenium through the system's chromedriver (never a downloaded browser)."""
+    for program in (CHROMIUM, CHROMEDRIVER):
+        if not os.access(program, os.X_OK):
+            unavailable("Chromium", f"{program} is not installed: apt-get install chromium chromium-driver")
+    webdriver = import_driver("selenium.webdriver", "Chromium").webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(argument)
+    try:
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    except Exception as exc:  # selenium's WebDriverException: the browser did not start
+        unavailable("Chromium", f"it did not start: {exc}")
+    yield driver
+    driver.quit()
 
 
 # --- online stores ----------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The layers, top to bottom (docs/architecture.md draws them)::
 
-    front-ends     cli/, server/, stream/              the ``ladle`` command, the HTTP server, the stream worker
+    front-ends     cli/, server/, stream/, ui/         the ``ladle`` command, the HTTP server, the stream worker, the web UI
     top level      ladle (__init__), store, client     what users import
     capabilities   retrieval/, ingest/, repo/, registry/, windows/, versions/, check/, backends/catalog
     config         config                              feature_store.yaml, read by the registry and the backend table
@@ -23,7 +23,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("front-ends", ("ladle.cli", "ladle.server", "ladle.stream")),
+    ("front-ends", ("ladle.cli", "ladle.server", "ladle.stream", "ladle.ui")),
     ("top level", ("ladle", "ladle.store", "ladle.client")),
     (
         "capabilities",

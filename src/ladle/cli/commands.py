@@ -27,6 +27,7 @@ import click
 from ladle import __version__
 from ladle.cli import operate
 from ladle.cli import output as out
+from ladle.cli.ui_cmd import ui_command
 from ladle.errors import LadleError, LadleWarning
 
 if TYPE_CHECKING:
@@ -614,6 +615,9 @@ def stream_command(
     options = WorkerOptions(batch_size=batch_size, max_events=max_events)
     args = {"reader": reader, "options": options, "offline": not no_offline}
     run_stream(state.store(), list(sources), out.make_console(), args, metrics_port)
+
+
+cli.add_command(ui_command)  # `ladle ui` (cli/ui_cmd.py)
 
 
 # --- global options after the subcommand ---------------------------------------------------------------

@@ -1,0 +1,284 @@
+"""``ladle ui`` in a real browser (headless Chromium through Selenium), as a user sees it: every page of the
+demo repo of ``ladle init``, the lineage graph's nodes and edges, an online lookup, a training-set preview,
+the API-key prompt. Screenshots go to ``LADLE_UI_SCREENSHOTS`` (a folder) when set, else the test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from server_helpers import demo_repo, free_port
+
+from ladle import FeatureStore
+
+LADLE = Path(sys.executable).parent / "ladle"
+WAIT_S = 30.0
+
+ALL_NODES = {
+    "data_source/driver_hourly_stats_source",
+    "data_source/driver_stats_push_source",
+    "data_source/vals_to_add",
+    "feature_view/driver_hourly_stats",
+    "feature_view/driver_hourly_stats_fresh",
+    "on_demand_feature_view/transformed_conv_rate",
+    "on_demand_feature_view/transformed_conv_rate_fresh",
+    "feature_service/driver_activity_v1",
+    "feature_service/driver_activity_v2",
+    "feature_service/driver_activity_v3",
+}
+ALL_EDGES = {
+    ("data_source/driver_hourly_stats_source", "feature_view/driver_hourly_stats"),
+    ("data_source/driver_hourly_stats_source", "data_source/driver_stats_push_source"),
+    ("data_source/driver_stats_push_source", "feature_view/driver_hourly_stats_fresh"),
+    ("data_source/vals_to_add", "on_demand_feature_view/transformed_conv_rate"),
+    ("data_source/vals_to_add", "on_demand_feature_view/transformed_conv_rate_fresh"),
+    ("feature_view/driver_hourly_stats", "on_demand_feature_view/transformed_conv_rate"),
+    ("feature_view/driver_hourly_stats", "feature_service/driver_activity_v1"),
+    ("feature_view/driver_hourly_stats", "feature_service/driver_activity_v2"),
+    ("feature_view/driver_hourly_stats_fresh", "on_demand_feature_view/transformed_conv_rate_fresh"),
+    ("feature_view/driver_hourly_stats_fresh", "feature_service/driver_activity_v3"),
+    ("on_demand_feature_view/transformed_conv_rate", "feature_service/driver_activity_v1"),
+    ("on_demand_feature_view/transformed_conv_rate", "feature_service/driver_activity_v2"),
+    ("on_demand_feature_view/transformed_conv_rate_fresh", "feature_service/driver_activity_v3"),
+}
+OBJECTS = {
+    "entities": ["driver"],
+    "data-sources": ["driver_hourly_stats_source", "driver_stats_push_source", "vals_to_add"],
+    "feature-views": ["driver_hourly_stats", "driver_hourly_stats_fresh"],
+    "on-demand-feature-views": ["transformed_conv_rate", "transformed_conv_rate_fresh"],
+    "feature-services": ["driver_activity_v1", "driver_activity_v2", "driver_activity_v3"],
+}
+
+
+@contextmanager
+def ladle_ui(repo: Path, *args: str) -> Iterator[str]:
+    """``ladle ui ARGS`` in ``repo`` on a free port; yields its URL once it answers."""
+    port = free_port()
+    log = (repo.parent / f"ui-{port}.log").open("wb")
+    proc = subprocess.Popen(
+        [str(LADLE), "ui", "-h", "127.0.0.1", "-p", str(port), *args], cwd=repo, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"ladle ui exited: {(repo.parent / f'ui-{port}.log').read_text()}"
+            try:
+                httpx.get(f"{url}/", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "ladle ui did not start within 60 s"
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_repo(tmp_path_factory.mktemp("ui_browser"), name="ui_browser")
+
+
+@pytest.fixture(scope="module")
+def url(repo: Path) -> Iterator[str]:
+    with ladle_ui(repo) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = Path(os.environ.get("LADLE_UI_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def until(driver: Any, check: Callable[[Any], Any], what: str) -> Any:
+    """Poll ``check(driver)`` until it is truthy (bounded); its value."""
+    deadline = time.monotonic() + WAIT_S
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check(driver)
+        except Exception as exc:  # an element not there yet, or replaced while read
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.1)
+    page = driver.find_element("id", "app").text[:2000]
+    raise AssertionError(f"waited {WAIT_S} s for {what} (last: {last!r}); the page shows:\n{page}")
+
+
+def open_page(driver: Any, url: str, route: str, ready: str) -> None:
+    """Go to ``#route`` and wait until the CSS selector ``ready`` matches and the page is not loading."""
+    driver.get(f"{url}/#{route}")
+    driver.refresh()  # a hash change alone keeps the old page's elements for a moment
+    until(
+        driver,
+        lambda d: (
+            d.find_element("id", "app").get_attribute("aria-busy") == "false" and d.find_elements("css selector", ready)
+        ),
+        f"{route} ({ready})",
+    )
+
+
+def texts(driver: Any, selector: str) -> list[str]:
+    return [e.text for e in driver.find_elements("css selector", selector)]
+
+
+def graph_of(driver: Any) -> tuple[set[str], set[tuple[str, str]]]:
+    svg = driver.find_element("css selector", "#lineage-graph svg")
+    nodes = {g.get_attribute("data-id") for g in svg.find_elements("css selector", "g.node")}
+    edges = {
+        (p.get_attribute("data-from"), p.get_attribute("data-to"))
+        for p in svg.find_elements("css selector", "path.edge")
+    }
+    return nodes, edges
+
+
+def test_overview(chromium_driver: Any, url: str, shots: Path) -> None:
+    open_page(chromium_driver, url, "/", ".cards")
+    counts = {
+        c.get_attribute("data-count"): c.find_element("css selector", ".n").text
+        for c in chromium_driver.find_elements("css selector", ".card")
+    }
+    assert counts == {
+        "data-sources": "3",
+        "entities": "1",
+        "feature-views": "2",
+        "on-demand-feature-views": "2",
+        "feature-services": "3",
+    }
+    assert chromium_driver.find_element("tag name", "h1").text == "Project ui_browser"
+    assert texts(chromium_driver, ".kv .badge.bad") == []  # every backend healthy
+    assert len(texts(chromium_driver, ".kv .badge.ok")) == 3
+    chromium_driver.save_screenshot(str(shots / "ui-overview.png"))
+
+
+def test_lists_search_and_tag_filter(chromium_driver: Any, url: str) -> None:
+    for slug, names in OBJECTS.items():
+        open_page(chromium_driver, url, f"/list/{slug}", "table tbody tr")
+        assert texts(chromium_driver, "table tbody tr td:first-child a") == names
+    open_page(chromium_driver, url, "/list/feature-views", "#search")
+    search = chromium_driver.find_element("id", "search")
+    search.send_keys("fresh\n")
+    until(
+        chromium_driver, lambda d: texts(d, "table tbody tr td:first-child") == ["driver_hourly_stats_fresh"], "search"
+    )
+    open_page(chromium_driver, url, "/list/feature-views?tag=team:driver_performance", "table tbody tr")
+    assert len(texts(chromium_driver, "table tbody tr")) == 2
+    open_page(chromium_driver, url, "/list/feature-views?tag=team:nobody", "p.muted")
+    assert "Nothing matches." in chromium_driver.find_element("id", "app").text
+
+
+def test_every_object_page_with_its_lineage(chromium_driver: Any, url: str) -> None:
+    for slug, names in OBJECTS.items():
+        for name in names:
+            open_page(chromium_driver, url, f"/obj/{slug}/{name}", "#lineage-graph svg")
+            heading = chromium_driver.find_element("tag name", "h1").text
+            assert heading.endswith(f" {name}"), heading
+            nodes, edges = graph_of(chromium_driver)
+            node = f"{heading.rsplit(' ', 1)[0].replace(' ', '_')}/{name}"
+            if slug != "entities":
+                assert node in nodes
+            assert nodes <= ALL_NODES and edges <= ALL_EDGES
+            focus = chromium_driver.find_elements("css selector", "g.node.focus")
+            assert [g.get_attribute("data-id") for g in focus] == ([node] if slug != "entities" else [])
+            assert "Equivalent calls" in chromium_driver.find_element("id", "app").text
+    open_page(chromium_driver, url, "/obj/on-demand-feature-views/transformed_conv_rate", "pre.udf")
+    assert (
+        "def transformed_conv_rate(inputs: pd.DataFrame)"
+        in chromium_driver.find_element("css selector", "pre.udf").text
+    )
+
+
+def test_whole_lineage_graph(chromium_driver: Any, url: str, shots: Path) -> None:
+    open_page(chromium_driver, url, "/lineage", "#lineage-graph svg")
+    nodes, edges = graph_of(chromium_driver)
+    assert nodes == ALL_NODES
+    assert edges == ALL_EDGES
+    chromium_driver.save_screenshot(str(shots / "ui-lineage.png"))
+    chromium_driver.find_element("css selector", 'g.node[data-id="feature_service/driver_activity_v3"]').click()
+    until(
+        chromium_driver,
+        lambda d: d.find_element("tag name", "h1").text == "feature service driver_activity_v3",
+        "click",
+    )
+    nodes, edges = graph_of(chromium_driver)
+    assert "feature_view/driver_hourly_stats" not in nodes and len(edges) == 6
+
+
+def test_online_lookup_shows_values_and_statuses(chromium_driver: Any, url: str, repo: Path, shots: Path) -> None:
+    open_page(chromium_driver, url, "/obj/feature-views/driver_hourly_stats", "#lookup-entities")
+    box = chromium_driver.find_element("id", "lookup-entities")
+    box.clear()
+    box.send_keys('{"driver_id": [1001, 42]}')
+    chromium_driver.find_element("id", "lookup-run").click()
+    until(chromium_driver, lambda d: d.find_elements("css selector", "#lookup-result table tbody tr"), "lookup")
+    rows = [
+        [td.text for td in tr.find_elements("tag name", "td")]
+        for tr in chromium_driver.find_elements("css selector", "#lookup-result table tbody tr")
+    ]
+    store = FeatureStore(repo_path=repo)
+    expected = store.get_online_features(["driver_hourly_stats:avg_daily_trips"], {"driver_id": [1001]}).to_dict()
+    store.close()
+    by_key = {(r[0], r[1]): r for r in rows}
+    assert by_key[("1", "avg_daily_trips")][2:4] == [str(expected["avg_daily_trips"][0]), "PRESENT"]
+    assert by_key[("2", "avg_daily_trips")][2:4] == ["—", "NOT_FOUND"]
+    assert by_key[("1", "driver_id")][2] == "1001"
+    assert len(rows) == 2 * 4  # driver_id and three features, two keys
+    chromium_driver.find_element("id", "load-sample").click()
+    until(chromium_driver, lambda d: len(d.find_elements("css selector", "#sample tbody tr")) == 5, "sample rows")
+    chromium_driver.find_element("id", "probe").click()
+    until(chromium_driver, lambda d: "newest online event" in d.find_element("id", "freshness-box").text, "probe")
+    assert chromium_driver.find_element("id", "stale-badge").text == "fresh"
+    chromium_driver.execute_script("document.getElementById('freshness-box').scrollIntoView()")
+    chromium_driver.save_screenshot(str(shots / "ui-feature-view.png"))
+
+
+def test_feature_service_preview(chromium_driver: Any, url: str) -> None:
+    open_page(chromium_driver, url, "/obj/feature-services/driver_activity_v1", "#preview-run")
+    chromium_driver.find_element("id", "preview-run").click()
+    until(
+        chromium_driver, lambda d: len(d.find_elements("css selector", "#preview table tbody tr")) == 5, "preview rows"
+    )
+    headers = texts(chromium_driver, "#preview table thead th")
+    assert headers[-3:] == ["conv_rate", "conv_rate_plus_val1", "conv_rate_plus_val2"]
+    assert '"driver_id":1001' in chromium_driver.find_element("id", "preview-rows").get_attribute("value")
+
+
+def test_freshness_and_history_pages(chromium_driver: Any, url: str) -> None:
+    open_page(chromium_driver, url, "/freshness", "table tbody tr")
+    assert "0 stale of 2 feature views." in chromium_driver.find_element("id", "app").text
+    assert texts(chromium_driver, "table tbody tr td:first-child") == [
+        "driver_hourly_stats",
+        "driver_hourly_stats_fresh",
+    ]
+    assert chromium_driver.find_elements("css selector", "tr.stale") == []
+    open_page(chromium_driver, url, "/history", "table tbody tr")
+    assert texts(chromium_driver, "table tbody tr td:first-child") == ["v1"]
+    assert "ladle registry-dump" in " ".join(texts(chromium_driver, "pre.snippet-code"))
+    chromium_driver.find_element("link text", "v1").click()
+    until(chromium_driver, lambda d: d.find_element("tag name", "h1").text == "Registry version 1", "version page")
+    assert len(texts(chromium_driver, "table tbody tr")) == 12
+
+
+def test_api_key_prompt(chromium_driver: Any, repo: Path) -> None:
+    with ladle_ui(repo, "--api-key", "browser-key") as keyed:
+        chromium_driver.get(f"{keyed}/#/")
+        until(chromium_driver, lambda d: d.find_element("id", "key-form").is_displayed(), "the key prompt")
+        assert "Unauthorized" in chromium_driver.find_element("id", "app").text
+        chromium_driver.find_element("id", "key-input").send_keys("browser-key\n")
+        until(chromium_driver, lambda d: d.find_elements("css selector", ".cards .card"), "the overview with the key")
+        chromium_driver.execute_script("sessionStorage.clear()")
