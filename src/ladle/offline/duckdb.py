@@ -12,9 +12,11 @@ memory (the check is one aggregate, remembered per file fingerprint: :mod:`ladle
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -30,7 +32,7 @@ from ladle.common.times import epoch_us as _epoch_us
 from ladle.definitions import DataSource, FeatureView, FileSource
 from ladle.definitions.external_sources import check_readable
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest
-from ladle.offline.base import OfflineStore, ViewRequest
+from ladle.offline.base import ROW_COUNT, OfflineStore, ViewRequest
 from ladle.offline.columns import align_to_source, cast_to_declared, ensure_utc_micros
 from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
 from ladle.offline.fingerprints import UniqueKeyCache, default_cache_dir, fingerprint
@@ -44,6 +46,7 @@ _MAX_LOW = _SHIFT - 1
 _ENTITY = "__ladle_entity"
 _ROW = "__ladle_row"
 _TS = "__ladle_ts"
+_STREAM_ROWS = 131_072  # rows per record batch when a result is streamed
 
 
 def q(name: str) -> str:
@@ -346,18 +349,20 @@ class DuckDBOfflineStore(OfflineStore):
 
     # --- reads for materialization -----------------------------------------------------------------
     def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.RecordBatchReader:
+        """Streamed: the latest rows are computed into a DuckDB temporary table (which spills to
+        ``temp_directory`` beyond ``memory_limit``), counted, and read back in record batches."""
         feats = [f.name for f in view.features]
         inner = self._view_select(view, feats, (_epoch_us(start), _epoch_us(end)))
         has_cr = bool(view.batch_source.created_timestamp_column)
-        # arg_max over the packed (event, created) key: one hash aggregate, no sort (4x a window function).
+        # arg_max over the packed (event, created) key: one hash aggregate, no sort (4x a window function);
+        # a source without duplicate (key, event ts) has no ties, so the event ts alone is the key
         sort_key = (
             f"__ts::HUGEINT * {_SHIFT}::HUGEINT + coalesce(__cr::HUGEINT + {_OFFSET}::HUGEINT, 0::HUGEINT)"
-            if has_cr
+            if has_cr and not self._unique_event_keys(view)
             else "__ts"
         )
         cr = "make_timestamp(__cr)" if has_cr else "NULL::TIMESTAMP"
-        dtypes = {f.name: f.dtype for f in view.features}
-        declared = {name: to_arrow(t) for name, t in dtypes.items()}
+        declared = {f.name: to_arrow(f.dtype) for f in view.features}
         # arg_max over a struct turns -0.0 into 0.0: carry each float's sign bit beside it and restore it below.
         floats = [f for f in feats if pa.types.is_floating(declared[f])]
         signs = [f"{lit('__sign_' + f)}: signbit({q(f)})" for f in floats]
@@ -370,23 +375,41 @@ class DuckDBOfflineStore(OfflineStore):
             f"SELECT {keys + ', ' if keys else ''}unnest(arg_max({{{payload}}}, {sort_key})) "
             f"FROM ({inner}){group} HAVING count(*) > 0"
         )
-        table = self._run(sql, f"reading feature view '{view.name}'")
-        arrays, names = [], []
-        for name in table.column_names:
-            col = table.column(name)
-            if name.startswith("__sign_"):
-                continue
-            if name in floats:
-                negative_zero = pc.and_(pc.equal(col, 0), table.column(f"__sign_{name}"))
-                col = pc.if_else(negative_zero, pa.scalar(-0.0, col.type), col)
-            if name in declared:
-                col = cast_to_declared(col, dtypes[name], f"{view.name}:{name}")
-            elif name in ("event_ts", "created_ts"):
-                col = col.cast(pa.timestamp("us", tz="UTC"))
-            arrays.append(col)
-            names.append(name)
-        out = pa.table(dict(zip(names, arrays, strict=True)))
-        return pa.RecordBatchReader.from_batches(out.schema, out.to_batches(max_chunksize=250_000))
+        return self._stream(sql, f"reading feature view '{view.name}'", lambda b: _latest_batch(view, floats, b))
+
+    def _stream(self, sql: str, what: str, convert: Callable[[pa.RecordBatch], pa.RecordBatch]) -> pa.RecordBatchReader:
+        """The rows of ``sql``, computed into a temporary table, then read in batches through ``convert``;
+        the schema's metadata holds the row count (:data:`ROW_COUNT`)."""
+        scans, self._scans.pending = self._pending(), {}
+        cur = self._cursor()
+        table = f"__ladle_result_{uuid.uuid4().hex}"
+        try:
+            for name, data in scans.items():
+                cur.register(name, data)
+            cur.execute(f"CREATE TEMPORARY TABLE {table} AS {sql}")
+            total = cur.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            reader = cur.sql(f"SELECT * FROM {table}").to_arrow_reader(_STREAM_ROWS)
+            schema = convert(_empty(reader.schema)).schema
+        except duckdb.Error as exc:
+            cur.close()
+            raise _driver_error(exc, what) from exc
+        except BaseException:
+            cur.close()
+            raise
+        schema = schema.with_metadata({ROW_COUNT: str(total).encode()})
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                for batch in reader:
+                    yield pa.RecordBatch.from_arrays(convert(batch).columns, schema=schema)
+            except duckdb.Error as exc:
+                raise _driver_error(exc, what) from exc
+            finally:
+                with contextlib.suppress(duckdb.Error):
+                    cur.execute(f"DROP TABLE IF EXISTS {table}")
+                cur.close()
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
 
     def pull_all(
         self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
@@ -414,6 +437,31 @@ def _driver_error(exc: duckdb.Error, what: str) -> BackendFailure | InvalidReque
     if isinstance(exc, duckdb.ConversionException):
         return InvalidRequest(f"{what}: {exc}")
     return BackendFailure("duckdb offline store", f"{what}: {exc}")
+
+
+def _empty(schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
+
+
+def _latest_batch(view: FeatureView, floats: list[str], batch: pa.RecordBatch) -> pa.RecordBatch:
+    """One batch of ``pull_latest``'s aggregate as its contract says: -0.0 restored from the carried sign bits,
+    features cast to their declared types, timestamps as ``timestamp[us, UTC]``."""
+    dtypes = {f.name: f.dtype for f in view.features}
+    arrays, names = [], []
+    for name in batch.schema.names:
+        col: pa.Array | pa.ChunkedArray = batch.column(name)
+        if name.startswith("__sign_"):
+            continue
+        if name in floats:
+            negative_zero = pc.and_(pc.equal(col, 0), batch.column(f"__sign_{name}"))
+            col = pc.if_else(negative_zero, pa.scalar(-0.0, col.type), col)
+        if name in dtypes:
+            col = cast_to_declared(col, dtypes[name], f"{view.name}:{name}").combine_chunks()
+        elif name in ("event_ts", "created_ts"):
+            col = col.cast(pa.timestamp("us", tz="UTC"))
+        arrays.append(col)
+        names.append(name)
+    return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
 def _key_sql(expr: str, dtype: object) -> str:
