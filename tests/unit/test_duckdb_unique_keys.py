@@ -187,3 +187,11 @@ def test_fingerprint_changes_with_the_file_and_the_question(tmp_path: Path) -> N
     pq.write_table(pa.table({"a": [1, 3]}), path)
     assert fingerprint([str(path)], "q1") != first
     assert fingerprint([str(tmp_path / "missing.parquet")], "q1") is None
+
+
+def test_rows_with_a_null_key_do_not_count_as_ties(tmp_path: Path) -> None:
+    """A null key never matches an entity row, so two of them at one timestamp keep the fast path."""
+    _write(tmp_path, "z", [(None, 5, 1, 10), (None, 5, 2, 20), (1, 5, 1, 30)])
+    view, store = _view("z"), _store(tmp_path)
+    assert store._unique_event_keys(view) is True
+    assert _join(store, view, [(1, 6), (2, 6)]) == [30, None]
