@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -211,8 +211,18 @@ def print_materialized(console: Console, results: Sequence[MaterializeResult]) -
         )
 
 
+class _RowsPerSecond(ProgressColumn):
+    """Rows written per second (over the bar's life)."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        rate = task.fields["written"] / elapsed if elapsed > 0 else 0.0
+        return Text(f"{rate:>11,.0f} rows/s")
+
+
 class MaterializeProgress:
-    """A progress bar per feature view, fed by ``FeatureStore.materialize(..., progress=...)``.
+    """A progress bar per feature view, fed by ``FeatureStore.materialize(..., progress=...)``, with rows/s;
+    shown only on a terminal (a pipe, a log file or a test gets the summary lines alone).
 
     Use as a context manager and pass the object itself as the callback:
     ``progress(view_name, rows_written_so_far, total_rows)``.
@@ -223,8 +233,10 @@ class MaterializeProgress:
             TextColumn("{task.description}", style="bold"),
             BarColumn(),
             TextColumn("{task.fields[written]:>9,} / {task.fields[rows]:,} rows"),
+            _RowsPerSecond(),
             TimeElapsedColumn(),
             console=console,
+            disable=not console.is_terminal,
         )
         self._tasks: dict[str, TaskID] = {}
 

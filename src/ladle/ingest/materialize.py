@@ -1,13 +1,15 @@
 """Materialization: copy the latest value per entity key from the offline store into the online store.
 
 Idempotent: re-running an interval rewrites the same rows, and the online store's newer-wins rule keeps
-a newer value that arrived (by push or a later interval) in the meantime.
+a newer value that arrived (by push or a later interval) in the meantime. Streamed: the offline store's
+latest-per-key reader is consumed ``batch_size`` rows at a time, each written before the next is read, so
+memory is bounded by the batch, not by the number of keys.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,7 @@ from ladle.common.conform import conform_keys
 from ladle.common.times import UTC_US
 from ladle.definitions import FeatureView
 from ladle.errors import InvalidRequest, NotFound
-from ladle.offline.base import OfflineStore
+from ladle.offline.base import ROW_COUNT, OfflineStore
 from ladle.online.base import EVENT_TS, OnlineStore
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "MaterializeResult",
     "Progress",
     "check_end",
+    "expected_rows",
+    "in_batches",
     "incremental_start",
     "materialize_views",
     "select_views",
@@ -152,19 +156,44 @@ def materialize_views(
             raise InvalidRequest(
                 f"cannot materialize '{view.name}': start {start.isoformat()} is after end {end.isoformat()}"
             )
-        table = conform_keys(offline.pull_latest(view, start, end).read_all(), view.entity_columns)
-        total = table.num_rows
+        reader = offline.pull_latest(view, start, end)
+        total = expected_rows(reader.schema)
         if progress:
-            progress(view.name, 0, total)
+            progress(view.name, 0, total or 0)
         done = 0
-        for batch in table.to_batches(max_chunksize=batch_size):
-            online.write(project, view, stamped(pa.Table.from_batches([batch]), event_timestamp))
-            done += batch.num_rows
-            if progress:
-                progress(view.name, done, total)
+        for table in in_batches(reader, batch_size):
+            table = conform_keys(table, view.entity_columns)
+            online.write(project, view, stamped(table, event_timestamp))
+            done += table.num_rows
+            if progress:  # a reader that does not announce its size: the total is what is written so far
+                progress(view.name, done, max(total or 0, done))
         bookkeeping.record_materialization(view.name, start, end)
-        results.append(MaterializeResult(view.name, start, end, total))
+        results.append(MaterializeResult(view.name, start, end, done))
     return results
+
+
+def expected_rows(schema: pa.Schema) -> int | None:
+    """The row count a ``pull_latest`` reader announces in its schema metadata (:data:`ROW_COUNT`), if any."""
+    value = (schema.metadata or {}).get(ROW_COUNT)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def in_batches(reader: pa.RecordBatchReader, size: int) -> Iterator[pa.Table]:
+    """The reader's rows as tables of ``size`` rows (the last may be smaller), holding at most about one
+    table's worth of rows at a time."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in reader:
+        while batch.num_rows:
+            take = min(size - held, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            held += take
+            batch = batch.slice(take)
+            if held == size:
+                yield pa.Table.from_batches(pending, reader.schema)
+                pending, held = [], 0
+    if held:
+        yield pa.Table.from_batches(pending, reader.schema)
 
 
 class MaterializationConfig(BackendConfig):

@@ -19,7 +19,11 @@ from ladle.common.backend_config import BackendConfig
 from ladle.definitions import DataSource, FeatureView, Field
 from ladle.offline.filesystem import ObjectStoreOptions
 
-__all__ = ["EngineFrames", "OfflineStore", "ViewRequest"]
+__all__ = ["ROW_COUNT", "EngineFrames", "OfflineStore", "ViewRequest"]
+
+#: schema metadata key under which a ``pull_latest`` reader may announce how many rows it will yield
+#: (decimal text), so materialization can show progress while it streams
+ROW_COUNT = b"ladle.row_count"
 
 
 @dataclass
@@ -92,7 +96,9 @@ class OfflineStore(abc.ABC):
     def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.RecordBatchReader:
         """Per entity key, the newest source row with ``start <= ts <= end`` (ties: newest created).
 
-        Columns: the view's join keys, its features (declared types), ``event_ts`` and ``created_ts``.
+        Columns: the view's join keys, its features (declared types), ``event_ts`` and ``created_ts``. The
+        reader is consumed batch by batch (a store may stream it); its schema metadata may hold the row
+        count under :data:`ROW_COUNT`.
         """
 
     @abc.abstractmethod

@@ -5,14 +5,18 @@ and the event timestamp, so every entity row gets at most one match and none are
 When a source has a created-timestamp column, ties on the event timestamp are broken by it: both are
 packed into one 128-bit sort key, ``event_us * 2**64 + (created_us + 2**63)`` (null created = 0), and
 the entity side uses ``entity_us * 2**64 + (2**64 - 1)`` so every candidate at ``ts == entity ts``
-qualifies and the largest created wins.
+qualifies and the largest created wins. A local source with no two rows sharing (join keys, event
+timestamp) has no ties to break: it joins on the event timestamp alone, which is faster and uses less
+memory (the check is one aggregate, remembered per file fingerprint: :mod:`ladle.offline.fingerprints`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -28,9 +32,10 @@ from ladle.common.times import epoch_us as _epoch_us
 from ladle.definitions import DataSource, FeatureView, FileSource
 from ladle.definitions.external_sources import check_readable
 from ladle.errors import BackendFailure, InvalidDefinition, InvalidRequest
-from ladle.offline.base import OfflineStore, ViewRequest
+from ladle.offline.base import ROW_COUNT, OfflineStore, ViewRequest
 from ladle.offline.columns import align_to_source, cast_to_declared, ensure_utc_micros
 from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
+from ladle.offline.fingerprints import UniqueKeyCache, default_cache_dir, fingerprint
 from ladle.types import is_uuid, to_arrow
 
 __all__ = ["DuckDBOfflineStore", "DuckDBOfflineStoreConfig"]
@@ -41,6 +46,7 @@ _MAX_LOW = _SHIFT - 1
 _ENTITY = "__ladle_entity"
 _ROW = "__ladle_row"
 _TS = "__ladle_ts"
+_STREAM_ROWS = 131_072  # rows per record batch when a result is streamed
 
 
 def q(name: str) -> str:
@@ -97,6 +103,13 @@ class DuckDBOfflineStoreConfig(BackendConfig):
     type: Literal["duckdb", "file", "dask"] = "duckdb"
     #: DuckDB memory limit, e.g. "4GB"; None lets DuckDB choose
     memory_limit: str | None = None
+    #: where DuckDB spills what does not fit in memory_limit (relative to the repo); None: DuckDB's default
+    #: (``<database>.tmp`` beside a database file; an in-memory database spills to ``.tmp`` in the working
+    #: directory)
+    temp_directory: str | None = None
+    #: where ladle remembers which local source files hold no duplicate (join keys, event timestamp) rows
+    #: (relative to the repo); None: ``$XDG_CACHE_HOME/ladle``, else ``~/.cache/ladle``
+    cache_dir: str | None = None
     #: worker threads; None means one per core
     threads: int | None = Field(default=None, gt=0)
     #: S3-compatible server for ``s3://`` sources (``host:port`` or a URL); a source's s3_endpoint_override wins
@@ -141,6 +154,8 @@ class DuckDBOfflineStore(OfflineStore):
         # Arrow datasets of object-store sources, per thread, waiting to be registered on the cursor of the
         # query that names them (a registered view is visible to its own cursor only)
         self._scans = threading.local()
+        cache_dir = self.repo_path / config.cache_dir if config.cache_dir else default_cache_dir()
+        self._unique_keys = UniqueKeyCache(cache_dir)
 
     # --- connection --------------------------------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -154,6 +169,8 @@ class DuckDBOfflineStore(OfflineStore):
                     db.execute(f"SET threads = {int(self.config.threads)}")
                 if self.config.memory_limit:
                     db.execute(f"SET memory_limit = {lit(self.config.memory_limit)}")
+                if self.config.temp_directory:
+                    db.execute(f"SET temp_directory = {lit(str(self.repo_path / self.config.temp_directory))}")
                 self._db = db
             cur = self._db.cursor()
         # session settings are per cursor: relative paths in SQL resolve against the repo, times in UTC
@@ -204,9 +221,15 @@ class DuckDBOfflineStore(OfflineStore):
         return self._run(f"SELECT * FROM {self._relation(fs)} LIMIT 0", f"cannot read FileSource '{fs.name}'").schema
 
     def _view_select(
-        self, view: FeatureView, features: list[str], bounds: tuple[int | None, int | None], with_keys: bool = True
+        self,
+        view: FeatureView,
+        features: list[str],
+        bounds: tuple[int | None, int | None],
+        with_keys: bool = True,
+        created: bool = True,
     ) -> str:
-        """SELECT of a view's source with normalized names: keys as-is, ``__ts``/``__cr`` as epoch micros."""
+        """SELECT of a view's source with normalized names: keys as-is, ``__ts``/``__cr`` as epoch micros (``__cr``
+        only when ``created`` and the source has one: the scan reads no column the query does not use)."""
         src = view.batch_source
         fs = self._file_source(src)
         schema = self.source_schema(fs)
@@ -215,7 +238,7 @@ class DuckDBOfflineStore(OfflineStore):
             types = {f.name: f.dtype for f in view.entity_columns}
             cols += [f"{_key_sql(q(src.source_column(k)), types.get(k))} AS {q(k)}" for k in view.join_keys]
         cols.append(f"{_epoch_us_sql(src.timestamp_field, schema)} AS __ts")
-        if src.created_timestamp_column:
+        if created and src.created_timestamp_column:
             cols.append(f"{_epoch_us_sql(src.created_timestamp_column, schema)} AS __cr")
         cols += [f"{q(src.source_column(f))} AS {q(f)}" for f in features]
         where = [f"{q(src.timestamp_field)} IS NOT NULL", *_time_range_sql(src.timestamp_field, *bounds)]
@@ -269,13 +292,15 @@ class DuckDBOfflineStore(OfflineStore):
         lo = None if bounds[0] is None or not ttl_us else bounds[0] - ttl_us
         feats = [f.name for f in req.features]
         has_cr = bool(view.batch_source.created_timestamp_column)
-        source = self._view_select(view, feats, (lo, bounds[1]))
+        filter_created = filter_created and has_cr
+        tie_break = has_cr and not filter_created and not self._unique_event_keys(view)
+        source = self._view_select(view, feats, (lo, bounds[1]), created=filter_created or tie_break)
         types = {f.name: f.dtype for f in view.entity_columns}
         key_eq = [
             f"{_key_sql(f'e.{q(ec)}', types.get(k))} = s.{q(k)}"
             for ec, k in zip(req.entity_columns, view.join_keys, strict=True)
         ]
-        if filter_created and has_cr:
+        if filter_created:
             on = " AND ".join([*key_eq, f"s.__ts <= e.{_TS}", f"(s.__cr IS NULL OR s.__cr <= e.{_TS})"])
             if ttl_us:
                 on += f" AND s.__ts >= e.{_TS} - {ttl_us}"
@@ -285,7 +310,7 @@ class DuckDBOfflineStore(OfflineStore):
             )
             cols = ", ".join(f"b.{q(f)}" for f in feats)
             return f"SELECT e.{_ROW}, {cols} FROM {_ENTITY} e LEFT JOIN ({best}) b ON b.__r = e.{_ROW}"
-        if has_cr:
+        if tie_break:
             entity = f"SELECT *, {_TS}::HUGEINT * {_SHIFT}::HUGEINT + {_MAX_LOW}::HUGEINT AS __k FROM {_ENTITY}"
             source = (
                 f"SELECT *, __ts::HUGEINT * {_SHIFT}::HUGEINT + "
@@ -302,20 +327,53 @@ class DuckDBOfflineStore(OfflineStore):
             f"ASOF LEFT JOIN ({source}) s ON {' AND '.join([*key_eq, cond])}"
         )
 
+    def _unique_event_keys(self, view: FeatureView) -> bool:
+        """Whether no two rows of the view's source share (join keys, event timestamp), so ties need no
+        created-timestamp tie-break. Checked once per local file set and remembered by fingerprint; a source on
+        an object store is never assumed unique."""
+        src = view.batch_source
+        fs = self._file_source(src)
+        data = self._parquet(fs)
+        if not data.is_local:
+            return False
+        files = data.files()
+        schema = self.source_schema(fs)
+        types = {f.name: f.dtype for f in view.entity_columns}
+        keys = [_key_sql(q(src.source_column(k)), types.get(k)) for k in view.join_keys]
+        group = [*keys, _epoch_us_sql(src.timestamp_field, schema)]
+        relation = f"read_parquet([{', '.join(lit(p) for p in files)}], union_by_name = true)"
+        # rows with a null key never match an entity row, so they cannot tie
+        where = " AND ".join([f"{q(src.timestamp_field)} IS NOT NULL", *(f"{k} IS NOT NULL" for k in keys)])
+        exact = f"SELECT 1 FROM {relation} WHERE {where} GROUP BY {', '.join(group)} HAVING count(*) > 1 LIMIT 1"
+        key = fingerprint(files, exact)
+        known = self._unique_keys.get(key) if key else None
+        if known is not None:
+            return known
+        what = f"checking FileSource '{fs.name}' for duplicate rows"
+        # Equal rows have equal hashes, so as many distinct hashes as rows proves there are no duplicates; it is
+        # 2-3x cheaper than grouping by the columns. Fewer (a duplicate, or a hash collision) asks the exact question.
+        hashes = f"SELECT count(*) - count(DISTINCT hash({', '.join(group)})) AS d FROM {relation} WHERE {where}"
+        unique: bool = self._run(hashes, what).column("d")[0].as_py() == 0 or self._run(exact, what).num_rows == 0
+        if key and fingerprint(files, exact) == key:  # the files did not change while they were read
+            self._unique_keys.put(key, unique)
+        return unique
+
     # --- reads for materialization -----------------------------------------------------------------
     def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.RecordBatchReader:
+        """Streamed: the latest rows are computed into a DuckDB temporary table (which spills to
+        ``temp_directory`` beyond ``memory_limit``), counted, and read back in record batches."""
         feats = [f.name for f in view.features]
         inner = self._view_select(view, feats, (_epoch_us(start), _epoch_us(end)))
         has_cr = bool(view.batch_source.created_timestamp_column)
-        # arg_max over the packed (event, created) key: one hash aggregate, no sort (4x a window function).
+        # arg_max over the packed (event, created) key: one hash aggregate, no sort (4x a window function);
+        # a source without duplicate (key, event ts) has no ties, so the event ts alone is the key
         sort_key = (
             f"__ts::HUGEINT * {_SHIFT}::HUGEINT + coalesce(__cr::HUGEINT + {_OFFSET}::HUGEINT, 0::HUGEINT)"
-            if has_cr
+            if has_cr and not self._unique_event_keys(view)
             else "__ts"
         )
         cr = "make_timestamp(__cr)" if has_cr else "NULL::TIMESTAMP"
-        dtypes = {f.name: f.dtype for f in view.features}
-        declared = {name: to_arrow(t) for name, t in dtypes.items()}
+        declared = {f.name: to_arrow(f.dtype) for f in view.features}
         # arg_max over a struct turns -0.0 into 0.0: carry each float's sign bit beside it and restore it below.
         floats = [f for f in feats if pa.types.is_floating(declared[f])]
         signs = [f"{lit('__sign_' + f)}: signbit({q(f)})" for f in floats]
@@ -328,23 +386,41 @@ class DuckDBOfflineStore(OfflineStore):
             f"SELECT {keys + ', ' if keys else ''}unnest(arg_max({{{payload}}}, {sort_key})) "
             f"FROM ({inner}){group} HAVING count(*) > 0"
         )
-        table = self._run(sql, f"reading feature view '{view.name}'")
-        arrays, names = [], []
-        for name in table.column_names:
-            col = table.column(name)
-            if name.startswith("__sign_"):
-                continue
-            if name in floats:
-                negative_zero = pc.and_(pc.equal(col, 0), table.column(f"__sign_{name}"))
-                col = pc.if_else(negative_zero, pa.scalar(-0.0, col.type), col)
-            if name in declared:
-                col = cast_to_declared(col, dtypes[name], f"{view.name}:{name}")
-            elif name in ("event_ts", "created_ts"):
-                col = col.cast(pa.timestamp("us", tz="UTC"))
-            arrays.append(col)
-            names.append(name)
-        out = pa.table(dict(zip(names, arrays, strict=True)))
-        return pa.RecordBatchReader.from_batches(out.schema, out.to_batches(max_chunksize=250_000))
+        return self._stream(sql, f"reading feature view '{view.name}'", lambda b: _latest_batch(view, floats, b))
+
+    def _stream(self, sql: str, what: str, convert: Callable[[pa.RecordBatch], pa.RecordBatch]) -> pa.RecordBatchReader:
+        """The rows of ``sql``, computed into a temporary table, then read in batches through ``convert``;
+        the schema's metadata holds the row count (:data:`ROW_COUNT`)."""
+        scans, self._scans.pending = self._pending(), {}
+        cur = self._cursor()
+        table = f"__ladle_result_{uuid.uuid4().hex}"
+        try:
+            for name, data in scans.items():
+                cur.register(name, data)
+            cur.execute(f"CREATE TEMPORARY TABLE {table} AS {sql}")
+            total = cur.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            reader = cur.sql(f"SELECT * FROM {table}").to_arrow_reader(_STREAM_ROWS)
+            schema = convert(_empty(reader.schema)).schema
+        except duckdb.Error as exc:
+            cur.close()
+            raise _driver_error(exc, what) from exc
+        except BaseException:
+            cur.close()
+            raise
+        schema = schema.with_metadata({ROW_COUNT: str(total).encode()})
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                for batch in reader:
+                    yield pa.RecordBatch.from_arrays(convert(batch).columns, schema=schema)
+            except duckdb.Error as exc:
+                raise _driver_error(exc, what) from exc
+            finally:
+                with contextlib.suppress(duckdb.Error):
+                    cur.execute(f"DROP TABLE IF EXISTS {table}")
+                cur.close()
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
 
     def pull_all(
         self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
@@ -372,6 +448,31 @@ def _driver_error(exc: duckdb.Error, what: str) -> BackendFailure | InvalidReque
     if isinstance(exc, duckdb.ConversionException):
         return InvalidRequest(f"{what}: {exc}")
     return BackendFailure("duckdb offline store", f"{what}: {exc}")
+
+
+def _empty(schema: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
+
+
+def _latest_batch(view: FeatureView, floats: list[str], batch: pa.RecordBatch) -> pa.RecordBatch:
+    """One batch of ``pull_latest``'s aggregate as its contract says: -0.0 restored from the carried sign bits,
+    features cast to their declared types, timestamps as ``timestamp[us, UTC]``."""
+    dtypes = {f.name: f.dtype for f in view.features}
+    arrays, names = [], []
+    for name in batch.schema.names:
+        col: pa.Array | pa.ChunkedArray = batch.column(name)
+        if name.startswith("__sign_"):
+            continue
+        if name in floats:
+            negative_zero = pc.and_(pc.equal(col, 0), batch.column(f"__sign_{name}"))
+            col = pc.if_else(negative_zero, pa.scalar(-0.0, col.type), col)
+        if name in dtypes:
+            col = cast_to_declared(col, dtypes[name], f"{view.name}:{name}").combine_chunks()
+        elif name in ("event_ts", "created_ts"):
+            col = col.cast(pa.timestamp("us", tz="UTC"))
+        arrays.append(col)
+        names.append(name)
+    return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
 def _key_sql(expr: str, dtype: object) -> str:
