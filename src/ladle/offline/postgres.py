@@ -264,6 +264,8 @@ class PostgreSQLOfflineStore(OfflineStore):
             self._adbc("point-in-time join") as adbc,
             adbc.cursor() as cur,
         ):
+            cur.execute(f"SET work_mem = '{_WORK_MEM}'")  # this session only: in-memory sorts for the join
+            cur.execute("SET enable_mergejoin = off")  # the planner underestimates the entity side; hash it
             cur.adbc_ingest("__ladle_entity", upload, mode="create", temporary=True)
             cur.execute("ANALYZE __ladle_entity")
             for req in views:
@@ -418,6 +420,9 @@ class PostgreSQLOfflineStore(OfflineStore):
                 self._pool = None
 
 
+#: the sort memory of the point-in-time join's session (PostgreSQL's default, 4MB, spills a 1M-row sort to disk)
+_WORK_MEM = "256MB"
+
 #: use the index-probing plan only when the entity rows are at most this fraction of the table's rows
 LATERAL_MAX_FRACTION = 0.01
 
@@ -492,12 +497,13 @@ def _window_sql(
     bounds: tuple[datetime | None, datetime | None],
     filter_created: bool,
 ) -> Any:
-    """One view's features for every entity row, in row order, by a sort instead of one probe per entity row.
+    """One view's features for every entity row, in row order, by one sort instead of one probe per entity row.
 
-    The source rows are ranked per key by (event ts, created ts; a null created ts is the oldest); the entity
-    rows are stacked with them, ordered per key by when a row becomes visible (its event ts, or with
-    ``filter_created`` the later of its two timestamps), source rows before entity rows on a tie; the running
-    maximum rank at an entity row is the latest row it may see, fetched back by (key, rank)."""
+    The entity rows are stacked with the source rows and ordered per key by when a row becomes visible (its
+    event ts, or with ``filter_created`` the later of its two timestamps), source rows before entity rows on
+    a tie. The running maximum event ts at an entity row is the newest event ts it may see; the rows of that
+    key and event ts are fetched back by a hash join, and of those the one with the latest created ts (null
+    is the oldest) is kept. ttl applies to that newest event ts: every other visible row is older still."""
     view = req.view
     has_cr = bool(view.batch_source.created_timestamp_column)
     types = {f.name: f.dtype for f in view.entity_columns}
@@ -508,35 +514,30 @@ def _window_sql(
         for k, c, kk in zip(view.join_keys, req.entity_columns, keys, strict=True)
     ]
     partition = sql.SQL("PARTITION BY {} ").format(sql.SQL(", ").join(keys)) if keys else sql.SQL("")
-    src_partition = (
-        sql.SQL("PARTITION BY {} ").format(
-            sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(k)) for k in view.join_keys)
-        )
-        if keys
-        else sql.SQL("")
-    )
-    eff = "GREATEST(s.__ts, s.__cr)" if filter_created and has_cr else "s.__ts"
+    visible_late = filter_created and has_cr
     features = [sql.Identifier(f.name) for f in req.features]
     where = [*_filters(req, "s", bounds), *_key_filter([sql.Identifier(k) for k in view.join_keys], ent_keys)]
-    join = [sql.SQL("r.{k} = p.{k}").format(k=k) for k in keys] + [sql.SQL("r.__rank = p.__best")]
+    join = [sql.SQL("r.{k} = p.{k}").format(k=k) for k in keys] + [sql.SQL("r.__ts = p.__best")]
+    if visible_late:
+        join.append(sql.SQL("r.__eff <= p.__ets"))
     if _ttl_us(req):
-        join.append(sql.SQL("r.__ts >= p.__ets - {} * interval '1 microsecond'").format(sql.Literal(_ttl_us(req))))
+        join.append(sql.SQL("p.__best >= p.__ets - {} * interval '1 microsecond'").format(sql.Literal(_ttl_us(req))))
     return sql.SQL(
-        "WITH r AS MATERIALIZED (SELECT {src_keys}s.__ts, {eff} AS __eff, {feats}, "
-        "row_number() OVER ({src_partition}ORDER BY {order}) AS __rank FROM ({select}) s WHERE {where}), "
-        "p AS (SELECT __side, __row, __ets, {keys}max(__rank) OVER ({partition}ORDER BY __eff, __side "
+        "WITH r AS MATERIALIZED (SELECT {src_keys}s.__ts, {eff} AS __eff, {cr} AS __cr, {feats} "
+        "FROM ({select}) s WHERE {where}), "
+        "p AS (SELECT __side, __row, __ets, {keys}max(__ts) OVER ({partition}ORDER BY __eff, __side "
         "ROWS UNBOUNDED PRECEDING) AS __best FROM ("
-        "SELECT {ent_keys}e.__ts AS __eff, 1 AS __side, NULL::bigint AS __rank, e.__row, e.__ts AS __ets "
+        "SELECT {ent_keys}e.__ts AS __eff, 1 AS __side, NULL::timestamptz AS __ts, e.__row, e.__ts AS __ets "
         "FROM __ladle_entity e UNION ALL "
-        "SELECT {keys}__eff, 0, __rank, NULL, NULL FROM r) u) "
-        "SELECT p.__row, {picked} FROM p LEFT JOIN r ON {join} WHERE p.__side = 1 ORDER BY p.__row"
+        "SELECT {keys}__eff, 0, __ts, NULL, NULL FROM r) u) "
+        "SELECT DISTINCT ON (p.__row) p.__row, {picked} FROM p LEFT JOIN r ON {join} WHERE p.__side = 1 "
+        "ORDER BY p.__row, r.__cr DESC NULLS LAST"
     ).format(
         src_keys=sql.SQL("").join(sql.SQL("{}, ").format(k) for k in src_keys),
-        eff=sql.SQL(eff),
+        eff=sql.SQL("GREATEST(s.__ts, s.__cr)" if visible_late else "s.__ts"),
+        cr=sql.SQL("s.__cr" if has_cr else "NULL::timestamptz"),
         feats=sql.SQL(", ").join(sql.SQL("s.{}").format(f) for f in features),
         partition=partition,
-        src_partition=src_partition,
-        order=sql.SQL("s.__ts, s.__cr NULLS FIRST" if has_cr else "s.__ts"),
         select=select,
         where=sql.SQL(" AND ").join([sql.SQL("TRUE"), *where]),
         keys=sql.SQL("").join(sql.SQL("{}, ").format(k) for k in keys),
