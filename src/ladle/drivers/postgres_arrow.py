@@ -30,14 +30,15 @@ def adbc_available() -> bool:
 
 
 def connect(conninfo: str, search_path: str | None = None) -> Any:
-    """An ADBC DB-API connection (not autocommitting) to ``conninfo`` (libpq key=value or URL), its session
-    in UTC and, when given, with ``search_path`` set to that schema then ``public``."""
+    """An ADBC DB-API connection (not autocommitting: always inside a transaction) to ``conninfo`` (libpq
+    key=value or URL), its session in UTC and, when given, with ``search_path`` set to that schema then ``public``."""
     conn = _dbapi.connect(conninfo)
     try:
         with conn.cursor() as cur:
             cur.execute("SET TIME ZONE 'UTC'")
             if search_path is not None:
                 cur.execute(f"SET search_path TO {quote_ident(search_path)}, public")
+        conn.commit()  # the settings outlive the transactions callers roll back
     except Exception:
         conn.close()
         raise

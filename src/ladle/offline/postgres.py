@@ -29,7 +29,7 @@ from ladle.common.times import UTC_US as _UTC_US
 from ladle.definitions import DataSource, FeatureView, PostgreSQLSource
 from ladle.definitions.external_sources import check_readable
 from ladle.drivers.lazy_import import lazy_attribute, lazy_module
-from ladle.drivers.postgres_arrow import adbc_available, plain_column
+from ladle.drivers.postgres_arrow import adbc_available, plain_column, plain_columns
 from ladle.drivers.postgres_arrow import connect as connect_arrow
 from ladle.drivers.postgres_conn import PostgresSettings, conninfo, key_column_type, open_pool
 from ladle.errors import (
@@ -135,6 +135,7 @@ class PostgreSQLOfflineStore(OfflineStore):
             raise MissingExtra("the postgres offline store", "postgres", "adbc-driver-postgresql")
         super().__init__(config, repo_path)
         self._pool: Any = None
+        self._arrow_idle: list[Any] = []
         self._lock = threading.Lock()
 
     def _configure(self, conn: Any) -> None:
@@ -287,20 +288,35 @@ class PostgreSQLOfflineStore(OfflineStore):
 
     @contextmanager
     def _adbc(self, doing: str) -> Iterator[Any]:
-        """A fresh ADBC connection (Arrow in and out by binary COPY), closed with its temporary tables."""
-        try:
-            conn = connect_arrow(conninfo(self.config), self.config.db_schema)
-        except Exception as exc:
-            raise self._driver_error(exc, doing) from exc
+        """An ADBC connection (Arrow in and out by binary COPY) in a transaction that is rolled back afterwards,
+        which drops its temporary tables and session settings; kept for the next call unless it failed."""
+        with self._lock:
+            conn = self._arrow_idle.pop() if self._arrow_idle else None
+        if conn is None:
+            try:
+                conn = connect_arrow(conninfo(self.config), self.config.db_schema)
+            except Exception as exc:
+                raise self._driver_error(exc, doing) from exc
         try:
             yield conn
+            conn.rollback()
         except Exception as exc:
+            conn.close()
             mapped = self._driver_error(exc, doing)
             if mapped is exc:
                 raise
             raise mapped from exc
-        finally:
-            conn.close()
+        with self._lock:
+            if len(self._arrow_idle) < max(self.config.max_conn, 1):
+                self._arrow_idle.append(conn)
+                return
+        conn.close()
+
+    def _arrow_query(self, query: Any, doing: str) -> pa.Table:
+        """The result of ``query`` (a psycopg ``sql`` composition, literals inlined) as one Arrow table."""
+        with self._connect(doing) as conn, self._adbc(doing) as adbc, adbc.cursor() as cur:
+            cur.execute(query if isinstance(query, str) else query.as_string(conn))
+            return cur.fetch_arrow_table()
 
     def _lateral_pays(self, conn: Any, req: ViewRequest, entity_rows: int) -> bool:
         """Whether probing an index once per entity row beats the window plan: the source is a table with a
@@ -324,7 +340,7 @@ class PostgreSQLOfflineStore(OfflineStore):
         order_keys = sql.SQL("{}, ").format(keys) if view.join_keys else sql.SQL("")
         cols = [*view.join_keys, *features]
         query = sql.SQL(
-            "SELECT {distinct}{cols}, __ts, {cr} FROM ({src}) t WHERE __ts >= %s AND __ts <= %s "
+            "SELECT {distinct}{cols}, __ts, {cr} FROM ({src}) t WHERE __ts >= {start} AND __ts <= {end} "
             "ORDER BY {order_keys}__ts DESC{cr_order} {limit}"
         ).format(
             distinct=distinct,
@@ -334,25 +350,20 @@ class PostgreSQLOfflineStore(OfflineStore):
             order_keys=order_keys,
             cr_order=sql.SQL(", __cr DESC NULLS LAST" if has_cr else ""),
             limit=sql.SQL("" if view.join_keys else "LIMIT 1"),
+            start=sql.Literal(start),
+            end=sql.Literal(end),
         )
-        declared = {f.name: to_arrow(f.dtype) for f in view.features}
-        with self._connect(f"reading feature view '{view.name}'") as conn:
-            key_types = {
-                k: f.type
-                for k, f in zip(
-                    self.source_schema(view.batch_source).names, self.source_schema(view.batch_source), strict=True
-                )
-            }
-            types = [key_types.get(k, pa.string()) if k in view.join_keys else declared[k] for k in cols]
-            with conn.cursor(name="ladle_latest") as cur:
-                cur.execute(query, (start, end))
-                table = self._fetch(cur, [*cols, "event_ts", "created_ts"], [*types, _UTC_US, _UTC_US])
-        for f in view.features:  # canonical UUID text and sets
-            table = table.set_column(
-                table.schema.get_field_index(f.name),
-                f.name,
-                cast_to_declared(table.column(f.name), f.dtype, f"{view.name}:{f.name}"),
-            )
+        fetched = self._arrow_query(query, f"reading feature view '{view.name}'")
+        declared = {f.name: f for f in view.features}
+        columns: dict[str, Any] = {}
+        for name, column in zip([*cols, "event_ts", "created_ts"], fetched.columns, strict=True):
+            if name in declared:  # canonical UUID text, sets, JSON documents of nested features
+                columns[name] = _to_declared(column, declared[name].dtype, f"{view.name}:{name}")
+            elif name in ("event_ts", "created_ts"):
+                columns[name] = ensure_utc_micros(column, name)
+            else:
+                columns[name] = plain_column(column)
+        table = pa.table(columns)
         batches = table.to_batches(max_chunksize=250_000)
         return pa.RecordBatchReader.from_batches(table.schema, batches)
 
@@ -360,29 +371,22 @@ class PostgreSQLOfflineStore(OfflineStore):
         self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
     ) -> pa.Table:
         src = self._source(source)
-        schema = self.source_schema(src)
-        mapped = {src.mapped_name(f.name): f.type for f in schema}
         where = [sql.SQL("TRUE")]
-        params: list[Any] = []
         for bound, op in ((start, ">="), (end, "<=")):
             if bound is not None:
-                where.append(sql.SQL("{} {} %s").format(self._column(src, src.timestamp_field), sql.SQL(op)))
-                params.append(bound)
+                where.append(
+                    sql.SQL("{} {} {}").format(self._column(src, src.timestamp_field), sql.SQL(op), sql.Literal(bound))
+                )
         query = sql.SQL("SELECT {} FROM {} AS src WHERE {}").format(
             sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._column(src, c), sql.Identifier(c)) for c in columns),
             self._relation(src),
             sql.SQL(" AND ").join(where),
         )
-        with self._connect(f"reading source '{src.name}'") as conn, conn.cursor() as cur:
-            cur.execute(query, params)
-            return self._fetch(cur, columns, [mapped.get(c, pa.string()) for c in columns])
+        return plain_columns(self._arrow_query(query, f"reading source '{src.name}'"))
 
     def query(self, sql: str) -> pa.Table:  # the protocol's name; psycopg's ``sql`` module is not used here
-        with self._connect("running the entity_df query") as conn, conn.cursor() as cur:
-            cur.execute(sql)
-            names = [c.name for c in cur.description]
-            types = [_column_type(conn, col.type_code) for col in cur.description]
-            return self._fetch(cur, names, types)
+        # the driver runs it inside COPY (...) TO STDOUT, where a trailing semicolon is a syntax error
+        return plain_columns(self._arrow_query(sql.strip().rstrip(";").rstrip(), "running the entity_df query"))
 
     def append(self, source: DataSource, rows: pa.Table) -> None:
         src = self._source(source)
@@ -413,8 +417,11 @@ class PostgreSQLOfflineStore(OfflineStore):
                 copy.write_row(row)
 
     def close(self) -> None:
-        """Close the connection pool (it reopens on next use)."""
+        """Close the connection pool and the idle ADBC connections (they reopen on next use)."""
         with self._lock:
+            idle, self._arrow_idle = self._arrow_idle, []
+            for conn in idle:
+                conn.close()
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
