@@ -18,7 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import ConfigDict
 
 from ladle.common.backend_config import BackendConfig
@@ -27,7 +29,9 @@ from ladle.common.times import UTC_US as _UTC_US
 from ladle.definitions import DataSource, FeatureView, PostgreSQLSource
 from ladle.definitions.external_sources import check_readable
 from ladle.drivers.lazy_import import lazy_attribute, lazy_module
-from ladle.drivers.postgres_conn import PostgresSettings, key_column_type, open_pool
+from ladle.drivers.postgres_arrow import adbc_available, plain_column, plain_columns
+from ladle.drivers.postgres_arrow import connect as connect_arrow
+from ladle.drivers.postgres_conn import PostgresSettings, conninfo, key_column_type, open_pool
 from ladle.errors import (
     BackendFailure,
     BackendUnavailable,
@@ -127,8 +131,11 @@ class PostgreSQLOfflineStore(OfflineStore):
     def __init__(self, config: PostgreSQLOfflineStoreConfig, repo_path: Path) -> None:
         if psycopg is None:
             raise MissingExtra("the postgres offline store", "postgres", "psycopg")
+        if not adbc_available():
+            raise MissingExtra("the postgres offline store", "postgres", "adbc-driver-postgresql")
         super().__init__(config, repo_path)
         self._pool: Any = None
+        self._arrow_idle: list[Any] = []
         self._lock = threading.Lock()
 
     def _configure(self, conn: Any) -> None:
@@ -145,15 +152,19 @@ class PostgreSQLOfflineStore(OfflineStore):
 
     def _driver_error(self, exc: Exception, doing: str) -> Exception:
         """The ladle error a psycopg (or pool) error raised while ``doing`` stands for; ``exc`` itself if none."""
+        adbc_error = _is_adbc_error(exc)
+        state = str(getattr(exc, "sqlstate", "") or "")
         if isinstance(exc, psycopg.OperationalError) or type(exc).__name__ == "PoolTimeout":
             return self._unavailable(exc, doing)
-        if isinstance(exc, psycopg.errors.UndefinedTable):
+        if adbc_error and type(exc).__name__ == "OperationalError" and not state:  # could not connect
+            return self._unavailable(exc, doing)
+        if isinstance(exc, psycopg.errors.UndefinedTable) or (adbc_error and state == "42P01"):
             return SourceNotFound("postgres offline store", f"{doing}: {exc}".strip(), "check the source's table/query")
-        if isinstance(exc, psycopg.errors.UndefinedColumn):
+        if isinstance(exc, psycopg.errors.UndefinedColumn) or (adbc_error and state == "42703"):
             return BackendFailure(
                 "postgres offline store", f"{doing}: {exc}".strip(), "check the schema and field_mapping"
             )
-        if isinstance(exc, psycopg.Error):
+        if isinstance(exc, psycopg.Error) or adbc_error:
             return BackendFailure("postgres offline store", f"{doing}: {exc}".strip())
         return exc
 
@@ -240,73 +251,85 @@ class PostgreSQLOfflineStore(OfflineStore):
         ts = ensure_utc_micros(entities.column(timestamp_column), timestamp_column)
         key_cols = sorted({c for v in views for c in v.entity_columns})
         n = entities.num_rows
+        upload = pa.table(
+            {
+                "__row": pa.array(np.arange(n, dtype=np.int64)),
+                "__ts": ts,
+                **{f"__e{i}": _key_upload(entities.column(c)) for i, c in enumerate(key_cols)},
+            }
+        )
+        bounds = _bounds(ts)
         out: dict[str, pa.ChunkedArray] = {}
-        with self._connect("point-in-time join") as conn, conn.transaction():
-            cols = [("__row", "BIGINT"), ("__ts", "TIMESTAMPTZ")] + [
-                (c, key_column_type(entities.schema.field(c).type)) for c in key_cols
-            ]
-            conn.execute(
-                sql.SQL("CREATE TEMP TABLE __ladle_entity ({}) ON COMMIT DROP").format(
-                    sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in cols)
-                )
-            )
-            data = [list(range(n)), ts.to_pylist(), *(entities.column(c).to_pylist() for c in key_cols)]
-            with (
-                conn.cursor() as cur,
-                cur.copy(
-                    sql.SQL("COPY __ladle_entity ({}) FROM STDIN").format(
-                        sql.SQL(", ").join(sql.Identifier(c) for c, _ in cols)
-                    )
-                ) as copy,
-            ):
-                for row in zip(*data, strict=True):
-                    copy.write_row(row)
-            conn.execute("ANALYZE __ladle_entity")
+        with (
+            self._connect("point-in-time join") as conn,
+            self._adbc("point-in-time join") as adbc,
+            adbc.cursor() as cur,
+        ):
+            cur.execute(f"SET work_mem = '{_WORK_MEM}'")  # this session only: in-memory sorts for the join
+            cur.execute("SET enable_mergejoin = off")  # the planner underestimates the entity side; hash it
+            cur.adbc_ingest("__ladle_entity", upload, mode="create", temporary=True)
+            cur.execute("ANALYZE __ladle_entity")
             for req in views:
-                query = self._pit_sql(req, filter_by_created_timestamp)
-                names = [f.name for f in req.features]
-                types = [to_arrow(f.dtype) for f in req.features]
-                with conn.cursor(name="ladle_pit") as cur:  # server-side: rows stream back
-                    cur.execute(query)
-                    result = self._fetch(cur, names, types)
+                columns = {c: sql.Identifier(f"__e{key_cols.index(c)}") for c in req.entity_columns}
+                lateral = self._lateral_pays(conn, req, n)
+                query = (_lateral_sql if lateral else _window_sql)(
+                    req,
+                    self._select(req.view, [f.name for f in req.features]),
+                    columns,
+                    bounds,
+                    filter_by_created_timestamp,
+                )
+                cur.execute(query.as_string(conn))
+                result = cur.fetch_arrow_table()
                 for f in req.features:
-                    name = req.output_name(f.name)
-                    out[name] = cast_to_declared(result.column(f.name), f.dtype, f"{req.name}:{f.name}")
+                    what = f"{req.name}:{f.name}"
+                    out[req.output_name(f.name)] = _to_declared(result.column(f.name), f.dtype, what)
         return pa.table(out)
 
-    def _pit_sql(self, req: ViewRequest, filter_created: bool) -> Any:
+    @contextmanager
+    def _adbc(self, doing: str) -> Iterator[Any]:
+        """An ADBC connection (Arrow in and out by binary COPY) in a transaction that is rolled back afterwards,
+        which drops its temporary tables and session settings; kept for the next call unless it failed."""
+        with self._lock:
+            conn = self._arrow_idle.pop() if self._arrow_idle else None
+        if conn is None:
+            try:
+                conn = connect_arrow(conninfo(self.config), self.config.db_schema)
+            except Exception as exc:
+                raise self._driver_error(exc, doing) from exc
+        try:
+            yield conn
+            conn.rollback()
+        except Exception as exc:
+            conn.close()
+            mapped = self._driver_error(exc, doing)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        with self._lock:
+            if len(self._arrow_idle) < max(self.config.max_conn, 1):
+                self._arrow_idle.append(conn)
+                return
+        conn.close()
+
+    def _arrow_query(self, query: Any, doing: str) -> pa.Table:
+        """The result of ``query`` (a psycopg ``sql`` composition, literals inlined) as one Arrow table."""
+        with self._connect(doing) as conn, self._adbc(doing) as adbc, adbc.cursor() as cur:
+            cur.execute(query if isinstance(query, str) else query.as_string(conn))
+            return cur.fetch_arrow_table()
+
+    def _lateral_pays(self, conn: Any, req: ViewRequest, entity_rows: int) -> bool:
+        """Whether probing an index once per entity row beats the window plan: the source is a table with a
+        B-tree index led by the view's join keys then its timestamp, and the entity rows are few next to the
+        table's rows (:data:`LATERAL_MAX_FRACTION`)."""
         view = req.view
-        has_cr = bool(view.batch_source.created_timestamp_column)
-        types = {f.name: f.dtype for f in view.entity_columns}
-        conds = [
-            sql.SQL("s.{} = {}").format(
-                sql.Identifier(k), _key_sql(sql.SQL("e.{}").format(sql.Identifier(c)), types.get(k))
-            )
-            for k, c in zip(view.join_keys, req.entity_columns, strict=True)
-        ]
-        conds.append(sql.SQL("s.__ts <= e.__ts"))
-        if view.ttl and view.ttl.total_seconds() > 0:
-            conds.append(
-                sql.SQL("s.__ts >= e.__ts - {} * interval '1 microsecond'").format(
-                    sql.Literal(int(view.ttl.total_seconds() * 1_000_000))
-                )
-            )
-        if filter_created and has_cr:
-            conds.append(sql.SQL("(s.__cr IS NULL OR s.__cr <= e.__ts)"))
-        order = sql.SQL("s.__ts DESC, s.__cr DESC NULLS LAST" if has_cr else "s.__ts DESC")
-        features = [f.name for f in req.features]
-        picked = sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(f)) for f in features)
-        inner = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(f)) for f in features)
-        return sql.SQL(
-            "SELECT {picked} FROM __ladle_entity e LEFT JOIN LATERAL (SELECT {inner} FROM ({src}) s "
-            "WHERE {conds} ORDER BY {order} LIMIT 1) m ON true ORDER BY e.__row"
-        ).format(
-            picked=picked,
-            inner=inner,
-            src=self._select(view, features),
-            conds=sql.SQL(" AND ").join(conds),
-            order=order,
-        )
+        src = self._source(view.batch_source)
+        if not src.table or not view.join_keys or any(is_uuid(f.dtype) for f in view.entity_columns):
+            return False
+        keys = {view.batch_source.source_column(k) for k in view.join_keys}
+        ts = view.batch_source.source_column(src.timestamp_field)
+        found = conn.execute(_INDEX_QUERY, (src.table, len(keys), sorted(keys), len(keys), ts)).fetchone()
+        return found is not None and entity_rows <= LATERAL_MAX_FRACTION * max(float(found[0]), 0.0)
 
     # --- reads for materialization -------------------------------------------------------------------
     def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.RecordBatchReader:
@@ -317,7 +340,7 @@ class PostgreSQLOfflineStore(OfflineStore):
         order_keys = sql.SQL("{}, ").format(keys) if view.join_keys else sql.SQL("")
         cols = [*view.join_keys, *features]
         query = sql.SQL(
-            "SELECT {distinct}{cols}, __ts, {cr} FROM ({src}) t WHERE __ts >= %s AND __ts <= %s "
+            "SELECT {distinct}{cols}, __ts, {cr} FROM ({src}) t WHERE __ts >= {start} AND __ts <= {end} "
             "ORDER BY {order_keys}__ts DESC{cr_order} {limit}"
         ).format(
             distinct=distinct,
@@ -327,25 +350,20 @@ class PostgreSQLOfflineStore(OfflineStore):
             order_keys=order_keys,
             cr_order=sql.SQL(", __cr DESC NULLS LAST" if has_cr else ""),
             limit=sql.SQL("" if view.join_keys else "LIMIT 1"),
+            start=sql.Literal(start),
+            end=sql.Literal(end),
         )
-        declared = {f.name: to_arrow(f.dtype) for f in view.features}
-        with self._connect(f"reading feature view '{view.name}'") as conn:
-            key_types = {
-                k: f.type
-                for k, f in zip(
-                    self.source_schema(view.batch_source).names, self.source_schema(view.batch_source), strict=True
-                )
-            }
-            types = [key_types.get(k, pa.string()) if k in view.join_keys else declared[k] for k in cols]
-            with conn.cursor(name="ladle_latest") as cur:
-                cur.execute(query, (start, end))
-                table = self._fetch(cur, [*cols, "event_ts", "created_ts"], [*types, _UTC_US, _UTC_US])
-        for f in view.features:  # canonical UUID text and sets
-            table = table.set_column(
-                table.schema.get_field_index(f.name),
-                f.name,
-                cast_to_declared(table.column(f.name), f.dtype, f"{view.name}:{f.name}"),
-            )
+        fetched = self._arrow_query(query, f"reading feature view '{view.name}'")
+        declared = {f.name: f for f in view.features}
+        columns: dict[str, Any] = {}
+        for name, column in zip([*cols, "event_ts", "created_ts"], fetched.columns, strict=True):
+            if name in declared:  # canonical UUID text, sets, JSON documents of nested features
+                columns[name] = _to_declared(column, declared[name].dtype, f"{view.name}:{name}")
+            elif name in ("event_ts", "created_ts"):
+                columns[name] = ensure_utc_micros(column, name)
+            else:
+                columns[name] = plain_column(column)
+        table = pa.table(columns)
         batches = table.to_batches(max_chunksize=250_000)
         return pa.RecordBatchReader.from_batches(table.schema, batches)
 
@@ -353,29 +371,22 @@ class PostgreSQLOfflineStore(OfflineStore):
         self, source: DataSource, columns: list[str], start: datetime | None, end: datetime | None
     ) -> pa.Table:
         src = self._source(source)
-        schema = self.source_schema(src)
-        mapped = {src.mapped_name(f.name): f.type for f in schema}
         where = [sql.SQL("TRUE")]
-        params: list[Any] = []
         for bound, op in ((start, ">="), (end, "<=")):
             if bound is not None:
-                where.append(sql.SQL("{} {} %s").format(self._column(src, src.timestamp_field), sql.SQL(op)))
-                params.append(bound)
+                where.append(
+                    sql.SQL("{} {} {}").format(self._column(src, src.timestamp_field), sql.SQL(op), sql.Literal(bound))
+                )
         query = sql.SQL("SELECT {} FROM {} AS src WHERE {}").format(
             sql.SQL(", ").join(sql.SQL("{} AS {}").format(self._column(src, c), sql.Identifier(c)) for c in columns),
             self._relation(src),
             sql.SQL(" AND ").join(where),
         )
-        with self._connect(f"reading source '{src.name}'") as conn, conn.cursor() as cur:
-            cur.execute(query, params)
-            return self._fetch(cur, columns, [mapped.get(c, pa.string()) for c in columns])
+        return plain_columns(self._arrow_query(query, f"reading source '{src.name}'"))
 
     def query(self, sql: str) -> pa.Table:  # the protocol's name; psycopg's ``sql`` module is not used here
-        with self._connect("running the entity_df query") as conn, conn.cursor() as cur:
-            cur.execute(sql)
-            names = [c.name for c in cur.description]
-            types = [_column_type(conn, col.type_code) for col in cur.description]
-            return self._fetch(cur, names, types)
+        # the driver runs it inside COPY (...) TO STDOUT, where a trailing semicolon is a syntax error
+        return plain_columns(self._arrow_query(sql.strip().rstrip(";").rstrip(), "running the entity_df query"))
 
     def append(self, source: DataSource, rows: pa.Table) -> None:
         src = self._source(source)
@@ -406,11 +417,188 @@ class PostgreSQLOfflineStore(OfflineStore):
                 copy.write_row(row)
 
     def close(self) -> None:
-        """Close the connection pool (it reopens on next use)."""
+        """Close the connection pool and the idle ADBC connections (they reopen on next use)."""
         with self._lock:
+            idle, self._arrow_idle = self._arrow_idle, []
+            for conn in idle:
+                conn.close()
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
+
+
+#: the sort memory of the point-in-time join's session (PostgreSQL's default, 4MB, spills a 1M-row sort to disk)
+_WORK_MEM = "256MB"
+
+#: use the index-probing plan only when the entity rows are at most this fraction of the table's rows
+LATERAL_MAX_FRACTION = 0.01
+
+#: the estimated row count of a table (by name, schema-qualified or on the search path) that has a B-tree index
+#: whose leading columns are exactly the given join-key columns (any order) followed by the timestamp column
+_INDEX_QUERY = """
+SELECT c.reltuples FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_am am ON am.oid = ic.relam
+WHERE i.indrelid = to_regclass(%s) AND am.amname = 'btree' AND i.indpred IS NULL
+AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
+     WHERE a.attrelid = i.indrelid AND a.attnum = ANY((i.indkey::int2[])[0:%s - 1])) = %s::text[]
+AND (SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = (i.indkey::int2[])[%s])
+    = %s
+LIMIT 1
+"""
+
+
+def _is_adbc_error(exc: Exception) -> bool:
+    """Whether ``exc`` was raised by the ADBC driver manager (its DB-API error classes)."""
+    return type(exc).__module__.startswith("adbc_driver_manager") and isinstance(exc, Exception)
+
+
+def _key_upload(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """An entity-key column as uploaded: the column type :func:`key_column_type` gives its family."""
+    target = {"BIGINT": pa.int64(), "DOUBLE PRECISION": pa.float64(), "BYTEA": pa.binary()}.get(
+        key_column_type(column.type), pa.string()
+    )
+    return column if column.type == target else column.cast(target)
+
+
+def _bounds(ts: pa.ChunkedArray) -> tuple[datetime | None, datetime | None]:
+    """The earliest and latest entity timestamps (sources are read between them, less each view's ttl)."""
+    lo, hi = pc.min(ts).as_py(), pc.max(ts).as_py()
+    return lo, hi
+
+
+def _to_declared(column: pa.ChunkedArray, dtype: Any, what: str) -> pa.ChunkedArray:
+    """A fetched column as its feature's declared type; JSON text feeding a Map, Struct or Array feature is parsed."""
+    plain = plain_column(column)
+    target = to_arrow(dtype)
+    nested = pa.types.is_map(target) or pa.types.is_struct(target) or pa.types.is_list(target)
+    if nested and pa.types.is_string(plain.type):
+        parsed = [None if v is None else json.loads(v) for v in plain.to_pylist()]
+        plain = pa.chunked_array([_arrow_values(parsed, target)])
+    return cast_to_declared(plain, dtype, what)
+
+
+def _filters(req: ViewRequest, alias: str, bounds: tuple[datetime | None, datetime | None]) -> list[Any]:
+    """Conditions on a source row (``alias``) that no entity row could see: after the last entity timestamp,
+    or older than the first one less the view's ttl."""
+    lo, hi = bounds
+    conds = [sql.SQL("{}.__ts <= {}").format(sql.Identifier(alias), sql.Literal(hi))] if hi is not None else []
+    ttl = req.view.ttl
+    if lo is not None and ttl and ttl.total_seconds() > 0:
+        conds.append(
+            sql.SQL("{}.__ts >= {} - {} * interval '1 microsecond'").format(
+                sql.Identifier(alias), sql.Literal(lo), sql.Literal(_ttl_us(req))
+            )
+        )
+    return conds
+
+
+def _ttl_us(req: ViewRequest) -> int:
+    ttl = req.view.ttl
+    return int(ttl.total_seconds() * 1_000_000) if ttl and ttl.total_seconds() > 0 else 0
+
+
+def _window_sql(
+    req: ViewRequest,
+    select: Any,
+    columns: dict[str, Any],
+    bounds: tuple[datetime | None, datetime | None],
+    filter_created: bool,
+) -> Any:
+    """One view's features for every entity row, in row order, by one sort instead of one probe per entity row.
+
+    The entity rows are stacked with the source rows and ordered per key by when a row becomes visible (its
+    event ts, or with ``filter_created`` the later of its two timestamps), source rows before entity rows on
+    a tie. The running maximum event ts at an entity row is the newest event ts it may see; the rows of that
+    key and event ts are fetched back by a hash join, and of those the one with the latest created ts (null
+    is the oldest) is kept. ttl applies to that newest event ts: every other visible row is older still."""
+    view = req.view
+    has_cr = bool(view.batch_source.created_timestamp_column)
+    types = {f.name: f.dtype for f in view.entity_columns}
+    keys = [sql.Identifier(f"__k{i}") for i in range(len(view.join_keys))]
+    src_keys = [sql.SQL("s.{} AS {}").format(sql.Identifier(k), kk) for k, kk in zip(view.join_keys, keys, strict=True)]
+    ent_keys = [
+        sql.SQL("{} AS {}").format(_key_sql(sql.SQL("e.{}").format(columns[c]), types.get(k)), kk)
+        for k, c, kk in zip(view.join_keys, req.entity_columns, keys, strict=True)
+    ]
+    partition = sql.SQL("PARTITION BY {} ").format(sql.SQL(", ").join(keys)) if keys else sql.SQL("")
+    visible_late = filter_created and has_cr
+    features = [sql.Identifier(f.name) for f in req.features]
+    where = [*_filters(req, "s", bounds), *_key_filter([sql.Identifier(k) for k in view.join_keys], ent_keys)]
+    join = [sql.SQL("r.{k} = p.{k}").format(k=k) for k in keys] + [sql.SQL("r.__ts = p.__best")]
+    if visible_late:
+        join.append(sql.SQL("r.__eff <= p.__ets"))
+    if _ttl_us(req):
+        join.append(sql.SQL("p.__best >= p.__ets - {} * interval '1 microsecond'").format(sql.Literal(_ttl_us(req))))
+    return sql.SQL(
+        "WITH r AS MATERIALIZED (SELECT {src_keys}s.__ts, {eff} AS __eff, {cr} AS __cr, {feats} "
+        "FROM ({select}) s WHERE {where}), "
+        "p AS (SELECT __side, __row, __ets, {keys}max(__ts) OVER ({partition}ORDER BY __eff, __side "
+        "ROWS UNBOUNDED PRECEDING) AS __best FROM ("
+        "SELECT {ent_keys}e.__ts AS __eff, 1 AS __side, NULL::timestamptz AS __ts, e.__row, e.__ts AS __ets "
+        "FROM __ladle_entity e UNION ALL "
+        "SELECT {keys}__eff, 0, __ts, NULL, NULL FROM r) u) "
+        "SELECT DISTINCT ON (p.__row) p.__row, {picked} FROM p LEFT JOIN r ON {join} WHERE p.__side = 1 "
+        "ORDER BY p.__row, r.__cr DESC NULLS LAST"
+    ).format(
+        src_keys=sql.SQL("").join(sql.SQL("{}, ").format(k) for k in src_keys),
+        eff=sql.SQL("GREATEST(s.__ts, s.__cr)" if visible_late else "s.__ts"),
+        cr=sql.SQL("s.__cr" if has_cr else "NULL::timestamptz"),
+        feats=sql.SQL(", ").join(sql.SQL("s.{}").format(f) for f in features),
+        partition=partition,
+        select=select,
+        where=sql.SQL(" AND ").join([sql.SQL("TRUE"), *where]),
+        keys=sql.SQL("").join(sql.SQL("{}, ").format(k) for k in keys),
+        ent_keys=sql.SQL("").join(sql.SQL("{}, ").format(k) for k in ent_keys),
+        picked=sql.SQL(", ").join(sql.SQL("r.{}").format(f) for f in features),
+        join=sql.SQL(" AND ").join(join),
+    )
+
+
+def _lateral_sql(
+    req: ViewRequest,
+    select: Any,
+    columns: dict[str, Any],
+    bounds: tuple[datetime | None, datetime | None],
+    filter_created: bool,
+) -> Any:
+    """One view's features for every entity row, in row order, by one ``LIMIT 1`` probe per entity row: cheap
+    only through an index on (join keys, timestamp), which :meth:`PostgreSQLOfflineStore._lateral_pays` checks."""
+    view = req.view
+    has_cr = bool(view.batch_source.created_timestamp_column)
+    types = {f.name: f.dtype for f in view.entity_columns}
+    conds = [
+        sql.SQL("s.{} = {}").format(sql.Identifier(k), _key_sql(sql.SQL("e.{}").format(columns[c]), types.get(k)))
+        for k, c in zip(view.join_keys, req.entity_columns, strict=True)
+    ]
+    conds.append(sql.SQL("s.__ts <= e.__ts"))
+    if _ttl_us(req):
+        conds.append(sql.SQL("s.__ts >= e.__ts - {} * interval '1 microsecond'").format(sql.Literal(_ttl_us(req))))
+    if filter_created and has_cr:
+        conds.append(sql.SQL("(s.__cr IS NULL OR s.__cr <= e.__ts)"))
+    order = sql.SQL("s.__ts DESC, s.__cr DESC NULLS LAST" if has_cr else "s.__ts DESC")
+    features = [sql.Identifier(f.name) for f in req.features]
+    return sql.SQL(
+        "SELECT e.__row, {picked} FROM __ladle_entity e LEFT JOIN LATERAL (SELECT {inner} FROM ({src}) s "
+        "WHERE {conds} ORDER BY {order} LIMIT 1) m ON true ORDER BY e.__row"
+    ).format(
+        picked=sql.SQL(", ").join(sql.SQL("m.{}").format(f) for f in features),
+        inner=sql.SQL(", ").join(sql.SQL("s.{}").format(f) for f in features),
+        src=select,
+        conds=sql.SQL(" AND ").join(conds),
+        order=order,
+    )
+
+
+def _key_filter(keys: list[Any], ent_keys: list[Any]) -> list[Any]:
+    """A semi-join keeping the source rows whose keys some entity row has (none for an entity-less view)."""
+    if not keys:
+        return []
+    return [
+        sql.SQL("({}) IN (SELECT {} FROM __ladle_entity e)").format(
+            sql.SQL(", ").join(sql.SQL("s.{}").format(k) for k in keys),
+            sql.SQL(", ").join(ent_keys),
+        )
+    ]
 
 
 def _key_sql(expr: Any, dtype: object) -> Any:
