@@ -10,7 +10,11 @@ The hash ``ladle:{project}:_shapes`` records each applied view's shape (:mod:`la
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +28,7 @@ from ladle.online.base import OnlineStore, OnlineStoreConfig, ViewRead
 from ladle.online.entity_key import encode_key_list
 from ladle.online.prepare import prepare_rows
 from ladle.online.read_result import declared_types, result_table
+from ladle.online.resp import RespClient, RespError, RespUnavailable
 from ladle.online.shape import ViewShape, shape_change
 from ladle.online.value_bytes import decode_column, encode_column
 
@@ -155,6 +160,8 @@ class RedisOnlineStore(OnlineStore):
         self._client: Any = None
         self._script: Any = None
         self._read_script: Any = None
+        self._resp: RespClient | None = None
+        self._type_cache: dict[tuple[str, int, tuple[str, ...]], tuple[FeatureView, list[pa.DataType]]] = {}
         self._lock = threading.Lock()
 
     def _redis(self) -> Any:
@@ -196,6 +203,10 @@ class RedisOnlineStore(OnlineStore):
             if self._client is not None:
                 self._client.close()
                 self._client = None
+            resp, self._resp = self._resp, None
+        if resp is not None:
+            with contextlib.suppress(RuntimeError):  # its event loop is already closed: nothing left to drop
+                resp.abort()
 
     @staticmethod
     def _prefix(project: str, join_keys: list[str] | tuple[str, ...]) -> str:
@@ -290,14 +301,54 @@ class RedisOnlineStore(OnlineStore):
         return self.read_many(project, [ViewRead(view, keys, features)])[0]
 
     def read_many(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
-        types = [declared_types(project, r.view, r.features) for r in reads]
+        plan = self._plan_read(project, reads)
+        self._redis()
+        try:
+            replies = self._read_script(keys=plan.keys, args=plan.args) if plan.keys else []
+        except redis_lib.RedisError as exc:
+            raise self._driver_error(exc, plan.doing) from exc
+        return plan.finish(replies)
+
+    async def read_many_async(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
+        """:meth:`read_many` on the running event loop: the same single script call, sent and awaited through
+        :class:`~ladle.online.resp.RespClient` (one connection per loop), so nothing blocks the loop while
+        Redis answers. The caller bounds the wait (``asyncio.timeout``); an error is raised as
+        :meth:`read_many` raises it (:class:`~ladle.errors.BackendUnavailable` when Redis cannot be reached)."""
+        plan = self._plan_read(project, reads)
+        if not plan.keys:
+            return plan.finish([])
+        client = self._async_client()
+        head = (len(plan.keys), *plan.keys, *plan.args)
+        try:
+            try:
+                replies = await client.call("EVALSHA", _READ_SHA, *head)
+            except RespError as exc:
+                if not str(exc).startswith("NOSCRIPT"):
+                    raise
+                replies = await client.call("EVAL", _READ_SCRIPT, *head)  # loads it for the next EVALSHA
+        except RespUnavailable as exc:
+            raise self._driver_error(redis_lib.ConnectionError(str(exc)), plan.doing) from exc
+        except RespError as exc:
+            raise self._driver_error(redis_lib.ResponseError(str(exc)), plan.doing) from exc
+        except asyncio.CancelledError:
+            client.abort()  # the deadline passed: a stalled connection is not reused
+            raise
+        return plan.finish(replies)
+
+    def _async_client(self) -> RespClient:
+        if self._resp is None:
+            self._resp = RespClient(self._kwargs, connect_timeout=1.0)
+        return self._resp
+
+    def _plan_read(self, project: str, reads: list[ViewRead]) -> _ReadPlan:
+        """What one read script call sends for ``reads``, and how its replies become the result tables."""
+        types = [self._types(project, r.view, r.features) for r in reads]
         # Views keyed by the same entity values live in the same hashes: one HMGET per hash serves them all.
         groups: dict[tuple[str | None, ...], list[int]] = {}
         for i, r in enumerate(reads):
             groups.setdefault(tuple(self._keys(project, r.view, r.keys)), []).append(i)
-        plan = []
-        args: list[Any] = [len(groups)]
-        all_keys: list[str] = []
+        plan = _ReadPlan(reads, types)
+        plan.args.append(len(groups))
         for wanted, members in groups.items():
             unique = [k for k in dict.fromkeys(wanted) if k is not None]
             fields = list(
@@ -307,25 +358,54 @@ class RedisOnlineStore(OnlineStore):
                     for name in (f"{reads[i].view.name}:_ts", *(f"{reads[i].view.name}:{f}" for f in reads[i].features))
                 )
             )
-            args += [len(unique), len(fields), *fields]
-            all_keys += unique
-            plan.append((wanted, members, unique, fields))
-        self._redis()
-        try:
-            replies = self._read_script(keys=all_keys, args=args) if all_keys else []
-        except redis_lib.RedisError as exc:
-            names = ", ".join(f"'{r.view.name}'" for r in reads)
-            raise self._driver_error(exc, f"reading feature view(s) {names}") from exc
-        out: list[pa.Table | None] = [None] * len(reads)
+            plan.args += [len(unique), len(fields), *fields]
+            plan.keys += unique
+            plan.groups.append((wanted, members, unique, fields))
+        return plan
+
+    def _types(self, project: str, view: FeatureView, features: list[str]) -> list[pa.DataType]:
+        """:func:`declared_types`, cached per (view object, features): the registry swaps in new objects."""
+        key = (project, id(view), tuple(features))
+        hit = self._type_cache.get(key)
+        if hit is not None and hit[0] is view:
+            return hit[1]
+        types = declared_types(project, view, features)
+        if len(self._type_cache) > 1024:
+            self._type_cache.clear()
+        self._type_cache[key] = (view, types)
+        return types
+
+
+_READ_SHA = hashlib.sha1(_READ_SCRIPT.encode()).hexdigest()
+
+
+@dataclass
+class _ReadPlan:
+    """One read script call: its keys and arguments, and per group of reads sharing hashes
+    ``(wanted keys in order, read indexes, unique keys sent, fields sent)``."""
+
+    reads: list[ViewRead]
+    types: list[list[pa.DataType]]
+    keys: list[str] = field(default_factory=list)
+    args: list[Any] = field(default_factory=list)
+    groups: list[tuple[tuple[str | None, ...], list[int], list[str], list[str]]] = field(default_factory=list)
+
+    @property
+    def doing(self) -> str:
+        return "reading feature view(s) " + ", ".join(f"'{r.view.name}'" for r in self.reads)
+
+    def finish(self, replies: list[Any]) -> list[pa.Table]:
+        """The result table of each read, in order, from the script's replies (one per unique key)."""
+        out: list[pa.Table | None] = [None] * len(self.reads)
         at = 0
-        for wanted, members, unique, fields in plan:
+        for wanted, members, unique, fields in self.groups:
             found = dict(zip(unique, replies[at : at + len(unique)], strict=True))
             at += len(unique)
             index = {f: j for j, f in enumerate(fields)}
             replies_in_order = [None if k is None else found.get(k) for k in wanted]
             for i in members:
-                r = reads[i]
+                r = self.reads[i]
                 picked = [index[f"{r.view.name}:_ts"], *(index[f"{r.view.name}:{f}"] for f in r.features)]
                 rows = [None if reply is None else [reply[j] for j in picked] for reply in replies_in_order]
-                out[i] = result_table(r.features, types[i], rows, decode_column)
+                out[i] = result_table(r.features, self.types[i], rows, decode_column)
         return [t for t in out if t is not None]

@@ -6,10 +6,11 @@ Statuses: ``PRESENT``; ``NOT_FOUND`` (key absent); ``NULL_VALUE`` (stored null);
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -24,9 +25,17 @@ from ladle.online.base import EVENT_TS, OnlineStore, ViewRead
 from ladle.retrieval.feature_refs import ResolvedFeatures
 from ladle.retrieval.job import arrow_to_pandas
 from ladle.retrieval.on_demand_exec import apply_on_demand
-from ladle.windows.online import read_views
+from ladle.windows.online import is_windowed, read_views
 
-__all__ = ["FieldStatus", "OnlineResponse", "entity_columns", "read_online"]
+__all__ = [
+    "AsyncReads",
+    "FieldStatus",
+    "OnlineResponse",
+    "entity_columns",
+    "read_online",
+    "read_online_async",
+    "reads_on_loop",
+]
 
 
 class FieldStatus(enum.Enum):
@@ -256,12 +265,9 @@ def _typed_keys(
     return cols, {c: _to_array(c, cols[c], key_types.get(c)) for c in needed}, n
 
 
-def _read_views(
-    online: OnlineStore, project: str, resolved: ResolvedFeatures, keys: dict[str, pa.Array], n: int, now_us: int
-) -> list[pa.Table]:
-    """Reads: every view's stored rows for the keys, in one ``read_many`` call (one row per entity row); windowed
-    views' values for the windows ending at ``now_us``."""
-    reads = [
+def _view_reads(resolved: ResolvedFeatures, keys: dict[str, pa.Array], n: int) -> list[ViewRead]:
+    """Every view's read for the keys (one row per entity row)."""
+    return [
         ViewRead(
             req.view,
             _key_table({k: keys[c] for k, c in zip(req.view.join_keys, req.entity_columns, strict=True)}, n),
@@ -269,7 +275,6 @@ def _read_views(
         )
         for req in resolved.views
     ]
-    return read_views(online, project, reads, now_us) if reads else []
 
 
 def _stale_rows(ts: pa.Array, found: np.ndarray, ttl_seconds: float, now_us: int) -> np.ndarray | None:
@@ -321,6 +326,48 @@ def _add_on_demand(
         out.stamps[key] = pa.nulls(n, UTC_US)
 
 
+@runtime_checkable
+class AsyncReads(Protocol):
+    """An online store that can also read on the running event loop (Redis: :meth:`read_many_async`)."""
+
+    async def read_many_async(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
+        """:meth:`OnlineStore.read_many`, awaited."""
+        ...
+
+
+@dataclass
+class _Read:
+    """A prepared read: the caller's columns, the typed keys, the store reads, and the clock."""
+
+    cols: dict[str, list[Any]]
+    keys: dict[str, pa.Array]
+    n: int
+    now_us: int
+    reads: list[ViewRead]
+
+
+def _prepare(
+    resolved: ResolvedFeatures,
+    entity_rows: Any,
+    request_context: dict[str, list[Any]] | None,
+    now: datetime | None,
+    key_types: dict[str, pa.DataType] | None,
+) -> _Read:
+    types = key_types if key_types is not None else resolved.key_arrow_types()
+    cols, keys, n = _typed_keys(resolved, entity_rows, request_context, types)
+    now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)
+    return _Read(cols, keys, n, now_us, _view_reads(resolved, keys, n))
+
+
+def _respond(resolved: ResolvedFeatures, read: _Read, tables: list[pa.Table], enforce_ttl: bool) -> OnlineResponse:
+    out = _Columns()
+    for req, table in zip(resolved.views, tables, strict=True):
+        _add_view_statuses(out, req, table, read.n, read.now_us, enforce_ttl)
+    if resolved.on_demand:
+        _add_on_demand(out, resolved, read.cols, read.keys, read.n)
+    return out.response(read.keys, resolved)
+
+
 def read_online(
     online: OnlineStore,
     project: str,
@@ -336,12 +383,51 @@ def read_online(
     ``key_types`` types the join-key values (default: the views' declared key types,
     :meth:`ResolvedFeatures.key_arrow_types`).
     """
-    types = key_types if key_types is not None else resolved.key_arrow_types()
-    cols, keys, n = _typed_keys(resolved, entity_rows, request_context, types)
-    now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)
-    out = _Columns()
-    for req, table in zip(resolved.views, _read_views(online, project, resolved, keys, n, now_us), strict=True):
-        _add_view_statuses(out, req, table, n, now_us, enforce_ttl)
-    if resolved.on_demand:
-        _add_on_demand(out, resolved, cols, keys, n)
-    return out.response(keys, resolved)
+    read = _prepare(resolved, entity_rows, request_context, now, key_types)
+    tables = read_views(online, project, read.reads, read.now_us) if read.reads else []
+    return _respond(resolved, read, tables, enforce_ttl)
+
+
+#: batches up to this many entity rows are computed on the event loop by :func:`read_online_async`
+ON_LOOP_ROWS = 64
+_ASYNC_STORES: dict[type, bool] = {}
+
+
+def reads_on_loop(online: OnlineStore, resolved: ResolvedFeatures) -> bool:
+    """Whether ``online`` can serve ``resolved`` on the event loop: the store reads asynchronously
+    (:class:`AsyncReads`) and no requested view is windowed (window state is read synchronously)."""
+    kind = type(online)
+    able = _ASYNC_STORES.get(kind)
+    if able is None:
+        able = _ASYNC_STORES[kind] = isinstance(online, AsyncReads)
+    return able and not any(is_windowed(req.view) for req in resolved.views)
+
+
+def _row_count(entity_rows: Any) -> int:
+    if isinstance(entity_rows, dict):
+        return max(
+            (len(v) if isinstance(v, list | tuple) else ON_LOOP_ROWS + 1 for v in entity_rows.values()), default=0
+        )
+    return len(entity_rows) if isinstance(entity_rows, list | tuple) else ON_LOOP_ROWS + 1
+
+
+async def read_online_async(
+    online: OnlineStore,
+    project: str,
+    resolved: ResolvedFeatures,
+    entity_rows: Any,
+    request_context: dict[str, list[Any]] | None = None,
+    enforce_ttl: bool = True,
+    key_types: dict[str, pa.DataType] | None = None,
+) -> OnlineResponse:
+    """:func:`read_online` for asyncio code. A small batch (up to :data:`ON_LOOP_ROWS` entity rows) from a
+    store that reads on the loop (:func:`reads_on_loop`) is computed in place, the store's round trip
+    awaited; anything else runs :func:`read_online` in a worker thread. Bound the wait with ``asyncio.timeout``.
+    """
+    if isinstance(online, AsyncReads) and _row_count(entity_rows) <= ON_LOOP_ROWS and reads_on_loop(online, resolved):
+        read = _prepare(resolved, entity_rows, request_context, None, key_types)
+        tables = await online.read_many_async(project, read.reads) if read.reads else []
+        return _respond(resolved, read, tables, enforce_ttl)
+    return await asyncio.to_thread(
+        read_online, online, project, resolved, entity_rows, request_context, enforce_ttl, None, key_types
+    )

@@ -10,8 +10,9 @@ on its own (the store's client has its own socket timeouts).
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ import anyio
 import anyio.to_thread
 
 from ladle.errors import BackendUnavailable
+from ladle.retrieval.online_read import AsyncReads
 from ladle.server.breaker import CircuitBreaker
 from ladle.server.errors import RegistryUnavailable, TooManyRows
 from ladle.server.health import OnlineProbe
@@ -83,11 +85,25 @@ class ServerState:
         With ``timeout``, the request gets :class:`BackendUnavailable` (503) once it passes; the thread,
         abandoned, ends when the store's client gives up.
         """
+        async with self._guarded(timeout):
+            return await anyio.to_thread.run_sync(functools.partial(work, *args), abandon_on_cancel=True)
+        raise AssertionError("unreachable")  # pragma: no cover - mypy: the context manager may swallow
+
+    async def online_on_loop(self, work: Callable[..., Awaitable[_T]], *args: Any, timeout: float | None = None) -> _T:
+        """``await work(*args)`` (which awaits the online store) on the event loop, behind the breaker and
+        within ``timeout`` as :meth:`online` (a store that stalls cancels the wait, never blocks the loop)."""
+        async with self._guarded(timeout):
+            return await work(*args)
+        raise AssertionError("unreachable")  # pragma: no cover - mypy: the context manager may swallow
+
+    @contextlib.asynccontextmanager
+    async def _guarded(self, timeout: float | None) -> AsyncIterator[None]:
+        """The breaker's admission and record around one online call, and its deadline."""
         probe = self.breaker.admit()
         outcome: BaseException | None = None
         try:
             with anyio.fail_after(timeout):
-                return await anyio.to_thread.run_sync(functools.partial(work, *args), abandon_on_cancel=True)
+                yield
         except TimeoutError:
             outcome = BackendUnavailable(
                 self._online_store_name(),
@@ -100,3 +116,11 @@ class ServerState:
             raise
         finally:
             self.breaker.record(outcome, probe)
+
+    @functools.cached_property
+    def reads_on_loop(self) -> bool:
+        """Whether the online store reads on the event loop (Redis): small reads are then served there."""
+        config = getattr(self.store, "config", None)
+        if config is None or config.online_store is None:
+            return False
+        return isinstance(self.store.online_store, AsyncReads)
