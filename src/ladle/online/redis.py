@@ -11,7 +11,6 @@ The hash ``ladle:{project}:_shapes`` records each applied view's shape (:mod:`la
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import threading
 from dataclasses import dataclass, field
@@ -27,10 +26,10 @@ from ladle.errors import BackendFailure, BackendUnavailable, InvalidConfig, Miss
 from ladle.online.base import OnlineStore, OnlineStoreConfig, ViewRead
 from ladle.online.entity_key import encode_key_list
 from ladle.online.prepare import prepare_rows
-from ladle.online.read_result import declared_types, result_table
+from ladle.online.read_result import Fetched, PyDecode, declared_types
 from ladle.online.resp import RespClient, RespError, RespUnavailable
 from ladle.online.shape import ViewShape, shape_change
-from ladle.online.value_bytes import decode_column, encode_column
+from ladle.online.value_bytes import decode_column, encode_column, python_decoder
 
 redis_lib = lazy_module("redis")
 
@@ -161,7 +160,7 @@ class RedisOnlineStore(OnlineStore):
         self._script: Any = None
         self._read_script: Any = None
         self._resp: RespClient | None = None
-        self._type_cache: dict[tuple[str, int, tuple[str, ...]], tuple[FeatureView, list[pa.DataType]]] = {}
+        self._type_cache: dict[tuple[str, int, tuple[str, ...]], tuple[FeatureView, _Types]] = {}
         self._lock = threading.Lock()
 
     def _redis(self) -> Any:
@@ -205,8 +204,7 @@ class RedisOnlineStore(OnlineStore):
                 self._client = None
             resp, self._resp = self._resp, None
         if resp is not None:
-            with contextlib.suppress(RuntimeError):  # its event loop is already closed: nothing left to drop
-                resp.abort()
+            resp.abort()
 
     @staticmethod
     def _prefix(project: str, join_keys: list[str] | tuple[str, ...]) -> str:
@@ -301,22 +299,26 @@ class RedisOnlineStore(OnlineStore):
         return self.read_many(project, [ViewRead(view, keys, features)])[0]
 
     def read_many(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
+        return [f.table() for f in self.fetch_many(project, reads)]
+
+    def fetch_many(self, project: str, reads: list[ViewRead]) -> list[Fetched]:
+        """What :meth:`read_many` fetches, not yet decoded (one script call for every read)."""
         plan = self._plan_read(project, reads)
         self._redis()
         try:
             replies = self._read_script(keys=plan.keys, args=plan.args) if plan.keys else []
         except redis_lib.RedisError as exc:
             raise self._driver_error(exc, plan.doing) from exc
-        return plan.finish(replies)
+        return plan.fetched(replies)
 
-    async def read_many_async(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
-        """:meth:`read_many` on the running event loop: the same single script call, sent and awaited through
+    async def fetch_many_async(self, project: str, reads: list[ViewRead]) -> list[Fetched]:
+        """:meth:`fetch_many` on the running event loop: the same single script call, sent and awaited through
         :class:`~ladle.online.resp.RespClient` (one connection per loop), so nothing blocks the loop while
-        Redis answers. The caller bounds the wait (``asyncio.timeout``); an error is raised as
-        :meth:`read_many` raises it (:class:`~ladle.errors.BackendUnavailable` when Redis cannot be reached)."""
+        Redis answers. The caller bounds the wait (``asyncio.timeout``); errors are :meth:`read_many`'s
+        (:class:`~ladle.errors.BackendUnavailable` when Redis cannot be reached)."""
         plan = self._plan_read(project, reads)
         if not plan.keys:
-            return plan.finish([])
+            return plan.fetched([])
         client = self._async_client()
         head = (len(plan.keys), *plan.keys, *plan.args)
         try:
@@ -333,7 +335,7 @@ class RedisOnlineStore(OnlineStore):
         except asyncio.CancelledError:
             client.abort()  # the deadline passed: a stalled connection is not reused
             raise
-        return plan.finish(replies)
+        return plan.fetched(replies)
 
     def _async_client(self) -> RespClient:
         if self._resp is None:
@@ -363,20 +365,25 @@ class RedisOnlineStore(OnlineStore):
             plan.groups.append((wanted, members, unique, fields))
         return plan
 
-    def _types(self, project: str, view: FeatureView, features: list[str]) -> list[pa.DataType]:
-        """:func:`declared_types`, cached per (view object, features): the registry swaps in new objects."""
+    def _types(self, project: str, view: FeatureView, features: list[str]) -> _Types:
+        """:func:`declared_types` and the Python decoders, cached per (view object, features): a registry
+        refresh brings new view objects, hence new entries."""
         key = (project, id(view), tuple(features))
         hit = self._type_cache.get(key)
         if hit is not None and hit[0] is view:
             return hit[1]
         types = declared_types(project, view, features)
+        python = [python_decoder(t) for t in types]
+        entry = (types, None if None in python else [d for d in python if d is not None])
         if len(self._type_cache) > 1024:
             self._type_cache.clear()
-        self._type_cache[key] = (view, types)
-        return types
+        self._type_cache[key] = (view, entry)
+        return entry
 
 
 _READ_SHA = hashlib.sha1(_READ_SCRIPT.encode()).hexdigest()
+#: a read's declared types, and its Python decoders (``None`` when a type has none)
+_Types = tuple[list[pa.DataType], list[PyDecode] | None]
 
 
 @dataclass
@@ -385,7 +392,7 @@ class _ReadPlan:
     ``(wanted keys in order, read indexes, unique keys sent, fields sent)``."""
 
     reads: list[ViewRead]
-    types: list[list[pa.DataType]]
+    types: list[_Types]
     keys: list[str] = field(default_factory=list)
     args: list[Any] = field(default_factory=list)
     groups: list[tuple[tuple[str | None, ...], list[int], list[str], list[str]]] = field(default_factory=list)
@@ -394,9 +401,9 @@ class _ReadPlan:
     def doing(self) -> str:
         return "reading feature view(s) " + ", ".join(f"'{r.view.name}'" for r in self.reads)
 
-    def finish(self, replies: list[Any]) -> list[pa.Table]:
-        """The result table of each read, in order, from the script's replies (one per unique key)."""
-        out: list[pa.Table | None] = [None] * len(self.reads)
+    def fetched(self, replies: list[Any]) -> list[Fetched]:
+        """What each read fetched, in order, from the script's replies (one per unique key)."""
+        out: list[Fetched | None] = [None] * len(self.reads)
         at = 0
         for wanted, members, unique, fields in self.groups:
             found = dict(zip(unique, replies[at : at + len(unique)], strict=True))
@@ -407,5 +414,6 @@ class _ReadPlan:
                 r = self.reads[i]
                 picked = [index[f"{r.view.name}:_ts"], *(index[f"{r.view.name}:{f}"] for f in r.features)]
                 rows = [None if reply is None else [reply[j] for j in picked] for reply in replies_in_order]
-                out[i] = result_table(r.features, self.types[i], rows, decode_column)
-        return [t for t in out if t is not None]
+                types, python = self.types[i]
+                out[i] = Fetched(r.features, types, rows, decode_column, python)
+        return [f for f in out if f is not None]

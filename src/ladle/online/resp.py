@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import ssl as ssl_lib
 from typing import Any, cast
 
@@ -77,12 +78,14 @@ class _Protocol(asyncio.Protocol):
 
     def _fail(self, error: Exception) -> None:
         self.lost = error
-        while self.waiting:
-            future = self.waiting.popleft()
-            if not future.done():
-                future.set_exception(error)
-        if self.transport is not None:
-            self.transport.close()
+        # the connection's event loop may be closed already (a client used from a new loop drops the old one)
+        with contextlib.suppress(RuntimeError):
+            while self.waiting:
+                future = self.waiting.popleft()
+                if not future.done():
+                    future.set_exception(error)
+            if self.transport is not None:
+                self.transport.close()
 
     def send(self, payload: bytes, replies: int) -> list[asyncio.Future[Any]]:
         loop = asyncio.get_running_loop()
