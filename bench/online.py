@@ -17,10 +17,9 @@ and both figures and the ratio are printed. Redis keys of both projects are remo
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -30,12 +29,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).parent))
+from feast_side import FeastTimer
+
 from ladle import FeatureStore
 
 PROJECT = f"bench_online_{os.getpid()}"
 FEATURES = [
-    "driver_stats:conv_rate", "driver_stats:acc_rate", "driver_stats:trips",
-    "driver_quality:rating", "driver_quality:complaints", "driver_quality:tenure_days",
+    "driver_stats:conv_rate",
+    "driver_stats:acc_rate",
+    "driver_stats:trips",
+    "driver_quality:rating",
+    "driver_quality:complaints",
+    "driver_quality:tenure_days",
 ]
 ONLINE = {
     "sqlite": "  type: sqlite\n  path: data/online.db",
@@ -66,64 +72,6 @@ LADLE_REPO = textwrap.dedent(
     """
 )
 
-# Run by the Feast interpreter: argv[1] is a JSON job; prints one JSON line of timings.
-FEAST_SCRIPT = textwrap.dedent(
-    """
-    import json, statistics, sys, tempfile, time
-    from datetime import timedelta
-    from pathlib import Path
-
-    import numpy as np
-    import pandas as pd
-    from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
-    from feast.types import Float32, Float64, Int64
-
-    job = json.loads(sys.argv[1])
-    repo = Path(tempfile.mkdtemp(prefix="feast_bench_"))
-    (repo / "data").mkdir()
-    online = {"sqlite": {"type": "sqlite", "path": str(repo / "data/online.db")},
-              "redis": {"type": "redis", "connection_string": "127.0.0.1:6379"}}[job["online"]]
-    lines = [f"project: {job['project']}", f"registry: {repo / 'data/registry.db'}", "provider: local",
-             "offline_store:", "  type: file", "entity_key_serialization_version: 3", "online_store:"]
-    lines += [f"  {k}: {v}" for k, v in online.items()]
-    (repo / "feature_store.yaml").write_text("\\n".join(lines) + "\\n")
-    frames = {name: pd.read_parquet(path) for name, path in job["frames"].items()}
-    frames["driver_stats"].head(1).merge(frames["driver_quality"].head(1)).to_parquet(repo / "data/source.parquet")
-    store = FeatureStore(repo_path=str(repo))
-    driver = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64)
-    src = FileSource(name="src", path=str(repo / "data/source.parquet"), timestamp_field="event_timestamp")
-    views = [
-        FeatureView(name="driver_stats", entities=[driver], ttl=timedelta(days=3650), source=src,
-                    schema=[Field(name="driver_id", dtype=Int64), Field(name="conv_rate", dtype=Float32),
-                            Field(name="acc_rate", dtype=Float64), Field(name="trips", dtype=Int64)]),
-        FeatureView(name="driver_quality", entities=[driver], ttl=timedelta(days=3650), source=src,
-                    schema=[Field(name="driver_id", dtype=Int64), Field(name="rating", dtype=Float64),
-                            Field(name="complaints", dtype=Int64), Field(name="tenure_days", dtype=Int64)]),
-    ]
-    store.apply([driver, *views])
-    for name, frame in frames.items():
-        store.write_to_online_store(name, frame)
-    out = {}
-    try:
-        for batch in job["batches"]:
-            rng = np.random.default_rng(batch)
-            calls = [[{"driver_id": int(k)} for k in rng.integers(0, job["key_space"], batch)]
-                     for _ in range(job["calls"])]
-            for rows in calls[:50]:
-                store.get_online_features(job["features"], rows).to_dict()
-            times = []
-            for rows in calls:
-                t0 = time.perf_counter()
-                store.get_online_features(job["features"], rows).to_dict()
-                times.append(time.perf_counter() - t0)
-            times.sort()
-            out[str(batch)] = [statistics.median(times) * 1e3, times[int(len(times) * 0.99)] * 1e3]
-    finally:
-        store.teardown()
-    print(json.dumps(out))
-    """
-)
-
 
 def frames(keys: int) -> dict[str, pd.DataFrame]:
     """One row per key for each view (the same values for ladle and Feast)."""
@@ -131,14 +79,24 @@ def frames(keys: int) -> dict[str, pd.DataFrame]:
     ids = np.arange(keys, dtype=np.int64)
     ts = pd.Timestamp.now(tz="UTC").floor("s") - pd.to_timedelta(rng.integers(60, 86_400, keys), unit="s")
     return {
-        "driver_stats": pd.DataFrame({
-            "driver_id": ids, "event_timestamp": ts, "conv_rate": rng.random(keys).astype(np.float32),
-            "acc_rate": rng.random(keys), "trips": rng.integers(0, 1000, keys),
-        }),
-        "driver_quality": pd.DataFrame({
-            "driver_id": ids, "event_timestamp": ts, "rating": rng.random(keys) * 5,
-            "complaints": rng.integers(0, 10, keys), "tenure_days": rng.integers(0, 3000, keys),
-        }),
+        "driver_stats": pd.DataFrame(
+            {
+                "driver_id": ids,
+                "event_timestamp": ts,
+                "conv_rate": rng.random(keys).astype(np.float32),
+                "acc_rate": rng.random(keys),
+                "trips": rng.integers(0, 1000, keys),
+            }
+        ),
+        "driver_quality": pd.DataFrame(
+            {
+                "driver_id": ids,
+                "event_timestamp": ts,
+                "rating": rng.random(keys) * 5,
+                "complaints": rng.integers(0, 10, keys),
+                "tenure_days": rng.integers(0, 3000, keys),
+            }
+        ),
     }
 
 
@@ -164,45 +122,49 @@ def ladle_store(online: str, data: dict[str, pd.DataFrame], root: Path) -> Featu
     return store
 
 
-def batches(batch: int, calls: int, key_space: int) -> list[list[dict[str, int]]]:
-    rng = np.random.default_rng(batch)
+def batches(batch: int, calls: int, key_space: int, seed: int) -> list[list[dict[str, int]]]:
+    rng = np.random.default_rng(seed)
     return [[{"driver_id": int(k)} for k in rng.integers(0, key_space, batch)] for _ in range(calls)]
 
 
-def measure(store: FeatureStore, batch: int, calls: int, key_space: int) -> tuple[float, float]:
-    """p50 and p99 (ms) of ``get_online_features(...).to_dict()`` (entity rows as Feast takes them)."""
-    work = batches(batch, calls, key_space)
-    for rows in work[:50]:
+def ladle_times(store: FeatureStore, batch: int, calls: int, key_space: int, seed: int) -> list[float]:
+    """``calls`` timed ``get_online_features(...).to_dict()`` calls (entity rows as Feast takes them), in ms."""
+    work = batches(batch, calls, key_space, seed)
+    for rows in work[:20]:
         store.get_online_features(FEATURES, rows).to_dict()
     times = []
     for rows in work:
         t0 = time.perf_counter()
         store.get_online_features(FEATURES, rows).to_dict()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return statistics.median(times) * 1e3, times[int(len(times) * 0.99)] * 1e3
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
 
 
-def run_feast(python: str, online: str, root: Path, data: dict[str, pd.DataFrame], args: Any) -> dict[str, Any]:
-    paths = {}
-    for name, frame in data.items():
-        paths[name] = str(root / f"{name}.parquet")
-        frame.to_parquet(paths[name])
-    job = {"online": online, "project": f"{PROJECT}_feast", "frames": paths, "features": FEATURES,
-           "batches": [1, 100], "calls": args.calls, "key_space": int(args.keys * 1.02)}
-    done = subprocess.run([python, "-c", FEAST_SCRIPT, json.dumps(job)], capture_output=True, text=True,
-                          timeout=1800, check=False)
-    if done.returncode != 0:
-        print(f"  feast failed:\n{done.stderr[-3000:]}")
-        return {}
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+def p50_p99(times: list[float]) -> tuple[float, float]:
+    times = sorted(times)
+    return statistics.median(times), times[int(len(times) * 0.99)]
+
+
+def compare(store: FeatureStore, feast: FeastTimer | None, args: Any, key_space: int) -> dict[int, Any]:
+    """Per batch size, ladle's and Feast's timings, in alternating rounds (same keys for both)."""
+    out: dict[int, Any] = {}
+    per_round = max(1, args.calls // args.rounds)
+    for batch in (1, 100):
+        ours: list[float] = []
+        theirs: list[float] = []
+        for r in range(args.rounds):
+            seed = batch * 1000 + r
+            ours += ladle_times(store, batch, per_round, key_space, seed)
+            if feast is not None:
+                theirs += feast.times(batch, per_round, seed)
+        out[batch] = (p50_p99(ours), p50_p99(theirs) if theirs else None)
+    return out
 
 
 def profile(store: FeatureStore, batch: int, key_space: int) -> None:
     from pyinstrument import Profiler
 
-    work = batches(batch, 3000, key_space)
+    work = batches(batch, 3000, key_space, batch)
     profiler = Profiler(interval=0.0001)
     with profiler:
         for rows in work:
@@ -214,7 +176,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--online", nargs="+", choices=sorted(ONLINE), default=["sqlite", "redis"])
     parser.add_argument("--keys", type=int, default=20_000, help="entity keys written to each view")
-    parser.add_argument("--calls", type=int, default=2000, help="timed calls per batch size")
+    parser.add_argument("--calls", type=int, default=2000, help="timed calls per batch size (each side)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating ladle/Feast rounds the calls are split in")
     parser.add_argument("--feast-python", help="a Python with Feast 0.67 installed: run the same workload on Feast")
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile instead of timing")
     args = parser.parse_args()
@@ -224,21 +187,27 @@ def main() -> None:
         root = Path(tmp)
         for online in args.online:
             store = ladle_store(online, data, root)
+            feast = None
             try:
                 if args.profile:
                     for batch in (1, 100):
                         print(f"--- profile: ladle {online}, batch {batch}")
                         profile(store, batch, key_space)
                     continue
-                ours = {b: measure(store, b, args.calls, key_space) for b in (1, 100)}
+                if args.feast_python:
+                    job = {"mode": "time", "online": online, "project": f"{PROJECT}_feast",
+                           "repo": str(root / f"feast_{online}"), "features": FEATURES, "key_space": key_space}
+                    feast = FeastTimer(args.feast_python, job, data)
+                figures = compare(store, feast, args, key_space)
             finally:
                 store.teardown()
                 store.close()
-            feast = run_feast(args.feast_python, online, root, data, args) if args.feast_python else {}
-            for batch, (p50, p99) in ours.items():
+                if feast is not None:
+                    feast.close()
+            for batch, ((p50, p99), theirs) in figures.items():
                 line = f"{online:<6} batch {batch:>3}: ladle p50 {p50:.3f} ms, p99 {p99:.3f} ms"
-                if str(batch) in feast:
-                    f50, f99 = feast[str(batch)]
+                if theirs is not None:
+                    f50, f99 = theirs
                     line += f" | Feast 0.67 p50 {f50:.3f} ms, p99 {f99:.3f} ms | ladle {f50 / p50:.1f}x faster (p50)"
                 print(line, flush=True)
 

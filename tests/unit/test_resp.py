@@ -140,3 +140,33 @@ def test_password_and_db_are_sent_when_connecting(redis: Any) -> None:
         assert redis.get(key) is None  # db 0 does not have it
     finally:
         asyncio.run(redis_db1.call("DEL", key))
+
+
+def test_the_blocking_client_answers_pipelined_threads_and_fails_fast(redis: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ladle.online.resp import RespSyncClient
+
+    client = RespSyncClient(settings(), connect_timeout=1, timeout=2)
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda i: client.call("ECHO", str(i)), range(400)))
+    assert replies == [str(i).encode() for i in range(400)]
+    with pytest.raises(RespError, match="NOSCRIPT"):
+        client.call("EVALSHA", "0" * 40, 0)
+    assert client.call("PING") == b"PONG"  # the connection survived the error reply
+    client.close()
+    down = RespSyncClient(settings(free_port()), connect_timeout=1, timeout=2)
+    started = time.perf_counter()
+    with pytest.raises(RespUnavailable, match="cannot connect"):
+        down.call("PING")
+    assert time.perf_counter() - started < 0.5
+
+
+def test_the_blocking_client_gives_up_after_its_timeout_and_drops_the_socket() -> None:
+    from ladle.online.resp import RespSyncClient
+
+    client = RespSyncClient(settings(), connect_timeout=1, timeout=0.1)
+    key = f"ladle_test_resp:{uuid.uuid4().hex}"
+    with pytest.raises(RespUnavailable, match="timed out"):
+        client.call("BLPOP", key, "0.5")
+    assert client.call("ECHO", "fresh") == b"fresh"  # a new socket: not the late BLPOP answer

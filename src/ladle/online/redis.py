@@ -27,7 +27,7 @@ from ladle.online.base import OnlineStore, OnlineStoreConfig, ViewRead
 from ladle.online.entity_key import encode_key_list
 from ladle.online.prepare import prepare_rows
 from ladle.online.read_result import Fetched, PyDecode, declared_types
-from ladle.online.resp import RespClient, RespError, RespUnavailable
+from ladle.online.resp import RespClient, RespError, RespSyncClient, RespUnavailable
 from ladle.online.shape import ViewShape, shape_change
 from ladle.online.value_bytes import decode_column, encode_column, python_decoder
 
@@ -158,8 +158,8 @@ class RedisOnlineStore(OnlineStore):
             raise InvalidConfig("feature_store.yaml", f"online_store.connection_string {exc}") from None
         self._client: Any = None
         self._script: Any = None
-        self._read_script: Any = None
         self._resp: RespClient | None = None
+        self._resp_sync: RespSyncClient | None = None
         self._type_cache: dict[tuple[str, int, tuple[str, ...]], tuple[FeatureView, _Types]] = {}
         self._lock = threading.Lock()
 
@@ -178,7 +178,6 @@ class RedisOnlineStore(OnlineStore):
                     retry=Retry(NoBackoff(), 0),
                 )
                 self._script = self._client.register_script(_WRITE_SCRIPT)
-                self._read_script = self._client.register_script(_READ_SCRIPT)
             return self._client
 
     def _driver_error(self, exc: Exception, doing: str) -> Exception:
@@ -203,8 +202,11 @@ class RedisOnlineStore(OnlineStore):
                 self._client.close()
                 self._client = None
             resp, self._resp = self._resp, None
+            resp_sync, self._resp_sync = self._resp_sync, None
         if resp is not None:
             resp.abort()
+        if resp_sync is not None:
+            resp_sync.close()
 
     @staticmethod
     def _prefix(project: str, join_keys: list[str] | tuple[str, ...]) -> str:
@@ -302,14 +304,31 @@ class RedisOnlineStore(OnlineStore):
         return [f.table() for f in self.fetch_many(project, reads)]
 
     def fetch_many(self, project: str, reads: list[ViewRead]) -> list[Fetched]:
-        """What :meth:`read_many` fetches, not yet decoded (one script call for every read)."""
+        """What :meth:`read_many` fetches, not yet decoded: one script call for every read, sent as raw RESP
+        (:class:`~ladle.online.resp.RespSyncClient`: no connection-pool or command-parsing layers around it)."""
         plan = self._plan_read(project, reads)
-        self._redis()
+        if not plan.keys:
+            return plan.fetched([])
+        client = self._sync_client()
+        head = (len(plan.keys), *plan.keys, *plan.args)
         try:
-            replies = self._read_script(keys=plan.keys, args=plan.args) if plan.keys else []
-        except redis_lib.RedisError as exc:
-            raise self._driver_error(exc, plan.doing) from exc
+            try:
+                replies = client.call("EVALSHA", _READ_SHA, *head)
+            except RespError as exc:
+                if not str(exc).startswith("NOSCRIPT"):
+                    raise
+                replies = client.call("EVAL", _READ_SCRIPT, *head)  # loads it for the next EVALSHA
+        except RespUnavailable as exc:
+            raise self._driver_error(redis_lib.ConnectionError(str(exc)), plan.doing) from exc
+        except RespError as exc:
+            raise self._driver_error(_reply_error(exc), plan.doing) from exc
         return plan.fetched(replies)
+
+    def _sync_client(self) -> RespSyncClient:
+        with self._lock:
+            if self._resp_sync is None:
+                self._resp_sync = RespSyncClient(self._kwargs, connect_timeout=1.0, timeout=2.0)
+            return self._resp_sync
 
     async def fetch_many_async(self, project: str, reads: list[ViewRead]) -> list[Fetched]:
         """:meth:`fetch_many` on the running event loop: the same single script call, sent and awaited through
@@ -331,7 +350,7 @@ class RedisOnlineStore(OnlineStore):
         except RespUnavailable as exc:
             raise self._driver_error(redis_lib.ConnectionError(str(exc)), plan.doing) from exc
         except RespError as exc:
-            raise self._driver_error(redis_lib.ResponseError(str(exc)), plan.doing) from exc
+            raise self._driver_error(_reply_error(exc), plan.doing) from exc
         except asyncio.CancelledError:
             client.abort()  # the deadline passed: a stalled connection is not reused
             raise
@@ -382,6 +401,17 @@ class RedisOnlineStore(OnlineStore):
 
 
 _READ_SHA = hashlib.sha1(_READ_SCRIPT.encode()).hexdigest()
+
+
+def _reply_error(exc: RespError) -> Exception:
+    """An error reply as the redis-py error :meth:`RedisOnlineStore._driver_error` maps (a refused AUTH is
+    an authentication error: wrong credentials, not an outage)."""
+    text = str(exc)
+    auth = text.startswith(("WRONGPASS", "NOAUTH")) or "AUTH" in text
+    error: Exception = (redis_lib.AuthenticationError if auth else redis_lib.ResponseError)(text)
+    return error
+
+
 #: a read's declared types, and its Python decoders (``None`` when a type has none)
 _Types = tuple[list[pa.DataType], list[PyDecode] | None]
 

@@ -16,14 +16,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import socket
 import ssl as ssl_lib
+import threading
 from typing import Any, cast
 
 from ladle.drivers.lazy_import import lazy_module
 
 hiredis = lazy_module("hiredis")
 
-__all__ = ["RespClient", "RespError", "RespUnavailable", "encode_command"]
+__all__ = ["RespClient", "RespError", "RespSyncClient", "RespUnavailable", "encode_command"]
 
 
 class RespUnavailable(ConnectionError):
@@ -165,3 +167,78 @@ class RespClient:
         conn, self._conn = self._conn, None
         if conn is not None and conn.lost is None:
             conn._fail(RespUnavailable("the connection was dropped by the client"))
+
+
+class RespSyncClient:
+    """:class:`RespClient` for blocking code: one socket per call at a time, reused from a small pool (so
+    threads never share one), every wait bounded by ``timeout`` seconds."""
+
+    def __init__(self, settings: dict[str, Any], connect_timeout: float, timeout: float) -> None:
+        self.settings, self.connect_timeout, self.timeout = settings, connect_timeout, timeout
+        self._idle: list[tuple[socket.socket, Any]] = []
+        self._lock = threading.Lock()
+
+    def call(self, *args: str | bytes | int) -> Any:
+        """The reply to one command (:class:`RespError` for an error reply, :class:`RespUnavailable` when
+        Redis cannot be reached or does not answer in time)."""
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._connect()
+        try:
+            reply = self._exchange(conn, encode_command(*args))
+        except BaseException:
+            conn[0].close()
+            raise
+        with self._lock:
+            self._idle.append(conn)
+        if isinstance(reply, hiredis.ReplyError):
+            raise RespError(str(reply))
+        return reply
+
+    def _exchange(self, conn: tuple[socket.socket, Any], payload: bytes) -> Any:
+        sock, reader = conn
+        try:
+            sock.sendall(payload)
+            while (reply := reader.gets()) is False:
+                data = sock.recv(65536)
+                if not data:
+                    raise RespUnavailable("the connection to Redis was closed by the server")
+                reader.feed(data)
+        except OSError as exc:  # refused, reset, timed out
+            raise RespUnavailable(f"the connection to Redis failed: {exc or 'timed out'}") from exc
+        return reply
+
+    def _connect(self) -> tuple[socket.socket, Any]:
+        s = self.settings
+        try:
+            sock = socket.create_connection((s["host"], s["port"]), timeout=self.connect_timeout)
+        except OSError as exc:
+            raise RespUnavailable(f"cannot connect: {exc or 'timed out'}") from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if s.get("ssl"):
+            sock = ssl_lib.create_default_context().wrap_socket(sock, server_hostname=s["host"])
+        sock.settimeout(self.timeout)
+        conn = (sock, hiredis.Reader())
+        try:
+            if s.get("password"):
+                auth = (s["username"], s["password"]) if s.get("username") else (s["password"],)
+                self._checked(conn, encode_command("AUTH", *auth))
+            if s.get("db"):
+                self._checked(conn, encode_command("SELECT", s["db"]))
+        except BaseException:
+            sock.close()
+            raise
+        return conn
+
+    def _checked(self, conn: tuple[socket.socket, Any], payload: bytes) -> None:
+        reply = self._exchange(conn, payload)
+        if isinstance(reply, hiredis.ReplyError):
+            raise RespError(str(reply))
+
+    def close(self) -> None:
+        """Close the idle sockets (one in use is closed by its call when it fails, or reused)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for sock, _ in idle:
+            sock.close()

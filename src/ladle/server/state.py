@@ -10,9 +10,9 @@ on its own (the store's client has its own socket timeouts).
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -85,37 +85,43 @@ class ServerState:
         With ``timeout``, the request gets :class:`BackendUnavailable` (503) once it passes; the thread,
         abandoned, ends when the store's client gives up.
         """
-        async with self._guarded(timeout):
-            return await anyio.to_thread.run_sync(functools.partial(work, *args), abandon_on_cancel=True)
-        raise AssertionError("unreachable")  # pragma: no cover - mypy: the context manager may swallow
-
-    async def online_on_loop(self, work: Callable[..., Awaitable[_T]], *args: Any, timeout: float | None = None) -> _T:
-        """``await work(*args)`` (which awaits the online store) on the event loop, behind the breaker and
-        within ``timeout`` as :meth:`online` (a store that stalls cancels the wait, never blocks the loop)."""
-        async with self._guarded(timeout):
-            return await work(*args)
-        raise AssertionError("unreachable")  # pragma: no cover - mypy: the context manager may swallow
-
-    @contextlib.asynccontextmanager
-    async def _guarded(self, timeout: float | None) -> AsyncIterator[None]:
-        """The breaker's admission and record around one online call, and its deadline."""
         probe = self.breaker.admit()
         outcome: BaseException | None = None
         try:
             with anyio.fail_after(timeout):
-                yield
+                return await anyio.to_thread.run_sync(functools.partial(work, *args), abandon_on_cancel=True)
         except TimeoutError:
-            outcome = BackendUnavailable(
-                self._online_store_name(),
-                f"no answer within {timeout:g} s",
-                "the store is slow or stalled; raise feature_server.online_timeout_sec if it is just slow",
-            )
+            outcome = self._deadline_passed(timeout)
             raise outcome from None
         except BaseException as exc:
             outcome = exc
             raise
         finally:
             self.breaker.record(outcome, probe)
+
+    async def online_on_loop(self, work: Callable[..., Awaitable[_T]], *args: Any, timeout: float | None = None) -> _T:
+        """``await work(*args)`` (which awaits the online store) on the event loop, behind the breaker and
+        within ``timeout`` as :meth:`online`: a store that stalls cancels the wait, it never blocks the loop."""
+        probe = self.breaker.admit()
+        outcome: BaseException | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                return await work(*args)
+        except TimeoutError:
+            outcome = self._deadline_passed(timeout)
+            raise outcome from None
+        except BaseException as exc:
+            outcome = exc
+            raise
+        finally:
+            self.breaker.record(outcome, probe)
+
+    def _deadline_passed(self, timeout: float | None) -> BackendUnavailable:
+        return BackendUnavailable(
+            self._online_store_name(),
+            f"no answer within {timeout:g} s",
+            "the store is slow or stalled; raise feature_server.online_timeout_sec if it is just slow",
+        )
 
     @functools.cached_property
     def reads_on_loop(self) -> bool:
