@@ -36,7 +36,6 @@ from ladle.retrieval.date_range import range_entity_rows
 from ladle.retrieval.feature_refs import CachedResolver, ResolvedFeatures
 from ladle.retrieval.historical import historical_job
 from ladle.retrieval.job import RetrievalJob
-from ladle.retrieval.online_read import OnlineResponse, read_online
 from ladle.versions import FeatureSetRoot, PublishResult, RollbackResult, VersionInfo, publish, rollback
 from ladle.versions.sources import source_versions
 from ladle.retrieval.saved_datasets import (
@@ -47,6 +46,7 @@ from ladle.retrieval.saved_datasets import (
     source_fingerprint,
     write_dataset,
 )
+from ladle.retrieval.online_read import OnlineResponse, read_online, read_online_async
 
 __all__ = ["FeatureStore"]
 
@@ -424,11 +424,25 @@ class FeatureStore:
         full_feature_names: bool = False,
         request_context: dict[str, list[Any]] | None = None,
     ) -> OnlineResponse:
-        """:meth:`get_online_features` for asyncio code: the read runs in a worker thread, so the event
-        loop keeps serving other requests meanwhile."""
-        return await asyncio.to_thread(
-            self.get_online_features, features, entity_rows, full_feature_names, request_context
+        """:meth:`get_online_features` for asyncio code: the event loop keeps serving other work meanwhile.
+
+        A small batch from an online store that reads asynchronously (Redis) is computed on the loop with
+        the store's round trip awaited; anything else runs in a worker thread
+        (:func:`~ladle.retrieval.online_read.read_online_async`).
+        """
+        self._require_online("get_online_features_async")
+        resolved = self._resolve(features, full_feature_names)
+        response = await read_online_async(
+            self.online_store,
+            self.project,
+            resolved,
+            entity_rows,
+            request_context,
+            self.online_store.config.enforce_ttl,
+            key_types=resolved.key_arrow_types(),
         )
+        response.feast_compatible_dtypes = self.feast_compatible_dtypes
+        return response
 
     # --- materialization -----------------------------------------------------------------------------
     def _online_views(self, names: list[str] | None) -> tuple[list[FeatureView], MaterializationBookkeeping]:

@@ -9,6 +9,7 @@ types with the store's own value decoder, and ``event_ts`` (null for a key not s
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -19,10 +20,12 @@ from ladle.errors import FeatureNotFound
 from ladle.online.base import EVENT_TS
 from ladle.types import to_arrow
 
-__all__ = ["Decode", "declared_types", "in_key_order", "result_table"]
+__all__ = ["Decode", "Fetched", "PyDecode", "declared_types", "in_key_order", "result_table"]
 
 #: a store's decoder: the values it fetched for one feature (``None`` where absent) -> an array of the type
 Decode = Callable[[Sequence[Any], pa.DataType], pa.Array]
+#: a store's decoder of one fetched value to the Python value its :data:`Decode` array would hold
+PyDecode = Callable[[Any], Any]
 K = TypeVar("K", bound=Hashable)
 
 
@@ -58,3 +61,20 @@ def result_table(
     decoders = [decode] * len(features) if callable(decode) else list(decode)
     arrays = [d(columns[i + 1], t) for i, (d, t) in enumerate(zip(decoders, types, strict=True))]
     return pa.Table.from_arrays([*arrays, from_micros(columns[0])], names=[*features, EVENT_TS])
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a store fetched for one read, not yet decoded: :func:`result_table`'s arguments, and per feature a
+    Python decoder (``python``; ``None`` when some feature's type has none) for callers that skip Arrow on
+    small batches. ``python[i](raw)`` is the value ``table()``'s feature column holds for ``raw``."""
+
+    features: Sequence[str]
+    types: Sequence[pa.DataType]
+    rows: Sequence[Sequence[Any] | None]
+    decode: Decode | Sequence[Decode]
+    python: Sequence[PyDecode] | None = None
+
+    def table(self) -> pa.Table:
+        """The read's result table (as :meth:`OnlineStore.read` returns it)."""
+        return result_table(self.features, self.types, self.rows, self.decode)

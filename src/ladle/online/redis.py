@@ -10,7 +10,10 @@ The hash ``ladle:{project}:_shapes`` records each applied view's shape (:mod:`la
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,9 +26,10 @@ from ladle.errors import BackendFailure, BackendUnavailable, InvalidConfig, Miss
 from ladle.online.base import OnlineStore, OnlineStoreConfig, ViewRead
 from ladle.online.entity_key import encode_key_list
 from ladle.online.prepare import prepare_rows
-from ladle.online.read_result import declared_types, result_table
+from ladle.online.read_result import Fetched, PyDecode, declared_types
+from ladle.online.resp import RespClient, RespError, RespSyncClient, RespUnavailable
 from ladle.online.shape import ViewShape, shape_change
-from ladle.online.value_bytes import decode_column, encode_column
+from ladle.online.value_bytes import decode_column, encode_column, python_decoder
 
 redis_lib = lazy_module("redis")
 
@@ -154,7 +158,9 @@ class RedisOnlineStore(OnlineStore):
             raise InvalidConfig("feature_store.yaml", f"online_store.connection_string {exc}") from None
         self._client: Any = None
         self._script: Any = None
-        self._read_script: Any = None
+        self._resp: RespClient | None = None
+        self._resp_sync: RespSyncClient | None = None
+        self._type_cache: dict[tuple[str, int, tuple[str, ...]], tuple[FeatureView, _Types]] = {}
         self._lock = threading.Lock()
 
     def _redis(self) -> Any:
@@ -172,7 +178,6 @@ class RedisOnlineStore(OnlineStore):
                     retry=Retry(NoBackoff(), 0),
                 )
                 self._script = self._client.register_script(_WRITE_SCRIPT)
-                self._read_script = self._client.register_script(_READ_SCRIPT)
             return self._client
 
     def _driver_error(self, exc: Exception, doing: str) -> Exception:
@@ -196,6 +201,12 @@ class RedisOnlineStore(OnlineStore):
             if self._client is not None:
                 self._client.close()
                 self._client = None
+            resp, self._resp = self._resp, None
+            resp_sync, self._resp_sync = self._resp_sync, None
+        if resp is not None:
+            resp.abort()
+        if resp_sync is not None:
+            resp_sync.close()
 
     @staticmethod
     def _prefix(project: str, join_keys: list[str] | tuple[str, ...]) -> str:
@@ -290,14 +301,75 @@ class RedisOnlineStore(OnlineStore):
         return self.read_many(project, [ViewRead(view, keys, features)])[0]
 
     def read_many(self, project: str, reads: list[ViewRead]) -> list[pa.Table]:
-        types = [declared_types(project, r.view, r.features) for r in reads]
+        return [f.table() for f in self.fetch_many(project, reads)]
+
+    def fetch_many(self, project: str, reads: list[ViewRead]) -> list[Fetched]:
+        """What :meth:`read_many` fetches, not yet decoded: one script call for every read, sent as raw RESP
+        (:class:`~ladle.online.resp.RespSyncClient`: no connection-pool or command-parsing layers around it)."""
+        plan = self._plan_read(project, reads)
+        if not plan.keys:
+            return plan.fetched([])
+        client = self._sync_client()
+        head = (len(plan.keys), *plan.keys, *plan.args)
+        try:
+            try:
+                replies = client.call("EVALSHA", _READ_SHA, *head)
+            except RespError as exc:
+                if not str(exc).startswith("NOSCRIPT"):
+                    raise
+                replies = client.call("EVAL", _READ_SCRIPT, *head)  # loads it for the next EVALSHA
+        except RespUnavailable as exc:
+            raise self._driver_error(redis_lib.ConnectionError(str(exc)), plan.doing) from exc
+        except RespError as exc:
+            raise self._driver_error(_reply_error(exc), plan.doing) from exc
+        return plan.fetched(replies)
+
+    def _sync_client(self) -> RespSyncClient:
+        with self._lock:
+            if self._resp_sync is None:
+                self._resp_sync = RespSyncClient(self._kwargs, connect_timeout=1.0, timeout=2.0)
+            return self._resp_sync
+
+    async def fetch_many_async(self, project: str, reads: list[ViewRead]) -> list[Fetched]:
+        """:meth:`fetch_many` on the running event loop: the same single script call, sent and awaited through
+        :class:`~ladle.online.resp.RespClient` (one connection per loop), so nothing blocks the loop while
+        Redis answers. The caller bounds the wait (``asyncio.timeout``); errors are :meth:`read_many`'s
+        (:class:`~ladle.errors.BackendUnavailable` when Redis cannot be reached)."""
+        plan = self._plan_read(project, reads)
+        if not plan.keys:
+            return plan.fetched([])
+        client = self._async_client()
+        head = (len(plan.keys), *plan.keys, *plan.args)
+        try:
+            try:
+                replies = await client.call("EVALSHA", _READ_SHA, *head)
+            except RespError as exc:
+                if not str(exc).startswith("NOSCRIPT"):
+                    raise
+                replies = await client.call("EVAL", _READ_SCRIPT, *head)  # loads it for the next EVALSHA
+        except RespUnavailable as exc:
+            raise self._driver_error(redis_lib.ConnectionError(str(exc)), plan.doing) from exc
+        except RespError as exc:
+            raise self._driver_error(_reply_error(exc), plan.doing) from exc
+        except asyncio.CancelledError:
+            client.abort()  # the deadline passed: a stalled connection is not reused
+            raise
+        return plan.fetched(replies)
+
+    def _async_client(self) -> RespClient:
+        if self._resp is None:
+            self._resp = RespClient(self._kwargs, connect_timeout=1.0)
+        return self._resp
+
+    def _plan_read(self, project: str, reads: list[ViewRead]) -> _ReadPlan:
+        """What one read script call sends for ``reads``, and how its replies become the result tables."""
+        types = [self._types(project, r.view, r.features) for r in reads]
         # Views keyed by the same entity values live in the same hashes: one HMGET per hash serves them all.
         groups: dict[tuple[str | None, ...], list[int]] = {}
         for i, r in enumerate(reads):
             groups.setdefault(tuple(self._keys(project, r.view, r.keys)), []).append(i)
-        plan = []
-        args: list[Any] = [len(groups)]
-        all_keys: list[str] = []
+        plan = _ReadPlan(reads, types)
+        plan.args.append(len(groups))
         for wanted, members in groups.items():
             unique = [k for k in dict.fromkeys(wanted) if k is not None]
             fields = list(
@@ -307,28 +379,26 @@ class RedisOnlineStore(OnlineStore):
                     for name in (f"{reads[i].view.name}:_ts", *(f"{reads[i].view.name}:{f}" for f in reads[i].features))
                 )
             )
-            args += [len(unique), len(fields), *fields]
-            all_keys += unique
-            plan.append((wanted, members, unique, fields))
-        self._redis()
-        try:
-            replies = self._read_script(keys=all_keys, args=args) if all_keys else []
-        except redis_lib.RedisError as exc:
-            names = ", ".join(f"'{r.view.name}'" for r in reads)
-            raise self._driver_error(exc, f"reading feature view(s) {names}") from exc
-        out: list[pa.Table | None] = [None] * len(reads)
-        at = 0
-        for wanted, members, unique, fields in plan:
-            found = dict(zip(unique, replies[at : at + len(unique)], strict=True))
-            at += len(unique)
-            index = {f: j for j, f in enumerate(fields)}
-            replies_in_order = [None if k is None else found.get(k) for k in wanted]
-            for i in members:
-                r = reads[i]
-                picked = [index[f"{r.view.name}:_ts"], *(index[f"{r.view.name}:{f}"] for f in r.features)]
-                rows = [None if reply is None else [reply[j] for j in picked] for reply in replies_in_order]
-                out[i] = result_table(r.features, types[i], rows, decode_column)
-        return [t for t in out if t is not None]
+            plan.args += [len(unique), len(fields), *fields]
+            plan.keys += unique
+            plan.groups.append((wanted, members, unique, fields))
+        return plan
+
+    def _types(self, project: str, view: FeatureView, features: list[str]) -> _Types:
+        """:func:`declared_types` and the Python decoders, cached per (view object, features): a registry
+        refresh brings new view objects, hence new entries."""
+        key = (project, id(view), tuple(features))
+        hit = self._type_cache.get(key)
+        if hit is not None and hit[0] is view:
+            return hit[1]
+        types = declared_types(project, view, features)
+        python = [python_decoder(t) for t in types]
+        entry = (types, None if None in python else [d for d in python if d is not None])
+        if len(self._type_cache) > 1024:
+            self._type_cache.clear()
+        self._type_cache[key] = (view, entry)
+        return entry
+
 
     # --- deleting keys (rollback) ------------------------------------------------------------------------
     def delete(self, project: str, view: FeatureView, keys: pa.Table) -> None:
@@ -347,6 +417,54 @@ class RedisOnlineStore(OnlineStore):
                 pipe.execute()
         except redis_lib.RedisError as exc:
             raise self._driver_error(exc, f"deleting keys of feature view '{view.name}'") from exc
+
+_READ_SHA = hashlib.sha1(_READ_SCRIPT.encode()).hexdigest()
+
+
+def _reply_error(exc: RespError) -> Exception:
+    """An error reply as the redis-py error :meth:`RedisOnlineStore._driver_error` maps (a refused AUTH is
+    an authentication error: wrong credentials, not an outage)."""
+    text = str(exc)
+    auth = text.startswith(("WRONGPASS", "NOAUTH")) or "AUTH" in text
+    error: Exception = (redis_lib.AuthenticationError if auth else redis_lib.ResponseError)(text)
+    return error
+
+
+#: a read's declared types, and its Python decoders (``None`` when a type has none)
+_Types = tuple[list[pa.DataType], list[PyDecode] | None]
+
+
+@dataclass
+class _ReadPlan:
+    """One read script call: its keys and arguments, and per group of reads sharing hashes
+    ``(wanted keys in order, read indexes, unique keys sent, fields sent)``."""
+
+    reads: list[ViewRead]
+    types: list[_Types]
+    keys: list[str] = field(default_factory=list)
+    args: list[Any] = field(default_factory=list)
+    groups: list[tuple[tuple[str | None, ...], list[int], list[str], list[str]]] = field(default_factory=list)
+
+    @property
+    def doing(self) -> str:
+        return "reading feature view(s) " + ", ".join(f"'{r.view.name}'" for r in self.reads)
+
+    def fetched(self, replies: list[Any]) -> list[Fetched]:
+        """What each read fetched, in order, from the script's replies (one per unique key)."""
+        out: list[Fetched | None] = [None] * len(self.reads)
+        at = 0
+        for wanted, members, unique, fields in self.groups:
+            found = dict(zip(unique, replies[at : at + len(unique)], strict=True))
+            at += len(unique)
+            index = {f: j for j, f in enumerate(fields)}
+            replies_in_order = [None if k is None else found.get(k) for k in wanted]
+            for i in members:
+                r = self.reads[i]
+                picked = [index[f"{r.view.name}:_ts"], *(index[f"{r.view.name}:{f}"] for f in r.features)]
+                rows = [None if reply is None else [reply[j] for j in picked] for reply in replies_in_order]
+                types, python = self.types[i]
+                out[i] = Fetched(r.features, types, rows, decode_column, python)
+        return [f for f in out if f is not None]
 
 
 # KEYS: hashes. ARGV: the fields of one view. Each hash loses them, and goes when nothing else is left in it.

@@ -10,7 +10,8 @@ Encoding and decoding work on whole columns; per value there is only a slice or 
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +19,7 @@ import pyarrow as pa
 from ladle.common.type_family import type_family
 from ladle.online.nested_json import decode_nested, encode_nested
 
-__all__ = ["decode_column", "encode_column"]
+__all__ = ["decode_column", "encode_column", "python_decoder"]
 
 _VALUE = b"v"
 #: below this many values, numbers are decoded one by one (numpy's per-call cost outweighs its speed)
@@ -98,3 +99,47 @@ def decode_column(values: Sequence[bytes | None], target: pa.DataType) -> pa.Arr
     if kind == "bytes":
         return pa.array(payloads, target)
     return decode_nested(payloads, target)
+
+
+def _py_int(v: bytes | None) -> int | None:
+    return int.from_bytes(v[1:], "big", signed=True) if v else None
+
+
+def _py_float(v: bytes | None) -> float | None:
+    return _DOUBLE.unpack_from(v, 1)[0] if v else None
+
+
+def _py_bool(v: bytes | None) -> bool | None:
+    return v[1:] == b"\x01" if v else None
+
+
+def _py_text(v: bytes | None) -> str | None:
+    return v[1:].decode() if v else None
+
+
+def _py_bytes(v: bytes | None) -> bytes | None:
+    return v[1:] if v else None
+
+
+_PY_DECODERS: dict[pa.DataType, Callable[[bytes | None], Any]] = {
+    **{t: _py_int for t in (pa.int8(), pa.int16(), pa.int32(), pa.int64())},
+    **{t: _py_int for t in (pa.uint8(), pa.uint16(), pa.uint32(), pa.uint64())},
+    pa.float32(): _py_float,
+    pa.float64(): _py_float,
+    pa.bool_(): _py_bool,
+    pa.string(): _py_text,
+    pa.large_string(): _py_text,
+    pa.binary(): _py_bytes,
+    pa.large_binary(): _py_bytes,
+}
+
+
+def python_decoder(target: pa.DataType) -> Callable[[bytes | None], Any] | None:
+    """A decoder of one stored value to the Python value :func:`decode_column`'s array would give for it
+    (``.to_pylist()``), for the plain types (integers, floats, booleans, text, bytes); ``None`` for the
+    others (timestamps, decimals, nested values), which only :func:`decode_column` decodes.
+
+    >>> python_decoder(pa.int32())(encode_column(pa.array([-7], pa.int32()))[0])
+    -7
+    """
+    return _PY_DECODERS.get(target)

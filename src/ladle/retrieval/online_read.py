@@ -6,10 +6,11 @@ Statuses: ``PRESENT``; ``NOT_FOUND`` (key absent); ``NULL_VALUE`` (stored null);
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeAlias, cast, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -21,12 +22,23 @@ from ladle.common.times import UTC_US
 from ladle.errors import InvalidRequest, MissingExtra
 from ladle.offline.base import ViewRequest
 from ladle.online.base import EVENT_TS, OnlineStore, ViewRead
+from ladle.online.read_result import Fetched
 from ladle.retrieval.feature_refs import ResolvedFeatures
 from ladle.retrieval.job import arrow_to_pandas
 from ladle.retrieval.on_demand_exec import apply_on_demand
-from ladle.windows.online import read_views
+from ladle.windows.online import is_windowed, read_views
 
-__all__ = ["FieldStatus", "OnlineResponse", "entity_columns", "read_online"]
+__all__ = [
+    "AsyncReads",
+    "FetchReads",
+    "FieldStatus",
+    "OnlineResponse",
+    "PyColumn",
+    "entity_columns",
+    "read_online",
+    "read_online_async",
+    "reads_on_loop",
+]
 
 
 class FieldStatus(enum.Enum):
@@ -44,6 +56,36 @@ _STATUS_TUPLE = tuple(s.name for s in FieldStatus)
 _SMALL_BATCH = 64
 
 
+class PyColumn:
+    """A column kept as Python values (small batches skip Arrow), made an Arrow array only when asked.
+
+    ``values`` are what ``pa.array(values, type).to_pylist()`` gives back.
+    """
+
+    __slots__ = ("type", "values")
+
+    def __init__(self, values: list[Any], type: pa.DataType) -> None:
+        self.values, self.type = values, type
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def to_pylist(self) -> list[Any]:
+        """The values (the list itself)."""
+        return self.values
+
+    def to_arrow(self) -> pa.Array:
+        """The values as an Arrow array of :attr:`type`."""
+        return pa.array(self.values, self.type)
+
+
+Column: TypeAlias = pa.Array | PyColumn
+
+
+def _arrow(column: Column) -> pa.Array:
+    return column.to_arrow() if isinstance(column, PyColumn) else column
+
+
 class OnlineResponse:
     """Feature values for a batch of entity rows: ``to_dict()``, ``to_df()``, ``to_arrow()``, ``to_tensor()``.
 
@@ -56,9 +98,9 @@ class OnlineResponse:
     def __init__(
         self,
         entity_columns: dict[str, pa.Array],
-        features: dict[str, pa.Array],
-        statuses: dict[str, np.ndarray],
-        event_timestamps: dict[str, pa.Array],
+        features: dict[str, Column],
+        statuses: dict[str, np.ndarray | list[int]],
+        event_timestamps: dict[str, Column],
     ) -> None:
         self._entities = entity_columns
         self._features = features
@@ -75,7 +117,12 @@ class OnlineResponse:
         n = self.num_rows
         out = {k: ["PRESENT"] * n for k in self._entities}
         if n <= _SMALL_BATCH:  # a list lookup beats numpy's object indexing for a few rows
-            out.update({k: [_STATUS_TUPLE[i] for i in v.tolist()] for k, v in self._statuses.items()})
+            out.update(
+                {
+                    k: [_STATUS_TUPLE[i] for i in (v if isinstance(v, list) else v.tolist())]
+                    for k, v in self._statuses.items()
+                }
+            )
         else:
             out.update({k: list(_STATUS_NAMES[v]) for k, v in self._statuses.items()})
         return out
@@ -98,7 +145,7 @@ class OnlineResponse:
 
     def to_arrow(self) -> pa.Table:
         """Entity columns and features as one Arrow table."""
-        return pa.table({**self._entities, **self._features})
+        return pa.table({**self._entities, **{k: _arrow(v) for k, v in self._features.items()}})
 
     def to_dict(self, include_event_timestamps: bool = False) -> dict[str, list[Any]]:
         """``{column: [value per entity row]}``, entity columns first."""
@@ -122,7 +169,7 @@ class OnlineResponse:
         df = arrow_to_pandas(self.to_arrow())
         if include_event_timestamps:
             for k, v in self._event_ts.items():
-                df[f"{k}__ts"] = v.to_pandas()
+                df[f"{k}__ts"] = _arrow(v).to_pandas()
         return df
 
     def to_tensor(self, kind: str = "torch", default_value: Any = float("nan")) -> dict[str, Any]:
@@ -222,9 +269,9 @@ def _plain_array(values: list[Any], target: pa.DataType | None) -> pa.Array:
 class _Columns:
     """Returned columns by ``"{view name to use}__{feature}"``: values, statuses, event timestamps."""
 
-    values: dict[str, pa.Array] = field(default_factory=dict)
-    statuses: dict[str, np.ndarray] = field(default_factory=dict)
-    stamps: dict[str, pa.Array] = field(default_factory=dict)
+    values: dict[str, Column] = field(default_factory=dict)
+    statuses: dict[str, np.ndarray | list[int]] = field(default_factory=dict)
+    stamps: dict[str, Column] = field(default_factory=dict)
 
     def response(self, keys: dict[str, pa.Array], resolved: ResolvedFeatures) -> OnlineResponse:
         """The response: the typed keys, then the requested features in the caller's order."""
@@ -256,12 +303,9 @@ def _typed_keys(
     return cols, {c: _to_array(c, cols[c], key_types.get(c)) for c in needed}, n
 
 
-def _read_views(
-    online: OnlineStore, project: str, resolved: ResolvedFeatures, keys: dict[str, pa.Array], n: int, now_us: int
-) -> list[pa.Table]:
-    """Reads: every view's stored rows for the keys, in one ``read_many`` call (one row per entity row); windowed
-    views' values for the windows ending at ``now_us``."""
-    reads = [
+def _view_reads(resolved: ResolvedFeatures, keys: dict[str, pa.Array], n: int) -> list[ViewRead]:
+    """Every view's read for the keys (one row per entity row)."""
+    return [
         ViewRead(
             req.view,
             _key_table({k: keys[c] for k, c in zip(req.view.join_keys, req.entity_columns, strict=True)}, n),
@@ -269,7 +313,6 @@ def _read_views(
         )
         for req in resolved.views
     ]
-    return read_views(online, project, reads, now_us) if reads else []
 
 
 def _stale_rows(ts: pa.Array, found: np.ndarray, ttl_seconds: float, now_us: int) -> np.ndarray | None:
@@ -333,6 +376,106 @@ def _check_served_versions(resolved: ResolvedFeatures) -> None:
             )
 
 
+@runtime_checkable
+class FetchReads(Protocol):
+    """An online store that hands out what it fetched before decoding it (Redis), so that a small batch can
+    skip Arrow: :meth:`fetch_many` is :meth:`OnlineStore.read_many` with ``Fetched.table()`` left to the caller."""
+
+    def fetch_many(self, project: str, reads: list[ViewRead]) -> list[Fetched]:
+        """What each read fetched, in order."""
+        ...
+
+
+@runtime_checkable
+class AsyncReads(Protocol):
+    """An online store that can also read on the running event loop (Redis)."""
+
+    async def fetch_many_async(self, project: str, reads: list[ViewRead]) -> list[Fetched]:
+        """:meth:`FetchReads.fetch_many`, awaited."""
+        ...
+
+
+@dataclass
+class _Read:
+    """A prepared read: the caller's columns, the typed keys, the store reads, and the clock."""
+
+    cols: dict[str, list[Any]]
+    keys: dict[str, pa.Array]
+    n: int
+    now_us: int
+    reads: list[ViewRead]
+
+
+def _prepare(
+    resolved: ResolvedFeatures,
+    entity_rows: Any,
+    request_context: dict[str, list[Any]] | None,
+    now: datetime | None,
+    key_types: dict[str, pa.DataType] | None,
+) -> _Read:
+    _check_served_versions(resolved)
+    types = key_types if key_types is not None else resolved.key_arrow_types()
+    cols, keys, n = _typed_keys(resolved, entity_rows, request_context, types)
+    now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)
+    return _Read(cols, keys, n, now_us, _view_reads(resolved, keys, n))
+
+
+def _respond(resolved: ResolvedFeatures, read: _Read, tables: list[pa.Table], enforce_ttl: bool) -> OnlineResponse:
+    out = _Columns()
+    for req, table in zip(resolved.views, tables, strict=True):
+        _add_view_statuses(out, req, table, read.n, read.now_us, enforce_ttl)
+    if resolved.on_demand:
+        _add_on_demand(out, resolved, read.cols, read.keys, read.n)
+    return out.response(read.keys, resolved)
+
+
+_TS_ZONE = pa.array([0], UTC_US).to_pylist()[0].tzinfo  # the zone Arrow gives UTC timestamps, for equal values
+_EPOCH = datetime(1970, 1, 1, tzinfo=_TS_ZONE)
+_PRESENT, _NULL, _NOT_FOUND, _STALE = (
+    s.value for s in (FieldStatus.PRESENT, FieldStatus.NULL_VALUE, FieldStatus.NOT_FOUND, FieldStatus.OUTSIDE_MAX_AGE)
+)
+
+
+def _respond_fetched(
+    resolved: ResolvedFeatures, read: _Read, fetched: list[Fetched], enforce_ttl: bool
+) -> OnlineResponse:
+    """The response from what the store fetched: in Python, without Arrow, when every feature has a Python
+    decoder (the same values, statuses and timestamps :func:`_respond` gives); else through the tables."""
+    if resolved.on_demand or any(f.python is None for f in fetched):
+        return _respond(resolved, read, [f.table() for f in fetched], enforce_ttl)
+    out = _Columns()
+    for req, got in zip(resolved.views, fetched, strict=True):
+        micros = [None if r is None or r[0] is None else int(r[0]) for r in got.rows]
+        stamps = PyColumn([None if t is None else _EPOCH + timedelta(microseconds=t) for t in micros], UTC_US)
+        ttl = req.view.ttl if enforce_ttl else None
+        limit = read.now_us - int(ttl.total_seconds() * 1_000_000) if ttl else None
+        for j, (name, decode, dtype) in enumerate(zip(got.features, got.python or (), got.types, strict=True), 1):
+            values, statuses = [], []
+            for row, t in zip(got.rows, micros, strict=True):
+                value = None if row is None else decode(row[j])
+                if t is None:
+                    status = _NOT_FOUND
+                elif limit is not None and t < limit:
+                    status, value = _STALE, None
+                else:
+                    status = _NULL if value is None else _PRESENT
+                values.append(value)
+                statuses.append(status)
+            key = f"{req.name}__{name}"
+            out.values[key], out.statuses[key], out.stamps[key] = PyColumn(values, dtype), statuses, stamps
+    return out.response(read.keys, resolved)
+
+
+def _fetches(online: OnlineStore, resolved: ResolvedFeatures, read: _Read) -> bool:
+    """Whether this read goes through the store's :class:`FetchReads` (a small batch of plain views)."""
+    return (
+        read.n <= SMALL_BATCH_ROWS
+        and bool(read.reads)
+        and _supports(online, FetchReads)
+        and not any(is_windowed(req.view) for req in resolved.views)
+    )
+
+
 def read_online(
     online: OnlineStore,
     project: str,
@@ -348,13 +491,60 @@ def read_online(
     ``key_types`` types the join-key values (default: the views' declared key types,
     :meth:`ResolvedFeatures.key_arrow_types`).
     """
-    _check_served_versions(resolved)
-    types = key_types if key_types is not None else resolved.key_arrow_types()
-    cols, keys, n = _typed_keys(resolved, entity_rows, request_context, types)
-    now_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000)
-    out = _Columns()
-    for req, table in zip(resolved.views, _read_views(online, project, resolved, keys, n, now_us), strict=True):
-        _add_view_statuses(out, req, table, n, now_us, enforce_ttl)
-    if resolved.on_demand:
-        _add_on_demand(out, resolved, cols, keys, n)
-    return out.response(keys, resolved)
+    read = _prepare(resolved, entity_rows, request_context, now, key_types)
+    if _fetches(online, resolved, read):
+        fetched = cast(FetchReads, online).fetch_many(project, read.reads)
+        return _respond_fetched(resolved, read, fetched, enforce_ttl)
+    tables = read_views(online, project, read.reads, read.now_us) if read.reads else []
+    return _respond(resolved, read, tables, enforce_ttl)
+
+
+#: batches up to this many entity rows skip Arrow where the store allows it, and are computed on the event loop
+#: by :func:`read_online_async`
+SMALL_BATCH_ROWS = 64
+_SUPPORT: dict[tuple[type, type], bool] = {}
+
+
+def _supports(online: OnlineStore, protocol: type) -> bool:
+    key = (type(online), protocol)
+    able = _SUPPORT.get(key)
+    if able is None:
+        able = _SUPPORT[key] = isinstance(online, protocol)
+    return able
+
+
+def reads_on_loop(online: OnlineStore) -> bool:
+    """Whether ``online`` reads on the event loop (:class:`AsyncReads`)."""
+    return _supports(online, AsyncReads)
+
+
+def _row_count(entity_rows: Any) -> int:
+    if isinstance(entity_rows, dict):
+        return max(
+            (len(v) if isinstance(v, list | tuple) else SMALL_BATCH_ROWS + 1 for v in entity_rows.values()), default=0
+        )
+    return len(entity_rows) if isinstance(entity_rows, list | tuple) else SMALL_BATCH_ROWS + 1
+
+
+async def read_online_async(
+    online: OnlineStore,
+    project: str,
+    resolved: ResolvedFeatures,
+    entity_rows: Any,
+    request_context: dict[str, list[Any]] | None = None,
+    enforce_ttl: bool = True,
+    key_types: dict[str, pa.DataType] | None = None,
+) -> OnlineResponse:
+    """:func:`read_online` for asyncio code. A small batch (up to :data:`SMALL_BATCH_ROWS` entity rows) of
+    plain views from a store that reads on the loop (:class:`AsyncReads`) is computed in place, the store's
+    round trip awaited; anything else runs :func:`read_online` in a worker thread. Bound the wait with
+    ``asyncio.timeout``.
+    """
+    if _row_count(entity_rows) <= SMALL_BATCH_ROWS and reads_on_loop(online):
+        read = _prepare(resolved, entity_rows, request_context, None, key_types)
+        if _fetches(online, resolved, read):
+            fetched = await cast(AsyncReads, online).fetch_many_async(project, read.reads)
+            return _respond_fetched(resolved, read, fetched, enforce_ttl)
+    return await asyncio.to_thread(
+        read_online, online, project, resolved, entity_rows, request_context, enforce_ttl, None, key_types
+    )

@@ -31,6 +31,7 @@ from ladle.server.schemas import (
     request_body,
 )
 from ladle.server.state import ServerState
+from ladle.store import FeatureStore
 
 __all__ = ["ServerState", "read_online_features", "router"]
 
@@ -47,17 +48,27 @@ def _json(document: Any) -> Response:
     return Response(encode_json(document), media_type=_JSON)
 
 
-def read_online_features(state: ServerState, body: bytes) -> bytes:
-    """The whole of ``POST /get-online-features`` but the HTTP: JSON body in, JSON body out (in a thread).
+#: bodies up to this size are answered on the event loop when the online store reads there (Redis)
+ON_LOOP_BODY_BYTES = 2048
 
-    Shared by the route below and :class:`~ladle.server.fast_path.OnlineFeaturesFastPath`.
-    """
+
+def _online_request(state: ServerState, body: bytes) -> tuple[FeatureStore, Any, GetOnlineFeaturesRequest]:
+    """The parsed body, its row count checked; the store and the features (references or a service)."""
     request = GetOnlineFeaturesRequest.model_validate_json(body)
     state.limits.check_rows("entity rows", max((len(v) for v in request.entities.values()), default=0))
     store = state.ready_store()
     features: Any = request.features
     if features is None:
         features = store.get_feature_service(str(request.feature_service))
+    return store, features, request
+
+
+def read_online_features(state: ServerState, body: bytes) -> bytes:
+    """The whole of ``POST /get-online-features`` but the HTTP: JSON body in, JSON body out (in a thread).
+
+    Shared by the route below and :class:`~ladle.server.fast_path.OnlineFeaturesFastPath`.
+    """
+    store, features, request = _online_request(state, body)
     response = store.get_online_features(
         features,
         request.entities,
@@ -67,9 +78,26 @@ def read_online_features(state: ServerState, body: bytes) -> bytes:
     return encode_online_response(response)
 
 
+async def read_online_features_on_loop(state: ServerState, body: bytes) -> bytes:
+    """:func:`read_online_features` on the event loop, the online store's round trip awaited
+    (:meth:`FeatureStore.get_online_features_async`: a batch over its small-batch bound goes to a thread)."""
+    store, features, request = _online_request(state, body)
+    response = await store.get_online_features_async(
+        features,
+        request.entities,
+        full_feature_names=request.full_feature_names,
+        request_context=request.request_context,
+    )
+    return encode_online_response(response)
+
+
 async def online_features(state: ServerState, body: bytes) -> bytes:
-    """:func:`read_online_features` off the event loop, behind the breaker, within ``online_timeout_sec``."""
-    return await state.online(read_online_features, state, body, timeout=state.limits.online_timeout_sec)
+    """:func:`read_online_features` behind the breaker, within ``online_timeout_sec``: on the event loop for
+    a small body when the online store reads there (no thread hop: Redis), else in a worker thread."""
+    timeout = state.limits.online_timeout_sec
+    if len(body) <= ON_LOOP_BODY_BYTES and state.reads_on_loop:
+        return await state.online_on_loop(read_online_features_on_loop, state, body, timeout=timeout)
+    return await state.online(read_online_features, state, body, timeout=timeout)
 
 
 def _parsed_rows(state: ServerState, body: bytes, model: type[PushRequest | WriteToOnlineStoreRequest]) -> Any:

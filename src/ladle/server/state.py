@@ -10,8 +10,9 @@ on its own (the store's client has its own socket timeouts).
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ import anyio
 import anyio.to_thread
 
 from ladle.errors import BackendUnavailable
+from ladle.retrieval.online_read import AsyncReads
 from ladle.server.breaker import CircuitBreaker
 from ladle.server.errors import RegistryUnavailable, TooManyRows
 from ladle.server.health import OnlineProbe
@@ -89,14 +91,42 @@ class ServerState:
             with anyio.fail_after(timeout):
                 return await anyio.to_thread.run_sync(functools.partial(work, *args), abandon_on_cancel=True)
         except TimeoutError:
-            outcome = BackendUnavailable(
-                self._online_store_name(),
-                f"no answer within {timeout:g} s",
-                "the store is slow or stalled; raise feature_server.online_timeout_sec if it is just slow",
-            )
+            outcome = self._deadline_passed(timeout)
             raise outcome from None
         except BaseException as exc:
             outcome = exc
             raise
         finally:
             self.breaker.record(outcome, probe)
+
+    async def online_on_loop(self, work: Callable[..., Awaitable[_T]], *args: Any, timeout: float | None = None) -> _T:
+        """``await work(*args)`` (which awaits the online store) on the event loop, behind the breaker and
+        within ``timeout`` as :meth:`online`: a store that stalls cancels the wait, it never blocks the loop."""
+        probe = self.breaker.admit()
+        outcome: BaseException | None = None
+        try:
+            async with asyncio.timeout(timeout):
+                return await work(*args)
+        except TimeoutError:
+            outcome = self._deadline_passed(timeout)
+            raise outcome from None
+        except BaseException as exc:
+            outcome = exc
+            raise
+        finally:
+            self.breaker.record(outcome, probe)
+
+    def _deadline_passed(self, timeout: float | None) -> BackendUnavailable:
+        return BackendUnavailable(
+            self._online_store_name(),
+            f"no answer within {timeout:g} s",
+            "the store is slow or stalled; raise feature_server.online_timeout_sec if it is just slow",
+        )
+
+    @functools.cached_property
+    def reads_on_loop(self) -> bool:
+        """Whether the online store reads on the event loop (Redis): small reads are then served there."""
+        config = getattr(self.store, "config", None)
+        if config is None or config.online_store is None:
+            return False
+        return isinstance(self.store.online_store, AsyncReads)
