@@ -176,7 +176,7 @@ class DynamoDBWindowState(WindowState):
             return FetchedEvents.empty()
         index = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
         ts = np.array([_time_of(it["e"]["B"]) for it in items], np.int64)
-        return FetchedEvents(index, ts, [it["p"]["B"] for it in items])
+        return FetchedEvents.of_payloads(index, ts, [it["p"]["B"] for it in items])
 
     def sweep(self, target: StateTarget, now_us: int) -> None:
         """DynamoDB's time-to-live on ``x`` evicts old events; reads filter by time in the meantime."""
