@@ -211,7 +211,8 @@ def _query(req: ViewRequest, specs: list[WindowSpec]) -> Any:
         s=stacked,
         w=sql.SQL(" WINDOW {}").format(named) if windows else sql.SQL(""),
     )
-    outputs, joins = [], []
+    outputs: list[Any] = []
+    joins: list[Any] = []
     for s in specs:
         if s.function in _WINDOWED:
             outputs.append(sql.SQL("u.{}").format(_ident(s.name)))
