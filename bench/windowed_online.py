@@ -7,6 +7,11 @@ Targets (2 cores): get_online_features of the 10 aggregates, p50 <= 1 ms for 1 k
 keys (SQLite and Redis); push >= 50,000 events/s into the window state (batches of 10,000 events).
 
 Run: python bench/windowed_online.py [--online sqlite|redis|postgres|dynamodb] [--calls 2000]
+         [--feast-python /work/feast-venv/bin/python]
+
+With ``--feast-python`` the same view is tried on Feast 0.67 (``bench/windowed_online_feast.py``, run by
+that interpreter) over the same events, and the ratios printed. Feast's local engine computes no window:
+what it can and cannot do is printed as it happens.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
@@ -125,12 +131,35 @@ def _push_rate(store: FeatureStore, now: datetime, batches: int, size: int) -> t
     return events / (time.perf_counter() - t0), events / (time.process_time() - c0)
 
 
+def _feast(python: str, repo: Path, online: str, calls: int, ladle: dict[str, tuple[float, float]]) -> None:
+    """Run the Feast side over ``repo``'s events and print its lines, with the read-latency ratios."""
+    if online not in ("sqlite", "redis"):
+        print(f"feast: comparison run for sqlite and redis only, not {online}")
+        return
+    script = Path(__file__).with_name("windowed_online_feast.py")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [python, str(script), str(repo), online, str(calls)], capture_output=True, text=True, env=env, check=False
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("feast")]
+    if done.returncode != 0:
+        lines.append(f"feast: the comparison script failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    for line in lines:
+        print(line)
+        for label, (wall, cpu) in ladle.items():
+            if f", {label}: p50 " in line:
+                theirs = float(line.split(f", {label}: p50 ")[1].split(" ms")[0])
+                theirs_cpu = float(line.split("(CPU p50 ")[1].split(" ms")[0])
+                print(f"  -> ladle / feast, {label}: p50 {wall / theirs:.2f}, CPU p50 {cpu / theirs_cpu:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--online", choices=["sqlite", "redis", "postgres", "dynamodb"], default="sqlite")
     parser.add_argument("--endpoint", help="DynamoDB endpoint (a moto server) for --online dynamodb")
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--push-batches", type=int, default=11)
+    parser.add_argument("--feast-python", help="a Python with feast 0.67 installed: compare with Feast")
     args = parser.parse_args()
     repo = Path(tempfile.mkdtemp(prefix="ladle_bench_windowed_"))
     now = datetime.now(UTC).replace(microsecond=0)
@@ -147,8 +176,10 @@ def main() -> None:
         t0 = time.perf_counter()
         store.materialize(now - timedelta(days=1), now)
         print(f"materialize {EVENTS:,} events into {args.online} window state: {time.perf_counter() - t0:.2f} s")
+        figures: dict[str, tuple[float, float]] = {}
         for batch, calls in ((1, args.calls), (100, max(200, args.calls // 4))):
             p50, p99, cpu = _latency(store, batch, calls)
+            figures[f"{batch} key(s)"] = (p50, cpu)
             print(
                 f"get_online_features {args.online}, 10 aggregates, {batch} key(s): p50 {p50:.3f} ms, "
                 f"p99 {p99:.3f} ms (CPU p50 {cpu:.3f} ms)"
@@ -158,6 +189,8 @@ def main() -> None:
             f"push into {args.online} window state, batches of 10,000 events: {wall:,.0f} events/s "
             f"({cpu_rate:,.0f} events per CPU second)"
         )
+        if args.feast_python:
+            _feast(args.feast_python, repo, args.online, args.calls, figures)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"load average during the run: {load} on {os.cpu_count()} cores")
         df = store.get_online_features(FEATURES, {"user_id": [1, 2]}).to_df()

@@ -32,21 +32,29 @@ aggs = [Aggregation(column="amount", function=fn, time_window=timedelta(hours=h)
 tx = BatchFeatureView(name="tx", entities=[user], source=src, aggregations=aggs)
 latest = FeatureView(name="latest", entities=[user], source=src, schema=[Field(name="amount", dtype=Float64)])
 """
+_TIMES = 'timestamp_field="ts", created_timestamp_column="created"'
 SOURCES = {
-    "duckdb": 'src = FileSource(name="tx_src", path="data/tx.parquet", timestamp_field="ts")',
-    "spark": 'src = SparkSource(name="tx_src", path="data/tx.parquet", file_format="parquet", timestamp_field="ts")',
-    "postgres": 'src = PostgreSQLSource(name="tx_src", table="tx", timestamp_field="ts")',
+    "duckdb": f'src = FileSource(name="tx_src", path="data/tx.parquet", {_TIMES})',
+    "spark": f'src = SparkSource(name="tx_src", path="data/tx.parquet", file_format="parquet", {_TIMES})',
+    "postgres": f'src = PostgreSQLSource(name="tx_src", table="tx", {_TIMES})',
 }
 
 
 def _events() -> pa.Table:
+    """Two events of user 1 share a time (0.5 h); their created times tell them apart. Without those, the
+    plain view's pick between them is undefined (docs/semantics.md: rows equal on time and created time are
+    indistinguishable) and differed by backend and by pandas version, which the comparisons below caught."""
     users = [1, 1, 1, 1, 2, 2, 3]
     hours = [0, 0.5, 0.5, 20, 1, 30, 2]
+    created_minutes = [0, 2, 1, 0, 0, 0, 0]
     amounts = [10.0, 2.5, None, 4.0, 7.0, 1.0, 3.0]
     return pa.table(
         {
             "user_id": pa.array(users, pa.int64()),
             "ts": pa.array([T0 + timedelta(hours=h) for h in hours], UTC_US),
+            "created": pa.array(
+                [T0 + timedelta(hours=h, minutes=m) for h, m in zip(hours, created_minutes, strict=True)], UTC_US
+            ),
             "amount": pa.array(amounts, pa.float64()),
         }
     )
@@ -107,14 +115,11 @@ def test_duckdb_values(tmp_path: Path) -> None:
         [10.0, 2.5],
     ]
     assert df["amount"].tolist()[2] == 4.0  # the plain view beside them
+    # at 0.5 h two events tie on time: the newer created one (2.5) is the latest value
+    assert df["amount"].tolist()[:2] == [2.5, 2.5]
 
 
 @pytest.mark.services
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect (issue 12 notes): with entity rows given as a Spark DataFrame and a windowed view in the "
-    "request, the plain view's values come back misaligned (collect_join path); Arrow/pandas entity rows are right",
-)
 def test_spark_gives_the_duckdb_answer_with_spark_entity_rows(tmp_path: Path) -> None:
     spark = spark_session()
     duck = _training(_store(tmp_path, "duckdb"))
@@ -125,22 +130,18 @@ def test_spark_gives_the_duckdb_answer_with_spark_entity_rows(tmp_path: Path) ->
 
 
 @pytest.mark.services
-@pytest.mark.xfail(
-    tuple(int(x) for x in pd.__version__.split(".")[:2]) < (2, 2),
-    strict=True,
-    reason="known defect (issue 12 notes): on the dependency floors (pandas 2.1, pyarrow 20) the DuckDB answer for "
-    "the plain view beside a windowed one loses its first rows' values; not yet diagnosed",
-)
 def test_postgres_gives_the_duckdb_answer(tmp_path: Path) -> None:
     duck = _training(_store(tmp_path, "duckdb"))
     admin = postgres_admin()
     schema = f"ladle_wts_{uuid.uuid4().hex[:8]}"
     admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        admin.execute(f'CREATE TABLE "{schema}".tx (user_id BIGINT, ts TIMESTAMPTZ, amount FLOAT8)')
+        admin.execute(
+            f'CREATE TABLE "{schema}".tx (user_id BIGINT, ts TIMESTAMPTZ, created TIMESTAMPTZ, amount FLOAT8)'
+        )
         with admin.cursor() as cur, cur.copy(f'COPY "{schema}".tx FROM STDIN') as copy:
             for row in _events().to_pylist():
-                copy.write_row([row["user_id"], row["ts"], row["amount"]])
+                copy.write_row([row["user_id"], row["ts"], row["created"], row["amount"]])
         extra = f"  dsn: {PG_DSN}\n  db_schema: {schema}\n"
         _same(_training(_store(tmp_path, "postgres", extra)), duck)
     finally:

@@ -106,7 +106,12 @@ class EventLayout:
 
     def decode(self, payloads: Sequence[bytes]) -> dict[str, pa.Array]:
         """Inverse of :meth:`encode`: one array per column (its layout type)."""
-        fixed, variable = self.decode_raw(payloads)
+        return self.arrays(*self.decode_raw(payloads))
+
+    def arrays(
+        self, fixed: dict[str, tuple[np.ndarray, np.ndarray]], variable: dict[str, pa.Array]
+    ) -> dict[str, pa.Array]:
+        """The columns of :meth:`decode_raw`'s answer as Arrow arrays of their layout types."""
         out: dict[str, pa.Array] = {}
         for name, t in self.columns:
             if name in variable:
@@ -198,18 +203,60 @@ class EventBatch:
         return len(self.keys)
 
 
-@dataclass(frozen=True)
 class FetchedEvents:
     """Events read back from a view's state: ``key_index[i]`` is the position of the event's key in the
-    keys asked for; ``ts`` in UTC micros."""
+    keys asked for; ``ts`` in UTC micros; the payloads packed in one byte string, payload ``i`` being
+    ``blob[starts[i] : starts[i] + lengths[i]]`` (so a backend hands over one buffer, not an object per event)."""
 
-    key_index: np.ndarray
-    ts: np.ndarray
-    payloads: list[bytes]
+    def __init__(
+        self, key_index: np.ndarray, ts: np.ndarray, blob: bytes, starts: np.ndarray, lengths: np.ndarray
+    ) -> None:
+        self.key_index, self.ts, self.blob, self.starts, self.lengths = key_index, ts, blob, starts, lengths
+
+    @classmethod
+    def of_payloads(cls, key_index: np.ndarray, ts: np.ndarray, payloads: Sequence[bytes]) -> FetchedEvents:
+        """Events whose payloads come one object each."""
+        lengths = np.fromiter(map(len, payloads), np.int64, len(payloads))
+        starts = np.zeros(len(payloads), np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        return cls(key_index, ts, b"".join(payloads), starts, lengths)
 
     @classmethod
     def empty(cls) -> FetchedEvents:
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), [])
+        none = np.zeros(0, np.int64)
+        return cls(none, none, b"", none, none)
+
+    def __len__(self) -> int:
+        return len(self.key_index)
+
+    @property
+    def payloads(self) -> list[bytes]:
+        blob = self.blob
+        return [blob[s : s + n] for s, n in zip(self.starts.tolist(), self.lengths.tolist(), strict=True)]
+
+    def decode_raw(self, layout: EventLayout) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, pa.Array]]:
+        """The payloads decoded as :meth:`EventLayout.decode_raw` does, the fixed part with numpy only."""
+        fixed, variable = layout.fixed, layout.variable
+        if not fixed or len(self) == 0:
+            return layout.decode_raw(self.payloads)
+        width = layout.fixed_dtype.itemsize
+        n = len(self)
+        if not variable and int(self.starts[0]) == 0 and np.all(self.starts == np.arange(n) * width):
+            records = np.frombuffer(self.blob, layout.fixed_dtype, n)
+        else:  # gather each payload's fixed part
+            buffer = np.frombuffer(self.blob, np.uint8)
+            records = buffer[self.starts[:, None] + np.arange(width)].view(layout.fixed_dtype).reshape(n)
+        numbers = {name: (records[f"v{i}"] != 0, records[f"x{i}"]) for i, (name, _) in enumerate(fixed)}
+        others: dict[str, pa.Array] = {}
+        if variable:
+            blob = self.blob
+            rest = [
+                blob[s + width : s + size] for s, size in zip(self.starts.tolist(), self.lengths.tolist(), strict=True)
+            ]
+            cells = _split_variable(rest, len(variable))
+            for j, (name, t) in enumerate(variable):
+                others[name] = _decode_variable([row[j] for row in cells], t)
+        return numbers, others
 
 
 def cast_column(column: pa.ChunkedArray | pa.Array, target: pa.DataType, what: str) -> pa.Array:

@@ -3,9 +3,15 @@
 The entity rows are COPY'd into a temporary table and the events of their keys (in the time range they can
 see) copied into another, indexed on ``(keys, time)``; both vanish with the transaction. ``sum``, ``count``,
 ``mean``, ``min``, ``max``, ``std`` and ``var`` are window aggregates over ``RANGE BETWEEN W - 1 PRECEDING
-AND CURRENT ROW``. PostgreSQL has no framed ``count(DISTINCT)`` nor ``arg_max``, so ``count_distinct`` and
-``first``/``last`` (and their ``_k`` forms) are per-row subqueries on the index: ``first``/``last`` read
-``k`` index entries (``ORDER BY ... LIMIT k``); ``count_distinct`` reads the row's window.
+AND CURRENT ROW``. PostgreSQL has no ``arg_max``, so ``first``/``last`` (and their ``_k`` forms) are per-row
+subqueries on the index, each reading ``k`` index entries (``ORDER BY ... LIMIT k``).
+
+PostgreSQL has no framed ``count(DISTINCT)`` either; reading each row's window would cost rows x events on a
+hot key. Instead, an event of value ``v`` at ``ts`` is the one that makes ``v`` count in the windows ending at
+``t`` for ``ts <= t < min(next, ts + W)``, ``next`` being the time of the key's next event of the same value
+(``lead``; equal to ``ts`` for all but the last of duplicates). So each event adds +1 at ``ts`` and -1 at
+``min(next, ts + W)``, and ``count_distinct`` at ``t`` is the running sum of those steps up to ``t``
+inclusive, per key: one sort of events and entity rows, exact, whatever the skew.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ __all__ = ["join"]
 _ENTITY = "__ladle_window_entities"
 _EVENTS = "__ladle_window_events"
 _WINDOWED = {"sum", "count", "mean", "min", "max", "std", "var"}
+#: the alias of the running-sum subquery of the i-th count_distinct spec
+_DISTINCT = "__cd{}"
 
 
 def _ident(name: str) -> Any:
@@ -57,10 +65,6 @@ def _row_expr(spec: WindowSpec, keys: list[str], has_created: bool) -> Any:
     match.append(sql.SQL("v.__ts > u.__ts - {} AND v.__ts <= u.__ts").format(sql.Literal(spec.window_us)))
     match.append(sql.SQL("v.{} IS NOT NULL").format(col))
     where = sql.SQL(" AND ").join(match)
-    if spec.function == "count_distinct":
-        return sql.SQL("(SELECT count(DISTINCT v.{c}) FROM {ev} v WHERE {w}) AS {n}").format(
-            c=col, ev=_ident(_EVENTS), w=where, n=_ident(spec.name)
-        )
     last = spec.function.startswith("last")
     direction = "DESC" if last else "ASC"
     created = f"(v.__cr IS NOT NULL) {direction}, v.__cr {direction}, " if has_created else ""
@@ -81,6 +85,35 @@ def _row_expr(spec: WindowSpec, keys: list[str], has_created: bool) -> Any:
     return sql.SQL("(SELECT array_agg(p.x ORDER BY {asc}) FROM ({p}) p) AS {n}").format(
         asc=sql.SQL(asc), p=picked, n=_ident(spec.name)
     )
+
+
+def _distinct_counts(spec: WindowSpec, keys: list[str], key_list: Any, entity_keys: Any) -> Any:
+    """``(__row, n)``: ``count_distinct`` of ``spec`` for every entity row, as a running sum of +1/-1 steps
+    (see the module docstring)."""
+    partition = sql.SQL("PARTITION BY {} ").format(sql.SQL(", ").join(_ident(k) for k in keys)) if keys else sql.SQL("")
+    by_value = sql.SQL(", ").join([*(_ident(k) for k in keys), _ident(spec.column)])
+    steps = sql.SQL(
+        "SELECT {keys}x.t AS __ts, x.d AS __d, NULL::bigint AS __row FROM ("
+        "SELECT {keys}__ts, lead(__ts) OVER (PARTITION BY {by_value} ORDER BY __ts) AS __next "
+        "FROM {ev} WHERE {c} IS NOT NULL) a "
+        "CROSS JOIN LATERAL (VALUES (a.__ts, 1), (LEAST(a.__next, a.__ts + {w}), -1)) AS x(t, d) "
+        "UNION ALL SELECT {ekeys}e.{ts} AS __ts, 0 AS __d, e.{row} AS __row FROM {ent} e"
+    ).format(
+        keys=key_list,
+        by_value=by_value,
+        ev=_ident(_EVENTS),
+        c=_ident(spec.column),
+        w=sql.Literal(spec.window_us),
+        ekeys=entity_keys,
+        ts=_ident(TS),
+        row=_ident(ROW),
+        ent=_ident(_ENTITY),
+    )
+    # ORDER BY without a frame is RANGE UNBOUNDED PRECEDING: the steps at the row's own time are in
+    return sql.SQL(
+        "SELECT __row, n FROM (SELECT __row, sum(__d) OVER ({p}ORDER BY __ts) AS n FROM ({s}) z) y "
+        "WHERE __row IS NOT NULL"
+    ).format(p=partition, s=steps)
 
 
 def _load_entities(conn: Any, slim: pa.Table) -> None:
@@ -178,12 +211,23 @@ def _query(req: ViewRequest, specs: list[WindowSpec]) -> Any:
         s=stacked,
         w=sql.SQL(" WINDOW {}").format(named) if windows else sql.SQL(""),
     )
-    outputs = [
-        sql.SQL("u.{}").format(_ident(s.name)) if s.function in _WINDOWED else _row_expr(s, keys, has_created)
-        for s in specs
-    ]
-    return sql.SQL("SELECT u.__row, {o} FROM ({i}) u WHERE u.__row IS NOT NULL").format(
-        o=sql.SQL(", ").join(outputs), i=inner
+    outputs: list[Any] = []
+    joins: list[Any] = []
+    for s in specs:
+        if s.function in _WINDOWED:
+            outputs.append(sql.SQL("u.{}").format(_ident(s.name)))
+        elif s.function == "count_distinct":
+            alias = _ident(_DISTINCT.format(len(joins)))
+            outputs.append(sql.SQL("coalesce({}.n, 0)::bigint AS {}").format(alias, _ident(s.name)))
+            joins.append(
+                sql.SQL(" LEFT JOIN ({q}) {a} ON {a}.__row = u.__row").format(
+                    q=_distinct_counts(s, keys, key_list, entity_keys), a=alias
+                )
+            )
+        else:
+            outputs.append(_row_expr(s, keys, has_created))
+    return sql.SQL("SELECT u.__row, {o} FROM ({i}) u{j} WHERE u.__row IS NOT NULL").format(
+        o=sql.SQL(", ").join(outputs), i=inner, j=sql.SQL("").join(joins)
     )
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ladle.windows.events import EventLayout
+from ladle.windows.events import EventLayout, FetchedEvents
 from ladle.windows.functions import reduce_values
 from ladle.windows.spec import WindowSpec
 
@@ -74,22 +74,17 @@ class _Column:
 
 
 def aggregate(
-    specs: Sequence[WindowSpec],
-    key_count: int,
-    key_index: np.ndarray,
-    ts: np.ndarray,
-    layout: EventLayout,
-    payloads: Sequence[bytes],
-    at_us: int,
+    specs: Sequence[WindowSpec], key_count: int, events: FetchedEvents, layout: EventLayout, at_us: int
 ) -> dict[str, pa.Array]:
     """``{spec name: one value per key}`` for the windows ending at ``at_us``.
 
-    Event ``i`` (``payloads[i]``, laid out by ``layout``) belongs to key ``key_index[i]``
-    (``0 <= key_index[i] < key_count``) at ``ts[i]`` (UTC micros, ``<= at_us``).
+    Event ``i`` of ``events`` (its payload laid out by ``layout``) belongs to key ``events.key_index[i]``
+    (``0 <= key_index[i] < key_count``) at ``events.ts[i]`` (UTC micros, ``<= at_us``).
     """
-    if len(payloads) <= SMALL:
-        return _aggregate_small(specs, key_count, key_index, ts, layout, payloads, at_us)
-    fixed, variable = layout.decode_raw(payloads)
+    key_index, ts = events.key_index, events.ts
+    fixed, variable = events.decode_raw(layout)
+    if len(events) <= SMALL:
+        return _aggregate_small(specs, key_count, key_index, ts, layout.arrays(fixed, variable), at_us)
     types = dict(layout.columns)
     prepared: dict[str, _Column] = {}
     for name in dict.fromkeys(s.column for s in specs):
@@ -98,6 +93,10 @@ def aggregate(
         else:
             prepared[name] = _Column.of_arrow(variable[name])
     order_base = _order_base(ts, fixed.get(CREATED))
+    # Backends return events grouped by key and by time; then picks need no sort (checked, not assumed).
+    step_key, step_ts = np.diff(key_index), np.diff(ts)
+    by_key = bool(np.all(step_key >= 0))
+    by_time = by_key and bool(np.all((step_key > 0) | (step_ts > 0)))
     windows: dict[tuple[str, int], _Window] = {}
     out: dict[str, pa.Array] = {}
     for spec in specs:
@@ -105,7 +104,9 @@ def aggregate(
         if group is None:
             col = prepared[spec.column]
             sel = np.flatnonzero((ts > at_us - spec.window_us) & col.valid)
-            group = windows[(spec.column, spec.window_us)] = _Window(col, sel, key_index[sel], key_count, order_base)
+            group = windows[(spec.column, spec.window_us)] = _Window(
+                col, sel, key_index[sel], key_count, order_base, by_key, by_time
+            )
         out[spec.name] = _finish(spec, group.value(spec))
     return out
 
@@ -115,15 +116,13 @@ def _aggregate_small(
     key_count: int,
     key_index: np.ndarray,
     ts: np.ndarray,
-    layout: EventLayout,
-    payloads: Sequence[bytes],
+    decoded: dict[str, pa.Array],
     at_us: int,
 ) -> dict[str, pa.Array]:
     """:func:`aggregate` for a few events: the reference's own reduction (:func:`reduce_values`) per key, in
     plain Python, which costs less than numpy's per-call overhead at this size."""
-    decoded = layout.decode(payloads)
     values = {name: decoded[name].to_pylist() for name in dict.fromkeys(s.column for s in specs)}
-    created = decoded[CREATED].cast(pa.int64()).to_pylist() if CREATED in decoded else [None] * len(payloads)
+    created = decoded[CREATED].cast(pa.int64()).to_pylist() if CREATED in decoded else [None] * len(ts)
     stamps = ts.tolist()
     per_key: list[list[int]] = [[] for _ in range(key_count)]
     for i, k in enumerate(key_index.tolist()):
@@ -156,12 +155,23 @@ def _order_base(ts: np.ndarray, created: tuple[np.ndarray, np.ndarray] | None) -
 
 
 class _Window:
-    """The non-null events of one column inside one window, and what several functions share of them."""
+    """The non-null events of one column inside one window, and what several functions share of them.
+
+    ``by_key``: the events come grouped by key in ascending key order; ``by_time``: besides, each key's
+    events in strictly ascending time (then the event order needs no sort)."""
 
     def __init__(
-        self, col: _Column, sel: np.ndarray, keys: np.ndarray, key_count: int, order_base: list[np.ndarray]
+        self,
+        col: _Column,
+        sel: np.ndarray,
+        keys: np.ndarray,
+        key_count: int,
+        order_base: list[np.ndarray],
+        by_key: bool = False,
+        by_time: bool = False,
     ) -> None:
         self.col, self.sel, self.keys, self.key_count, self.order_base = col, sel, keys, key_count, order_base
+        self.by_key, self.by_time = by_key, by_time
 
     @functools.cached_property
     def counts(self) -> np.ndarray:
@@ -175,29 +185,98 @@ class _Window:
         return np.bincount(self.keys, weights=numbers[self.sel].astype(np.float64), minlength=self.key_count)
 
     @functools.cached_property
+    def plain_numbers(self) -> np.ndarray | None:
+        """The window's values as numbers when they order as they compare (no NaN), else None."""
+        numbers = self.col.numbers
+        if numbers is None:
+            return None
+        values: np.ndarray = numbers[self.sel]
+        if values.dtype.kind == "f" and bool(np.isnan(values).any()):
+            return None
+        return values
+
+    @functools.cached_property
     def value_order(self) -> np.ndarray:
         return np.lexsort((self.col.ranks[self.sel], self.keys))
 
     @functools.cached_property
     def event_order(self) -> np.ndarray:
+        if self.by_time:
+            return np.arange(len(self.sel))
+        if self.by_key:
+            order = self._tie_order()
+            if order is not None:
+                return order
         base = [b[self.sel] for b in reversed(self.order_base)]
         return np.lexsort((self.col.ranks[self.sel], *base, self.keys))
+
+    def _tie_order(self) -> np.ndarray | None:
+        """The event order when each key's events come in ascending time (None otherwise): only the runs
+        of events sharing a key and a time are sorted (by created time, then value), in place."""
+        n = len(self.sel)
+        ts = self.order_base[0][self.sel]
+        same_key = self.keys[1:] == self.keys[:-1]
+        step = np.diff(ts)
+        if not bool(np.all(~same_key | (step >= 0))):
+            return None
+        order = np.arange(n)
+        tie = np.zeros(n + 1, bool)
+        tie[1:n] = same_key & (step == 0)  # tie[i]: event i has the key and time of event i - 1
+        if not tie.any():
+            return order
+        rows = np.flatnonzero(tie[:n] | tie[1:])
+        group = np.cumsum(~tie[:n])[rows]
+        picked = self.sel[rows]
+        values = self.col.numbers
+        if values is None or (values.dtype.kind == "f" and bool(np.isnan(values[picked]).any())):
+            values = self.col.ranks
+        base = [b[picked] for b in reversed(self.order_base[1:])]
+        order[rows] = rows[np.lexsort((values[picked], *base, group))]
+        return order
 
     def value(self, spec: WindowSpec) -> pa.Array:
         function = spec.function
         if function == "count":
             return pa.array(self.counts.astype(np.int64))
         if function == "count_distinct":
-            width = int(self.col.ranks.max(initial=0)) + 1
-            pairs = np.unique(self.keys * width + self.col.ranks[self.sel])
-            return pa.array(np.bincount(pairs // width, minlength=self.key_count).astype(np.int64))
+            return pa.array(self._distinct())
         if function in ("sum", "mean", "std", "var"):
             return self._moment(function)
         if function in ("min", "max"):
+            if self.by_key and self.plain_numbers is not None:
+                return self._extreme(function == "max")
             return _pick(self.col, self.sel, self.keys, self.value_order, self.key_count, last=function == "max")
         if function in ("first", "last"):
             return _pick(self.col, self.sel, self.keys, self.event_order, self.key_count, last=function == "last")
         return _lists(spec, self.col, self.sel, self.keys, self.event_order, self.key_count)
+
+    def _extreme(self, largest: bool) -> pa.Array:
+        """min/max of numbers grouped by key: one ``reduceat`` over the key runs."""
+        values = self.plain_numbers
+        assert values is not None
+        out = np.zeros(self.key_count, values.dtype)
+        if len(values):
+            starts, _ = _bounds(self.keys)
+            out[self.keys[starts]] = (np.maximum if largest else np.minimum).reduceat(values, starts)
+        raw = pa.array(out, mask=self.counts == 0)
+        return raw if raw.type == self.col.type else raw.cast(self.col.type)
+
+    def _distinct(self) -> np.ndarray:
+        """Distinct values per key: sort (key, value) pairs packed in one integer, count the changes."""
+        values = self.plain_numbers
+        if values is not None and values.dtype.kind == "i" and len(values):
+            low, high = int(values.min()), int(values.max())
+            width = high - low + 1
+            codes = None if width * self.key_count >= 2**62 else values - low
+        else:
+            codes = None
+        if codes is None:
+            codes = self.col.ranks[self.sel]
+            width = int(codes.max(initial=0)) + 1
+        pairs = np.sort(self.keys * width + codes)
+        first = np.ones(len(pairs), bool)
+        np.not_equal(pairs[1:], pairs[:-1], out=first[1:])
+        return np.bincount(pairs[first] // width, minlength=self.key_count).astype(np.int64)
 
     def _moment(self, function: str) -> pa.Array:
         counts, empty = self.counts, self.counts == 0

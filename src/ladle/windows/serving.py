@@ -203,7 +203,7 @@ class WindowServing:
         unique = list(dict.fromkeys(k for k in wanted if k is not None))
         fetched = self.state.fetch(plan.target, unique, at_us - plan.target.horizon_us, at_us)
         specs = [s for s in plan.specs if s.name in read.features]
-        values = aggregate(specs, len(unique), fetched.key_index, fetched.ts, plan.layout, fetched.payloads, at_us)
+        values = aggregate(specs, len(unique), fetched, plan.layout, at_us)
         if wanted == unique:  # every key once, none null: the values are in order already
             out = {f: values[f] for f in read.features}
         else:

@@ -3,9 +3,10 @@
 Hash key ``k`` (``"k"`` + the encoded entity key, never empty), sort key ``e``: the event time as 8 bytes
 that sort like the number (big-endian, sign bit flipped) followed by the 16-byte event id, so a window is
 one ``Query`` with ``e BETWEEN`` and a replay writes the very same item again. ``p`` holds the payload and
-``x`` the epoch second at which the event leaves the longest window: DynamoDB's time-to-live on ``x``
-evicts old events, and every read filters by time anyway, so a late expiry never changes a value. After a
-write, a key over ``max_events`` loses its oldest events. Queries for several keys run in a small pool.
+``x`` the epoch second at which the event leaves the longest window. Eviction does not rely on DynamoDB's
+time-to-live on ``x`` (a backstop that may lag by days): after a write, each written key loses its events
+older than the longest window and all but its newest ``max_events``, and :meth:`sweep` (after each
+materialization) deletes every key's old events with one keys-only scan. Reads filter by time anyway. Queries for several keys run in a small pool.
 """
 
 from __future__ import annotations
@@ -141,8 +142,13 @@ class DynamoDBWindowState(WindowState):
         rest = [it for it in kept if _time_of(it["e"]["B"]) > cutoff]
         if len(rest) > self.max_events:  # items come sorted by e, oldest first
             doomed += rest[: len(rest) - self.max_events]
-        for start in range(0, len(doomed), 25):
-            deletes = [{"DeleteRequest": {"Key": {"k": it["k"], "e": it["e"]}}} for it in doomed[start : start + 25]]
+        self._delete(client, table, doomed)
+
+    @staticmethod
+    def _delete(client: Any, table: str, items: list[dict[str, Any]]) -> None:
+        """Delete ``items`` (each with its keys ``k`` and ``e``), 25 per request, retrying unprocessed ones."""
+        for start in range(0, len(items), 25):
+            deletes = [{"DeleteRequest": {"Key": {"k": it["k"], "e": it["e"]}}} for it in items[start : start + 25]]
             request: dict[str, Any] = {table: deletes}
             for attempt in range(_RETRIES):
                 request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
@@ -176,10 +182,31 @@ class DynamoDBWindowState(WindowState):
             return FetchedEvents.empty()
         index = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
         ts = np.array([_time_of(it["e"]["B"]) for it in items], np.int64)
-        return FetchedEvents(index, ts, [it["p"]["B"] for it in items])
+        return FetchedEvents.of_payloads(index, ts, [it["p"]["B"] for it in items])
 
     def sweep(self, target: StateTarget, now_us: int) -> None:
-        """DynamoDB's time-to-live on ``x`` evicts old events; reads filter by time in the meantime."""
+        """Delete every key's events with ``ts <= now_us - horizon``: one scan of the view's table (keys only,
+        filtered on the sort key), so eviction does not wait for DynamoDB's time-to-live, which may lag by
+        days."""
+        client = self._client()
+        table = self._table(target)
+        args: dict[str, Any] = {
+            "TableName": table,
+            "ProjectionExpression": "k, e",
+            "FilterExpression": "e < :cut",
+            "ExpressionAttributeValues": {":cut": {"B": _time_bytes(now_us - target.horizon_us + 1)}},
+        }
+        try:
+            while True:
+                reply = client.scan(**args)
+                self._delete(client, table, reply.get("Items", []))
+                if "LastEvaluatedKey" not in reply:
+                    return
+                args["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+        except client.exceptions.ResourceNotFoundException:
+            return
+        except Exception as exc:
+            raise self._fail(exc, f"evicting events of feature view '{target.view}' (table '{table}')") from exc
 
     def drop(self, project: str, view: str) -> None:
         client = self._client()

@@ -110,7 +110,7 @@ class PostgresWindowState(WindowState):
             return FetchedEvents.empty()
         position = {k: i for i, k in enumerate(keys)}
         found, ts, payloads = zip(*rows, strict=True)
-        return FetchedEvents(
+        return FetchedEvents.of_payloads(
             np.array([position[k] for k in found], np.int64), np.array(ts, np.int64), [bytes(p) for p in payloads]
         )
 

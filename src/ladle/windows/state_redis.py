@@ -50,6 +50,21 @@ end
 return 0
 """
 
+# ARGV: since (exclusive, "(" prefixed), until. Returns the members of every key in KEYS order, packed in one
+# string (each prefixed with its length: 4 bytes little-endian), and the number of members per key.
+_FETCH_SCRIPT = """
+local parts, counts = {}, {}
+for i, key in ipairs(KEYS) do
+  local members = redis.call('ZRANGEBYSCORE', key, ARGV[1], ARGV[2])
+  counts[i] = #members
+  for _, m in ipairs(members) do
+    parts[#parts + 1] = struct.pack('<I4', #m)
+    parts[#parts + 1] = m
+  end
+end
+return {table.concat(parts), counts}
+"""
+
 
 class RedisWindowState(WindowState):
     """Events in sorted sets, on the Redis online store's client (``client()``)."""
@@ -67,6 +82,8 @@ class RedisWindowState(WindowState):
         self._fail = errors
         self._script: Any = None
         self._script_client: Any = None
+        self._fetch: Any = None
+        self._fetch_client: Any = None
 
     @staticmethod
     def _prefix(target: StateTarget) -> str:
@@ -103,23 +120,13 @@ class RedisWindowState(WindowState):
             return FetchedEvents.empty()
         prefix = self._prefix(target)
         client = self._client()
+        if self._fetch is None or self._fetch_client is not client:
+            self._fetch, self._fetch_client = client.register_script(_FETCH_SCRIPT), client
         try:
-            if len(keys) == 1:
-                replies = [client.zrangebyscore(prefix + keys[0], f"({since_us}", until_us)]
-            else:
-                with client.pipeline(transaction=False) as pipe:
-                    for k in keys:
-                        pipe.zrangebyscore(prefix + k, f"({since_us}", until_us)
-                    replies = pipe.execute()
+            blob, counts = self._fetch(keys=[prefix + k for k in keys], args=[f"({since_us}", until_us])
         except Exception as exc:
             raise self._fail(exc, f"reading events of feature view '{target.view}'") from exc
-        counts = [len(r) for r in replies]
-        members = [m for r in replies for m in r]
-        if not members:
-            return FetchedEvents.empty()
-        index = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
-        ts = np.frombuffer(b"".join(m[:8] for m in members), ">i8").astype(np.int64)
-        return FetchedEvents(index, ts, [m[8:] for m in members])
+        return _unpacked(bytes(blob), counts)
 
     def _scan_delete(self, pattern: str, each: Callable[[Any, bytes], None], doing: str) -> None:
         client = self._client()
@@ -164,6 +171,30 @@ def _grouped(
         args.append(scores[i])
         args.append(stamps[i * 8 : i * 8 + 8] + payloads[i])
     return names, args
+
+
+def _unpacked(blob: bytes, counts: list[int]) -> FetchedEvents:
+    """The fetch script's answer as events: each member is a 4-byte length, then the event's time (8 bytes,
+    big-endian) and its payload."""
+    total = sum(counts)
+    if not total:
+        return FetchedEvents.empty()
+    buffer = np.frombuffer(blob, np.uint8)
+    size = int(np.frombuffer(blob, "<u4", 1)[0])
+    starts = np.arange(total, dtype=np.int64) * (size + 4) + 4
+    lengths = np.full(total, size, np.int64)
+    uniform = len(blob) == total * (size + 4) and bool(
+        np.all(buffer[starts[:, None] - 4 + np.arange(4)].copy().view("<u4").reshape(total) == size)
+    )
+    if not uniform:  # members of several sizes (a layout with text): walk the length prefixes
+        at = 0
+        for i in range(total):
+            size = int.from_bytes(blob[at : at + 4], "little")
+            starts[i], lengths[i] = at + 4, size
+            at += 4 + size
+    stamps = buffer[starts[:, None] + np.arange(8)].copy().view(">i8").reshape(total).astype(np.int64)
+    index = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    return FetchedEvents(index, stamps, blob, starts + 8, lengths - 8)
 
 
 def redis_errors(store: Any) -> Callable[[Exception, str], Exception]:

@@ -139,25 +139,32 @@ class SqliteWindowState(WindowState):
             return FetchedEvents.empty()
         table = _q(target.name)
         conn = self._conn()
+        # One row back, not one per event: SQLite concatenates the key positions and times (as hex) and the
+        # payloads (bytes; group_concat keeps a blob's bytes), which numpy splits without Python objects.
+        packed = (
+            "SELECT group_concat(printf('%08x', {i}), ''), group_concat(printf('%016x', t.ts), ''), "
+            "CAST(group_concat(t.p, '') AS BLOB), group_concat(printf('%08x', length(t.p)), '') FROM {src}"
+        )
         try:
             if len(keys) == 1:
-                rows = conn.execute(
-                    f"SELECT 0, ts, p FROM {table} WHERE k = ? AND ts > ? AND ts <= ?", (keys[0], since_us, until_us)
-                ).fetchall()
+                query = packed.format(i="0", src=f"{table} AS t WHERE t.k = ? AND t.ts > ? AND t.ts <= ?")
+                row = conn.execute(query, (keys[0], since_us, until_us)).fetchone()
             else:
-                rows = conn.execute(
-                    f"SELECT j.key, t.ts, t.p FROM json_each(?) AS j JOIN {table} AS t ON t.k = j.value "
-                    "WHERE t.ts > ? AND t.ts <= ?",
-                    (orjson.dumps(keys).decode(), since_us, until_us),
-                ).fetchall()
+                src = f"json_each(?) AS j JOIN {table} AS t ON t.k = j.value WHERE t.ts > ? AND t.ts <= ?"
+                row = conn.execute(packed.format(i="j.key", src=src), (orjson.dumps(keys).decode(), since_us, until_us))
+                row = row.fetchone()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return FetchedEvents.empty()
             raise self._error(exc, f"reading events of feature view '{target.view}'") from exc
-        if not rows:
+        if row is None or row[0] is None:
             return FetchedEvents.empty()
-        index, ts, payloads = zip(*rows, strict=True)
-        return FetchedEvents(np.array(index, np.int64), np.array(ts, np.int64), list(payloads))
+        index = np.frombuffer(bytes.fromhex(row[0]), ">u4").astype(np.int64)
+        ts = np.frombuffer(bytes.fromhex(row[1]), ">i8").astype(np.int64)
+        lengths = np.frombuffer(bytes.fromhex(row[3]), ">u4").astype(np.int64)
+        starts = np.zeros(len(lengths), np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        return FetchedEvents(index, ts, row[2] or b"", starts, lengths)
 
     def sweep(self, target: StateTarget, now_us: int) -> None:
         conn = self._conn()
