@@ -161,8 +161,16 @@ def test_overview(chromium_driver: Any, url: str, shots: Path) -> None:
         "feature-services": "3",
     }
     assert chromium_driver.find_element("tag name", "h1").text == "Project ui_browser"
-    assert texts(chromium_driver, ".kv .badge.bad") == []  # every backend healthy
-    assert len(texts(chromium_driver, ".kv .badge.ok")) == 3
+
+    def healthy(driver: Any) -> bool:
+        # a probe that missed its budget on a loaded machine shows "failing" with the reason; the next load
+        # asks again
+        if len(texts(driver, ".kv .badge.ok")) == 3:
+            return True
+        open_page(driver, url, "/", ".cards")
+        return False
+
+    until(chromium_driver, healthy, "every backend healthy")
     chromium_driver.save_screenshot(str(shots / "ui-overview.png"))
 
 
@@ -247,8 +255,23 @@ def test_online_lookup_shows_values_and_statuses(chromium_driver: Any, url: str,
     chromium_driver.save_screenshot(str(shots / "ui-feature-view.png"))
 
 
-def test_feature_service_preview(chromium_driver: Any, url: str) -> None:
+def test_feature_service_lookup_and_preview(chromium_driver: Any, url: str) -> None:
     open_page(chromium_driver, url, "/obj/feature-services/driver_activity_v1", "#preview-run")
+    box = chromium_driver.find_element("id", "lookup-entities")
+    assert box.get_attribute("value") == '{"driver_id":[],"val_to_add":[],"val_to_add_2":[]}'
+    box.clear()
+    box.send_keys('{"driver_id": [1001], "val_to_add": [10], "val_to_add_2": [20]}')
+    chromium_driver.find_element("id", "lookup-run").click()
+    until(chromium_driver, lambda d: d.find_elements("css selector", "#lookup-result tbody tr"), "service lookup")
+    values = {
+        tds[1].text: tds[2].text
+        for tds in (
+            tr.find_elements("tag name", "td")
+            for tr in chromium_driver.find_elements("css selector", "#lookup-result tbody tr")
+        )
+    }
+    assert float(values["conv_rate_plus_val1"]) == pytest.approx(float(values["conv_rate"]) + 10)
+    assert float(values["conv_rate_plus_val2"]) == pytest.approx(float(values["conv_rate"]) + 20)
     chromium_driver.find_element("id", "preview-run").click()
     until(
         chromium_driver, lambda d: len(d.find_elements("css selector", "#preview table tbody tr")) == 5, "preview rows"

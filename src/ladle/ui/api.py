@@ -80,7 +80,7 @@ def _snapshot(state: ServerState) -> Snapshot:
 async def get_overview(request: Request) -> Response:
     """The project, registry version and last apply, counts per kind, the stores in use and their health."""
     state = _state(request)
-    document = await overview(state, _snapshot(state))
+    document = await overview(state, request.app.state.offline_probe, _snapshot(state))
     return _json({**document, "snippets": snippets.for_overview(_base(request))})
 
 
@@ -92,17 +92,20 @@ async def get_lineage(
     """Nodes (with x, y) and edges: sources → feature views → on-demand views → feature services."""
     state = _state(request)
 
-    def work() -> dict[str, Any]:
-        snap = _snapshot(state)
+    def part(snap: Snapshot) -> dict[str, Any]:
         graph = graph_of(snap)
         if node.startswith("entity/"):  # an entity's lineage: that of its feature views
-            snap.stored("entities", node.partition("/")[2])
             name = node.partition("/")[2]
+            snap.stored("entities", name)
             views = [f"feature_view/{r['name']}" for r in snap.rows["feature_views"] if name in r["entities"]]
             graph = graph.neighbourhood(views, snap.state.project)
         elif node:
             graph = graph.neighbourhood([node], snap.state.project)
-        laid: dict[str, Any] = snap.cached(("layout", node), lambda: layout(graph))
+        return layout(graph)
+
+    def work() -> dict[str, Any]:
+        snap = _snapshot(state)
+        laid: dict[str, Any] = snap.cached(("layout", node), lambda: part(snap))  # kept per node (a node's is small)
         return {**laid, "snippets": snippets.for_lineage(_base(request), node)}
 
     return _json(await state.off_loop(work))
@@ -281,4 +284,23 @@ def _object_document(state: ServerState, slug: str, name: str, base: str) -> dic
         document["freshness"] = freshness.freshness_row(snap, name, datetime.now(UTC), document["online_store"])
         features = [f.name for f in view.features]
         document["snippets"] += snippets.for_view_values(base, name, features, view.join_keys)
+    if kind == "feature_services":
+        document["join_keys"], document["request_fields"] = _service_inputs(snap, stored.spec)
     return document
+
+
+def _service_inputs(snap: Snapshot, spec: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The entity keys and request-data fields a lookup of a feature service needs."""
+    views, odfvs = snap.state.feature_views(), snap.state.objects["on_demand_feature_views"]
+    keys: list[str] = []
+    fields: list[str] = []
+    for projection in spec.get("features") or []:
+        if not projection.get("on_demand") and projection["name"] in views:
+            keys.extend(views[projection["name"]].join_keys)
+        elif projection.get("on_demand") and projection["name"] in odfvs:
+            for source in odfvs[projection["name"]].spec.get("sources") or []:
+                if "feature_view" in source and source["feature_view"] in views:
+                    keys.extend(views[source["feature_view"]].join_keys)
+                for field in (source.get("request_source") or {}).get("schema") or []:
+                    fields.append(field["name"])
+    return list(dict.fromkeys(keys)), list(dict.fromkeys(fields))

@@ -38,6 +38,7 @@ from ladle.ui.api import router
 from ladle.ui.catalog import snapshot_of
 from ladle.ui.freshness import freshness_rows
 from ladle.ui.lineage import graph_of, layout
+from ladle.ui.overview import OfflineProbe
 
 _log = logging.getLogger("ladle.ui")
 
@@ -119,6 +120,8 @@ def create_ui_app(settings: ServerSettings) -> FastAPI:
         limits=Limits(section.max_entities_per_request, section.online_timeout_sec, section.max_future_event_sec),
     )
 
+    offline_probe = OfflineProbe(store)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(refresher.start)
@@ -127,6 +130,7 @@ def create_ui_app(settings: ServerSettings) -> FastAPI:
         finally:
             refresher.stop()
             state.probe.close()
+            offline_probe.close()
             store.close()
 
     app = FastAPI(
@@ -139,6 +143,7 @@ def create_ui_app(settings: ServerSettings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.ladle = state
+    app.state.offline_probe = offline_probe
     app.include_router(router)
     _add_pages(app)
     install_handlers(app)

@@ -8,37 +8,58 @@ feature view's source, in a thread, within :data:`OFFLINE_BUDGET_S`.
 from __future__ import annotations
 
 import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ladle.config import masked
-from ladle.errors import LadleError
 from ladle.server.state import ServerState
 from ladle.store import FeatureStore
 from ladle.ui.catalog import Snapshot
 
-__all__ = ["OFFLINE_BUDGET_S", "overview"]
+__all__ = ["OFFLINE_BUDGET_S", "OfflineProbe", "overview"]
 
 #: how long the overview waits for the offline store's check
 OFFLINE_BUDGET_S = 0.25
 
 
 def _offline_check(store: FeatureStore) -> dict[str, Any]:
-    views = store.registry.list_feature_views()
-    if not views:
-        return {"ok": True, "probe": "no feature view source to read"}
-    source = views[0].batch_source
     try:
+        views = store.registry.list_feature_views()
+        if not views:
+            return {"ok": True, "probe": "no feature view source to read"}
+        source = views[0].batch_source
         store.offline_store.source_schema(source)
-    except LadleError as exc:
+    except Exception as exc:  # a health check reports any failure (a driver's own error too), it never raises
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     return {"ok": True, "probe": f"read the schema of source '{source.name}'"}
 
 
-async def _offline_health(state: ServerState) -> dict[str, Any]:
-    try:
-        return await asyncio.wait_for(state.off_loop(_offline_check, state.store), OFFLINE_BUDGET_S)
-    except TimeoutError:
-        return {"ok": False, "error": f"no answer within {OFFLINE_BUDGET_S * 1000:g} ms"}
+class OfflineProbe:
+    """Checks the offline store from a thread of its own, one check at a time, within :data:`OFFLINE_BUDGET_S`
+    (the pattern of the feature server's online probe): a check not done in time is reported as such, and
+    the next overview waits for the same check instead of starting another."""
+
+    def __init__(self, store: FeatureStore) -> None:
+        self.store = store
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="ladle-ui-offline-probe")
+        self._running: asyncio.Future[dict[str, Any]] | None = None
+        self._started = 0.0
+
+    async def check(self) -> dict[str, Any]:
+        """``{"ok", "probe" | "error"}``."""
+        if self._running is None or self._running.done():
+            self._running = asyncio.wrap_future(self._executor.submit(_offline_check, self.store))
+            self._started = time.monotonic()
+        budget = max(0.0, self._started + OFFLINE_BUDGET_S - time.monotonic())
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._running), budget)
+        except TimeoutError:
+            return {"ok": False, "error": f"no answer within {OFFLINE_BUDGET_S * 1000:g} ms"}
+
+    def close(self) -> None:
+        """Stop the check thread (a check in progress is left to finish)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _stores(store: FeatureStore) -> dict[str, Any]:
@@ -51,7 +72,7 @@ def _stores(store: FeatureStore) -> dict[str, Any]:
     }
 
 
-async def overview(state: ServerState, snapshot: Snapshot) -> dict[str, Any]:
+async def overview(state: ServerState, offline_probe: OfflineProbe, snapshot: Snapshot) -> dict[str, Any]:
     """The overview document."""
     registry_state = snapshot.state
     last_apply = registry_state.history[-1]["time"] if registry_state.history else None
@@ -59,7 +80,7 @@ async def overview(state: ServerState, snapshot: Snapshot) -> dict[str, Any]:
         online: dict[str, Any] = {"type": None, "ok": True, "probe": "no online store configured (offline only)"}
     else:
         online = await state.probe.check()
-    offline = await _offline_health(state)
+    offline = await offline_probe.check()
     return {
         "project": registry_state.project,
         "registry": {

@@ -218,7 +218,8 @@ function lookupForm(doc) {
   const isService = doc.kind === "feature_service";
   const keys = doc.join_keys || [];
   const features = isService ? null : (doc.spec.schema || []).filter((f) => !keys.includes(f.name)).map((f) => `${doc.name}:${f.name}`);
-  const keyInput = el("textarea", { id: "lookup-entities", rows: 3, cols: 60 }, JSON.stringify(Object.fromEntries(keys.map((k) => [k, []]))));
+  const inputs = [...keys, ...(doc.request_fields || [])];
+  const keyInput = el("textarea", { id: "lookup-entities", rows: 3, cols: 60 }, JSON.stringify(Object.fromEntries(inputs.map((k) => [k, []]))));
   const out = el("div", { id: "lookup-result" });
   const full = el("input", { type: "checkbox", id: "lookup-full-names" });
   const run = async () => {
@@ -242,7 +243,7 @@ function lookupForm(doc) {
     } catch (err) { out.replaceChildren(errorBox(err)); }
   };
   return [el("h2", {}, "Online lookup"),
-    el("p", { class: "muted" }, isService ? "Entity keys (and request data), column → values, JSON:" : `Entity keys (${keys.join(", ") || "none"}), column → values, JSON:`),
+    el("p", { class: "muted" }, `Entity keys${doc.request_fields && doc.request_fields.length ? " and request data" : ""} (${inputs.join(", ") || "none"}), column → values, JSON:`),
     keyInput, el("div", { class: "toolbar" }, el("button", { id: "lookup-run", onclick: run }, "Look up"),
       el("label", {}, full, " full feature names (view__feature)")), out];
 }
