@@ -36,8 +36,7 @@ from ladle.retrieval.date_range import range_entity_rows
 from ladle.retrieval.feature_refs import CachedResolver, ResolvedFeatures
 from ladle.retrieval.historical import historical_job
 from ladle.retrieval.job import RetrievalJob
-from ladle.versions import FeatureSetRoot, PublishResult, RollbackResult, VersionInfo, publish, rollback
-from ladle.versions.sources import source_versions
+from ladle.retrieval.online_read import OnlineResponse, read_online, read_online_async
 from ladle.retrieval.saved_datasets import (
     ReproduceReport,
     SavedDataset,
@@ -46,7 +45,8 @@ from ladle.retrieval.saved_datasets import (
     source_fingerprint,
     write_dataset,
 )
-from ladle.retrieval.online_read import OnlineResponse, read_online, read_online_async
+from ladle.versions import FeatureSetRoot, PublishResult, RollbackResult, VersionInfo, publish, rollback
+from ladle.versions.sources import source_versions
 
 __all__ = ["FeatureStore"]
 

@@ -399,7 +399,6 @@ class RedisOnlineStore(OnlineStore):
         self._type_cache[key] = (view, entry)
         return entry
 
-
     # --- deleting keys (rollback) ------------------------------------------------------------------------
     def delete(self, project: str, view: FeatureView, keys: pa.Table) -> None:
         """Remove this view's fields from the hash of each of ``keys`` (other views' fields stay; a hash
@@ -417,6 +416,7 @@ class RedisOnlineStore(OnlineStore):
                 pipe.execute()
         except redis_lib.RedisError as exc:
             raise self._driver_error(exc, f"deleting keys of feature view '{view.name}'") from exc
+
 
 _READ_SHA = hashlib.sha1(_READ_SCRIPT.encode()).hexdigest()
 
