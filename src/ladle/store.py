@@ -35,7 +35,7 @@ from ladle.retrieval.historical import historical_job
 from ladle.retrieval.job import RetrievalJob
 from ladle.retrieval.online_read import OnlineResponse, read_online
 from ladle.versions import FeatureSetRoot, PublishResult, RollbackResult, VersionInfo, publish, rollback
-from ladle.versions.sources import source_versions
+from ladle.versions.sources import pinned, source_versions
 
 __all__ = ["FeatureStore"]
 
@@ -279,12 +279,18 @@ class FeatureStore:
     ) -> RetrievalJob:
         """A point-in-time-correct training set: one row per entity row, features as of its timestamp."""
         resolved = self._resolve(features, full_feature_names)
+        versions = source_versions([r.view for r in resolved.views], self.repo_path, self._object_store())
+        if versions:  # read what is recorded, even if `latest` moves before the job runs
+            requests = [
+                replace(r, view=pinned(r.view, versions[r.view.name])) if r.view.name in versions else r
+                for r in resolved.views
+            ]
+            resolved = replace(resolved, views=requests)
         job = historical_job(
             self.offline_store, resolved, entity_df, filter_by_created_timestamp, resolved.key_arrow_types()
         )
         job.feast_compatible_dtypes = self.feast_compatible_dtypes
-        views = [r.view for r in resolved.views]
-        job.metadata["source_versions"] = source_versions(views, self.repo_path, self._object_store())
+        job.metadata["source_versions"] = versions
         return job
 
     def get_online_features(
