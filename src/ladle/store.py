@@ -46,7 +46,7 @@ from ladle.retrieval.saved_datasets import (
     write_dataset,
 )
 from ladle.versions import FeatureSetRoot, PublishResult, RollbackResult, VersionInfo, publish, rollback
-from ladle.versions.sources import source_versions
+from ladle.versions.sources import pinned, source_versions
 
 __all__ = ["FeatureStore"]
 
@@ -383,6 +383,13 @@ class FeatureStore:
         if features is None:
             raise InvalidRequest("get_historical_features needs features=[...] or a FeatureService")
         resolved = self._resolve(features, full_feature_names)
+        versions = source_versions([r.view for r in resolved.views], self.repo_path, self._object_store())
+        if versions:  # read what is recorded, even if `latest` moves before the job runs
+            requests = [
+                replace(r, view=pinned(r.view, versions[r.view.name])) if r.view.name in versions else r
+                for r in resolved.views
+            ]
+            resolved = replace(resolved, views=requests)
         if entity_df is None:
             entity_df = range_entity_rows(self.offline_store, resolved, start_date, end_date)
         elif start_date is not None or end_date is not None:
@@ -391,8 +398,7 @@ class FeatureStore:
             self.offline_store, resolved, entity_df, filter_by_created_timestamp, resolved.key_arrow_types()
         )
         job.feast_compatible_dtypes = self.feast_compatible_dtypes
-        views = [r.view for r in resolved.views]
-        job.metadata["source_versions"] = source_versions(views, self.repo_path, self._object_store())
+        job.metadata["source_versions"] = versions
         return job
 
     def get_online_features(

@@ -274,3 +274,40 @@ def test_a_view_object_outside_the_repo_is_its_own_contract(make_repo: Any) -> N
             FeatureView(name=VIEW, entities=[driver], schema=[Field(name="trips", dtype=Int64)], source=source),
             build([1], 1.0, 10).drop(columns=["rate"]),
         )
+
+
+def test_the_roots_own_s3_endpoint_and_a_root_given_per_call(make_repo: Any, s3_root: str, moto_endpoint: str) -> None:
+    """``feature_sets.s3_endpoint`` alone reaches the server (the offline store names none); ``root=`` (the
+    CLI's --root) wins over the yaml."""
+    yaml = YAML.format(
+        project="versions_s3_root",
+        registry="data/registry.db",
+        online=SQLITE_ONLINE,
+        offline="",
+        root=s3_root,
+        root_extra=f"  s3_endpoint: {moto_endpoint}\n",
+    )
+    path = make_repo(
+        {"features.py": FEATURES.format(ttl_days=2, path="data/sets/driver_stats/latest", extra="")}, yaml=yaml
+    )
+    store = FeatureStore(repo_path=path)
+    store.publish(VIEW, build([1], 1.0, 10), version="v1")
+    assert [(v.version, v.is_latest) for v in store.list_versions(VIEW)] == [("v1", True)]
+    store.publish(VIEW, build([1], 2.0, 20), version="local", root="data/sets")
+    assert [v.version for v in store.list_versions(VIEW, root="data/sets")] == ["local"]
+    assert [v.version for v in store.list_versions(VIEW)] == ["v1"]
+    store.apply_repo()
+    assert training(store, [1])["trips"].tolist() == [21]
+
+
+def test_a_training_set_reads_the_version_it_recorded_even_if_latest_moves(make_repo: Any) -> None:
+    store = local_repo(make_repo)
+    store.publish(VIEW, build([1, 2], 1.0, 10), version="v1")
+    store.apply_repo()
+    entity_df = pd.DataFrame({"driver_id": [1, 2], "event_timestamp": [NOW, NOW]})
+    job = store.get_historical_features(entity_df, [f"{VIEW}:trips"])
+    store.publish(VIEW, build([1, 2], 2.0, 20), version="v2")  # before the job runs
+    assert job.metadata["source_versions"] == {VIEW: "v1"}
+    assert job.to_df()["trips"].tolist() == [11, 12]
+    assert training(store, [1, 2])["trips"].tolist() == [21, 22]  # a new job reads the new latest
+    assert store.get_feature_view(VIEW).batch_source.path.endswith("/latest")  # the registered view is untouched

@@ -9,6 +9,7 @@ the version is complete, and not at all when the data does not match the contrac
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -153,6 +154,8 @@ def _write_local(root: FeatureSetRoot, view: str, version: str, table: pa.Table,
         try:
             os.rename(tmp, final)  # fails when the version exists (a non-empty folder): the first publisher wins
         except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise root.failure(f"writing version '{version}' of '{view}' failed: {exc}") from exc
             raise InvalidRequest(
                 f"feature view '{view}' already has a version '{version}' under {root.uri}; a published version "
                 "is never replaced: publish under a new --version"
