@@ -1,7 +1,7 @@
 """The operating loop of seed 004, driven through the ``ladle`` command as a user would:
 
 publish v1 -> apply -> materialize -> check passes -> publish v2 -> check sees the skew -> materialize ->
-check passes -> rollback to v1 -> online serves v1's values -> check passes (-> reproduce a saved dataset).
+check passes -> rollback to v1 -> online serves v1's values -> check passes -> save the training set and reproduce it with zero differences.
 
 Run on the embedded default (local feature-set root, file registry, SQLite online) and on an S3 root and S3
 registry (a moto server on loopback) with Redis online.
@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from backends import REDIS_URL
+from ladle.definitions import SavedDatasetFileStorage
 from ladle.store import FeatureStore
 from operating_repo import FEATURES, NOW, SQLITE_ONLINE, YAML, build, expected
 
@@ -135,11 +136,17 @@ def test_the_operating_loop_end_to_end(repo: Path, tmp_path: Path) -> None:
     job = store.get_historical_features(pd.DataFrame({"driver_id": [1, 2, 3], "event_timestamp": [NOW] * 3}), REFS)
     assert job.metadata["source_versions"] == {VIEW: "v1"}
     assert job.to_df()["trips"].tolist() == want["trips"]
-    store.close()
 
     # --- reproduce a saved dataset from v1 with zero differences -------------------------------------
-    # (the lead adds this step once saved datasets and `ladle reproduce` are merged: save `job` here,
-    #  publish a v3, roll back to v1, and `ladle reproduce NAME` must report zero differing rows)
+    saved = store.create_saved_dataset(
+        from_=job, name="trips_v1", storage=SavedDatasetFileStorage(path=str(tmp_path / "trips_v1.parquet"))
+    )
+    assert saved.metadata["views"][VIEW]["version"] == "v1"
+    store.close()
+    out = ladle(repo, "reproduce", "trips_v1")
+    assert "reproduced: 3 rows, 0 differ" in out
+    described = json.loads(ladle(repo, "saved-datasets", "describe", "trips_v1", "-o", "json"))
+    assert described["reproducibility"]["views"][VIEW]["version"] == "v1"
 
     # a refused publish leaves latest where it was
     bad = tmp_path / "bad.parquet"

@@ -128,7 +128,7 @@ def dataset_record(
     path, endpoint = _storage_path(storage)
     table = job.to_arrow()
     entity = table.drop_columns([c for c in job.feature_columns if c in table.column_names])
-    versions = dict(getattr(job, "source_versions", None) or {})
+    versions = dict(job.metadata.get("source_versions") or {})
     features = list(job.metadata.get("features", []))
     used = sorted({ref.split(":", 1)[0] for ref in features} & set(views))
     provenance = {}
