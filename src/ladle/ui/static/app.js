@@ -386,7 +386,7 @@ async function freshnessPage(params) {
 }
 
 function changeCounts(c) {
-  return `+${c.added} ~${c.changed} −${c.removed}`;
+  return `+${c.added} ~${c.changed} -${c.removed}`;
 }
 
 function contractBadge(flag) {
@@ -425,7 +425,8 @@ async function historyPage() {
     el("p", { class: "muted" }, `Current version ${doc.current}; ${doc.retained} version${doc.retained === 1 ? "" : "s"} retained (registry.history_limit).`),
     vs.length > 1 ? compareForm(vs, vs[1].version, vs[0].version) : null,
     table(["Version", "Time", "User", "Host", "Changes", "Contract", "Summary"], vs.map((v) =>
-      [el("a", { href: `#/history/${v.version}` }, `v${v.version}`), show(v.time), v.user, v.host, changeCounts(v),
+      [el("a", { href: `#/history/${v.version}` }, `v${v.version}`), el("span", { class: "nowrap" }, show(v.time).replace("T", " ")), v.user, v.host,
+        el("span", { class: "nowrap" }, changeCounts(v)),
         v.contract_changes ? el("span", { class: "badge bad contract-badge" }, `${v.contract_changes} contract change${v.contract_changes === 1 ? "" : "s"}`) : "—",
         [v.rollback_of !== null ? el("span", { class: "badge" }, `rollback to v${v.rollback_of}`) : null, v.summary]])),
     snippets(doc.snippets)];
@@ -488,7 +489,7 @@ async function datasetPage(name) {
       ["join keys", doc.join_keys.join(", ")], ["stored at", show(doc.storage.path)], ["entity rows", show(doc.entity_rows)],
       ["result fingerprint", el("code", {}, show(doc.result_fingerprint))], ["entity rows fingerprint", el("code", {}, show(doc.entity_df_fingerprint))],
       ["built with", Object.entries(doc.versions).map(([k, v]) => `${k} ${v}`).join(", ")]]),
-    el("h2", {}, "Views"), table(["View", "Schema hash", "Contract since", "Source", "Source version or fingerprint"], views),
+    el("h2", {}, "Views"), table(["View", "Schema hash", "Since saved", "Source", "Source version or fingerprint"], views),
     el("h2", {}, "Features"), el("p", {}, doc.features.map((f) => el("code", { class: "feature" }, f)).flatMap((c) => [c, " "])),
     el("h2", {}, "Sample"), sample, snippets(doc.snippets, "Reproduce it")];
 }
