@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from server_helpers import demo_repo
-from ui_helpers import VIEW, build_history
+from ui_helpers import VIEW, build_history, edit_repo
 
 from ladle import FeatureStore
 from ladle.definitions.contract import schema_hash
@@ -232,3 +232,67 @@ def test_published_versions_without_a_root(tmp_path: Path) -> None:
         doc = ok(c, f"/api/feature-views/{VIEW}/versions")
         assert (doc["configured"], doc["versions"]) == (False, [])
         assert ok(c, "/api/saved-datasets")["items"] == []
+
+
+def plain_diff(diff: Any) -> list[tuple[Any, ...]]:
+    """A registry diff as comparable tuples (absent values as None, as ``registry diff --json`` gives them)."""
+    from ladle.registry.diff import MISSING
+
+    def value(v: Any) -> Any:
+        return None if v is MISSING else v
+
+    return [
+        (c.kind, c.name, c.change, c.contract_changed, [(f.path, value(f.old), value(f.new)) for f in c.fields])
+        for c in diff.changes
+    ]
+
+
+def test_every_pair_of_versions_matches_the_registrys_diff(client: TestClient, store: FeatureStore) -> None:
+    """The UI walks only objects whose content hash differs; the result is the registry's own diff."""
+    for a in range(4):
+        for b in range(4):
+            doc = ok(client, f"/api/history/compare?a={a}&b={b}")
+            got = [
+                (
+                    c["kind"],
+                    c["name"],
+                    c["change"],
+                    c["contract_changed"],
+                    [(f["path"], f["old"], f["new"]) for f in c["fields"]],
+                )
+                for c in doc["changes"]
+            ]
+            assert got == plain_diff(store.diff_registry_versions(a, b)), (a, b)
+
+
+def test_a_version_past_retention(tmp_path: Path) -> None:
+    repo = demo_repo(tmp_path, name="ui_retention")
+    yaml_path = repo / "feature_store.yaml"
+    yaml_path.write_text(
+        yaml_path.read_text().replace(
+            "registry: data/registry.db", "registry:\n  path: data/registry.db\n  history_limit: 2"
+        )
+    )
+    store = FeatureStore(repo_path=repo)
+    for ttl in ("hours=2", "hours=3"):
+        edit_repo(
+            repo, "ttl=timedelta(days=1)" if ttl == "hours=2" else "ttl=timedelta(hours=2)", f"ttl=timedelta({ttl})"
+        )
+        store.apply_repo()
+    store.close()
+    with TestClient(create_ui_app(ServerSettings(repo_path=str(repo))), base_url=LOCAL) as c:
+        assert [v["version"] for v in ok(c, "/api/history")["versions"]] == [3, 2]
+        oldest = ok(c, "/api/history/2")  # v1 is gone: the changed paths the entry recorded, no values
+        assert oldest["values"] is False and "past retention" in oldest["why"]
+        assert oldest["changes"][0]["fields"] == [{"path": "ttl_seconds", "old": None, "new": None, "absent": None}]
+        newest = ok(c, "/api/history/3")
+        assert newest["values"] is True
+        assert newest["changes"][0]["fields"][0] == {
+            "path": "ttl_seconds",
+            "old": 7200.0,
+            "new": 10800.0,
+            "absent": None,
+        }
+        response = c.get("/api/history/compare?a=1&b=3")
+        assert response.status_code == 400 and "history_limit" in response.json()["error"]["message"]
+        assert "registry version '8'" in refused(c, "/api/history/compare?a=1&b=8", 404, "NotFound")
