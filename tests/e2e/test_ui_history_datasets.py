@@ -296,3 +296,22 @@ def test_a_version_past_retention(tmp_path: Path) -> None:
         response = c.get("/api/history/compare?a=1&b=3")
         assert response.status_code == 400 and "history_limit" in response.json()["error"]["message"]
         assert "registry version '8'" in refused(c, "/api/history/compare?a=1&b=8", 404, "NotFound")
+
+
+def test_a_relative_saved_dataset_path_is_read_from_the_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Saved from the repo's folder with a relative path, the dataset is found by a UI started elsewhere."""
+    import pandas as pd
+
+    from ladle.definitions import SavedDatasetFileStorage
+
+    repo = demo_repo(tmp_path, name="ui_relative")
+    monkeypatch.chdir(repo)
+    store = FeatureStore(repo_path=repo)
+    entity_df = pd.DataFrame({"driver_id": [1001], "event_timestamp": [pd.Timestamp.now(tz="UTC")]})
+    job = store.get_historical_features(entity_df, [f"{VIEW}:conv_rate"])
+    store.create_saved_dataset(from_=job, name="rel", storage=SavedDatasetFileStorage(path="data/rel.parquet"))
+    store.close()
+    monkeypatch.chdir(tmp_path)
+    with TestClient(create_ui_app(ServerSettings(repo_path=str(repo))), base_url=LOCAL) as c:
+        doc = ok(c, "/api/saved-datasets/rel/sample")
+        assert doc["columns"][:2] == ["driver_id", "event_timestamp"] and doc["rows"][0][0] == 1001

@@ -141,10 +141,15 @@ def dataset_sample(store: FeatureStore, snapshot: Snapshot, name: str, limit: in
     record = _record(snapshot, name)
     storage = record.get("storage") or {}
     options = getattr(store.offline_store, "object_store", ObjectStoreOptions())
+    where = str(storage["path"])
+    # a relative path is where the SDK reads it (the working directory), else the repo's (``ladle ui -c REPO``)
+    base = Path.cwd()
+    if "://" not in where and not Path(where).is_absolute() and not (base / where).exists():
+        base = store.repo_path
     path = ParquetPath(
-        storage["path"],
+        where,
         f"saved dataset '{name}'",
-        Path.cwd(),
+        base,
         options if isinstance(options, ObjectStoreOptions) else ObjectStoreOptions(),
         storage.get("s3_endpoint_override") or "",
         store="saved datasets",
