@@ -143,7 +143,7 @@ async def get_history(request: Request) -> Response:
     """The registry's retained versions, newest first: time, user, host, summary, change counts and how many
     feature-view contracts each changed (``ladle registry history``)."""
     state = _state(request)
-    document = await state.off_loop(lambda: history.versions(_snapshot(state).state))
+    document = await state.off_loop(lambda: history.versions(_snapshot(state)))
     return _json({**document, "snippets": snippets.for_history(_base(request))})
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from ladle.errors import InvalidRequest, LadleError, NotFound
 from ladle.registry.contracts import spec_schema_hash
 from ladle.registry.diff import MISSING, FieldChange, ObjectChange, RegistryDiff
-from ladle.registry.history import list_versions, specs_at
+from ladle.registry.history import RegistryVersion, list_versions, specs_at
 from ladle.registry.state import KIND_SINGULAR, RegistryState, Specs
 from ladle.ui.catalog import Snapshot
 
@@ -41,10 +41,15 @@ def _counts(changes: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> dict[
     return counts
 
 
-def versions(state: RegistryState) -> dict[str, Any]:
+def versions(snapshot: Snapshot) -> dict[str, Any]:
     """``{"current", "last_updated", "retained", "versions": [...]}``, newest first; each version has its time,
     user, host, summary, ``rollback_of``, ``restorable``, object count, change counts and
-    ``contract_changes`` (feature views whose schema hash it changed)."""
+    ``contract_changes`` (feature views whose schema hash it changed). Built once per registry state."""
+    document: dict[str, Any] = snapshot.cached(("registry-versions",), lambda: _versions(snapshot.state))
+    return document
+
+
+def _versions(state: RegistryState) -> dict[str, Any]:
     objects = {int(e["version"]): len(e.get("objects") or {}) for e in state.history}
     items = [
         {
@@ -66,6 +71,11 @@ def versions(state: RegistryState) -> dict[str, Any]:
         "retained": len(items),
         "versions": items,
     }
+
+
+def _listed(snapshot: Snapshot) -> list[RegistryVersion]:
+    found: list[RegistryVersion] = snapshot.cached(("registry-listed",), lambda: list_versions(snapshot.state))
+    return found
 
 
 def _plain(value: Any) -> Any:
@@ -200,7 +210,7 @@ def version_detail(snapshot: Snapshot, version: int) -> dict[str, Any]:
     (``values: false`` and ``why``). 404 for a version not in the history."""
     state = snapshot.state
     entry = _entry(state, version)
-    listed = next(v for v in list_versions(state) if v.version == version)
+    listed = next(v for v in _listed(snapshot) if v.version == version)
     document: dict[str, Any] = {
         "version": version,
         "previous": version - 1,
