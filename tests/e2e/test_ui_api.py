@@ -64,6 +64,7 @@ def test_overview_counts_stores_and_health(client: TestClient) -> None:
         "feature-views": 2,
         "on-demand-feature-views": 2,
         "feature-services": 3,
+        "saved-datasets": 0,
     }
     assert doc["stores"]["online_store"]["type"] == "sqlite"
     assert doc["stores"]["registry"]["path"] == "data/registry.db"
@@ -280,15 +281,26 @@ def test_training_set_preview(client: TestClient) -> None:
 
 def test_history(client: TestClient) -> None:
     doc = ok(client, "/api/history")
-    assert doc["current"] == 1
-    assert doc["versions"] == [
-        {"version": 1, "time": doc["versions"][0]["time"], "objects": 12, "added": 12, "changed": 0, "removed": 0}
-    ]
-    assert "ladle registry-dump" in doc["snippets"][1]["code"]
+    assert doc["current"] == 1 and doc["retained"] == 1
+    (v1,) = doc["versions"]
+    assert (v1["version"], v1["objects"], v1["added"], v1["changed"], v1["removed"], v1["contract_changes"]) == (
+        1,
+        12,
+        12,
+        0,
+        0,
+        0,
+    )
+    assert v1["summary"].startswith("added project 'ui_demo'; added data_source") and v1["user"] and v1["host"]
+    assert "ladle registry history" in doc["snippets"][1]["code"]
     version = ok(client, "/api/history/1")
-    assert {"change": "added", "fields": [], "kind": "feature_view", "name": "driver_hourly_stats"} in version[
-        "changes"
-    ]
+    assert {
+        "change": "added",
+        "fields": [],
+        "kind": "feature_view",
+        "name": "driver_hourly_stats",
+        "contract_changed": None,
+    } in version["changes"]
     assert "registered registry versions: 1" in refused(client, "/api/history/7", 404, "NotFound")
     refused(client, "/api/history/latest", 422, "RequestValidationError")
 
@@ -310,6 +322,11 @@ def test_pages_and_openapi(client: TestClient) -> None:
         "/api/freshness",
         "/api/history",
         "/api/history/{version}",
+        "/api/history/compare",
+        "/api/saved-datasets",
+        "/api/saved-datasets/{name}",
+        "/api/saved-datasets/{name}/sample",
+        "/api/feature-views/{name}/versions",
         "/api/online",
         "/api/feature-services/{name}/preview",
         "/api/feature-views/{name}/freshness",
@@ -341,7 +358,13 @@ def test_registry_changes_show_after_refresh(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert ok(c, "/api/overview")["counts"]["feature-services"] == 2
         change = ok(c, "/api/history/2")["changes"]
-        assert {"change": "removed", "fields": [], "kind": "feature_service", "name": "driver_activity_v3"} in change
+        assert {
+            "change": "removed",
+            "fields": [],
+            "kind": "feature_service",
+            "name": "driver_activity_v3",
+            "contract_changed": None,
+        } in change
 
 
 WINDOWED = """

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from server_helpers import demo_repo, free_port
+from ui_helpers import VIEW, build_history
 
 from ladle import FeatureStore
 
@@ -159,6 +160,7 @@ def test_overview(chromium_driver: Any, url: str, shots: Path) -> None:
         "feature-views": "2",
         "on-demand-feature-views": "2",
         "feature-services": "3",
+        "saved-datasets": "0",
     }
     assert chromium_driver.find_element("tag name", "h1").text == "Project ui_browser"
 
@@ -291,10 +293,10 @@ def test_freshness_and_history_pages(chromium_driver: Any, url: str) -> None:
     assert chromium_driver.find_elements("css selector", "tr.stale") == []
     open_page(chromium_driver, url, "/history", "table tbody tr")
     assert texts(chromium_driver, "table tbody tr td:first-child") == ["v1"]
-    assert "ladle registry-dump" in " ".join(texts(chromium_driver, "pre.snippet-code"))
+    assert "ladle registry history" in " ".join(texts(chromium_driver, "pre.snippet-code"))
     chromium_driver.find_element("link text", "v1").click()
     until(chromium_driver, lambda d: d.find_element("tag name", "h1").text == "Registry version 1", "version page")
-    assert len(texts(chromium_driver, "table tbody tr")) == 12
+    assert len(chromium_driver.find_elements("css selector", "#diff .change.added")) == 12
 
 
 def test_api_key_prompt(chromium_driver: Any, repo: Path) -> None:
@@ -305,3 +307,81 @@ def test_api_key_prompt(chromium_driver: Any, repo: Path) -> None:
         chromium_driver.find_element("id", "key-input").send_keys("browser-key\n")
         until(chromium_driver, lambda d: d.find_elements("css selector", ".cards .card"), "the overview with the key")
         chromium_driver.execute_script("sessionStorage.clear()")
+
+
+# --- a repo with a history: three registry versions, published versions, saved datasets (ui_helpers) -------
+@pytest.fixture(scope="module")
+def history_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LADLE_USER", "ui-tester")
+        repo = build_history(tmp_path_factory.mktemp("ui_browser_history"))
+    with ladle_ui(repo) as served:
+        yield served
+
+
+def diff_fields(driver: Any) -> list[list[str]]:
+    return [
+        [td.text for td in tr.find_elements("tag name", "td")]
+        for tr in driver.find_elements("css selector", "#diff .change tbody tr")
+    ]
+
+
+def test_history_page_shows_versions_diffs_and_compares(chromium_driver: Any, history_url: str, shots: Path) -> None:
+    open_page(chromium_driver, history_url, "/history", "table tbody tr")
+    rows = [
+        [td.text for td in tr.find_elements("tag name", "td")]
+        for tr in chromium_driver.find_elements("css selector", "table tbody tr")
+    ]
+    assert [r[0] for r in rows] == ["v3", "v2", "v1"]
+    assert [r[2] for r in rows] == ["ui-tester"] * 3
+    assert (rows[0][4], rows[0][5]) == ("+0 ~1 -0", "1 contract change")
+    assert (rows[1][5], rows[2][4]) == ("—", "+12 ~0 -0")
+    assert rows[0][6] == "changed feature_view 'driver_hourly_stats' (schema[2].dtype)"
+    chromium_driver.save_screenshot(str(shots / "ui-history.png"))
+    chromium_driver.find_element("link text", "v3").click()
+    until(chromium_driver, lambda d: d.find_element("tag name", "h1").text == "Registry version 3", "version page")
+    assert diff_fields(chromium_driver) == [["schema[2].dtype", "Float32", "Float64"]]
+    assert texts(chromium_driver, "#diff .contract-badge") == ["contract change"]
+    assert "ladle registry rollback 3" in " ".join(texts(chromium_driver, "pre.snippet-code"))
+    chromium_driver.save_screenshot(str(shots / "ui-history-version.png"))
+    open_page(chromium_driver, history_url, "/history/2", "#diff")
+    assert diff_fields(chromium_driver) == [["ttl_seconds", "86400", "7200"]]
+    assert texts(chromium_driver, "#diff .contract-badge") == ["cosmetic"]
+    # compare any two versions from the form on the history page
+    open_page(chromium_driver, history_url, "/history", "#compare-run")
+    from selenium.webdriver.support.ui import Select
+
+    Select(chromium_driver.find_element("id", "compare-a")).select_by_visible_text("v1")
+    Select(chromium_driver.find_element("id", "compare-b")).select_by_visible_text("v3")
+    chromium_driver.find_element("id", "compare-run").click()
+    until(chromium_driver, lambda d: d.find_element("tag name", "h1").text == "Registry v1 → v3", "compare page")
+    until(chromium_driver, lambda d: d.find_elements("css selector", "#diff .change"), "the comparison")
+    assert diff_fields(chromium_driver) == [["schema[2].dtype", "Float32", "Float64"], ["ttl_seconds", "86400", "7200"]]
+
+
+def test_saved_datasets_pages(chromium_driver: Any, history_url: str, shots: Path) -> None:
+    open_page(chromium_driver, history_url, "/datasets", "table tbody tr")
+    assert texts(chromium_driver, "table tbody tr td:first-child") == ["train_eta", "train_trips"]
+    chromium_driver.find_element("link text", "train_eta").click()
+    until(chromium_driver, lambda d: d.find_elements("css selector", "#dataset-sample table tbody tr"), "the sample")
+    assert chromium_driver.find_element("tag name", "h1").text == "saved dataset train_eta"
+    assert len(chromium_driver.find_elements("css selector", "#dataset-sample table tbody tr")) == 3
+    assert texts(chromium_driver, ".contract-badge")[0].startswith("contract changed (now ")
+    page = chromium_driver.find_element("id", "app").text
+    assert "v2 (now v3)" in page and "files:" in page
+    assert "ladle reproduce train_eta" in " ".join(texts(chromium_driver, "pre.snippet-code"))
+    chromium_driver.save_screenshot(str(shots / "ui-saved-dataset.png"))
+
+
+def test_a_view_page_shows_its_published_versions(chromium_driver: Any, history_url: str) -> None:
+    open_page(chromium_driver, history_url, f"/obj/feature-views/{VIEW}", "#published-versions table tbody tr")
+    assert chromium_driver.find_element("id", "latest-version").text == "v2"
+    rows = [
+        [td.text for td in tr.find_elements("tag name", "td")]
+        for tr in chromium_driver.find_elements("css selector", "#published-versions table tbody tr")
+    ]
+    assert [(r[0], r[1], r[3], r[5]) for r in rows] == [
+        ("v1", "", rows[0][3], "older contract"),
+        ("v2", "latest", "10", "current"),
+    ]
+    assert "train_eta" in chromium_driver.find_element("id", "app").text

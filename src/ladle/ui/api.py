@@ -22,7 +22,7 @@ from ladle.server.online_json import encode_json
 from ladle.server.routes import read_online_features
 from ladle.server.schemas import error_responses
 from ladle.server.state import ServerState
-from ladle.ui import freshness, history, snippets
+from ladle.ui import datasets, freshness, history, snippets
 from ladle.ui.catalog import MAX_PAGE, MAX_PER_PAGE, Snapshot, kind_of_slug, snapshot_of
 from ladle.ui.lineage import graph_of, layout
 from ladle.ui.overview import overview
@@ -140,17 +140,81 @@ async def get_freshness(
 
 @router.get("/history", responses={**_OBJECT, **_READ_ERRORS}, summary="Registry versions")
 async def get_history(request: Request) -> Response:
-    """The registry's versions, newest first, with how many objects each added, changed and removed."""
+    """The registry's retained versions, newest first: time, user, host, summary, change counts and how many
+    feature-view contracts each changed (``ladle registry history``)."""
     state = _state(request)
-    document = await state.off_loop(lambda: history.versions(_snapshot(state).state))
+    document = await state.off_loop(lambda: history.versions(_snapshot(state)))
     return _json({**document, "snippets": snippets.for_history(_base(request))})
 
 
-@router.get("/history/{version}", responses={**_OBJECT, **_READ_ERRORS}, summary="One registry version's changes")
-async def get_version(request: Request, version: int) -> Response:
-    """What one version changed (objects added, changed with their fields, removed)."""
+@router.get("/history/compare", responses={**_OBJECT, **_READ_ERRORS}, summary="Compare two registry versions")
+async def get_compare(
+    request: Request,
+    a: int = Query(..., ge=0, le=MAX_PAGE, description="the older version (0: the empty registry)"),
+    b: int = Query(..., ge=0, le=MAX_PAGE, description="the newer version"),
+) -> Response:
+    """What changed from version ``a`` to ``b`` (``ladle registry diff A B``): each object added, changed
+    (every field with its old and new value; feature views marked contract or cosmetic) or removed."""
     state = _state(request)
-    return _json(await state.off_loop(lambda: history.version_detail(_snapshot(state).state, version)))
+    document = await state.off_loop(lambda: history.compare(_snapshot(state), a, b))
+    return _json({**document, "snippets": snippets.for_compare(_base(request), a, b)})
+
+
+@router.get("/history/{version}", responses={**_OBJECT, **_READ_ERRORS}, summary="One registry version")
+async def get_version(request: Request, version: int) -> Response:
+    """One version: who made it and when, and its changes against the version before, with old and new values."""
+    state = _state(request)
+    document = await state.off_loop(lambda: history.version_detail(_snapshot(state), version))
+    return _json({**document, "snippets": snippets.for_version(_base(request), version)})
+
+
+@router.get("/saved-datasets", responses={**_OBJECT, **_READ_ERRORS}, summary="Saved datasets")
+async def get_saved_datasets(
+    request: Request,
+    q: str = Query("", description="text in the name, feature service or view names"),
+    tag: str = Query("", description="key or key:value"),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
+    per_page: int = Query(50, ge=1, le=MAX_PER_PAGE),
+) -> Response:
+    """One page of the registered saved datasets (``ladle saved-datasets list``), filtered by text and tag."""
+    state = _state(request)
+    document = await state.off_loop(lambda: datasets.dataset_page(_snapshot(state), q, tag, page, per_page))
+    return _json({**document, "snippets": snippets.for_saved_datasets(_base(request))})
+
+
+@router.get("/saved-datasets/{name}", responses={**_OBJECT, **_READ_ERRORS}, summary="One saved dataset")
+async def get_saved_dataset(request: Request, name: str) -> Response:
+    """A saved dataset's features, storage and reproducibility metadata, and what changed since it was saved."""
+    state = _state(request)
+    document = await state.off_loop(lambda: datasets.dataset_detail(_snapshot(state), name))
+    return _json({**document, "snippets": snippets.for_saved_dataset(_base(request), name)})
+
+
+@router.get(
+    "/saved-datasets/{name}/sample",
+    responses={**_OBJECT, **error_responses(400, 401, 404, 422, 502, 503)},
+    summary="The first rows of a saved dataset",
+)
+async def get_saved_dataset_sample(
+    request: Request, name: str, limit: int = Query(20, ge=1, le=datasets.MAX_DATASET_SAMPLE)
+) -> Response:
+    """The first ``limit`` stored rows of a saved dataset."""
+    state = _state(request)
+    return _json(
+        await state.off_loop(lambda: datasets.dataset_sample(state.ready_store(), _snapshot(state), name, limit))
+    )
+
+
+@router.get(
+    "/feature-views/{name}/versions",
+    responses={**_OBJECT, **error_responses(400, 401, 404, 502, 503)},
+    summary="A feature view's published versions",
+)
+async def get_published_versions(request: Request, name: str) -> Response:
+    """The view's published feature-set versions (``ladle versions VIEW``) and the one ``latest`` points at."""
+    state = _state(request)
+    document = await state.off_loop(lambda: datasets.published_versions(state.ready_store(), _snapshot(state), name))
+    return _json({**document, "snippets": snippets.for_published_versions(_base(request), name)})
 
 
 @router.post(
@@ -284,9 +348,31 @@ def _object_document(state: ServerState, slug: str, name: str, base: str) -> dic
         document["freshness"] = freshness.freshness_row(snap, name, datetime.now(UTC), document["online_store"])
         features = [f.name for f in view.features]
         document["snippets"] += snippets.for_view_values(base, name, features, view.join_keys)
+        document.update(_view_extras(state, snap, name))
     if kind == "feature_services":
         document["join_keys"], document["request_fields"] = _service_inputs(snap, stored.spec)
     return document
+
+
+def _view_extras(state: ServerState, snap: Snapshot, name: str) -> dict[str, Any]:
+    """A feature view's contract versions (v0, v1, ...), the saved datasets built from it, and whether a
+    feature-set root is configured (its page then loads the published versions)."""
+    record = snap.state.view_versions.get(name) or {"active": None, "versions": []}
+    contract_versions = [
+        {k: v for k, v in entry.items() if k != "spec"} | {"active": entry.get("version") == record.get("active")}
+        for entry in record.get("versions") or []
+    ]
+    used_by = [
+        n
+        for n, r in sorted(snap.state.saved_datasets.items())
+        if name in (r.get("reproducibility") or {}).get("views", {})
+    ]
+    configured = state.store.config.feature_sets
+    return {
+        "contract_versions": contract_versions,
+        "saved_datasets": used_by,
+        "feature_sets": bool(configured and configured.root),
+    }
 
 
 def _service_inputs(snap: Snapshot, spec: dict[str, Any]) -> tuple[list[str], list[str]]:

@@ -34,6 +34,7 @@ from ladle.server.same_origin import SameOriginMiddleware, allowed_host_names
 from ladle.server.settings import ServerSettings
 from ladle.server.state import Limits, ServerState
 from ladle.store import FeatureStore
+from ladle.ui import history
 from ladle.ui.api import router
 from ladle.ui.catalog import snapshot_of
 from ladle.ui.freshness import freshness_rows
@@ -81,8 +82,9 @@ def _never_expiring(config: RepoConfig) -> RepoConfig:
 
 
 def _warm(store: FeatureStore, loaded: bool) -> None:
-    """Build what the pages need of a registry just read (rows, definitions, lineage layout, freshness) in the
-    refresher's thread, so no request pays for it; a state already seen costs nothing."""
+    """Build what the pages need of a registry just read (rows, definitions, lineage layout, freshness, the
+    newest versions' diffs) in the refresher's thread, so no request pays for it; a state already seen costs
+    nothing."""
     if not loaded:
         return
     try:
@@ -91,6 +93,7 @@ def _warm(store: FeatureStore, loaded: bool) -> None:
         graph = graph_of(snapshot)
         snapshot.cached(("layout", ""), lambda: layout(graph))
         freshness_rows(snapshot)
+        history.warm(snapshot.state)
     except LadleError as exc:  # a damaged definition: the request that needs it reports it
         _log.warning("could not prepare the registry for the UI: %s", exc)
 

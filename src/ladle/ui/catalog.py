@@ -197,8 +197,9 @@ class Snapshot:
         return found
 
     def counts(self) -> dict[str, int]:
-        """How many objects of each listed kind."""
-        return {slug: len(self.rows[kind]) for slug, kind in KIND_SLUGS.items()}
+        """How many objects of each listed kind, and how many saved datasets."""
+        counts = {slug: len(self.rows[kind]) for slug, kind in KIND_SLUGS.items()}
+        return {**counts, "saved-datasets": len(self.state.saved_datasets)}
 
 
 _SNAPSHOTS: weakref.WeakKeyDictionary[RegistryState, Snapshot] = weakref.WeakKeyDictionary()

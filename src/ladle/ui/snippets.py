@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 __all__ = [
+    "for_compare",
     "for_freshness",
     "for_history",
     "for_lineage",
@@ -18,6 +19,10 @@ __all__ = [
     "for_object",
     "for_overview",
     "for_preview",
+    "for_published_versions",
+    "for_saved_dataset",
+    "for_saved_datasets",
+    "for_version",
     "for_view_values",
 ]
 
@@ -138,7 +143,58 @@ def for_freshness(base: str) -> list[dict[str, str]]:
 def for_history(base: str) -> list[dict[str, str]]:
     """The history page."""
     return _snippet(
-        "for entry in store.registry.to_dict()['history']:\n    print(entry['version'], entry['time'], entry['changes'])",
-        "ladle registry-dump | python -c 'import json, sys; print(json.load(sys.stdin)[\"history\"])'",
+        "for v in store.registry_history():\n    print(v.version, v.time, v.user, v.host, v.summary)",
+        "ladle registry history\nladle registry history --json",
         f"curl -s {base}/api/history",
+    )
+
+
+def for_version(base: str, version: int) -> list[dict[str, str]]:
+    """One registry version's page: its diff against the version before, and restoring it."""
+    before = max(version - 1, 0)
+    return _snippet(
+        f"diff = store.diff_registry_versions({before}, {version})\nprint('\\n'.join(diff.describe()))\n"
+        f"# store.rollback_registry({version})  # writes a new version equal to this one",
+        f"ladle registry diff {before} {version}\nladle registry diff {before} {version} --json\n"
+        f"ladle registry rollback {version}   # writes a new version equal to this one",
+        f"curl -s {base}/api/history/{version}",
+    )
+
+
+def for_compare(base: str, a: int, b: int) -> list[dict[str, str]]:
+    """The comparison of two registry versions."""
+    return _snippet(
+        f"diff = store.diff_registry_versions({a}, {b})\nprint('\\n'.join(diff.describe()))\n"
+        "print('\\n'.join(diff.contract_lines()))",
+        f"ladle registry diff {a} {b}\nladle registry diff {a} {b} --json",
+        f"curl -s '{base}/api/history/compare?a={a}&b={b}'",
+    )
+
+
+def for_saved_datasets(base: str) -> list[dict[str, str]]:
+    """The saved datasets list."""
+    return _snippet(
+        "for ds in store.list_saved_datasets():\n    print(ds.name, ds.metadata['rows'], ds.created_timestamp)",
+        "ladle saved-datasets list",
+        f"curl -s {base}/api/saved-datasets",
+    )
+
+
+def for_saved_dataset(base: str, name: str) -> list[dict[str, str]]:
+    """A saved dataset's page: its rows, its metadata and its reproduction."""
+    return _snippet(
+        f"ds = store.get_saved_dataset({name!r})\nprint(ds.to_df().head())\nprint(ds.metadata)\n"
+        f"report = store.reproduce_saved_dataset({name!r})\nprint('\\n'.join(report.lines()))",
+        f"ladle saved-datasets describe {name} -o json\nladle reproduce {name}",
+        f"curl -s {base}/api/saved-datasets/{name}\ncurl -s '{base}/api/saved-datasets/{name}/sample?limit=20'",
+    )
+
+
+def for_published_versions(base: str, view: str) -> list[dict[str, str]]:
+    """A feature view's published versions."""
+    return _snippet(
+        f"for v in store.list_versions({view!r}):\n    print(v.version, v.is_latest, v.metadata['row_count'])\n"
+        f"# store.rollback({view!r}, '<version>')  # latest -> that version, online follows",
+        f"ladle versions {view}\nladle rollback {view} <version>",
+        f"curl -s {base}/api/feature-views/{view}/versions",
     )

@@ -165,7 +165,7 @@ async function overviewPage() {
   return [
     el("h1", {}, `Project ${doc.project}`),
     el("div", { class: "cards" }, Object.entries(doc.counts).map(([slug, n]) =>
-      el("a", { class: "card", href: `#/list/${slug}`, "data-count": slug }, el("div", { class: "n" }, n), KINDS[slug]))),
+      el("a", { class: "card", href: slug === "saved-datasets" ? "#/datasets" : `#/list/${slug}`, "data-count": slug }, el("div", { class: "n" }, n), KINDS[slug] || "Saved datasets"))),
     el("h2", {}, "Registry"),
     kv([["version", doc.registry.version], ["last apply", show(doc.registry.last_apply)], ["last update", show(doc.registry.last_updated)],
       ["last refresh", show(doc.registry.refresh.last_refresh)]]),
@@ -280,7 +280,33 @@ function viewSections(doc) {
     el("h2", {}, "Freshness"), box, el("div", { class: "toolbar" }, el("button", { class: "secondary", id: "probe", onclick: probe }, "Check the stores now")),
     el("h2", {}, "Offline sample"), el("div", { class: "toolbar" }, el("button", { class: "secondary", id: "load-sample", onclick: loadSample }, "Load the newest rows")), sample,
     doc.spec.online && doc.online_store ? lookupForm(doc) : null,
+    versionSections(doc),
   ];
+}
+
+// a view's contract versions (v0, v1, ... in the registry), published feature-set versions, saved datasets
+function versionSections(doc) {
+  const out = [];
+  if (doc.contract_versions.length) {
+    out.push(el("h2", {}, "Contract versions"), table(["Version", "Schema hash", "Registry version", "Time", ""], doc.contract_versions.map((v) =>
+      [`v${v.version}`, el("code", {}, show(v.schema_hash).slice(0, 12)), `v${v.registry_version}`, show(v.time), v.active ? el("span", { class: "badge ok" }, "active") : ""])));
+  }
+  if (doc.feature_sets) {
+    const box = el("div", { id: "published-versions" }, el("p", { class: "muted" }, "Reading…"));
+    api(`/api/feature-views/${encodeURIComponent(doc.name)}/versions`).then((p) => box.replaceChildren(
+      p.versions.length ? el("p", {}, "latest → ", el("code", { id: "latest-version" }, show(p.latest)), el("span", { class: "muted" }, ` (${p.root})`))
+        : el("p", { class: "muted" }, `Nothing published under ${p.root} yet (ladle publish ${doc.name} DATA).`),
+      p.versions.length ? table(["Version", "", "Published", "Rows", "Event times", "Contract", "Fingerprint"], p.versions.map((v) =>
+        [v.version, v.is_latest ? el("span", { class: "badge ok" }, "latest") : "", show(v.generated_at), show(v.row_count),
+          `${show(v.event_time_min)} → ${show(v.event_time_max)}`, v.current_contract ? "current" : el("span", { class: "badge bad" }, "older contract"),
+          el("code", {}, show(v.fingerprint).slice(0, 19))]), (i) => ({ class: p.versions[i].is_latest ? "latest" : "" })) : null,
+      snippets(p.snippets, "Versions as a call"))).catch((err) => box.replaceChildren(errorBox(err)));
+    out.push(el("h2", {}, "Published versions"), box);
+  }
+  if (doc.saved_datasets.length) {
+    out.push(el("h2", {}, "Saved datasets"), el("p", {}, doc.saved_datasets.map((n) => [el("a", { href: `#/datasets/${encodeURIComponent(n)}` }, n), " "])));
+  }
+  return out;
 }
 
 function previewSection(doc) {
@@ -359,19 +385,113 @@ async function freshnessPage(params) {
       el("button", { class: "secondary", disabled: page >= pages, onclick: () => go(page + 1) }, "Next")), snippets(doc.snippets)];
 }
 
+function changeCounts(c) {
+  return `+${c.added} ~${c.changed} -${c.removed}`;
+}
+
+function contractBadge(flag) {
+  if (flag === true) return el("span", { class: "badge bad contract-badge", title: "the schema hash changed: consumers must follow" }, "contract change");
+  if (flag === false) return el("span", { class: "badge contract-badge" }, "cosmetic");
+  return null;
+}
+
+function fieldValue(f, side) {
+  return f.absent === side ? el("span", { class: "muted" }, "(absent)") : el("code", {}, show(f[side]));
+}
+
+// the changes of a registry diff: one block per object, each changed field with its old and new value
+function diffView(changes, values) {
+  if (!changes.length) return el("p", { class: "muted", id: "diff" }, "No changes: both versions hold the same definitions.");
+  return el("div", { id: "diff" }, changes.map((c) => el("div", { class: `change ${c.change}`, "data-object": `${c.kind}/${c.name}` },
+    el("h3", {}, el("span", { class: c.change === "removed" ? "badge bad" : c.change === "added" ? "badge ok" : "badge" }, c.change), " ",
+      c.kind.replace(/_/g, " "), " ", c.change === "removed" ? c.name : objLink(c.kind, c.name), " ", contractBadge(c.contract_changed),
+      c.schema_hash_before ? el("span", { class: "muted" }, ` schema hash ${c.schema_hash_before.slice(0, 12)} → ${c.schema_hash_after.slice(0, 12)}`) : null),
+    c.fields.length ? table(["Field", "Old", "New"], c.fields.map((f) => [el("code", {}, f.path),
+      values ? fieldValue(f, "old") : "—", values ? fieldValue(f, "new") : "—"])) : null)));
+}
+
+function compareForm(versions, a, b) {
+  const options = (selected) => [...versions.map((v) => el("option", { value: v.version, selected: v.version === selected }, `v${v.version}`)),
+    el("option", { value: 0, selected: selected === 0 }, "v0 (empty)")];
+  const from = el("select", { id: "compare-a" }, options(a)), to = el("select", { id: "compare-b" }, options(b));
+  const go = () => { location.hash = `#/history/compare?a=${from.value}&b=${to.value}`; };
+  return el("div", { class: "toolbar" }, "Compare", from, "with", to, el("button", { id: "compare-run", onclick: go }, "Compare"));
+}
+
 async function historyPage() {
   const doc = await api("/api/history");
-  return [el("h1", {}, "Registry history"), el("p", { class: "muted" }, `Current version ${doc.current}; source: ${doc.source}.`),
-    table(["Version", "Time", "Added", "Changed", "Removed", "Objects"], doc.versions.map((v) =>
-      [el("a", { href: `#/history/${v.version}` }, `v${v.version}`), show(v.time), v.added, v.changed, v.removed, v.objects])), snippets(doc.snippets)];
+  const vs = doc.versions;
+  return [el("h1", {}, "Registry history"),
+    el("p", { class: "muted" }, `Current version ${doc.current}; ${doc.retained} version${doc.retained === 1 ? "" : "s"} retained (registry.history_limit).`),
+    vs.length > 1 ? compareForm(vs, vs[1].version, vs[0].version) : null,
+    table(["Version", "Time", "User", "Host", "Changes", "Contract", "Summary"], vs.map((v) =>
+      [el("a", { href: `#/history/${v.version}` }, `v${v.version}`), el("span", { class: "nowrap" }, show(v.time).replace("T", " ")), v.user, v.host,
+        el("span", { class: "nowrap" }, changeCounts(v)),
+        v.contract_changes ? el("span", { class: "badge bad contract-badge" }, `${v.contract_changes} contract change${v.contract_changes === 1 ? "" : "s"}`) : "—",
+        [v.rollback_of !== null ? el("span", { class: "badge" }, `rollback to v${v.rollback_of}`) : null, v.summary]])),
+    snippets(doc.snippets)];
 }
 
 async function versionPage(version) {
   const doc = await api(`/api/history/${encodeURIComponent(version)}`);
-  return [el("h1", {}, `Registry version ${doc.version}`), el("p", { class: "muted" }, show(doc.time)),
-    table(["Change", "Kind", "Name", "Fields"], doc.changes.map((c) =>
-      [el("span", { class: c.change === "removed" ? "badge bad" : "badge" }, c.change), c.kind.replace(/_/g, " "), objLink(c.kind, c.name), (c.fields || []).join(", ")])),
-    el("p", {}, el("a", { href: "#/history" }, "All versions"))];
+  return [el("h1", {}, `Registry version ${doc.version}`),
+    kv([["time", show(doc.time)], ["user", doc.user], ["host", doc.host], ["summary", doc.summary],
+      doc.rollback_of !== null ? ["rollback of", el("a", { href: `#/history/${doc.rollback_of}` }, `v${doc.rollback_of}`)] : null,
+      ["changes", `${changeCounts(doc)}${doc.contract_changes ? `, ${doc.contract_changes} contract change(s)` : ""}`],
+      ["restorable", doc.restorable ? "yes" : "no (written before the registry kept snapshots)"]]),
+    el("h2", {}, `Changes since v${doc.previous}`),
+    doc.values ? null : el("p", { class: "muted" }, `Field values are not shown: ${doc.why}`),
+    diffView(doc.changes, doc.values),
+    el("p", {}, el("a", { href: "#/history" }, "All versions")), snippets(doc.snippets)];
+}
+
+async function comparePage(params) {
+  const a = Number(params.get("a") || 0), b = Number(params.get("b") || 0);
+  const [doc, hist] = await Promise.all([api(`/api/history/compare?${new URLSearchParams({ a, b })}`), api("/api/history")]);
+  return [el("h1", {}, `Registry v${a} → v${b}`), compareForm(hist.versions, a, b),
+    el("p", {}, `${changeCounts(doc)}${doc.contract_changes ? `, ${doc.contract_changes} contract change(s)` : ""}`),
+    diffView(doc.changes, true), el("p", {}, el("a", { href: "#/history" }, "All versions")), snippets(doc.snippets)];
+}
+
+async function datasetsPage(params) {
+  const q = params.get("q") || "", tag = params.get("tag") || "", page = Number(params.get("page") || 1);
+  const doc = await api(`/api/saved-datasets?${new URLSearchParams({ q, tag, page, per_page: 50 })}`);
+  const go = (changes) => { location.hash = `#/datasets?${new URLSearchParams({ q, tag, page: 1, ...changes })}`; };
+  const search = el("input", { type: "search", id: "search", placeholder: "search names, services, views", value: q });
+  search.addEventListener("keydown", (e) => { if (e.key === "Enter") go({ q: search.value }); });
+  const filter = el("select", { id: "tag-filter" }, el("option", { value: "" }, "any tag"),
+    Object.entries(doc.tags).map(([t, n]) => el("option", { value: t, selected: t === tag }, `${t} (${n})`)));
+  filter.addEventListener("change", () => go({ tag: filter.value }));
+  const rows = doc.items.map((d) => [el("a", { href: `#/datasets/${encodeURIComponent(d.name)}` }, d.name), tags(d.tags), show(d.rows), d.features,
+    d.views.map((v) => [objLink("feature_view", v), " "]), d.feature_service ? objLink("feature_service", d.feature_service) : "—", `v${d.registry_version}`, show(d.created_timestamp)]);
+  return [el("h1", {}, "Saved datasets"), el("div", { class: "toolbar" }, search, el("button", { onclick: () => go({ q: search.value }) }, "Search"), filter),
+    rows.length ? table(["Name", "Tags", "Rows", "Features", "Views", "Feature service", "Registry", "Created"], rows)
+      : el("p", { class: "muted" }, doc.total ? "Nothing matches." : "No saved datasets (store.create_saved_dataset registers one)."),
+    el("div", { class: "pager" }, el("button", { class: "secondary", disabled: page <= 1, onclick: () => go({ page: page - 1 }) }, "Previous"),
+      `page ${doc.page} of ${doc.pages} (${doc.total})`, el("button", { class: "secondary", disabled: page >= doc.pages, onclick: () => go({ page: page + 1 }) }, "Next")),
+    snippets(doc.snippets)];
+}
+
+async function datasetPage(name) {
+  const doc = await api(`/api/saved-datasets/${encodeURIComponent(name)}`);
+  const sample = el("div", { id: "dataset-sample" }, el("p", { class: "muted" }, "Reading…"));
+  api(`/api/saved-datasets/${encodeURIComponent(name)}/sample?limit=20`)
+    .then((s) => sample.replaceChildren(el("p", { class: "muted" }, `First ${s.rows.length} of ${show(s.total_rows)} rows`), table(s.columns, s.rows.map((r) => r.map(show)))))
+    .catch((err) => sample.replaceChildren(errorBox(err)));
+  const since = doc.registry_version === doc.registry_version_now ? `v${doc.registry_version} (current)` : `v${doc.registry_version} (now v${doc.registry_version_now})`;
+  const views = doc.views.map((v) => [objLink("feature_view", v.view), el("code", {}, v.schema_hash.slice(0, 12)),
+    !v.registered ? el("span", { class: "badge bad" }, "no longer registered") : v.contract_changed
+      ? el("span", { class: "badge bad contract-badge" }, `contract changed (now ${v.schema_hash_now.slice(0, 12)})`) : el("span", { class: "badge ok" }, "unchanged"),
+    objLink("data_source", v.source), v.version ? `published ${v.version}` : el("code", {}, show(v.fingerprint))]);
+  return [el("h1", {}, `saved dataset ${doc.name}`),
+    kv([["created", show(doc.created_timestamp)], ["rows", show(doc.rows)], ["registry version", since], ["tags", tags(doc.tags)],
+      ["feature service", doc.feature_service ? objLink("feature_service", doc.feature_service) : "—"],
+      ["join keys", doc.join_keys.join(", ")], ["stored at", show(doc.storage.path)], ["entity rows", show(doc.entity_rows)],
+      ["result fingerprint", el("code", {}, show(doc.result_fingerprint))], ["entity rows fingerprint", el("code", {}, show(doc.entity_df_fingerprint))],
+      ["built with", Object.entries(doc.versions).map(([k, v]) => `${k} ${v}`).join(", ")]]),
+    el("h2", {}, "Views"), table(["View", "Schema hash", "Since saved", "Source", "Source version or fingerprint"], views),
+    el("h2", {}, "Features"), el("p", {}, doc.features.map((f) => el("code", { class: "feature" }, f)).flatMap((c) => [c, " "])),
+    el("h2", {}, "Sample"), sample, snippets(doc.snippets, "Reproduce it")];
 }
 
 // --- routing ----------------------------------------------------------------------------------------------
@@ -386,7 +506,11 @@ async function route() {
   else if (parts[0] === "obj" && KINDS[parts[1]] && parts[2]) { active = parts[1]; render = () => objectPage(parts[1], parts[2]); }
   else if (parts[0] === "lineage") { active = "lineage"; render = lineagePage; }
   else if (parts[0] === "freshness") { active = "freshness"; render = () => freshnessPage(params); }
-  else if (parts[0] === "history") { active = "history"; render = parts[1] ? () => versionPage(parts[1]) : historyPage; }
+  else if (parts[0] === "history") {
+    active = "history";
+    render = parts[1] === "compare" ? () => comparePage(params) : parts[1] ? () => versionPage(parts[1]) : historyPage;
+  }
+  else if (parts[0] === "datasets") { active = "datasets"; render = parts[1] ? () => datasetPage(parts[1]) : () => datasetsPage(params); }
   else render = overviewPage;
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === active);
   main.setAttribute("aria-busy", "true");
