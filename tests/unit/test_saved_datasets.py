@@ -117,7 +117,8 @@ def test_reproduce_on_an_unchanged_store_finds_no_difference(store: FeatureStore
     report = FeatureStore(repo_path=store.repo_path).reproduce_saved_dataset("train")
     assert report.identical and report.rows == 5 and report.differing_rows == 0
     assert report.changes == []
-    assert report.lines() == ["Saved dataset 'train' reproduced: 5 rows, 0 differ."]
+    assert report.lines()[0] == "Saved dataset 'train' reproduced: 5 rows, 0 differ."
+    assert report.lines()[-1] == "Nothing changed since it was saved."
 
 
 def test_reproduce_names_the_changed_source_and_the_rows(store: FeatureStore) -> None:

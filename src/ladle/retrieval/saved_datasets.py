@@ -4,17 +4,17 @@
 ``storage`` (one parquet file, or Spark's folder), the entity rows beside them
 (``<path>.entity_df.parquet``), and registers a record in the registry (kept across applies, like Feast's
 saved datasets) holding the reproducibility metadata: the registry version, each view's schema hash and its
-source's version (the job's ``source_versions``, when it read published versions) or fingerprint, the
+source's version (the job's ``metadata["source_versions"]``, when it read published versions) or fingerprint, the
 entity rows' fingerprint, the result's fingerprint and row count, the ladle and dependency versions, and the
-time. ``ladle reproduce NAME`` (:func:`reproduce`) rebuilds the training set from the stored entity rows and
-feature references and reports the rows that differ, naming the views and sources that changed.
+time. ``ladle reproduce NAME`` (:mod:`ladle.retrieval.reproduce`) rebuilds the training set and reports what
+differs. Feast's ``feast.saved_dataset`` names (``SavedDataset``, ``SavedDatasetStorage``) resolve here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-from collections.abc import Callable
+from abc import ABC
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ladle.definitions import DataSource, FeatureView, FileSource
+from ladle.definitions import DataSource, FeatureView, FileSource, SavedDatasetFileStorage, SavedDatasetSparkStorage
 from ladle.definitions.contract import schema_hash
 from ladle.errors import InvalidRequest
 from ladle.offline.base import OfflineStore
@@ -32,16 +32,31 @@ from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
 from ladle.retrieval.job import RetrievalJob, arrow_to_pandas
 
 __all__ = [
-    "ReproduceReport",
     "SavedDataset",
+    "SavedDatasetStorage",
     "dataset_record",
     "entity_rows_path",
-    "reproduce",
     "source_fingerprint",
     "table_fingerprint",
 ]
 
 _DEPENDENCIES = ("ladle", "pyarrow", "pandas", "numpy", "duckdb", "psycopg", "pyspark", "polars")
+
+
+class SavedDatasetStorage(ABC):  # noqa: B024  (a type to check against: ladle's storages are registered below)
+    """Where a saved dataset's rows are stored (Feast's base class of the same name).
+
+    :class:`~ladle.definitions.SavedDatasetFileStorage` and :class:`~ladle.definitions.SavedDatasetSparkStorage`
+    are its (virtual) subclasses, so ``isinstance(storage, SavedDatasetStorage)`` and type hints written for
+    Feast hold.
+
+    >>> isinstance(SavedDatasetFileStorage(path="train.parquet"), SavedDatasetStorage)
+    True
+    """
+
+
+SavedDatasetStorage.register(SavedDatasetFileStorage)
+SavedDatasetStorage.register(SavedDatasetSparkStorage)
 
 
 def table_fingerprint(table: pa.Table) -> str:
@@ -128,7 +143,7 @@ def dataset_record(
     path, endpoint = _storage_path(storage)
     table = job.to_arrow()
     entity = table.drop_columns([c for c in job.feature_columns if c in table.column_names])
-    versions = dict(getattr(job, "source_versions", None) or {})
+    versions = dict(job.metadata.get("source_versions") or {})
     features = list(job.metadata.get("features", []))
     used = sorted({ref.split(":", 1)[0] for ref in features} & set(views))
     provenance = {}
@@ -234,121 +249,3 @@ class SavedDataset:
             "created_timestamp": self.created_timestamp,
             "reproducibility": self.metadata,
         }
-
-
-@dataclass
-class ReproduceReport:
-    """The rebuild of a saved dataset compared with the stored rows."""
-
-    name: str
-    rows: int
-    rebuilt_rows: int
-    differing_rows: int
-    #: column -> rows that differ in it
-    differing_columns: dict[str, int]
-    #: what changed since the dataset was saved: views, sources, registry version (one line each)
-    changes: list[str]
-
-    @property
-    def identical(self) -> bool:
-        """Whether the rebuild equals the stored rows."""
-        return self.differing_rows == 0 and self.rows == self.rebuilt_rows
-
-    def lines(self) -> list[str]:
-        """The report as a user reads it."""
-        if self.identical:
-            head = f"Saved dataset '{self.name}' reproduced: {self.rows} rows, 0 differ."
-        else:
-            cols = ", ".join(f"{c} ({n})" for c, n in self.differing_columns.items())
-            head = (
-                f"Saved dataset '{self.name}' differs from its rebuild: {self.differing_rows} of {self.rows} rows "
-                f"differ (rebuilt {self.rebuilt_rows})" + (f"; columns: {cols}" if cols else "")
-            )
-        return [head, *(f"  {c}" for c in self.changes)]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (``ladle reproduce --json``)."""
-        return {**self.__dict__, "identical": self.identical}
-
-
-def _equal_rows(a: pa.ChunkedArray, b: pa.ChunkedArray) -> pa.Array:
-    """Per row, whether two columns hold the same value (null equals null, NaN equals NaN)."""
-    if a.type != b.type:
-        try:
-            b = b.cast(a.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return pa.array([False] * len(a))
-    same = pc.fill_null(pc.equal(a, b), False)
-    both_null = pc.and_(pc.is_null(a), pc.is_null(b))
-    same = pc.or_(same, both_null)
-    if pa.types.is_floating(a.type):
-        same = pc.or_(same, pc.fill_null(pc.and_(pc.is_nan(a), pc.is_nan(b)), False))
-    return same
-
-
-def compare(stored: pa.Table, rebuilt: pa.Table) -> tuple[int, dict[str, int]]:
-    """``(differing rows, {column: differing rows})`` of two tables compared row by row."""
-    if stored.num_rows != rebuilt.num_rows:
-        return max(stored.num_rows, rebuilt.num_rows), {}
-    every = pa.array([True] * stored.num_rows)
-    columns: dict[str, int] = {}
-    for name in stored.column_names:
-        if name not in rebuilt.column_names:
-            columns[name] = stored.num_rows
-            every = pa.array([False] * stored.num_rows)
-            continue
-        same = _equal_rows(stored.column(name), rebuilt.column(name))
-        misses = stored.num_rows - pc.sum(same).as_py() if stored.num_rows else 0
-        if misses:
-            columns[name] = misses
-        every = pc.and_(every, same)
-    differing = stored.num_rows - (pc.sum(every).as_py() or 0) if stored.num_rows else 0
-    return differing, columns
-
-
-def _changes(
-    dataset: SavedDataset, views: dict[str, FeatureView], version: int, current: Callable[..., Any]
-) -> list[str]:
-    meta = dataset.metadata
-    out = []
-    if meta.get("registry_version") != version:
-        out.append(f"registry: saved at version {meta.get('registry_version')}, now at version {version}")
-    for name, was in meta.get("views", {}).items():
-        view = views.get(name)
-        if view is None:
-            out.append(f"feature view '{name}': no longer registered")
-            continue
-        if schema_hash(view) != was["schema_hash"]:
-            out.append(
-                f"feature view '{name}': contract changed (schema hash {was['schema_hash'][:12]} -> "
-                f"{schema_hash(view)[:12]})"
-            )
-        if was.get("version") is not None:
-            continue
-        now = current(view.batch_source)
-        if now != was.get("fingerprint"):
-            out.append(
-                f"source '{was['source']}' of feature view '{name}': its data changed since the dataset was saved"
-            )
-    return out
-
-
-def reproduce(
-    dataset: SavedDataset,
-    rebuild: Callable[[pa.Table], pa.Table],
-    views: dict[str, FeatureView],
-    registry_version: int,
-    fingerprint: Callable[[DataSource], str],
-) -> ReproduceReport:
-    """Rebuild ``dataset`` from its entity rows (``rebuild``) and compare with the stored rows."""
-    stored = dataset.to_arrow()
-    rebuilt = rebuild(dataset.entity_df())
-    differing, columns = compare(stored, rebuilt)
-    return ReproduceReport(
-        dataset.name,
-        stored.num_rows,
-        rebuilt.num_rows,
-        differing,
-        columns,
-        _changes(dataset, views, registry_version, fingerprint),
-    )
