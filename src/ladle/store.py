@@ -326,15 +326,17 @@ class FeatureStore:
         )
         write_dataset(from_, storage, entity, self.offline_store, allow_overwrite)
         self.registry.save_dataset(name, record, allow_overwrite)
-        return SavedDataset.from_record(record, self.offline_store)
+        return SavedDataset.from_record(record, self.offline_store, self.repo_path)
 
     def get_saved_dataset(self, name: str) -> SavedDataset:
         """A registered saved dataset (``.to_df()`` reads its rows)."""
-        return SavedDataset.from_record(self.registry.get_saved_dataset(name), self.offline_store)
+        return SavedDataset.from_record(self.registry.get_saved_dataset(name), self.offline_store, self.repo_path)
 
     def list_saved_datasets(self, tags: dict[str, str] | None = None) -> list[SavedDataset]:
         """The registered saved datasets, by name."""
-        found = [SavedDataset.from_record(r, self.offline_store) for r in self.registry.list_saved_datasets()]
+        found = [
+            SavedDataset.from_record(r, self.offline_store, self.repo_path) for r in self.registry.list_saved_datasets()
+        ]
         return _tagged(found, tags)
 
     def reproduce_saved_dataset(self, name: str) -> ReproduceReport:

@@ -112,6 +112,19 @@ def _storage_path(storage: Any) -> tuple[str, str]:
     return path, getattr(target, "s3_endpoint_override", "") or ""
 
 
+def _recorded(path: str, repo_path: Path) -> str:
+    """A storage path as the record keeps it: a local path relative to the repo when it lies inside it (so the
+    record holds wherever the repo is checked out), else absolute; a URI as given. ``persist`` resolves a
+    relative path against the current directory, and so does this."""
+    if "://" in path:
+        return path
+    absolute = (Path.cwd() / path).resolve()
+    try:
+        return absolute.relative_to(repo_path.resolve()).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
 def _parquet(path: str, endpoint: str, offline: OfflineStore, what: str) -> ParquetPath:
     options = getattr(offline, "object_store", ObjectStoreOptions())
     return ParquetPath(path, what, Path.cwd(), options, endpoint, store="saved datasets")
@@ -140,7 +153,8 @@ def dataset_record(
     feature_service: str | None = None,
 ) -> tuple[dict[str, Any], pa.Table]:
     """The registry record of a saved dataset of ``job`` (written nowhere yet) and its entity rows."""
-    path, endpoint = _storage_path(storage)
+    given, endpoint = _storage_path(storage)
+    path = _recorded(given, repo_path)
     table = job.to_arrow()
     entity = table.drop_columns([c for c in job.feature_columns if c in table.column_names])
     versions = dict(job.metadata.get("source_versions") or {})
@@ -200,10 +214,14 @@ class SavedDataset:
     metadata: dict[str, Any]
     entity_rows: str
     _offline: OfflineStore | None = field(default=None, repr=False)
+    #: what a relative storage path is relative to (the repo; the current directory when ``None``)
+    _repo_path: Path | None = field(default=None, repr=False)
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], offline: OfflineStore | None = None) -> SavedDataset:
-        """The object for a registry record."""
+    def from_record(
+        cls, record: dict[str, Any], offline: OfflineStore | None = None, repo_path: Path | None = None
+    ) -> SavedDataset:
+        """The object for a registry record (relative storage paths are relative to ``repo_path``)."""
         return cls(
             record["name"],
             list(record["features"]),
@@ -216,12 +234,14 @@ class SavedDataset:
             dict(record["reproducibility"]),
             record["entity_rows"],
             offline,
+            repo_path,
         )
 
     def _read(self, path: str) -> pa.Table:
         options = getattr(self._offline, "object_store", ObjectStoreOptions())
         endpoint = self.storage.get("s3_endpoint_override") or ""
-        return ParquetPath(path, f"saved dataset '{self.name}'", Path.cwd(), options, endpoint).read_table()
+        base = self._repo_path or Path.cwd()
+        return ParquetPath(path, f"saved dataset '{self.name}'", base, options, endpoint).read_table()
 
     def to_arrow(self) -> pa.Table:
         """The stored rows."""
