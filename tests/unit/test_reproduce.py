@@ -162,6 +162,7 @@ def test_a_feature_service_is_rebuilt_as_it_was(repo: Path) -> None:
     assert report.definition_changes == [
         {"kind": "feature_service", "name": "model", "fields": ["features[0].features[1]"]}
     ]
+    assert "feature service 'model': definition changed (features[0].features[1])" in report.changes
 
 
 def test_an_extra_rebuilt_column_is_a_difference(repo: Path) -> None:

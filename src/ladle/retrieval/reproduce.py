@@ -331,7 +331,8 @@ def _change_lines(
     for d in definitions:
         shown = ", ".join(d["fields"][:4]) + (", ..." if len(d["fields"]) > 4 else "")
         label = d["kind"].replace("_", " ")
-        out.append(f"{label} '{d['name']}': definition changed without a contract change ({shown})")
+        what = "definition changed without a contract change" if d["kind"] == "feature_view" else "definition changed"
+        out.append(f"{label} '{d['name']}': {what} ({shown})")
     for s in sources:
         where = f"source '{s['source']}' of feature view '{s['view']}'"
         if s["saved_version"] is not None:
