@@ -240,3 +240,34 @@ def test_a_published_version_change_is_named_and_rollback_reproduces(make_repo) 
     store.rollback("stats", "v1", online=False)
     report = reproduce(repo)
     assert report.identical and report.changes == []
+
+
+def test_a_view_no_longer_registered_is_rebuilt_and_named(repo: Path) -> None:
+    save(repo)
+    (repo / "features.py").write_text(REPO.split("stats = FeatureView", maxsplit=1)[0])  # only the entity is left
+    assert not FeatureStore(repo_path=repo).apply_repo().is_empty
+    report = reproduce(repo)
+    assert report.identical and report.definitions_version == 1
+    assert report.contract_changes[0]["view"] == "stats" and report.contract_changes[0]["schema_hash"] is None
+    assert "feature view 'stats': no longer registered" in report.changes
+
+
+def test_a_pinned_view_version_reference_is_rebuilt(repo: Path) -> None:
+    edit(repo, ', Field(name="trips", dtype=Int64)]', "]")  # stats v1 (no trips); v0 keeps it
+    store = FeatureStore(repo_path=repo)
+    job = store.get_historical_features(ENTITIES, ["stats@v0:trips"])
+    store.create_saved_dataset(
+        from_=job, name="pinned", storage=SavedDatasetFileStorage(path=str(repo / "data/pinned.parquet"))
+    )
+    recorded = store.get_saved_dataset("pinned").metadata["views"]
+    assert list(recorded) == ["stats@v0"] and recorded["stats@v0"]["fingerprint"].startswith("files:")
+    edit(repo, "ttl=timedelta(days=3)", "ttl=timedelta(days=4)")
+    report = reproduce(repo, "pinned")
+    assert report.identical and report.definitions_version == 2 and report.rows == 5
+    assert report.contract_changes == []  # version 0 of the view is what it was
+    assert report.changes == [
+        "registry: saved at version 2, now at version 3",
+        "feature view 'stats': definition changed without a contract change (ttl_seconds)",
+    ]
+    write_stats(repo / "data/stats.parquet", [*ROWS, (2, h(2), 0.9, 9)])
+    assert reproduce(repo, "pinned").source_changes[0]["view"] == "stats@v0"

@@ -31,7 +31,7 @@ from ladle.registry.state import KINDS, RegistryState, Specs, StoredObject
 from ladle.registry.view_versions import split_versioned, versioned_view
 from ladle.retrieval.feature_refs import resolve_features
 from ladle.retrieval.historical import historical_job
-from ladle.retrieval.saved_datasets import SavedDataset, source_fingerprint
+from ladle.retrieval.saved_datasets import SavedDataset, recorded_view, source_fingerprint, used_views
 from ladle.versions.sources import source_version
 
 __all__ = ["Definitions", "ReproduceReport", "RowDiff", "StateCatalog", "compare", "definitions_for", "reproduce"]
@@ -246,20 +246,21 @@ def _sample_line(sample: dict[str, Any]) -> str:
 
 
 # --- what changed ---------------------------------------------------------------------------------------
-def _contract_changes(recorded: dict[str, Any], now: dict[str, FeatureView]) -> list[dict[str, Any]]:
+def _contract_changes(recorded: dict[str, Any], now: RegistryState) -> list[dict[str, Any]]:
     out = []
     for name, was in recorded.items():
-        view = now.get(name)
+        view = recorded_view(now, name)
         digest = schema_hash(view) if view is not None else None
         if digest != was["schema_hash"]:
             out.append({"view": name, "saved_schema_hash": was["schema_hash"], "schema_hash": digest})
     return out
 
 
-def _used(dataset: SavedDataset) -> dict[str, set[str]]:
-    """Kind key -> names of the objects the dataset's features name (views, on-demand views, its service)."""
-    names = {split_versioned(ref.split(":", 1)[0])[0] for ref in dataset.features}
-    used = {"feature_views": names, "on_demand_feature_views": names, "feature_services": set()}
+def _used(dataset: SavedDataset, then: Specs) -> dict[str, set[str]]:
+    """Kind key -> names of the objects the dataset read (views, on-demand views, its service) in ``then``."""
+    refs = {split_versioned(ref.split(":", 1)[0])[0] for ref in dataset.features}
+    views = {split_versioned(n)[0] for n in used_views(dataset.features, dataset.feature_service_name, then)}
+    used = {"feature_views": views | refs, "on_demand_feature_views": refs, "feature_services": set()}
     if dataset.feature_service_name:
         used["feature_services"] = {dataset.feature_service_name}
     return used
@@ -269,7 +270,7 @@ def _definition_changes(
     dataset: SavedDataset, then: Specs, now: Specs, contract_changed: set[str]
 ) -> list[dict[str, Any]]:
     out = []
-    for kind, names in _used(dataset).items():
+    for kind, names in _used(dataset, then).items():
         for name in sorted(names):
             old, new = then[kind].get(name), now[kind].get(name)
             if old is None or new is None or old == new or (kind == "feature_views" and name in contract_changed):
@@ -281,7 +282,7 @@ def _definition_changes(
 
 def _source_changes(
     recorded: dict[str, Any],
-    views: dict[str, FeatureView],
+    state: RegistryState,
     offline: OfflineStore,
     repo_path: Path,
     options: ObjectStoreOptions,
@@ -289,7 +290,7 @@ def _source_changes(
     """The sources (as the rebuild reads them) whose published version or data changed since the dataset."""
     out = []
     for name, was in recorded.items():
-        view = views.get(name)
+        view = recorded_view(state, name)
         if view is None:
             continue
         saved_version = was.get("version")
@@ -373,11 +374,11 @@ def reproduce(
     keys = [*dataset.join_keys, *([meta["timestamp_column"]] if meta.get("timestamp_column") else [])]
     rows = compare(stored, rebuilt, keys)
     recorded_views = dict(meta.get("views", {}))
-    contracts = _contract_changes(recorded_views, state.feature_views())
+    contracts = _contract_changes(recorded_views, state)
     fallback = definitions.warning is not None
     changed = {c["view"] for c in contracts}
     definition_changes = [] if fallback else _definition_changes(dataset, definitions.specs, state.specs(), changed)
-    sources = _source_changes(recorded_views, definitions.state.feature_views(), offline, repo_path, options)
+    sources = _source_changes(recorded_views, definitions.state, offline, repo_path, options)
     return ReproduceReport(
         name=dataset.name,
         rows=stored.num_rows,

@@ -29,6 +29,8 @@ from ladle.definitions.contract import schema_hash
 from ladle.errors import InvalidRequest
 from ladle.offline.base import OfflineStore
 from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
+from ladle.registry.state import RegistryState, Specs
+from ladle.registry.view_versions import split_versioned, versioned_view
 from ladle.retrieval.job import RetrievalJob, arrow_to_pandas
 
 __all__ = [
@@ -36,8 +38,10 @@ __all__ = [
     "SavedDatasetStorage",
     "dataset_record",
     "entity_rows_path",
+    "recorded_view",
     "source_fingerprint",
     "table_fingerprint",
+    "used_views",
 ]
 
 _DEPENDENCIES = ("ladle", "pyarrow", "pandas", "numpy", "duckdb", "psycopg", "pyspark", "polars")
@@ -141,29 +145,52 @@ class ViewProvenance:
     fingerprint: str | None
 
 
+def used_views(features: list[str], feature_service: str | None, specs: Specs) -> list[str]:
+    """The feature views (``"view"`` or ``"view@vN"``) a dataset's features read: the views its references name
+    and, through a feature service (``specs``: the registry's definitions), the views its projections read."""
+    names = {ref.split(":", 1)[0] for ref in features}
+    service = specs["feature_services"].get(feature_service) if feature_service else None
+    if service is not None:
+        names = {p["name"] for p in service["features"]}
+    return sorted(n for n in names if split_versioned(n)[0] in specs["feature_views"])
+
+
+def recorded_view(state: RegistryState, name: str) -> FeatureView | None:
+    """Feature view ``name`` (``"view@vN"``: that version) of ``state``; ``None`` when it has no such view."""
+    base, number = split_versioned(name)
+    view = state.feature_views().get(base)
+    if view is None or number is None:
+        return view
+    try:
+        return versioned_view(state, base, number)
+    except InvalidRequest:
+        return None
+
+
 def dataset_record(
     job: RetrievalJob,
     name: str,
     storage: Any,
     tags: dict[str, str] | None,
-    views: dict[str, FeatureView],
-    registry_version: int,
+    state: RegistryState,
     offline: OfflineStore,
     repo_path: Path,
     feature_service: str | None = None,
 ) -> tuple[dict[str, Any], pa.Table]:
-    """The registry record of a saved dataset of ``job`` (written nowhere yet) and its entity rows."""
+    """The registry record of a saved dataset of ``job`` (written nowhere yet) and its entity rows; ``state`` is
+    the registry the job was built against."""
     given, endpoint = _storage_path(storage)
     path = _recorded(given, repo_path)
     table = job.to_arrow()
     entity = table.drop_columns([c for c in job.feature_columns if c in table.column_names])
     versions = dict(job.metadata.get("source_versions") or {})
     features = list(job.metadata.get("features", []))
-    used = sorted({ref.split(":", 1)[0] for ref in features} & set(views))
     provenance = {}
-    for view_name in used:
-        view = views[view_name]
-        version = versions.get(view_name)
+    for view_name in used_views(features, feature_service, state.specs()):
+        view = recorded_view(state, view_name)
+        if view is None:
+            continue
+        version = versions.get(view.name)
         fingerprint = None if version is not None else source_fingerprint(offline, view.batch_source, repo_path)
         provenance[view_name] = ViewProvenance(schema_hash(view), view.batch_source.name, version, fingerprint)
     record = {
@@ -177,7 +204,7 @@ def dataset_record(
         "tags": dict(tags or {}),
         "created_timestamp": datetime.now(UTC).isoformat(),
         "reproducibility": {
-            "registry_version": registry_version,
+            "registry_version": state.version,
             "views": {n: p.__dict__ for n, p in provenance.items()},
             "entity_df_fingerprint": table_fingerprint(entity),
             "result_fingerprint": table_fingerprint(table),
