@@ -1,7 +1,8 @@
 """``ladle reproduce`` as a user runs it: a contract change that keeps the rows is reported (exit 0), the rebuild
 reads the definitions of the registry version the dataset recorded, from any directory (``-c``); once that version
 is past the history's retention, the rebuild uses the current definitions and says so with a warning; a changed
-source exits 1 with the differing rows listed."""
+source exits 1 with the differing rows listed. And the operating loop's last step: a published version change is
+named, and after ``ladle rollback`` to the version the dataset read, zero rows differ."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+import operating_repo as loop
 from ladle.definitions import SavedDatasetFileStorage
 from ladle.store import FeatureStore
 
@@ -123,3 +125,41 @@ def test_reproduce_from_the_command_line(make_repo, tmp_path: Path) -> None:
     assert "1 of 3 rows differ" in done.stdout
     assert "row 1: driver_id=2" in done.stdout and "rate saved 0.8, rebuilt 0.9" in done.stdout
     assert "source 'stats_src' of feature view 'stats': its data changed since the dataset was saved" in done.stdout
+
+
+def test_reproduce_across_published_versions(make_repo, tmp_path: Path) -> None:
+    """The operating loop's last step: a training set read v1; v2 is published (reproduce names the version
+    change and the rows, exit 1); ``ladle rollback`` to v1; reproduce finds zero differences."""
+    yaml = loop.YAML.format(
+        project="cli_reproduce_loop",
+        registry="data/registry.db",
+        online=loop.SQLITE_ONLINE,
+        offline="",
+        root="data/sets",
+        root_extra="",
+    )
+    repo = make_repo(
+        {"features.py": loop.FEATURES.format(ttl_days=2, path="data/sets/driver_stats/latest", extra="")}, yaml=yaml
+    )
+    v1, v2 = tmp_path / "v1.parquet", tmp_path / "v2.parquet"
+    loop.build([1, 2, 3], 1.0, 10, hours_ago=2).to_parquet(v1)
+    loop.build([1, 2, 3], 2.0, 20, hours_ago=1).to_parquet(v2)
+    run("publish", "driver_stats", str(v1), "--version", "v1", cwd=repo)
+    run("apply", cwd=repo)
+    store = FeatureStore(repo_path=repo)
+    entities = pd.DataFrame({"driver_id": [1, 2, 3], "event_timestamp": [loop.NOW] * 3})
+    job = store.get_historical_features(entities, ["driver_stats:rate", "driver_stats:trips"])
+    store.create_saved_dataset(
+        from_=job, name="loop", storage=SavedDatasetFileStorage(path=str(repo / "data/loop.parquet"))
+    )
+    store.close()
+    assert "0 differ" in run("reproduce", "loop", cwd=repo).stdout
+
+    run("publish", "driver_stats", str(v2), "--version", "v2", cwd=repo)
+    done = run("reproduce", "loop", cwd=repo, code=1)
+    assert "3 of 3 rows differ" in done.stdout
+    assert "source 'stats_src' of feature view 'driver_stats': published version v1 when saved, v2 now" in done.stdout
+
+    run("rollback", "driver_stats", "v1", cwd=repo)
+    out = run("reproduce", "loop", cwd=repo).stdout
+    assert "reproduced: 3 rows, 0 differ." in out and "Nothing changed since it was saved." in out
