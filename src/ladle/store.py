@@ -37,14 +37,8 @@ from ladle.retrieval.feature_refs import CachedResolver, ResolvedFeatures
 from ladle.retrieval.historical import historical_job
 from ladle.retrieval.job import RetrievalJob
 from ladle.retrieval.online_read import OnlineResponse, read_online, read_online_async
-from ladle.retrieval.saved_datasets import (
-    ReproduceReport,
-    SavedDataset,
-    dataset_record,
-    reproduce,
-    source_fingerprint,
-    write_dataset,
-)
+from ladle.retrieval.reproduce import ReproduceReport, reproduce
+from ladle.retrieval.saved_datasets import SavedDataset, dataset_record, write_dataset
 from ladle.versions import FeatureSetRoot, PublishResult, RollbackResult, VersionInfo, publish, rollback
 from ladle.versions.sources import pinned, source_versions
 
@@ -324,43 +318,31 @@ class FeatureStore:
             name,
             storage,
             tags,
-            state.feature_views(),
-            state.version,
+            state,
             self.offline_store,
             self.repo_path,
             service,
         )
         write_dataset(from_, storage, entity, self.offline_store, allow_overwrite)
         self.registry.save_dataset(name, record, allow_overwrite)
-        return SavedDataset.from_record(record, self.offline_store)
+        return SavedDataset.from_record(record, self.offline_store, self.repo_path)
 
     def get_saved_dataset(self, name: str) -> SavedDataset:
         """A registered saved dataset (``.to_df()`` reads its rows)."""
-        return SavedDataset.from_record(self.registry.get_saved_dataset(name), self.offline_store)
+        return SavedDataset.from_record(self.registry.get_saved_dataset(name), self.offline_store, self.repo_path)
 
     def list_saved_datasets(self, tags: dict[str, str] | None = None) -> list[SavedDataset]:
         """The registered saved datasets, by name."""
-        found = [SavedDataset.from_record(r, self.offline_store) for r in self.registry.list_saved_datasets()]
+        found = [
+            SavedDataset.from_record(r, self.offline_store, self.repo_path) for r in self.registry.list_saved_datasets()
+        ]
         return _tagged(found, tags)
 
     def reproduce_saved_dataset(self, name: str) -> ReproduceReport:
-        """Rebuild a saved dataset from its entity rows and features and compare it with the stored rows."""
+        """Rebuild a saved dataset with the definitions of the registry version it recorded (the data as it is
+        now), compare it with the stored rows and name what changed since (docs/saved-datasets.md)."""
         dataset = self.get_saved_dataset(name)
-        service = dataset.feature_service_name
-        features = self.get_feature_service(service) if service else dataset.features
-
-        def rebuild(entity: Any) -> Any:
-            job = self.get_historical_features(entity, features, full_feature_names=dataset.full_feature_names)
-            return job.to_arrow()
-
-        state = self.registry.state()
-        return reproduce(
-            dataset,
-            rebuild,
-            state.feature_views(),
-            state.version,
-            lambda source: source_fingerprint(self.offline_store, source, self.repo_path),
-        )
+        return reproduce(dataset, self.registry.state(), self.offline_store, self.repo_path, self._object_store())
 
     # --- retrieval -----------------------------------------------------------------------------------
     def _resolve(self, features: Any, full_feature_names: bool) -> ResolvedFeatures:

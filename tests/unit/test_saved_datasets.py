@@ -74,7 +74,8 @@ def save(store: FeatureStore, name: str = "train", **kwargs: object) -> tuple[ob
     saved = store.create_saved_dataset(
         from_=job, name=name, storage=SavedDatasetFileStorage(path=str(path)), tags={"team": "risk"}, **kwargs
     )
-    return job, Path(saved.storage["path"])
+    assert saved.storage["path"] == f"data/{name}.parquet"  # inside the repo: recorded relative to it
+    return job, store.repo_path / saved.storage["path"]
 
 
 def test_saved_dataset_holds_the_rows_and_how_they_were_made(store: FeatureStore) -> None:
@@ -99,6 +100,22 @@ def test_saved_dataset_holds_the_rows_and_how_they_were_made(store: FeatureStore
     assert store.list_saved_datasets(tags={"team": "other"}) == []
 
 
+def test_storage_outside_the_repo_is_recorded_absolute_and_read_from_any_directory(
+    store: FeatureStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = store.get_historical_features(ENTITIES, ["stats:rate"])
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    saved = store.create_saved_dataset(from_=job, name="out", storage=SavedDatasetFileStorage(path="train.parquet"))
+    assert saved.storage["path"] == str(tmp_path / "elsewhere" / "train.parquet")
+    monkeypatch.chdir(store.repo_path)
+    assert FeatureStore(repo_path=store.repo_path).get_saved_dataset("out").to_df()["rate"].tolist()[:3] == [
+        0.1,
+        0.5,
+        0.8,
+    ]
+
+
 def test_names_are_unique_unless_overwrite_and_survive_applies(store: FeatureStore) -> None:
     save(store)
     with pytest.raises(InvalidRequest, match="already exists"):
@@ -117,7 +134,8 @@ def test_reproduce_on_an_unchanged_store_finds_no_difference(store: FeatureStore
     report = FeatureStore(repo_path=store.repo_path).reproduce_saved_dataset("train")
     assert report.identical and report.rows == 5 and report.differing_rows == 0
     assert report.changes == []
-    assert report.lines() == ["Saved dataset 'train' reproduced: 5 rows, 0 differ."]
+    assert report.lines()[0] == "Saved dataset 'train' reproduced: 5 rows, 0 differ."
+    assert report.lines()[-1] == "Nothing changed since it was saved."
 
 
 def test_reproduce_names_the_changed_source_and_the_rows(store: FeatureStore) -> None:

@@ -138,10 +138,11 @@ def saved_describe_command(state: CliState, name: str, output: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_state
 def reproduce_command(state: CliState, name: str, as_json: bool) -> None:
-    """Rebuild saved dataset NAME and compare it with the stored rows; exit 1 when any row differs."""
+    """Rebuild saved dataset NAME with the definitions of the registry version it recorded (the data as it is now),
+    compare it with the stored rows and name what changed since; exit 1 when any row differs."""
     report = state.store().reproduce_saved_dataset(name)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         for line in report.lines():
             click.echo(line)

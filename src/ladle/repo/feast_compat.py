@@ -52,6 +52,16 @@ _TYPES = (
     "Decimal",
 )
 
+_SAVED = "ladle.retrieval.saved_datasets"
+#: module -> Feast names ladle deliberately does not provide -> why, and what to use instead
+_NOT_PROVIDED: dict[str, dict[str, str]] = {
+    "feast.saved_dataset": {
+        "ValidationReference": "Feast's data-quality monitoring (Great Expectations profiles of a saved dataset) "
+        "is not part of ladle; to check a training set against a saved one, use `ladle reproduce NAME` "
+        "(docs/saved-datasets.md)",
+    },
+}
+
 _OFFLINE = "feast.infra.offline_stores"
 _CONTRIB = f"{_OFFLINE}.contrib"
 _EXTERNAL = (
@@ -159,6 +169,7 @@ _MODULES: dict[str, dict[str, str]] = {
     "feast.online_response": {"OnlineResponse": "ladle.retrieval.online_read"},
     "feast.feature_store": {"FeatureStore": "ladle.store"},
     "feast.repo_config": {"RepoConfig": "ladle.config", "RegistryConfig": "ladle.config"},
+    "feast.saved_dataset": {"SavedDataset": _SAVED, "SavedDatasetStorage": _SAVED},
     f"{_OFFLINE}.file_source": {"FileSource": _DEFS, "SavedDatasetFileStorage": _DEFS},
     f"{_OFFLINE}.bigquery_source": {"BigQuerySource": _DEFS},
     f"{_OFFLINE}.snowflake_source": {"SnowflakeSource": _DEFS},
@@ -196,6 +207,11 @@ class _FeastStandIn(types.ModuleType):
 
     def __getattr__(self, attr: str) -> Any:
         module = self.__ladle_names__.get(attr)
+        why = _NOT_PROVIDED.get(self.__name__, {}).get(attr)
+        if module is None and why is not None:
+            # an ImportError, not an AttributeError: `from feast.x import Name` would replace the latter
+            # with a bare "cannot import name", losing the reason
+            raise ImportError(f"{self.__name__}.{attr} is not provided by ladle: {why}", name=self.__name__)
         if module is None or attr.startswith("__"):
             raise AttributeError(
                 f"module {self.__name__!r} has no attribute {attr!r}: ladle stands in for Feast and does not "

@@ -4,17 +4,17 @@
 ``storage`` (one parquet file, or Spark's folder), the entity rows beside them
 (``<path>.entity_df.parquet``), and registers a record in the registry (kept across applies, like Feast's
 saved datasets) holding the reproducibility metadata: the registry version, each view's schema hash and its
-source's version (the job's ``source_versions``, when it read published versions) or fingerprint, the
+source's version (the job's ``metadata["source_versions"]``, when it read published versions) or fingerprint, the
 entity rows' fingerprint, the result's fingerprint and row count, the ladle and dependency versions, and the
-time. ``ladle reproduce NAME`` (:func:`reproduce`) rebuilds the training set from the stored entity rows and
-feature references and reports the rows that differ, naming the views and sources that changed.
+time. ``ladle reproduce NAME`` (:mod:`ladle.retrieval.reproduce`) rebuilds the training set and reports what
+differs. Feast's ``feast.saved_dataset`` names (``SavedDataset``, ``SavedDatasetStorage``) resolve here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-from collections.abc import Callable
+from abc import ABC
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,24 +24,43 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ladle.definitions import DataSource, FeatureView, FileSource
+from ladle.definitions import DataSource, FeatureView, FileSource, SavedDatasetFileStorage, SavedDatasetSparkStorage
 from ladle.definitions.contract import schema_hash
 from ladle.errors import InvalidRequest
 from ladle.offline.base import OfflineStore
 from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
+from ladle.registry.state import RegistryState, Specs
+from ladle.registry.view_versions import split_versioned, versioned_view
 from ladle.retrieval.job import RetrievalJob, arrow_to_pandas
 
 __all__ = [
-    "ReproduceReport",
     "SavedDataset",
+    "SavedDatasetStorage",
     "dataset_record",
     "entity_rows_path",
-    "reproduce",
+    "recorded_view",
     "source_fingerprint",
     "table_fingerprint",
+    "used_views",
 ]
 
 _DEPENDENCIES = ("ladle", "pyarrow", "pandas", "numpy", "duckdb", "psycopg", "pyspark", "polars")
+
+
+class SavedDatasetStorage(ABC):  # noqa: B024  (a type to check against: ladle's storages are registered below)
+    """Where a saved dataset's rows are stored (Feast's base class of the same name).
+
+    :class:`~ladle.definitions.SavedDatasetFileStorage` and :class:`~ladle.definitions.SavedDatasetSparkStorage`
+    are its (virtual) subclasses, so ``isinstance(storage, SavedDatasetStorage)`` and type hints written for
+    Feast hold.
+
+    >>> isinstance(SavedDatasetFileStorage(path="train.parquet"), SavedDatasetStorage)
+    True
+    """
+
+
+SavedDatasetStorage.register(SavedDatasetFileStorage)
+SavedDatasetStorage.register(SavedDatasetSparkStorage)
 
 
 def table_fingerprint(table: pa.Table) -> str:
@@ -97,6 +116,19 @@ def _storage_path(storage: Any) -> tuple[str, str]:
     return path, getattr(target, "s3_endpoint_override", "") or ""
 
 
+def _recorded(path: str, repo_path: Path) -> str:
+    """A storage path as the record keeps it: a local path relative to the repo when it lies inside it (so the
+    record holds wherever the repo is checked out), else absolute; a URI as given. ``persist`` resolves a
+    relative path against the current directory, and so does this."""
+    if "://" in path:
+        return path
+    absolute = (Path.cwd() / path).resolve()
+    try:
+        return absolute.relative_to(repo_path.resolve()).as_posix()
+    except ValueError:
+        return str(absolute)
+
+
 def _parquet(path: str, endpoint: str, offline: OfflineStore, what: str) -> ParquetPath:
     options = getattr(offline, "object_store", ObjectStoreOptions())
     return ParquetPath(path, what, Path.cwd(), options, endpoint, store="saved datasets")
@@ -113,28 +145,52 @@ class ViewProvenance:
     fingerprint: str | None
 
 
+def used_views(features: list[str], feature_service: str | None, specs: Specs) -> list[str]:
+    """The feature views (``"view"`` or ``"view@vN"``) a dataset's features read: the views its references name
+    and, through a feature service (``specs``: the registry's definitions), the views its projections read."""
+    names = {ref.split(":", 1)[0] for ref in features}
+    service = specs["feature_services"].get(feature_service) if feature_service else None
+    if service is not None:
+        names = {p["name"] for p in service["features"]}
+    return sorted(n for n in names if split_versioned(n)[0] in specs["feature_views"])
+
+
+def recorded_view(state: RegistryState, name: str) -> FeatureView | None:
+    """Feature view ``name`` (``"view@vN"``: that version) of ``state``; ``None`` when it has no such view."""
+    base, number = split_versioned(name)
+    view = state.feature_views().get(base)
+    if view is None or number is None:
+        return view
+    try:
+        return versioned_view(state, base, number)
+    except InvalidRequest:
+        return None
+
+
 def dataset_record(
     job: RetrievalJob,
     name: str,
     storage: Any,
     tags: dict[str, str] | None,
-    views: dict[str, FeatureView],
-    registry_version: int,
+    state: RegistryState,
     offline: OfflineStore,
     repo_path: Path,
     feature_service: str | None = None,
 ) -> tuple[dict[str, Any], pa.Table]:
-    """The registry record of a saved dataset of ``job`` (written nowhere yet) and its entity rows."""
-    path, endpoint = _storage_path(storage)
+    """The registry record of a saved dataset of ``job`` (written nowhere yet) and its entity rows; ``state`` is
+    the registry the job was built against."""
+    given, endpoint = _storage_path(storage)
+    path = _recorded(given, repo_path)
     table = job.to_arrow()
     entity = table.drop_columns([c for c in job.feature_columns if c in table.column_names])
     versions = dict(job.metadata.get("source_versions") or {})
     features = list(job.metadata.get("features", []))
-    used = sorted({ref.split(":", 1)[0] for ref in features} & set(views))
     provenance = {}
-    for view_name in used:
-        view = views[view_name]
-        version = versions.get(view_name)
+    for view_name in used_views(features, feature_service, state.specs()):
+        view = recorded_view(state, view_name)
+        if view is None:
+            continue
+        version = versions.get(view.name)
         fingerprint = None if version is not None else source_fingerprint(offline, view.batch_source, repo_path)
         provenance[view_name] = ViewProvenance(schema_hash(view), view.batch_source.name, version, fingerprint)
     record = {
@@ -148,7 +204,7 @@ def dataset_record(
         "tags": dict(tags or {}),
         "created_timestamp": datetime.now(UTC).isoformat(),
         "reproducibility": {
-            "registry_version": registry_version,
+            "registry_version": state.version,
             "views": {n: p.__dict__ for n, p in provenance.items()},
             "entity_df_fingerprint": table_fingerprint(entity),
             "result_fingerprint": table_fingerprint(table),
@@ -185,10 +241,14 @@ class SavedDataset:
     metadata: dict[str, Any]
     entity_rows: str
     _offline: OfflineStore | None = field(default=None, repr=False)
+    #: what a relative storage path is relative to (the repo; the current directory when ``None``)
+    _repo_path: Path | None = field(default=None, repr=False)
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], offline: OfflineStore | None = None) -> SavedDataset:
-        """The object for a registry record."""
+    def from_record(
+        cls, record: dict[str, Any], offline: OfflineStore | None = None, repo_path: Path | None = None
+    ) -> SavedDataset:
+        """The object for a registry record (relative storage paths are relative to ``repo_path``)."""
         return cls(
             record["name"],
             list(record["features"]),
@@ -201,12 +261,14 @@ class SavedDataset:
             dict(record["reproducibility"]),
             record["entity_rows"],
             offline,
+            repo_path,
         )
 
     def _read(self, path: str) -> pa.Table:
         options = getattr(self._offline, "object_store", ObjectStoreOptions())
         endpoint = self.storage.get("s3_endpoint_override") or ""
-        return ParquetPath(path, f"saved dataset '{self.name}'", Path.cwd(), options, endpoint).read_table()
+        base = self._repo_path or Path.cwd()
+        return ParquetPath(path, f"saved dataset '{self.name}'", base, options, endpoint).read_table()
 
     def to_arrow(self) -> pa.Table:
         """The stored rows."""
@@ -234,121 +296,3 @@ class SavedDataset:
             "created_timestamp": self.created_timestamp,
             "reproducibility": self.metadata,
         }
-
-
-@dataclass
-class ReproduceReport:
-    """The rebuild of a saved dataset compared with the stored rows."""
-
-    name: str
-    rows: int
-    rebuilt_rows: int
-    differing_rows: int
-    #: column -> rows that differ in it
-    differing_columns: dict[str, int]
-    #: what changed since the dataset was saved: views, sources, registry version (one line each)
-    changes: list[str]
-
-    @property
-    def identical(self) -> bool:
-        """Whether the rebuild equals the stored rows."""
-        return self.differing_rows == 0 and self.rows == self.rebuilt_rows
-
-    def lines(self) -> list[str]:
-        """The report as a user reads it."""
-        if self.identical:
-            head = f"Saved dataset '{self.name}' reproduced: {self.rows} rows, 0 differ."
-        else:
-            cols = ", ".join(f"{c} ({n})" for c, n in self.differing_columns.items())
-            head = (
-                f"Saved dataset '{self.name}' differs from its rebuild: {self.differing_rows} of {self.rows} rows "
-                f"differ (rebuilt {self.rebuilt_rows})" + (f"; columns: {cols}" if cols else "")
-            )
-        return [head, *(f"  {c}" for c in self.changes)]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (``ladle reproduce --json``)."""
-        return {**self.__dict__, "identical": self.identical}
-
-
-def _equal_rows(a: pa.ChunkedArray, b: pa.ChunkedArray) -> pa.Array:
-    """Per row, whether two columns hold the same value (null equals null, NaN equals NaN)."""
-    if a.type != b.type:
-        try:
-            b = b.cast(a.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return pa.array([False] * len(a))
-    same = pc.fill_null(pc.equal(a, b), False)
-    both_null = pc.and_(pc.is_null(a), pc.is_null(b))
-    same = pc.or_(same, both_null)
-    if pa.types.is_floating(a.type):
-        same = pc.or_(same, pc.fill_null(pc.and_(pc.is_nan(a), pc.is_nan(b)), False))
-    return same
-
-
-def compare(stored: pa.Table, rebuilt: pa.Table) -> tuple[int, dict[str, int]]:
-    """``(differing rows, {column: differing rows})`` of two tables compared row by row."""
-    if stored.num_rows != rebuilt.num_rows:
-        return max(stored.num_rows, rebuilt.num_rows), {}
-    every = pa.array([True] * stored.num_rows)
-    columns: dict[str, int] = {}
-    for name in stored.column_names:
-        if name not in rebuilt.column_names:
-            columns[name] = stored.num_rows
-            every = pa.array([False] * stored.num_rows)
-            continue
-        same = _equal_rows(stored.column(name), rebuilt.column(name))
-        misses = stored.num_rows - pc.sum(same).as_py() if stored.num_rows else 0
-        if misses:
-            columns[name] = misses
-        every = pc.and_(every, same)
-    differing = stored.num_rows - (pc.sum(every).as_py() or 0) if stored.num_rows else 0
-    return differing, columns
-
-
-def _changes(
-    dataset: SavedDataset, views: dict[str, FeatureView], version: int, current: Callable[..., Any]
-) -> list[str]:
-    meta = dataset.metadata
-    out = []
-    if meta.get("registry_version") != version:
-        out.append(f"registry: saved at version {meta.get('registry_version')}, now at version {version}")
-    for name, was in meta.get("views", {}).items():
-        view = views.get(name)
-        if view is None:
-            out.append(f"feature view '{name}': no longer registered")
-            continue
-        if schema_hash(view) != was["schema_hash"]:
-            out.append(
-                f"feature view '{name}': contract changed (schema hash {was['schema_hash'][:12]} -> "
-                f"{schema_hash(view)[:12]})"
-            )
-        if was.get("version") is not None:
-            continue
-        now = current(view.batch_source)
-        if now != was.get("fingerprint"):
-            out.append(
-                f"source '{was['source']}' of feature view '{name}': its data changed since the dataset was saved"
-            )
-    return out
-
-
-def reproduce(
-    dataset: SavedDataset,
-    rebuild: Callable[[pa.Table], pa.Table],
-    views: dict[str, FeatureView],
-    registry_version: int,
-    fingerprint: Callable[[DataSource], str],
-) -> ReproduceReport:
-    """Rebuild ``dataset`` from its entity rows (``rebuild``) and compare with the stored rows."""
-    stored = dataset.to_arrow()
-    rebuilt = rebuild(dataset.entity_df())
-    differing, columns = compare(stored, rebuilt)
-    return ReproduceReport(
-        dataset.name,
-        stored.num_rows,
-        rebuilt.num_rows,
-        differing,
-        columns,
-        _changes(dataset, views, registry_version, fingerprint),
-    )
