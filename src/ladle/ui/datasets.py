@@ -9,7 +9,6 @@ stored parquet. Published versions (:mod:`ladle.versions`) are read from the fea
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -17,6 +16,7 @@ import pyarrow as pa
 from ladle.definitions.contract import schema_hash
 from ladle.errors import NotFound
 from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
+from ladle.retrieval.saved_datasets import recorded_view
 from ladle.store import FeatureStore
 from ladle.ui.catalog import MAX_PER_PAGE, Snapshot
 from ladle.ui.values import plain
@@ -87,11 +87,11 @@ def _record(snapshot: Snapshot, name: str) -> dict[str, Any]:
 
 def _views_now(snapshot: Snapshot, recorded: dict[str, Any]) -> list[dict[str, Any]]:
     """Each recorded view's provenance beside its schema hash today (``None``: no longer registered)."""
-    views = snapshot.state.feature_views()
     out = []
     for name in sorted(recorded):
         was = recorded[name]
-        now = schema_hash(views[name]) if name in views else None
+        view = recorded_view(snapshot.state, name)  # "view@vN": that version
+        now = schema_hash(view) if view is not None else None
         out.append(
             {
                 "view": name,
@@ -100,7 +100,7 @@ def _views_now(snapshot: Snapshot, recorded: dict[str, Any]) -> list[dict[str, A
                 "version": was.get("version"),
                 "fingerprint": was.get("fingerprint"),
                 "schema_hash_now": now,
-                "registered": name in views,
+                "registered": view is not None,
                 "contract_changed": now is not None and now != was.get("schema_hash"),
             }
         )
@@ -142,10 +142,7 @@ def dataset_sample(store: FeatureStore, snapshot: Snapshot, name: str, limit: in
     storage = record.get("storage") or {}
     options = getattr(store.offline_store, "object_store", ObjectStoreOptions())
     where = str(storage["path"])
-    # a relative path is where the SDK reads it (the working directory), else the repo's (``ladle ui -c REPO``)
-    base = Path.cwd()
-    if "://" not in where and not Path(where).is_absolute() and not (base / where).exists():
-        base = store.repo_path
+    base = store.repo_path  # relative storage paths are recorded relative to the repo
     path = ParquetPath(
         where,
         f"saved dataset '{name}'",
