@@ -9,9 +9,10 @@ request slower than 50 ms while the registry is being refreshed.
 Run: python bench/server.py [--online sqlite|redis] [--workers 1 2] [--duration 10]
                             [--feast-python /work/feast-venv/bin/python] [--no-refresh-phase]
 
-With --feast-python, `feast serve` (Feast 0.67, same worker counts, gunicorn's worker recycling off) then
-serves the same latest values (written with Feast's write_to_online_store into its own project) under the
-same load, and the ratio of requests/s is printed.
+With --feast-python, `feast serve` (Feast 0.67, same worker counts, its default options unless
+--feast-max-requests) serves the same latest values (written with Feast's write_to_online_store into its own
+project) under the same load; runs alternate between the two servers, and the medians and their ratio are
+printed.
 
 Phases per worker count: a steady run; then a run during which the registry changes every 0.5 s (an
 `apply` elsewhere: the registry file is replaced atomically by one of two versions) and the server,
@@ -110,16 +111,19 @@ def free_port() -> int:
 class Served:
     """`ladle serve` (or, with ``feast``, the path of Feast's CLI: `feast serve`) in a subprocess."""
 
-    def __init__(self, repo: Path, workers: int, ttl: float, feast: str | None = None) -> None:
+    def __init__(self, repo: Path, workers: int, ttl: float, feast: str | None = None,
+                 feast_max_requests: int | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - kept open for the life of the server
         if feast is None:
             command = [str(LADLE), "serve", "-p", str(self.port), "--workers", str(workers), "--no-access-log",
                        "--registry-ttl-sec", str(ttl)]
-        else:  # gunicorn's worker recycling (every 1,000 requests by default) turned off: Feast at its best
+        else:
             command = [feast, "-c", str(repo), "serve", "-p", str(self.port), "--workers", str(workers),
-                       "--no-access-log", "--registry_ttl_sec", "60", "--max-requests", "100000000"]
+                       "--no-access-log", "--registry_ttl_sec", "60"]
+            if feast_max_requests is not None:
+                command += ["--max-requests", str(feast_max_requests)]
         self.proc = subprocess.Popen(command, cwd=repo, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -261,6 +265,7 @@ class FeastRepo:
     def __init__(self, args: argparse.Namespace, repo: Path) -> None:
         self.python = args.feast_python
         self.cli = str(Path(args.feast_python).parent / "feast")
+        self.max_requests = args.feast_max_requests
         self.root = Path(tempfile.mkdtemp(prefix="ladle_bench_feast_"))
         self.job = {"mode": "setup", "online": args.online, "project": f"{PROJECT}_feast", "repo": str(self.root / "repo")}
         t0 = time.perf_counter()
@@ -268,7 +273,7 @@ class FeastRepo:
         print(f"Feast repo written with its write_to_online_store ({time.perf_counter() - t0:.1f} s)")
 
     def serve(self, workers: int) -> Served:
-        return Served(self.root / "repo", workers, ttl=60, feast=self.cli)
+        return Served(self.root / "repo", workers, ttl=60, feast=self.cli, feast_max_requests=self.max_requests)
 
     def close(self) -> None:
         run_feast(self.python, {**self.job, "mode": "teardown"})
@@ -328,6 +333,9 @@ def main() -> None:
     parser.add_argument("--feast-python", help="a Python with Feast 0.67: run `feast serve` on the same data and load")
     parser.add_argument("--no-refresh-phase", action="store_true", help="skip the run with the registry changing")
     parser.add_argument("--rounds", type=int, default=3, help="alternating ladle/Feast runs per worker count")
+    parser.add_argument("--feast-max-requests", type=int, default=None,
+                        help="feast serve --max-requests (default: Feast's own, 1,000: gunicorn recycles each worker "
+                             "after that many requests); a large number turns the recycling off")
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None and not args.python_load
     repo, without, with_service = build_repo(args.online)
