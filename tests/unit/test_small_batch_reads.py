@@ -221,3 +221,15 @@ def test_an_unreachable_redis_is_backend_unavailable_on_the_loop(redis_store: Fe
     with pytest.raises(BackendUnavailable, match=r"cannot reach Redis at 127\.0\.0\.1:\d+ while reading feature view"):
         asyncio.run(store.get_online_features_async(PLAIN, {"driver_id": [1]}))
     store.close()
+
+
+def test_a_response_hands_out_copies(any_store: FeatureStore) -> None:
+    """Changing what ``to_dict`` or ``event_timestamps`` returned does not change the response."""
+    write(
+        any_store,
+        {1: {"i32": 5, "i64": 6, "f32": 1.5, "f64": 2.5, "flag": True, "text": "a", "raw": b"b", "age_min": 1}},
+    )
+    response = any_store.get_online_features(["plain:i32"], {"driver_id": [1]})
+    response.to_dict()["i32"].append(99)
+    response.event_timestamps["i32"].clear()
+    assert response.to_dict()["i32"] == [5] and len(response.event_timestamps["i32"]) == 1
