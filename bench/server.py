@@ -7,6 +7,12 @@ Target on a 2-core machine, load generator included: >= 3,000 requests/s, p99 <=
 request slower than 50 ms while the registry is being refreshed.
 
 Run: python bench/server.py [--online sqlite|redis] [--workers 1 2] [--duration 10]
+                            [--feast-python /work/feast-venv/bin/python] [--no-refresh-phase]
+
+With --feast-python, `feast serve` (Feast 0.67, same worker counts, its default options unless
+--feast-max-requests) serves the same latest values (written with Feast's write_to_online_store into its own
+project) under the same load; runs alternate between the two servers, and the medians and their ratio are
+printed.
 
 Phases per worker count: a steady run; then a run during which the registry changes every 0.5 s (an
 `apply` elsewhere: the registry file is replaced atomically by one of two versions) and the server,
@@ -33,23 +39,22 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pandas as pd
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
+from feast_side import run_feast
 from synthetic import KEYS, ONLINE, REPO_PY, ROOT, YAML, _source
 
 from ladle import FeatureStore
 
 PROJECT = "server_bench"
 FEATURES = [
-    "driver_stats:conv_rate",
-    "driver_stats:acc_rate",
-    "driver_stats:trips",
-    "driver_quality:rating",
-    "driver_quality:complaints",
-    "driver_quality:tenure_days",
+    "driver_stats:conv_rate", "driver_stats:acc_rate", "driver_stats:trips",
+    "driver_quality:rating", "driver_quality:complaints", "driver_quality:tenure_days",
 ]
 LADLE = Path(sys.executable).parent / "ladle"
 EXTRA_SERVICE = '\n\nfrom ladle import FeatureService\nbench_service = FeatureService(name="bench_service", features=[driver_stats])\n'
@@ -79,9 +84,7 @@ def build_repo(online: str) -> tuple[Path, bytes, bytes]:
         data.mkdir(parents=True, exist_ok=True)
         pq.write_table(_source(2 * KEYS, 1, "driver_stats"), data / "driver_stats.parquet")
         pq.write_table(_source(KEYS, 2, "driver_quality"), data / "driver_quality.parquet")
-    (repo / "feature_store.yaml").write_text(
-        YAML.format(online=ONLINE[online]).replace("project: bench", f"project: {PROJECT}")
-    )
+    (repo / "feature_store.yaml").write_text(YAML.format(online=ONLINE[online]).replace("project: bench", f"project: {PROJECT}"))
     registry = data / "registry.db"
     (repo / "features.py").write_text(REPO_PY + EXTRA_SERVICE)
     FeatureStore(repo_path=repo).apply_repo()
@@ -106,28 +109,22 @@ def free_port() -> int:
 
 
 class Served:
-    """`ladle serve` in a subprocess."""
+    """`ladle serve` (or, with ``feast``, the path of Feast's CLI: `feast serve`) in a subprocess."""
 
-    def __init__(self, repo: Path, workers: int, ttl: float) -> None:
+    def __init__(self, repo: Path, workers: int, ttl: float, feast: str | None = None,
+                 feast_max_requests: int | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - kept open for the life of the server
-        self.proc = subprocess.Popen(
-            [
-                str(LADLE),
-                "serve",
-                "-p",
-                str(self.port),
-                "--workers",
-                str(workers),
-                "--no-access-log",
-                "--registry-ttl-sec",
-                str(ttl),
-            ],
-            cwd=repo,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        if feast is None:
+            command = [str(LADLE), "serve", "-p", str(self.port), "--workers", str(workers), "--no-access-log",
+                       "--registry-ttl-sec", str(ttl)]
+        else:
+            command = [feast, "-c", str(repo), "serve", "-p", str(self.port), "--workers", str(workers),
+                       "--no-access-log", "--registry_ttl_sec", "60"]
+            if feast_max_requests is not None:
+                command += ["--max-requests", str(feast_max_requests)]
+        self.proc = subprocess.Popen(command, cwd=repo, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -165,10 +162,7 @@ def run_wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
     try:
         done = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-            capture_output=True,
-            text=True,
-            timeout=seconds + 60,
-            check=True,
+            capture_output=True, text=True, timeout=seconds + 60, check=True,
         )
     finally:
         script.unlink()
@@ -202,10 +196,8 @@ def run_python(url: str, requests: int, connections: int) -> dict[str, float]:
     payloads = []
     for _ in range(4096):
         body = f'{{"features":{features},"entities":{{"driver_id":[{rng.randrange(KEYS)}]}}}}'.encode()
-        payloads.append(
-            b"POST /get-online-features HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-        )
+        payloads.append(b"POST /get-online-features HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
     latencies: list[float] = []
     errors = 0
 
@@ -256,11 +248,78 @@ class RegistryFlipper(threading.Thread):
             os.replace(tmp, self.path)
 
 
+def latest_frames(repo: Path) -> dict[str, pd.DataFrame]:
+    """The newest row per driver of each view's source (what materialization leaves in the online store)."""
+    out = {}
+    for view, columns in (("driver_stats", ["conv_rate", "acc_rate", "trips"]),
+                          ("driver_quality", ["rating", "complaints", "tenure_days"])):
+        df = pd.read_parquet(repo / f"data/{view}.parquet")
+        df = df.sort_values(["event_timestamp", "created"]).drop_duplicates("driver_id", keep="last")
+        out[view] = df[["driver_id", "event_timestamp", *columns]].reset_index(drop=True)
+    return out
+
+
+class FeastRepo:
+    """A Feast repo holding the same latest values, in a temporary folder (torn down by :meth:`close`)."""
+
+    def __init__(self, args: argparse.Namespace, repo: Path) -> None:
+        self.python = args.feast_python
+        self.cli = str(Path(args.feast_python).parent / "feast")
+        self.max_requests = args.feast_max_requests
+        self.root = Path(tempfile.mkdtemp(prefix="ladle_bench_feast_"))
+        self.job = {"mode": "setup", "online": args.online, "project": f"{PROJECT}_feast", "repo": str(self.root / "repo")}
+        t0 = time.perf_counter()
+        run_feast(self.python, self.job, latest_frames(repo))
+        print(f"Feast repo written with its write_to_online_store ({time.perf_counter() - t0:.1f} s)")
+
+    def serve(self, workers: int) -> Served:
+        return Served(self.root / "repo", workers, ttl=60, feast=self.cli, feast_max_requests=self.max_requests)
+
+    def close(self) -> None:
+        run_feast(self.python, {**self.job, "mode": "teardown"})
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The run with the median requests/s (its own latencies kept together)."""
+    return sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+
+
+def side_by_side(ladle: Served, feast: Served, workers: int, rounds: int, load: Any) -> None:
+    """Alternating runs on the two servers (both up, the idle one costs nothing), so the machine's other
+    load weighs on both alike; prints each run, the medians and the ratio."""
+    load(ladle.url, warm=True)
+    load(feast.url, warm=True)
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(load(ladle.url))
+        report(f"ladle, {workers} worker(s)", ours[-1])
+        theirs.append(load(feast.url))
+        report(f"Feast 0.67, {workers} worker(s)", theirs[-1])
+    a, b = median_run(ours), median_run(theirs)
+    print(f"  median of {rounds}: ladle {a['rps']:,.0f} req/s (p99 {a['p99']:.2f} ms), Feast {b['rps']:,.0f} req/s "
+          f"(p99 {b['p99']:.2f} ms): ladle {a['rps'] / b['rps']:.1f}x the requests/s")
+
+
 def report(label: str, r: dict[str, float]) -> None:
-    print(
-        f"  {label:<34} {r['rps']:>8,.0f} req/s   p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms   "
-        f"max {r['max']:7.2f} ms   ({int(r['requests']):,} requests, {int(r['errors'])} non-200)"
-    )
+    print(f"  {label:<34} {r['rps']:>8,.0f} req/s   p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms   "
+          f"max {r['max']:7.2f} ms   ({int(r['requests']):,} requests, {int(r['errors'])} non-200)")
+
+
+def refresh_phase(server: Served, registry: Path, versions: tuple[bytes, bytes], workers: int, load: Any) -> None:
+    """A run while the registry file is replaced every 0.5 s (the server re-reads it every 0.25 s)."""
+    before = server.refreshes()
+    flipper = RegistryFlipper(registry, versions, 0.5)
+    flipper.start()
+    try:
+        during = load(server.url)
+    finally:
+        flipper.stop_event.set()
+        flipper.join()
+        registry.write_bytes(versions[1])
+    report(f"{workers} worker(s), registry changing", during)
+    print(f"    registry replaced {flipper.flips} times; the server re-read it "
+          f"{server.refreshes() - before} times (metrics of the worker that answered)")
 
 
 def main() -> None:
@@ -271,48 +330,45 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000, help="requests per run of the Python load generator")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--python-load", action="store_true", help="use the Python load generator even if wrk exists")
+    parser.add_argument("--feast-python", help="a Python with Feast 0.67: run `feast serve` on the same data and load")
+    parser.add_argument("--no-refresh-phase", action="store_true", help="skip the run with the registry changing")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating ladle/Feast runs per worker count")
+    parser.add_argument("--feast-max-requests", type=int, default=None,
+                        help="feast serve --max-requests (default: Feast's own, 1,000: gunicorn recycles each worker "
+                             "after that many requests); a large number turns the recycling off")
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None and not args.python_load
     repo, without, with_service = build_repo(args.online)
     registry = repo / "data/registry.db"
-    print(
-        f"ladle serve, {args.online} online store, 1 entity x 6 features from 2 views, {args.connections} connections, "
-        f"load: {'wrk' if use_wrk else 'Python (asyncio streams)'}, {os.cpu_count()} cores"
-    )
+    print(f"ladle serve, {args.online} online store, 1 entity x 6 features from 2 views, {args.connections} connections, "
+          f"load: {'wrk' if use_wrk else 'Python (asyncio streams)'}, {os.cpu_count()} cores")
 
-    def load(url: str) -> dict[str, float]:
-        return (
-            run_wrk(url, args.duration, args.connections)
-            if use_wrk
-            else run_python(url, args.requests, args.connections)
-        )
+    def load(url: str, warm: bool = False) -> dict[str, float]:
+        if warm:
+            return run_wrk(url, 2, args.connections) if use_wrk else run_python(url, 2000, args.connections)
+        return run_wrk(url, args.duration, args.connections) if use_wrk else run_python(url, args.requests, args.connections)
 
+    feast = FeastRepo(args, repo) if args.feast_python else None
     try:
         for workers in args.workers:
             server = Served(repo, workers, ttl=0.25)
             try:
-                if use_wrk:
-                    run_wrk(server.url, 2, args.connections)  # warm-up
+                if feast is not None:
+                    theirs = feast.serve(workers)
+                    try:
+                        side_by_side(server, theirs, workers, args.rounds, load)
+                    finally:
+                        theirs.stop()
                 else:
-                    run_python(server.url, 2000, args.connections)
-                report(f"{workers} worker(s)", load(server.url))
-                before = server.refreshes()
-                flipper = RegistryFlipper(registry, (with_service, without), 0.5)
-                flipper.start()
-                try:
-                    during = load(server.url)
-                finally:
-                    flipper.stop_event.set()
-                    flipper.join()
-                    registry.write_bytes(without)
-                report(f"{workers} worker(s), registry changing", during)
-                print(
-                    f"    registry replaced {flipper.flips} times; the server re-read it "
-                    f"{server.refreshes() - before} times (metrics of the worker that answered)"
-                )
+                    load(server.url, warm=True)
+                    report(f"{workers} worker(s)", load(server.url))
+                if not args.no_refresh_phase:
+                    refresh_phase(server, registry, (with_service, without), workers, load)
             finally:
                 server.stop()
     finally:
+        if feast is not None:
+            feast.close()
         if args.online == "redis":
             import redis
 

@@ -416,7 +416,8 @@ class FeatureStore:
 
         A small batch from an online store that reads asynchronously (Redis) is computed on the loop with
         the store's round trip awaited; anything else runs in a worker thread
-        (:func:`~ladle.retrieval.online_read.read_online_async`).
+        (:func:`~ladle.retrieval.online_read.read_online_async`). The features are resolved on the loop
+        (from memory; once the registry cache's ttl has passed, that includes re-reading the registry).
         """
         self._require_online("get_online_features_async")
         resolved = self._resolve(features, full_feature_names)

@@ -84,6 +84,17 @@ def redis_store(tmp_path: Path) -> Iterator[FeatureStore]:
     client.close()
 
 
+@pytest.fixture(params=["redis", "sqlite"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FeatureStore]:
+    """A store on Redis (small batches skip Arrow, and read on the event loop) or SQLite (skip Arrow)."""
+    if request.param == "redis":
+        yield request.getfixturevalue("redis_store")
+        return
+    store = FeatureStore(repo_path=make_repo(tmp_path, "  type: sqlite\n  path: data/online.db\n"))
+    yield store
+    store.close()
+
+
 floats = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([-0.0, 0.0]))
 ROW = st.fixed_dictionaries(
     {
@@ -159,7 +170,8 @@ def test_small_batches_answer_as_the_arrow_path(
     assert frame["f32"].dtype == big.to_df()["f32"].dtype and len(frame) == len(asked)
 
 
-def test_statuses_of_a_small_batch(redis_store: FeatureStore) -> None:
+def test_statuses_of_a_small_batch(any_store: FeatureStore) -> None:
+    redis_store = any_store
     write(redis_store, {1: {"i32": 5, "i64": None, "f32": 1.5, "f64": math.nan, "flag": False, "text": "é",
                             "raw": b"\x00", "age_min": 1},
                         2: {"i32": 7, "i64": 8, "f32": None, "f64": 2.0, "flag": True, "text": None, "raw": None,
@@ -183,7 +195,8 @@ def test_statuses_of_a_small_batch(redis_store: FeatureStore) -> None:
     assert stamps["g64"] == [NOW, None, None]
 
 
-def test_types_without_a_python_decoder_take_the_arrow_path(redis_store: FeatureStore) -> None:
+def test_types_without_a_python_decoder_take_the_arrow_path(any_store: FeatureStore) -> None:
+    redis_store = any_store
     when = NOW - timedelta(days=3)
     redis_store.write_to_online_store(
         "stamped", pd.DataFrame({"driver_id": [4], "ts": [pd.Timestamp(NOW)], "when": [pd.Timestamp(when)]})
@@ -208,3 +221,15 @@ def test_an_unreachable_redis_is_backend_unavailable_on_the_loop(redis_store: Fe
     with pytest.raises(BackendUnavailable, match=r"cannot reach Redis at 127\.0\.0\.1:\d+ while reading feature view"):
         asyncio.run(store.get_online_features_async(PLAIN, {"driver_id": [1]}))
     store.close()
+
+
+def test_a_response_hands_out_copies(any_store: FeatureStore) -> None:
+    """Changing what ``to_dict`` or ``event_timestamps`` returned does not change the response."""
+    write(
+        any_store,
+        {1: {"i32": 5, "i64": 6, "f32": 1.5, "f64": 2.5, "flag": True, "text": "a", "raw": b"b", "age_min": 1}},
+    )
+    response = any_store.get_online_features(["plain:i32"], {"driver_id": [1]})
+    response.to_dict()["i32"].append(99)
+    response.event_timestamps["i32"].clear()
+    assert response.to_dict()["i32"] == [5] and len(response.event_timestamps["i32"]) == 1

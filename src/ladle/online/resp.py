@@ -1,8 +1,9 @@
 """A minimal asyncio Redis client for the online read path: raw RESP out, hiredis in, pipelined.
 
 The feature server reads Redis on its event loop with this client (:meth:`RedisOnlineStore.read_many_async`):
-one connection per event loop, commands written as RESP bytes in one ``write`` and their replies parsed by
-``hiredis.Reader`` as they arrive, answered in order to the futures waiting for them. No thread hop, no
+one connection per event loop, the commands sent during one turn of the loop (concurrent requests) written
+as RESP bytes in one ``write``, and their replies parsed by ``hiredis.Reader`` as they arrive, answered in
+order to the futures waiting for them. No thread hop, no
 connection-pool locking, no per-command callbacks: what redis-py's asyncio client spends around a round trip.
 
 Failures: a refused connection, a reset one or an error while connecting is :class:`RespUnavailable`
@@ -57,6 +58,8 @@ class _Protocol(asyncio.Protocol):
         self.reader = hiredis.Reader()
         self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
         self.lost: Exception | None = None
+        #: commands sent during this turn of the event loop, written together at its end (one syscall)
+        self.pending: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio's classes
@@ -95,8 +98,16 @@ class _Protocol(asyncio.Protocol):
         if self.lost is not None or self.transport is None or self.transport.is_closing():
             raise RespUnavailable(f"the connection to Redis is closed: {self.lost}")
         self.waiting.extend(futures)
-        self.transport.write(payload)
+        if not self.pending:
+            loop.call_soon(self._flush)
+        self.pending.append(payload)
         return futures
+
+    def _flush(self) -> None:
+        payload = b"".join(self.pending)
+        self.pending.clear()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(payload)  # else connection_lost fails the waiting calls
 
 
 class RespClient:

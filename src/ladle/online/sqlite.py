@@ -48,12 +48,12 @@ import pyarrow as pa
 from ladle.common.type_family import type_family
 from ladle.definitions import FeatureView
 from ladle.errors import BackendError, BackendFailure, BackendUnavailable
-from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig
-from ladle.online.entity_key import encode_keys
+from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
+from ladle.online.entity_key import encode_key_list
 from ladle.online.nested_json import decode_nested, encode_nested
 from ladle.online.newer_wins import sql_not_older
 from ladle.online.prepare import prepare_rows
-from ladle.online.read_result import Decode, declared_types, in_key_order, result_table
+from ladle.online.read_result import Decode, Fetched, PyDecode, declared_types, in_key_order
 from ladle.types import FeastType, to_arrow
 
 __all__ = ["SqliteOnlineStore", "SqliteOnlineStoreConfig"]
@@ -193,6 +193,33 @@ def _codec(dtype: FeastType) -> _Codec:
     return _Json(t)
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _py_bool(value: Any) -> bool | None:
+    return None if value is None else value != 0
+
+
+def _py_float(value: Any) -> float | None:
+    if type(value) is bytes:  # NaN and -0.0 are kept as their doubles' bytes
+        return float(_DOUBLE.unpack(value)[0])
+    return None if value is None else float(value)
+
+
+def _python_decoder(dtype: FeastType) -> PyDecode | None:
+    """What :func:`_codec`'s array holds for a fetched value, as a Python value (plain types only)."""
+    t = to_arrow(dtype)
+    family = type_family(t)
+    if family in ("int", "string", "bytes") and not pa.types.is_fixed_size_binary(t):
+        return _same
+    if family == "bool":
+        return _py_bool
+    if pa.types.is_float32(t) or pa.types.is_float64(t):
+        return _py_float
+    return None
+
+
 # --- cached statements ---------------------------------------------------------------------------------
 @dataclass
 class _ReadPlan:
@@ -207,6 +234,8 @@ class _ReadPlan:
     features: list[str]
     types: list[pa.DataType]
     decoders: list[Decode]
+    #: per feature, the Python value its decoder's array holds for a fetched value (``None``: some type has none)
+    python: list[PyDecode] | None = None
 
     def sql_in(self, n: int) -> str:
         return self.select_in + _placeholders(n)
@@ -505,6 +534,8 @@ class SqliteOnlineStore(OnlineStore):
             types=types,
             decoders=[_codec(d).decode for d in dtypes],
         )
+        python = [_python_decoder(d) for d in dtypes]
+        plan.python = None if None in python else [d for d in python if d is not None]
         self._plans[key] = plan
         return plan
 
@@ -515,8 +546,19 @@ class SqliteOnlineStore(OnlineStore):
         one per key, in order, duplicates and misses included. Without SQLite's JSON functions, or for a key
         holding a NUL character (which they cut short), the keys go in an ``IN (...)`` list instead.
         """
+        fetched = self._fetch(project, view, keys, features)
+        try:
+            return fetched.table()
+        except _DECODE_ERRORS as exc:
+            raise self._mismatch(view, exc) from exc
+
+    def fetch_many(self, project: str, reads: list[ViewRead]) -> list[Fetched]:
+        """What :meth:`read_many` fetches, not yet decoded (one query per view, as :meth:`read`)."""
+        return [self._fetch(project, r.view, r.keys, r.features) for r in reads]
+
+    def _fetch(self, project: str, view: FeatureView, keys: pa.Table, features: list[str]) -> Fetched:
         plan = self._read_plan(project, view, features)
-        wanted: list[str | None] = encode_keys(keys).to_pylist() if keys.num_rows else []
+        wanted: list[str | None] = encode_key_list(keys) if keys.num_rows else []
         rows: Sequence[Sequence[Any] | None] = []
         if wanted:
             conn = self._conn()
@@ -529,10 +571,7 @@ class SqliteOnlineStore(OnlineStore):
                     rows = in_key_order(wanted, {r[0]: r[1:] for r in found})
             except sqlite3.Error as exc:
                 raise self._driver_error(exc, f"reading {len(wanted)} keys", view.name) from exc
-        try:
-            return result_table(plan.features, plan.types, rows, plan.decoders)
-        except _DECODE_ERRORS as exc:
-            raise self._mismatch(view, exc) from exc
+        return Fetched(plan.features, plan.types, rows, plan.decoders, plan.python)
 
     @staticmethod
     def _read_in(conn: sqlite3.Connection, plan: _ReadPlan, wanted: list[str | None]) -> list[tuple[Any, ...]]:

@@ -71,8 +71,8 @@ class PyColumn:
         return len(self.values)
 
     def to_pylist(self) -> list[Any]:
-        """The values (the list itself)."""
-        return self.values
+        """The values (a new list each time, as ``pa.Array.to_pylist``: a caller may change it)."""
+        return list(self.values)
 
     def to_arrow(self) -> pa.Array:
         """The values as an Arrow array of :attr:`type`."""
@@ -499,9 +499,11 @@ def read_online(
     return _respond(resolved, read, tables, enforce_ttl)
 
 
-#: batches up to this many entity rows skip Arrow where the store allows it, and are computed on the event loop
-#: by :func:`read_online_async`
-SMALL_BATCH_ROWS = 64
+#: batches up to this many entity rows skip Arrow where the store allows it (measured: Python is cheaper up to
+#: a few hundred rows of 6 features)
+SMALL_BATCH_ROWS = 128
+#: batches up to this many entity rows are computed on the event loop by :func:`read_online_async`
+ON_LOOP_ROWS = 64
 _SUPPORT: dict[tuple[type, type], bool] = {}
 
 
@@ -521,9 +523,9 @@ def reads_on_loop(online: OnlineStore) -> bool:
 def _row_count(entity_rows: Any) -> int:
     if isinstance(entity_rows, dict):
         return max(
-            (len(v) if isinstance(v, list | tuple) else SMALL_BATCH_ROWS + 1 for v in entity_rows.values()), default=0
+            (len(v) if isinstance(v, list | tuple) else ON_LOOP_ROWS + 1 for v in entity_rows.values()), default=0
         )
-    return len(entity_rows) if isinstance(entity_rows, list | tuple) else SMALL_BATCH_ROWS + 1
+    return len(entity_rows) if isinstance(entity_rows, list | tuple) else ON_LOOP_ROWS + 1
 
 
 async def read_online_async(
@@ -535,12 +537,12 @@ async def read_online_async(
     enforce_ttl: bool = True,
     key_types: dict[str, pa.DataType] | None = None,
 ) -> OnlineResponse:
-    """:func:`read_online` for asyncio code. A small batch (up to :data:`SMALL_BATCH_ROWS` entity rows) of
+    """:func:`read_online` for asyncio code. A small batch (up to :data:`ON_LOOP_ROWS` entity rows) of
     plain views from a store that reads on the loop (:class:`AsyncReads`) is computed in place, the store's
     round trip awaited; anything else runs :func:`read_online` in a worker thread. Bound the wait with
     ``asyncio.timeout``.
     """
-    if _row_count(entity_rows) <= SMALL_BATCH_ROWS and reads_on_loop(online):
+    if _row_count(entity_rows) <= ON_LOOP_ROWS and reads_on_loop(online):
         read = _prepare(resolved, entity_rows, request_context, None, key_types)
         if _fetches(online, resolved, read):
             fetched = await cast(AsyncReads, online).fetch_many_async(project, read.reads)
