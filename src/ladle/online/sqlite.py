@@ -594,7 +594,7 @@ class SqliteOnlineStore(OnlineStore):
     # --- deleting keys (rollback) ----------------------------------------------------------------------------
     def delete(self, project: str, view: FeatureView, keys: pa.Table) -> None:
         """Remove the rows of ``keys`` in one transaction; see :meth:`OnlineStore.delete`."""
-        wanted = [k for k in encode_keys(keys).to_pylist() if k is not None] if keys.num_rows else []
+        wanted = [k for k in encode_key_list(keys) if k is not None] if keys.num_rows else []
         if not wanted:
             return
         conn = self._conn()
