@@ -57,6 +57,7 @@ def main() -> None:
     )
     parser.add_argument("--feast-python", help="the Python of a venv where Feast is installed, to compare")
     parser.add_argument("--feast-timeout", type=float, default=1800, help="seconds before Feast's run is stopped")
+    parser.add_argument("--feast-memory-gb", type=float, default=12, help="cap on Feast's address space (prlimit --as)")
     args = parser.parse_args()
     repo = ensure_repo(args.scale, reset=True, online=args.online)
     FeatureStore(repo_path=repo).apply_repo()
@@ -64,7 +65,8 @@ def main() -> None:
     feast = None
     if args.feast_python and args.online in FEAST_ONLINE:
         frepo = ensure_feast_repo(repo / "data", online=args.online, apply=args.feast_python)
-        feast = run_child(args.feast_python, FEAST.format(repo=str(frepo)), timeout=args.feast_timeout)
+        cap = int(args.feast_memory_gb * 2**30)
+        feast = run_child(args.feast_python, FEAST.format(repo=str(frepo)), timeout=args.feast_timeout, limit_bytes=cap)
     source_rows = int(15_000_000 * args.scale)
     what = f"materialize to {args.online}: {source_rows:,} source rows, 2 views"
     print_comparison(what, ladle, feast)
