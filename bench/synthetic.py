@@ -70,7 +70,7 @@ ONLINE = {
     "postgres": "  type: postgres\n  host: 127.0.0.1\n  database: test\n  user: postgres\n  db_schema: ladle_bench",
     # a moto server (moto_server -H 127.0.0.1 -p 5001) or DynamoDB Local; AWS_* credentials from the environment
     "dynamodb": "  type: dynamodb\n  region: us-east-1\n  endpoint_url: ${LADLE_BENCH_DYNAMODB_URL:-http://127.0.0.1:5001}\n"
-                "  write_mode: ${LADLE_BENCH_DYNAMODB_WRITE_MODE:-batch}",
+    "  write_mode: ${LADLE_BENCH_DYNAMODB_WRITE_MODE:-batch}",
 }
 
 
@@ -125,11 +125,17 @@ def _source(rows: int, seed: int, view: str) -> pa.Table:
     rng = np.random.default_rng(seed)
     ts = START + rng.integers(0, SPAN_US, rows)
     if view == "driver_stats":
-        features = {"conv_rate": rng.random(rows).astype(np.float32), "acc_rate": rng.random(rows),
-                    "trips": rng.integers(0, 1000, rows)}
+        features = {
+            "conv_rate": rng.random(rows).astype(np.float32),
+            "acc_rate": rng.random(rows),
+            "trips": rng.integers(0, 1000, rows),
+        }
     else:
-        features = {"rating": rng.random(rows) * 5, "complaints": rng.integers(0, 10, rows),
-                    "tenure_days": rng.integers(0, 3000, rows)}
+        features = {
+            "rating": rng.random(rows) * 5,
+            "complaints": rng.integers(0, 10, rows),
+            "tenure_days": rng.integers(0, 3000, rows),
+        }
     return pa.table(
         {
             "driver_id": rng.integers(0, KEYS, rows),
@@ -160,14 +166,24 @@ def ensure_repo(scale: float = 1.0, reset: bool = False, online: str = "sqlite")
     repo = ROOT / f"repo_{scale:g}"
     data = repo / "data"
     if reset:
-        for leftover in ("registry.db", "registry.db.lock", "online_store.db", "online_store.db-wal", "online_store.db-shm"):
+        for leftover in (
+            "registry.db",
+            "registry.db.lock",
+            "online_store.db",
+            "online_store.db-wal",
+            "online_store.db-shm",
+        ):
             (data / leftover).unlink(missing_ok=True)
     if not (data / "driver_quality.parquet").exists():
         data.mkdir(parents=True, exist_ok=True)
-        pq.write_table(_source(int(10_000_000 * scale), 1, "driver_stats"),
-                       data / "driver_stats.parquet", row_group_size=1_000_000)
-        pq.write_table(_source(int(5_000_000 * scale), 2, "driver_quality"),
-                       data / "driver_quality.parquet", row_group_size=1_000_000)
+        pq.write_table(
+            _source(int(10_000_000 * scale), 1, "driver_stats"), data / "driver_stats.parquet", row_group_size=1_000_000
+        )
+        pq.write_table(
+            _source(int(5_000_000 * scale), 2, "driver_quality"),
+            data / "driver_quality.parquet",
+            row_group_size=1_000_000,
+        )
     (repo / "feature_store.yaml").write_text(YAML.format(online=ONLINE[online]))
     (repo / "features.py").write_text(REPO_PY)
     return repo
@@ -213,8 +229,9 @@ def run_child(python: str, code: str, timeout: float | None = None, limit_bytes:
         "                  'cpu_s': ru.ru_utime + ru.ru_stime}))\n"
     )
     try:
-        done = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env,
-                              timeout=timeout, check=True)
+        done = subprocess.run(
+            [sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, timeout=timeout, check=True
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish in {timeout:.0f} s"}
     report = json.loads(done.stdout)
@@ -233,6 +250,7 @@ def best(runs: list[dict]) -> dict:
 
 def print_comparison(what: str, ladle: dict, feast: dict | None, unit: str = "s") -> None:
     """Print ladle's and Feast's time and peak RSS for ``what`` and the ratios ladle / Feast."""
+
     def side(r: dict) -> str:
         if "error" in r:
             return f"failed ({r['error']})" + (f", peak RSS {r['rss_gb']:.2f} GB" if r.get("rss_gb") else "")
@@ -246,8 +264,10 @@ def print_comparison(what: str, ladle: dict, feast: dict | None, unit: str = "s"
         return
     print(f"  Feast:      {side(feast)}")
     if "error" not in ladle and "error" not in feast:
-        print(f"  ladle/Feast: time {ladle['seconds'] / feast['seconds']:.3f}x "
-              f"({feast['seconds'] / ladle['seconds']:.1f}x faster), peak RSS {ladle['rss_gb'] / feast['rss_gb']:.2f}x")
+        print(
+            f"  ladle/Feast: time {ladle['seconds'] / feast['seconds']:.3f}x "
+            f"({feast['seconds'] / ladle['seconds']:.1f}x faster), peak RSS {ladle['rss_gb'] / feast['rss_gb']:.2f}x"
+        )
 
 
 if __name__ == "__main__":
