@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -228,13 +229,22 @@ def run_child(python: str, code: str, timeout: float | None = None, limit_bytes:
         "print(json.dumps({'rc': p.returncode, 'out': p.stdout, 'err': p.stderr[-3000:], 'rss_gb': ru.ru_maxrss / 1e6,\n"
         "                  'cpu_s': ru.ru_utime + ru.ru_stime}))\n"
     )
+    # its own process group, so a timeout stops the measured process too, not only the wrapper
+    proc = subprocess.Popen(
+        [sys.executable, "-c", wrapper, *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(
-            [sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, timeout=timeout, check=True
-        )
+        stdout, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return {"error": f"did not finish in {timeout:.0f} s"}
-    report = json.loads(done.stdout)
+    report = json.loads(stdout)
     lines = report["out"].strip().splitlines()
     if report["rc"] != 0 or not lines:
         tail = report["err"].strip().splitlines()[-1:] or [f"exit status {report['rc']}"]
