@@ -21,8 +21,12 @@ from synthetic import best, ensure_feast_repo, ensure_repo, print_comparison, ru
 from ladle import FeatureStore
 
 FEATURES = [
-    "driver_stats:conv_rate", "driver_stats:acc_rate", "driver_stats:trips",
-    "driver_quality:rating", "driver_quality:complaints", "driver_quality:tenure_days",
+    "driver_stats:conv_rate",
+    "driver_stats:acc_rate",
+    "driver_stats:trips",
+    "driver_quality:rating",
+    "driver_quality:complaints",
+    "driver_quality:tenure_days",
 ]
 
 LADLE = """
@@ -59,6 +63,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per side; the fastest is reported")
     parser.add_argument("--feast-python", help="the Python of a venv where Feast is installed, to compare")
     parser.add_argument("--feast-repeat", type=int, default=1, help="runs of Feast (slow); the fastest is reported")
+    parser.add_argument(
+        "--feast-memory-gb",
+        type=float,
+        default=14,
+        help="cap on Feast's address space (prlimit --as), so it fails "
+        "with MemoryError instead of waking the kernel's OOM killer (it needs ~17 GB at full size)",
+    )
     args = parser.parse_args()
     repo = ensure_repo(args.scale, reset=True)
     FeatureStore(repo_path=repo).apply_repo()
@@ -70,7 +81,8 @@ def main() -> None:
     if args.feast_python:
         frepo = ensure_feast_repo(repo / "data", apply=args.feast_python)
         code = FEAST.format(repo=str(frepo), **fill)
-        feast_runs = [run_child(args.feast_python, code) for _ in range(args.feast_repeat)]
+        cap = int(args.feast_memory_gb * 2**30)
+        feast_runs = [run_child(args.feast_python, code, limit_bytes=cap) for _ in range(args.feast_repeat)]
         feast = best(feast_runs)
         for name, r in (("ladle", best(ladle_runs)), ("Feast", feast)):
             if "error" not in r and r["rows"] != rows:
@@ -80,8 +92,10 @@ def main() -> None:
     print("  ladle runs: " + ", ".join(f"{r['seconds']:.2f} s" if "error" not in r else "failed" for r in ladle_runs))
     ok = best(ladle_runs)
     if "error" not in ok:
-        print(f"  ladle: {rows / ok['seconds']:,.0f} entity rows/s "
-              f"({rows / ok['seconds'] / (__import__('os').cpu_count() or 1):,.0f} per core)")
+        print(
+            f"  ladle: {rows / ok['seconds']:,.0f} entity rows/s "
+            f"({rows / ok['seconds'] / (__import__('os').cpu_count() or 1):,.0f} per core)"
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ redis) in the same run, and the ratio is printed.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def main() -> None:
     )
     parser.add_argument("--feast-python", help="the Python of a venv where Feast is installed, to compare")
     parser.add_argument("--feast-timeout", type=float, default=1800, help="seconds before Feast's run is stopped")
+    parser.add_argument("--feast-memory-gb", type=float, default=12, help="cap on Feast's address space (prlimit --as)")
     args = parser.parse_args()
     repo = ensure_repo(args.scale, reset=True, online=args.online)
     FeatureStore(repo_path=repo).apply_repo()
@@ -64,15 +66,22 @@ def main() -> None:
     feast = None
     if args.feast_python and args.online in FEAST_ONLINE:
         frepo = ensure_feast_repo(repo / "data", online=args.online, apply=args.feast_python)
-        feast = run_child(args.feast_python, FEAST.format(repo=str(frepo)), timeout=args.feast_timeout)
+        cap = int(args.feast_memory_gb * 2**30)
+        feast = run_child(args.feast_python, FEAST.format(repo=str(frepo)), timeout=args.feast_timeout, limit_bytes=cap)
+        if args.online == "redis":  # a shared Redis: take Feast's keys away again
+            subprocess.run(
+                [str(Path(args.feast_python).parent / "feast"), "teardown"], check=False, cwd=frepo, capture_output=True
+            )
     source_rows = int(15_000_000 * args.scale)
     what = f"materialize to {args.online}: {source_rows:,} source rows, 2 views"
     print_comparison(what, ladle, feast)
     if args.feast_python and args.online not in FEAST_ONLINE:
         print(f"  (Feast comparison is set up for {', '.join(FEAST_ONLINE)} only)")
     if "error" not in ladle:
-        print(f"  ladle: {ladle['rows']:,} online rows, {source_rows / ladle['seconds'] / 1e6:.1f}M source rows/s; "
-              f"idempotent re-run {ladle['again']:.2f} s")
+        print(
+            f"  ladle: {ladle['rows']:,} online rows, {source_rows / ladle['seconds'] / 1e6:.1f}M source rows/s; "
+            f"idempotent re-run {ladle['again']:.2f} s"
+        )
 
 
 if __name__ == "__main__":

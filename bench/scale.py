@@ -202,11 +202,11 @@ def write_repo(repo: Path, memory: str) -> None:
             "from feast.types", "from feast.value_type import ValueType\nfrom feast.types"
         )
     )
-    for online in STORES:
+    for online, store in STORES.items():
         (repo / f"{online}.yaml").write_text(
-            LADLE_YAML.format(online=online, memory=memory, store=STORES[online].format(tag="ladle"))
+            LADLE_YAML.format(online=online, memory=memory, store=store.format(tag="ladle"))
         )
-        (feast / f"{online}.yaml").write_text(FEAST_YAML.format(online=online, store=STORES[online].format(tag="feast")))
+        (feast / f"{online}.yaml").write_text(FEAST_YAML.format(online=online, store=store.format(tag="feast")))
 
 
 def feast_phase(args: argparse.Namespace, repo: Path, online: str, code: str) -> dict:
@@ -259,13 +259,16 @@ def main() -> None:
     repo = build(args.rows)
     write_repo(repo, args.memory_limit)
     entities = args.rows // 10
-    print(f"scale: {args.rows:,} source rows, {entities:,} entity rows; DuckDB memory_limit {args.memory_limit}",
-          flush=True)
+    print(
+        f"scale: {args.rows:,} source rows, {entities:,} entity rows; DuckDB memory_limit {args.memory_limit}",
+        flush=True,
+    )
     results = {}
     for phase in args.phases.split(","):
         if phase == "historical":
-            code = HISTORICAL.format(repo=str(repo), yaml=str(repo / "sqlite.yaml"),
-                                     entities=str(repo / "data" / "entities.parquet"))
+            code = HISTORICAL.format(
+                repo=str(repo), yaml=str(repo / "sqlite.yaml"), entities=str(repo / "data" / "entities.parquet")
+            )
             results[phase] = r = run_child(sys.executable, code)
             report("ladle historical", r, entities, "entity rows")
         elif phase in STORES:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -211,7 +212,8 @@ def ensure_feast_repo(data: Path, online: str = "sqlite", apply: str | None = No
 
 def run_child(python: str, code: str, timeout: float | None = None, limit_bytes: int | None = None) -> dict:
     """Run ``code`` in a fresh ``python`` and return the JSON object its last stdout line prints, plus
-    ``rss_gb`` (the child's peak RSS, from the kernel's accounting of the waited-for child).
+    ``rss_gb`` (the child's peak RSS, from the kernel's accounting of the waited-for child) and ``cpu_s`` (the
+    child's whole CPU time, start-up included: on a busy machine a steadier figure than wall time).
 
     ``limit_bytes`` caps the child's address space (``prlimit --as``), so a run that would take the machine's
     memory fails instead. A failure returns ``{"error": ...}`` with the end of the child's stderr.
@@ -224,19 +226,30 @@ def run_child(python: str, code: str, timeout: float | None = None, limit_bytes:
         "import json, resource, subprocess, sys\n"
         "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
         "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-        "print(json.dumps({'rc': p.returncode, 'out': p.stdout, 'err': p.stderr[-3000:], 'rss_gb': ru.ru_maxrss / 1e6}))\n"
+        "print(json.dumps({'rc': p.returncode, 'out': p.stdout, 'err': p.stderr[-3000:], 'rss_gb': ru.ru_maxrss / 1e6,\n"
+        "                  'cpu_s': ru.ru_utime + ru.ru_stime}))\n"
+    )
+    # its own process group, so a timeout stops the measured process too, not only the wrapper
+    proc = subprocess.Popen(
+        [sys.executable, "-c", wrapper, *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
     )
     try:
-        done = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env,
-                              timeout=timeout, check=True)
+        stdout, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return {"error": f"did not finish in {timeout:.0f} s"}
-    report = json.loads(done.stdout)
+    report = json.loads(stdout)
     lines = report["out"].strip().splitlines()
     if report["rc"] != 0 or not lines:
         tail = report["err"].strip().splitlines()[-1:] or [f"exit status {report['rc']}"]
         return {"error": tail[0][:300], "rss_gb": report["rss_gb"]}
-    return {**json.loads(lines[-1]), "rss_gb": report["rss_gb"]}
+    return {**json.loads(lines[-1]), "rss_gb": report["rss_gb"], "cpu_s": report["cpu_s"]}
 
 
 def best(runs: list[dict]) -> dict:
@@ -247,10 +260,12 @@ def best(runs: list[dict]) -> dict:
 
 def print_comparison(what: str, ladle: dict, feast: dict | None, unit: str = "s") -> None:
     """Print ladle's and Feast's time and peak RSS for ``what`` and the ratios ladle / Feast."""
+
     def side(r: dict) -> str:
         if "error" in r:
             return f"failed ({r['error']})" + (f", peak RSS {r['rss_gb']:.2f} GB" if r.get("rss_gb") else "")
-        return f"{r['seconds']:.2f} {unit}, peak RSS {r['rss_gb']:.2f} GB"
+        cpu = f" (process CPU {r['cpu_s']:.1f} s)" if "cpu_s" in r else ""
+        return f"{r['seconds']:.2f} {unit}, peak RSS {r['rss_gb']:.2f} GB{cpu}"
 
     print(what)
     print(f"  ladle:      {side(ladle)}")
@@ -259,8 +274,10 @@ def print_comparison(what: str, ladle: dict, feast: dict | None, unit: str = "s"
         return
     print(f"  Feast:      {side(feast)}")
     if "error" not in ladle and "error" not in feast:
-        print(f"  ladle/Feast: time {ladle['seconds'] / feast['seconds']:.3f}x "
-              f"({feast['seconds'] / ladle['seconds']:.1f}x faster), peak RSS {ladle['rss_gb'] / feast['rss_gb']:.2f}x")
+        print(
+            f"  ladle/Feast: time {ladle['seconds'] / feast['seconds']:.3f}x "
+            f"({feast['seconds'] / ladle['seconds']:.1f}x faster), peak RSS {ladle['rss_gb'] / feast['rss_gb']:.2f}x"
+        )
 
 
 if __name__ == "__main__":
