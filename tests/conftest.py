@@ -21,6 +21,13 @@ settings.register_profile("ci", max_examples=CI_EXAMPLES, deadline=None, derando
 settings.register_profile("dev", max_examples=CI_EXAMPLES // 5, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+# The DuckDB store's per-file answers (offline/fingerprints.py) go to $XDG_CACHE_HOME/ladle: keep the tests'
+# in a folder of the run's own, not in the user's home (subprocesses inherit it).
+if "LADLE_TESTS_KEEP_CACHE_HOME" not in os.environ:
+    import tempfile
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="ladle_tests_cache_")
+
 
 def examples(ci: int) -> int:
     """A property test's example count: ``ci`` under the ``ci`` profile, proportionally fewer under ``dev``."""
