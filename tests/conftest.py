@@ -5,6 +5,7 @@ tests/backends.py applied at collection; hypothesis profiles (``HYPOTHESIS_PROFI
 from __future__ import annotations
 
 import os
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -23,10 +24,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 # The DuckDB store's per-file answers (offline/fingerprints.py) go to $XDG_CACHE_HOME/ladle: keep the tests'
 # in a folder of the run's own, not in the user's home (subprocesses inherit it).
-if "LADLE_TESTS_KEEP_CACHE_HOME" not in os.environ:
-    import tempfile
-
-    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="ladle_tests_cache_")
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="ladle_tests_cache_")
 
 
 def examples(ci: int) -> int:
