@@ -5,7 +5,7 @@ at --scale 0.1), COPY'd once into PostgreSQL tables in two shapes: ``plain`` (no
 and every ``query=`` source are) and ``indexed`` (a B-tree on (driver_id, event_timestamp)). For each shape it
 times ladle's point-in-time join inside PostgreSQL and, with --feast-python, Feast's PostgreSQL offline store
 on the very same tables and entity rows (in that interpreter, a fresh process), then prints both and the ratio.
-Both results are checked: same row count, and the same number of missing values per feature.
+Both results are checked: same row count, missing values and sum of every feature.
 
 Run: nice -n 10 python bench/historical_postgres.py --scale 0.1 --feast-python /path/to/feast-venv/bin/python
      [--tables plain indexed] [--plan auto|window|lateral] [--feast-timeout 600]
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -79,8 +81,10 @@ entities = pd.read_parquet({entities!r})
 t0 = time.perf_counter()
 table = store.get_historical_features(entity_df=entities, features={features!r}).to_arrow()
 elapsed = time.perf_counter() - t0
+import pyarrow.compute as pc
 print(json.dumps({{"seconds": elapsed, "rows": table.num_rows,
-                   "nulls": {{c: table.column(c).null_count for c in {names!r}}}}}))
+                   "nulls": {{c: table.column(c).null_count for c in {names!r}}},
+                   "sums": {{c: float(pc.sum(table.column(c).cast("float64")).as_py() or 0) for c in {names!r}}}}}))
 '''
 
 
@@ -159,13 +163,28 @@ def feast_repo(dsn: str, suffix: str, folder: Path) -> Path:
     return folder
 
 
-def run_feast(python: str, repo: Path, entities: Path, timeout: float) -> dict | str:
+def stop_feast_queries(dsn: str, since: float) -> None:
+    """Terminate the queries Feast's stopped run left on the server (a killed client does not cancel them):
+    its point-in-time query, started after ``since`` (a ``time.time()``)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND query LIKE '%left_table_query_string%' AND query_start >= to_timestamp(%s)",
+            (since,),
+        )
+
+
+def run_feast(python: str, repo: Path, entities: Path, timeout: float, dsn: str) -> dict | str:
     """Feast's result summary, or what happened instead (a timeout, an error)."""
     names = [f.split(":")[1] for f in FEATURES]
     code = FEAST_CHILD.format(repo=str(repo), entities=str(entities), features=FEATURES, names=names)
+    started = time.time()
     try:
         out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=timeout, cwd=repo, check=False)
     except subprocess.TimeoutExpired:
+        stop_feast_queries(dsn, started)
         return f"did not finish in {timeout:g} s (stopped)"
     if out.returncode != 0:
         return "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1]
@@ -184,7 +203,21 @@ def run_ladle(repo: Path, rows: int, plan: str) -> dict:
     table = store.get_historical_features(entities, FEATURES).to_arrow()
     elapsed = time.perf_counter() - t0
     names = [f.split(":")[1] for f in FEATURES]
-    return {"seconds": elapsed, "rows": table.num_rows, "nulls": {c: table.column(c).null_count for c in names}}
+    return {
+        "seconds": elapsed,
+        "rows": table.num_rows,
+        "nulls": {c: table.column(c).null_count for c in names},
+        "sums": {c: float(pc.sum(table.column(c).cast("float64")).as_py() or 0) for c in names},
+    }
+
+
+def agree(a: dict, b: dict) -> bool:
+    """Same row count, same missing values and the same sum of every feature (to 9 significant digits)."""
+    return (
+        a["rows"] == b["rows"]
+        and a["nulls"] == b["nulls"]
+        and all(math.isclose(a["sums"][c], b["sums"][c], rel_tol=1e-9) for c in a["sums"])
+    )
 
 
 def main() -> None:
@@ -213,14 +246,14 @@ def main() -> None:
             print("  feast: skipped (give --feast-python PATH to compare)")
             continue
         feast = run_feast(args.feast_python, feast_repo(args.dsn, suffix, ROOT / f"feast_pg_{suffix}"),
-                          entities_file, args.feast_timeout)
+                          entities_file, args.feast_timeout, args.dsn)
         if isinstance(feast, str):
             print(f"  feast 0.67: {feast}", flush=True)
             continue
-        same = feast["rows"] == ladle["rows"] and feast["nulls"] == ladle["nulls"]
+        same = agree(ladle, feast)
         print(f"  feast 0.67:  {feast['seconds']:.2f} s")
         print(f"  ratio: ladle is {feast['seconds'] / ladle['seconds']:.1f}x faster "
-              f"(results agree on rows and missing values: {same})", flush=True)
+              f"(same rows, missing values and feature sums: {same})", flush=True)
 
 
 if __name__ == "__main__":
