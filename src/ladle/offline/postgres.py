@@ -267,12 +267,14 @@ class PostgreSQLOfflineStore(OfflineStore):
         ):
             cur.execute(f"SET work_mem = '{_WORK_MEM}'")  # this session only: in-memory sorts for the join
             cur.execute("SET enable_mergejoin = off")  # the planner underestimates the entity side; hash it
+            cur.execute("SET jit = off")  # compiling the plan cost seconds and saved none
             cur.adbc_ingest("__ladle_entity", upload, mode="create", temporary=True)
             cur.execute("ANALYZE __ladle_entity")
             for req in views:
                 columns = {c: sql.Identifier(f"__e{key_cols.index(c)}") for c in req.entity_columns}
                 lateral = self._lateral_pays(conn, req, n)
-                query = (_lateral_sql if lateral else _window_sql)(
+                carry = not (filter_by_created_timestamp and req.view.batch_source.created_timestamp_column)
+                query = (_lateral_sql if lateral else _carry_sql if carry else _window_sql)(
                     req,
                     self._select(req.view, [f.name for f in req.features]),
                     columns,
@@ -280,7 +282,7 @@ class PostgreSQLOfflineStore(OfflineStore):
                     filter_by_created_timestamp,
                 )
                 cur.execute(query.as_string(conn))
-                result = cur.fetch_arrow_table()
+                result = _scatter(cur.fetch_arrow_table(), n)
                 for f in req.features:
                     what = f"{req.name}:{f.name}"
                     out[req.output_name(f.name)] = _to_declared(result.column(f.name), f.dtype, what)
@@ -447,6 +449,15 @@ LIMIT 1
 """
 
 
+def _scatter(result: pa.Table, n: int) -> pa.Table:
+    """``result`` (``__row`` then features, at most a row per entity row, in any order) as ``n`` rows in entity
+    order, null where an entity row had none."""
+    rows = result.column("__row").to_numpy()
+    index = np.full(n, -1, dtype=np.int64)
+    index[rows] = np.arange(len(rows), dtype=np.int64)
+    return result.take(pa.array(index, mask=index < 0))
+
+
 def _is_adbc_error(exc: Exception) -> bool:
     """Whether ``exc`` was raised by the ADBC driver manager (its DB-API error classes)."""
     return type(exc).__module__.startswith("adbc_driver_manager") and isinstance(exc, Exception)
@@ -497,6 +508,70 @@ def _ttl_us(req: ViewRequest) -> int:
     return int(ttl.total_seconds() * 1_000_000) if ttl and ttl.total_seconds() > 0 else 0
 
 
+def _carry_sql(
+    req: ViewRequest,
+    select: Any,
+    columns: dict[str, Any],
+    bounds: tuple[datetime | None, datetime | None],
+    filter_created: bool,
+) -> Any:
+    """One view's features for every entity row by one sort and three streaming window passes over it, when a
+    row is visible from its event ts on (no ``filter_created`` over a created column; else :func:`_window_sql`).
+
+    The entity rows are stacked with the source rows and ordered per key by (event ts, source rows first,
+    created ts with null the oldest): the source row an entity row sees is the last one before it. Pass one
+    numbers the rows, pass two takes the number of the last source row so far, pass three reads that row's
+    event ts and features with ``lag`` over the distance; the ttl is checked against that event ts. All three
+    passes share the one sort, so the numbering and the ``lag`` distances count the same order."""
+    del filter_created  # only reached when it changes nothing
+    view = req.view
+    has_cr = bool(view.batch_source.created_timestamp_column)
+    types = {f.name: f.dtype for f in view.entity_columns}
+    keys = [sql.Identifier(f"__k{i}") for i in range(len(view.join_keys))]
+    src_keys = [sql.SQL("s.{}").format(sql.Identifier(k)) for k in view.join_keys]
+    ent_keys = [
+        _key_sql(sql.SQL("e.{}").format(columns[c]), types.get(k))
+        for k, c in zip(view.join_keys, req.entity_columns, strict=True)
+    ]
+    features = [sql.Identifier(f.name) for f in req.features]
+    names = [sql.Identifier(f"__f{i}") for i in range(len(features))]
+    partition = sql.SQL("PARTITION BY {} ").format(sql.SQL(", ").join(keys)) if keys else sql.SQL("")
+    where = [*_filters(req, "s", bounds), *_key_filter([sql.Identifier(k) for k in view.join_keys], ent_keys)]
+    lagged = [sql.SQL("__ts"), *names]
+    ttl = _ttl_us(req)
+    kept = sql.SQL("__hit >= __ets - {} * interval '1 microsecond'").format(sql.Literal(ttl)) if ttl else None
+    return sql.SQL(
+        "SELECT __row, {outer} FROM (SELECT __side, __row, __ets, {lags} FROM ("
+        "SELECT *, max(CASE WHEN __side = 0 THEN __rn END) OVER (w ROWS UNBOUNDED PRECEDING) AS __last FROM ("
+        "SELECT *, row_number() OVER w AS __rn FROM ("
+        "SELECT {ent_keys}e.__ts AS __ts, 1 AS __side, NULL::timestamptz AS __cr, e.__row, e.__ts AS __ets, "
+        "{nulls} FROM __ladle_entity e UNION ALL "
+        "SELECT {src_keys}s.__ts, 0, {cr}, NULL, NULL, {feats} FROM ({select}) s WHERE {where}"
+        ") u WINDOW w AS ({window})) a WINDOW w AS ({window})) b WINDOW w AS ({window})) c WHERE __side = 1"
+    ).format(
+        outer=sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(
+                sql.SQL("CASE WHEN {} THEN {} END").format(kept, n) if kept is not None else n, f
+            )
+            for n, f in zip(names, features, strict=True)
+        ),
+        lags=sql.SQL(", ").join(
+            sql.SQL("CASE WHEN __last IS NOT NULL THEN lag({}, (__rn - __last)::int) OVER w END AS {}").format(
+                c, sql.Identifier("__hit") if i == 0 else c
+            )
+            for i, c in enumerate(lagged)
+        ),
+        ent_keys=sql.SQL("").join(sql.SQL("{} AS {}, ").format(e, k) for e, k in zip(ent_keys, keys, strict=True)),
+        nulls=sql.SQL(", ").join(sql.SQL("NULL AS {}").format(n) for n in names),
+        src_keys=sql.SQL("").join(sql.SQL("{}, ").format(k) for k in src_keys),
+        cr=sql.SQL("s.__cr" if has_cr else "NULL"),
+        feats=sql.SQL(", ").join(sql.SQL("s.{}").format(f) for f in features),
+        select=select,
+        where=sql.SQL(" AND ").join([sql.SQL("TRUE"), *where]),
+        window=sql.SQL("{}ORDER BY __ts, __side, __cr NULLS FIRST").format(partition),
+    )
+
+
 def _window_sql(
     req: ViewRequest,
     select: Any,
@@ -506,7 +581,8 @@ def _window_sql(
 ) -> Any:
     """One view's features for every entity row, in row order, by one sort instead of one probe per entity row.
 
-    The entity rows are stacked with the source rows and ordered per key by when a row becomes visible (its
+    Only entity rows with a match come back (:func:`_scatter` puts them in place). The entity rows are stacked
+    with the source rows and ordered per key by when a row becomes visible (its
     event ts, or with ``filter_created`` the later of its two timestamps), source rows before entity rows on
     a tie. The running maximum event ts at an entity row is the newest event ts it may see; the rows of that
     key and event ts are fetched back by a hash join, and of those the one with the latest created ts (null
@@ -537,7 +613,7 @@ def _window_sql(
         "SELECT {ent_keys}e.__ts AS __eff, 1 AS __side, NULL::timestamptz AS __ts, e.__row, e.__ts AS __ets "
         "FROM __ladle_entity e UNION ALL "
         "SELECT {keys}__eff, 0, __ts, NULL, NULL FROM r) u) "
-        "SELECT DISTINCT ON (p.__row) p.__row, {picked} FROM p LEFT JOIN r ON {join} WHERE p.__side = 1 "
+        "SELECT DISTINCT ON (p.__row) p.__row, {picked} FROM p JOIN r ON {join} WHERE p.__side = 1 "
         "ORDER BY p.__row, r.__cr DESC NULLS LAST"
     ).format(
         src_keys=sql.SQL("").join(sql.SQL("{}, ").format(k) for k in src_keys),
