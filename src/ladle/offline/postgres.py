@@ -537,9 +537,7 @@ def _carry_sql(
     names = [sql.Identifier(f"__f{i}") for i in range(len(features))]
     partition = sql.SQL("PARTITION BY {} ").format(sql.SQL(", ").join(keys)) if keys else sql.SQL("")
     where = [*_filters(req, "s", bounds), *_key_filter([sql.Identifier(k) for k in view.join_keys], ent_keys)]
-    lagged = [sql.SQL("__ts"), *names]
-    ttl = _ttl_us(req)
-    kept = sql.SQL("__hit >= __ets - {} * interval '1 microsecond'").format(sql.Literal(ttl)) if ttl else None
+    outer, lags = _carried(features, names, _ttl_us(req))
     return sql.SQL(
         "SELECT __row, {outer} FROM (SELECT __side, __row, __ets, {lags} FROM ("
         "SELECT *, max(CASE WHEN __side = 0 THEN __rn END) OVER (w ROWS UNBOUNDED PRECEDING) AS __last FROM ("
@@ -549,18 +547,8 @@ def _carry_sql(
         "SELECT {src_keys}s.__ts, 0, {cr}, NULL, NULL, {feats} FROM ({select}) s WHERE {where}"
         ") u WINDOW w AS ({window})) a WINDOW w AS ({window})) b WINDOW w AS ({window})) c WHERE __side = 1"
     ).format(
-        outer=sql.SQL(", ").join(
-            sql.SQL("{} AS {}").format(
-                sql.SQL("CASE WHEN {} THEN {} END").format(kept, n) if kept is not None else n, f
-            )
-            for n, f in zip(names, features, strict=True)
-        ),
-        lags=sql.SQL(", ").join(
-            sql.SQL("CASE WHEN __last IS NOT NULL THEN lag({}, (__rn - __last)::int) OVER w END AS {}").format(
-                c, sql.Identifier("__hit") if i == 0 else c
-            )
-            for i, c in enumerate(lagged)
-        ),
+        outer=outer,
+        lags=lags,
         ent_keys=sql.SQL("").join(sql.SQL("{} AS {}, ").format(e, k) for e, k in zip(ent_keys, keys, strict=True)),
         nulls=sql.SQL(", ").join(sql.SQL("NULL AS {}").format(n) for n in names),
         src_keys=sql.SQL("").join(sql.SQL("{}, ").format(k) for k in src_keys),
@@ -570,6 +558,23 @@ def _carry_sql(
         where=sql.SQL(" AND ").join([sql.SQL("TRUE"), *where]),
         window=sql.SQL("{}ORDER BY __ts, __side, __cr NULLS FIRST").format(partition),
     )
+
+
+def _carried(features: list[Any], names: list[Any], ttl: int) -> tuple[Any, Any]:
+    """The select lists of :func:`_carry_sql`: the features under their names, null when the row found is older
+    than the ttl; and the ``lag`` of the found row's event ts (``__hit``) and of each feature (``__f<i>``)."""
+    kept = sql.SQL("__hit >= __ets - {} * interval '1 microsecond'").format(sql.Literal(ttl)) if ttl else None
+    outer = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(sql.SQL("CASE WHEN {} THEN {} END").format(kept, n) if kept is not None else n, f)
+        for n, f in zip(names, features, strict=True)
+    )
+    lags = sql.SQL(", ").join(
+        sql.SQL("CASE WHEN __last IS NOT NULL THEN lag({}, (__rn - __last)::int) OVER w END AS {}").format(
+            c, sql.Identifier("__hit") if i == 0 else c
+        )
+        for i, c in enumerate([sql.SQL("__ts"), *names])
+    )
+    return outer, lags
 
 
 def _window_sql(
