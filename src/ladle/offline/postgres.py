@@ -539,12 +539,12 @@ def _carry_sql(
     where = [*_filters(req, "s", bounds), *_key_filter([sql.Identifier(k) for k in view.join_keys], ent_keys)]
     outer, lags = _carried(features, names, _ttl_us(req))
     return sql.SQL(
-        "SELECT __row, {outer} FROM (SELECT __side, __row, __ets, {lags} FROM ("
+        "SELECT __row, {outer} FROM (SELECT __side, __row, __ts AS __ets, {lags} FROM ("
         "SELECT *, max(CASE WHEN __side = 0 THEN __rn END) OVER (w ROWS UNBOUNDED PRECEDING) AS __last FROM ("
         "SELECT *, row_number() OVER w AS __rn FROM ("
-        "SELECT {ent_keys}e.__ts AS __ts, 1 AS __side, NULL::timestamptz AS __cr, e.__row, e.__ts AS __ets, "
+        "SELECT {ent_keys}e.__ts AS __ts, 1 AS __side, NULL::timestamptz AS __cr, e.__row, "
         "{nulls} FROM __ladle_entity e UNION ALL "
-        "SELECT {src_keys}s.__ts, 0, {cr}, NULL, NULL, {feats} FROM ({select}) s WHERE {where}"
+        "SELECT {src_keys}s.__ts, 0, {cr}, NULL, {feats} FROM ({select}) s WHERE {where}"
         ") u WINDOW w AS ({window})) a WINDOW w AS ({window})) b WINDOW w AS ({window})) c WHERE __side = 1"
     ).format(
         outer=outer,
