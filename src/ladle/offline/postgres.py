@@ -271,16 +271,7 @@ class PostgreSQLOfflineStore(OfflineStore):
             cur.adbc_ingest("__ladle_entity", upload, mode="create", temporary=True)
             cur.execute("ANALYZE __ladle_entity")
             for req in views:
-                columns = {c: sql.Identifier(f"__e{key_cols.index(c)}") for c in req.entity_columns}
-                lateral = self._lateral_pays(conn, req, n)
-                carry = not (filter_by_created_timestamp and req.view.batch_source.created_timestamp_column)
-                query = (_lateral_sql if lateral else _carry_sql if carry else _window_sql)(
-                    req,
-                    self._select(req.view, [f.name for f in req.features]),
-                    columns,
-                    bounds,
-                    filter_by_created_timestamp,
-                )
+                query = self._view_query(conn, req, key_cols, entities, bounds, filter_by_created_timestamp)
                 cur.execute(query.as_string(conn))
                 result = _scatter(cur.fetch_arrow_table(), n)
                 for f in req.features:
@@ -319,6 +310,46 @@ class PostgreSQLOfflineStore(OfflineStore):
         with self._connect(doing) as conn, self._adbc(doing) as adbc, adbc.cursor() as cur:
             cur.execute(query if isinstance(query, str) else query.as_string(conn))
             return cur.fetch_arrow_table()
+
+    def _view_query(
+        self,
+        conn: Any,
+        req: ViewRequest,
+        key_cols: list[str],
+        entities: pa.Table,
+        bounds: tuple[datetime | None, datetime | None],
+        filter_created: bool,
+    ) -> Any:
+        """The query joining one view: the index plan where it pays, else the carry plan, or the running-max
+        plan when ``filter_created`` applies to a created column."""
+        columns = {c: sql.Identifier(f"__e{key_cols.index(c)}") for c in req.entity_columns}
+        select = self._select(req.view, [f.name for f in req.features])
+        if self._lateral_pays(conn, req, entities.num_rows):
+            return _lateral_sql(req, select, columns, bounds, filter_created)
+        keys = self._key_filter_pays(conn, req, entities)
+        if filter_created and req.view.batch_source.created_timestamp_column:
+            return _window_sql(req, select, columns, bounds, filter_created, filter_keys=keys)
+        return _carry_sql(req, select, columns, bounds, filter_created, filter_keys=keys)
+
+    def _key_filter_pays(self, conn: Any, req: ViewRequest, entities: pa.Table) -> bool:
+        """Whether to keep only the source rows whose key some entity row has (a hash probe per source row): not
+        when the entity rows hold nearly every key of a single-key table source (its statistics say), where the
+        probe would cost more than the few rows it removes save; in every other case yes."""
+        view = req.view
+        src = self._source(view.batch_source)
+        if not src.table or len(view.join_keys) != 1 or any(is_uuid(f.dtype) for f in view.entity_columns):
+            return bool(view.join_keys)
+        found = conn.execute(
+            "SELECT s.n_distinct, c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname "
+            "WHERE c.oid = to_regclass(%s) AND s.attname = %s",
+            (src.table, view.batch_source.source_column(view.join_keys[0])),
+        ).fetchone()
+        if found is None:
+            return True
+        distinct = found[0] if found[0] >= 0 else -found[0] * max(found[1], 0)
+        wanted = pc.count_distinct(entities.column(req.entity_columns[0])).as_py()
+        return bool(wanted < KEY_FILTER_MAX_SHARE * distinct)
 
     def _lateral_pays(self, conn: Any, req: ViewRequest, entity_rows: int) -> bool:
         """Whether probing an index once per entity row beats the window plan: the source is a table with a
@@ -432,6 +463,9 @@ class PostgreSQLOfflineStore(OfflineStore):
 #: the sort memory of the point-in-time join's session (PostgreSQL's default, 4MB, spills a 1M-row sort to disk)
 _WORK_MEM = "256MB"
 
+#: skip the key filter when the entity rows' distinct keys are at least this share of the source's distinct keys
+KEY_FILTER_MAX_SHARE = 0.9
+
 #: use the index-probing plan only when the entity rows are at most this fraction of the table's rows
 LATERAL_MAX_FRACTION = 0.01
 
@@ -514,6 +548,7 @@ def _carry_sql(
     columns: dict[str, Any],
     bounds: tuple[datetime | None, datetime | None],
     filter_created: bool,
+    filter_keys: bool = True,
 ) -> Any:
     """One view's features for every entity row by one sort and three streaming window passes over it, when a
     row is visible from its event ts on (no ``filter_created`` over a created column; else :func:`_window_sql`).
@@ -536,7 +571,8 @@ def _carry_sql(
     features = [sql.Identifier(f.name) for f in req.features]
     names = [sql.Identifier(f"__f{i}") for i in range(len(features))]
     partition = sql.SQL("PARTITION BY {} ").format(sql.SQL(", ").join(keys)) if keys else sql.SQL("")
-    where = [*_filters(req, "s", bounds), *_key_filter([sql.Identifier(k) for k in view.join_keys], ent_keys)]
+    key_filter = _key_filter([sql.Identifier(k) for k in view.join_keys], ent_keys) if filter_keys else []
+    where = [*_filters(req, "s", bounds), *key_filter]
     outer, lags = _carried(features, names, _ttl_us(req))
     return sql.SQL(
         "SELECT __row, {outer} FROM (SELECT __side, __row, __ts AS __ets, {lags} FROM ("
@@ -583,6 +619,7 @@ def _window_sql(
     columns: dict[str, Any],
     bounds: tuple[datetime | None, datetime | None],
     filter_created: bool,
+    filter_keys: bool = True,
 ) -> Any:
     """One view's features for every entity row, in row order, by one sort instead of one probe per entity row.
 
@@ -604,7 +641,8 @@ def _window_sql(
     partition = sql.SQL("PARTITION BY {} ").format(sql.SQL(", ").join(keys)) if keys else sql.SQL("")
     visible_late = filter_created and has_cr
     features = [sql.Identifier(f.name) for f in req.features]
-    where = [*_filters(req, "s", bounds), *_key_filter([sql.Identifier(k) for k in view.join_keys], ent_keys)]
+    key_filter = _key_filter([sql.Identifier(k) for k in view.join_keys], ent_keys) if filter_keys else []
+    where = [*_filters(req, "s", bounds), *key_filter]
     join = [sql.SQL("r.{k} = p.{k}").format(k=k) for k in keys] + [sql.SQL("r.__ts = p.__best")]
     if visible_late:
         join.append(sql.SQL("r.__eff <= p.__ets"))
