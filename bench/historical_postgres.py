@@ -8,7 +8,7 @@ on the very same tables and entity rows (in that interpreter, a fresh process), 
 Both results are checked: same row count, missing values and sum of every feature.
 
 Run: nice -n 10 python bench/historical_postgres.py --scale 0.1 --feast-python /path/to/feast-venv/bin/python
-     [--tables plain indexed] [--plan auto|window|lateral] [--feast-timeout 600]
+     [--tables plain indexed] [--plan auto|window|lateral] [--repeat 3] [--feast-timeout 600]
      [--dsn "host=127.0.0.1 port=5432 user=postgres dbname=test"]
 """
 
@@ -18,6 +18,7 @@ import argparse
 import io
 import json
 import math
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -229,6 +230,7 @@ def main() -> None:
                         help="ladle's join plan (lateral applies only to indexed tables)")
     parser.add_argument("--feast-python", help="a Python with Feast 0.67 and its postgres extra installed")
     parser.add_argument("--feast-timeout", type=float, default=600.0)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each side, interleaved; medians are compared")
     args = parser.parse_args()
     data = ensure_repo(args.scale) / "data"
     rows = int(1_000_000 * args.scale)
@@ -238,22 +240,34 @@ def main() -> None:
     for shape in args.tables:
         suffix = f"{args.scale:g}".replace(".", "_") + f"_{shape}"
         load(args.dsn, data, suffix, indexed=shape == "indexed")
-        ladle = run_ladle(repo_for(args.dsn, args.scale, suffix), rows, args.plan)
-        print(f"historical on PostgreSQL, {rows:,} entity rows x {source_rows:,} source rows, 6 features, "
-              f"{shape} tables", flush=True)
-        print(f"  ladle ({args.plan} plan): {ladle['seconds']:.2f} s", flush=True)
-        if not args.feast_python:
-            print("  feast: skipped (give --feast-python PATH to compare)")
-            continue
-        feast = run_feast(args.feast_python, feast_repo(args.dsn, suffix, ROOT / f"feast_pg_{suffix}"),
-                          entities_file, args.feast_timeout, args.dsn)
-        if isinstance(feast, str):
-            print(f"  feast 0.67: {feast}", flush=True)
-            continue
-        same = agree(ladle, feast)
-        print(f"  feast 0.67:  {feast['seconds']:.2f} s")
-        print(f"  ratio: ladle is {feast['seconds'] / ladle['seconds']:.1f}x faster "
-              f"(same rows, missing values and feature sums: {same})", flush=True)
+        repo = repo_for(args.dsn, args.scale, suffix)
+        feast_dir = feast_repo(args.dsn, suffix, ROOT / f"feast_pg_{suffix}") if args.feast_python else None
+        ladle_runs: list[dict] = []
+        feast_runs: list[dict | str] = []
+        for _ in range(args.repeat):  # interleaved, so both see the same load
+            ladle_runs.append(run_ladle(repo, rows, args.plan))
+            if feast_dir is not None:
+                feast_runs.append(run_feast(args.feast_python, feast_dir, entities_file, args.feast_timeout, args.dsn))
+        report(shape, rows, source_rows, args.plan, ladle_runs, feast_runs)
+
+
+def report(shape: str, rows: int, source_rows: int, plan: str, ladle_runs: list[dict], feast_runs: list) -> None:
+    """Print the median of each side's runs (and every run), the ratio of the medians, and whether they agree."""
+    ladle = statistics.median(r["seconds"] for r in ladle_runs)
+    every = ", ".join(f"{r['seconds']:.2f}" for r in ladle_runs)
+    print(f"historical on PostgreSQL, {rows:,} entity rows x {source_rows:,} source rows, 6 features, {shape} tables")
+    print(f"  ladle ({plan} plan): {ladle:.2f} s (median of {every})", flush=True)
+    if not feast_runs:
+        print("  feast: skipped (give --feast-python PATH to compare)")
+        return
+    failed = [r for r in feast_runs if isinstance(r, str)]
+    if failed:
+        print(f"  feast 0.67: {failed[0]}", flush=True)
+        return
+    feast = statistics.median(r["seconds"] for r in feast_runs)
+    same = all(agree(ladle_runs[0], r) for r in feast_runs)
+    print(f"  feast 0.67:  {feast:.2f} s (median of {', '.join(format(r['seconds'], '.2f') for r in feast_runs)})")
+    print(f"  ratio: ladle is {feast / ladle:.1f}x faster (same rows, missing values and feature sums: {same})", flush=True)
 
 
 if __name__ == "__main__":
