@@ -197,6 +197,7 @@ def run_ladle(repo: Path, rows: int, plan: str) -> dict:
 
     if plan != "auto":  # force one plan: the probe-per-row one only applies where the index exists
         pg_store.LATERAL_MAX_FRACTION = float("inf") if plan == "lateral" else 0.0
+        pg_store.LATERAL_CACHED_FRACTION = float("inf") if plan == "lateral" else 0.0
     store = FeatureStore(repo_path=repo)
     store.apply_repo()
     entities = entity_table(rows)

@@ -111,6 +111,7 @@ def test_an_index_is_used_only_when_led_by_the_keys_then_the_timestamp(backend: 
     req = ViewRequest(view, view.name, list(view.features))
     with backend.store._connect("test") as conn:
         assert backend.store._lateral_pays(conn, req, 5) is usable  # 5 entity rows <= 1% of 1,000 table rows
+        assert backend.store._lateral_pays(conn, req, 150) is usable  # a cached table: up to 20% of its rows
         assert backend.store._lateral_pays(conn, req, 500) is False  # too many entity rows: the sort is cheaper
 
 

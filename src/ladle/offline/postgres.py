@@ -352,9 +352,10 @@ class PostgreSQLOfflineStore(OfflineStore):
         return bool(wanted < KEY_FILTER_MAX_SHARE * distinct)
 
     def _lateral_pays(self, conn: Any, req: ViewRequest, entity_rows: int) -> bool:
-        """Whether probing an index once per entity row beats the window plan: the source is a table with a
+        """Whether probing an index once per entity row beats the sort plans: the source is a table with a
         B-tree index led by the view's join keys then its timestamp, and the entity rows are few next to the
-        table's rows (:data:`LATERAL_MAX_FRACTION`)."""
+        table's rows — :data:`LATERAL_MAX_FRACTION` of them, or :data:`LATERAL_CACHED_FRACTION` when the table
+        and that index fit in ``shared_buffers`` (their pages then cost no reads from disk)."""
         view = req.view
         src = self._source(view.batch_source)
         if not src.table or not view.join_keys or any(is_uuid(f.dtype) for f in view.entity_columns):
@@ -362,7 +363,10 @@ class PostgreSQLOfflineStore(OfflineStore):
         keys = {view.batch_source.source_column(k) for k in view.join_keys}
         ts = view.batch_source.source_column(src.timestamp_field)
         found = conn.execute(_INDEX_QUERY, (src.table, len(keys), sorted(keys), len(keys), ts)).fetchone()
-        return found is not None and entity_rows <= LATERAL_MAX_FRACTION * max(float(found[0]), 0.0)
+        if found is None:
+            return False
+        fraction = max(LATERAL_MAX_FRACTION, LATERAL_CACHED_FRACTION) if found[1] else LATERAL_MAX_FRACTION
+        return entity_rows <= fraction * max(float(found[0]), 0.0)
 
     # --- reads for materialization -------------------------------------------------------------------
     def pull_latest(self, view: FeatureView, start: datetime, end: datetime) -> pa.RecordBatchReader:
@@ -466,13 +470,19 @@ _WORK_MEM = "256MB"
 #: skip the key filter when the entity rows' distinct keys are at least this share of the source's distinct keys
 KEY_FILTER_MAX_SHARE = 0.9
 
-#: use the index-probing plan only when the entity rows are at most this fraction of the table's rows
+#: use the index-probing plan only when the entity rows are at most this fraction of the table's rows...
 LATERAL_MAX_FRACTION = 0.01
+#: ... or this fraction when the table and its index fit in shared_buffers (measured: 100k entity rows over an
+#: indexed 1M-row table, 3.3-4.7 s probing against 5.7-5.9 s sorting; 1M over 10M, 255 s against 83 s)
+LATERAL_CACHED_FRACTION = 0.2
 
 #: the estimated row count of a table (by name, schema-qualified or on the search path) that has a B-tree index
 #: whose leading columns are exactly the given join-key columns (any order) followed by the timestamp column
 _INDEX_QUERY = """
-SELECT c.reltuples FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
+SELECT c.reltuples,
+       pg_relation_size(i.indrelid) + pg_relation_size(i.indexrelid)
+       <= (SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers') AS cached
+FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_am am ON am.oid = ic.relam
 WHERE i.indrelid = to_regclass(%s) AND am.amname = 'btree' AND i.indpred IS NULL
 AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
