@@ -172,8 +172,8 @@ def stop_feast_queries(dsn: str, since: float) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-            "AND query LIKE '%left_table_query_string%' AND query_start >= to_timestamp(%s)",
-            (since,),
+            "AND query LIKE %s AND query_start >= to_timestamp(%s)",
+            ("%left_table_query_string%", since),
         )
 
 
@@ -247,6 +247,7 @@ def main() -> None:
         feast_runs: list[dict | str] = []
         for _ in range(args.repeat):  # interleaved, so both see the same load
             ladle_runs.append(run_ladle(repo, rows, args.plan))
+            print(f"  ({shape}) ladle run: {ladle_runs[-1]['seconds']:.2f} s", flush=True)
             if feast_dir is not None:
                 feast_runs.append(run_feast(args.feast_python, feast_dir, entities_file, args.feast_timeout, args.dsn))
         report(shape, rows, source_rows, args.plan, ladle_runs, feast_runs)
