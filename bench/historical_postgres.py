@@ -5,10 +5,10 @@ at --scale 0.1), COPY'd once into PostgreSQL tables in two shapes: ``plain`` (no
 and every ``query=`` source are) and ``indexed`` (a B-tree on (driver_id, event_timestamp)). For each shape it
 times ladle's point-in-time join inside PostgreSQL and, with --feast-python, Feast's PostgreSQL offline store
 on the very same tables and entity rows (in that interpreter, a fresh process), then prints both and the ratio.
-Both results are checked: same row count, and the same number of missing values per feature.
+Both results are checked: same row count, missing values and sum of every feature.
 
 Run: nice -n 10 python bench/historical_postgres.py --scale 0.1 --feast-python /path/to/feast-venv/bin/python
-     [--tables plain indexed] [--plan auto|window|lateral] [--feast-timeout 600]
+     [--tables plain indexed] [--plan auto|window|lateral] [--repeat 3] [--feast-timeout 600]
      [--dsn "host=127.0.0.1 port=5432 user=postgres dbname=test"]
 """
 
@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +26,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -83,8 +86,10 @@ entities = pd.read_parquet({entities!r})
 t0 = time.perf_counter()
 table = store.get_historical_features(entity_df=entities, features={features!r}).to_arrow()
 elapsed = time.perf_counter() - t0
+import pyarrow.compute as pc
 print(json.dumps({{"seconds": elapsed, "rows": table.num_rows,
-                   "nulls": {{c: table.column(c).null_count for c in {names!r}}}}}))
+                   "nulls": {{c: table.column(c).null_count for c in {names!r}}},
+                   "sums": {{c: float(pc.sum(table.column(c).cast("float64")).as_py() or 0) for c in {names!r}}}}}))
 '''
 
 
@@ -170,13 +175,28 @@ def feast_repo(dsn: str, suffix: str, folder: Path) -> Path:
     return folder
 
 
-def run_feast(python: str, repo: Path, entities: Path, timeout: float) -> dict | str:
+def stop_feast_queries(dsn: str, since: float) -> None:
+    """Terminate the queries Feast's stopped run left on the server (a killed client does not cancel them):
+    its point-in-time query, started after ``since`` (a ``time.time()``)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND query LIKE %s AND query_start >= to_timestamp(%s)",
+            ("%left_table_query_string%", since),
+        )
+
+
+def run_feast(python: str, repo: Path, entities: Path, timeout: float, dsn: str) -> dict | str:
     """Feast's result summary, or what happened instead (a timeout, an error)."""
     names = [f.split(":")[1] for f in FEATURES]
     code = FEAST_CHILD.format(repo=str(repo), entities=str(entities), features=FEATURES, names=names)
+    started = time.time()
     try:
         out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=timeout, cwd=repo, check=False)
     except subprocess.TimeoutExpired:
+        stop_feast_queries(dsn, started)
         return f"did not finish in {timeout:g} s (stopped)"
     if out.returncode != 0:
         return "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1]
@@ -188,6 +208,7 @@ def run_ladle(repo: Path, rows: int, plan: str) -> dict:
 
     if plan != "auto":  # force one plan: the probe-per-row one only applies where the index exists
         pg_store.LATERAL_MAX_FRACTION = float("inf") if plan == "lateral" else 0.0
+        pg_store.LATERAL_CACHED_FRACTION = float("inf") if plan == "lateral" else 0.0
     store = FeatureStore(repo_path=repo)
     store.apply_repo()
     entities = entity_table(rows)
@@ -195,7 +216,21 @@ def run_ladle(repo: Path, rows: int, plan: str) -> dict:
     table = store.get_historical_features(entities, FEATURES).to_arrow()
     elapsed = time.perf_counter() - t0
     names = [f.split(":")[1] for f in FEATURES]
-    return {"seconds": elapsed, "rows": table.num_rows, "nulls": {c: table.column(c).null_count for c in names}}
+    return {
+        "seconds": elapsed,
+        "rows": table.num_rows,
+        "nulls": {c: table.column(c).null_count for c in names},
+        "sums": {c: float(pc.sum(table.column(c).cast("float64")).as_py() or 0) for c in names},
+    }
+
+
+def agree(a: dict, b: dict) -> bool:
+    """Same row count, same missing values and the same sum of every feature (to 9 significant digits)."""
+    return (
+        a["rows"] == b["rows"]
+        and a["nulls"] == b["nulls"]
+        and all(math.isclose(a["sums"][c], b["sums"][c], rel_tol=1e-9) for c in a["sums"])
+    )
 
 
 def main() -> None:
@@ -207,6 +242,7 @@ def main() -> None:
                         help="ladle's join plan (lateral applies only to indexed tables)")
     parser.add_argument("--feast-python", help="a Python with Feast 0.67 and its postgres extra installed")
     parser.add_argument("--feast-timeout", type=float, default=600.0)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each side, interleaved; medians are compared")
     args = parser.parse_args()
     data = ensure_repo(args.scale) / "data"
     rows = int(1_000_000 * args.scale)
@@ -216,22 +252,35 @@ def main() -> None:
     for shape in args.tables:
         suffix = f"{args.scale:g}".replace(".", "_") + f"_{shape}"
         load(args.dsn, data, suffix, indexed=shape == "indexed")
-        ladle = run_ladle(repo_for(args.dsn, args.scale, suffix), rows, args.plan)
-        print(f"historical on PostgreSQL, {rows:,} entity rows x {source_rows:,} source rows, 6 features, "
-              f"{shape} tables", flush=True)
-        print(f"  ladle ({args.plan} plan): {ladle['seconds']:.2f} s", flush=True)
-        if not args.feast_python:
-            print("  feast: skipped (give --feast-python PATH to compare)")
-            continue
-        feast = run_feast(args.feast_python, feast_repo(args.dsn, suffix, ROOT / f"feast_pg_{suffix}"),
-                          entities_file, args.feast_timeout)
-        if isinstance(feast, str):
-            print(f"  feast 0.67: {feast}", flush=True)
-            continue
-        same = feast["rows"] == ladle["rows"] and feast["nulls"] == ladle["nulls"]
-        print(f"  feast 0.67:  {feast['seconds']:.2f} s")
-        print(f"  ratio: ladle is {feast['seconds'] / ladle['seconds']:.1f}x faster "
-              f"(results agree on rows and missing values: {same})", flush=True)
+        repo = repo_for(args.dsn, args.scale, suffix)
+        feast_dir = feast_repo(args.dsn, suffix, ROOT / f"feast_pg_{suffix}") if args.feast_python else None
+        ladle_runs: list[dict] = []
+        feast_runs: list[dict | str] = []
+        for _ in range(args.repeat):  # interleaved, so both see the same load
+            ladle_runs.append(run_ladle(repo, rows, args.plan))
+            print(f"  ({shape}) ladle run: {ladle_runs[-1]['seconds']:.2f} s", flush=True)
+            if feast_dir is not None:
+                feast_runs.append(run_feast(args.feast_python, feast_dir, entities_file, args.feast_timeout, args.dsn))
+        report(shape, rows, source_rows, args.plan, ladle_runs, feast_runs)
+
+
+def report(shape: str, rows: int, source_rows: int, plan: str, ladle_runs: list[dict], feast_runs: list) -> None:
+    """Print the median of each side's runs (and every run), the ratio of the medians, and whether they agree."""
+    ladle = statistics.median(r["seconds"] for r in ladle_runs)
+    every = ", ".join(f"{r['seconds']:.2f}" for r in ladle_runs)
+    print(f"historical on PostgreSQL, {rows:,} entity rows x {source_rows:,} source rows, 6 features, {shape} tables")
+    print(f"  ladle ({plan} plan): {ladle:.2f} s (median of {every})", flush=True)
+    if not feast_runs:
+        print("  feast: skipped (give --feast-python PATH to compare)")
+        return
+    failed = [r for r in feast_runs if isinstance(r, str)]
+    if failed:
+        print(f"  feast 0.67: {failed[0]}", flush=True)
+        return
+    feast = statistics.median(r["seconds"] for r in feast_runs)
+    same = all(agree(ladle_runs[0], r) for r in feast_runs)
+    print(f"  feast 0.67:  {feast:.2f} s (median of {', '.join(format(r['seconds'], '.2f') for r in feast_runs)})")
+    print(f"  ratio: ladle is {feast / ladle:.1f}x faster (same rows, missing values and feature sums: {same})", flush=True)
 
 
 if __name__ == "__main__":

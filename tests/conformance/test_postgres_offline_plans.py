@@ -111,6 +111,7 @@ def test_an_index_is_used_only_when_led_by_the_keys_then_the_timestamp(backend: 
     req = ViewRequest(view, view.name, list(view.features))
     with backend.store._connect("test") as conn:
         assert backend.store._lateral_pays(conn, req, 5) is usable  # 5 entity rows <= 1% of 1,000 table rows
+        assert backend.store._lateral_pays(conn, req, 150) is usable  # a cached table: up to 20% of its rows
         assert backend.store._lateral_pays(conn, req, 500) is False  # too many entity rows: the sort is cheaper
 
 
@@ -125,3 +126,21 @@ def test_a_query_source_always_takes_the_window_plan(backend: Any) -> None:
         assert backend.store._lateral_pays(conn, req, 1) is False
     out = backend.store.point_in_time_join(_entities([(1, 2), (1, 5), (2, 1), (3, 4)]), "event_timestamp", [req])
     assert out.column(req.output_name("value")).to_pylist() == [10, 30, None, None]
+
+
+def test_the_key_filter_is_skipped_only_when_the_entity_rows_hold_nearly_every_key(backend: Any) -> None:
+    spec = ViewSpec(
+        rows=[(k, h, None, k * 100 + h) for k in range(50) for h in range(4)],
+        ttl_hours=None,
+        has_created=False,
+        keyed=True,
+    )
+    view = _view(spec, table=_table(backend, spec, None))
+    req = ViewRequest(view, view.name, list(view.features))
+    few, all_keys = _entities([(1, 9), (2, 9)]), _entities([(k, 2) for k in range(50)])
+    with backend.store._connect("test") as conn:
+        assert backend.store._key_filter_pays(conn, req, few) is True
+        assert backend.store._key_filter_pays(conn, req, all_keys) is False
+    for ents, want in ((few, [103, 203]), (all_keys, [k * 100 + 2 for k in range(50)])):
+        out = backend.store.point_in_time_join(ents, "event_timestamp", [req])
+        assert out.column(req.output_name("value")).to_pylist() == want
