@@ -239,6 +239,12 @@ def test_batch_feature_view_and_decorator() -> None:
     assert tx_sums.name == "tx_sums" and tx_sums.mode == "pandas"
     rebuilt = FeatureView.from_dict(tx_sums.to_dict())
     assert rebuilt.udf is not None and rebuilt.to_dict() == tx_sums.to_dict()
+    # one constructor for both kinds; Feast's default modes
+    assert StreamFeatureView.__init__ is BatchFeatureView.__init__
+    sfv = StreamFeatureView(name="s", entities=[_user()], source=PushSource(name="p", batch_source=_batch()))
+    assert (sfv.mode, bfv.mode) == ("spark", "pandas")
+    with pytest.raises(InvalidDefinition, match="mode must be one of"):
+        BatchFeatureView(name="b", entities=[_user()], source=_batch(), mode="flink")
 
 
 def test_stream_sources_round_trip() -> None:

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from ladle.errors import BackendFailure
 from ladle.windows.events import EventBatch, FetchedEvents
 from ladle.windows.state_base import DEFAULT_MAX_EVENTS, StateTarget, WindowState
 
@@ -195,11 +194,3 @@ def _unpacked(blob: bytes, counts: list[int]) -> FetchedEvents:
     stamps = buffer[starts[:, None] + np.arange(8)].copy().view(">i8").reshape(total).astype(np.int64)
     index = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     return FetchedEvents(index, stamps, blob, starts + 8, lengths - 8)
-
-
-def redis_errors(store: Any) -> Callable[[Exception, str], Exception]:
-    """The Redis online store's mapping of driver errors to ladle errors (a failure otherwise)."""
-    fail = getattr(store, "_driver_error", None)
-    if fail is None:
-        return lambda exc, doing: BackendFailure("redis window state", f"{doing} failed: {exc}")
-    return fail  # type: ignore[no-any-return]
