@@ -273,6 +273,14 @@ def test_stream_sources_round_trip() -> None:
         assert src.batch.name == "tx" and src.timestamp_field == "event_timestamp" and src.has_history
     assert not KafkaSource(name="k", topic="t", timestamp_field="ts").has_history
     assert kinesis.record_format == JsonFormat("")
+    # the common keywords go through one StreamSource constructor, errors naming the concrete kind
+    described = KinesisSource(
+        name="kd", stream_name="s", description="d", owner="o", tags={"t": "1"}, batch_source=_batch()
+    )
+    assert (described.description, described.owner, described.tags) == ("d", "o", {"t": "1"})
+    for kind in (KafkaSource, KinesisSource):
+        with pytest.raises(InvalidDefinition, match=f"{kind.__name__} 'bad'.*batch_source must be a batch"):
+            kind(name="bad", batch_source=PushSource(name="p", batch_source=_batch()))
 
 
 def test_feast_import_paths() -> None:
