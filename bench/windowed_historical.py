@@ -5,14 +5,18 @@ last, last_5) over 2 windows (1 h and 1 day): 22 features. The band join is the 
 ``LEFT JOIN events ON key AND ts <= t AND ts > t - W GROUP BY row``, the shorter window as FILTER clauses,
 over the same parquet. ``--skew`` puts half of the events and half of the entity rows on 10 hot keys.
 
-Run: python bench/windowed_historical.py [--scale 0.1] [--skew] [--repeat 3]
+Run: python bench/windowed_historical.py [--scale 0.1] [--skew] [--repeat 3] [--offline duckdb|postgres]
 Each measurement runs in a fresh subprocess; both sides use DuckDB's default threads and return Arrow.
+``--offline postgres`` loads the events into a table of a fresh schema of the test PostgreSQL
+(``LADLE_BENCH_POSTGRES_DSN``, default ``host=127.0.0.1 port=5432 user=postgres dbname=test``), runs ladle
+on the PostgreSQL offline store, and drops the schema; the band join stays DuckDB's, as the reference.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -141,8 +145,46 @@ print(json.dumps({{"seconds": elapsed, "rows": table.num_rows,
 """
 
 
+PG_DSN = os.environ.get("LADLE_BENCH_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+
+
+def postgres_repo(folder: Path, schema: str, functions: list[str]) -> Path:
+    """A repo over the events copied into ``schema``.events of PostgreSQL (the schema is created here)."""
+    import psycopg
+
+    events = pq.read_table(folder / "events.parquet")
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'CREATE TABLE "{schema}".events (user_id BIGINT, ts TIMESTAMPTZ, amount FLOAT8)')
+        with conn.cursor() as cur, cur.copy(f'COPY "{schema}".events FROM STDIN') as copy:
+            for row in zip(*(events.column(c).to_pylist() for c in ("user_id", "ts", "amount")), strict=True):
+                copy.write_row(row)
+        conn.execute(f'ANALYZE "{schema}".events')
+    repo = folder / f"repo_{schema}"
+    (repo / "data").mkdir(parents=True, exist_ok=True)
+    (repo / "feature_store.yaml").write_text(
+        YAML.replace("  type: duckdb\n", f'  type: postgres\n  dsn: "{PG_DSN}"\n  db_schema: {schema}\n')
+    )
+    text = REPO_PY.format(path="unused", windows=WINDOWS, functions=functions)
+    text = text.replace(
+        'FileSource(name="events", path=\'unused\', timestamp_field="ts")',
+        'PostgreSQLSource(name="events", table="events", timestamp_field="ts")',
+    )
+    (repo / "features.py").write_text(
+        text.replace("BatchFeatureView, Entity, FileSource", "BatchFeatureView, Entity, PostgreSQLSource")
+    )
+    return repo
+
+
+def drop_schema(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 def _child(code: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=False, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -154,15 +196,25 @@ def main() -> None:
     parser.add_argument("--skew", action="store_true", help="half of events and entity rows on 10 hot keys")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-band", action="store_true", help="ladle only (the band join can take very long)")
+    parser.add_argument("--offline", choices=["duckdb", "postgres"], default="duckdb", help="ladle's offline store")
+    parser.add_argument("--functions", help="with --offline postgres and --skip-band: only these functions (a,b,...)")
     args = parser.parse_args()
     events, entities = int(10_000_000 * args.scale), int(100_000 * args.scale)
     folder = ensure_data(events, entities, args.skew)
     paths = {"entities": str(folder / "entities.parquet"), "events": str(folder / "events.parquet")}
-    ladle = [_child(LADLE.format(repo=str(folder / "repo"), entities=paths["entities"])) for _ in range(args.repeat)]
+    repo, schema = folder / "repo", None
+    if args.offline == "postgres":
+        schema = f"bench_windows_{os.getpid()}"
+        repo = postgres_repo(folder, schema, args.functions.split(",") if args.functions else FUNCTIONS)
+    try:
+        ladle = [_child(LADLE.format(repo=str(repo), entities=paths["entities"])) for _ in range(args.repeat)]
+    finally:
+        if schema is not None:
+            drop_schema(schema)
     kind = "skewed (half on 10 keys)" if args.skew else "uniform keys"
     print(f"windowed historical: {entities:,} entity rows x {events:,} events, {kind}, 11 aggregates x 2 windows")
     print(
-        f"  ladle      best of {args.repeat}: {min(r['seconds'] for r in ladle):.2f} s "
+        f"  ladle ({args.offline}) best of {args.repeat}: {min(r['seconds'] for r in ladle):.2f} s "
         f"(all: {', '.join(format(r['seconds'], '.2f') for r in ladle)})"
     )
     if args.skip_band:

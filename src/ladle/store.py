@@ -30,7 +30,7 @@ from ladle.online.base import OnlineStore
 from ladle.registry import Registry, RegistryDiff, RegistryState
 from ladle.registry.history import RegistryVersion
 from ladle.registry.registry import MaterializationBookkeeping
-from ladle.repo.inference import infer_contents
+from ladle.repo.inference import fill_given, infer_contents
 from ladle.repo.loader import load_repo
 from ladle.retrieval.date_range import range_entity_rows
 from ladle.retrieval.feature_refs import CachedResolver, ResolvedFeatures
@@ -259,10 +259,14 @@ class FeatureStore:
         objs = objects if isinstance(objects, list) else [objects]
         given = RepoContents.from_objects(objs)
         if not partial:
-            return self._apply(self._infer(given))
-        doomed = _doomed(objects_to_delete)
-        contents = self._infer(given, registered=self.registry.state(), doomed=doomed)
-        return self._apply(contents, partial=True, delete=doomed)
+            contents = self._infer(given)
+            diff = self._apply(contents)
+        else:
+            doomed = _doomed(objects_to_delete)
+            contents = self._infer(given, registered=self.registry.state(), doomed=doomed)
+            diff = self._apply(contents, partial=True, delete=doomed)
+        fill_given(objs, contents)
+        return diff
 
     def teardown(self) -> None:
         """Remove the online tables and the registry."""

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from ladle.errors import InvalidConfig
 from ladle.online.base import OnlineStore
 from ladle.online.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig
 from ladle.windows.events import EventBatch, EventLayout, event_ids
@@ -162,3 +163,28 @@ def test_a_big_batch_is_evicted_and_trimmed_too(state: WindowState) -> None:
     state.add(target, _batch(keys + ["b"] * 4, [5] * 1_200 + [70, 4, 3, 2], [1.0] * 1_204, ["y"] * 1_204), NOW_US)
     got = _fetched(state, target, ["a", "b", "k7"], NOW_US - 10 * HOUR_US, NOW_US)
     assert got == [("a", 1, 4.0, "x"), ("a", 2, 3.0, "x"), ("b", 2, 1.0, "y"), ("b", 3, 1.0, "y"), ("k7", 5, 1.0, "y")]
+
+
+def test_the_sqlite_state_uses_the_online_store_connection(tmp_path: Path) -> None:
+    """No second connection: the events are in the store's own per-thread connection's view at once, and
+    after the store closes its connections the state works on the new ones."""
+    store = SqliteOnlineStore(SqliteOnlineStoreConfig(path="online.db"), tmp_path)
+    access = store.shared_access()
+    state = window_state_of(store)
+    target = _target()
+    state.add(target, _batch(["a", "b"], [1, 2], [1.0, 2.0], ["x", "y"]), NOW_US)
+    conn = access.connect()
+    assert conn.execute(f'SELECT count(*) FROM "{target.name}"').fetchone()[0] == 2
+    store.close()  # closes the connection the state used too
+    assert access.connect() is not conn
+    assert [k for k, *_ in _fetched(state, target, ["a", "b"], NOW_US - HOUR_US, NOW_US)] == ["a", "b"]
+    store.close()
+
+
+def test_a_store_that_lends_no_connection_serves_no_window(tmp_path: Path) -> None:
+    class Lending(SqliteOnlineStore):
+        def shared_access(self) -> None:  # type: ignore[override]
+            return None
+
+    with pytest.raises(InvalidConfig, match="keeps no window state"):
+        window_state_of(Lending(SqliteOnlineStoreConfig(path="online.db"), tmp_path))

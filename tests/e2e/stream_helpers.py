@@ -32,19 +32,22 @@ online_store:
   type: sqlite
   path: data/online_store.db
 offline_store:
-  type: duckdb
+{offline}
 entity_key_serialization_version: 3
 """
+DUCKDB = "  type: duckdb"
+POSTGRES = '  type: postgres\n  dsn: "{dsn}"\n  db_schema: {schema}'
+
 
 REPO = """
 from datetime import timedelta
 
-from ladle import Aggregation, Entity, FeatureView, Field, FileSource, JsonFormat, RedisStreamSource
-from ladle import StreamFeatureView, ValueType
+from ladle import Aggregation, Entity, FeatureView, Field, FileSource, JsonFormat, PostgreSQLSource
+from ladle import RedisStreamSource, StreamFeatureView, ValueType
 from ladle.types import Float32, Int64
 
 user = Entity(name="user_id", value_type=ValueType.INT64)
-transactions = FileSource(path="{path}", timestamp_field="transaction_timestamp")
+transactions = {batch_source}
 transaction_stream = RedisStreamSource(
     name="transaction_stream",
     stream="{stream}",
@@ -91,12 +94,14 @@ def redis_client() -> Any:
 
 @dataclass
 class StreamRepo:
-    """A repo whose views read the Redis stream ``stream``; ``offline`` is its parquet file or folder."""
+    """A repo whose views read the Redis stream ``stream``; ``offline`` is its parquet file or folder, or with
+    ``schema`` set, the PostgreSQL schema holding its table ``transactions``."""
 
     path: Path
     stream: str
     offline: Path
     base: datetime
+    schema: str | None = None
 
     def event(self, i: int) -> dict[str, Any]:
         """Event ``i``: user ``i % USERS``, an amount exact in float32, a timestamp within the last hour."""
@@ -121,6 +126,16 @@ class StreamRepo:
 
     def offline_rows(self) -> pd.DataFrame:
         """What the offline source holds now, seed rows excluded."""
+        if self.schema is not None:
+            from services import postgres_admin
+
+            with postgres_admin() as conn, conn.cursor() as cur:
+                cur.execute(
+                    f'SELECT user_id, transaction_amount, transaction_timestamp FROM "{self.schema}".transactions'
+                )
+                names = [c.name for c in cur.description]
+                frame = pd.DataFrame(cur.fetchall(), columns=names)
+            return frame[frame["user_id"] >= 0]
         frame = pq.read_table(self.offline).to_pandas() if self.offline.is_file() else _folder(self.offline)
         return frame[frame["user_id"] >= 0]
 
@@ -148,8 +163,30 @@ def _folder(path: Path) -> pd.DataFrame:
     return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
 
 
-def make_stream_repo(root: Path, folder: bool = False) -> StreamRepo:
-    """A repo with one seed row (user -1, so the source is readable at apply) and a unique stream name."""
+def _postgres_table(schema: str) -> None:
+    from services import postgres_admin
+
+    with postgres_admin() as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(
+            f'CREATE TABLE "{schema}".transactions (user_id BIGINT, transaction_amount REAL, '
+            "transaction_timestamp TIMESTAMPTZ)"
+        )
+        conn.execute(f"INSERT INTO \"{schema}\".transactions VALUES (-1, 0, '2024-01-01T00:00:00Z')")
+
+
+def drop_postgres_schema(repo: StreamRepo) -> None:
+    """Remove the PostgreSQL schema a repo made with ``postgres=True`` created."""
+    if repo.schema is not None:
+        from services import postgres_admin
+
+        with postgres_admin() as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{repo.schema}" CASCADE')
+
+
+def make_stream_repo(root: Path, folder: bool = False, postgres: bool = False) -> StreamRepo:
+    """A repo with one seed row (user -1, so the source is readable at apply) and a unique stream name; with
+    ``postgres``, the offline store is PostgreSQL and the source a table in a schema of its own."""
     stream = f"ladle-test-stream-{uuid.uuid4().hex[:10]}"
     repo = root / "repo"
     (repo / "data").mkdir(parents=True)
@@ -162,18 +199,30 @@ def make_stream_repo(root: Path, folder: bool = False) -> StreamRepo:
             "transaction_timestamp": [pd.Timestamp("2024-01-01", tz="UTC")],
         }
     )
-    if folder:
-        offline.mkdir()
-        seed.to_parquet(offline / "seed.parquet")
+    schema = f"ladle_stream_{uuid.uuid4().hex[:8]}" if postgres else None
+    if schema is not None:
+        from services import PG_DSN
+
+        _postgres_table(schema)
+        offline_yaml = POSTGRES.format(dsn=PG_DSN, schema=schema)
+        batch_source = (
+            'PostgreSQLSource(name="transactions", table="transactions", timestamp_field="transaction_timestamp")'
+        )
     else:
-        seed.to_parquet(offline)
-    (repo / "feature_store.yaml").write_text(YAML.format(project=f"s{uuid.uuid4().hex[:8]}"))
-    (repo / "features.py").write_text(textwrap.dedent(REPO.format(path=rel, stream=stream)))
+        offline_yaml = DUCKDB
+        batch_source = f'FileSource(path="{rel}", timestamp_field="transaction_timestamp")'
+        if folder:
+            offline.mkdir()
+            seed.to_parquet(offline / "seed.parquet")
+        else:
+            seed.to_parquet(offline)
+    (repo / "feature_store.yaml").write_text(YAML.format(project=f"s{uuid.uuid4().hex[:8]}", offline=offline_yaml))
+    (repo / "features.py").write_text(textwrap.dedent(REPO.format(batch_source=batch_source, stream=stream)))
     store = FeatureStore(repo_path=repo)
     store.apply_repo()
     store.close()
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=40)
-    return StreamRepo(repo, stream, offline, base)
+    return StreamRepo(repo, stream, offline, base, schema)
 
 
 class Worker:

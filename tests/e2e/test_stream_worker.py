@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow as pa
 import pytest
 from server_helpers import eventually, free_port
-from stream_helpers import LADLE, USERS, StreamRepo, Worker, make_stream_repo, redis_client
+from stream_helpers import LADLE, USERS, StreamRepo, Worker, drop_postgres_schema, make_stream_repo, redis_client
 
 from ladle import FeatureStore
 
@@ -90,6 +91,52 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(
         _assert_exact(repo, N)
     finally:
         _cleanup(client, repo)
+
+
+def test_sigkill_with_a_postgresql_offline_source_appends_each_batch_once(tmp_path: Path, client: Any) -> None:
+    """The offline append to a PostgreSQL table is keyed by the batch id: killed workers (several times, so
+    some die between the append and the acknowledgement) and the replays leave every event there once."""
+    repo = make_stream_repo(tmp_path, postgres=True)
+    try:
+        repo.send(client, 0, N)
+        for part in range(1, 4):
+            worker = Worker(repo, "--consumer", "w1", "--batch-size", "40")
+            _wait_read(repo, client, part * N // 4)
+            assert worker.stop(signal.SIGKILL) == -signal.SIGKILL
+        last = Worker(repo, "--consumer", "w1", "--batch-size", "40")
+        repo.wait_drained(client, N)
+        assert last.stop() == 0, last.log()
+        _assert_exact(repo, N)
+    finally:
+        _cleanup(client, repo)
+        drop_postgres_schema(repo)
+
+
+def test_a_replayed_batch_is_appended_once_to_a_postgresql_table(tmp_path: Path) -> None:
+    """What a replay after a crash between the append and the acknowledgement does: the same batch id again."""
+    from ladle.stream.offline_sink import OfflineSink
+
+    repo = make_stream_repo(tmp_path, postgres=True)
+    store = FeatureStore(repo_path=repo.path)
+    try:
+        source = store.get_data_source("transaction_stream")
+        sink = OfflineSink(store.offline_store, source, repo.path)
+        assert sink.exactly_once
+        rows = pa.table(
+            {
+                "user_id": pa.array([1, 2], pa.int64()),
+                "transaction_amount": pa.array([1.5, 2.5], pa.float32()),
+                "transaction_timestamp": pa.array([repo.base, repo.base], pa.timestamp("us", tz="UTC")),
+            }
+        )
+        sink.write(rows, "batch-1")
+        sink.write(rows, "batch-1")  # the replay
+        assert len(repo.offline_rows()) == 2
+        sink.write(rows, "batch-2")  # another batch, even with equal rows, is appended
+        assert len(repo.offline_rows()) == 4
+    finally:
+        store.close()
+        drop_postgres_schema(repo)
 
 
 def test_two_workers_in_one_group_share_the_stream(tmp_path: Path, client: Any) -> None:

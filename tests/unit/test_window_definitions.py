@@ -239,6 +239,12 @@ def test_batch_feature_view_and_decorator() -> None:
     assert tx_sums.name == "tx_sums" and tx_sums.mode == "pandas"
     rebuilt = FeatureView.from_dict(tx_sums.to_dict())
     assert rebuilt.udf is not None and rebuilt.to_dict() == tx_sums.to_dict()
+    # one constructor for both kinds; Feast's default modes
+    assert StreamFeatureView.__init__ is BatchFeatureView.__init__
+    sfv = StreamFeatureView(name="s", entities=[_user()], source=PushSource(name="p", batch_source=_batch()))
+    assert (sfv.mode, bfv.mode) == ("spark", "pandas")
+    with pytest.raises(InvalidDefinition, match="mode must be one of"):
+        BatchFeatureView(name="b", entities=[_user()], source=_batch(), mode="flink")
 
 
 def test_stream_sources_round_trip() -> None:
@@ -267,6 +273,14 @@ def test_stream_sources_round_trip() -> None:
         assert src.batch.name == "tx" and src.timestamp_field == "event_timestamp" and src.has_history
     assert not KafkaSource(name="k", topic="t", timestamp_field="ts").has_history
     assert kinesis.record_format == JsonFormat("")
+    # the common keywords go through one StreamSource constructor, errors naming the concrete kind
+    described = KinesisSource(
+        name="kd", stream_name="s", description="d", owner="o", tags={"t": "1"}, batch_source=_batch()
+    )
+    assert (described.description, described.owner, described.tags) == ("d", "o", {"t": "1"})
+    for kind in (KafkaSource, KinesisSource):
+        with pytest.raises(InvalidDefinition, match=f"{kind.__name__} 'bad'.*batch_source must be a batch"):
+            kind(name="bad", batch_source=PushSource(name="p", batch_source=_batch()))
 
 
 def test_feast_import_paths() -> None:

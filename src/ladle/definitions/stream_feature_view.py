@@ -61,6 +61,45 @@ class WindowedFeatureView(FeatureView):
     view_type: ClassVar[str] = ""
     kind_label: ClassVar[str] = "FeatureView"
 
+    #: the ``mode`` when none is given (Feast's defaults: "spark" for stream views, "pandas" for batch ones)
+    default_mode: ClassVar[str] = "pandas"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        source: DataSource,
+        entities: list[Entity | str] | None = None,
+        ttl: timedelta | None = timedelta(0),
+        tags: dict[str, str] | None = None,
+        online: bool = True,
+        offline: bool = True,
+        description: str = "",
+        owner: str = "",
+        schema: list[Field] | None = None,
+        aggregations: list[Aggregation] | None = None,
+        mode: str | None = None,
+        timestamp_field: str | None = "",
+        udf: Callable[..., Any] | None = None,
+        udf_string: str = "",
+        **_feast_only: Any,
+    ) -> None:
+        # Feast's feature_transformation / enable_tiling / tiling_hop_size are accepted and unused:
+        # ladle's windows are exact whatever the tiling, and udf= is the transformation.
+        super().__init__(
+            name=name,
+            source=source,
+            schema=schema,
+            entities=entities,
+            ttl=ttl,
+            online=online,
+            offline=offline,
+            description=description,
+            tags=tags,
+            owner=owner,
+        )
+        self._init_windowed(aggregations, timestamp_field, self.default_mode if mode is None else mode, udf, udf_string)
+
     def _init_windowed(
         self,
         aggregations: list[Aggregation] | None,
@@ -231,42 +270,7 @@ class StreamFeatureView(WindowedFeatureView):
 
     view_type = "stream"
     kind_label = "StreamFeatureView"
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        source: DataSource,
-        entities: list[Entity | str] | None = None,
-        ttl: timedelta | None = timedelta(0),
-        tags: dict[str, str] | None = None,
-        online: bool = True,
-        offline: bool = True,
-        description: str = "",
-        owner: str = "",
-        schema: list[Field] | None = None,
-        aggregations: list[Aggregation] | None = None,
-        mode: str = "spark",
-        timestamp_field: str | None = "",
-        udf: Callable[..., Any] | None = None,
-        udf_string: str = "",
-        **_feast_only: Any,
-    ) -> None:
-        # Feast's feature_transformation / enable_tiling / tiling_hop_size are accepted and unused:
-        # ladle's windows are exact whatever the tiling, and udf= is the transformation.
-        super().__init__(
-            name=name,
-            source=source,
-            schema=schema,
-            entities=entities,
-            ttl=ttl,
-            online=online,
-            offline=offline,
-            description=description,
-            tags=tags,
-            owner=owner,
-        )
-        self._init_windowed(aggregations, timestamp_field, mode, udf, udf_string)
+    default_mode = "spark"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], entities: dict[str, Entity] | None = None) -> StreamFeatureView:
@@ -285,40 +289,6 @@ class BatchFeatureView(WindowedFeatureView):
 
     view_type = "batch"
     kind_label = "BatchFeatureView"
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        source: DataSource,
-        entities: list[Entity | str] | None = None,
-        ttl: timedelta | None = timedelta(0),
-        tags: dict[str, str] | None = None,
-        online: bool = True,
-        offline: bool = True,
-        description: str = "",
-        owner: str = "",
-        schema: list[Field] | None = None,
-        aggregations: list[Aggregation] | None = None,
-        mode: str = "pandas",
-        timestamp_field: str | None = "",
-        udf: Callable[..., Any] | None = None,
-        udf_string: str = "",
-        **_feast_only: Any,
-    ) -> None:
-        super().__init__(
-            name=name,
-            source=source,
-            schema=schema,
-            entities=entities,
-            ttl=ttl,
-            online=online,
-            offline=offline,
-            description=description,
-            tags=tags,
-            owner=owner,
-        )
-        self._init_windowed(aggregations, timestamp_field, mode, udf, udf_string)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], entities: dict[str, Entity] | None = None) -> BatchFeatureView:

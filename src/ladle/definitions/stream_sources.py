@@ -9,7 +9,7 @@ consume it fails naming the readers ladle has.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict, Unpack
 
 from ladle.definitions.field import Field
 from ladle.definitions.sources import DataSource, PushSource, RequestSource, source_from_dict
@@ -24,6 +24,7 @@ __all__ = [
     "RedisStreamSource",
     "StreamFormat",
     "StreamSource",
+    "StreamSourceArgs",
     "stream_format_from_dict",
 ]
 
@@ -105,12 +106,40 @@ def stream_format_from_dict(data: dict[str, Any] | None) -> StreamFormat | None:
     return cls(**args)
 
 
+class StreamSourceArgs(TypedDict, total=False):
+    """The keywords every stream source takes besides its own (Feast's names and meanings)."""
+
+    timestamp_field: str
+    created_timestamp_column: str
+    field_mapping: dict[str, str] | None
+    description: str
+    tags: dict[str, str] | None
+    owner: str
+    batch_source: DataSource | None
+
+
 class StreamSource(DataSource):
     """Base of the stream sources: events from a broker, history in ``batch_source`` (when given)."""
 
     batch_source: DataSource | None
     message_format: StreamFormat | None
     watermark_delay_threshold: timedelta | None
+
+    def __init__(
+        self, *, name: str, message_format: StreamFormat | None = None, **common: Unpack[StreamSourceArgs]
+    ) -> None:
+        """What every stream source takes (its own keywords aside): ``name``, the message format and
+        :class:`StreamSourceArgs`; the subclasses set their own fields, then call this."""
+        self._init_stream(
+            type(self).__name__,
+            name,
+            common.get("batch_source"),
+            message_format,
+            common.get("timestamp_field", ""),
+            common.get("created_timestamp_column", ""),
+            common.get("field_mapping"),
+            (common.get("description", ""), common.get("tags"), common.get("owner", "")),
+        )
 
     def _init_stream(
         self,
@@ -198,34 +227,19 @@ class KafkaSource(StreamSource):
         self,
         *,
         name: str,
-        timestamp_field: str = "",
         message_format: StreamFormat | None = None,
         kafka_bootstrap_servers: str = "",
         topic: str = "",
         bootstrap_servers: str = "",
-        created_timestamp_column: str = "",
-        field_mapping: dict[str, str] | None = None,
-        description: str = "",
-        tags: dict[str, str] | None = None,
-        owner: str = "",
-        batch_source: DataSource | None = None,
         watermark_delay_threshold: timedelta | None = None,
         kafka_settings: dict[str, str] | None = None,
+        **common: Unpack[StreamSourceArgs],
     ) -> None:
         self.kafka_bootstrap_servers = kafka_bootstrap_servers or bootstrap_servers or ""
         self.topic = topic or ""
         self.watermark_delay_threshold = watermark_delay_threshold
         self.kafka_settings = dict(kafka_settings or {})
-        self._init_stream(
-            "KafkaSource",
-            name,
-            batch_source,
-            message_format,
-            timestamp_field,
-            created_timestamp_column,
-            field_mapping,
-            (description, tags, owner),
-        )
+        super().__init__(name=name, message_format=message_format, **common)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready description."""
@@ -263,27 +277,12 @@ class KinesisSource(StreamSource):
         record_format: StreamFormat | None = None,
         region: str = "",
         stream_name: str = "",
-        timestamp_field: str = "",
-        created_timestamp_column: str = "",
-        field_mapping: dict[str, str] | None = None,
-        description: str = "",
-        tags: dict[str, str] | None = None,
-        owner: str = "",
-        batch_source: DataSource | None = None,
+        **common: Unpack[StreamSourceArgs],
     ) -> None:
         self.region = region or ""
         self.stream_name = stream_name or ""
         self.watermark_delay_threshold = None
-        self._init_stream(
-            "KinesisSource",
-            name,
-            batch_source,
-            record_format,
-            timestamp_field,
-            created_timestamp_column,
-            field_mapping,
-            (description, tags, owner),
-        )
+        super().__init__(name=name, message_format=record_format, **common)
 
     @property
     def record_format(self) -> StreamFormat | None:

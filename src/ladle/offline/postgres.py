@@ -426,6 +426,16 @@ class PostgreSQLOfflineStore(OfflineStore):
         return plain_columns(self._arrow_query(sql.strip().rstrip(";").rstrip(), "running the entity_df query"))
 
     def append(self, source: DataSource, rows: pa.Table) -> None:
+        self._append(source, rows, None)
+
+    def append_once(self, source: DataSource, rows: pa.Table, batch_id: str) -> bool:
+        """:meth:`append`, at most once per ``batch_id`` (the stream worker's replay-safe offline write): the id
+        goes into the table ``ladle_stream_batches`` (beside the source's table, created on first use) in the
+        same transaction as the rows; an id already there appends nothing. Returns whether rows were added.
+        Ids older than :data:`STREAM_BATCH_DAYS` days are pruned."""
+        return self._append(source, rows, batch_id)
+
+    def _append(self, source: DataSource, rows: pa.Table, batch_id: str | None) -> bool:
         src = self._source(source)
         if not src.table:
             raise InvalidRequest(f"cannot push offline to PostgreSQLSource '{src.name}': it is a query, not a table")
@@ -444,14 +454,15 @@ class PostgreSQLOfflineStore(OfflineStore):
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(*src.table.split(".")), sql.SQL(", ").join(sql.Identifier(n) for n in names)
         )
-        with (
-            self._connect(f"appending to '{src.name}'") as conn,
-            conn.transaction(),
-            conn.cursor() as cur,
-            cur.copy(statement) as copy,
-        ):
-            for row in zip(*columns, strict=True):
-                copy.write_row(row)
+        with self._connect(f"appending to '{src.name}'") as conn:
+            ledger = _stream_ledger(conn, src.table) if batch_id is not None else None
+            with conn.transaction(), conn.cursor() as cur:
+                if ledger is not None and not _record_batch(cur, ledger, src.table, batch_id or ""):
+                    return False
+                with cur.copy(statement) as copy:
+                    for row in zip(*columns, strict=True):
+                        copy.write_row(row)
+        return True
 
     def close(self) -> None:
         """Close the connection pool and the idle ADBC connections (they reopen on next use)."""
@@ -736,3 +747,42 @@ def _key_sql(expr: Any, dtype: object) -> Any:
     if is_uuid(dtype):
         return sql.SQL("lower(CAST({} AS TEXT))").format(expr)
     return expr
+
+
+#: how long the batch ids of streamed appends are kept (a replay comes while its batch is in flight)
+STREAM_BATCH_DAYS = 7
+
+
+def _stream_ledger(conn: Any, table: str) -> Any:
+    """The batch-id table of streamed appends to ``table`` (in its schema), created when missing."""
+    schema = table.split(".", maxsplit=1)[0] if "." in table else None
+    name = sql.Identifier(schema, "ladle_stream_batches") if schema else sql.Identifier("ladle_stream_batches")
+    try:
+        with conn.transaction():
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (source_table TEXT NOT NULL, batch_id TEXT NOT NULL, "
+                    "written TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (source_table, batch_id))"
+                ).format(name)
+            )
+    except psycopg.errors.UniqueViolation:
+        pass  # another worker created it at the same moment
+    return name
+
+
+def _record_batch(cur: Any, ledger: Any, table: str, batch_id: str) -> bool:
+    """Record ``batch_id`` for ``table`` in the transaction of ``cur``; False if it was there already."""
+    cur.execute(
+        sql.SQL("INSERT INTO {} (source_table, batch_id) VALUES (%s, %s) ON CONFLICT DO NOTHING").format(ledger),
+        (table, batch_id),
+    )
+    if cur.rowcount == 0:
+        return False
+    if hash(batch_id) % 100 == 0:  # now and then, forget ids far older than any batch still in flight
+        cur.execute(
+            sql.SQL("DELETE FROM {} WHERE source_table = %s AND written < now() - make_interval(days => %s)").format(
+                ledger
+            ),
+            (table, STREAM_BATCH_DAYS),
+        )
+    return True

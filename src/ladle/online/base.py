@@ -10,9 +10,10 @@ holds for every write path and within one batch: a stored row is replaced only b
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow as pa
 from pydantic import Field
@@ -21,7 +22,7 @@ from ladle.common.backend_config import BackendConfig
 from ladle.definitions import FeatureView
 from ladle.errors import BackendFailure
 
-__all__ = ["CREATED_TS", "EVENT_TS", "OnlineStore", "ViewRead"]
+__all__ = ["CREATED_TS", "EVENT_TS", "OnlineStore", "SharedAccess", "ViewRead"]
 
 EVENT_TS = "event_ts"
 CREATED_TS = "created_ts"
@@ -45,6 +46,20 @@ class OnlineStoreConfig(BackendConfig):
     window_max_events_per_key: int = Field(default=10_000, ge=1)
 
 
+@dataclass(frozen=True)
+class SharedAccess:
+    """An online store's connection, lent to code keeping its own data in the same backend (the window
+    state of windowed views, :mod:`ladle.windows.state_catalog`), so that it opens no second pool.
+
+    ``connect()`` is what the store itself calls for a connection: the SQLite connection of this thread,
+    the Redis client, a PostgreSQL pool checkout (a context manager) or the DynamoDB client.
+    ``errors(exc, doing)`` maps a driver error to the ladle error the store would raise.
+    """
+
+    connect: Callable[[], Any]
+    errors: Callable[[Exception, str], Exception]
+
+
 class OnlineStore(abc.ABC):
     """Latest feature values per entity key, for low-latency reads.
 
@@ -61,6 +76,11 @@ class OnlineStore(abc.ABC):
     def __init__(self, config: OnlineStoreConfig, repo_path: Path) -> None:
         self.config = config
         self.repo_path = Path(repo_path)
+
+    def shared_access(self) -> SharedAccess | None:
+        """The store's connection, lent to code keeping its own data beside the store's (see
+        :class:`SharedAccess`); None when the store lends none (then no windowed view is served from it)."""
+        return None
 
     def portable_config(self) -> OnlineStoreConfig:
         """The config another process (a Spark executor) rebuilds this store from: :attr:`config` with

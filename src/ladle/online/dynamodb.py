@@ -23,7 +23,7 @@ import pyarrow as pa
 from ladle.definitions import FeatureView
 from ladle.drivers.lazy_import import lazy_module
 from ladle.errors import BackendFailure, BackendUnavailable, MissingExtra
-from ladle.online.base import OnlineStore, OnlineStoreConfig, ViewRead
+from ladle.online.base import OnlineStore, OnlineStoreConfig, SharedAccess, ViewRead
 from ladle.online.entity_key import encode_key_list
 from ladle.online.newer_wins import is_not_older
 from ladle.online.prepare import PreparedRows, prepare_rows
@@ -118,6 +118,10 @@ class DynamoDBOnlineStore(OnlineStore):
     def table_name(self, project: str, view: FeatureView) -> str:
         """The view's table, from ``table_name_template``."""
         return self.config.table_name_template.format(project=project, table_name=view.name)
+
+    def shared_access(self) -> SharedAccess:
+        """The store's DynamoDB client, and its errors."""
+        return SharedAccess(self._dynamodb, self._driver_error)
 
     def _driver_error(self, exc: Exception, doing: str) -> Exception:
         if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError):

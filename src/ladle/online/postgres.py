@@ -40,7 +40,7 @@ from ladle.definitions import FeatureView
 from ladle.drivers.lazy_import import lazy_attribute, lazy_module
 from ladle.drivers.postgres_conn import PostgresSettings, open_pool, value_column_type
 from ladle.errors import BackendFailure, BackendUnavailable, MissingExtra
-from ladle.online.base import OnlineStore, OnlineStoreConfig, ViewRead
+from ladle.online.base import OnlineStore, OnlineStoreConfig, SharedAccess, ViewRead
 from ladle.online.entity_key import encode_key_list
 from ladle.online.newer_wins import sql_not_older
 from ladle.online.prepare import prepare_rows
@@ -162,6 +162,10 @@ class PostgreSQLOnlineStore(OnlineStore):
                 except Exception as exc:
                     raise self._driver_error(exc, "connecting") from exc
             return self._pool.connection()
+
+    def shared_access(self) -> SharedAccess:
+        """A checkout of the store's pool (a context manager; autocommit connections), and its errors."""
+        return SharedAccess(self._connection, self._driver_error)
 
     def _driver_error(self, exc: Exception, doing: str) -> Exception:
         where = self.config.where()

@@ -23,7 +23,7 @@ from pydantic import Field, field_validator
 from ladle.definitions import FeatureView
 from ladle.drivers.lazy_import import lazy_module
 from ladle.errors import BackendFailure, BackendUnavailable, InvalidConfig, MissingExtra
-from ladle.online.base import OnlineStore, OnlineStoreConfig, ViewRead
+from ladle.online.base import OnlineStore, OnlineStoreConfig, SharedAccess, ViewRead
 from ladle.online.entity_key import encode_key_list
 from ladle.online.prepare import prepare_rows
 from ladle.online.read_result import Fetched, PyDecode, declared_types
@@ -179,6 +179,10 @@ class RedisOnlineStore(OnlineStore):
                 )
                 self._script = self._client.register_script(_WRITE_SCRIPT)
             return self._client
+
+    def shared_access(self) -> SharedAccess:
+        """The store's Redis client, and its errors."""
+        return SharedAccess(self._redis, self._driver_error)
 
     def _driver_error(self, exc: Exception, doing: str) -> Exception:
         where = f"{self._kwargs['host']}:{self._kwargs['port']}"

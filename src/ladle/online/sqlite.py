@@ -48,7 +48,7 @@ import pyarrow as pa
 from ladle.common.type_family import type_family
 from ladle.definitions import FeatureView
 from ladle.errors import BackendError, BackendFailure, BackendUnavailable
-from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, ViewRead
+from ladle.online.base import CREATED_TS, EVENT_TS, OnlineStore, OnlineStoreConfig, SharedAccess, ViewRead
 from ladle.online.entity_key import encode_key_list
 from ladle.online.nested_json import decode_nested, encode_nested
 from ladle.online.newer_wins import sql_not_older
@@ -333,6 +333,10 @@ class SqliteOnlineStore(OnlineStore):
             self._conns.append(conn)
             local.conn, local.generation = conn, self._generation
         return conn
+
+    def shared_access(self) -> SharedAccess:
+        """This thread's connection to the database file (created when missing), and the store's errors."""
+        return SharedAccess(lambda: self._conn(create=True), self._driver_error)
 
     def portable_config(self) -> SqliteOnlineStoreConfig:
         """The config with :attr:`path` resolved against the repo folder (an executor's folder differs)."""

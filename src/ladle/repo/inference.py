@@ -18,7 +18,7 @@ from ladle.types import ValueType, from_arrow, from_value_type, is_uuid, to_arro
 from ladle.windows.spec import is_windowed
 from ladle.windows.validate import check_no_udf, check_windowed_view
 
-__all__ = ["check_feature_view", "infer_contents", "infer_feature_view", "infer_source"]
+__all__ = ["check_feature_view", "fill_given", "infer_contents", "infer_feature_view", "infer_source"]
 
 SchemaOf = Callable[[DataSource], pa.Schema]
 
@@ -62,6 +62,29 @@ def infer_contents(
     for odfv in out.on_demand_feature_views:
         dry_run_on_demand(odfv)
     return out
+
+
+def fill_given(objects: Iterable[object], inferred: RepoContents) -> None:
+    """Copy what :func:`infer_contents` filled in (features, entity columns, timestamp fields...) back into
+    the caller's own feature views and data sources, matched by name, as Feast's ``apply`` does. Values are
+    deep copies and nested sources are filled in place, so the caller shares no object with the registry and
+    ``fv.source`` stays the caller's source object."""
+    views = {v.name: v for v in inferred.feature_views}
+    sources = {s.name: s for s in inferred.data_sources}
+    for obj in objects:
+        if isinstance(obj, FeatureView) and obj.name in views:
+            _fill(obj, views[obj.name])
+        elif isinstance(obj, DataSource) and obj.name in sources:
+            _fill(obj, sources[obj.name])
+
+
+def _fill(mine: object, filled: object) -> None:
+    for attr, value in vars(filled).items():
+        current = vars(mine).get(attr)
+        if isinstance(current, DataSource) and type(current) is type(value):
+            _fill(current, value)
+        else:
+            setattr(mine, attr, copy.deepcopy(value))
 
 
 def infer_source(source: DataSource, schema_of: SchemaOf) -> None:

@@ -6,8 +6,10 @@
   file's own metadata (``ladle.stream.batches``, the last :data:`KEPT_BATCH_IDS` ids) in the same atomic
   rename, so a replayed batch whose id is already there is skipped; local files are rewritten under a lock
   file, so two workers never lose each other's rows;
-* any other writable source (PostgreSQL, Spark tables): the offline store's ``append``, *at least once* —
-  a worker killed between the append and the acknowledgement appends that batch again when it is replayed.
+* a **PostgreSQL** table: the offline store's ``append_once``, which records the batch id in the table
+  ``ladle_stream_batches`` in the same transaction as the rows, so a replayed batch appends nothing;
+* any other writable source (Spark tables and paths): the offline store's ``append``, *at least once* — a
+  worker killed between the append and the acknowledgement appends that batch again when it is replayed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -55,7 +57,12 @@ class OfflineSink:
     @property
     def exactly_once(self) -> bool:
         """Whether a replayed batch can never add rows twice (see the module docs)."""
-        return self._path is not None and not self._path.is_glob
+        return (self._path is not None and not self._path.is_glob) or self._append_once is not None
+
+    @property
+    def _append_once(self) -> Callable[[DataSource, pa.Table, str], bool] | None:
+        once: Callable[[DataSource, pa.Table, str], bool] | None = getattr(self.offline, "append_once", None)
+        return once
 
     def schema(self) -> pa.Schema:
         """The offline source's raw columns (read once)."""
@@ -73,7 +80,12 @@ class OfflineSink:
             return
         path = self._path
         if path is None or path.is_glob:
-            self.offline.append(self.source, rows)
+            table = self.aligned(rows)  # the source's columns only: a message may carry others
+            once = self._append_once
+            if once is not None:
+                once(self.source, table, batch_id)
+            else:
+                self.offline.append(self.source, table)
             return
         table = self.aligned(rows)
         fs, root = path.filesystem, path.fs_path

@@ -1,5 +1,6 @@
 """The window state of a configured online store: the backend that matches its ``type:``, on its settings
-and connections (the SQLite file, the Redis client, the PostgreSQL pool, the DynamoDB client).
+and connections (the SQLite file, the Redis client, the PostgreSQL pool, the DynamoDB client), which the
+store lends through its public ``shared_access()``.
 
 One :class:`~ladle.windows.serving.WindowServing` per online-store object, created on first use.
 """
@@ -30,41 +31,41 @@ def _max_events(online: OnlineStore) -> int:
 
 
 def window_state_of(online: OnlineStore) -> WindowState:
-    """A new :class:`WindowState` on ``online``'s settings and connections.
-
-    The stores' connection accessors are their own (``_redis``, ``_connection``, ``_dynamodb``): the state
-    shares them rather than opening a second pool per store.
-    """
+    """A new :class:`WindowState` on ``online``'s settings and connections (its :meth:`~ladle.online.base.
+    OnlineStore.shared_access`): the state shares them rather than opening a second pool per store."""
     cap = _max_events(online)
     kind = online.name
+    access = online.shared_access()
+    if access is None:
+        raise InvalidConfig(
+            "feature_store.yaml",
+            f"online_store type '{kind}' keeps no window state, so views with aggregations cannot be served from "
+            "it (use sqlite, redis, postgres or dynamodb)",
+        )
+    config: Any = online.config
     if kind == "sqlite":
         from ladle.windows.state_sqlite import SqliteWindowState
 
-        return SqliteWindowState(online.path, cap)  # type: ignore[attr-defined]
+        return SqliteWindowState(access.connect, access.errors, cap)
     if kind == "redis":
-        from ladle.windows.state_redis import RedisWindowState, redis_errors
+        from ladle.windows.state_redis import RedisWindowState
 
-        return RedisWindowState(online._redis, redis_errors(online), cap)  # type: ignore[attr-defined]
+        return RedisWindowState(access.connect, access.errors, cap)
     if kind == "postgres":
         from ladle.online.postgres import table_name
         from ladle.windows.state_postgres import PostgresWindowState
 
-        store: Any = online
-        return PostgresWindowState(store._connection, store.config.db_schema, table_name, store._driver_error, cap)
+        return PostgresWindowState(access.connect, config.db_schema, table_name, access.errors, cap)
     if kind == "dynamodb":
         from ladle.windows.state_dynamodb import DynamoDBWindowState
 
-        store = online
-        template = store.config.table_name_template
+        template = config.table_name_template
         return DynamoDBWindowState(
-            store._dynamodb,
-            lambda project, name: template.format(project=project, table_name=name),
-            store._driver_error,
-            cap,
+            access.connect, lambda project, name: template.format(project=project, table_name=name), access.errors, cap
         )
     raise InvalidConfig(
         "feature_store.yaml",
-        f"online_store type '{kind}' keeps no window state, so views with aggregations cannot be served from it "
+        f"online_store type '{kind}' lends its connection but ladle has no window state for it "
         "(use sqlite, redis, postgres or dynamodb)",
     )
 

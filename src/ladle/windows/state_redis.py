@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from ladle.errors import BackendFailure
 from ladle.windows.events import EventBatch, FetchedEvents
 from ladle.windows.state_base import DEFAULT_MAX_EVENTS, StateTarget, WindowState
 
@@ -123,6 +122,9 @@ class RedisWindowState(WindowState):
         if self._fetch is None or self._fetch_client is not client:
             self._fetch, self._fetch_client = client.register_script(_FETCH_SCRIPT), client
         try:
+            if len(keys) == 1:  # one plain command costs less than a script call
+                members = client.zrangebyscore(prefix + keys[0], f"({since_us}", until_us)
+                return _of_members(members)
             blob, counts = self._fetch(keys=[prefix + k for k in keys], args=[f"({since_us}", until_us])
         except Exception as exc:
             raise self._fail(exc, f"reading events of feature view '{target.view}'") from exc
@@ -173,6 +175,18 @@ def _grouped(
     return names, args
 
 
+def _of_members(members: list[bytes]) -> FetchedEvents:
+    """One key's members (the event's time, 8 bytes big-endian, then its payload) as events."""
+    if not members:
+        return FetchedEvents.empty()
+    lengths = np.fromiter(map(len, members), np.int64, len(members))
+    starts = np.zeros(len(members), np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    blob = b"".join(members)
+    stamps = np.frombuffer(blob, np.uint8)[starts[:, None] + np.arange(8)].copy().view(">i8").reshape(-1)
+    return FetchedEvents(np.zeros(len(members), np.int64), stamps.astype(np.int64), blob, starts + 8, lengths - 8)
+
+
 def _unpacked(blob: bytes, counts: list[int]) -> FetchedEvents:
     """The fetch script's answer as events: each member is a 4-byte length, then the event's time (8 bytes,
     big-endian) and its payload."""
@@ -195,11 +209,3 @@ def _unpacked(blob: bytes, counts: list[int]) -> FetchedEvents:
     stamps = buffer[starts[:, None] + np.arange(8)].copy().view(">i8").reshape(total).astype(np.int64)
     index = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     return FetchedEvents(index, stamps, blob, starts + 8, lengths - 8)
-
-
-def redis_errors(store: Any) -> Callable[[Exception, str], Exception]:
-    """The Redis online store's mapping of driver errors to ladle errors (a failure otherwise)."""
-    fail = getattr(store, "_driver_error", None)
-    if fail is None:
-        return lambda exc, doing: BackendFailure("redis window state", f"{doing} failed: {exc}")
-    return fail  # type: ignore[no-any-return]

@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import threading
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import orjson
 
-from ladle.errors import BackendFailure
 from ladle.windows.events import EventBatch, FetchedEvents
 from ladle.windows.state_base import DEFAULT_MAX_EVENTS, StateTarget, WindowState
 
 __all__ = ["SqliteWindowState"]
 
-_BUSY_TIMEOUT_S = 30.0
 #: up to this many distinct keys in a batch, eviction and trimming probe each key; beyond, one table pass
 _PER_KEY_MAINTENANCE = 1_000
 
@@ -35,47 +32,28 @@ def _q(name: str) -> str:
 
 
 class SqliteWindowState(WindowState):
-    """Events in tables of the online store's SQLite file (``path``)."""
+    """Events in tables of the online store's SQLite file, on the store's own per-thread connections
+    (``connect()``, an autocommit connection; ``errors`` maps a driver error as the store does)."""
 
     name = "sqlite"
 
-    def __init__(self, path: Path, max_events: int = DEFAULT_MAX_EVENTS) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        errors: Callable[[Exception, str], Exception],
+        max_events: int = DEFAULT_MAX_EVENTS,
+    ) -> None:
         super().__init__(max_events)
-        self.path = path
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._conns: list[sqlite3.Connection] = []
-        self._generation = 0
+        self._conn = connect
+        self._fail = errors
         self._created: set[str] = set()
 
-    def _conn(self) -> sqlite3.Connection:
-        local = self._local
-        conn: sqlite3.Connection | None = getattr(local, "conn", None)
-        if conn is not None and local.generation == self._generation:
-            return conn
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL").fetchall()
-            conn.execute("PRAGMA synchronous=NORMAL").fetchall()
-        except (sqlite3.Error, OSError) as exc:
-            raise self._error(exc, "opening the database") from exc
-        with self._lock:
-            self._conns.append(conn)
-            local.conn, local.generation = conn, self._generation
-        return conn
-
-    def _error(self, exc: BaseException, doing: str) -> BackendFailure:
-        return BackendFailure(f"sqlite window state {self.path}", f"{doing} failed: {exc}")
+    def _error(self, exc: Exception, doing: str) -> Exception:
+        return self._fail(exc, f"window state: {doing}")
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._conns:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-            self._conns.clear()
-            self._generation += 1
-            self._created.clear()
+        """The connections are the online store's (it closes them); forget which tables exist."""
+        self._created.clear()
 
     def _ensure(self, conn: sqlite3.Connection, table: str) -> None:
         if table not in self._created:
@@ -175,8 +153,6 @@ class SqliteWindowState(WindowState):
                 raise self._error(exc, f"evicting events of feature view '{target.view}'") from exc
 
     def drop(self, project: str, view: str) -> None:
-        if not self.path.exists():
-            return
         conn = self._conn()
         prefix = f"{project}_{view}__win_"
         try:
