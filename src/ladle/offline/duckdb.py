@@ -399,7 +399,7 @@ class DuckDBOfflineStore(OfflineStore):
                 cur.register(name, data)
             cur.execute(f"CREATE TEMPORARY TABLE {table} AS {sql}")
             total = cur.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-            reader = cur.sql(f"SELECT * FROM {table}").to_arrow_reader(_STREAM_ROWS)
+            reader = _arrow_reader(cur.sql(f"SELECT * FROM {table}"), _STREAM_ROWS)
             schema = convert(_empty(reader.schema)).schema
         except duckdb.Error as exc:
             cur.close()
@@ -481,3 +481,11 @@ def _key_sql(expr: str, dtype: object) -> str:
     if is_uuid(dtype):
         return f"lower(CAST({expr} AS VARCHAR))"
     return expr
+
+
+def _arrow_reader(relation: Any, batch_rows: int) -> pa.RecordBatchReader:
+    """``relation``'s rows as a stream of record batches: ``to_arrow_reader`` where DuckDB has it (2.0 deprecates
+    ``fetch_arrow_reader``), else ``fetch_arrow_reader`` (1.1 has only that)."""
+    to_reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+    reader: pa.RecordBatchReader = to_reader(batch_rows)
+    return reader
