@@ -83,6 +83,13 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_counts_nothing_twice(
         first = Worker(repo, "--consumer", "w1", "--batch-size", "40")
         _wait_read(repo, client, N // 3)
         assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+        for _ in range(4):  # a kill that lands between two batches holds nothing: kill a new worker further on
+            info = repo.group_info(client)
+            if info["pending"] > 0 or info["entries-read"] >= N:
+                break
+            again = Worker(repo, "--consumer", "w1", "--batch-size", "40")
+            _wait_read(repo, client, min(N, info["entries-read"] + 40))
+            assert again.stop(signal.SIGKILL) == -signal.SIGKILL
         assert repo.group_info(client)["pending"] > 0  # it died holding an unacknowledged batch
         name = "w1" if same_consumer else "w2"
         second = Worker(repo, "--consumer", name, "--batch-size", "40", "--claim-idle-sec", "0.5")
