@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from server_helpers import eventually, free_port
 from stream_helpers import LADLE, USERS, StreamRepo, Worker, drop_postgres_schema, make_stream_repo, redis_client
@@ -234,3 +235,40 @@ def test_a_source_without_a_reader_is_one_line_naming_what_is_supported(tmp_path
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert "cannot consume KafkaSource 'tx_kafka'" in lines[0] and "RedisStreamSource" in lines[0]
+
+
+@pytest.mark.parametrize("kind", ["FileSource", "SparkSource"])
+def test_a_replayed_batch_is_written_once_to_a_folder_the_spark_store_reads(tmp_path: Path, kind: str) -> None:
+    """With the Spark offline store, a parquet folder (a FileSource's, or a SparkSource's path) gets one file
+    per batch id, so a replayed batch rewrites its own file: Spark reads every event once."""
+    from backends import spark_session
+    from ladle.definitions import FileSource, PushSource, SparkSource
+    from ladle.offline.spark import SparkOfflineStore, SparkOfflineStoreConfig
+    from ladle.stream.offline_sink import OfflineSink
+
+    session = spark_session()
+    base = datetime(2024, 6, 1, tzinfo=UTC)
+    folder = tmp_path / "events"
+    folder.mkdir()
+    ts = pa.timestamp("us", tz="UTC")
+    seed = pa.table({"user_id": pa.array([-1], pa.int64()), "amount": pa.array([0.0]), "ts": pa.array([base], ts)})
+    pq.write_table(seed, folder / "seed.parquet")
+    batch: FileSource | SparkSource = (
+        FileSource(name="events", path=str(folder), timestamp_field="ts")
+        if kind == "FileSource"
+        else SparkSource(name="events", path=str(folder), file_format="parquet", timestamp_field="ts")
+    )
+    store = SparkOfflineStore(SparkOfflineStoreConfig(), tmp_path)
+    sink = OfflineSink(store, PushSource(name="pushed", batch_source=batch), tmp_path)
+    assert sink.exactly_once
+    rows = pa.table(
+        {"user_id": pa.array([1, 2], pa.int64()), "amount": pa.array([1.5, 2.5]), "ts": pa.array([base] * 2, ts)}
+    )
+    sink.write(rows, "batch-1")
+    sink.write(rows, "batch-1")  # the replay after a crash between the write and the acknowledgement
+    read = session.read.parquet(str(folder))
+    assert sorted(r.user_id for r in read.collect()) == [-1, 1, 2]
+    sink.write(rows, "batch-2")  # another batch, even with equal rows, is appended
+    again = session.read.parquet(str(folder))
+    assert again.count() == 5
+    assert [r.amount for r in again.where("user_id = 2").collect()] == [2.5, 2.5]

@@ -8,8 +8,11 @@
   file, so two workers never lose each other's rows;
 * a **PostgreSQL** table: the offline store's ``append_once``, which records the batch id in the table
   ``ladle_stream_batches`` in the same transaction as the rows, so a replayed batch appends nothing;
-* any other writable source (Spark tables and paths): the offline store's ``append``, *at least once* — a
-  worker killed between the append and the acknowledgement appends that batch again when it is replayed.
+* a ``SparkSource(path=..., file_format="parquet")`` is a folder (or file) like a FileSource's, written the same
+  way, and Spark reads what the worker wrote;
+* any other writable source (Spark catalog tables, Spark paths in other formats): the offline store's
+  ``append``, *at least once* — a worker killed between the append and the acknowledgement appends that batch
+  again when it is replayed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from ladle.definitions import DataSource, FileSource
+from ladle.definitions import DataSource, FileSource, SparkSource
 from ladle.offline.base import OfflineStore
 from ladle.offline.columns import align_to_source
 from ladle.offline.filesystem import ObjectStoreOptions, ParquetPath
@@ -44,8 +47,10 @@ class OfflineSink:
         self.repo_path = repo_path
         self._schema: pa.Schema | None = None
         options = getattr(offline, "object_store", None)
+        if not isinstance(options, ObjectStoreOptions):  # a store without S3 settings (Spark): the defaults
+            options = ObjectStoreOptions()
         self._path: ParquetPath | None = None
-        if isinstance(self.batch, FileSource) and isinstance(options, ObjectStoreOptions):
+        if isinstance(self.batch, FileSource):
             self._path = ParquetPath(
                 self.batch.path,
                 f"FileSource '{self.batch.name}'",
@@ -53,6 +58,8 @@ class OfflineSink:
                 options,
                 self.batch.s3_endpoint_override or "",
             )
+        elif isinstance(self.batch, SparkSource) and self.batch.path and self.batch.file_format == "parquet":
+            self._path = ParquetPath(self.batch.path, f"SparkSource '{self.batch.name}'", repo_path, options)
 
     @property
     def exactly_once(self) -> bool:
