@@ -10,6 +10,7 @@ and every function. The reference evaluator w-online serves from (ladle.windows.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -130,6 +131,59 @@ def test_windowed_join_matches_reference(backend: str, monkeypatch: pytest.Monke
         _check(backend, evs, ents, wins, has_created)
 
     run()
+
+
+#: values with fractions and magnitudes of real data, exact in binary and in 15 decimal digits
+_real_values = st.integers(-(10**9), 10**9).map(lambda i: i / 1024)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_postgres_sums_real_values_exactly(backend: str) -> None:
+    """PostgreSQL frames float sum/avg/std/var over numeric (so they slide instead of re-reading each frame):
+    fractions and large magnitudes still give the reference's values."""
+
+    @_settings(backend)
+    @given(
+        evs=st.lists(
+            st.builds(Event, key=st.integers(1, 2), ts=st.integers(0, 40), created=st.none(), value=_real_values),
+            max_size=30,
+        ),
+        ents=entity_rows,
+        wins=windows,
+    )
+    def run(evs: list[Event], ents: list[tuple[int, int]], wins: list[int]) -> None:
+        _check(backend, evs, ents, wins, False)
+
+    run()
+
+
+@pytest.mark.services
+def test_postgres_windows_carry_nan_and_infinities() -> None:
+    """A NaN in the window makes sum/mean/std/var NaN, an infinity makes sum infinite, as in IEEE floats; once
+    they leave the window the values are finite again (the sliding frame removes them)."""
+    gen = _postgres()
+    store, make = next(gen)
+    try:
+        nan, inf = float("nan"), float("inf")
+        evs = [Event(1, 0, None, 1.0), Event(1, 1, None, nan), Event(1, 2, None, 2.0), Event(1, 3, None, inf)]
+        evs += [Event(1, 4, None, 4.0), Event(1, 5, None, 8.0)]
+        view = _view(make(f"w_{uuid.uuid4().hex[:6]}", _events_table(evs), False), [2])
+        times = [0, 1, 2, 3, 4, 5, 6]
+        entities = pa.table(
+            {
+                "driver_id": pa.array([1] * len(times), pa.int64()),
+                "event_timestamp": pa.array([at(t) for t in times], UTC),
+            }
+        )
+        got = windowed_join(store, entities, "event_timestamp", [ViewRequest(view, view.name, list(view.features))])
+    finally:
+        next(gen, None)
+    names = {agg.function: name for agg, name, _ in view.aggregation_outputs()}
+    sums = got[f"w__{names['sum']}"].to_pylist()
+    means = got[f"w__{names['avg']}"].to_pylist()
+    assert sums[0] == 1.0 and math.isnan(sums[1]) and math.isnan(sums[2])  # (t-2, t]: NaN in the frames at 1, 2
+    assert sums[3:] == [inf, inf, 12.0, 8.0]  # inf at 3 and 4; at 5 the frame is (3, 5]
+    assert math.isnan(means[1]) and means[5] == 6.0
 
 
 def test_window_edges_worked_example() -> None:

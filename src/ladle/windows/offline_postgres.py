@@ -3,7 +3,8 @@
 The entity rows are COPY'd into a temporary table and the events of their keys (in the time range they can
 see) copied into another, indexed on ``(keys, time)``; both vanish with the transaction. ``sum``, ``count``,
 ``mean``, ``min``, ``max``, ``std`` and ``var`` are window aggregates over ``RANGE BETWEEN W - 1 PRECEDING
-AND CURRENT ROW``. PostgreSQL has no ``arg_max``, so ``first``/``last`` (and their ``_k`` forms) are per-row
+AND CURRENT ROW``; ``sum``, ``mean``, ``std`` and ``var`` take the column as ``numeric``, whose aggregates
+PostgreSQL slides (an inverse transition as the frame moves) where float8's re-read the whole frame per row. PostgreSQL has no ``arg_max``, so ``first``/``last`` (and their ``_k`` forms) are per-row
 subqueries on the index, each reading ``k`` index entries (``ORDER BY ... LIMIT k``).
 
 PostgreSQL has no framed ``count(DISTINCT)`` either; reading each row's window would cost rows x events on a
@@ -31,6 +32,8 @@ __all__ = ["join"]
 _ENTITY = "__ladle_window_entities"
 _EVENTS = "__ladle_window_events"
 _WINDOWED = {"sum", "count", "mean", "min", "max", "std", "var"}
+#: framed over ``numeric`` so PostgreSQL can slide them (see :func:`_window_expr`)
+_MOVING_AS_NUMERIC = {"sum", "mean", "std", "var"}
 #: the alias of the running-sum subquery of the i-th count_distinct spec
 _DISTINCT = "__cd{}"
 
@@ -49,9 +52,14 @@ def _cast(spec: WindowSpec) -> str:
 
 def _window_expr(spec: WindowSpec) -> Any:
     fn = {"mean": "avg", "std": "stddev_samp", "var": "var_samp"}.get(spec.function, spec.function)
+    col = _ident(spec.column)
+    if spec.function in _MOVING_AS_NUMERIC:
+        # float8 sum/avg/var have no inverse transition, so each row would re-read its whole frame (rows x
+        # events on a hot key); over numeric they are moving aggregates, and exact
+        col = sql.SQL("{}::numeric").format(col)
     return sql.SQL("({fn}({col}) OVER {w}){cast} AS {name}").format(
         fn=sql.SQL(fn),
-        col=_ident(spec.column),
+        col=col,
         w=sql.SQL(f"w{spec.window_us}"),
         cast=sql.SQL(_cast(spec)),
         name=_ident(spec.name),
