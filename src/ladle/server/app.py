@@ -25,7 +25,7 @@ from starlette.middleware.cors import CORSMiddleware
 from ladle import __version__
 from ladle.config import RepoConfig, load_repo_config
 from ladle.errors import LadleError
-from ladle.server.auth import ApiKeyMiddleware
+from ladle.server.auth import ApiKeyMiddleware, declare_key_security
 from ladle.server.breaker import CircuitBreaker
 from ladle.server.errors import install_handlers
 from ladle.server.fast_path import OnlineFeaturesFastPath
@@ -166,11 +166,7 @@ def _use_openapi(app: FastAPI, resolved: ResolvedSettings) -> None:
             doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             doc.setdefault("components", {}).setdefault("schemas", {}).update(component_schemas())
             if resolved.api_keys:
-                doc["components"]["securitySchemes"] = {
-                    "bearer": {"type": "http", "scheme": "bearer"},
-                    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-                }
-                doc["security"] = [{"bearer": []}, {"apiKey": []}]
+                declare_key_security(doc)
             app.openapi_schema = doc
         return app.openapi_schema
 

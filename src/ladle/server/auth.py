@@ -28,6 +28,7 @@ __all__ = [
     "SCOPES",
     "ApiKey",
     "ApiKeyMiddleware",
+    "declare_key_security",
     "key_matches",
     "needed_scope",
     "parse_keys",
@@ -56,6 +57,15 @@ class ApiKey:
     def allows(self, scope: str) -> bool:
         """Whether this key may make a call that needs ``scope``."""
         return SCOPES.index(self.scope) >= SCOPES.index(scope)
+
+
+def declare_key_security(doc: dict[str, Any]) -> None:
+    """Declare in an OpenAPI document that every operation takes a key (bearer token or ``X-API-Key``)."""
+    doc.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer"},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }
+    doc["security"] = [{"bearer": []}, {"apiKey": []}]
 
 
 def needed_scope(method: str, path: str) -> str:

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from ladle import __version__
 from ladle.config import RepoConfig, load_repo_config
 from ladle.errors import LadleError
-from ladle.server.auth import ApiKey, ApiKeyMiddleware
+from ladle.server.auth import ApiKey, ApiKeyMiddleware, declare_key_security
 from ladle.server.breaker import CircuitBreaker
 from ladle.server.errors import error_response, install_handlers, remember_error
 from ladle.server.metrics import ServerMetrics
@@ -176,11 +176,7 @@ def _use_openapi(app: FastAPI, keys: bool) -> None:
         if app.openapi_schema is None:
             doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             if keys:
-                doc.setdefault("components", {})["securitySchemes"] = {
-                    "bearer": {"type": "http", "scheme": "bearer"},
-                    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-                }
-                doc["security"] = [{"bearer": []}, {"apiKey": []}]
+                declare_key_security(doc)
             app.openapi_schema = doc
         return app.openapi_schema
 
