@@ -16,8 +16,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import pyarrow as pa
-
 from ladle.check.report import CheckReport
 from ladle.check.skew import check_online
 from ladle.config import RepoConfig
@@ -26,7 +24,8 @@ from ladle.errors import LadleError
 from ladle.offline.base import OfflineStore
 from ladle.online.base import OnlineStore
 from ladle.registry import Registry, RegistryDiff
-from ladle.types import to_arrow
+from ladle.repo.inference import source_holds
+from ladle.types import FeastType
 from ladle.windows.spec import is_windowed, window_specs
 
 __all__ = ["CheckedStore", "run_checks"]
@@ -104,28 +103,16 @@ def _check_registry(store: CheckedStore, report: CheckReport) -> list[FeatureVie
     return views
 
 
-def _contract_columns(view: FeatureView) -> list[tuple[str, pa.DataType | None]]:
-    """The source columns the view needs, with the Arrow type each must convert to (None: a timestamp)."""
+def _contract_columns(view: FeatureView) -> list[tuple[str, FeastType | None]]:
+    """The source columns the view needs, with the type each must hold (None: any, e.g. a timestamp)."""
     src = view.batch_source
-    wanted: list[tuple[str, pa.DataType | None]] = [
-        (src.source_column(f.name), to_arrow(f.dtype)) for f in view.entity_columns
-    ]
+    wanted: list[tuple[str, FeastType | None]] = [(src.source_column(f.name), f.dtype) for f in view.entity_columns]
     if is_windowed(view):
         wanted += [(src.source_column(c), None) for c in dict.fromkeys(s.column for s in window_specs(view))]
     else:
-        wanted += [(src.source_column(f.name), to_arrow(f.dtype)) for f in view.features]
+        wanted += [(src.source_column(f.name), f.dtype) for f in view.features]
     wanted.append((src.timestamp_field, None))
     return wanted
-
-
-def _converts(source: pa.DataType, target: pa.DataType | None) -> bool:
-    if target is None or source == target or pa.types.is_null(source):
-        return True
-    try:
-        pa.array([], source).cast(target)
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
-        return False
-    return True
 
 
 def _check_source(store: CheckedStore, view: FeatureView, report: CheckReport) -> bool:
@@ -146,7 +133,7 @@ def _check_source(store: CheckedStore, view: FeatureView, report: CheckReport) -
     wrong = [
         f"'{c}' is {have[c]}, declared {t}"
         for c, t in _contract_columns(view)
-        if c in have and not _converts(have[c], t)
+        if c in have and t is not None and not source_holds(t, have[c])
     ]
     if missing or wrong:
         problems = ([f"missing column(s) {missing}"] if missing else []) + wrong

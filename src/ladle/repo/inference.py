@@ -14,11 +14,11 @@ from ladle.definitions import DataSource, Entity, ExternalSource, FeatureView, F
 from ladle.definitions.contents import RepoContents
 from ladle.errors import InvalidDefinition, LadleWarning, SourceNotFound, SpecifiedFeaturesNotPresent
 from ladle.retrieval.on_demand_check import dry_run_on_demand
-from ladle.types import ValueType, from_arrow, from_value_type, is_uuid, to_arrow
+from ladle.types import FeastType, ValueType, from_arrow, from_value_type, is_uuid, to_arrow
 from ladle.windows.spec import is_windowed
 from ladle.windows.validate import check_no_udf, check_windowed_view
 
-__all__ = ["check_feature_view", "fill_given", "infer_contents", "infer_feature_view", "infer_source"]
+__all__ = ["check_feature_view", "fill_given", "infer_contents", "infer_feature_view", "infer_source", "source_holds"]
 
 SchemaOf = Callable[[DataSource], pa.Schema]
 
@@ -234,16 +234,17 @@ def _kind(t: pa.DataType) -> str:
     return {"decimal": "float", "date": "timestamp", "other": str(t)}.get(family, family)
 
 
-def _check_type(view: FeatureView, f: Field, source_type: pa.DataType, source_name: str) -> None:
-    """A declared type must be reachable from the source column's type (Int64 from a string is not)."""
+def source_holds(dtype: FeastType, source_type: pa.DataType) -> bool:
+    """Whether a source column of ``source_type`` can hold a feature declared ``dtype`` (the rule ``apply``
+    checks: the declared type must be reachable from the column's; Int64 from a string is not)."""
     try:
-        declared = to_arrow(f.dtype)
+        declared = to_arrow(dtype)
     except TypeError:
-        return
+        return True
     if isinstance(source_type, pa.ExtensionType):
         source_type = source_type.storage_type
-    if is_uuid(f.dtype) and pa.types.is_fixed_size_binary(source_type) and source_type.byte_width == 16:
-        return  # parquet's UUID type: read as canonical text
+    if is_uuid(dtype) and pa.types.is_fixed_size_binary(source_type) and source_type.byte_width == 16:
+        return True  # parquet's UUID type: read as canonical text
     want, have = _kind(declared), _kind(source_type)
     # JSON columns (PostgreSQL json/jsonb) hold Json text, maps, structs and arrays alike
     widening = {
@@ -255,7 +256,11 @@ def _check_type(view: FeatureView, f: Field, source_type: pa.DataType, source_na
         ("struct", "json"),
         ("list", "json"),
     }
-    if have in ("null", want) or (want, have) in widening:
+    return have in ("null", want) or (want, have) in widening
+
+
+def _check_type(view: FeatureView, f: Field, source_type: pa.DataType, source_name: str) -> None:
+    if source_holds(f.dtype, source_type):
         return
     raise InvalidDefinition(
         "FeatureView",
