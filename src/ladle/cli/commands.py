@@ -27,6 +27,7 @@ import click
 from ladle import __version__
 from ladle.cli import operate
 from ladle.cli import output as out
+from ladle.cli.access_options import access_options
 from ladle.cli.ui_cmd import ui_command
 from ladle.errors import LadleError, LadleWarning
 
@@ -497,28 +498,9 @@ for _kind in _kinds():
     help="Worker processes (each with its own connection pools).",
 )
 @click.option("--no-access-log", is_flag=True, help="Do not log every request.")
-@click.option(
-    "--registry-ttl-sec",
-    "--registry_ttl_sec",
-    "-r",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Seconds between background registry refreshes (default: feature_server.registry_ttl_sec, 5).",
-)
-@click.option(
-    "--api-key",
-    envvar="LADLE_API_KEY",
-    default=None,
-    show_envvar=True,
-    help="Require this key (comma-separated for several) in 'Authorization: Bearer' or 'X-API-Key'.",
-)
-@click.option(
-    "--api-key-file",
-    envvar="LADLE_API_KEY_FILE",
-    default=None,
-    show_envvar=True,
-    type=click.Path(exists=True, dir_okay=False, resolve_path=True),
-    help="Keys, one '[read|write|admin] key [project,...]' a line (a key on the command line shows in ps).",
+@access_options(
+    api_key_help="Require this key (comma-separated for several) in 'Authorization: Bearer' or 'X-API-Key'.",
+    key_file_help="Keys, one '[read|write|admin] key [project,...]' a line (a key on the command line shows in ps).",
 )
 @click.option(
     "--keep-alive-timeout",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ladle.cli.access_options import access_options
+
 __all__ = ["ui_command"]
 
 
@@ -11,28 +13,9 @@ __all__ = ["ui_command"]
 @click.command("ui", context_settings={"help_option_names": ["--help"], "max_content_width": 110})
 @click.option("--host", "-h", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", "-p", default=8888, show_default=True, type=click.IntRange(0, 65535), help="Port.")
-@click.option(
-    "--registry-ttl-sec",
-    "--registry_ttl_sec",
-    "-r",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Seconds between background registry refreshes (default: feature_server.registry_ttl_sec, 5).",
-)
-@click.option(
-    "--api-key",
-    envvar="LADLE_API_KEY",
-    default=None,
-    show_envvar=True,
-    help="Require this key (comma-separated for several) for the API, as `ladle serve` does.",
-)
-@click.option(
-    "--api-key-file",
-    envvar="LADLE_API_KEY_FILE",
-    default=None,
-    show_envvar=True,
-    type=click.Path(exists=True, dir_okay=False, resolve_path=True),
-    help="Keys, one '[read|write|admin] key [project,...]' a line (any scope may use the UI).",
+@access_options(
+    api_key_help="Require this key (comma-separated for several) for the API, as `ladle serve` does.",
+    key_file_help="Keys, one '[read|write|admin] key [project,...]' a line (any scope may use the UI).",
 )
 @click.pass_context
 def ui_command(
