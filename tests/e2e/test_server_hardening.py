@@ -83,7 +83,10 @@ def test_materialize_accepts_date_only_timestamps(server: Server) -> None:
     assert datetime.fromisoformat(view["end_ts"]) == datetime.combine(today, datetime.min.time(), UTC)
     error_of(server.post("/materialize", {**body, "end_ts": "2024-13-01"}), 422, "RequestValidationError")
     # any ISO 8601 spelling ("Z" included); an end before the last run's is refused, so this one is now
-    incremental = server.post("/materialize-incremental", {"end_ts": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    # (microseconds kept: an earlier test's run may have ended within this same second)
+    incremental = server.post(
+        "/materialize-incremental", {"end_ts": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
+    )
     assert incremental.status_code == 200, incremental.text
 
 
