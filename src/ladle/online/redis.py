@@ -3,7 +3,8 @@
 Layout: one hash per entity key per project, ``ladle:{project}:{join keys}:{encoded key}``; views that
 share an entity share the hash. A view's fields are ``{view}:{feature}`` plus ``{view}:_ts`` and
 ``{view}:_cr`` (UTC micros). Values are tagged bytes (:mod:`ladle.online.value_bytes`). Writes run a Lua
-script that applies the newer-wins rule atomically per key; reads are one Lua call (HMGET per key) for every view of a request.
+script that applies the newer-wins rule atomically per key; a read is one round trip of pipelined ``HMGET`` commands,
+one per entity key for every view of the request.
 The hash ``ladle:{project}:_shapes`` records each applied view's shape (:mod:`ladle.online.shape`), so that
 ``update`` knows which fields a changed view must lose.
 """
@@ -11,7 +12,7 @@ The hash ``ladle:{project}:_shapes`` records each applied view's shape (:mod:`la
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import itertools
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from ladle.online.base import OnlineStore, OnlineStoreConfig, SharedAccess, View
 from ladle.online.entity_key import encode_key_list
 from ladle.online.prepare import prepare_rows
 from ladle.online.read_result import Fetched, PyDecode, declared_types
-from ladle.online.resp import RespClient, RespError, RespSyncClient, RespUnavailable
+from ladle.online.resp import RespClient, RespError, RespSyncClient, RespUnavailable, encode_per_key
 from ladle.online.shape import ViewShape, shape_change
 from ladle.online.value_bytes import decode_column, encode_column, python_decoder
 
@@ -72,23 +73,6 @@ for i, key in ipairs(KEYS) do
   end
 end
 return written
-"""
-
-
-# KEYS: the hashes of every view read, view after view. ARGV: the number of views, then per view its
-# number of keys, number of fields and the fields. One round trip and one command for a whole request.
-_READ_SCRIPT = """
-local out, k, a = {}, 1, 2
-for _ = 1, tonumber(ARGV[1]) do
-  local nk, nf = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  local fields = {unpack(ARGV, a + 2, a + 1 + nf)}
-  a = a + 2 + nf
-  for _ = 1, nk do
-    out[#out + 1] = redis.call('HMGET', KEYS[k], unpack(fields))
-    k = k + 1
-  end
-end
-return out
 """
 
 
@@ -308,20 +292,15 @@ class RedisOnlineStore(OnlineStore):
         return [f.table() for f in self.fetch_many(project, reads)]
 
     def fetch_many(self, project: str, reads: list[ViewRead]) -> list[Fetched]:
-        """What :meth:`read_many` fetches, not yet decoded: one script call for every read, sent as raw RESP
-        (:class:`~ladle.online.resp.RespSyncClient`: no connection-pool or command-parsing layers around it)."""
+        """What :meth:`read_many` fetches, not yet decoded: one ``HMGET`` per entity key for every view of the
+        request, pipelined in one round trip and sent as raw RESP (:class:`~ladle.online.resp.RespSyncClient`:
+        no connection-pool or command-parsing layers around it)."""
         plan = self._plan_read(project, reads)
         if not plan.keys:
             return plan.fetched([])
         client = self._sync_client()
-        head = (len(plan.keys), *plan.keys, *plan.args)
         try:
-            try:
-                replies = client.call("EVALSHA", _READ_SHA, *head)
-            except RespError as exc:
-                if not str(exc).startswith("NOSCRIPT"):
-                    raise
-                replies = client.call("EVAL", _READ_SCRIPT, *head)  # loads it for the next EVALSHA
+            replies = client.pipeline(plan.payload, len(plan.keys))
         except RespUnavailable as exc:
             raise self._driver_error(redis_lib.ConnectionError(str(exc)), plan.doing) from exc
         except RespError as exc:
@@ -335,22 +314,16 @@ class RedisOnlineStore(OnlineStore):
             return self._resp_sync
 
     async def fetch_many_async(self, project: str, reads: list[ViewRead]) -> list[Fetched]:
-        """:meth:`fetch_many` on the running event loop: the same single script call, sent and awaited through
-        :class:`~ladle.online.resp.RespClient` (one connection per loop), so nothing blocks the loop while
-        Redis answers. The caller bounds the wait (``asyncio.timeout``); errors are :meth:`read_many`'s
+        """:meth:`fetch_many` on the running event loop: the same pipelined ``HMGET`` commands, sent and awaited
+        through :class:`~ladle.online.resp.RespClient` (one connection per loop), so nothing blocks the loop
+        while Redis answers. The caller bounds the wait (``asyncio.timeout``); errors are :meth:`read_many`'s
         (:class:`~ladle.errors.BackendUnavailable` when Redis cannot be reached)."""
         plan = self._plan_read(project, reads)
         if not plan.keys:
             return plan.fetched([])
         client = self._async_client()
-        head = (len(plan.keys), *plan.keys, *plan.args)
         try:
-            try:
-                replies = await client.call("EVALSHA", _READ_SHA, *head)
-            except RespError as exc:
-                if not str(exc).startswith("NOSCRIPT"):
-                    raise
-                replies = await client.call("EVAL", _READ_SCRIPT, *head)  # loads it for the next EVALSHA
+            replies = await client.pipeline(plan.payload, len(plan.keys))
         except RespUnavailable as exc:
             raise self._driver_error(redis_lib.ConnectionError(str(exc)), plan.doing) from exc
         except RespError as exc:
@@ -366,16 +339,18 @@ class RedisOnlineStore(OnlineStore):
         return self._resp
 
     def _plan_read(self, project: str, reads: list[ViewRead]) -> _ReadPlan:
-        """What one read script call sends for ``reads``, and how its replies become the result tables."""
+        """What one pipelined round trip sends for ``reads``, and how its replies become the result tables."""
         types = [self._types(project, r.view, r.features) for r in reads]
         # Views keyed by the same entity values live in the same hashes: one HMGET per hash serves them all.
         groups: dict[tuple[str | None, ...], list[int]] = {}
         for i, r in enumerate(reads):
             groups.setdefault(tuple(self._keys(project, r.view, r.keys)), []).append(i)
         plan = _ReadPlan(reads, types)
-        plan.args.append(len(groups))
+        payloads = []
         for wanted, members in groups.items():
-            unique = [k for k in dict.fromkeys(wanted) if k is not None]
+            # every key asked for, in order, duplicates included (a rare duplicate costs Redis a second HMGET;
+            # de-duplicating would cost every call a dict), so the replies are the wanted keys' rows in order
+            sent = [k for k in wanted if k is not None]
             fields = list(
                 dict.fromkeys(
                     name
@@ -383,9 +358,10 @@ class RedisOnlineStore(OnlineStore):
                     for name in (f"{reads[i].view.name}:_ts", *(f"{reads[i].view.name}:{f}" for f in reads[i].features))
                 )
             )
-            plan.args += [len(unique), len(fields), *fields]
-            plan.keys += unique
-            plan.groups.append((wanted, members, unique, fields))
+            payloads.append(encode_per_key("HMGET", sent, tuple(fields)))
+            plan.keys += sent
+            plan.groups.append((wanted, members, len(sent), fields))
+        plan.payload = b"".join(payloads)
         return plan
 
     def _types(self, project: str, view: FeatureView, features: list[str]) -> _Types:
@@ -422,9 +398,6 @@ class RedisOnlineStore(OnlineStore):
             raise self._driver_error(exc, f"deleting keys of feature view '{view.name}'") from exc
 
 
-_READ_SHA = hashlib.sha1(_READ_SCRIPT.encode()).hexdigest()
-
-
 def _reply_error(exc: RespError) -> Exception:
     """An error reply as the redis-py error :meth:`RedisOnlineStore._driver_error` maps (a refused AUTH is
     an authentication error: wrong credentials, not an outage)."""
@@ -440,34 +413,40 @@ _Types = tuple[list[pa.DataType], list[PyDecode] | None]
 
 @dataclass
 class _ReadPlan:
-    """One read script call: its keys and arguments, and per group of reads sharing hashes
-    ``(wanted keys in order, read indexes, unique keys sent, fields sent)``."""
+    """One read's round trip: the keys and the pipelined ``HMGET`` commands sent (one per key), and per group of
+    reads sharing hashes ``(wanted keys in order, read indexes, number of keys sent, fields sent)``."""
 
     reads: list[ViewRead]
     types: list[_Types]
     keys: list[str] = field(default_factory=list)
-    args: list[Any] = field(default_factory=list)
-    groups: list[tuple[tuple[str | None, ...], list[int], list[str], list[str]]] = field(default_factory=list)
+    payload: bytes = b""
+    groups: list[tuple[tuple[str | None, ...], list[int], int, list[str]]] = field(default_factory=list)
 
     @property
     def doing(self) -> str:
         return "reading feature view(s) " + ", ".join(f"'{r.view.name}'" for r in self.reads)
 
     def fetched(self, replies: list[Any]) -> list[Fetched]:
-        """What each read fetched, in order, from the script's replies (one per unique key)."""
+        """What each read fetched, in order, from the replies (one ``HMGET`` reply per key sent),
+        as columns: the replies are flattened once and each field's column is a slice of that."""
         out: list[Fetched | None] = [None] * len(self.reads)
         at = 0
-        for wanted, members, unique, fields in self.groups:
-            found = dict(zip(unique, replies[at : at + len(unique)], strict=True))
-            at += len(unique)
+        for wanted, members, sent, fields in self.groups:
+            width = len(fields)
+            mine = replies[at : at + sent]
+            at += sent
+            if sent != len(wanted):  # a null key: its row is absent
+                rows = iter(mine)
+                none = [None] * width
+                mine = [none if k is None else next(rows) for k in wanted]
+            flat = list(itertools.chain.from_iterable(mine))
             index = {f: j for j, f in enumerate(fields)}
-            replies_in_order = [None if k is None else found.get(k) for k in wanted]
             for i in members:
                 r = self.reads[i]
-                picked = [index[f"{r.view.name}:_ts"], *(index[f"{r.view.name}:{f}"] for f in r.features)]
-                rows = [None if reply is None else [reply[j] for j in picked] for reply in replies_in_order]
+                names = (f"{r.view.name}:_ts", *(f"{r.view.name}:{f}" for f in r.features))
+                columns = [flat[index[name] :: width] for name in names]
                 types, python = self.types[i]
-                out[i] = Fetched(r.features, types, rows, decode_column, python)
+                out[i] = Fetched(r.features, types, columns, decode_column, python)
         return [f for f in out if f is not None]
 
 

@@ -26,7 +26,7 @@ from ladle.drivers.lazy_import import lazy_module
 
 hiredis = lazy_module("hiredis")
 
-__all__ = ["RespClient", "RespError", "RespSyncClient", "RespUnavailable", "encode_command"]
+__all__ = ["RespClient", "RespError", "RespSyncClient", "RespUnavailable", "encode_command", "encode_per_key"]
 
 
 class RespUnavailable(ConnectionError):
@@ -47,6 +47,26 @@ def encode_command(*args: str | bytes | int) -> bytes:
     for arg in args:
         raw = arg if isinstance(arg, bytes) else (arg.encode() if isinstance(arg, str) else b"%d" % arg)
         parts.append(b"$%d\r\n%s\r\n" % (len(raw), raw))
+    return b"".join(parts)
+
+
+def _bulk(arg: str | bytes | int) -> bytes:
+    raw = arg if isinstance(arg, bytes) else (arg.encode() if isinstance(arg, str) else b"%d" % arg)
+    return b"$%d\r\n%s\r\n" % (len(raw), raw)
+
+
+def encode_per_key(command: str, keys: list[str], tail: tuple[str | bytes | int, ...]) -> bytes:
+    """One ``command key *tail`` per key, as pipelined RESP (``tail`` encoded once for all of them).
+
+    >>> encode_per_key("HMGET", ["a", "b"], ("f",)) == encode_command("HMGET", "a", "f") + encode_command("HMGET", "b", "f")
+    True
+    """
+    head = b"*%d\r\n" % (len(tail) + 2) + _bulk(command)
+    rest = b"".join([_bulk(arg) for arg in tail])
+    parts = []
+    for key in keys:
+        raw = key.encode()
+        parts.append(b"%s$%d\r\n%s\r\n%s" % (head, len(raw), raw, rest))
     return b"".join(parts)
 
 
@@ -173,6 +193,24 @@ class RespClient:
         (future,) = conn.send(encode_command(*args), 1)
         return await future
 
+    async def pipeline(self, payload: bytes, count: int) -> list[Any]:
+        """The replies to ``count`` commands sent together as ``payload`` (RESP, e.g. :func:`encode_per_key`);
+        :class:`RespError` for the first error reply, once every reply is in."""
+        if not count:
+            return []
+        conn = await self._connection()
+        futures = conn.send(payload, count)
+        replies = []
+        for future in futures:
+            try:
+                replies.append(await future)
+            except RespError as exc:
+                replies.append(exc)
+        for reply in replies:
+            if isinstance(reply, RespError):
+                raise reply
+        return replies
+
     def abort(self) -> None:
         """Drop the connection (calls waiting on it fail); the next call connects again."""
         conn, self._conn = self._conn, None
@@ -192,33 +230,49 @@ class RespSyncClient:
     def call(self, *args: str | bytes | int) -> Any:
         """The reply to one command (:class:`RespError` for an error reply, :class:`RespUnavailable` when
         Redis cannot be reached or does not answer in time)."""
+        return self.pipeline(encode_command(*args), 1)[0]
+
+    def pipeline(self, payload: bytes, count: int) -> list[Any]:
+        """The replies to ``count`` commands sent together as ``payload`` (RESP, e.g. :func:`encode_per_key`),
+        in one write and as few reads as the replies take; :class:`RespError` for the first error reply, once
+        every reply is in (the socket stays in step)."""
+        if not count:
+            return []
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None:
             conn = self._connect()
         try:
-            reply = self._exchange(conn, encode_command(*args))
+            replies: list[Any] = self._exchange(conn, payload, count)
         except BaseException:
             conn[0].close()
             raise
         with self._lock:
             self._idle.append(conn)
-        if isinstance(reply, hiredis.ReplyError):
-            raise RespError(str(reply))
-        return reply
+        for reply in replies:
+            if isinstance(reply, hiredis.ReplyError):
+                raise RespError(str(reply))
+        return replies
 
-    def _exchange(self, conn: tuple[socket.socket, Any], payload: bytes) -> Any:
+    def _exchange(self, conn: tuple[socket.socket, Any], payload: bytes, count: int | None = None) -> Any:
+        """The reply to ``payload`` (``count=None``), or the list of its ``count`` replies."""
         sock, reader = conn
+        replies: list[Any] = []
+        want = 1 if count is None else count
         try:
             sock.sendall(payload)
-            while (reply := reader.gets()) is False:
-                data = sock.recv(65536)
-                if not data:
-                    raise RespUnavailable("the connection to Redis was closed by the server")
-                reader.feed(data)
+            while len(replies) < want:
+                reply = reader.gets()
+                if reply is False:
+                    data = sock.recv(262144)
+                    if not data:
+                        raise RespUnavailable("the connection to Redis was closed by the server")
+                    reader.feed(data)
+                else:
+                    replies.append(reply)
         except OSError as exc:  # refused, reset, timed out
             raise RespUnavailable(f"the connection to Redis failed: {exc or 'timed out'}") from exc
-        return reply
+        return replies[0] if count is None else replies
 
     def _connect(self) -> tuple[socket.socket, Any]:
         s = self.settings

@@ -193,22 +193,21 @@ def _codec(dtype: FeastType) -> _Codec:
     return _Json(t)
 
 
-def _same(value: Any) -> Any:
-    return value
+def _same(values: Sequence[Any]) -> list[Any]:
+    return list(values)
 
 
-def _py_bool(value: Any) -> bool | None:
-    return None if value is None else value != 0
+def _py_bool(values: Sequence[Any]) -> list[bool | None]:
+    return [None if v is None else v != 0 for v in values]
 
 
-def _py_float(value: Any) -> float | None:
-    if type(value) is bytes:  # NaN and -0.0 are kept as their doubles' bytes
-        return float(_DOUBLE.unpack(value)[0])
-    return None if value is None else float(value)
+def _py_float(values: Sequence[Any]) -> list[float | None]:
+    # NaN and -0.0 are kept as their doubles' bytes
+    return [float(_DOUBLE.unpack(v)[0]) if type(v) is bytes else None if v is None else float(v) for v in values]
 
 
 def _python_decoder(dtype: FeastType) -> PyDecode | None:
-    """What :func:`_codec`'s array holds for a fetched value, as a Python value (plain types only)."""
+    """What :func:`_codec`'s array holds for a fetched column, as Python values (plain types only)."""
     t = to_arrow(dtype)
     family = type_family(t)
     if family in ("int", "string", "bytes") and not pa.types.is_fixed_size_binary(t):
@@ -575,7 +574,7 @@ class SqliteOnlineStore(OnlineStore):
                     rows = in_key_order(wanted, {r[0]: r[1:] for r in found})
             except sqlite3.Error as exc:
                 raise self._driver_error(exc, f"reading {len(wanted)} keys", view.name) from exc
-        return Fetched(plan.features, plan.types, rows, plan.decoders, plan.python)
+        return Fetched.of_rows(plan.features, plan.types, rows, plan.decoders, plan.python)
 
     @staticmethod
     def _read_in(conn: sqlite3.Connection, plan: _ReadPlan, wanted: list[str | None]) -> list[tuple[Any, ...]]:

@@ -79,6 +79,28 @@ class PyColumn:
         return pa.array(self.values, self.type)
 
 
+class _Stamps(PyColumn):
+    """Event timestamps kept as UTC microseconds (``None``: not found); the datetimes are made only when
+    asked for (``to_dict()`` without timestamps never makes them)."""
+
+    __slots__ = ("micros",)
+
+    def __init__(self, micros: list[int | None]) -> None:
+        self.micros = micros
+        self.values, self.type = [], UTC_US
+
+    def __len__(self) -> int:
+        return len(self.micros)
+
+    def to_pylist(self) -> list[Any]:
+        if len(self.values) != len(self.micros):
+            self.values = [None if t is None else _EPOCH + timedelta(microseconds=t) for t in self.micros]
+        return list(self.values)
+
+    def to_arrow(self) -> pa.Array:
+        return pa.array(self.micros, pa.int64()).view(UTC_US)
+
+
 Column: TypeAlias = pa.Array | PyColumn
 
 
@@ -445,22 +467,24 @@ def _respond_fetched(
         return _respond(resolved, read, [f.table() for f in fetched], enforce_ttl)
     out = _Columns()
     for req, got in zip(resolved.views, fetched, strict=True):
-        micros = [None if r is None or r[0] is None else int(r[0]) for r in got.rows]
-        stamps = PyColumn([None if t is None else _EPOCH + timedelta(microseconds=t) for t in micros], UTC_US)
+        micros: list[int | None] = [None if t is None else int(t) for t in got.columns[0]]
+        stamps = _Stamps(micros)
         ttl = req.view.ttl if enforce_ttl else None
         limit = read.now_us - int(ttl.total_seconds() * 1_000_000) if ttl else None
-        for j, (name, decode, dtype) in enumerate(zip(got.features, got.python or (), got.types, strict=True), 1):
-            values, statuses = [], []
-            for row, t in zip(got.rows, micros, strict=True):
-                value = None if row is None else decode(row[j])
-                if t is None:
-                    status = _NOT_FOUND
-                elif limit is not None and t < limit:
-                    status, value = _STALE, None
-                else:
-                    status = _NULL if value is None else _PRESENT
-                values.append(value)
-                statuses.append(status)
+        # one status list per view (features without nulls share it): NOT_FOUND, OUTSIDE_MAX_AGE or PRESENT
+        base = [_NOT_FOUND if t is None else _PRESENT for t in micros] if None in micros else [_PRESENT] * len(micros)
+        stale: list[int] = []
+        if limit is not None:
+            stale = [i for i, t in enumerate(micros) if t is not None and t < limit]
+            for i in stale:
+                base[i] = _STALE
+        for name, decode, dtype, raw in zip(got.features, got.python or (), got.types, got.columns[1:], strict=True):
+            values = decode(raw)
+            for i in stale:
+                values[i] = None
+            statuses = base
+            if None in values:
+                statuses = [_NULL if v is None and s == _PRESENT else s for v, s in zip(values, base, strict=True)]
             key = f"{req.name}__{name}"
             out.values[key], out.statuses[key], out.stamps[key] = PyColumn(values, dtype), statuses, stamps
     return out.response(read.keys, resolved)
