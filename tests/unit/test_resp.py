@@ -170,3 +170,36 @@ def test_the_blocking_client_gives_up_after_its_timeout_and_drops_the_socket() -
     with pytest.raises(RespUnavailable, match="timed out"):
         client.call("BLPOP", key, "0.5")
     assert client.call("ECHO", "fresh") == b"fresh"  # a new socket: not the late BLPOP answer
+
+
+def test_pipelined_commands_answer_in_order_and_an_error_reply_leaves_the_stream_in_step(redis: Any) -> None:
+    """``pipeline`` (blocking and on the loop): the replies of many commands sent in one payload come back in
+    order; an error reply among them fails the call only once every reply is read, so the next call on the same
+    connection gets its own replies."""
+    from ladle.online.resp import RespSyncClient, encode_per_key
+
+    keys = [f"ladle_test_resp:{uuid.uuid4().hex}:{i}" for i in range(300)]
+    for i, key in enumerate(keys[::2]):
+        redis.hset(key, mapping={"a": str(i), "é": b"\x00"})
+    payload = encode_per_key("HMGET", keys, ("a", "é", "missing"))
+    want = [[str(i // 2).encode(), b"\x00", None] if i % 2 == 0 else [None, None, None] for i in range(300)]
+    bad = encode_command("ECHO", "one") + encode_command("EVALSHA", "0" * 40, 0) + encode_command("ECHO", "two")
+    blocking = RespSyncClient(settings(), connect_timeout=1, timeout=2)
+    on_loop = RespClient(settings(), connect_timeout=1)
+
+    async def main() -> list[Any]:
+        first = await on_loop.pipeline(payload, len(keys))
+        with pytest.raises(RespError, match="NOSCRIPT"):
+            await on_loop.pipeline(bad, 3)
+        return [first, await on_loop.pipeline(encode_command("ECHO", "next"), 1)]
+
+    try:
+        assert blocking.pipeline(payload, len(keys)) == want
+        with pytest.raises(RespError, match="NOSCRIPT"):
+            blocking.pipeline(bad, 3)
+        assert blocking.pipeline(encode_command("ECHO", "next"), 1) == [b"next"]
+        assert blocking.pipeline(b"", 0) == []
+        assert asyncio.run(main()) == [want, [b"next"]]
+    finally:
+        blocking.close()
+        redis.delete(*keys)

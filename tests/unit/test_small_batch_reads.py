@@ -153,7 +153,7 @@ def assert_same_response(small: Any, big: Any, n: int) -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     rows=st.dictionaries(st.integers(0, 40), ROW, min_size=1, max_size=12),
-    asked=st.lists(st.integers(-1, 45), min_size=0, max_size=SMALL_BATCH_ROWS),
+    asked=st.lists(st.one_of(st.integers(-1, 45), st.none()), min_size=0, max_size=SMALL_BATCH_ROWS),
 )
 def test_small_batches_answer_as_the_arrow_path(
     redis_store: FeatureStore, rows: dict[int, Any], asked: list[int]
