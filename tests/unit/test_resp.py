@@ -13,7 +13,7 @@ import pytest
 import uvloop
 
 from backends import REDIS_URL, redis_ping
-from ladle.online.resp import RespClient, RespError, RespUnavailable, encode_command
+from ladle.online.resp import RespClient, RespError, RespUnavailable, encode_command, encode_per_key
 
 pytestmark = pytest.mark.services
 
@@ -35,6 +35,8 @@ def redis() -> Any:
 def test_encode_command_is_resp() -> None:
     assert encode_command("SET", "k", b"\x00v", 12) == b"*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n\x00v\r\n$2\r\n12\r\n"
     assert encode_command("ECHO", "é") == b"*2\r\n$4\r\nECHO\r\n$2\r\n\xc3\xa9\r\n"
+    for keys in (["k1", "k22"], ["kü", "k"]):  # ASCII keys are encoded as one text; others key by key
+        assert encode_per_key("HMGET", keys, ("é", 3)) == b"".join(encode_command("HMGET", k, "é", 3) for k in keys)
 
 
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
@@ -176,7 +178,7 @@ def test_pipelined_commands_answer_in_order_and_an_error_reply_leaves_the_stream
     """``pipeline`` (blocking and on the loop): the replies of many commands sent in one payload come back in
     order; an error reply among them fails the call only once every reply is read, so the next call on the same
     connection gets its own replies."""
-    from ladle.online.resp import RespSyncClient, encode_per_key
+    from ladle.online.resp import RespSyncClient
 
     keys = [f"ladle_test_resp:{uuid.uuid4().hex}:{i}" for i in range(300)]
     for i, key in enumerate(keys[::2]):

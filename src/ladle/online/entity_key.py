@@ -63,7 +63,8 @@ def encode_keys(keys: pa.Table) -> pa.Array:
 def encode_key_list(keys: pa.Table) -> list[str | None]:
     """:func:`encode_keys` as a Python list, computed row by row for a handful of keys (online reads)."""
     if keys.num_columns == 1 and pa.types.is_integer(keys.column(0).type) and keys.num_rows < _SMALL_INTS:
-        return [None if v is None else str(v) for v in keys.column(0).to_pylist()]  # the common case, cheaply
+        values = keys.column(0).to_pylist()  # the common case, cheaply
+        return [None if v is None else str(v) for v in values] if keys.column(0).null_count else [*map(str, values)]
     if keys.num_rows >= _SMALL or keys.num_columns == 0:
         out: list[str | None] = encode_keys(keys).to_pylist()
         return out

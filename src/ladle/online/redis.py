@@ -145,6 +145,7 @@ class RedisOnlineStore(OnlineStore):
         self._resp: RespClient | None = None
         self._resp_sync: RespSyncClient | None = None
         self._type_cache: dict[tuple[str, int, tuple[str, ...]], tuple[FeatureView, _Types]] = {}
+        self._field_cache: dict[tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
     def _redis(self) -> Any:
@@ -342,27 +343,43 @@ class RedisOnlineStore(OnlineStore):
         """What one pipelined round trip sends for ``reads``, and how its replies become the result tables."""
         types = [self._types(project, r.view, r.features) for r in reads]
         # Views keyed by the same entity values live in the same hashes: one HMGET per hash serves them all.
+        encoded: dict[tuple[str, int], tuple[str | None, ...]] = {}  # views sharing a key table encode it once
         groups: dict[tuple[str | None, ...], list[int]] = {}
         for i, r in enumerate(reads):
-            groups.setdefault(tuple(self._keys(project, r.view, r.keys)), []).append(i)
+            prefix = self._prefix(project, r.view.join_keys)
+            wanted = encoded.get((prefix, id(r.keys)))
+            if wanted is None:
+                plain = encode_key_list(r.keys)
+                wanted = encoded[prefix, id(r.keys)] = (
+                    tuple(map(prefix.__add__, plain))  # type: ignore[arg-type]  # no None in plain
+                    if None not in plain
+                    else tuple([None if k is None else prefix + k for k in plain])
+                )
+            groups.setdefault(wanted, []).append(i)
         plan = _ReadPlan(reads, types)
         payloads = []
         for wanted, members in groups.items():
             # every key asked for, in order, duplicates included (a rare duplicate costs Redis a second HMGET;
             # de-duplicating would cost every call a dict), so the replies are the wanted keys' rows in order
             sent = [k for k in wanted if k is not None]
-            fields = list(
-                dict.fromkeys(
-                    name
-                    for i in members
-                    for name in (f"{reads[i].view.name}:_ts", *(f"{reads[i].view.name}:{f}" for f in reads[i].features))
-                )
-            )
-            payloads.append(encode_per_key("HMGET", sent, tuple(fields)))
+            fields = self._fields([(reads[i].view.name, reads[i].features) for i in members])
+            payloads.append(encode_per_key("HMGET", sent, fields))
             plan.keys += sent
             plan.groups.append((wanted, members, len(sent), fields))
         plan.payload = b"".join(payloads)
         return plan
+
+    def _fields(self, reads: list[tuple[str, list[str]]]) -> tuple[str, ...]:
+        """The hash fields one ``HMGET`` reads for ``(view name, features)`` pairs: each view's ``_ts`` and
+        features, each field once (cached per request shape)."""
+        key = tuple((name, tuple(features)) for name, features in reads)
+        fields = self._field_cache.get(key)
+        if fields is None:
+            fields = tuple(dict.fromkeys(f"{name}:{f}" for name, features in key for f in ("_ts", *features)))
+            if len(self._field_cache) > 1024:
+                self._field_cache.clear()
+            self._field_cache[key] = fields
+        return fields
 
     def _types(self, project: str, view: FeatureView, features: list[str]) -> _Types:
         """:func:`declared_types` and the Python decoders, cached per (view object, features): a registry
@@ -420,7 +437,7 @@ class _ReadPlan:
     types: list[_Types]
     keys: list[str] = field(default_factory=list)
     payload: bytes = b""
-    groups: list[tuple[tuple[str | None, ...], list[int], int, list[str]]] = field(default_factory=list)
+    groups: list[tuple[tuple[str | None, ...], list[int], int, tuple[str, ...]]] = field(default_factory=list)
 
     @property
     def doing(self) -> str:

@@ -63,6 +63,9 @@ def encode_per_key(command: str, keys: list[str], tail: tuple[str | bytes | int,
     """
     head = b"*%d\r\n" % (len(tail) + 2) + _bulk(command)
     rest = b"".join([_bulk(arg) for arg in tail])
+    if "".join(keys).isascii():  # one str built and encoded once: a key's length in bytes is its length
+        around, after = head.decode("latin-1"), rest.decode("latin-1")
+        return "".join([f"{around}${len(key)}\r\n{key}\r\n{after}" for key in keys]).encode("latin-1")
     parts = []
     for key in keys:
         raw = key.encode()
@@ -262,14 +265,11 @@ class RespSyncClient:
         try:
             sock.sendall(payload)
             while len(replies) < want:
-                reply = reader.gets()
-                if reply is False:
-                    data = sock.recv(262144)
-                    if not data:
-                        raise RespUnavailable("the connection to Redis was closed by the server")
-                    reader.feed(data)
-                else:
-                    replies.append(reply)
+                data = sock.recv(262144)
+                if not data:
+                    raise RespUnavailable("the connection to Redis was closed by the server")
+                reader.feed(data)
+                replies += iter(reader.gets, False)  # every reply complete so far, without a Python loop
         except OSError as exc:  # refused, reset, timed out
             raise RespUnavailable(f"the connection to Redis failed: {exc or 'timed out'}") from exc
         return replies[0] if count is None else replies

@@ -117,6 +117,8 @@ def _py_numbers(values: Sequence[bytes | None], record: np.dtype, one: Callable[
         return [one(v) for v in values]
     records = np.frombuffer(raw, record)
     out: list[Any] = records["value"].tolist()
+    if whole:  # every value is a stored number (tag "v")
+        return out
     tags = records["tag"]
     if (tags != _INT_TAG).any():
         for i in np.flatnonzero(tags != _INT_TAG).tolist():

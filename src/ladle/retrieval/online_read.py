@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import itertools
+import operator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeAlias, cast, runtime_checkable
@@ -234,13 +236,14 @@ def entity_columns(entity_rows: Any, what: str = "entity_rows") -> dict[str, lis
     elif isinstance(entity_rows, list | tuple):
         if not entity_rows:
             return {}
-        if not all(isinstance(r, dict) for r in entity_rows):
+        if not all(map(isinstance, entity_rows, itertools.repeat(dict))):
             raise InvalidRequest("entity_rows must be a list of dicts (one per entity) or a dict of lists")
-        keys = list(entity_rows[0])
-        for i, r in enumerate(entity_rows):
-            if list(r) != keys and set(r) != set(keys):
-                raise InvalidRequest(f"entity_rows[{i}] has keys {sorted(r)}, but entity_rows[0] has {sorted(keys)}")
-        cols = {k: [r[k] for r in entity_rows] for k in keys}
+        first = entity_rows[0].keys()
+        if not all(map(first.__eq__, map(dict.keys, entity_rows))):  # the same keys, in any order
+            i = next(i for i, r in enumerate(entity_rows) if r.keys() != first)
+            r = entity_rows[i]
+            raise InvalidRequest(f"entity_rows[{i}] has keys {sorted(r)}, but entity_rows[0] has {sorted(first)}")
+        cols = {k: list(map(operator.itemgetter(k), entity_rows)) for k in first}
     else:
         raise InvalidRequest("entity_rows must be a list of dicts (one per entity) or a dict of lists")
     lengths = {k: len(v) for k, v in cols.items()}
@@ -253,9 +256,10 @@ def _to_array(name: str, values: list[Any], target: pa.DataType | None) -> pa.Ar
     floats = False
     if target is not None and pa.types.is_integer(target):
         # pyarrow builds an integer array from 1.5 as 1 and from True as 1: a key that was never asked for
-        if any(isinstance(v, bool | np.bool_) for v in values):
+        kinds = set(map(type, values))
+        if any(issubclass(k, bool | np.bool_) for k in kinds):
             raise InvalidRequest(f"entity column '{name}' has a value of the wrong type (expected {target}): a boolean")
-        floats = any(isinstance(v, float) for v in values)
+        floats = any(issubclass(k, float) for k in kinds)
     try:
         if floats:  # a safe cast refuses a fractional part (2.0 is still 2)
             arr = pa.array(values, type=pa.float64()).cast(target)
@@ -326,15 +330,17 @@ def _typed_keys(
 
 
 def _view_reads(resolved: ResolvedFeatures, keys: dict[str, pa.Array], n: int) -> list[ViewRead]:
-    """Every view's read for the keys (one row per entity row)."""
-    return [
-        ViewRead(
-            req.view,
-            _key_table({k: keys[c] for k, c in zip(req.view.join_keys, req.entity_columns, strict=True)}, n),
-            [f.name for f in req.features],
-        )
-        for req in resolved.views
-    ]
+    """Every view's read for the keys (one row per entity row); views keyed alike share one key table (a store
+    may encode it once)."""
+    tables: dict[tuple[tuple[str, ...], tuple[str, ...]], pa.Table] = {}
+    out = []
+    for req in resolved.views:
+        shape = (tuple(req.view.join_keys), tuple(req.entity_columns))
+        table = tables.get(shape)
+        if table is None:
+            table = tables[shape] = _key_table({k: keys[c] for k, c in zip(*shape, strict=True)}, n)
+        out.append(ViewRead(req.view, table, [f.name for f in req.features]))
+    return out
 
 
 def _stale_rows(ts: pa.Array, found: np.ndarray, ttl_seconds: float, now_us: int) -> np.ndarray | None:
@@ -467,23 +473,29 @@ def _respond_fetched(
         return _respond(resolved, read, [f.table() for f in fetched], enforce_ttl)
     out = _Columns()
     for req, got in zip(resolved.views, fetched, strict=True):
-        micros: list[int | None] = [None if t is None else int(t) for t in got.columns[0]]
+        raw_ts = got.columns[0]
+        micros: list[int | None] = (
+            [None if t is None else int(t) for t in raw_ts] if None in raw_ts else [*map(int, raw_ts)]
+        )
         stamps = _Stamps(micros)
         ttl = req.view.ttl if enforce_ttl else None
         limit = read.now_us - int(ttl.total_seconds() * 1_000_000) if ttl else None
         # one status list per view (features without nulls share it): NOT_FOUND, OUTSIDE_MAX_AGE or PRESENT
         base = [_NOT_FOUND if t is None else _PRESENT for t in micros] if None in micros else [_PRESENT] * len(micros)
         stale: list[int] = []
-        if limit is not None:
-            stale = [i for i, t in enumerate(micros) if t is not None and t < limit]
+        if limit is not None and micros:
+            found = [t for t in micros if t is not None] if None in micros else cast(list[int], micros)
+            if min(found, default=limit) < limit:
+                stale = [i for i, t in enumerate(micros) if t is not None and t < limit]
             for i in stale:
                 base[i] = _STALE
+        absent = micros.count(None) + len(stale)  # rows whose values are null whatever is stored
         for name, decode, dtype, raw in zip(got.features, got.python or (), got.types, got.columns[1:], strict=True):
             values = decode(raw)
             for i in stale:
                 values[i] = None
             statuses = base
-            if None in values:
+            if values.count(None) > absent:  # stored nulls among the found rows
                 statuses = [_NULL if v is None and s == _PRESENT else s for v, s in zip(values, base, strict=True)]
             key = f"{req.name}__{name}"
             out.values[key], out.statuses[key], out.stamps[key] = PyColumn(values, dtype), statuses, stamps
