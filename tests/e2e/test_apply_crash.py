@@ -226,11 +226,12 @@ def test_killed_after_the_online_change_before_clearing_recovers(backend: str, t
 
 
 def test_killed_mid_redis_field_deletion_recovers(redis_backend: str, tmp_path: Path) -> None:
-    """SQL stores drop a table in one transaction; Redis deletes a view's fields key by key."""
+    """SQL stores drop a table in one transaction; Redis deletes a view's fields in steps (a SCAN step, then
+    the delete script on the keys it found, pipelined with the next step): killed after the second step."""
     import redis
 
     repo = make_repo(tmp_path / "repo", redis_backend)
-    assert run_killed(repo, kill_when(redis.Redis, "hdel", calls=3)) == KILLED
+    assert run_killed(repo, kill_when(redis.client.Pipeline, "execute", after=True, calls=2)) == KILLED
     assert_recovers(repo, committed=True)
 
 

@@ -16,7 +16,7 @@ import itertools
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pyarrow as pa
 from pydantic import Field, field_validator
@@ -37,6 +37,10 @@ redis_lib = lazy_module("redis")
 __all__ = ["RedisOnlineStore", "RedisOnlineStoreConfig"]
 
 _CHUNK = 2_000
+#: buckets a SCAN step of teardown visits (one round trip each), and keys per delete-script call (each call
+#: blocks Redis for about a millisecond per few hundred keys, so other clients wait little)
+_SCAN_COUNT = 10_000
+_DELETE_CHUNK = 1_000
 
 # KEYS: hashes. ARGV: ts field, created field, n features, feature fields..., then per key: ts, created,
 # values... A key is written when its stored (ts, created) is absent or not newer. Empty values delete.
@@ -216,19 +220,25 @@ class RedisOnlineStore(OnlineStore):
         client = self._redis()
         try:  # apply checks the server and the credentials now rather than at the first write
             client.ping()
-            self._drop_fields(project, delete)
             shapes_key = self._shapes_key(project)
             recorded = client.hmget(shapes_key, [v.name for v in keep]) if keep else []
+            drops = self._view_fields(project, delete)
+            shapes = {}
             for view, text in zip(keep, recorded, strict=True):
                 new = ViewShape.of(view)
                 old = ViewShape.from_json(text)
                 change = shape_change(old, new)
                 if old is not None and change.any:
-                    fields = [*(f"{view.name}:{f}" for f in change.cleared)]
+                    fields = drops.setdefault(self._prefix(project, old.join_keys), [])
+                    fields += [f"{view.name}:{f}" for f in change.cleared]
                     if change.drop_rows:
                         fields += [f"{view.name}:_ts", f"{view.name}:_cr"]
-                    self._hdel_all(self._prefix(project, old.join_keys), fields)
-                client.hset(shapes_key, view.name, new.to_json())
+                shapes[view.name] = new.to_json()
+            self._hdel_all(drops)
+            if delete:
+                client.hdel(shapes_key, *(v.name for v in delete))
+            if shapes:
+                client.hset(shapes_key, mapping=shapes)
         except redis_lib.RedisError as exc:
             raise self._driver_error(exc, "applying") from exc
 
@@ -236,22 +246,47 @@ class RedisOnlineStore(OnlineStore):
     def _shapes_key(project: str) -> str:
         return f"ladle:{project}:_shapes"
 
-    def _hdel_all(self, prefix: str, fields: list[str]) -> None:
-        """Remove ``fields`` from every hash under ``prefix``; a hash left empty goes."""
-        if not fields:
+    def _view_fields(self, project: str, views: list[FeatureView]) -> dict[str, list[str]]:
+        """Every hash field of ``views``, by the key prefix of their hashes."""
+        out: dict[str, list[str]] = {}
+        for view in views:
+            out.setdefault(self._prefix(project, view.join_keys), []).extend(
+                [f"{view.name}:{f.name}" for f in view.features] + [f"{view.name}:_ts", f"{view.name}:_cr"]
+            )
+        return out
+
+    def _hdel_all(self, drops: dict[str, list[str]]) -> None:
+        """Remove ``fields`` from every hash under each ``prefix`` of ``drops``; a hash left empty goes.
+
+        One ``SCAN`` pass per prefix, ``COUNT`` :data:`_SCAN_COUNT`; the keys each step finds are handled by
+        the delete script in chunks of :data:`_DELETE_CHUNK` keys, sent in the same pipeline as the next
+        ``SCAN`` step: about one round trip per 10,000 keys of the keyspace, however many hashes change.
+        """
+        drops = {prefix: list(dict.fromkeys(fields)) for prefix, fields in drops.items() if fields}
+        if not drops:
             return
         client = self._redis()
-        for key in client.scan_iter(match=prefix + "*", count=1000):
-            client.hdel(key, *fields)
-            if not client.hlen(key):
-                client.delete(key)
+        sha = client.script_load(_DELETE_SCRIPT)
+        for prefix, fields in drops.items():
+            match = _glob_escape(prefix) + "*"
+            cursor, found = 0, cast(list[bytes], [])
+            while True:
+                with client.pipeline(transaction=False) as pipe:
+                    _queue_deletes(pipe, sha, found, fields)
+                    pipe.scan(cursor, match=match, count=_SCAN_COUNT)
+                    cursor, found = pipe.execute()[-1]
+                if not int(cursor):
+                    break
+            if found:  # what the last step found
+                with client.pipeline(transaction=False) as pipe:
+                    _queue_deletes(pipe, sha, found, fields)
+                    pipe.execute()
 
     def _drop_fields(self, project: str, views: list[FeatureView]) -> None:
         try:
-            for view in views:
-                fields = [f"{view.name}:{f.name}" for f in view.features] + [f"{view.name}:_ts", f"{view.name}:_cr"]
-                self._hdel_all(self._prefix(project, view.join_keys), fields)
-                self._redis().hdel(self._shapes_key(project), view.name)
+            self._hdel_all(self._view_fields(project, views))
+            if views:
+                self._redis().hdel(self._shapes_key(project), *(v.name for v in views))
         except redis_lib.RedisError as exc:
             raise self._driver_error(exc, "dropping feature views") from exc
 
@@ -413,6 +448,18 @@ class RedisOnlineStore(OnlineStore):
                 pipe.execute()
         except redis_lib.RedisError as exc:
             raise self._driver_error(exc, f"deleting keys of feature view '{view.name}'") from exc
+
+
+def _queue_deletes(pipe: Any, sha: str, keys: list[bytes], fields: list[str]) -> None:
+    """The delete script for ``keys`` (``fields`` go from each), in chunks of :data:`_DELETE_CHUNK`."""
+    for start in range(0, len(keys), _DELETE_CHUNK):
+        chunk = keys[start : start + _DELETE_CHUNK]
+        pipe.evalsha(sha, len(chunk), *chunk, *fields)
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal inside a Redis ``MATCH`` pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _reply_error(exc: RespError) -> Exception:
