@@ -190,16 +190,19 @@ def ensure_repo(scale: float = 1.0, reset: bool = False, online: str = "sqlite")
     return repo
 
 
-def ensure_feast_repo(data: Path, online: str = "sqlite", apply: str | None = None) -> Path:
+def ensure_feast_repo(
+    data: Path, online: str = "sqlite", apply: str | None = None, project: str = "bench_feast"
+) -> Path:
     """A Feast repo over the parquet files in ``data`` (a ladle bench repo's ``data`` folder, read in place).
 
     ``apply``: the Python of a Feast install; when given, ``feast apply`` runs in the repo (with its online
-    store emptied first, so a materialization starts from nothing)."""
+    store emptied first, so a materialization starts from nothing). ``project``: Feast's project name."""
     repo = data.parent.parent / f"feast_{data.parent.name}_{online}"
     (repo / "data").mkdir(parents=True, exist_ok=True)
     for leftover in ("registry.db", "online_store.db"):
         (repo / "data" / leftover).unlink(missing_ok=True)
-    (repo / "feature_store.yaml").write_text(FEAST_YAML.format(online=FEAST_ONLINE[online]))
+    yaml = FEAST_YAML.format(online=FEAST_ONLINE[online])
+    (repo / "feature_store.yaml").write_text(yaml.replace("project: bench_feast\n", f"project: {project}\n", 1))
     stats, quality = (str((data / f"{v}.parquet").resolve()) for v in ("driver_stats", "driver_quality"))
     (repo / "features.py").write_text(FEAST_REPO_PY.format(stats=stats, quality=quality))
     if apply:

@@ -153,3 +153,23 @@ def test_update_drops_a_deleted_view_and_a_changed_views_fields(
     assert hashes(client, other) == before_other
     scan_steps = client.dbsize() // 10_000 + 2
     assert made <= 2 * scan_steps + 8, made  # not one per hash (400 of them)
+
+
+def test_a_project_name_with_pattern_characters_matches_only_itself(tmp_path: Path, client: Any) -> None:
+    """SCAN's MATCH is a glob: ``*``, ``?`` and ``[...]`` in a project name are matched literally."""
+    store = RedisOnlineStore(RedisOnlineStoreConfig(connection_string=REDIS_URL), tmp_path)
+    tag = uuid.uuid4().hex[:8]
+    globby, plain = f"g{tag}*[ab]?", f"g{tag}XaY"  # the pattern "g…*[ab]?" would match "g…XaY"
+    try:
+        for project in (globby, plain):
+            store.update(project, [STATS], [])
+            store.write(project, STATS, rows("driver_id", [1, 2], trips=[1, 2], rate=[0.5, 1.0]))
+        store.teardown(globby, [STATS])
+        assert hashes(client, plain.replace("*", "\\*")) != {}
+        got = store.read(plain, STATS, pa.table({"driver_id": [1, 2]}), ["trips"])
+        assert got.column("trips").to_pylist() == [1, 2]
+        assert store.read(globby, STATS, pa.table({"driver_id": [1]}), ["trips"]).column("trips").to_pylist() == [None]
+    finally:
+        for key in client.scan_iter(match=f"ladle:g{tag}*", count=10_000):
+            client.delete(key)
+        store.close()
