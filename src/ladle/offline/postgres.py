@@ -33,6 +33,7 @@ from ladle.drivers.lazy_import import lazy_attribute, lazy_module
 from ladle.drivers.postgres_arrow import adbc_available, plain_column, plain_columns
 from ladle.drivers.postgres_arrow import connect as connect_arrow
 from ladle.drivers.postgres_conn import PostgresSettings, conninfo, key_column_type, open_pool
+from ladle.drivers.postgres_copy import copy_csv_chunks, copy_text
 from ladle.errors import (
     BackendFailure,
     BackendUnavailable,
@@ -436,32 +437,40 @@ class PostgreSQLOfflineStore(OfflineStore):
         return self._append(source, rows, batch_id)
 
     def _append(self, source: DataSource, rows: pa.Table, batch_id: str | None) -> bool:
+        """COPY ``rows`` into the source's table as CSV that Arrow writes in C (no Python per row, except a
+        ``json.dumps`` per map/struct value bound for a JSON column), in one transaction with the batch id."""
         src = self._source(source)
         if not src.table:
             raise InvalidRequest(f"cannot push offline to PostgreSQLSource '{src.name}': it is a query, not a table")
         names = [src.source_column(c) for c in rows.column_names]
-        missing = [f.name for f in self.source_schema(src) if f.name not in names]
-        if missing:  # COPY would fill them with NULL: refuse, as the other stores do
-            raise InvalidRequest(
-                f"cannot append to PostgreSQLSource '{src.name}': the rows lack column(s) {missing} of the offline "
-                "source"
-            )
-        columns = []
-        for c in rows.columns:
-            if pa.types.is_timestamp(c.type):
-                c = ensure_utc_micros(c, "timestamp")
-            columns.append(c.to_pylist())
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(*src.table.split(".")), sql.SQL(", ").join(sql.Identifier(n) for n in names)
+        relation = sql.Identifier(*src.table.split("."))
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            relation, sql.SQL(", ").join(sql.Identifier(n) for n in names)
         )
         with self._connect(f"appending to '{src.name}'") as conn:
+            found = conn.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(relation)).description
+            conn.rollback()
+            missing = [col.name for col in found if col.name not in names]
+            if missing:  # COPY would fill them with NULL: refuse, as the other stores do
+                raise InvalidRequest(
+                    f"cannot append to PostgreSQLSource '{src.name}': the rows lack column(s) {missing} of the "
+                    "offline source"
+                )
+            json_columns = {col.name for col in found if col.type_code in _JSON_OIDS}
+            payload = pa.table(
+                {
+                    f"c{i}": copy_text(column, "jsonb" if name in json_columns else None)
+                    for i, (name, column) in enumerate(zip(names, rows.columns, strict=True))
+                }
+            )
             ledger = _stream_ledger(conn, src.table) if batch_id is not None else None
             with conn.transaction(), conn.cursor() as cur:
                 if ledger is not None and not _record_batch(cur, ledger, src.table, batch_id or ""):
                     return False
+                cur.execute("SET LOCAL TIME ZONE 'UTC'")  # the payload's timestamps are naive UTC
                 with cur.copy(statement) as copy:
-                    for row in zip(*columns, strict=True):
-                        copy.write_row(row)
+                    for chunk in copy_csv_chunks(payload):
+                        copy.write(chunk)
         return True
 
     def close(self) -> None:
@@ -474,6 +483,9 @@ class PostgreSQLOfflineStore(OfflineStore):
                 self._pool.close()
                 self._pool = None
 
+
+#: the type OIDs of PostgreSQL's json and jsonb
+_JSON_OIDS = {114, 3802}
 
 #: the sort memory of the point-in-time join's session (PostgreSQL's default, 4MB, spills a 1M-row sort to disk)
 _WORK_MEM = "256MB"
