@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import decimal
 import json
+import queue
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -261,24 +263,50 @@ class PostgreSQLOfflineStore(OfflineStore):
             }
         )
         bounds = _bounds(ts)
+        with self._connect("point-in-time join") as conn:
+            queries = [
+                (
+                    req,
+                    self._view_query(conn, req, key_cols, entities, bounds, filter_by_created_timestamp).as_string(
+                        conn
+                    ),
+                )
+                for req in views
+            ]
+        pending = queue.SimpleQueue[tuple[int, str]]()
+        for i, (_, query) in enumerate(queries):
+            pending.put((i, query))
+        results: dict[int, pa.Table] = {}
+
+        def lane() -> None:
+            """Upload the entity rows on one ADBC connection, then join views from the queue until it is empty."""
+            with self._adbc("point-in-time join") as adbc, adbc.cursor() as cur:
+                cur.execute(f"SET work_mem = '{_WORK_MEM}'")  # this session only: in-memory sorts for the join
+                cur.execute("SET enable_mergejoin = off")  # the planner underestimates the entity side; hash it
+                cur.execute("SET jit = off")  # compiling the plan cost seconds and saved none
+                cur.adbc_ingest("__ladle_entity", upload, mode="create", temporary=True)
+                cur.execute("ANALYZE __ladle_entity")
+                while True:
+                    try:
+                        i, query = pending.get_nowait()
+                    except queue.Empty:
+                        return
+                    cur.execute(query)
+                    results[i] = cur.fetch_arrow_table()
+
+        # Each view's query runs on one server process; views on separate connections use separate cores.
+        lanes = min(len(views), max(self.config.max_conn, 1))
+        if lanes <= 1:
+            lane()
+        else:
+            with ThreadPoolExecutor(lanes, thread_name_prefix="ladle-pg-join") as pool:
+                for future in [pool.submit(lane) for _ in range(lanes)]:
+                    future.result()
         out: dict[str, pa.ChunkedArray] = {}
-        with (
-            self._connect("point-in-time join") as conn,
-            self._adbc("point-in-time join") as adbc,
-            adbc.cursor() as cur,
-        ):
-            cur.execute(f"SET work_mem = '{_WORK_MEM}'")  # this session only: in-memory sorts for the join
-            cur.execute("SET enable_mergejoin = off")  # the planner underestimates the entity side; hash it
-            cur.execute("SET jit = off")  # compiling the plan cost seconds and saved none
-            cur.adbc_ingest("__ladle_entity", upload, mode="create", temporary=True)
-            cur.execute("ANALYZE __ladle_entity")
-            for req in views:
-                query = self._view_query(conn, req, key_cols, entities, bounds, filter_by_created_timestamp)
-                cur.execute(query.as_string(conn))
-                result = _scatter(cur.fetch_arrow_table(), n)
-                for f in req.features:
-                    what = f"{req.name}:{f.name}"
-                    out[req.output_name(f.name)] = _to_declared(result.column(f.name), f.dtype, what)
+        for i, req in enumerate(views):
+            result = _scatter(results[i], n)
+            for f in req.features:
+                out[req.output_name(f.name)] = _to_declared(result.column(f.name), f.dtype, f"{req.name}:{f.name}")
         return pa.table(out)
 
     @contextmanager
