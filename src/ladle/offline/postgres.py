@@ -265,17 +265,13 @@ class PostgreSQLOfflineStore(OfflineStore):
         bounds = _bounds(ts)
         with self._connect("point-in-time join") as conn:
             queries = [
-                (
-                    req,
-                    self._view_query(conn, req, key_cols, entities, bounds, filter_by_created_timestamp).as_string(
-                        conn
-                    ),
-                )
-                for req in views
+                self._view_query(conn, req, key_cols, entities, bounds, filter_by_created_timestamp) for req in views
             ]
-        pending = queue.SimpleQueue[tuple[int, str]]()
-        for i, (_, query) in enumerate(queries):
-            pending.put((i, query))
+            pending = queue.SimpleQueue[tuple[int, str, str]]()
+            for i, (query, probes) in enumerate(queries):
+                # the probe plan is a nested loop; the sort plan never wants one, however few rows the planner
+                # expects from its window pass (a misjudged nested loop there scans the source per entity row)
+                pending.put((i, query.as_string(conn), "on" if probes else "off"))
         results: dict[int, pa.Table] = {}
 
         def lane() -> None:
@@ -288,9 +284,10 @@ class PostgreSQLOfflineStore(OfflineStore):
                 cur.execute("ANALYZE __ladle_entity")
                 while True:
                     try:
-                        i, query = pending.get_nowait()
+                        i, query, nested_loops = pending.get_nowait()
                     except queue.Empty:
                         return
+                    cur.execute(f"SET enable_nestloop = {nested_loops}")
                     cur.execute(query)
                     results[i] = cur.fetch_arrow_table()
 
@@ -349,17 +346,18 @@ class PostgreSQLOfflineStore(OfflineStore):
         entities: pa.Table,
         bounds: tuple[datetime | None, datetime | None],
         filter_created: bool,
-    ) -> Any:
-        """The query joining one view: the index plan where it pays, else the running-max plan (one sort and
+    ) -> tuple[Any, bool]:
+        """The query joining one view, and whether it probes an index: the index plan where it pays, else the
+        running-max plan (one sort and
         one window pass, measured 20-30% less server CPU than a sort with three window passes carrying the
         found row forward)."""
         columns = {c: sql.Identifier(f"__e{key_cols.index(c)}") for c in req.entity_columns}
         select = self._select(req.view, [f.name for f in req.features])
         if self._lateral_pays(conn, req, entities.num_rows):
-            return _lateral_sql(req, select, columns, bounds, filter_created)
+            return _lateral_sql(req, select, columns, bounds, filter_created), True
         keys = self._key_filter_pays(conn, req, entities)
-        table = bool(self._source(req.view.batch_source).table)
-        return _window_sql(req, select, columns, bounds, filter_created, filter_keys=keys, read_twice=table)
+        twice = bool(self._source(req.view.batch_source).table) and not keys
+        return _window_sql(req, select, columns, bounds, filter_created, filter_keys=keys, read_twice=twice), False
 
     def _key_filter_pays(self, conn: Any, req: ViewRequest, entities: pa.Table) -> bool:
         """Whether to keep only the source rows whose key some entity row has (a hash probe per source row): not
@@ -615,10 +613,12 @@ def _window_sql(
 ) -> Any:
     """One view's features for every entity row, in row order, by one sort instead of one probe per entity row.
 
-    With ``read_twice`` (a table source) the source rows are read once for the sort and once more for the join
-    back, instead of kept in between: at 1M entity rows over 10M source rows keeping them wrote 630 MB to temp
-    files and cost a third more server CPU (27-28 s against 16-20 s); a ``query=`` source is run once and kept,
-    as it may be costly or not return the same rows twice.
+    With ``read_twice`` (a table source read without the key filter) the source rows are read once for the sort
+    and once more for the join back, instead of kept in between: at 1M entity rows over 10M source rows keeping
+    them wrote 630 MB to temp files and cost a third more server CPU (27-28 s against 16-20 s). A ``query=``
+    source is run once and kept, as it may be costly or not return the same rows twice; so are rows cut by the
+    key filter, whose semi-join the planner, misjudging how few entity rows find a match, ran as a nested loop
+    when it was inlined twice (200 s instead of 2).
 
     Only entity rows with a match come back (:func:`_scatter` puts them in place). The entity rows are stacked
     with the source rows and ordered per key by when a row becomes visible (its
