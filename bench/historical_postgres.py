@@ -10,6 +10,9 @@ Both results are checked: same row count, missing values and sum of every featur
 Run: nice -n 10 python bench/historical_postgres.py --scale 0.1 --feast-python /path/to/feast-venv/bin/python
      [--tables plain indexed] [--plan auto|window|lateral] [--repeat 3] [--feast-timeout 600]
      [--dsn "host=127.0.0.1 port=5432 user=postgres dbname=test"]
+     --append 200000: instead, time the offline store's ``append`` (push to offline, stream sinks) of that many
+     rows of driver_stats' shape into a fresh table, median of --repeat (Feast 0.67's PostgreSQL offline store
+     has no offline write, so ladle only)
 """
 
 from __future__ import annotations
@@ -224,6 +227,40 @@ def run_ladle(repo: Path, rows: int, plan: str) -> dict:
     }
 
 
+def run_append(dsn: str, rows: int, repeat: int) -> None:
+    """Time ``PostgreSQLOfflineStore.append`` of ``rows`` rows (6 columns, driver_stats' shape) into an empty
+    table, ``repeat`` times, and print the median rows/s."""
+    import psycopg
+
+    from ladle.definitions import PostgreSQLSource
+    from ladle.offline.postgres import PostgreSQLOfflineStore, PostgreSQLOfflineStoreConfig
+
+    data = pq.read_table(ensure_repo(0.1) / "data" / "driver_stats.parquet").slice(0, rows)
+    table = f"append_bench_{int(time.time())}"
+    store = PostgreSQLOfflineStore(PostgreSQLOfflineStoreConfig(dsn=dsn, db_schema=SCHEMA), Path("."))
+    source = PostgreSQLSource(name="append_bench", table=table, timestamp_field="event_timestamp")
+    seconds = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"')
+        try:
+            for _ in range(repeat):
+                conn.execute(f'DROP TABLE IF EXISTS "{SCHEMA}"."{table}"')
+                conn.execute(f'CREATE TABLE "{SCHEMA}"."{table}" ({COLUMNS["driver_stats"]})')
+                t0 = time.perf_counter()
+                store.append(source, data)
+                seconds.append(time.perf_counter() - t0)
+                count = conn.execute(f'SELECT count(*) FROM "{SCHEMA}"."{table}"').fetchone()[0]
+                assert count == data.num_rows, count
+                print(f"  append run: {seconds[-1]:.2f} s", flush=True)
+        finally:
+            conn.execute(f'DROP TABLE IF EXISTS "{SCHEMA}"."{table}"')
+            store.close()
+    median = statistics.median(seconds)
+    print(f"offline append to PostgreSQL, {data.num_rows:,} rows x {data.num_columns} columns")
+    print(f"  ladle: {median:.2f} s, {data.num_rows / median:,.0f} rows/s (median of {len(seconds)})")
+    print("  feast 0.67: no offline write for its PostgreSQL offline store (push to offline is unsupported)")
+
+
 def agree(a: dict, b: dict) -> bool:
     """Same row count, same missing values and the same sum of every feature (to 9 significant digits)."""
     return (
@@ -243,7 +280,11 @@ def main() -> None:
     parser.add_argument("--feast-python", help="a Python with Feast 0.67 and its postgres extra installed")
     parser.add_argument("--feast-timeout", type=float, default=600.0)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each side, interleaved; medians are compared")
+    parser.add_argument("--append", type=int, metavar="ROWS", help="time the offline append of ROWS rows instead")
     args = parser.parse_args()
+    if args.append:
+        run_append(args.dsn, args.append, args.repeat)
+        return
     data = ensure_repo(args.scale) / "data"
     rows = int(1_000_000 * args.scale)
     source_rows = int(15_000_000 * args.scale)

@@ -144,3 +144,19 @@ def test_the_key_filter_is_skipped_only_when_the_entity_rows_hold_nearly_every_k
     for ents, want in ((few, [103, 203]), (all_keys, [k * 100 + 2 for k in range(50)])):
         out = backend.store.point_in_time_join(ents, "event_timestamp", [req])
         assert out.column(req.output_name("value")).to_pylist() == want
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(specs=st.lists(view_spec, min_size=2, max_size=3), ents=entity_rows, filter_created=st.booleans())
+def test_several_views_in_one_call_each_match_the_reference(
+    backend: Any, specs: list[ViewSpec], ents: list[tuple[int, int]], filter_created: bool
+) -> None:
+    """The sort plan over plain tables, several views sharing one upload of the entity rows."""
+    views = [_view(spec, table=_table(backend, spec, None)) for spec in specs]
+    reqs = [ViewRequest(view, view.name, list(view.features)) for view in views]
+    out = backend.store.point_in_time_join(_entities(ents), "event_timestamp", reqs, filter_created)
+    assert out.num_rows == len(ents)
+    for spec, req in zip(specs, reqs, strict=True):
+        got = out.column(req.output_name("value")).to_pylist()
+        for (key, ts), value in zip(ents, got, strict=True):
+            assert value in reference(spec, key, ts, filter_created), (req.name, key, ts, value)

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pyarrow as pa
 
 from ladle.drivers.postgres_arrow import plain_column, plain_columns
-from ladle.online.postgres import _bytea_text
+from ladle.drivers.postgres_copy import bytea_text
 
 U1 = uuid.UUID("0f0e0d0c-0b0a-0908-0706-050403020100")
 U2 = uuid.UUID("ffffffff-0000-4000-8000-123456789abc")
@@ -55,6 +55,6 @@ def test_json_becomes_its_text_and_plain_columns_keeps_names() -> None:
 
 def test_bytea_values_become_hex_text() -> None:
     column = pa.array([b"\x00\xff", b"", None, "é".encode()], pa.binary())
-    assert _bytea_text(column).to_pylist() == ["\\x00ff", "\\x", None, "\\xc3a9"]
-    assert _bytea_text(column.slice(1)).to_pylist() == ["\\x", None, "\\xc3a9"]
-    assert _bytea_text(pa.chunked_array([column[:1], column[3:]])).to_pylist() == ["\\x00ff", "\\xc3a9"]
+    assert bytea_text(column).to_pylist() == ["\\x00ff", "\\x", None, "\\xc3a9"]
+    assert bytea_text(column.slice(1)).to_pylist() == ["\\x", None, "\\xc3a9"]
+    assert bytea_text(pa.chunked_array([column[:1], column[3:]])).to_pylist() == ["\\x00ff", "\\xc3a9"]

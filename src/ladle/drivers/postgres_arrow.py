@@ -8,6 +8,7 @@ settings the stores rely on; :func:`plain_columns` turns the driver's extension 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,8 @@ from ladle.drivers.lazy_import import lazy_module
 __all__ = ["adbc_available", "connect", "plain_column", "plain_columns"]
 
 _dbapi = lazy_module("adbc_driver_postgresql.dbapi")
+#: the first attribute read loads the lazily imported driver, which is not thread-safe before Python 3.12
+_load_lock = threading.Lock()
 
 #: the Arrow type PostgreSQL ``numeric`` values are read as (the driver hands them over as text)
 NUMERIC = pa.decimal128(38, 18)
@@ -32,7 +35,9 @@ def adbc_available() -> bool:
 def connect(conninfo: str, search_path: str | None = None) -> Any:
     """An ADBC DB-API connection (not autocommitting: always inside a transaction) to ``conninfo`` (libpq
     key=value or URL), its session in UTC and, when given, with ``search_path`` set to that schema then ``public``."""
-    conn = _dbapi.connect(conninfo)
+    with _load_lock:
+        open_connection = _dbapi.connect
+    conn = open_connection(conninfo)
     try:
         with conn.cursor() as cur:
             cur.execute("SET TIME ZONE 'UTC'")

@@ -22,7 +22,6 @@ the columns of features that were dropped, added or retyped, and empties the tab
 from __future__ import annotations
 
 import hashlib
-import io
 import random
 import threading
 import time
@@ -30,15 +29,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from ladle.common.type_family import type_family
 from ladle.definitions import FeatureView
 from ladle.drivers.lazy_import import lazy_attribute, lazy_module
 from ladle.drivers.postgres_conn import PostgresSettings, open_pool, value_column_type
+from ladle.drivers.postgres_copy import bytea_text, copy_csv
 from ladle.errors import BackendFailure, BackendUnavailable, MissingExtra
 from ladle.online.base import OnlineStore, OnlineStoreConfig, SharedAccess, ViewRead
 from ladle.online.entity_key import encode_key_list
@@ -102,33 +100,9 @@ def _to_pg(column: pa.Array, t: pa.DataType) -> pa.Array:
     if sql_type != "BYTEA":
         return column
     if type_family(t) == "bytes":
-        return _bytea_text(column.cast(pa.binary()))
+        return bytea_text(column.cast(pa.binary()))
     encoded = pa.array(encode_column(column), pa.binary())
-    return _bytea_text(pc.if_else(pc.equal(pc.binary_length(encoded), 0), pa.nulls(len(encoded), pa.binary()), encoded))
-
-
-def _bytea_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Binary values as ``\\x<hex>`` text (nulls stay null), in bulk: one hex pass over the value buffer."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    column = pa.concat_arrays([column])  # offset 0, its own buffers
-    n = len(column)
-    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32, count=n + 1)
-    data = column.buffers()[2]
-    raw = b"" if data is None else data.to_pybytes()[offsets[0] : offsets[-1]]
-    hexed = pa.StringArray.from_buffers(
-        n, pa.py_buffer(((offsets - offsets[0]) * 2).astype(np.int32).tobytes()), pa.py_buffer(raw.hex().encode())
-    )
-    text = pc.binary_join_element_wise("\\x", hexed, "")
-    return pc.if_else(column.is_valid(), text, pa.nulls(n, pa.string()))
-
-
-def _copy_csv(columns: list[pa.Array]) -> bytes:
-    """The rows as PostgreSQL COPY CSV (an unquoted empty field is NULL, ``""`` an empty string), written in C."""
-    table = pa.table({f"c{i}": c for i, c in enumerate(columns)})
-    buffer = io.BytesIO()
-    pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    return buffer.getvalue()
+    return bytea_text(pc.if_else(pc.equal(pc.binary_length(encoded), 0), pa.nulls(len(encoded), pa.binary()), encoded))
 
 
 def _from_pg(values: Sequence[Any], t: pa.DataType) -> pa.Array:
@@ -266,7 +240,7 @@ class PostgreSQLOnlineStore(OnlineStore):
             return 0
         prepared = prepare_rows(view, rows).sorted_by_key()  # one lock order for every writer
         names = ["entity_key", "event_ts", "created_ts", *prepared.names]
-        payload = _copy_csv(
+        payload = copy_csv(
             [
                 prepared.keys,
                 prepared.event_us,
