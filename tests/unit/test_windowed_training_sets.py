@@ -40,7 +40,11 @@ SOURCES = {
 }
 
 
-def _events() -> pa.Table:
+#: string keys a CSV or COPY payload could mangle (separators, quotes, escapes, the empty string, non-ASCII)
+AWKWARD = {1: 'a,b "c"', 2: "back\\slash\nnew line", 3: "", 4: "ünï ✓"}
+
+
+def _events(keys: dict[int, str] | None = None) -> pa.Table:
     """Two events of user 1 share a time (0.5 h); their created times tell them apart. Without those, the
     plain view's pick between them is undefined (docs/semantics.md: rows equal on time and created time are
     indistinguishable) and differed by backend and by pandas version, which the comparisons below caught."""
@@ -50,7 +54,7 @@ def _events() -> pa.Table:
     amounts = [10.0, 2.5, None, 4.0, 7.0, 1.0, 3.0]
     return pa.table(
         {
-            "user_id": pa.array(users, pa.int64()),
+            "user_id": pa.array(users, pa.int64()) if keys is None else pa.array([keys[u] for u in users]),
             "ts": pa.array([T0 + timedelta(hours=h) for h in hours], UTC_US),
             "created": pa.array(
                 [T0 + timedelta(hours=h, minutes=m) for h, m in zip(hours, created_minutes, strict=True)], UTC_US
@@ -68,10 +72,10 @@ ENTITIES = pd.DataFrame(
 )
 
 
-def _store(tmp: Path, backend: str, yaml_extra: str = "") -> FeatureStore:
+def _store(tmp: Path, backend: str, yaml_extra: str = "", keys: dict[int, str] | None = None) -> FeatureStore:
     repo = tmp / backend
     (repo / "data").mkdir(parents=True)
-    pq.write_table(_events(), repo / "data" / "tx.parquet")
+    pq.write_table(_events(keys), repo / "data" / "tx.parquet")
     (repo / "features.py").write_text(REPO.format(source=SOURCES[backend]))
     (repo / "feature_store.yaml").write_text(
         "project: windows\nregistry: data/registry.db\nprovider: local\nonline_store:\n  type: sqlite\n"
@@ -130,20 +134,27 @@ def test_spark_gives_the_duckdb_answer_with_spark_entity_rows(tmp_path: Path) ->
 
 
 @pytest.mark.services
-def test_postgres_gives_the_duckdb_answer(tmp_path: Path) -> None:
-    duck = _training(_store(tmp_path, "duckdb"))
+@pytest.mark.parametrize("keys", [None, AWKWARD], ids=["int-keys", "awkward-string-keys"])
+def test_postgres_gives_the_duckdb_answer(tmp_path: Path, keys: dict[int, str] | None) -> None:
+    entities = ENTITIES if keys is None else ENTITIES.assign(user_id=ENTITIES["user_id"].map(keys))
+    duck = _training(_store(tmp_path, "duckdb", keys=keys), entities)
     admin = postgres_admin()
     schema = f"ladle_wts_{uuid.uuid4().hex[:8]}"
     admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
+        key_type = "BIGINT" if keys is None else "TEXT"
         admin.execute(
-            f'CREATE TABLE "{schema}".tx (user_id BIGINT, ts TIMESTAMPTZ, created TIMESTAMPTZ, amount FLOAT8)'
+            f'CREATE TABLE "{schema}".tx (user_id {key_type}, ts TIMESTAMPTZ, created TIMESTAMPTZ, amount FLOAT8)'
         )
         with admin.cursor() as cur, cur.copy(f'COPY "{schema}".tx FROM STDIN') as copy:
-            for row in _events().to_pylist():
+            for row in _events(keys).to_pylist():
                 copy.write_row([row["user_id"], row["ts"], row["created"], row["amount"]])
         extra = f"  dsn: {PG_DSN}\n  db_schema: {schema}\n"
-        _same(_training(_store(tmp_path, "postgres", extra)), duck)
+        got = _training(_store(tmp_path, "postgres", extra, keys), entities)
+        _same(got, duck)
+        if keys is not None:
+            assert got["user_id"].tolist() == entities["user_id"].tolist()
+            assert got["count_amount_3600s"].tolist() == [2, 0, 1, 1, 0, 0, 0]
     finally:
         admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         admin.close()

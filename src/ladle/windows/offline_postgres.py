@@ -1,6 +1,6 @@
 """Window SQL for the PostgreSQL offline store (see :mod:`ladle.windows.offline` for the plan).
 
-The entity rows are COPY'd into a temporary table and the events of their keys (in the time range they can
+The entity rows are COPY'd (one CSV payload built by Arrow) into a temporary table and the events of their keys (in the time range they can
 see) copied into another, indexed on ``(keys, time)``; both vanish with the transaction. ``sum``, ``count``,
 ``mean``, ``min``, ``max``, ``std`` and ``var`` are window aggregates over ``RANGE BETWEEN W - 1 PRECEDING
 AND CURRENT ROW``; ``sum``, ``mean``, ``std`` and ``var`` take the column as ``numeric``, whose aggregates
@@ -22,8 +22,9 @@ from typing import Any
 import pyarrow as pa
 
 from ladle.drivers.postgres_conn import key_column_type
+from ladle.drivers.postgres_copy import copy_csv_chunks, copy_text
 from ladle.offline.base import ViewRequest
-from ladle.offline.postgres import PostgreSQLOfflineStore, _key_sql, sql
+from ladle.offline.postgres import PostgreSQLOfflineStore, _key_sql, _key_upload, sql
 from ladle.windows.offline import ROW, TS, bounds_for
 from ladle.windows.spec import WindowSpec
 
@@ -132,12 +133,14 @@ def _load_entities(conn: Any, slim: pa.Table) -> None:
             _ident(_ENTITY), sql.SQL(", ").join(sql.SQL("{} {}").format(_ident(c), sql.SQL(t)) for c, t in cols)
         )
     )
-    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
         _ident(_ENTITY), sql.SQL(", ").join(_ident(c) for c, _ in cols)
     )
+    # keys converted as the point-in-time join uploads them, so both compare keys alike
+    payload = pa.table({c: copy_text(_key_upload(slim.column(c)) if c in keys else slim.column(c)) for c, _ in cols})
     with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-        for row in zip(*(slim.column(c).to_pylist() for c, _ in cols), strict=True):
-            copy.write_row(row)
+        for chunk in copy_csv_chunks(payload):
+            copy.write(chunk)
     conn.execute(sql.SQL("ANALYZE {}").format(_ident(_ENTITY)))
 
 
