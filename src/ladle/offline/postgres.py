@@ -628,23 +628,12 @@ def _window_sql(
     is the oldest) is kept. ttl applies to that newest event ts: every other visible row is older still."""
     view = req.view
     has_cr = bool(view.batch_source.created_timestamp_column)
-    types = {f.name: f.dtype for f in view.entity_columns}
-    keys = [sql.Identifier(f"__k{i}") for i in range(len(view.join_keys))]
-    src_keys = [sql.SQL("s.{} AS {}").format(sql.Identifier(k), kk) for k, kk in zip(view.join_keys, keys, strict=True)]
-    ent_keys = [
-        sql.SQL("{} AS {}").format(_key_sql(sql.SQL("e.{}").format(columns[c]), types.get(k)), kk)
-        for k, c, kk in zip(view.join_keys, req.entity_columns, keys, strict=True)
-    ]
+    keys, src_keys, ent_keys = _stacked_keys(req, columns)
     partition = sql.SQL("PARTITION BY {} ").format(sql.SQL(", ").join(keys)) if keys else sql.SQL("")
     visible_late = filter_created and has_cr
     features = [sql.Identifier(f.name) for f in req.features]
     key_filter = _key_filter([sql.Identifier(k) for k in view.join_keys], ent_keys) if filter_keys else []
     where = [*_filters(req, "s", bounds), *key_filter]
-    join = [sql.SQL("r.{k} = p.{k}").format(k=k) for k in keys] + [sql.SQL("r.__ts = p.__best")]
-    if visible_late:
-        join.append(sql.SQL("r.__eff <= p.__ets"))
-    if _ttl_us(req):
-        join.append(sql.SQL("p.__best >= p.__ets - {} * interval '1 microsecond'").format(sql.Literal(_ttl_us(req))))
     return sql.SQL(
         "WITH r AS {keep} (SELECT {src_keys}s.__ts, {eff} AS __eff, {cr} AS __cr, {feats} "
         "FROM ({select}) s WHERE {where}), "
@@ -667,8 +656,31 @@ def _window_sql(
         keys=sql.SQL("").join(sql.SQL("{}, ").format(k) for k in keys),
         ent_keys=sql.SQL("").join(sql.SQL("{}, ").format(k) for k in ent_keys),
         picked=sql.SQL(", ").join(sql.SQL("r.{}").format(f) for f in features),
-        join=sql.SQL(" AND ").join(join),
+        join=sql.SQL(" AND ").join(_join_back(req, keys, visible_late)),
     )
+
+
+def _stacked_keys(req: ViewRequest, columns: dict[str, Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    """The sort plan's key columns (``__k0``...), and the source's and the entity rows' keys selected as them."""
+    view = req.view
+    types = {f.name: f.dtype for f in view.entity_columns}
+    keys = [sql.Identifier(f"__k{i}") for i in range(len(view.join_keys))]
+    src_keys = [sql.SQL("s.{} AS {}").format(sql.Identifier(k), kk) for k, kk in zip(view.join_keys, keys, strict=True)]
+    ent_keys = [
+        sql.SQL("{} AS {}").format(_key_sql(sql.SQL("e.{}").format(columns[c]), types.get(k)), kk)
+        for k, c, kk in zip(view.join_keys, req.entity_columns, keys, strict=True)
+    ]
+    return keys, src_keys, ent_keys
+
+
+def _join_back(req: ViewRequest, keys: list[Any], visible_late: bool) -> list[Any]:
+    """How the sort plan's entity rows (``p``) find the source rows (``r``) of their newest visible event ts."""
+    join = [sql.SQL("r.{k} = p.{k}").format(k=k) for k in keys] + [sql.SQL("r.__ts = p.__best")]
+    if visible_late:
+        join.append(sql.SQL("r.__eff <= p.__ets"))
+    if _ttl_us(req):
+        join.append(sql.SQL("p.__best >= p.__ets - {} * interval '1 microsecond'").format(sql.Literal(_ttl_us(req))))
+    return join
 
 
 def _lateral_sql(
