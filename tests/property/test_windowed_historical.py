@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import window_reference
 from conformance.test_offline_store import BACKENDS as PIT_BACKENDS
 from ladle.definitions import Aggregation, BatchFeatureView, DataSource, Entity, PostgreSQLSource
 from ladle.offline.base import OfflineStore, ViewRequest
@@ -32,6 +33,7 @@ from window_reference import FUNCTIONS, Event, at, entity_rows, events, referenc
 
 EXAMPLES = {"duckdb": 60, "postgres": 25, "spark": 3}
 UTC = pa.timestamp("us", tz="UTC")
+UTC_TZ = timezone.utc
 
 
 def _postgres() -> Iterator[tuple[OfflineStore, Callable[[str, pa.Table, bool], DataSource]]]:
@@ -153,6 +155,26 @@ def test_postgres_sums_real_values_exactly(backend: str) -> None:
     )
     def run(evs: list[Event], ents: list[tuple[int, int]], wins: list[int]) -> None:
         _check(backend, evs, ents, wins, False)
+
+    run()
+
+
+@pytest.mark.services
+@pytest.mark.parametrize(
+    "base",
+    [datetime(1969, 12, 31, 23, 59, 47, tzinfo=UTC_TZ), datetime(2026, 3, 1, 0, 0, 7, 3, tzinfo=UTC_TZ)],
+    ids=["before-1970", "off-the-second"],
+)
+def test_postgres_min_max_blocks_fall_anywhere(base: datetime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL's min/max split each window at multiples of its length counted from 1970 (the module
+    docstring of ladle.windows.offline_postgres): events and entity rows before 1970 and off the second put
+    window edges anywhere within those blocks, and the values are still the reference's."""
+    monkeypatch.setattr(window_reference, "BASE", base)
+
+    @_settings("postgres")
+    @given(evs=events, ents=entity_rows, wins=windows, has_created=st.booleans())
+    def run(evs: list[Event], ents: list[tuple[int, int]], wins: list[int], has_created: bool) -> None:
+        _check("postgres", evs, ents, wins, has_created)
 
     run()
 

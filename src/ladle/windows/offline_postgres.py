@@ -2,10 +2,17 @@
 
 The entity rows are COPY'd (one CSV payload built by Arrow) into a temporary table and the events of their keys (in the time range they can
 see) copied into another, indexed on ``(keys, time)``; both vanish with the transaction. ``sum``, ``count``,
-``mean``, ``min``, ``max``, ``std`` and ``var`` are window aggregates over ``RANGE BETWEEN W - 1 PRECEDING
-AND CURRENT ROW``; ``sum``, ``mean``, ``std`` and ``var`` take the column as ``numeric``, whose aggregates
+``mean``, ``std`` and ``var`` are window aggregates over ``RANGE BETWEEN W - 1 PRECEDING AND CURRENT ROW``; ``sum``, ``mean``, ``std`` and ``var`` take the column as ``numeric``, whose aggregates
 PostgreSQL slides (an inverse transition as the frame moves) where float8's re-read the whole frame per row. PostgreSQL has no ``arg_max``, so ``first``/``last`` (and their ``_k`` forms) are per-row
 subqueries on the index, each reading ``k`` index entries (``ORDER BY ... LIMIT k``).
+
+``min`` and ``max`` have no inverse transition either, so framed over ``RANGE`` they would re-read each row's
+frame (rows x events on a hot key). They are split at block edges instead: with blocks ``[bW, (b+1)W)`` per
+key, the window ``(t - W, t]`` of a time ``t`` in block ``b`` is the tail of block ``b - 1`` after ``t - W``
+plus the head of block ``b`` up to ``t``. The head is a running extreme in time order within the block, the
+tail a running extreme in reverse time order read at a probe placed at ``t - W`` (which lies in block
+``b - 1``); both are ``ROWS UNBOUNDED PRECEDING`` frames, which PostgreSQL extends without re-reading, and
+the answer is the ``GREATEST``/``LEAST`` of the two (both skip nulls). One sort each way per window length.
 
 PostgreSQL has no framed ``count(DISTINCT)`` either; reading each row's window would cost rows x events on a
 hot key. Instead, an event of value ``v`` at ``ts`` is the one that makes ``v`` count in the windows ending at
@@ -32,11 +39,15 @@ __all__ = ["join"]
 
 _ENTITY = "__ladle_window_entities"
 _EVENTS = "__ladle_window_events"
-_WINDOWED = {"sum", "count", "mean", "min", "max", "std", "var"}
+_WINDOWED = {"sum", "count", "mean", "std", "var"}
+#: computed from block heads and tails (see the module docstring)
+_EXTREMES = {"min", "max"}
 #: framed over ``numeric`` so PostgreSQL can slide them (see :func:`_window_expr`)
 _MOVING_AS_NUMERIC = {"sum", "mean", "std", "var"}
 #: the alias of the running-sum subquery of the i-th count_distinct spec
 _DISTINCT = "__cd{}"
+#: the alias of the block-extremes subquery of the min/max specs of window length ``us``
+_EXTREME = "__mm{}"
 
 
 def _ident(name: str) -> Any:
@@ -123,6 +134,66 @@ def _distinct_counts(spec: WindowSpec, keys: list[str], key_list: Any, entity_ke
         "SELECT __row, n FROM (SELECT __row, sum(__d) OVER ({p}ORDER BY __ts) AS n FROM ({s}) z) y "
         "WHERE __row IS NOT NULL"
     ).format(p=partition, s=steps)
+
+
+def _block(ts: Any, us: int) -> Any:
+    """The block ``b`` with ``bW <= ts < (b+1)W`` (``W = us``): floor division, before 1970 too (``/`` and ``%``
+    truncate toward zero)."""
+    w = sql.Literal(us)
+    return sql.SQL("(({ts} - (({ts} % {w}) + {w}) % {w}) / {w})").format(ts=ts, w=w)
+
+
+def _block_extremes(specs: list[WindowSpec], us: int, key_list: Any, entity_keys: Any) -> Any:
+    """``(__row, <name>...)``: every ``min``/``max`` of window length ``us`` for each entity row, the extreme of
+    its block's head and of the previous block's tail (see the module docstring)."""
+    columns = sorted({s.column for s in specs})
+    partition = sql.SQL("PARTITION BY {}__b").format(key_list)
+    values = sql.SQL("").join(sql.SQL(", {}").format(_ident(c)) for c in columns)
+    nulls = sql.SQL("").join(sql.SQL(", NULL AS {}").format(_ident(c)) for c in columns)
+
+    def side(probe_ts: Any, order: str, prefix: str) -> Any:
+        # events sort before the entity row at its own time (included) and after its probe at t - W (excluded)
+        aggs = sql.SQL("").join(
+            sql.SQL(", {fn}({c}) OVER w AS {n}").format(
+                fn=sql.SQL(s.function), c=_ident(s.column), n=_ident(prefix + s.name)
+            )
+            for s in specs
+        )
+        stacked = sql.SQL(
+            "SELECT {keys}__ts, {bev} AS __b, 0 AS __side, NULL::bigint AS __row{values} FROM {ev} "
+            "UNION ALL SELECT {ekeys}{pts} AS __ts, {bent} AS __b, 1, e.{row}{nulls} FROM {ent} e"
+        ).format(
+            keys=key_list,
+            bev=_block(sql.SQL("__ts"), us),
+            values=values,
+            ev=_ident(_EVENTS),
+            ekeys=entity_keys,
+            pts=probe_ts,
+            bent=_block(probe_ts, us),
+            row=_ident(ROW),
+            nulls=nulls,
+            ent=_ident(_ENTITY),
+        )
+        return sql.SQL(
+            "SELECT * FROM (SELECT __row{aggs} FROM ({s}) x "
+            "WINDOW w AS ({p} ORDER BY __ts {o}, __side {o} ROWS UNBOUNDED PRECEDING)) y WHERE __row IS NOT NULL"
+        ).format(aggs=aggs, s=stacked, p=partition, o=sql.SQL(order))
+
+    ts = sql.SQL("e.{}").format(_ident(TS))
+    head = side(ts, "ASC", "h_")
+    tail = side(sql.SQL("({} - {})").format(ts, sql.Literal(us)), "DESC", "t_")
+    picked = sql.SQL(", ").join(
+        sql.SQL("{f}(h.{h}, t.{t}) AS {n}").format(
+            f=sql.SQL("GREATEST" if s.function == "max" else "LEAST"),
+            h=_ident("h_" + s.name),
+            t=_ident("t_" + s.name),
+            n=_ident(s.name),
+        )
+        for s in specs
+    )
+    return sql.SQL("SELECT h.__row, {p} FROM ({h}) h JOIN ({t}) t ON t.__row = h.__row").format(
+        p=picked, h=head, t=tail
+    )
 
 
 def _load_entities(conn: Any, slim: pa.Table) -> None:
@@ -224,9 +295,19 @@ def _query(req: ViewRequest, specs: list[WindowSpec]) -> Any:
     )
     outputs: list[Any] = []
     joins: list[Any] = []
+    for us in sorted({s.window_us for s in specs if s.function in _EXTREMES}):
+        alias = _ident(_EXTREME.format(us))
+        same = [s for s in specs if s.function in _EXTREMES and s.window_us == us]
+        joins.append(
+            sql.SQL(" LEFT JOIN ({q}) {a} ON {a}.__row = u.__row").format(
+                q=_block_extremes(same, us, key_list, entity_keys), a=alias
+            )
+        )
     for s in specs:
         if s.function in _WINDOWED:
             outputs.append(sql.SQL("u.{}").format(_ident(s.name)))
+        elif s.function in _EXTREMES:
+            outputs.append(sql.SQL("{}.{}").format(_ident(_EXTREME.format(s.window_us)), _ident(s.name)))
         elif s.function == "count_distinct":
             alias = _ident(_DISTINCT.format(len(joins)))
             outputs.append(sql.SQL("coalesce({}.n, 0)::bigint AS {}").format(alias, _ident(s.name)))
