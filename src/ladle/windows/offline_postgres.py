@@ -252,6 +252,39 @@ def _load_events(
     conn.execute(sql.SQL("ANALYZE {}").format(_ident(_EVENTS)))
 
 
+def _outputs(
+    specs: list[WindowSpec], keys: list[str], has_created: bool, key_list: Any, entity_keys: Any
+) -> tuple[list[Any], list[Any]]:
+    """Each spec's output expression over the framed rows ``u``, and the subqueries joined to ``u`` by ``__row``
+    for what is not framed there (min/max per window length, each count_distinct)."""
+    outputs: list[Any] = []
+    joins: list[Any] = []
+    for us in sorted({s.window_us for s in specs if s.function in _EXTREMES}):
+        alias = _ident(_EXTREME.format(us))
+        same = [s for s in specs if s.function in _EXTREMES and s.window_us == us]
+        joins.append(
+            sql.SQL(" LEFT JOIN ({q}) {a} ON {a}.__row = u.__row").format(
+                q=_block_extremes(same, us, key_list, entity_keys), a=alias
+            )
+        )
+    for s in specs:
+        if s.function in _WINDOWED:
+            outputs.append(sql.SQL("u.{}").format(_ident(s.name)))
+        elif s.function in _EXTREMES:
+            outputs.append(sql.SQL("{}.{}").format(_ident(_EXTREME.format(s.window_us)), _ident(s.name)))
+        elif s.function == "count_distinct":
+            alias = _ident(_DISTINCT.format(len(joins)))
+            outputs.append(sql.SQL("coalesce({}.n, 0)::bigint AS {}").format(alias, _ident(s.name)))
+            joins.append(
+                sql.SQL(" LEFT JOIN ({q}) {a} ON {a}.__row = u.__row").format(
+                    q=_distinct_counts(s, keys, key_list, entity_keys), a=alias
+                )
+            )
+        else:
+            outputs.append(_row_expr(s, keys, has_created))
+    return outputs, joins
+
+
 def _query(req: ViewRequest, specs: list[WindowSpec]) -> Any:
     view = req.view
     keys = view.join_keys
@@ -293,31 +326,7 @@ def _query(req: ViewRequest, specs: list[WindowSpec]) -> Any:
         s=stacked,
         w=sql.SQL(" WINDOW {}").format(named) if windows else sql.SQL(""),
     )
-    outputs: list[Any] = []
-    joins: list[Any] = []
-    for us in sorted({s.window_us for s in specs if s.function in _EXTREMES}):
-        alias = _ident(_EXTREME.format(us))
-        same = [s for s in specs if s.function in _EXTREMES and s.window_us == us]
-        joins.append(
-            sql.SQL(" LEFT JOIN ({q}) {a} ON {a}.__row = u.__row").format(
-                q=_block_extremes(same, us, key_list, entity_keys), a=alias
-            )
-        )
-    for s in specs:
-        if s.function in _WINDOWED:
-            outputs.append(sql.SQL("u.{}").format(_ident(s.name)))
-        elif s.function in _EXTREMES:
-            outputs.append(sql.SQL("{}.{}").format(_ident(_EXTREME.format(s.window_us)), _ident(s.name)))
-        elif s.function == "count_distinct":
-            alias = _ident(_DISTINCT.format(len(joins)))
-            outputs.append(sql.SQL("coalesce({}.n, 0)::bigint AS {}").format(alias, _ident(s.name)))
-            joins.append(
-                sql.SQL(" LEFT JOIN ({q}) {a} ON {a}.__row = u.__row").format(
-                    q=_distinct_counts(s, keys, key_list, entity_keys), a=alias
-                )
-            )
-        else:
-            outputs.append(_row_expr(s, keys, has_created))
+    outputs, joins = _outputs(specs, keys, has_created, key_list, entity_keys)
     return sql.SQL("SELECT u.__row, {o} FROM ({i}) u{j} WHERE u.__row IS NOT NULL").format(
         o=sql.SQL(", ").join(outputs), i=inner, j=sql.SQL("").join(joins)
     )
