@@ -1,10 +1,12 @@
 """Window SQL for the PostgreSQL offline store (see :mod:`ladle.windows.offline` for the plan).
 
-The entity rows are COPY'd (one CSV payload built by Arrow) into a temporary table and the events of their keys (in the time range they can
-see) copied into another, indexed on ``(keys, time)``; both vanish with the transaction. ``sum``, ``count``,
-``mean``, ``std`` and ``var`` are window aggregates over ``RANGE BETWEEN W - 1 PRECEDING AND CURRENT ROW``; ``sum``, ``mean``, ``std`` and ``var`` take the column as ``numeric``, whose aggregates
-PostgreSQL slides (an inverse transition as the frame moves) where float8's re-read the whole frame per row. PostgreSQL has no ``arg_max``, so ``first``/``last`` (and their ``_k`` forms) are per-row
-subqueries on the index, each reading ``k`` index entries (``ORDER BY ... LIMIT k``).
+On one ADBC connection (Arrow in and out, no Python rows), the entity rows are ingested into a temporary table
+and the events of their keys (in the time range they can see) copied into another, indexed on ``(keys,
+time)``; both vanish with the transaction. ``sum``, ``count``, ``mean``, ``std`` and ``var`` are window
+aggregates over ``RANGE BETWEEN W - 1 PRECEDING AND CURRENT ROW``; ``sum``, ``mean``, ``std`` and ``var`` take
+the column as ``numeric``, whose aggregates PostgreSQL slides (an inverse transition as the frame moves) where
+float8's re-read the whole frame per row. PostgreSQL has no ``arg_max``, so ``first``/``last`` (and their
+``_k`` forms) are per-row subqueries on the index, each reading ``k`` index entries (``ORDER BY ... LIMIT k``).
 
 ``min`` and ``max`` have no inverse transition either, so framed over ``RANGE`` they would re-read each row's
 frame (rows x events on a hot key). They are split at block edges instead: with blocks ``[bW, (b+1)W)`` per
@@ -28,8 +30,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ladle.drivers.postgres_conn import key_column_type
-from ladle.drivers.postgres_copy import copy_csv_chunks, copy_text
+from ladle.drivers.postgres_arrow import plain_columns
 from ladle.offline.base import ViewRequest
 from ladle.offline.postgres import PostgreSQLOfflineStore, _key_sql, _key_upload, sql
 from ladle.windows.offline import ROW, TS, bounds_for
@@ -196,29 +197,15 @@ def _block_extremes(specs: list[WindowSpec], us: int, key_list: Any, entity_keys
     )
 
 
-def _load_entities(conn: Any, slim: pa.Table) -> None:
-    keys = [c for c in slim.column_names if c not in (ROW, TS)]
-    cols = [(ROW, "BIGINT"), (TS, "BIGINT")] + [(c, key_column_type(slim.schema.field(c).type)) for c in keys]
-    conn.execute(
-        sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
-            _ident(_ENTITY), sql.SQL(", ").join(sql.SQL("{} {}").format(_ident(c), sql.SQL(t)) for c, t in cols)
-        )
-    )
-    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-        _ident(_ENTITY), sql.SQL(", ").join(_ident(c) for c, _ in cols)
-    )
-    # keys converted as the point-in-time join uploads them, so both compare keys alike
-    payload = pa.table({c: copy_text(_key_upload(slim.column(c)) if c in keys else slim.column(c)) for c, _ in cols})
-    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-        for chunk in copy_csv_chunks(payload):
-            copy.write(chunk)
-    conn.execute(sql.SQL("ANALYZE {}").format(_ident(_ENTITY)))
+def _entity_upload(slim: pa.Table) -> pa.Table:
+    """The entity rows as ingested: row number and time as BIGINT, keys as the point-in-time join uploads them
+    (so both compare keys alike)."""
+    return pa.table({c: slim.column(c) if c in (ROW, TS) else _key_upload(slim.column(c)) for c in slim.column_names})
 
 
-def _load_events(
-    conn: Any, store: PostgreSQLOfflineStore, req: ViewRequest, specs: list[WindowSpec], slim: pa.Table
-) -> None:
-    """The view's events for the entity rows' keys and time range, in a temp table indexed on (keys, time)."""
+def _load_events(store: PostgreSQLOfflineStore, req: ViewRequest, specs: list[WindowSpec], slim: pa.Table) -> list[Any]:
+    """The statements that put the view's events for the entity rows' keys and time range in a temp table
+    indexed on (keys, time)."""
     view = req.view
     keys = view.join_keys
     columns = sorted({s.column for s in specs})
@@ -242,14 +229,14 @@ def _load_events(
     )
     picked = sql.SQL(", ").join([*(sql.SQL("s.{}").format(_ident(k)) for k in keys), sql.SQL("s.__us AS __ts")])
     values = sql.SQL("").join(sql.SQL(", s.{}").format(_ident(c)) for c in columns)
-    conn.execute(
+    index = sql.SQL(", ").join([*(_ident(k) for k in keys), sql.SQL("__ts")])
+    return [
         sql.SQL("CREATE TEMP TABLE {t} ON COMMIT DROP AS SELECT {p}{cr}{v} FROM ({e}) s WHERE {w}").format(
             t=_ident(_EVENTS), p=picked, cr=cr, v=values, e=events, w=sql.SQL(" AND ").join(conds)
-        )
-    )
-    index = sql.SQL(", ").join([*(_ident(k) for k in keys), sql.SQL("__ts")])
-    conn.execute(sql.SQL("CREATE INDEX ON {} ({})").format(_ident(_EVENTS), index))
-    conn.execute(sql.SQL("ANALYZE {}").format(_ident(_EVENTS)))
+        ),
+        sql.SQL("CREATE INDEX ON {} ({})").format(_ident(_EVENTS), index),
+        sql.SQL("ANALYZE {}").format(_ident(_EVENTS)),
+    ]
 
 
 def _outputs(
@@ -337,15 +324,20 @@ def join(
 ) -> dict[str, pa.Table]:
     """Each windowed request's features for the entity rows of ``slim``, as ``(ROW, feature...)`` tables."""
     out = {}
-    with store._connect("windowed features") as conn, conn.transaction():
-        _load_entities(conn, slim)
+    # psycopg only composes the SQL (quoting literals); ADBC runs it, Arrow in and out with no Python rows
+    with (
+        store._connect("windowed features") as conn,
+        store._adbc("windowed features") as adbc,
+        adbc.cursor() as cur,
+    ):
+        cur.adbc_ingest(_ENTITY, _entity_upload(slim), mode="create", temporary=True)
+        cur.execute(sql.SQL("ANALYZE {}").format(_ident(_ENTITY)).as_string(conn))
         for req in views:
             view_specs = specs[req.name]
-            _load_events(conn, store, req, view_specs, slim)
-            names = [ROW, *(s.name for s in view_specs)]
-            types = [pa.int64(), *(s.dtype for s in view_specs)]
-            with conn.cursor(name="ladle_windows") as cur:
-                cur.execute(_query(req, view_specs))
-                out[req.name] = store._fetch(cur, names, types)
-            conn.execute(sql.SQL("DROP TABLE {}").format(_ident(_EVENTS)))
+            for statement in _load_events(store, req, view_specs, slim):
+                cur.execute(statement.as_string(conn))
+            cur.execute(_query(req, view_specs).as_string(conn))
+            result = plain_columns(cur.fetch_arrow_table())
+            out[req.name] = result.rename_columns([ROW, *(s.name for s in view_specs)])
+            cur.execute(sql.SQL("DROP TABLE {}").format(_ident(_EVENTS)).as_string(conn))
     return out
