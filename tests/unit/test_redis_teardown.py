@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ import pytest
 import redis as redis_py
 
 from backends import REDIS_URL, redis_ping
-from ladle.definitions import Entity, FeatureView, Field, FileSource
+from conformance.test_online_store import make_view
+from ladle.definitions import FeatureView
 from ladle.online.redis import RedisOnlineStore, RedisOnlineStoreConfig
 from ladle.types import Float64, Int64, String
 
@@ -27,16 +28,7 @@ T = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def view(name: str, features: dict[str, Any], key: str = "driver_id") -> FeatureView:
-    entity = Entity(name=key, join_keys=[key])
-    out = FeatureView(
-        name=name,
-        entities=[entity],
-        ttl=timedelta(days=1),
-        schema=[Field(name=n, dtype=d) for n, d in features.items()],
-        source=FileSource(name="src", path="x.parquet", timestamp_field="ts"),
-    )
-    out.bind_entities({key: entity})
-    return out
+    return make_view(features, (key,), name)
 
 
 STATS = view("stats", {"trips": Int64, "rate": Float64})
