@@ -53,7 +53,6 @@ sql = lazy_attribute("psycopg", "sql")
 
 __all__ = ["PostgreSQLOfflineStore", "PostgreSQLOfflineStoreConfig"]
 
-_FETCH = 50_000
 _SCALARS = {
     "int2": pa.int16(),
     "int4": pa.int32(),
@@ -231,19 +230,6 @@ class PostgreSQLOfflineStore(OfflineStore):
             sql.SQL(", ").join(cols), self._relation(src), self._column(src, src.timestamp_field)
         )
 
-    @staticmethod
-    def _fetch(cur: Any, names: list[str], types: list[pa.DataType]) -> pa.Table:
-        """The cursor's remaining rows as Arrow, a batch at a time."""
-        batches = []
-        while rows := cur.fetchmany(_FETCH):
-            columns = list(zip(*rows, strict=True))
-            batches.append(
-                pa.record_batch([_arrow_values(list(c), t) for c, t in zip(columns, types, strict=True)], names=names)
-            )
-        plain = [pa.string() if isinstance(t, pa.JsonType) else t for t in types]
-        schema = pa.schema([pa.field(n, t) for n, t in zip(names, plain, strict=True)])
-        return pa.Table.from_batches(batches, schema=schema)
-
     # --- point-in-time join --------------------------------------------------------------------------
     def point_in_time_join(
         self,
@@ -348,9 +334,8 @@ class PostgreSQLOfflineStore(OfflineStore):
         filter_created: bool,
     ) -> tuple[Any, bool]:
         """The query joining one view, and whether it probes an index: the index plan where it pays, else the
-        running-max plan (one sort and
-        one window pass, measured 20-30% less server CPU than a sort with three window passes carrying the
-        found row forward)."""
+        running-max plan (one sort and one window pass, measured 20-30% less server CPU than a sort with three
+        window passes carrying the found row forward)."""
         columns = {c: sql.Identifier(f"__e{key_cols.index(c)}") for c in req.entity_columns}
         select = self._select(req.view, [f.name for f in req.features])
         if self._lateral_pays(conn, req, entities.num_rows):

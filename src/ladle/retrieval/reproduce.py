@@ -58,7 +58,7 @@ def _equal_rows(a: pa.ChunkedArray, b: pa.ChunkedArray) -> pa.Array:
     if a.type != b.type:
         try:
             b = b.cast(a.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a column whose type changed: no row matches
             return pa.array([False] * len(a))
     same = pc.fill_null(pc.equal(a, b), False)
     same = pc.or_(same, pc.and_(pc.is_null(a), pc.is_null(b)))

@@ -197,6 +197,15 @@ def _block_extremes(specs: list[WindowSpec], us: int, key_list: Any, entity_keys
     )
 
 
+def _entity_keys(req: ViewRequest) -> list[Any]:
+    """The entity rows' key columns (of ``e``) as the view's join keys are compared, under the join keys' names."""
+    types = {f.name: f.dtype for f in req.view.entity_columns}
+    return [
+        sql.SQL("{} AS {}").format(_key_sql(sql.SQL("e.{}").format(_ident(c)), types.get(k)), _ident(k))
+        for c, k in zip(req.entity_columns, req.view.join_keys, strict=True)
+    ]
+
+
 def _entity_upload(slim: pa.Table) -> pa.Table:
     """The entity rows as ingested: row number and time as BIGINT, keys as the point-in-time join uploads them
     (so both compare keys alike)."""
@@ -210,11 +219,7 @@ def _load_events(store: PostgreSQLOfflineStore, req: ViewRequest, specs: list[Wi
     keys = view.join_keys
     columns = sorted({s.column for s in specs})
     lo, hi = bounds_for(slim.column(TS), specs)
-    types = {f.name: f.dtype for f in view.entity_columns}
-    entity_keys = sql.SQL(", ").join(
-        sql.SQL("{} AS {}").format(_key_sql(sql.SQL("e.{}").format(_ident(c)), types.get(k)), _ident(k))
-        for c, k in zip(req.entity_columns, keys, strict=True)
-    )
+    entity_keys = sql.SQL(", ").join(_entity_keys(req))
     conds = [sql.SQL("s.__us >= {} AND s.__us <= {}").format(sql.Literal(lo or 0), sql.Literal(hi or 0))]
     if keys:
         wanted = sql.SQL("SELECT DISTINCT {} FROM {} e").format(entity_keys, _ident(_ENTITY))
@@ -277,12 +282,8 @@ def _query(req: ViewRequest, specs: list[WindowSpec]) -> Any:
     keys = view.join_keys
     has_created = bool(view.batch_source.created_timestamp_column)
     columns = sorted({s.column for s in specs})
-    types = {f.name: f.dtype for f in view.entity_columns}
     key_list = sql.SQL("").join(sql.SQL("{}, ").format(_ident(k)) for k in keys)
-    entity_keys = sql.SQL("").join(
-        sql.SQL("{} AS {}, ").format(_key_sql(sql.SQL("e.{}").format(_ident(c)), types.get(k)), _ident(k))
-        for c, k in zip(req.entity_columns, keys, strict=True)
-    )
+    entity_keys = sql.SQL("").join(sql.SQL("{}, ").format(e) for e in _entity_keys(req))
     nulls = sql.SQL("").join(sql.SQL(", NULL AS {}").format(_ident(c)) for c in columns)
     values = sql.SQL("").join(sql.SQL(", {}").format(_ident(c)) for c in columns)
     stacked = sql.SQL(
