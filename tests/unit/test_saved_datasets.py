@@ -4,56 +4,17 @@ registry, and ``reproduce`` finding zero differences on an unchanged store and n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from ladle import __version__
 from ladle.definitions import SavedDatasetFileStorage
 from ladle.errors import InvalidRequest, NotFound
 from ladle.store import FeatureStore
+from stats_repo import REPO, ROWS, h, write_stats
 
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
-
-REPO = """
-from datetime import timedelta
-
-from ladle import Entity, FeatureService, FeatureView, Field, FileSource
-from ladle.types import Float64, Int64
-
-driver = Entity(name="driver", join_keys=["driver_id"])
-stats = FeatureView(
-    name="stats", entities=[driver], ttl=timedelta(days=3),
-    schema=[Field(name="driver_id", dtype=Int64), Field(name="rate", dtype=Float64), Field(name="trips", dtype=Int64)],
-    source=FileSource(name="stats_src", path="data/stats.parquet", timestamp_field="ts"),
-)
-model = FeatureService(name="model", features=[stats[["rate"]]])
-"""
-
-
-def h(hours: float) -> datetime:
-    return NOW - timedelta(hours=hours)
-
-
-def write_stats(repo: Path, rows: list[tuple[int, datetime, float, int]]) -> None:
-    pq.write_table(
-        pa.table(
-            {
-                "driver_id": pa.array([r[0] for r in rows], pa.int64()),
-                "ts": pa.array([r[1] for r in rows], pa.timestamp("us", tz="UTC")),
-                "rate": pa.array([r[2] for r in rows], pa.float64()),
-                "trips": pa.array([r[3] for r in rows], pa.int64()),
-            }
-        ),
-        repo / "data/stats.parquet",
-    )
-
-
-ROWS = [(1, h(10), 0.1, 1), (1, h(5), 0.5, 5), (2, h(8), 0.8, 8), (3, h(100), 0.3, 3)]
 ENTITIES = pd.DataFrame(
     {"driver_id": [1, 1, 2, 3, 4], "event_timestamp": [h(7), h(1), h(1), h(1), h(1)], "label": [0, 1, 0, 1, 1]}
 )
@@ -62,7 +23,7 @@ ENTITIES = pd.DataFrame(
 @pytest.fixture
 def store(make_repo) -> FeatureStore:
     repo = make_repo({"features.py": REPO})
-    write_stats(repo, ROWS)
+    write_stats(repo / "data/stats.parquet", ROWS)
     s = FeatureStore(repo_path=repo)
     s.apply_repo()
     return s
@@ -140,7 +101,9 @@ def test_reproduce_on_an_unchanged_store_finds_no_difference(store: FeatureStore
 
 def test_reproduce_names_the_changed_source_and_the_rows(store: FeatureStore) -> None:
     save(store)
-    write_stats(store.repo_path, [*ROWS, (2, h(2), 0.9, 9)])  # a newer row for driver 2, before its h(1) row
+    write_stats(
+        store.repo_path / "data/stats.parquet", [*ROWS, (2, h(2), 0.9, 9)]
+    )  # a newer row for driver 2, before its h(1) row
     report = FeatureStore(repo_path=store.repo_path).reproduce_saved_dataset("train")
     assert not report.identical
     assert report.differing_rows == 1 and report.differing_columns == {"rate": 1, "trips": 1}
